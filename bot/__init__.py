@@ -1,0 +1,1 @@
+"""The runtime edge: CLI, settings, composition root and platform adapters."""

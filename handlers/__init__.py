@@ -1,0 +1,1 @@
+"""The platform-neutral core: grammar, commands, domain rules and the neutral reply."""

@@ -1,0 +1,77 @@
+"""Who is asking, where, and when: the context every handler receives."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from storage.models import AuditLog, Channel, Group, Person
+
+Clock = Callable[[], dt.datetime]
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+@dataclass(frozen=True)
+class CoreSettings:
+    timezone: str = "Europe/Brussels"
+    # platform user ids (bare, or "platform:id") who are admins
+    admins: frozenset[str] = frozenset()
+    clock: Clock = utc_now
+    export_dir: str = "."
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+@dataclass
+class Ctx:
+    session: Session
+    actor: Person
+    platform: str
+    channel_id: str | None
+    settings: CoreSettings
+    now: dt.datetime  # aware UTC, fixed for the whole command
+    _audit: list[AuditLog] = field(default_factory=list)
+
+    @property
+    def today(self) -> dt.date:
+        """Today in the bot's zone (the zone due dates are counted in)."""
+        return self.now.astimezone(self.settings.zone).date()
+
+    @property
+    def now_naive(self) -> dt.datetime:
+        """UTC without zone, the way the store keeps instants."""
+        return self.now.astimezone(dt.UTC).replace(tzinfo=None)
+
+    @cached_property
+    def channel_group(self) -> Group | None:
+        if self.channel_id is None:
+            return None
+        return self.session.scalar(
+            select(Group)
+            .join(Channel)
+            .where(Channel.platform == self.platform, Channel.channel_id == self.channel_id)
+        )
+
+    def audit(self, verb: str, entity: str, entity_id: int | None, **detail: Any) -> None:
+        self.session.add(
+            AuditLog(
+                actor_id=self.actor.id,
+                verb=verb,
+                entity=entity,
+                entity_id=entity_id,
+                detail=detail,
+                at=self.now_naive,
+            )
+        )

@@ -1,0 +1,111 @@
+"""Finding people and groups from what users type."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from handlers.context import Ctx, utc_now
+from handlers.grammar import Args, UserError, parse_mention
+from handlers.messages import Mention
+from storage.models import NAME_MAX, Group, Identity, Membership, Person
+
+
+def find_identity(session: Session, platform: str, external_id: str) -> Person | None:
+    return session.scalar(
+        select(Person)
+        .join(Identity)
+        .where(Identity.platform == platform, Identity.external_id == external_id)
+    )
+
+
+def ensure_person(
+    session: Session, platform: str, external_id: str, display_name: str | None = None
+) -> Person:
+    """The person behind a platform id, created on first sight."""
+    person = find_identity(session, platform, external_id)
+    if person is None:
+        name = (display_name or external_id)[:NAME_MAX]
+        person = Person(display_name=name, created_at=utc_now().replace(tzinfo=None))
+        person.identities.append(Identity(platform=platform, external_id=external_id))
+        session.add(person)
+        session.flush()
+    elif display_name and display_name != person.display_name and display_name != external_id:
+        person.display_name = display_name[:NAME_MAX]
+    return person
+
+
+def mention(person: Person) -> Mention:
+    return Mention(
+        person.id,
+        person.display_name,
+        tuple((i.platform, i.external_id) for i in person.identities),
+    )
+
+
+def resolve_user(ctx: Ctx, raw: str, *, create: bool = False) -> Person:
+    """A ``<@user>`` argument as a person.
+
+    Slack and Matrix ids are verified by their platform, so they may be created on first
+    mention; shell names are created only where ``create`` (``tg add``), so a typo is an
+    error rather than a ghost person.
+    """
+    ref = parse_mention(raw, ctx.platform, bare_ok=True)
+    if ref is None:
+        raise UserError(f"{raw!r} is not a user (mention them, like @name).")
+    platform, external_id = ref
+    person = find_identity(ctx.session, platform, external_id)
+    if person is not None:
+        return person
+    if create or platform != "shell":
+        return ensure_person(ctx.session, platform, external_id)
+    raise UserError(f"Unknown user {raw}: add them to a group first with tg add.")
+
+
+def all_groups(session: Session) -> list[Group]:
+    return list(session.scalars(select(Group).order_by(Group.id)))
+
+
+def find_group(session: Session, name: str) -> Group | None:
+    key = name.strip().lower()
+    if not key:
+        return None
+    return session.scalar(
+        select(Group).where((Group.slug == key) | (func.lower(Group.name) == key))
+    )
+
+
+def take_group(ctx: Ctx, args: Args, *, optional: bool = False) -> Group | None:
+    """Consume a group slug or full name (the longest run of tokens that names one).
+
+    With ``optional`` and no group named, the group bound to the current channel is used.
+    """
+    toks = args.remaining()
+    for n in range(len(toks), 0, -1):
+        candidate = " ".join(toks[:n])
+        group = find_group(ctx.session, candidate)
+        if group is not None:
+            args.pos += n
+            return group
+    if optional:
+        return None
+    if not toks:
+        raise UserError("Missing <group>.")
+    raise UserError(f"Unknown group {toks[0]!r}. `tg list` shows the groups.")
+
+
+def group_or_channel(ctx: Ctx, group: Group | None) -> Group:
+    if group is not None:
+        return group
+    bound = ctx.channel_group
+    if bound is None:
+        raise UserError("Name a group: this channel is not linked to one.")
+    return bound
+
+
+def membership(session: Session, group: Group, person: Person) -> Membership | None:
+    return session.scalar(
+        select(Membership).where(
+            Membership.group_id == group.id, Membership.person_id == person.id
+        )
+    )

@@ -1,0 +1,214 @@
+"""Tokens and argument parsing shared by every command.
+
+Tokens keep their position in the line so free text (``<text...>``) is reproduced exactly as
+typed, apostrophes and spacing included. Options that trail free text (``due <date>``,
+``group <group>``) are taken from the right only when what follows them parses, so
+"report due to the weather" stays text.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TypeVar
+
+T = TypeVar("T")
+
+MAX_LINE = 4000
+
+
+class UserError(Exception):
+    """A problem with what the user typed; the router adds the command's usage."""
+
+    def __init__(self, message: str, *, show_usage: bool = True) -> None:
+        super().__init__(message)
+        self.message = message
+        self.show_usage = show_usage
+
+
+class Refused(UserError):
+    """A permission refusal; the message names the role that is needed."""
+
+    def __init__(self, needed: str, what: str = "this") -> None:
+        super().__init__(f"Only {needed} can do {what}.")
+
+
+@dataclass(frozen=True)
+class Token:
+    value: str
+    start: int
+    end: int
+    quoted: bool = False
+
+
+_QUOTES = {'"': '"', "“": "”", "”": "”"}
+
+
+def tokenize(line: str) -> list[Token]:
+    """Split on whitespace; ``"..."`` groups words, ``<...>`` (a Slack mention) is one token."""
+    tokens: list[Token] = []
+    i, n = 0, len(line)
+    while i < n:
+        if line[i].isspace():
+            i += 1
+            continue
+        start = i
+        ch = line[i]
+        if ch in _QUOTES:
+            close = line.find(_QUOTES[ch], i + 1)
+            if close != -1:
+                tokens.append(Token(line[i + 1 : close], start, close + 1, quoted=True))
+                i = close + 1
+                continue
+        if ch == "<":
+            close = line.find(">", i + 1)
+            if close != -1 and not any(c.isspace() for c in line[i : close]):
+                tokens.append(Token(line[i : close + 1], start, close + 1))
+                i = close + 1
+                continue
+        while i < n and not line[i].isspace():
+            i += 1
+        tokens.append(Token(line[start:i], start, i))
+    return tokens
+
+
+class Args:
+    """A cursor over the tokens of one command line (after the command words)."""
+
+    def __init__(self, line: str, tokens: Sequence[Token]) -> None:
+        self.line = line
+        self.tokens = list(tokens)
+        self.pos = 0
+
+    @classmethod
+    def of(cls, line: str) -> Args:
+        return cls(line, tokenize(line))
+
+    def __len__(self) -> int:
+        return len(self.tokens) - self.pos
+
+    def empty(self) -> bool:
+        return self.pos >= len(self.tokens)
+
+    def peek(self, k: int = 0) -> str | None:
+        i = self.pos + k
+        return self.tokens[i].value if i < len(self.tokens) else None
+
+    def next(self, what: str) -> str:
+        if self.empty():
+            raise UserError(f"Missing {what}.")
+        tok = self.tokens[self.pos]
+        self.pos += 1
+        return tok.value
+
+    def accept(self, *words: str) -> str | None:
+        """Consume the next token if it is one of ``words`` (case-insensitive)."""
+        tok = self.peek()
+        if tok is not None and tok.lower() in words:
+            self.pos += 1
+            return tok.lower()
+        return None
+
+    def remaining(self) -> list[str]:
+        return [t.value for t in self.tokens[self.pos :]]
+
+    def text_between(self, start: int, end: int) -> str:
+        """The original text of tokens ``start``..``end``-1 (absolute indexes)."""
+        if start >= end:
+            return ""
+        toks = self.tokens[start:end]
+        if len(toks) == 1 and toks[0].quoted:
+            return toks[0].value
+        return self.line[toks[0].start : toks[-1].end].strip()
+
+    def rest_text(self, what: str = "text", *, required: bool = True) -> str:
+        text = self.text_between(self.pos, len(self.tokens))
+        self.pos = len(self.tokens)
+        if required and not text:
+            raise UserError(f"Missing {what}.")
+        return text
+
+    def done(self) -> None:
+        if not self.empty():
+            raise UserError(f"Unexpected {self.peek()!r}.")
+
+    def take_trailing_options(
+        self, parsers: dict[str, Callable[[list[str]], T]]
+    ) -> tuple[int, dict[str, T]]:
+        """Peel ``keyword <value...>`` options off the end of the line.
+
+        Returns the end index of what is left (free text) and the parsed options. An option
+        is taken only if its keyword stands after the cursor and its value parses; the
+        rightmost such keyword wins, so a keyword inside the text is left alone.
+        """
+        end = len(self.tokens)
+        found: dict[str, T] = {}
+        progress = True
+        while progress:
+            progress = False
+            for i in range(end - 1, self.pos - 1, -1):
+                word = self.tokens[i].value.lower()
+                if word not in parsers or word in found or self.tokens[i].quoted:
+                    continue
+                values = [t.value for t in self.tokens[i + 1 : end]]
+                if not values:
+                    continue
+                try:
+                    found[word] = parsers[word](values)
+                except UserError:
+                    continue
+                end = i
+                progress = True
+                break
+        return end, found
+
+
+# --- small value parsers -------------------------------------------------------------------
+
+_ID = re.compile(r"^(?:([A-Za-z])-?)?(\d{1,9})$")
+
+
+def parse_id(raw: str, prefix: str, what: str) -> int:
+    """``A-12``, ``a12`` or ``12`` for prefix ``A``."""
+    m = _ID.match(raw.strip())
+    if not m or (m.group(1) and m.group(1).upper() != prefix):
+        raise UserError(f"{raw!r} is not {what} id (like {prefix}-12 or 12).")
+    return int(m.group(2))
+
+
+def check_length(value: str, limit: int, what: str) -> str:
+    value = value.strip()
+    if len(value) > limit:
+        raise UserError(f"The {what} is too long ({len(value)} characters; at most {limit}).")
+    return value
+
+
+_SLACK_MENTION = re.compile(r"^<@([UW][A-Z0-9]{2,20})(?:\|[^>]*)?>$")
+_MATRIX_ID = re.compile(r"^@[a-z0-9._=\-/+]+:[A-Za-z0-9.\-]+(?::\d+)?$")
+_MATRIX_PILL = re.compile(r"^https://matrix\.to/#/(@[^?\s]+)")
+_SHELL_NAME = re.compile(r"^@?([A-Za-z][A-Za-z0-9._\-]{0,63})$")
+
+
+def parse_mention(raw: str, platform: str, *, bare_ok: bool = False) -> tuple[str, str] | None:
+    """Return ``(platform, external_id)`` for a user reference, or None if it is not one.
+
+    ``bare_ok`` accepts a shell name without ``@`` where the grammar expects a user.
+    """
+    m = _SLACK_MENTION.match(raw)
+    if m:
+        return ("slack", m.group(1))
+    pill = _MATRIX_PILL.match(raw)
+    if pill:
+        raw = pill.group(1)
+    if _MATRIX_ID.match(raw):
+        return ("matrix", raw)
+    if platform == "shell" or platform not in ("slack", "matrix"):
+        m2 = _SHELL_NAME.match(raw)
+        if m2 and (raw.startswith("@") or bare_ok):
+            return ("shell", m2.group(1))
+    return None
+
+
+def is_mention(raw: str, platform: str) -> bool:
+    return parse_mention(raw, platform) is not None

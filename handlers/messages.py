@@ -1,0 +1,163 @@
+"""The neutral reply model and the ports the core calls.
+
+Handlers return these values; each platform adapter renders them (Slack Block Kit, Matrix
+HTML, plain text in the shell), so a reply has the same content everywhere by construction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class Mention:
+    """A person, rendered as a ping-capable mention where the platform has one."""
+
+    person_id: int
+    name: str
+    # platform -> external id, so an adapter can render its own native mention
+    ids: tuple[tuple[str, str], ...] = ()
+
+    def id_on(self, platform: str) -> str | None:
+        return next((ext for plat, ext in self.ids if plat == platform), None)
+
+
+@dataclass(frozen=True)
+class When:
+    """An instant; adapters may show it in the viewer's own zone (Slack ``<!date>``)."""
+
+    at: dt.datetime  # aware
+    zone: str  # the zone whose wall time the plain fallback shows
+    with_time: bool = True
+
+
+@dataclass(frozen=True)
+class Day:
+    """A calendar date with no time of day (a due date)."""
+
+    date: dt.date
+
+
+@dataclass(frozen=True)
+class Link:
+    url: str
+    label: str = ""
+
+
+Span = str | Mention | When | Day | Link
+
+
+@dataclass(frozen=True)
+class Text:
+    """A paragraph of spans. ``style`` hints: plain, heading, quote, code."""
+
+    spans: tuple[Span, ...]
+    style: str = "plain"
+
+
+@dataclass(frozen=True)
+class Table:
+    headers: tuple[str, ...]
+    rows: tuple[tuple[tuple[Span, ...], ...], ...]
+
+
+@dataclass(frozen=True)
+class Button:
+    """An interactive button; ``command`` is the command line it stands for."""
+
+    label: str
+    command: str
+    style: str = "default"  # default | primary | danger
+
+
+@dataclass(frozen=True)
+class Buttons:
+    buttons: tuple[Button, ...]
+
+
+@dataclass(frozen=True)
+class File:
+    name: str
+    mime: str
+    content: bytes
+    title: str = ""
+
+
+Block = Text | Table | Buttons | File
+
+
+@dataclass(frozen=True)
+class ChannelRef:
+    platform: str
+    channel_id: str
+
+
+@dataclass
+class Post:
+    """A message for every channel bound to a group, outside the reply to the caller."""
+
+    group_slug: str
+    group_name: str
+    channels: list[ChannelRef]
+    blocks: list[Block]
+
+
+@dataclass
+class Reply:
+    blocks: list[Block] = field(default_factory=list)
+    posts: list[Post] = field(default_factory=list)
+    # True: only the person who typed the command sees it (Slack ephemeral).
+    private: bool = True
+    error: bool = False
+
+    def add(self, *blocks: Block) -> Reply:
+        self.blocks.extend(blocks)
+        return self
+
+    def say(self, *spans: Span, style: str = "plain") -> Reply:
+        self.blocks.append(Text(tuple(spans), style))
+        return self
+
+
+def text(*spans: Span, style: str = "plain") -> Text:
+    return Text(tuple(spans), style)
+
+
+def plain_of(span: Span) -> str:
+    """Plain-text fallback of one span (the shell's rendering, and for CSV cells)."""
+    if isinstance(span, str):
+        return span
+    if isinstance(span, Mention):
+        return f"@{span.name}"
+    if isinstance(span, When):
+        from zoneinfo import ZoneInfo
+
+        local = span.at.astimezone(ZoneInfo(span.zone))
+        if span.with_time:
+            return local.strftime("%a %d %b %Y %H:%M ") + (local.tzname() or span.zone)
+        return local.strftime("%a %d %b %Y")
+    if isinstance(span, Day):
+        return span.date.strftime("%a %d %b %Y")
+    if span.label and span.label != span.url:
+        return f"{span.label} <{span.url}>"
+    return span.url
+
+
+def plain_spans(spans: tuple[Span, ...]) -> str:
+    return "".join(plain_of(s) for s in spans)
+
+
+class ChannelPort(Protocol):
+    """What the core needs to reach a channel; ``bot/`` implements it per platform."""
+
+    def send(self, channel: ChannelRef, blocks: list[Block], key: str | None = None) -> str:
+        """Post ``blocks``; returns the platform's message id. ``key`` allows idempotence."""
+        ...
+
+
+class PersonPort(Protocol):
+    def send_direct(self, platform: str, user_id: str, blocks: list[Block],
+                    key: str | None = None) -> str:
+        ...

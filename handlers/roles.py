@@ -1,0 +1,82 @@
+"""Roles come from membership: boc and secretariat groups, chairs, and admins."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from handlers.context import Ctx
+from handlers.grammar import Refused
+from storage.models import Group, Membership
+
+BOC = "boc"
+SECRETARIAT = "secretariat"
+
+
+def is_admin(ctx: Ctx) -> bool:
+    if ctx.actor.is_admin:
+        return True
+    admins = ctx.settings.admins
+    return any(
+        i.external_id in admins or f"{i.platform}:{i.external_id}" in admins
+        for i in ctx.actor.identities
+    )
+
+
+def _member_of_slug(ctx: Ctx, slug: str) -> bool:
+    return (
+        ctx.session.scalar(
+            select(Membership.id)
+            .join(Group)
+            .where(Group.slug == slug, Membership.person_id == ctx.actor.id)
+        )
+        is not None
+    )
+
+
+def is_secretariat(ctx: Ctx) -> bool:
+    return _member_of_slug(ctx, SECRETARIAT)
+
+
+def is_boc(ctx: Ctx) -> bool:
+    return _member_of_slug(ctx, BOC)
+
+
+def role_in(ctx: Ctx, group: Group) -> str | None:
+    """``chair``, ``member`` or None."""
+    return ctx.session.scalar(
+        select(Membership.role).where(
+            Membership.group_id == group.id, Membership.person_id == ctx.actor.id
+        )
+    )
+
+
+def is_chair(ctx: Ctx, group: Group) -> bool:
+    return role_in(ctx, group) == "chair"
+
+
+def is_member(ctx: Ctx, group: Group) -> bool:
+    return role_in(ctx, group) is not None
+
+
+def staff(ctx: Ctx) -> bool:
+    """Admin or secretariat: the people who may act on any group."""
+    return is_admin(ctx) or is_secretariat(ctx)
+
+
+def chair_and_up(ctx: Ctx, group: Group | None) -> bool:
+    return staff(ctx) or (group is not None and is_chair(ctx, group))
+
+
+def require_staff(ctx: Ctx, what: str) -> None:
+    if not staff(ctx):
+        raise Refused("an admin or the secretariat", what)
+
+
+def require_chair(ctx: Ctx, group: Group, what: str) -> None:
+    if not chair_and_up(ctx, group):
+        raise Refused(f"a chair of {group.slug}, the secretariat or an admin", what)
+
+
+def require_member(ctx: Ctx, group: Group, what: str) -> None:
+    if not (is_member(ctx, group) or staff(ctx)):
+        raise Refused(f"a member of {group.slug} (or the secretariat)", what)

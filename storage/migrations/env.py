@@ -1,0 +1,27 @@
+"""Alembic environment: runs on the engine the caller hands in (or DATABASE_URL)."""
+
+from __future__ import annotations
+
+import os
+
+from alembic import context
+from sqlalchemy import Engine
+
+from storage.db import make_engine
+from storage.models import Base
+
+config = context.config
+engine: Engine | None = config.attributes.get("engine")
+if engine is None:
+    engine = make_engine(os.environ.get("DATABASE_URL", "sqlite:///taskbot.sqlite3"))
+
+with engine.connect() as connection:
+    context.configure(
+        connection=connection,
+        target_metadata=Base.metadata,
+        render_as_batch=True,
+        compare_type=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+    connection.commit()

@@ -1,0 +1,340 @@
+"""SQLAlchemy models: the one store that the shell, Slack and Matrix share.
+
+Times are stored as naive UTC (``DateTime`` without zone) so SQLite and PostgreSQL agree;
+meeting wall times are stored naive-local beside their zone name, since a series must keep
+its local hour across DST changes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+# Stable constraint names, so Alembic batch mode on SQLite can find them again.
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# Field limits, shared by the handlers' validation and the column sizes.
+SLUG_MAX = 40
+NAME_MAX = 120
+PROJECT_MAX = 120
+TITLE_MAX = 500
+TEXT_MAX = 2000
+URL_MAX = 500
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Group(Base):
+    __tablename__ = "groups"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(SLUG_MAX), unique=True)
+    name: Mapped[str] = mapped_column(String(NAME_MAX))
+    mandate: Mapped[str] = mapped_column(Text, default="")
+    # boc / secretariat groups grant roles, so joining them is not self-service.
+    restricted: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+    channels: Mapped[list[Channel]] = relationship(
+        back_populates="group", cascade="all, delete-orphan", order_by="Channel.id"
+    )
+    memberships: Mapped[list[Membership]] = relationship(
+        back_populates="group", cascade="all, delete-orphan", order_by="Membership.id"
+    )
+    series: Mapped[MeetingSeries | None] = relationship(
+        back_populates="group", cascade="all, delete-orphan", uselist=False
+    )
+
+
+class Channel(Base):
+    """A chat channel or room bound to a group; several per group, across platforms."""
+
+    __tablename__ = "channels"
+    __table_args__ = (UniqueConstraint("platform", "channel_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"), index=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    channel_id: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+    group: Mapped[Group] = relationship(back_populates="channels")
+
+
+class Person(Base):
+    __tablename__ = "people"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    display_name: Mapped[str] = mapped_column(String(NAME_MAX))
+    is_admin: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+    identities: Mapped[list[Identity]] = relationship(
+        back_populates="person", cascade="all, delete-orphan", order_by="Identity.id"
+    )
+    memberships: Mapped[list[Membership]] = relationship(back_populates="person")
+
+
+class Identity(Base):
+    """One platform account of a person (Slack user id, Matrix user id, shell name)."""
+
+    __tablename__ = "identities"
+    __table_args__ = (UniqueConstraint("platform", "external_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    external_id: Mapped[str] = mapped_column(String(255))
+
+    person: Mapped[Person] = relationship(back_populates="identities")
+
+
+class Membership(Base):
+    __tablename__ = "memberships"
+    __table_args__ = (UniqueConstraint("group_id", "person_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"))
+    person_id: Mapped[int] = mapped_column(
+        ForeignKey("people.id", ondelete="CASCADE"), index=True
+    )
+    role: Mapped[str] = mapped_column(String(16), default="member")  # chair | member
+    project: Mapped[str | None] = mapped_column(String(PROJECT_MAX))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+    group: Mapped[Group] = relationship(back_populates="memberships")
+    person: Mapped[Person] = relationship(back_populates="memberships")
+
+
+class MeetingSeries(Base):
+    """A group's monthly meeting: a naive-local RRULE placed in ``timezone``."""
+
+    __tablename__ = "meeting_series"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    group_id: Mapped[int] = mapped_column(
+        ForeignKey("groups.id", ondelete="CASCADE"), unique=True
+    )
+    rule: Mapped[str] = mapped_column(String(500))  # RRULE line, without DTSTART
+    rule_text: Mapped[str] = mapped_column(String(200))  # as the user typed it
+    start_time: Mapped[dt.time]
+    timezone: Mapped[str] = mapped_column(String(64))
+    duration_minutes: Mapped[int] = mapped_column(Integer, default=60)
+    link: Mapped[str | None] = mapped_column(String(URL_MAX))
+    remind_offsets: Mapped[str] = mapped_column(String(100), default="7d,1d,1h")
+    starts_on: Mapped[dt.date] = mapped_column(Date)  # DTSTART's local date
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+    group: Mapped[Group] = relationship(back_populates="series")
+    exceptions: Mapped[list[MeetingException]] = relationship(
+        back_populates="series",
+        cascade="all, delete-orphan",
+        order_by="MeetingException.original_date",
+    )
+
+
+class MeetingException(Base):
+    """A skipped or moved occurrence, keyed by its original local date."""
+
+    __tablename__ = "meeting_exceptions"
+    __table_args__ = (UniqueConstraint("series_id", "original_date"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    series_id: Mapped[int] = mapped_column(ForeignKey("meeting_series.id", ondelete="CASCADE"))
+    original_date: Mapped[dt.date] = mapped_column(Date)
+    kind: Mapped[str] = mapped_column(String(8))  # skip | move
+    new_start: Mapped[dt.datetime | None] = mapped_column(DateTime)  # naive local
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+    series: Mapped[MeetingSeries] = relationship(back_populates="exceptions")
+
+
+class AgendaItem(Base):
+    __tablename__ = "agenda_items"
+    __table_args__ = (Index("ix_agenda_group_date", "group_id", "occurrence_date"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"))
+    occurrence_date: Mapped[dt.date] = mapped_column(Date)  # original local date
+    text: Mapped[str] = mapped_column(String(TITLE_MAX))
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+    author: Mapped[Person | None] = relationship()
+
+
+class Decision(Base):
+    __tablename__ = "decisions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    text: Mapped[str] = mapped_column(String(TEXT_MAX))
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, index=True)
+
+    author: Mapped[Person | None] = relationship()
+    targets: Mapped[list[DecisionTarget]] = relationship(
+        back_populates="decision", cascade="all, delete-orphan", order_by="DecisionTarget.id"
+    )
+    actions: Mapped[list[Action]] = relationship(back_populates="decision", order_by="Action.id")
+
+
+class DecisionTarget(Base):
+    """A group a decision concerns, with that group's acknowledgement."""
+
+    __tablename__ = "decision_targets"
+    __table_args__ = (
+        UniqueConstraint("decision_id", "group_id"),
+        Index("ix_decision_targets_group_ack", "group_id", "acked_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    decision_id: Mapped[int] = mapped_column(ForeignKey("decisions.id", ondelete="CASCADE"))
+    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"))
+    acked_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    acked_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+    decision: Mapped[Decision] = relationship(back_populates="targets")
+    group: Mapped[Group] = relationship()
+    acked_by: Mapped[Person | None] = relationship()
+
+
+class Action(Base):
+    __tablename__ = "actions"
+    __table_args__ = (
+        Index("ix_actions_status_due", "status", "due"),
+        Index("ix_actions_group_status_due", "group_id", "status", "due"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    group_id: Mapped[int | None] = mapped_column(ForeignKey("groups.id", ondelete="SET NULL"))
+    title: Mapped[str] = mapped_column(String(TITLE_MAX))
+    status: Mapped[str] = mapped_column(String(12), default="open")  # open | done | cancelled
+    due: Mapped[dt.date | None] = mapped_column(Date)
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    decision_id: Mapped[int | None] = mapped_column(
+        ForeignKey("decisions.id", ondelete="SET NULL"), index=True
+    )
+    meeting_series_id: Mapped[int | None] = mapped_column(
+        ForeignKey("meeting_series.id", ondelete="SET NULL")
+    )
+    meeting_date: Mapped[dt.date | None] = mapped_column(Date)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+    group: Mapped[Group | None] = relationship()
+    author: Mapped[Person | None] = relationship(foreign_keys=[author_id])
+    decision: Mapped[Decision | None] = relationship(back_populates="actions")
+    assignees: Mapped[list[ActionAssignee]] = relationship(
+        back_populates="action", cascade="all, delete-orphan", order_by="ActionAssignee.id"
+    )
+    notes: Mapped[list[ActionNote]] = relationship(
+        back_populates="action", cascade="all, delete-orphan", order_by="ActionNote.id"
+    )
+    events: Mapped[list[ActionEvent]] = relationship(
+        back_populates="action", cascade="all, delete-orphan", order_by="ActionEvent.id"
+    )
+
+
+class ActionAssignee(Base):
+    __tablename__ = "action_assignees"
+    __table_args__ = (
+        UniqueConstraint("action_id", "person_id"),
+        Index("ix_action_assignees_person", "person_id", "action_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    action_id: Mapped[int] = mapped_column(ForeignKey("actions.id", ondelete="CASCADE"))
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
+
+    action: Mapped[Action] = relationship(back_populates="assignees")
+    person: Mapped[Person] = relationship()
+
+
+class ActionNote(Base):
+    __tablename__ = "action_notes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    action_id: Mapped[int] = mapped_column(
+        ForeignKey("actions.id", ondelete="CASCADE"), index=True
+    )
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    text: Mapped[str] = mapped_column(String(TEXT_MAX))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+    action: Mapped[Action] = relationship(back_populates="notes")
+    author: Mapped[Person | None] = relationship()
+
+
+class ActionEvent(Base):
+    """The life-cycle history of one action: created, done, reopened, reassigned..."""
+
+    __tablename__ = "action_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    action_id: Mapped[int] = mapped_column(
+        ForeignKey("actions.id", ondelete="CASCADE"), index=True
+    )
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    kind: Mapped[str] = mapped_column(String(20))
+    detail: Mapped[str] = mapped_column(String(TEXT_MAX), default="")
+    at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+    action: Mapped[Action] = relationship(back_populates="events")
+    actor: Mapped[Person | None] = relationship()
+
+
+class Outbox(Base):
+    """One scheduled outgoing message; ``key`` makes every delivery happen at most once."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_status_due", "status", "due_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), unique=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    platform: Mapped[str] = mapped_column(String(16))
+    channel_id: Mapped[str] = mapped_column(String(255))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    due_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    status: Mapped[str] = mapped_column(String(12), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    claimed_until: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    message_id: Mapped[str | None] = mapped_column(String(255))
+    last_error: Mapped[str | None] = mapped_column(String(TEXT_MAX))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+
+class AuditLog(Base):
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_entity", "entity", "entity_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    verb: Mapped[str] = mapped_column(String(40))
+    entity: Mapped[str] = mapped_column(String(40))
+    entity_id: Mapped[int | None]
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    at: Mapped[dt.datetime] = mapped_column(DateTime, index=True)

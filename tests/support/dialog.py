@@ -1,0 +1,59 @@
+"""A transcript driver for the core: ``bot.say(who, channel, line)`` returns the reply.
+
+It goes through the same Router as every adapter, with an injected clock.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
+
+from bot.textrender import render_reply
+from handlers.context import CoreSettings
+from handlers.messages import Reply
+from handlers.router import Incoming, Router, build_registry
+from storage.db import make_session_factory
+from storage.models import Base
+
+ADMIN = "root"
+
+
+class Bot:
+    def __init__(self, engine: Engine, now: dt.datetime, *, preset: bool = True,
+                 timezone: str = "Europe/Brussels") -> None:
+        self.engine = engine
+        self.now = now
+        self.sessions = make_session_factory(engine)
+        self.settings = CoreSettings(
+            timezone=timezone, admins=frozenset({f"shell:{ADMIN}"}), clock=lambda: self.now
+        )
+        self.router = Router(self.sessions, self.settings, build_registry())
+        if preset:
+            from bot.governance import apply_preset
+
+            with self.sessions.begin() as session:
+                apply_preset(session, self.settings)
+
+    def ask(self, who: str, channel: str | None, line: str) -> Reply:
+        return self.router.handle(
+            Incoming(platform="shell", user_id=who, text=line, channel_id=channel)
+        )
+
+    def say(self, who: str, channel: str | None, line: str) -> str:
+        """The reply as the shell would print it."""
+        return render_reply(self.ask(who, channel, line))
+
+    def admin(self, line: str, channel: str | None = None) -> str:
+        reply = self.ask(ADMIN, channel, line)
+        assert not reply.error, render_reply(reply)
+        return render_reply(reply)
+
+    def counts(self) -> dict[str, int]:
+        """Row counts of every table: the proof that a refused command wrote nothing."""
+        with Session(self.engine) as s:
+            return {
+                t.name: s.scalar(select(func.count()).select_from(t)) or 0
+                for t in Base.metadata.sorted_tables
+            }
