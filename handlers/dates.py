@@ -1,0 +1,151 @@
+"""Date phrases as people type them: ``2026-12-15``, ``friday``, ``in 2 weeks``, ``15 Dec``.
+
+Pure functions of the words and ``today`` (the bot zone's date), so every phrase is testable
+with a fixed day. Numeric day/month forms like ``15/12/2027`` are refused: half the world
+reads them the other way round, and a wrong due date is worse than a question.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+from dateutil.relativedelta import relativedelta
+
+from handlers.grammar import UserError
+
+HINT = "try 2026-12-15, tomorrow, friday, next week, in 2 weeks, end of month or 15 Dec"
+
+WEEKDAYS: dict[str, int] = {}
+for _i, _name in enumerate(
+    ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+):
+    WEEKDAYS[_name] = _i
+    WEEKDAYS[_name[:3]] = _i
+WEEKDAYS.update({"tues": 1, "weds": 2, "thur": 3, "thurs": 3})
+
+MONTHS: dict[str, int] = {}
+for _i, _name in enumerate(
+    (
+        "january", "february", "march", "april", "may", "june",
+        "july", "august", "september", "october", "november", "december",
+    ),
+    start=1,
+):
+    MONTHS[_name] = _i
+    MONTHS[_name[:3]] = _i
+MONTHS["sept"] = 9
+
+_ISO = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$")
+_SLASHED = re.compile(r"^\d{1,4}[/.]\d{1,2}(?:[/.]\d{1,4})?$")
+_DAY = re.compile(r"^(\d{1,2})(?:st|nd|rd|th)?$")
+_YEAR = re.compile(r"^\d{4}$")
+_IN = re.compile(r"^in (\d{1,3}|a|an|one) (day|days|week|weeks|month|months)$")
+
+MAX_N = 999
+
+
+def _shift(day: dt.date, delta: relativedelta) -> dt.date:
+    """``day + delta`` with the type dateutil leaves untyped; month ends clamp (31 Jan + 1
+    month is 28 or 29 Feb)."""
+    result: dt.date = day + delta
+    return result
+
+
+def _bad(raw: str) -> UserError:
+    return UserError(f"Can't read {raw!r} as a date: {HINT}.")
+
+
+def _make(raw: str, year: int, month: int, day: int) -> dt.date:
+    try:
+        return dt.date(year, month, day)
+    except ValueError:
+        raise UserError(f"{raw!r} is not a real date: {HINT}.") from None
+
+
+def _day_month(raw: str, words: list[str], today: dt.date) -> dt.date | None:
+    """``15 Dec``, ``Dec 15``, ``15th of December 2027``, ``Dec 15, 2027`` or None."""
+    words = [w for w in words if w != "of"]
+    year: int | None = None
+    if len(words) == 3 and _YEAR.match(words[2]):
+        year = int(words[2])
+        words = words[:2]
+    if len(words) != 2:
+        return None
+    first, second = words
+    if _DAY.match(first) and second in MONTHS:
+        day_word, month = first, MONTHS[second]
+    elif first in MONTHS and _DAY.match(second):
+        day_word, month = second, MONTHS[first]
+    else:
+        return None
+    m = _DAY.match(day_word)
+    assert m is not None
+    day = int(m.group(1))
+    if year is not None:
+        return _make(raw, year, month, day)
+    if month == 2 and day == 29:
+        # The next 29 February on or after today, within the next leap cycle.
+        for y in range(today.year, today.year + 9):
+            try:
+                candidate = dt.date(y, 2, 29)
+            except ValueError:
+                continue
+            if candidate >= today:
+                return candidate
+    candidate = _make(raw, today.year, month, day)
+    if candidate < today:
+        candidate = _make(raw, today.year + 1, month, day)
+    return candidate
+
+
+def parse_date(words: list[str] | str, today: dt.date) -> dt.date:
+    """The date a phrase means, counted from ``today``; UserError if it means none."""
+    raw = words if isinstance(words, str) else " ".join(words)
+    raw = " ".join(raw.split())
+    phrase = raw.lower().replace(",", " ")
+    toks = phrase.split()
+    phrase = " ".join(toks)
+    if not toks:
+        raise UserError(f"Missing <date>: {HINT}.")
+
+    if m := _ISO.match(phrase):
+        return _make(raw, int(m.group(1)), int(m.group(2)), int(m.group(3)))
+    if _SLASHED.match(phrase):
+        raise UserError(
+            f"{raw!r} could be read two ways: write the date as YYYY-MM-DD "
+            f"(like 2026-12-15) or as 15 Dec."
+        )
+    if phrase == "today":
+        return today
+    if phrase == "tomorrow":
+        return today + dt.timedelta(days=1)
+    if phrase in ("next week",):
+        return today + dt.timedelta(days=7 - today.weekday())
+    if phrase in ("end of month", "end of the month", "eom"):
+        return _shift(today, relativedelta(day=31))
+    if phrase in ("end of week", "end of the week", "eow"):
+        return today + dt.timedelta(days=6 - today.weekday())
+    day_name = toks[1] if len(toks) == 2 and toks[0] in ("next", "on", "this") else phrase
+    if day_name in WEEKDAYS and len(toks) <= 2:
+        ahead = (WEEKDAYS[day_name] - today.weekday()) % 7 or 7
+        return today + dt.timedelta(days=ahead)
+    if m := _IN.match(phrase):
+        n = 1 if m.group(1) in ("a", "an", "one") else int(m.group(1))
+        if not 1 <= n <= MAX_N:
+            raise UserError(f"{raw!r}: the number must be between 1 and {MAX_N}.")
+        unit = m.group(2).rstrip("s")
+        if unit == "day":
+            return today + dt.timedelta(days=n)
+        if unit == "week":
+            return today + dt.timedelta(weeks=n)
+        return _shift(today, relativedelta(months=n))
+    found = _day_month(raw, toks, today)
+    if found is not None:
+        return found
+    raise _bad(raw)
+
+
+def format_date(d: dt.date) -> str:
+    """``Fri 04 Dec 2026``: the same plain form the shell uses for a Day span."""
+    return d.strftime("%a %d %b %Y")
