@@ -1,0 +1,69 @@
+"""The router: help from the declarations, errors with usage, apologies with an error id."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+import pytest
+from sqlalchemy import Engine
+
+from handlers.context import Ctx
+from handlers.grammar import Args
+from handlers.messages import Reply
+from handlers.router import Incoming
+from storage.models import Group
+from tests.conftest import DEFAULT_NOW
+from tests.support.dialog import Bot
+
+
+def test_help_lists_every_noun_and_usage(bare_bot: Bot) -> None:
+    out = bare_bot.say("anyone", None, "help")
+    for noun in ("tg", "meeting", "action", "decision", "secretariat"):
+        assert noun in out
+    detail = bare_bot.say("anyone", None, "help tg")
+    assert "tg add <group> <@user> [project <name...>] [as chair|member]" in detail
+    assert "admin, secretariat, chair" in detail
+    assert "tg add <group> <@user>" in bare_bot.say("x", None, "help tg add")
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("frobnicate", "Unknown command 'frobnicate'."),
+        ("tg", "tg needs a subcommand."),
+        ("help nothing", "No command 'nothing'."),
+        ("tg list " + "x" * 5000, "too long"),
+    ],
+)
+def test_bad_lines(bare_bot: Bot, line: str, expected: str) -> None:
+    reply = bare_bot.ask("someone", None, line)
+    assert reply.error and reply.private
+    assert expected in bare_bot.say("someone", None, line)
+
+
+def test_prefixes_are_accepted(bare_bot: Bot) -> None:
+    bare_bot.admin("/tg create repl Replication")
+    assert "repl" in bare_bot.say("x", None, "!tg list")
+
+
+def test_unexpected_error_is_an_apology_with_id_and_rolls_back(
+    engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    bot = Bot(engine, now=DEFAULT_NOW, preset=False)
+
+    def broken(ctx: Ctx, args: Args) -> Reply:
+        ctx.session.add(Group(slug="half", name="Half written", created_at=ctx.now_naive))
+        ctx.session.flush()
+        raise RuntimeError("boom")
+
+    bot.router.registry.command("tg", "explode", "", "fails on purpose")(broken)
+    before = bot.counts()
+    with caplog.at_level(logging.ERROR):
+        reply = bot.router.handle(Incoming("shell", "root", "tg explode", "#x"))
+    out = "\n".join(b.spans[0] for b in reply.blocks if hasattr(b, "spans"))  # type: ignore[union-attr]
+    m = re.search(r"error id ([0-9a-f]{8})", out)
+    assert reply.error and m, out
+    assert "boom" not in out and "Traceback" not in out
+    assert m.group(1) in caplog.text and "RuntimeError: boom" in caplog.text
+    assert bot.counts() == before
