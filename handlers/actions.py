@@ -1,7 +1,595 @@
-"""Placeholder until this command family lands."""
+"""``action``: action items, their assignees, due dates, notes and life cycle.
 
+An action belongs to a group (the one named, or the channel's) and to one or more
+assignees. Every change writes an ``ActionEvent`` (the history ``action show`` prints) and an
+audit row. The queries here (:func:`open_actions`, :func:`count_open_actions`) are shared
+with the agenda, the secretariat and delivery, and are shaped for the indexes on
+``actions(status, due)``, ``actions(group_id, status, due)`` and
+``action_assignees(person_id, action_id)``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.sql.base import ExecutableOption
+from sqlalchemy.sql.elements import ColumnElement
+
+from handlers.context import Ctx
+from handlers.dates import DateError, parse_date
+from handlers.directory import find_group, mention, resolve_user, take_group
+from handlers.grammar import Args, Refused, UserError, check_length, parse_id, parse_mention
+from handlers.messages import Day, Reply, Span, Table, When
+from handlers.roles import is_chair, require_member, staff
 from handlers.router import Registry
+from storage.models import (
+    TEXT_MAX,
+    TITLE_MAX,
+    Action,
+    ActionAssignee,
+    ActionEvent,
+    ActionNote,
+    Group,
+    Person,
+)
+
+LIST_LIMIT = 50
+OPEN = "open"
+DONE = "done"
+CANCELLED = "cancelled"
+
+
+# --- labels and loading --------------------------------------------------------------------
+
+
+def action_label(action: Action | int) -> str:
+    """``A-12``: how an action id is shown everywhere."""
+    return f"A-{action if isinstance(action, int) else action.id}"
+
+
+def _list_options() -> tuple[ExecutableOption, ...]:
+    """Eager loads for rendering a list: a fixed number of queries, whatever the row count."""
+    return (
+        selectinload(Action.group),
+        selectinload(Action.assignees)
+        .selectinload(ActionAssignee.person)
+        .selectinload(Person.identities),
+    )
+
+
+def get_action(session: Session, raw: str) -> Action:
+    """The action an ``<id>`` argument names; UserError if it is malformed or unknown."""
+    action_id = parse_id(raw, "A", "an action")
+    action = session.get(Action, action_id)
+    if action is None:
+        raise UserError(f"No action {action_label(action_id)}.")
+    return action
+
+
+# --- shared queries ------------------------------------------------------------------------
+
+
+def _filters(
+    *, group_id: int | None, person_id: int | None, overdue_before: dt.date | None
+) -> list[ColumnElement[bool]]:
+    conds: list[ColumnElement[bool]] = [Action.status == OPEN]
+    if group_id is not None:
+        conds.append(Action.group_id == group_id)
+    if overdue_before is not None:
+        conds.append(Action.due < overdue_before)
+    return conds
+
+
+def _scoped(stmt: Select[Action], person_id: int | None) -> Select[Action]:
+    if person_id is None:
+        return stmt
+    # (action_id, person_id) is unique, so the join cannot repeat an action.
+    return stmt.join(ActionAssignee, ActionAssignee.action_id == Action.id).where(
+        ActionAssignee.person_id == person_id
+    )
+
+
+def open_actions(
+    session: Session,
+    *,
+    group_id: int | None = None,
+    person_id: int | None = None,
+    overdue_before: dt.date | None = None,
+    limit: int | None = None,
+) -> list[Action]:
+    """Open actions, oldest due first and those without a due date last (then by id).
+
+    Dated and undated rows are read by two queries, each ordered along an index, rather
+    than one ``NULLS LAST`` sort that SQLite cannot take from the index. ``overdue_before``
+    keeps only actions due before that day. Group, assignees and their identities are
+    loaded eagerly.
+    """
+    conds = _filters(group_id=group_id, person_id=person_id, overdue_before=overdue_before)
+    dated = _scoped(select(Action), person_id).where(*conds, Action.due.is_not(None))
+    dated = dated.order_by(Action.due, Action.id).options(*_list_options())
+    if limit is not None:
+        dated = dated.limit(limit)
+    rows = list(session.scalars(dated))
+    if overdue_before is not None or (limit is not None and len(rows) >= limit):
+        return rows
+    undated = _scoped(select(Action), person_id).where(*conds, Action.due.is_(None))
+    undated = undated.order_by(Action.id).options(*_list_options())
+    if limit is not None:
+        undated = undated.limit(limit - len(rows))
+    rows.extend(session.scalars(undated))
+    return rows
+
+
+def count_open_actions(
+    session: Session,
+    *,
+    group_id: int | None = None,
+    person_id: int | None = None,
+    overdue_before: dt.date | None = None,
+) -> int:
+    """How many actions :func:`open_actions` would return with no limit."""
+    conds = _filters(group_id=group_id, person_id=person_id, overdue_before=overdue_before)
+    stmt = select(func.count(Action.id))
+    if person_id is not None:
+        stmt = stmt.join(ActionAssignee, ActionAssignee.action_id == Action.id).where(
+            ActionAssignee.person_id == person_id
+        )
+    return session.scalar(stmt.where(*conds)) or 0
+
+
+def create_action(
+    ctx: Ctx,
+    *,
+    group: Group,
+    title: str,
+    assignees: Sequence[Person],
+    due: dt.date | None = None,
+    decision_id: int | None = None,
+    meeting_series_id: int | None = None,
+    meeting_date: dt.date | None = None,
+) -> Action:
+    """Write a new open action with its assignees, its ``created`` event and an audit row.
+
+    Validation (title length, due date not in the past, permissions) is the caller's.
+    """
+    action = Action(
+        group=group,
+        title=title,
+        status=OPEN,
+        due=due,
+        author_id=ctx.actor.id,
+        decision_id=decision_id,
+        meeting_series_id=meeting_series_id,
+        meeting_date=meeting_date,
+        created_at=ctx.now_naive,
+    )
+    for person in _unique(assignees):
+        action.assignees.append(ActionAssignee(person=person))
+    ctx.session.add(action)
+    ctx.session.flush()
+    _event(ctx, action, "created", title)
+    ctx.audit(
+        "create", "action", action.id,
+        title=title, group=group.slug, due=due.isoformat() if due else None,
+        assignees=[p.id for p in _unique(assignees)], decision=decision_id,
+    )
+    return action
+
+
+# --- rendering -----------------------------------------------------------------------------
+
+
+def _unique(people: Sequence[Person]) -> list[Person]:
+    seen: set[int] = set()
+    out: list[Person] = []
+    for p in people:
+        if p.id not in seen:
+            seen.add(p.id)
+            out.append(p)
+    return out
+
+
+def people_spans(people: Sequence[Person], empty: str = "-") -> tuple[Span, ...]:
+    """Mentions separated by commas."""
+    spans: list[Span] = []
+    for i, person in enumerate(people):
+        if i:
+            spans.append(", ")
+        spans.append(mention(person))
+    return tuple(spans) if spans else (empty,)
+
+
+def assignees_of(action: Action) -> list[Person]:
+    return [a.person for a in action.assignees]
+
+
+def status_marker(action: Action, today: dt.date) -> str:
+    """``open``, ``due today``, ``overdue``, ``done`` or ``cancelled``."""
+    if action.status != OPEN:
+        return action.status
+    if action.due is not None and action.due < today:
+        return "overdue"
+    if action.due == today:
+        return "due today"
+    return OPEN
+
+
+def action_row(action: Action, today: dt.date) -> tuple[tuple[Span, ...], ...]:
+    """One row of an action table: id, title, assignees, group, due, status."""
+    return (
+        (action_label(action),),
+        (action.title,),
+        people_spans(assignees_of(action)),
+        (action.group.slug if action.group else "-",),
+        (Day(action.due),) if action.due else ("-",),
+        (status_marker(action, today),),
+    )
+
+
+ACTION_HEADERS = ("id", "title", "assignees", "group", "due", "status")
+
+
+def _when(ctx: Ctx, naive_utc: dt.datetime) -> When:
+    return When(naive_utc.replace(tzinfo=dt.UTC), ctx.settings.timezone)
+
+
+def _summary(action: Action) -> tuple[Span, ...]:
+    """``A-12: title (due Fri 04 Dec 2026) for @alice in repl``."""
+    spans: list[Span] = [f"{action_label(action)}: {action.title}"]
+    if action.due:
+        spans += [" (due ", Day(action.due), ")"]
+    spans += [" for ", *people_spans(assignees_of(action), "nobody")]
+    if action.group:
+        spans.append(f" in {action.group.slug}")
+    return tuple(spans)
+
+
+# --- permissions and history ---------------------------------------------------------------
+
+
+def can_change(ctx: Ctx, action: Action) -> bool:
+    """Assignees, chairs of the action's group, the secretariat and admins."""
+    if any(a.person_id == ctx.actor.id for a in action.assignees):
+        return True
+    if action.group is not None and is_chair(ctx, action.group):
+        return True
+    return staff(ctx)
+
+
+def require_change(ctx: Ctx, action: Action, what: str) -> None:
+    if not can_change(ctx, action):
+        group = action.group.slug if action.group else "its group"
+        raise Refused(f"an assignee, a chair of {group}, the secretariat or an admin", what)
+
+
+def _event(ctx: Ctx, action: Action, kind: str, detail: str = "") -> None:
+    ctx.session.add(
+        ActionEvent(
+            action_id=action.id, actor_id=ctx.actor.id, kind=kind,
+            detail=detail[:TEXT_MAX], at=ctx.now_naive,
+        )
+    )
+
+
+def _event_text(event: ActionEvent) -> tuple[Span, ...]:
+    kind, detail = event.kind, event.detail
+    if kind == "assigned":
+        return (f"assigned to {detail}",)
+    if kind == "due":
+        if not detail:
+            return ("due date cleared",)
+        try:
+            return ("due date set to ", Day(dt.date.fromisoformat(detail)))
+        except ValueError:
+            return (f"due date set to {detail}",)
+    if kind == "note":
+        return ("added a note",)
+    if kind == "done":
+        return ("marked done",)
+    return (kind,)
+
+
+# --- parsing helpers -----------------------------------------------------------------------
+
+
+def _take_mentions(ctx: Ctx, args: Args) -> list[str]:
+    """Leading ``<@user>`` tokens (with ``@`` in the shell, so plain words stay text)."""
+    raws: list[str] = []
+    while (tok := args.peek()) is not None and parse_mention(tok, ctx.platform) is not None:
+        raws.append(tok)
+        args.pos += 1
+    return raws
+
+
+def _date_or_none(ctx: Ctx, words: list[str]) -> dt.date | None:
+    if len(words) == 1 and words[0].lower() in ("none", "never", "-"):
+        return None
+    due = parse_date(words, ctx.today)
+    _not_past(ctx, due)
+    return due
+
+
+def _not_past(ctx: Ctx, due: dt.date) -> None:
+    if due < ctx.today:
+        raise UserError(
+            f"The due date {due:%a %d %b %Y} is in the past (today is {ctx.today:%a %d %b %Y})."
+        )
+
+
+def _last_keyword(args: Args, word: str, end: int) -> list[str] | None:
+    """The words after the last unquoted ``word`` between the cursor and ``end``."""
+    for i in range(end - 1, args.pos - 1, -1):
+        tok = args.tokens[i]
+        if not tok.quoted and tok.value.lower() == word:
+            return [t.value for t in args.tokens[i + 1 : end]]
+    return None
+
+
+def _group_named(ctx: Ctx, words: list[str]) -> Group:
+    group = find_group(ctx.session, " ".join(words))
+    if group is None:
+        raise UserError(f"Unknown group {' '.join(words)!r}. `tg list` shows the groups.")
+    return group
+
+
+# --- commands ------------------------------------------------------------------------------
 
 
 def register(reg: Registry) -> None:
-    pass
+    reg.noun("action", "action items: who does what by when")
+
+    @reg.command(
+        "action", "add", "[<@user> ...] <text...> [due <date>] [group <group>]",
+        "a new action item; mentions are the assignees (none: you)", "members",
+    )
+    def action_add(ctx: Ctx, args: Args) -> Reply:
+        raw_users = _take_mentions(ctx, args)
+        end, opts = args.take_trailing_options(
+            {
+                "due": lambda words: parse_date(words, ctx.today),
+                "group": lambda words: _group_named(ctx, words),
+            }
+        )
+        due = opts.get("due")
+        group = opts.get("group")
+        unread_due: list[str] | None = None
+        tail = _last_keyword(args, "due", end) if due is None else None
+        if tail and len(tail) <= 4:
+            # "due 31 Feb" was meant as a date: say so rather than file it as text.
+            try:
+                parse_date(tail, ctx.today)
+            except DateError as err:
+                if err.shaped:
+                    raise
+                if len(tail) <= 2:
+                    unread_due = tail
+        title = check_length(args.text_between(args.pos, end), TITLE_MAX, "title")
+        if not title:
+            raise UserError("Missing <text...>: what is to be done.")
+        assert due is None or isinstance(due, dt.date)
+        if due is not None:
+            _not_past(ctx, due)
+        if group is None:
+            group = ctx.channel_group
+        if group is None:
+            tail = _last_keyword(args, "group", end)
+            if tail:
+                raise UserError(f"Unknown group {' '.join(tail)!r}. `tg list` shows the groups.")
+            raise UserError("Name a group with `group <group>`: this channel is not linked to one.")
+        assert isinstance(group, Group)
+        require_member(ctx, group, "action add")
+        people = [resolve_user(ctx, raw) for raw in raw_users] or [ctx.actor]
+        action = create_action(ctx, group=group, title=title, assignees=people, due=due)
+        reply = Reply(private=False).say("Added ", *_summary(action), ".")
+        if unread_due:
+            reply.say(
+                f"No due date set: {' '.join(unread_due)!r} is not a date I can read; "
+                f"`action due {action_label(action)} <date>` sets one."
+            )
+        return reply
+
+    @reg.command(
+        "action", "list", "[mine|all|<@user>|<group>] [overdue]",
+        "open actions, oldest due first",
+    )
+    def action_list(ctx: Ctx, args: Args) -> Reply:
+        toks = args.remaining()
+        overdue = False
+        if toks and toks[-1].lower() == "overdue":
+            overdue = True
+            args.tokens = args.tokens[:-1]
+        elif toks and toks[0].lower() == "overdue":
+            overdue = True
+            args.pos += 1
+        group_id: int | None = None
+        person: Person | None = None
+        scope: str
+        word = args.peek()
+        if word is None:
+            bound = ctx.channel_group
+            if bound is not None:
+                group_id, scope = bound.id, f"in {bound.slug}"
+            else:
+                person, scope = ctx.actor, "for you"
+        elif args.accept("mine", "me"):
+            person, scope = ctx.actor, "for you"
+        elif args.accept("all"):
+            scope = "in all groups"
+        elif parse_mention(word, ctx.platform) is not None:
+            args.pos += 1
+            person = resolve_user(ctx, word)
+            scope = f"for @{person.display_name}"
+        else:
+            named = take_group(ctx, args)
+            assert named is not None
+            group_id, scope = named.id, f"in {named.slug}"
+        args.done()
+        person_id = person.id if person is not None else None
+        before = ctx.today if overdue else None
+        rows = open_actions(
+            ctx.session, group_id=group_id, person_id=person_id, overdue_before=before,
+            limit=LIST_LIMIT + 1,
+        )
+        kind = "overdue actions" if overdue else "open actions"
+        reply = Reply()
+        if not rows:
+            return reply.say(f"No {kind} {scope}.")
+        shown = rows[:LIST_LIMIT]
+        total = len(rows)
+        if len(rows) > LIST_LIMIT:
+            total = count_open_actions(
+                ctx.session, group_id=group_id, person_id=person_id, overdue_before=before
+            )
+        reply.say(f"{kind.capitalize()} {scope}: {total}", style="heading")
+        reply.add(Table(ACTION_HEADERS, tuple(action_row(a, ctx.today) for a in shown)))
+        if total > len(shown):
+            reply.say(
+                f"…and {total - len(shown)} more. Narrow it down: "
+                "action list mine|<@user>|<group> [overdue]."
+            )
+        return reply
+
+    @reg.command("action", "show", "<id>", "one action in full, with its notes and history")
+    def action_show(ctx: Ctx, args: Args) -> Reply:
+        action = get_action(ctx.session, args.next("<id>"))
+        args.done()
+        reply = Reply()
+        reply.say(f"{action_label(action)}: {action.title}", style="heading")
+        status: list[Span] = [status_marker(action, ctx.today)]
+        if action.closed_at is not None:
+            status += [" on ", _when(ctx, action.closed_at)]
+        reply.say("Status: ", *status)
+        group = action.group
+        reply.say("Group: ", f"{group.name} ({group.slug})" if group else "none")
+        reply.say("Assigned to: ", *people_spans(assignees_of(action), "nobody"))
+        reply.say("Due: ", *((Day(action.due),) if action.due else ("no due date",)))
+        author: tuple[Span, ...] = (mention(action.author),) if action.author else ("unknown",)
+        reply.say("Added by ", *author, " on ", _when(ctx, action.created_at))
+        if action.decision is not None:
+            text = action.decision.text
+            short = text if len(text) <= 80 else text[:79] + "…"
+            reply.say(f"Decision: D-{action.decision.id}: {short}")
+        if action.meeting_date is not None:
+            reply.say("Meeting: ", Day(action.meeting_date))
+        if action.notes:
+            reply.say("Notes", style="heading")
+            for note in action.notes:
+                who: tuple[Span, ...] = (mention(note.author),) if note.author else ("someone",)
+                reply.say(_when(ctx, note.created_at), " ", *who, f": {note.text}")
+        if action.events:
+            reply.say("History", style="heading")
+            reply.add(
+                Table(
+                    ("when", "who", "what"),
+                    tuple(
+                        (
+                            (_when(ctx, e.at),),
+                            (mention(e.actor),) if e.actor else ("-",),
+                            _event_text(e),
+                        )
+                        for e in action.events
+                    ),
+                )
+            )
+        return reply
+
+    def transition(
+        verb: str, allowed_from: tuple[str, ...], to: str, kind: str, said: str, summary: str
+    ) -> None:
+        @reg.command("action", verb, "<id>", summary, "assignee, chair and up")
+        def handler(ctx: Ctx, args: Args) -> Reply:
+            action = get_action(ctx.session, args.next("<id>"))
+            args.done()
+            require_change(ctx, action, f"action {verb}")
+            if action.status not in allowed_from:
+                label = action_label(action)
+                if action.status == OPEN:
+                    raise UserError(f"{label} is open already.", show_usage=False)
+                if action.status == to:
+                    raise UserError(f"{label} is already {to}.", show_usage=False)
+                raise UserError(
+                    f"{label} is {action.status}: `action reopen {label}` first.",
+                    show_usage=False,
+                )
+            action.status = to
+            action.closed_at = None if to == OPEN else ctx.now_naive
+            _event(ctx, action, kind)
+            ctx.audit(verb, "action", action.id, status=to)
+            return Reply(private=False).say(f"{said} ", *_summary(action), ".")
+
+    transition("done", (OPEN,), DONE, "done", "Completed", "mark an open action done")
+    transition("reopen", (DONE, CANCELLED), OPEN, "reopened", "Reopened",
+               "open a done or cancelled action again")
+    transition("cancel", (OPEN,), CANCELLED, "cancelled", "Cancelled",
+               "cancel an open action")
+
+    @reg.command(
+        "action", "assign", "<id> <@user> ...", "give the action to these people instead",
+        "assignee, chair and up",
+    )
+    def action_assign(ctx: Ctx, args: Args) -> Reply:
+        action = get_action(ctx.session, args.next("<id>"))
+        raws = args.remaining()
+        if not raws:
+            raise UserError("Missing <@user>.")
+        args.pos = len(args.tokens)
+        require_change(ctx, action, "action assign")
+        people = _unique([resolve_user(ctx, raw) for raw in raws])
+        keep = {p.id for p in people}
+        for link in list(action.assignees):
+            if link.person_id not in keep:
+                action.assignees.remove(link)
+        have = {link.person_id for link in action.assignees}
+        ctx.session.flush()
+        for person in people:
+            if person.id not in have:
+                action.assignees.append(ActionAssignee(person=person))
+        ctx.session.flush()
+        names = ", ".join(f"@{p.display_name}" for p in people)
+        _event(ctx, action, "assigned", names)
+        ctx.audit("assign", "action", action.id, assignees=[p.id for p in people])
+        return Reply(private=False).say(
+            f"{action_label(action)} is now for ", *people_spans(people), "."
+        )
+
+    @reg.command(
+        "action", "due", "<id> <date>|none", "set or clear the due date",
+        "assignee, chair and up",
+    )
+    def action_due(ctx: Ctx, args: Args) -> Reply:
+        action = get_action(ctx.session, args.next("<id>"))
+        words = args.remaining()
+        if not words:
+            raise UserError("Missing <date> (or none to clear it).")
+        args.pos = len(args.tokens)
+        due = _date_or_none(ctx, words)
+        require_change(ctx, action, "action due")
+        action.due = due
+        _event(ctx, action, "due", due.isoformat() if due else "")
+        ctx.audit("due", "action", action.id, due=due.isoformat() if due else None)
+        reply = Reply(private=False)
+        if due is None:
+            return reply.say(f"{action_label(action)} has no due date now.")
+        return reply.say(f"{action_label(action)} is now due ", Day(due), ".")
+
+    @reg.command(
+        "action", "note", "<id> <text...>", "add a note to the action",
+        "assignee, chair and up",
+    )
+    def action_note(ctx: Ctx, args: Args) -> Reply:
+        action = get_action(ctx.session, args.next("<id>"))
+        body = check_length(args.rest_text("<text...>"), TEXT_MAX, "note")
+        require_change(ctx, action, "action note")
+        note = ActionNote(
+            action_id=action.id, author_id=ctx.actor.id, text=body, created_at=ctx.now_naive
+        )
+        ctx.session.add(note)
+        ctx.session.flush()
+        _event(ctx, action, "note", body)
+        ctx.audit("note", "action", action.id, note=note.id)
+        return Reply(private=False).say(
+            f"Note added to {action_label(action)}: {action.title}."
+        )

@@ -40,9 +40,19 @@ _ISO = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$")
 _SLASHED = re.compile(r"^\d{1,4}[/.]\d{1,2}(?:[/.]\d{1,4})?$")
 _DAY = re.compile(r"^(\d{1,2})(?:st|nd|rd|th)?$")
 _YEAR = re.compile(r"^\d{4}$")
-_IN = re.compile(r"^in (\d{1,3}|a|an|one) (day|days|week|weeks|month|months)$")
+_IN = re.compile(r"^in (\d{1,6}|a|an|one) (day|days|week|weeks|month|months)$")
 
 MAX_N = 999
+
+
+class DateError(UserError):
+    """A date that could not be read. ``shaped`` is True when the words clearly meant a
+    date (``31 Feb``, ``15/12/2027``, ``in 0 days``), so a caller that would otherwise keep
+    them as free text knows to report the error instead."""
+
+    def __init__(self, message: str, *, shaped: bool) -> None:
+        super().__init__(message)
+        self.shaped = shaped
 
 
 def _shift(day: dt.date, delta: relativedelta) -> dt.date:
@@ -52,15 +62,15 @@ def _shift(day: dt.date, delta: relativedelta) -> dt.date:
     return result
 
 
-def _bad(raw: str) -> UserError:
-    return UserError(f"Can't read {raw!r} as a date: {HINT}.")
+def _bad(raw: str) -> DateError:
+    return DateError(f"Can't read {raw!r} as a date: {HINT}.", shaped=False)
 
 
 def _make(raw: str, year: int, month: int, day: int) -> dt.date:
     try:
         return dt.date(year, month, day)
     except ValueError:
-        raise UserError(f"{raw!r} is not a real date: {HINT}.") from None
+        raise DateError(f"{raw!r} is not a real date: {HINT}.", shaped=True) from None
 
 
 def _day_month(raw: str, words: list[str], today: dt.date) -> dt.date | None:
@@ -107,14 +117,15 @@ def parse_date(words: list[str] | str, today: dt.date) -> dt.date:
     toks = phrase.split()
     phrase = " ".join(toks)
     if not toks:
-        raise UserError(f"Missing <date>: {HINT}.")
+        raise DateError(f"Missing <date>: {HINT}.", shaped=False)
 
     if m := _ISO.match(phrase):
         return _make(raw, int(m.group(1)), int(m.group(2)), int(m.group(3)))
     if _SLASHED.match(phrase):
-        raise UserError(
+        raise DateError(
             f"{raw!r} could be read two ways: write the date as YYYY-MM-DD "
-            f"(like 2026-12-15) or as 15 Dec."
+            f"(like 2026-12-15) or as 15 Dec.",
+            shaped=True,
         )
     if phrase == "today":
         return today
@@ -133,7 +144,7 @@ def parse_date(words: list[str] | str, today: dt.date) -> dt.date:
     if m := _IN.match(phrase):
         n = 1 if m.group(1) in ("a", "an", "one") else int(m.group(1))
         if not 1 <= n <= MAX_N:
-            raise UserError(f"{raw!r}: the number must be between 1 and {MAX_N}.")
+            raise DateError(f"{raw!r}: the number must be between 1 and {MAX_N}.", shaped=True)
         unit = m.group(2).rstrip("s")
         if unit == "day":
             return today + dt.timedelta(days=n)
