@@ -1,7 +1,490 @@
-"""Placeholder until this command family lands."""
+"""``decision``: the BoC's decision register, its fan-out to the task groups, and their acks.
 
+A decision concerns one or more groups (its targets); each target acknowledges it once, and
+actions carry it out (``Action.decision_id``). The register answers "who has seen what, and
+what is being done about it" without anyone keeping a spreadsheet.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterable
+
+from sqlalchemy import ColumnElement, func, select
+from sqlalchemy.orm import selectinload
+
+from handlers.context import Ctx
+from handlers.dates import parse_date
+from handlers.directory import all_groups, find_group, mention, take_group
+from handlers.grammar import Args, Refused, UserError, check_length, parse_id
+from handlers.messages import (
+    Block,
+    Button,
+    Buttons,
+    ChannelRef,
+    Day,
+    Post,
+    Reply,
+    Span,
+    Table,
+    When,
+    text,
+)
+from handlers.roles import BOC, SECRETARIAT, is_boc, is_chair, is_member, staff
 from handlers.router import Registry
+from storage.models import TEXT_MAX, Action, ActionAssignee, Decision, DecisionTarget, Group
+
+LIST_CAP = 50
+PREVIEW = 80
+_WORD = re.compile(r"[^\s,]+")
+_YEAR = re.compile(r"\d{4}")
+
+
+def decision_label(decision_id: int) -> str:
+    return f"D-{decision_id}"
+
+
+def action_ref(action_id: int) -> str:
+    """Our own rendering of an action id (the action family owns the canonical one)."""
+    return f"A-{action_id}"
+
+
+def get_decision(ctx: Ctx, raw: str) -> Decision:
+    """The decision a ``D-7`` / ``7`` argument names; UserError if there is none."""
+    n = parse_id(raw, "D", "a decision")
+    decision = ctx.session.get(Decision, n)
+    if decision is None:
+        raise UserError(f"No decision {decision_label(n)}. `decision list` shows the register.")
+    return decision
+
+
+def get_action(ctx: Ctx, raw: str) -> Action:
+    n = parse_id(raw, "A", "an action")
+    action = ctx.session.get(Action, n)
+    if action is None:
+        raise UserError(f"No action {action_ref(n)}.")
+    return action
+
+
+def utc_naive_of_local_day(ctx: Ctx, day: dt.date) -> dt.datetime:
+    """The stored (naive UTC) instant at which ``day`` begins in the bot's zone."""
+    start = dt.datetime.combine(day, dt.time.min, tzinfo=ctx.settings.zone)
+    return start.astimezone(dt.UTC).replace(tzinfo=None)
+
+
+def past_date(words: list[str], today: dt.date) -> dt.date:
+    """A ``since`` date: the phrases mean the *last* such day, not the next one.
+
+    ``parse_date`` reads dates for due dates, so ``1 Nov`` on 28 Nov is next year's and
+    ``monday`` is the coming one; here they are moved back a year or a week unless the
+    user wrote the year.
+    """
+    day = parse_date(words, today)
+    if day <= today or any(_YEAR.search(w) for w in words):
+        return day
+    if (day - today).days <= 7:
+        return day - dt.timedelta(days=7)
+    try:
+        return day.replace(year=day.year - 1)
+    except ValueError:  # 29 Feb
+        return day.replace(year=day.year - 1, day=28)
+
+
+def aware(naive_utc: dt.datetime) -> dt.datetime:
+    return naive_utc.replace(tzinfo=dt.UTC)
+
+
+def preview(value: str, limit: int = PREVIEW) -> str:
+    flat = " ".join(value.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def parse_targets(ctx: Ctx, line: str) -> tuple[list[Group], str]:
+    """Split ``repl,comms Adopt the plan`` into its target groups and the decision text.
+
+    Targets are slugs or full names separated by commas (spaces after a comma are fine).
+    Each item takes the longest run of words that names a group; the list ends at the first
+    item not followed by a comma, and the rest of the line is the text.
+    """
+    groups = all_groups(ctx.session)
+    by_key: dict[str, Group] = {}
+    for g in groups:
+        by_key.setdefault(g.name.lower(), g)
+    for g in groups:
+        by_key[g.slug.lower()] = g
+    targets: list[Group] = []
+    pos = 0
+    while True:
+        words: list[re.Match[str]] = []
+        for m in _WORD.finditer(line, pos):
+            words.append(m)
+            if line[m.end() : m.end() + 1] == ",":
+                break
+        if not words:
+            raise UserError("Missing <group>." if not targets else "Missing a group after ','.")
+        found = 0
+        for n in range(len(words), 0, -1):
+            key = " ".join(w.group(0) for w in words[:n]).lower()
+            if key in by_key:
+                found = n
+                break
+        if not found:
+            first = words[0].group(0)
+            raise UserError(f"Unknown group {first!r}. `tg list` shows the groups.")
+        group = by_key[" ".join(w.group(0) for w in words[:found]).lower()]
+        if group not in targets:
+            targets.append(group)
+        end = words[found - 1].end()
+        if line[end : end + 1] == ",":
+            pos = end + 1
+            continue
+        return targets, line[end:].strip()
+
+
+def channels_of(group: Group) -> list[ChannelRef]:
+    return [ChannelRef(c.platform, c.channel_id) for c in group.channels]
+
+
+def boc_group(ctx: Ctx) -> Group | None:
+    return find_group(ctx.session, BOC)
+
+
+def ack_summary(targets: Iterable[DecisionTarget]) -> str:
+    ts = list(targets)
+    done = sum(1 for t in ts if t.acked_at is not None)
+    return f"{done}/{len(ts)} acknowledged"
+
+
+def decision_blocks(ctx: Ctx, decision: Decision) -> list[Block]:
+    """What each channel sees when a decision is posted: text, id, author, an ack button."""
+    label = decision_label(decision.id)
+    slugs = ", ".join(t.group.slug for t in decision.targets)
+    author: tuple[Span, ...] = (mention(decision.author),) if decision.author else ("unknown",)
+    return [
+        text(f"BoC decision {label}", style="heading"),
+        text(decision.text, style="quote"),
+        text(
+            "Posted by ", *author, " on ",
+            When(aware(decision.created_at), ctx.settings.timezone, with_time=False),
+            f" for {slugs}. Members of a target group: acknowledge with `decision ack {label}`.",
+        ),
+        Buttons((Button("Acknowledge", f"decision ack {label}", "primary"),)),
+    ]
+
+
+def linked_action_counts(ctx: Ctx, ids: list[int]) -> dict[int, tuple[int, int]]:
+    """decision id -> (open linked actions, all linked actions)."""
+    if not ids:
+        return {}
+    rows = ctx.session.execute(
+        select(Action.decision_id, Action.status, func.count())
+        .where(Action.decision_id.in_(ids))
+        .group_by(Action.decision_id, Action.status)
+    )
+    out: dict[int, tuple[int, int]] = {}
+    for did, status, n in rows:
+        if did is None:
+            continue
+        open_n, all_n = out.get(did, (0, 0))
+        out[did] = (open_n + (n if status == "open" else 0), all_n + n)
+    return out
+
+
+def _join_spans(items: list[tuple[Span, ...]], sep: str = ", ") -> tuple[Span, ...]:
+    spans: list[Span] = []
+    for i, item in enumerate(items):
+        if i:
+            spans.append(sep)
+        spans.extend(item)
+    return tuple(spans)
 
 
 def register(reg: Registry) -> None:
-    pass
+    reg.noun("decision", "the BoC's decisions: post, register, acknowledgements, linked actions")
+
+    @reg.command(
+        "decision", "post", "<group>[,<group>...] <text...>",
+        "record a BoC decision and post it to each target group and to the BoC",
+        "BoC members, secretariat, admin",
+    )
+    def decision_post(ctx: Ctx, args: Args) -> Reply:
+        if args.empty():
+            raise UserError("Missing <group>.")
+        line = args.line[args.tokens[args.pos].start :]
+        args.pos = len(args.tokens)
+        targets, body = parse_targets(ctx, line)
+        if not body:
+            raise UserError("Missing <text...>: what was decided?")
+        body = check_length(body, TEXT_MAX, "decision text")
+        if not (is_boc(ctx) or staff(ctx)):
+            raise Refused("a BoC member, the secretariat or an admin", "decision post")
+        decision = Decision(text=body, author=ctx.actor, created_at=ctx.now_naive)
+        for g in targets:
+            decision.targets.append(DecisionTarget(group=g))
+        ctx.session.add(decision)
+        ctx.session.flush()
+        label = decision_label(decision.id)
+        slugs = [g.slug for g in targets]
+        ctx.audit("post", "decision", decision.id, targets=slugs)
+
+        blocks = decision_blocks(ctx, decision)
+        reply = Reply(private=False)
+        recipients = list(targets)
+        boc = boc_group(ctx)
+        if boc is not None and boc not in recipients:
+            recipients.append(boc)
+        unlinked: list[str] = []
+        for g in recipients:
+            chans = channels_of(g)
+            if chans:
+                reply.posts.append(Post(g.slug, g.name, chans, list(blocks)))
+            else:
+                unlinked.append(g.slug)
+        reply.say(f"Recorded decision {label} for {', '.join(slugs)}.")
+        reply.say(body, style="quote")
+        if unlinked:
+            reply.say(
+                f"Not posted to {', '.join(unlinked)}: no channel linked "
+                "(tg link binds one)."
+            )
+        return reply
+
+    @reg.command(
+        "decision", "list", "[<group>|all] [since <date>]",
+        "the register, newest first, with acknowledgements and linked actions",
+    )
+    def decision_list(ctx: Ctx, args: Args) -> Reply:
+        end, opts = args.take_trailing_options(
+            {"since": lambda words: past_date(words, ctx.today)}
+        )
+        args.tokens = args.tokens[:end]
+        since = opts.get("since")
+        for i in range(len(args.tokens) - 1, args.pos - 1, -1):
+            if args.tokens[i].value.lower() == "since":
+                # a "since" whose date did not parse: give the date's error, not "unknown group"
+                parse_date([t.value for t in args.tokens[i + 1 :]], ctx.today)
+        group: Group | None
+        if args.accept("all"):
+            group = None
+            scope = "all groups"
+        else:
+            group = take_group(ctx, args, optional=args.empty())
+            if group is None:
+                bound = ctx.channel_group
+                if bound is not None and bound.slug not in (BOC, SECRETARIAT):
+                    group = bound
+            scope = group.slug if group is not None else "all groups"
+        args.done()
+
+        where: list[ColumnElement[bool]] = []
+        if group is not None:
+            where.append(
+                Decision.id.in_(
+                    select(DecisionTarget.decision_id).where(DecisionTarget.group_id == group.id)
+                )
+            )
+        if since is not None:
+            where.append(Decision.created_at >= utc_naive_of_local_day(ctx, since))
+        total = ctx.session.scalar(select(func.count(Decision.id)).where(*where)) or 0
+        decisions = list(
+            ctx.session.scalars(
+                select(Decision)
+                .where(*where)
+                .options(selectinload(Decision.targets).selectinload(DecisionTarget.group))
+                .order_by(Decision.created_at.desc(), Decision.id.desc())
+                .limit(LIST_CAP)
+            )
+        )
+        heading = f"Decisions for {scope}" + (f" since {since.isoformat()}" if since else "")
+        reply = Reply()
+        reply.say(heading, style="heading")
+        if not decisions:
+            return reply.say("No decisions" + (" in that period." if since else " yet."))
+        counts = linked_action_counts(ctx, [d.id for d in decisions])
+        rows = []
+        for d in decisions:
+            open_n, all_n = counts.get(d.id, (0, 0))
+            pending = [t.group.slug for t in d.targets if t.acked_at is None]
+            rows.append(
+                (
+                    (decision_label(d.id),),
+                    (When(aware(d.created_at), ctx.settings.timezone, with_time=False),),
+                    (preview(d.text),),
+                    (", ".join(t.group.slug for t in d.targets),),
+                    (ack_summary(d.targets)
+                     + (f" (pending: {', '.join(pending)})" if pending else ""),),
+                    (f"{open_n} open / {all_n}" if all_n else "none",),
+                )
+            )
+        reply.add(
+            Table(("id", "date", "decision", "targets", "acknowledged", "actions"), tuple(rows))
+        )
+        if total > len(decisions):
+            reply.say(
+                f"and {total - len(decisions)} more; add `since <date>` or a group to narrow."
+            )
+        return reply
+
+    @reg.command(
+        "decision", "show", "<id>",
+        "one decision: text, author, per-group acknowledgement, linked actions",
+    )
+    def decision_show(ctx: Ctx, args: Args) -> Reply:
+        decision = get_decision(ctx, args.next("<id>"))
+        args.done()
+        label = decision_label(decision.id)
+        zone = ctx.settings.timezone
+        reply = Reply()
+        reply.say(f"Decision {label}", style="heading")
+        reply.say(decision.text, style="quote")
+        author: tuple[Span, ...] = (mention(decision.author),) if decision.author else ("unknown",)
+        reply.say("Posted by ", *author, " on ", When(aware(decision.created_at), zone))
+        ack_rows = []
+        for t in decision.targets:
+            by: tuple[Span, ...]
+            if t.acked_at is None:
+                by = ("pending",)
+            else:
+                by = (mention(t.acked_by),) if t.acked_by else ("someone (left)",)
+            when: tuple[Span, ...] = (When(aware(t.acked_at), zone),) if t.acked_at else ("-",)
+            ack_rows.append(((t.group.slug,), by, when))
+        reply.say(f"Acknowledgement: {ack_summary(decision.targets)}")
+        reply.add(Table(("group", "acknowledged by", "when"), tuple(ack_rows)))
+        actions = list(
+            ctx.session.scalars(
+                select(Action)
+                .where(Action.decision_id == decision.id)
+                .options(
+                    selectinload(Action.group),
+                    selectinload(Action.assignees).selectinload(ActionAssignee.person),
+                )
+                .order_by(Action.id)
+            )
+        )
+        if not actions:
+            reply.say(f"No linked actions. Link one with `decision link {label} <action-id>`.")
+            return reply
+        rows = []
+        for a in actions:
+            who = _join_spans([(mention(x.person),) for x in a.assignees]) or ("-",)
+            status = a.status
+            if a.status == "open" and a.due is not None and a.due < ctx.today:
+                status = f"overdue {(ctx.today - a.due).days}d"
+            rows.append(
+                (
+                    (action_ref(a.id),),
+                    (a.group.slug if a.group else "-",),
+                    (preview(a.title, 60),),
+                    who,
+                    (Day(a.due),) if a.due else ("-",),
+                    (status,),
+                )
+            )
+        reply.say("Linked actions", style="heading")
+        reply.add(Table(("action", "group", "title", "assignees", "due", "status"), tuple(rows)))
+        return reply
+
+    @reg.command(
+        "decision", "ack", "<id> [<group>]",
+        "acknowledge a decision for your group (staff may name the group)",
+        "a member of a target group",
+    )
+    def decision_ack(ctx: Ctx, args: Args) -> Reply:
+        decision = get_decision(ctx, args.next("<id>"))
+        named = None if args.empty() else take_group(ctx, args)
+        args.done()
+        label = decision_label(decision.id)
+        targets = {t.group_id: t for t in decision.targets}
+        target_slugs = " or ".join(t.group.slug for t in decision.targets)
+        chosen: list[DecisionTarget]
+        if named is not None:
+            if named.id not in targets:
+                raise UserError(
+                    f"{label} is not addressed to {named.slug}; its targets: "
+                    f"{', '.join(t.group.slug for t in decision.targets)}.",
+                    show_usage=False,
+                )
+            if not (is_member(ctx, named) or is_chair(ctx, named) or staff(ctx)):
+                raise Refused(
+                    f"a member of {named.slug}, the secretariat or an admin",
+                    f"decision ack {label} {named.slug}",
+                )
+            chosen = [targets[named.id]]
+        else:
+            bound = ctx.channel_group
+            if bound is not None and bound.id in targets and is_member(ctx, bound):
+                chosen = [targets[bound.id]]
+            else:
+                mine = [t for t in decision.targets if is_member(ctx, t.group)]
+                if not mine:
+                    if staff(ctx):
+                        raise UserError(
+                            f"You are not a member of {target_slugs}: name the group you "
+                            f"acknowledge for, like `decision ack {label} "
+                            f"{decision.targets[0].group.slug}`.",
+                        )
+                    raise Refused(f"a member of {target_slugs}", f"decision ack {label}")
+                pending = [t for t in mine if t.acked_at is None]
+                chosen = pending or mine
+        fresh = [t for t in chosen if t.acked_at is None]
+        if not fresh:
+            reply = Reply()
+            for t in chosen:
+                who: tuple[Span, ...] = (mention(t.acked_by),) if t.acked_by else ("someone",)
+                assert t.acked_at is not None
+                reply.say(
+                    f"{label} was already acknowledged for {t.group.slug} by ", *who, " on ",
+                    When(aware(t.acked_at), ctx.settings.timezone), ".",
+                )
+            return reply
+        for t in fresh:
+            t.acked_by = ctx.actor
+            t.acked_at = ctx.now_naive
+            ctx.audit("ack", "decision", decision.id, group=t.group.slug)
+        ctx.session.flush()
+        slugs = ", ".join(t.group.slug for t in fresh)
+        summary = ack_summary(decision.targets)
+        reply = Reply(private=False)
+        reply.say(mention(ctx.actor), f" acknowledged {label} for {slugs} ({summary}).")
+        boc = boc_group(ctx)
+        if boc is not None and boc.channels and (ctx.channel_group is None
+                                                 or ctx.channel_group.id != boc.id):
+            reply.posts.append(
+                Post(
+                    boc.slug, boc.name, channels_of(boc),
+                    [text(f"{slugs} acknowledged {label} ({summary}): ",
+                          preview(decision.text, 60))],
+                )
+            )
+        return reply
+
+    @reg.command(
+        "decision", "link", "<decision-id> <action-id>",
+        "record that an action carries out a decision",
+        "BoC members, secretariat, admin, chair of the action's group",
+    )
+    def decision_link(ctx: Ctx, args: Args) -> Reply:
+        raw_d = args.next("<decision-id>")
+        raw_a = args.next("<action-id>")
+        args.done()
+        decision = get_decision(ctx, raw_d)
+        action = get_action(ctx, raw_a)
+        allowed = is_boc(ctx) or staff(ctx) or (
+            action.group is not None and is_chair(ctx, action.group)
+        )
+        if not allowed:
+            chair = f"a chair of {action.group.slug}, " if action.group else ""
+            raise Refused(f"a BoC member, {chair}the secretariat or an admin", "decision link")
+        label = decision_label(decision.id)
+        if action.decision_id == decision.id:
+            return Reply().say(f"{action_ref(action.id)} is already linked to {label}.")
+        previous = action.decision_id
+        action.decision_id = decision.id
+        ctx.audit("link", "action", action.id, decision=decision.id, previous=previous)
+        reply = Reply(private=False)
+        msg = f"Linked {action_ref(action.id)} ({preview(action.title, 60)}) to {label}"
+        if previous is not None:
+            msg += f" (was {decision_label(previous)})"
+        return reply.say(msg + ".")
+

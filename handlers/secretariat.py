@@ -1,7 +1,436 @@
-"""Placeholder until this command family lands."""
+"""``secretariat``: the cross-group view the secretariat keeps the programme moving with.
 
+These are the heaviest queries the bot runs (every action of every group), so they are
+written for the indexes on ``actions(status, due)`` and ``actions(group_id, status, due)``:
+filters and LIMIT in SQL, grouped counts (one query per measure), assignees loaded in one
+``selectinload`` per page, and the CSV export streamed in batches rather than as ORM objects.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from sqlalchemy import ColumnElement, Select, exists, func, select
+from sqlalchemy.orm import selectinload
+
+from handlers.context import Ctx
+from handlers.directory import all_groups, find_identity, mention, take_group
+from handlers.grammar import Args, UserError, parse_mention
+from handlers.messages import Day, File, Reply, Span, Table, When
+from handlers.roles import require_staff
 from handlers.router import Registry
+from storage.models import (
+    Action,
+    ActionAssignee,
+    DecisionTarget,
+    Group,
+    Membership,
+    Person,
+)
+
+S = TypeVar("S", bound=Select[*tuple[Any, ...]])
+
+TABLE_CAP = 100
+CSV_BATCH = 1000
+STATUSES = ("open", "overdue", "all")
+CSV_HEADER = (
+    "id", "group", "project", "assignees", "title", "status", "created", "due", "done",
+    "days_overdue", "decision",
+)
+_KEYWORDS = {*STATUSES, "group", "project", "csv"}
+
+
+@dataclass
+class ActionQuery:
+    """The parsed filters of ``secretariat actions``; each narrows the same SQL query."""
+
+    status: str = "open"
+    group: Group | None = None
+    person: Person | None = None
+    project: str | None = None
+    csv: bool = False
+
+    def describe(self) -> str:
+        parts = [f"{self.status} actions"]
+        if self.group is not None:
+            parts.append(f"in {self.group.slug}")
+        if self.person is not None:
+            parts.append(f"assigned to {self.person.display_name}")
+        if self.project is not None:
+            parts.append(f"for project {self.project}")
+        return " ".join(parts)
+
+
+def known_projects(ctx: Ctx) -> dict[str, str]:
+    """lowercased project -> a spelling in use, for matching what people type."""
+    rows = ctx.session.scalars(
+        select(Membership.project).where(Membership.project.is_not(None)).distinct()
+    )
+    out: dict[str, str] = {}
+    for p in rows:
+        if p:
+            out.setdefault(p.strip().lower(), p.strip())
+    return out
+
+
+def _take_project(ctx: Ctx, args: Args) -> str:
+    """The longest run of words naming a known project (quotes allowed), else an error."""
+    projects = known_projects(ctx)
+    words = args.remaining()
+    for n in range(len(words), 0, -1):
+        key = " ".join(words[:n]).strip().lower()
+        if key in projects:
+            args.pos += n
+            return projects[key]
+    typed = []
+    for w in words:
+        if w.lower() in _KEYWORDS or parse_mention(w, ctx.platform) is not None:
+            break
+        typed.append(w)
+    if not typed:
+        raise UserError("Missing project name after 'project'.")
+    raise UserError(f"No one represents a project called {' '.join(typed)!r}.")
+
+
+def parse_action_query(ctx: Ctx, args: Args) -> ActionQuery:
+    """Options in any order: a status word, ``group <g>``, one ``<@user>``, ``project <p>``,
+    ``csv``."""
+    q = ActionQuery()
+    seen_status = False
+    while not args.empty():
+        word = args.peek() or ""
+        low = word.lower()
+        if low in STATUSES:
+            args.pos += 1
+            if seen_status and low != q.status:
+                raise UserError(
+                    f"Choose one of open, overdue or all, not both {q.status} and {low}."
+                )
+            q.status, seen_status = low, True
+        elif low == "csv":
+            args.pos += 1
+            q.csv = True
+        elif low == "group":
+            args.pos += 1
+            if args.empty():
+                raise UserError("Missing <group> after 'group'.")
+            q.group = take_group(ctx, args)
+        elif low == "project":
+            args.pos += 1
+            q.project = _take_project(ctx, args)
+        elif (ref := parse_mention(word, ctx.platform)) is not None:
+            args.pos += 1
+            if q.person is not None:
+                raise UserError("Name at most one <@user>.")
+            person = find_identity(ctx.session, *ref)
+            if person is None:
+                raise UserError(f"Unknown user {word}: no one by that name has been seen here.")
+            q.person = person
+        else:
+            raise UserError(f"Unexpected {word!r}.")
+    return q
+
+
+def action_filters(q: ActionQuery, today: dt.date) -> list[ColumnElement[bool]]:
+    where: list[ColumnElement[bool]] = []
+    if q.status in ("open", "overdue"):
+        where.append(Action.status == "open")
+    if q.status == "overdue":
+        where.append(Action.due < today)
+    if q.group is not None:
+        where.append(Action.group_id == q.group.id)
+    if q.person is not None:
+        where.append(
+            exists().where(
+                ActionAssignee.action_id == Action.id, ActionAssignee.person_id == q.person.id
+            )
+        )
+    if q.project is not None:
+        where.append(
+            select(ActionAssignee.id)
+            .join(Membership, Membership.person_id == ActionAssignee.person_id)
+            .where(
+                ActionAssignee.action_id == Action.id,
+                Membership.group_id == Action.group_id,
+                func.lower(Membership.project) == q.project.lower(),
+            )
+            .correlate(Action)
+            .exists()
+        )
+    return where
+
+
+def ordered(stmt: S, q: ActionQuery) -> S:
+    """Oldest due first; undated last. ``overdue`` has no undated rows, so it keeps the
+    plain ``due, id`` order the ``(status, due)`` index already delivers."""
+    if q.status == "overdue":
+        return stmt.order_by(Action.due, Action.id)
+    return stmt.order_by(Action.due.is_(None), Action.due, Action.id)
+
+
+def days_overdue(status: str, due: dt.date | None, today: dt.date) -> int | None:
+    if status == "open" and due is not None and due < today:
+        return (today - due).days
+    return None
+
+
+def _projects_by_pair(
+    ctx: Ctx, pairs: set[tuple[int, int]]
+) -> dict[tuple[int, int], str]:
+    """(group id, person id) -> the project that person represents in that group."""
+    if not pairs:
+        return {}
+    group_ids = {g for g, _ in pairs}
+    person_ids = {p for _, p in pairs}
+    rows = ctx.session.execute(
+        select(Membership.group_id, Membership.person_id, Membership.project).where(
+            Membership.group_id.in_(group_ids),
+            Membership.person_id.in_(person_ids),
+            Membership.project.is_not(None),
+        )
+    )
+    return {(g, p): proj for g, p, proj in rows if (g, p) in pairs and proj}
+
+
+def _local_date(ctx: Ctx, naive_utc: dt.datetime | None) -> dt.date | None:
+    if naive_utc is None:
+        return None
+    return naive_utc.replace(tzinfo=dt.UTC).astimezone(ctx.settings.zone).date()
+
+
+def _iso(day: dt.date | None) -> str:
+    return day.isoformat() if day else ""
+
+
+def csv_rows(ctx: Ctx, q: ActionQuery) -> Iterator[tuple[str, ...]]:
+    """Every matching action as a CSV row, streamed in batches of plain rows."""
+    stmt = ordered(
+        select(
+            Action.id, Group.slug, Action.group_id, Action.title, Action.status,
+            Action.created_at, Action.due, Action.closed_at, Action.decision_id,
+        )
+        .outerjoin(Group, Group.id == Action.group_id)
+        .where(*action_filters(q, ctx.today)),
+        q,
+    ).execution_options(yield_per=CSV_BATCH)
+    result = ctx.session.execute(stmt)
+    for batch in result.partitions():
+        ids = [r.id for r in batch]
+        people: dict[int, list[tuple[int, str]]] = defaultdict(list)
+        for aid, pid, name in ctx.session.execute(
+            select(ActionAssignee.action_id, Person.id, Person.display_name)
+            .join(Person, Person.id == ActionAssignee.person_id)
+            .where(ActionAssignee.action_id.in_(ids))
+            .order_by(ActionAssignee.id)
+        ):
+            people[aid].append((pid, name))
+        pairs = {
+            (r.group_id, pid) for r in batch if r.group_id is not None
+            for pid, _ in people[r.id]
+        }
+        projects = _projects_by_pair(ctx, pairs)
+        for r in batch:
+            names = [name for _, name in people[r.id]]
+            projs = list(dict.fromkeys(
+                projects[(r.group_id, pid)] for pid, _ in people[r.id]
+                if (r.group_id, pid) in projects
+            ))
+            late = days_overdue(r.status, r.due, ctx.today)
+            yield (
+                f"A-{r.id}", r.slug or "", "; ".join(projs), "; ".join(names), r.title,
+                r.status, _iso(_local_date(ctx, r.created_at)), _iso(r.due),
+                _iso(_local_date(ctx, r.closed_at)) if r.status == "done" else "",
+                "" if late is None else str(late),
+                f"D-{r.decision_id}" if r.decision_id else "",
+            )
+
+
+def actions_csv(ctx: Ctx, q: ActionQuery) -> tuple[bytes, int]:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\r\n")
+    writer.writerow(CSV_HEADER)
+    n = 0
+    for row in csv_rows(ctx, q):
+        writer.writerow(row)
+        n += 1
+    return buf.getvalue().encode("utf-8"), n
+
+
+def _cell(spans: Sequence[Span]) -> tuple[Span, ...]:
+    return tuple(spans) or ("-",)
+
+
+def actions_table(ctx: Ctx, q: ActionQuery) -> tuple[Table | None, int]:
+    """The first ``TABLE_CAP`` matching actions as a table, and how many match in all."""
+    where = action_filters(q, ctx.today)
+    total = ctx.session.scalar(select(func.count(Action.id)).where(*where)) or 0
+    if total == 0:
+        return None, 0
+    actions = list(
+        ctx.session.scalars(
+            ordered(select(Action).where(*where), q)
+            .options(
+                selectinload(Action.assignees)
+                .selectinload(ActionAssignee.person)
+                .selectinload(Person.identities)
+            )
+            .limit(TABLE_CAP)
+        )
+    )
+    slugs = {g.id: g.slug for g in all_groups(ctx.session)}
+    pairs = {
+        (a.group_id, x.person_id) for a in actions if a.group_id is not None
+        for x in a.assignees
+    }
+    projects = _projects_by_pair(ctx, pairs)
+    rows = []
+    for a in actions:
+        who: list[Span] = []
+        for i, x in enumerate(a.assignees):
+            if i:
+                who.append(", ")
+            who.append(mention(x.person))
+        projs = list(dict.fromkeys(
+            projects[(a.group_id, x.person_id)] for x in a.assignees
+            if a.group_id is not None and (a.group_id, x.person_id) in projects
+        ))
+        late = days_overdue(a.status, a.due, ctx.today)
+        status = a.status if late is None else f"overdue {late}d"
+        title = " ".join(a.title.split())
+        rows.append(
+            (
+                (f"A-{a.id}",),
+                (slugs.get(a.group_id, "-") if a.group_id is not None else "-",),
+                (", ".join(projs) or "-",),
+                _cell(who),
+                (title if len(title) <= 60 else title[:59] + "…",),
+                (Day(a.due),) if a.due else ("-",),
+                (status,),
+            )
+        )
+    headers = ("id", "group", "project", "assignees", "title", "due", "status")
+    return Table(headers, tuple(rows)), total
+
+
+def month_bounds(ctx: Ctx) -> tuple[dt.datetime, dt.datetime]:
+    """The current local month as naive-UTC instants [start, end)."""
+    today = ctx.today
+    first = today.replace(day=1)
+    nxt = (first + dt.timedelta(days=32)).replace(day=1)
+    zone = ctx.settings.zone
+
+    def utc(day: dt.date) -> dt.datetime:
+        local = dt.datetime.combine(day, dt.time.min, tzinfo=zone)
+        return local.astimezone(dt.UTC).replace(tzinfo=None)
+
+    return utc(first), utc(nxt)
+
+
+def _grouped(ctx: Ctx, stmt: Select[Any, Any]) -> dict[int | None, int]:
+    return {gid: int(n) for gid, n in ctx.session.execute(stmt)}
 
 
 def register(reg: Registry) -> None:
-    pass
+    reg.noun("secretariat", "cross-group views for the secretariat: actions, summary")
+
+    @reg.command(
+        "secretariat", "actions",
+        "[open|overdue|all] [group <group>] [<@user>] [project <name...>] [csv]",
+        "actions across all groups, oldest due first; csv returns every row as a file",
+        "secretariat, admin",
+    )
+    def secretariat_actions(ctx: Ctx, args: Args) -> Reply:
+        q = parse_action_query(ctx, args)
+        require_staff(ctx, "secretariat actions")
+        reply = Reply()
+        if q.csv:
+            content, n = actions_csv(ctx, q)
+            name = f"actions-{ctx.today.isoformat()}.csv"
+            reply.say(f"{n} {q.describe()} in {name}.")
+            reply.add(File(name, "text/csv", content, title=q.describe().capitalize()))
+            return reply
+        table, total = actions_table(ctx, q)
+        reply.say(f"{q.describe().capitalize()}: {total}", style="heading")
+        if table is None:
+            return reply.say("None.")
+        reply.add(table)
+        if total > len(table.rows):
+            reply.say(f"and {total - len(table.rows)} more — add csv for all.")
+        return reply
+
+    @reg.command(
+        "secretariat", "summary", "",
+        "per group: open, overdue, done this month, next meeting, unacknowledged decisions",
+        "secretariat, admin",
+    )
+    def secretariat_summary(ctx: Ctx, args: Args) -> Reply:
+        args.done()
+        require_staff(ctx, "secretariat summary")
+        from handlers.meetings import next_meeting
+
+        start, end = month_bounds(ctx)
+        per_group = select(Action.group_id, func.count()).group_by(Action.group_id)
+        open_n = _grouped(ctx, per_group.where(Action.status == "open"))
+        overdue_n = _grouped(
+            ctx, per_group.where(Action.status == "open", Action.due < ctx.today)
+        )
+        done_n = _grouped(
+            ctx,
+            per_group.where(
+                Action.status == "done", Action.closed_at >= start, Action.closed_at < end
+            ),
+        )
+        unacked = _grouped(
+            ctx,
+            select(DecisionTarget.group_id, func.count())
+            .where(DecisionTarget.acked_at.is_(None))
+            .group_by(DecisionTarget.group_id),
+        )
+        groups = all_groups(ctx.session)
+        reply = Reply()
+        month = ctx.today.strftime("%B %Y")
+        reply.say(f"Summary, {ctx.today.isoformat()}", style="heading")
+        if not groups:
+            return reply.say("No groups yet.")
+        rows: list[tuple[tuple[Span, ...], ...]] = []
+        keys: list[int | None] = [g.id for g in groups]
+        if any(None in d for d in (open_n, overdue_n, done_n)):
+            keys.append(None)
+        by_id = {g.id: g for g in groups}
+        for key in keys:
+            meeting: tuple[Span, ...] = ("-",)
+            if key is not None:
+                occ = next_meeting(ctx, by_id[key])
+                meeting = (When(occ.start, occ.zone),) if occ else ("none scheduled",)
+            rows.append(
+                (
+                    (by_id[key].slug if key is not None else "(no group)",),
+                    (str(open_n.get(key, 0)),),
+                    (str(overdue_n.get(key, 0)),),
+                    (str(done_n.get(key, 0)),),
+                    meeting,
+                    (str(unacked.get(key, 0)),) if key is not None else ("-",),
+                )
+            )
+        rows.append(
+            (
+                ("total",),
+                (str(sum(open_n.values())),),
+                (str(sum(overdue_n.values())),),
+                (str(sum(done_n.values())),),
+                ("",),
+                (str(sum(unacked.values())),),
+            )
+        )
+        headers = (
+            "group", "open", "overdue", f"done in {month}", "next meeting", "unacknowledged",
+        )
+        reply.add(Table(headers, tuple(rows)))
+        return reply
+
