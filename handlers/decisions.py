@@ -214,6 +214,8 @@ def register(reg: Registry) -> None:
         line = args.line[args.tokens[args.pos].start :]
         args.pos = len(args.tokens)
         targets, body = parse_targets(ctx, line)
+        if len(body) >= 2 and body[0] in "\"“" and body[-1] in "\"”":
+            body = body[1:-1].strip()  # the text typed in quotes: store it without them
         if not body:
             raise UserError("Missing <text...>: what was decided?")
         body = check_length(body, TEXT_MAX, "decision text")

@@ -117,8 +117,9 @@ def test_post_targets_spelled_by_name_with_spaces_and_boc_once(board: Bot) -> No
 
 
 def test_post_reports_targets_without_channel(board: Bot) -> None:
-    out = board.say("root", None, "decision post data Review the privacy assessments")
+    out = board.say("root", None, 'decision post data "Review the privacy assessments"')
     assert "Not posted to data: no channel linked" in out
+    assert "> Review the privacy assessments\n" in out
 
 
 @pytest.mark.parametrize(
