@@ -14,7 +14,7 @@ import datetime as dt
 from collections.abc import Sequence
 
 from sqlalchemy import Select, func, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, joinedload, selectinload
 from sqlalchemy.sql.base import ExecutableOption
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -53,9 +53,9 @@ def action_label(action: Action | int) -> str:
 def _list_options() -> tuple[ExecutableOption, ...]:
     """Eager loads for rendering a list: a fixed number of queries, whatever the row count."""
     return (
-        selectinload(Action.group),
+        joinedload(Action.group),
         selectinload(Action.assignees)
-        .selectinload(ActionAssignee.person)
+        .joinedload(ActionAssignee.person, innerjoin=True)
         .selectinload(Person.identities),
     )
 
