@@ -225,6 +225,7 @@ class Action(Base):
     __table_args__ = (
         Index("ix_actions_status_due", "status", "due"),
         Index("ix_actions_group_status_due", "group_id", "status", "due"),
+        Index("ix_actions_status_closed", "status", "closed_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

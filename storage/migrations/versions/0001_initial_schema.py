@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-28 16:08:46.637453
+Create Date: 2026-11-28 16:24:30.052319
 """
 
 from collections.abc import Sequence
@@ -173,6 +173,7 @@ def upgrade() -> None:
     with op.batch_alter_table('actions', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_actions_decision_id'), ['decision_id'], unique=False)
         batch_op.create_index('ix_actions_group_status_due', ['group_id', 'status', 'due'], unique=False)
+        batch_op.create_index('ix_actions_status_closed', ['status', 'closed_at'], unique=False)
         batch_op.create_index('ix_actions_status_due', ['status', 'due'], unique=False)
 
     op.create_table('decision_targets',
@@ -264,6 +265,7 @@ def downgrade() -> None:
     op.drop_table('decision_targets')
     with op.batch_alter_table('actions', schema=None) as batch_op:
         batch_op.drop_index('ix_actions_status_due')
+        batch_op.drop_index('ix_actions_status_closed')
         batch_op.drop_index('ix_actions_group_status_due')
         batch_op.drop_index(batch_op.f('ix_actions_decision_id'))
 
