@@ -1,0 +1,160 @@
+"""Settings from the environment and an optional ``.env`` file (the real environment wins).
+
+Everything the runtime needs is read once, here, into a frozen value that is passed down;
+nothing else reads ``os.environ``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from handlers.context import CoreSettings
+
+DEFAULT_DATABASE_URL = "sqlite:///taskbot.sqlite3"
+DEFAULT_TIMEZONE = "Europe/Brussels"
+SECRET_FIELDS = frozenset(
+    {"slack_bot_token", "slack_app_token", "slack_signing_secret", "matrix_password",
+     "matrix_access_token"}
+)
+
+
+class ConfigError(Exception):
+    """A setting has a value the bot cannot start with; the message says which and why."""
+
+
+_LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$")
+
+
+def parse_dotenv(text: str) -> dict[str, str]:
+    """``KEY=VALUE`` lines; ``#`` comments, blank lines, optional quotes and ``export``."""
+    values: dict[str, str] = {}
+    for number, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        m = _LINE.match(line)
+        if m is None:
+            raise ConfigError(f".env line {number} is not KEY=VALUE: {line[:40]!r}")
+        key, value = m.group(1), m.group(2)
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+            value = value[1:-1]
+            if m.group(2)[0] == '"':
+                value = value.replace("\\n", "\n").replace('\\"', '"')
+        else:
+            # an unquoted value ends at an inline comment
+            value = re.split(r"\s+#", value, maxsplit=1)[0].strip()
+        values[key] = value
+    return values
+
+
+def read_environment(
+    environ: Mapping[str, str] | None = None, cwd: Path | None = None
+) -> dict[str, str]:
+    """The ``.env`` file of ``cwd`` (if any) overlaid by the real environment."""
+    env = dict(os.environ if environ is None else environ)
+    dotenv = (cwd or Path.cwd()) / ".env"
+    merged: dict[str, str] = {}
+    if dotenv.is_file():
+        merged.update(parse_dotenv(dotenv.read_text(encoding="utf-8")))
+    merged.update(env)
+    return merged
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = DEFAULT_DATABASE_URL
+    timezone: str = DEFAULT_TIMEZONE
+    admins: frozenset[str] = frozenset()
+    slack_bot_token: str | None = None
+    slack_app_token: str | None = None
+    slack_signing_secret: str | None = None
+    port: int | None = None
+    slack_api_url: str | None = None
+    matrix_homeserver: str | None = None
+    matrix_user_id: str | None = None
+    matrix_password: str | None = None
+    matrix_access_token: str | None = None
+    matrix_command_prefix: str = "!"
+
+    @property
+    def slack_configured(self) -> bool:
+        """A bot token plus either Socket Mode (app token) or HTTP mode (signing secret)."""
+        return bool(self.slack_bot_token and (self.slack_app_token or self.slack_signing_secret))
+
+    @property
+    def matrix_configured(self) -> bool:
+        return bool(
+            self.matrix_homeserver
+            and self.matrix_user_id
+            and (self.matrix_password or self.matrix_access_token)
+        )
+
+    def __repr__(self) -> str:
+        parts = []
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name in SECRET_FIELDS and value:
+                shown = "'***'"
+            elif f.name == "database_url":
+                shown = repr(redact_url(value))
+            else:
+                shown = repr(value)
+            parts.append(f"{f.name}={shown}")
+        return f"Settings({', '.join(parts)})"
+
+    __str__ = __repr__
+
+    def to_core(self, *, extra_admins: frozenset[str] = frozenset()) -> CoreSettings:
+        return CoreSettings(timezone=self.timezone, admins=self.admins | extra_admins)
+
+
+def redact_url(url: str) -> str:
+    """A database URL without its password."""
+    return re.sub(r"(://[^:/@]+):[^@/]*@", r"\1:***@", url)
+
+
+def _opt(env: Mapping[str, str], key: str) -> str | None:
+    value = env.get(key, "").strip()
+    return value or None
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None, cwd: Path | None = None
+) -> Settings:
+    """Settings from ``environ`` (default: the process environment) and ``cwd``/.env."""
+    env = read_environment(environ, cwd)
+    timezone = _opt(env, "TASKBOT_TIMEZONE") or DEFAULT_TIMEZONE
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(
+            f"TASKBOT_TIMEZONE={timezone!r} is not a time zone (use an Area/City name, "
+            "like Europe/Brussels)."
+        ) from None
+    port_raw = _opt(env, "PORT")
+    port: int | None = None
+    if port_raw is not None:
+        if not port_raw.isdigit() or not 0 < int(port_raw) < 65536:
+            raise ConfigError(f"PORT={port_raw!r} is not a TCP port number.")
+        port = int(port_raw)
+    admins = frozenset(a for a in re.split(r"[,\s]+", env.get("TASKBOT_ADMINS", "")) if a)
+    return Settings(
+        database_url=_opt(env, "DATABASE_URL") or DEFAULT_DATABASE_URL,
+        timezone=timezone,
+        admins=admins,
+        slack_bot_token=_opt(env, "SLACK_BOT_TOKEN"),
+        slack_app_token=_opt(env, "SLACK_APP_TOKEN"),
+        slack_signing_secret=_opt(env, "SLACK_SIGNING_SECRET"),
+        port=port,
+        slack_api_url=_opt(env, "SLACK_API_URL"),
+        matrix_homeserver=_opt(env, "MATRIX_HOMESERVER"),
+        matrix_user_id=_opt(env, "MATRIX_USER_ID"),
+        matrix_password=_opt(env, "MATRIX_PASSWORD"),
+        matrix_access_token=_opt(env, "MATRIX_ACCESS_TOKEN"),
+        matrix_command_prefix=_opt(env, "MATRIX_COMMAND_PREFIX") or "!",
+    )
