@@ -1,0 +1,119 @@
+"""Outbox queries: insert-once by key, claim with a lease, mark the outcome.
+
+Claiming is safe with any number of ticking processes: PostgreSQL skips rows another
+transaction holds (``FOR UPDATE SKIP LOCKED``); SQLite serialises writers through
+``BEGIN IMMEDIATE`` (see storage.db). A claimed row carries a lease; a process that dies
+mid-send leaves the row to be claimed again once the lease runs out.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from storage.models import Outbox
+
+PENDING, SENDING, SENT, MISSED, FAILED = "pending", "sending", "sent", "missed", "failed"
+
+
+@dataclass(frozen=True)
+class NewRow:
+    key: str
+    kind: str
+    platform: str
+    channel_id: str
+    payload: dict[str, Any]
+    due_at: dt.datetime  # naive UTC
+    status: str = PENDING
+
+
+def insert_new(session: Session, rows: Iterable[NewRow], now: dt.datetime) -> list[str]:
+    """Insert rows whose key is new; returns the keys that were inserted."""
+    values = [
+        {
+            "key": r.key, "kind": r.kind, "platform": r.platform, "channel_id": r.channel_id,
+            "payload": r.payload, "due_at": r.due_at, "status": r.status, "attempts": 0,
+            "created_at": now,
+        }
+        for r in rows
+    ]
+    if not values:
+        return []
+    dialect = session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    inserted: list[str] = []
+    for start in range(0, len(values), 500):
+        stmt = (
+            insert(Outbox)
+            .values(values[start : start + 500])
+            .on_conflict_do_nothing(index_elements=["key"])
+            .returning(Outbox.key)
+        )
+        inserted.extend(session.scalars(stmt))
+    return inserted
+
+
+def existing_keys(session: Session, keys: list[str]) -> set[str]:
+    found: set[str] = set()
+    for start in range(0, len(keys), 500):
+        chunk = keys[start : start + 500]
+        found.update(session.scalars(select(Outbox.key).where(Outbox.key.in_(chunk))))
+    return found
+
+
+def claim(session: Session, now: dt.datetime, lease: dt.timedelta, limit: int) -> list[Outbox]:
+    """Take up to ``limit`` due rows: pending ones whose retry time has come, and
+    sending ones whose lease ran out (their process died between claim and mark).
+
+    For a pending row ``claimed_until`` is the earliest retry time, for a sending row the
+    end of its lease.
+    """
+    query = (
+        select(Outbox)
+        .where(
+            Outbox.due_at <= now,
+            or_(
+                (Outbox.status == PENDING)
+                & or_(Outbox.claimed_until.is_(None), Outbox.claimed_until <= now),
+                (Outbox.status == SENDING) & (Outbox.claimed_until < now),
+            ),
+        )
+        .order_by(Outbox.due_at, Outbox.id)
+        .limit(limit)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    rows = list(session.scalars(query))
+    for row in rows:
+        row.status = SENDING
+        row.claimed_until = now + lease
+        row.attempts += 1
+    return rows
+
+
+def mark_sent(session: Session, row_id: int, message_id: str, now: dt.datetime) -> None:
+    session.execute(
+        update(Outbox)
+        .where(Outbox.id == row_id)
+        .values(status=SENT, sent_at=now, message_id=message_id, claimed_until=None,
+                last_error=None)
+    )
+
+
+def mark_status(
+    session: Session, row_id: int, status: str, error: str | None,
+    retry_at: dt.datetime | None = None,
+) -> None:
+    """Record an outcome other than sent; ``retry_at`` keeps a pending row back until then."""
+    session.execute(
+        update(Outbox)
+        .where(Outbox.id == row_id)
+        .values(status=status, claimed_until=retry_at, last_error=error)
+    )

@@ -1,0 +1,168 @@
+"""The delivery engine: each reminder once, at its local time, late within grace only."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from sqlalchemy import select
+
+from bot.textrender import render_blocks
+from handlers.delivery import DeliveryEngine, SendFailed
+from handlers.messages import Block, ChannelRef
+from storage.models import Outbox
+from tests.support.dialog import Bot
+
+UTC = dt.UTC
+
+
+class RecordingSender:
+    """Records every post; can fail the first ``fail`` sends with a Retry-After."""
+
+    def __init__(self, fail: int = 0, retry_after: float | None = 2.0) -> None:
+        self.sent: list[tuple[ChannelRef, str, str]] = []
+        self.fail = fail
+        self.retry_after = retry_after
+        self.calls = 0
+
+    def send(self, channel: ChannelRef, blocks: list[Block], key: str) -> str:
+        self.calls += 1
+        if self.fail:
+            self.fail -= 1
+            raise SendFailed("429 Too Many Requests", retry_after=self.retry_after)
+        self.sent.append((channel, render_blocks(blocks), key))
+        return f"m{len(self.sent)}"
+
+
+def setup_group(bot: Bot) -> None:
+    bot.admin("tg create repl Replication")
+    bot.admin("tg link repl", channel="#repl")
+    # Saturday 28 Nov 2026: the next first Tuesday is 1 Dec 2026, 10:00 CET = 09:00 UTC
+    bot.admin("meeting schedule repl first tuesday 10:00 Europe/Brussels remind 7d,1d,1h "
+              "link https://meet.example.org/repl")
+    bot.admin("meeting agenda repl Replication guide, chapter 2", channel="#repl")
+
+
+def engine_for(bot: Bot, sender: RecordingSender, sleeps: list[float] | None = None) -> DeliveryEngine:
+    return DeliveryEngine(
+        bot.sessions, bot.settings, {"shell": sender},
+        sleep=(sleeps.append if sleeps is not None else None),
+    )
+
+
+def run_ticks(engine: DeliveryEngine, bot: Bot, start: dt.datetime, end: dt.datetime,
+              step: dt.timedelta) -> list[dt.datetime]:
+    times = []
+    t = start
+    while t <= end:
+        bot.now = t
+        for d in engine.tick(t).delivered:
+            times.append(t)
+            assert d.message_id
+        t += step
+    return times
+
+
+def test_each_reminder_once_at_local_time(bare_bot: Bot) -> None:
+    bot = bare_bot
+    setup_group(bot)
+    sender = RecordingSender()
+    engine = engine_for(bot, sender)
+    start = dt.datetime(2026, 11, 28, 9, 30, tzinfo=UTC)
+    end = dt.datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+    times = run_ticks(engine, bot, start, end, dt.timedelta(minutes=30))
+    # the 7-day reminder fell due before the series existed; 1d and 1h go out on time
+    assert times == [dt.datetime(2026, 11, 30, 9, 0, tzinfo=UTC),
+                     dt.datetime(2026, 12, 1, 8, 0, tzinfo=UTC)]
+    texts = [t for _, t, _ in sender.sent]
+    assert "Replication meeting is in 1 day" in texts[0]
+    assert "Tue 01 Dec 2026 10:00 CET" in texts[0]
+    assert "Replication guide, chapter 2" in texts[0]
+    assert "https://meet.example.org/repl" in texts[0]
+    assert "in 1 hour" in texts[1]
+    assert all(ch == ChannelRef("shell", "#repl") for ch, _, _ in sender.sent)
+    # a second pass over the same times, as another replica would, posts nothing more
+    assert run_ticks(engine, bot, start, end, dt.timedelta(minutes=30)) == []
+    assert len(sender.sent) == 2
+
+
+def test_dst_change_keeps_local_hour(bare_bot: Bot) -> None:
+    bot = bare_bot
+    bot.admin("tg create repl Replication")
+    bot.admin("tg link repl", channel="#repl")
+    bot.now = dt.datetime(2027, 3, 1, 9, 0, tzinfo=UTC)
+    # last Sunday of March 2027 is the 28th, the day Brussels moves to CEST at 02:00
+    bot.admin("meeting schedule repl last sunday 10:00 Europe/Brussels remind 1d,1h")
+    sender = RecordingSender()
+    engine = engine_for(bot, sender)
+    times = run_ticks(engine, bot, dt.datetime(2027, 3, 27, 0, 0, tzinfo=UTC),
+                      dt.datetime(2027, 3, 28, 12, 0, tzinfo=UTC), dt.timedelta(minutes=30))
+    # 1d before, on Saturday 10:00 CET (09:00 UTC); 1h before, 09:00 CEST (07:00 UTC)
+    assert times == [dt.datetime(2027, 3, 27, 9, 0, tzinfo=UTC),
+                     dt.datetime(2027, 3, 28, 7, 0, tzinfo=UTC)]
+    assert "Sun 28 Mar 2027 10:00 CEST" in sender.sent[1][1]
+
+
+@pytest.mark.parametrize(
+    ("wake_up", "sent", "missed"),
+    [
+        # 23.5 h after the 1-day reminder, 30 min after the 1-hour one: both within grace
+        (dt.datetime(2026, 12, 1, 8, 30, tzinfo=UTC), 2, 0),
+        # 3 hours of downtime past the meeting: the 1-hour one is missed, the day one too
+        (dt.datetime(2026, 12, 1, 11, 0, tzinfo=UTC), 0, 2),
+        # 3 hours of downtime that end 1 h 30 after the 1-day reminder
+        (dt.datetime(2026, 11, 30, 10, 30, tzinfo=UTC), 1, 0),
+    ],
+)
+def test_downtime(bare_bot: Bot, wake_up: dt.datetime, sent: int, missed: int) -> None:
+    bot = bare_bot
+    setup_group(bot)
+    sender = RecordingSender()
+    engine = engine_for(bot, sender)
+    bot.now = wake_up
+    result = engine.tick(wake_up)
+    assert (len(result.delivered), len(result.missed)) == (sent, missed)
+    again = engine.tick(wake_up + dt.timedelta(minutes=1))
+    assert again.delivered == [] and again.missed == []
+    with bot.sessions() as s:
+        statuses = sorted(s.scalars(select(Outbox.status)))
+    assert statuses == sorted(["sent"] * sent + ["missed"] * missed)
+
+
+def test_rate_limited_send_is_retried_after_the_server_delay(bare_bot: Bot) -> None:
+    bot = bare_bot
+    setup_group(bot)
+    sender = RecordingSender(fail=2, retry_after=1.5)
+    sleeps: list[float] = []
+    engine = engine_for(bot, sender, sleeps)
+    at = dt.datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+    bot.now = at
+    result = engine.tick(at)
+    assert len(result.delivered) == 1 and sleeps == [1.5, 1.5]
+    assert sender.calls == 3 and len(sender.sent) == 1
+
+
+def test_long_retry_after_waits_for_a_later_tick(bare_bot: Bot) -> None:
+    bot = bare_bot
+    setup_group(bot)
+    sender = RecordingSender(fail=1, retry_after=120)
+    engine = engine_for(bot, sender, [])
+    at = dt.datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+    bot.now = at
+    first = engine.tick(at)
+    assert first.delivered == [] and len(first.retrying) == 1
+    assert engine.tick(at + dt.timedelta(seconds=60)).delivered == []  # not before its time
+    later = engine.tick(at + dt.timedelta(seconds=121))
+    assert len(later.delivered) == 1 and len(sender.sent) == 1
+
+
+def test_rows_for_platforms_without_a_sender_stay_pending(bare_bot: Bot) -> None:
+    bot = bare_bot
+    setup_group(bot)
+    engine = DeliveryEngine(bot.sessions, bot.settings, {})
+    at = dt.datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+    result = engine.tick(at)
+    assert result.delivered == [] and result.planned == 1
+    with bot.sessions() as s:
+        row = s.scalars(select(Outbox)).one()
+    assert (row.status, row.attempts) == ("pending", 0)
