@@ -257,6 +257,7 @@ def _soon_list(series: MeetingSeries, ctx: Ctx) -> str:
 def find_occurrence(ctx: Ctx, series: MeetingSeries, day: dt.date) -> dt.date:
     """The original date of the meeting a user means by ``day``: a date of the rule, or the
     new date of a moved meeting. Past or unknown dates are errors listing the next ones."""
+    check_horizon(ctx, series, day)
     if day < series_today(ctx, series):
         raise UserError(
             f"{day:%a %d %b %Y} is past. Next meetings: {_soon_list(series, ctx)}.",
@@ -274,6 +275,14 @@ def find_occurrence(ctx: Ctx, series: MeetingSeries, day: dt.date) -> dt.date:
         f"Next meetings: {_soon_list(series, ctx)}.",
         show_usage=False,
     )
+
+
+def check_horizon(ctx: Ctx, series: MeetingSeries, day: dt.date) -> None:
+    """One-off changes are for the next few years; this also bounds every expansion."""
+    if day.year > series_today(ctx, series).year + _LOOKAHEAD_YEARS:
+        raise UserError(
+            f"{day:%d %b %Y} is more than {_LOOKAHEAD_YEARS} years ahead.", show_usage=False
+        )
 
 
 def exception_for(series: MeetingSeries, original: dt.date) -> MeetingException | None:
@@ -467,6 +476,7 @@ def register(reg: Registry) -> None:
         args.pos = len(args.tokens)
         require_chair(ctx, group, "meeting move")
         original = find_occurrence(ctx, series, day)
+        check_horizon(ctx, series, new_day)
         new_start = dt.datetime.combine(new_day, new_time)
         if _utc(place(new_start, series.timezone)) <= ctx.now:
             raise UserError(f"{new_start:%a %d %b %Y %H:%M} is past.", show_usage=False)

@@ -8,6 +8,8 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -266,6 +268,8 @@ def test_move_then_skip_then_move_back(sched: Bot) -> None:
         ("root", "meeting move repl 2026-12-31 to 2027-01-28 09:00",
          "repl already meets on Thu 28 Jan 2027"),
         ("root", "meeting move repl 2026-12-31 to 2026-12-31 10:00", "is already at 10:00"),
+        ("root", "meeting skip repl 9999-12-30", "30 Dec 9999 is more than 5 years ahead."),
+        ("root", "meeting move repl 2026-12-31 to 9999-12-31 10:00", "is more than 5 years ahead"),
     ],
 )
 def test_skip_move_refusals_write_nothing(sched: Bot, who: str, line: str, expected: str) -> None:
@@ -380,3 +384,32 @@ def test_calendar_errors(sched: Bot, line: str, channel: str | None, expected: s
 def test_calendar_with_nothing_scheduled(tg: Bot) -> None:
     reply = tg.ask("dave", None, "meeting calendar")
     assert reply.error and "No meetings are scheduled yet." in render_reply(reply)
+
+
+# --- random lines ----------------------------------------------------------------------------
+
+WORDS = st.sampled_from([
+    "repl", "comms", "Replication", "nowhere", "all", "to", "remind", "link", "first", "last",
+    "2nd", "5th", "thursday", "day", "31", "32", "0", "10:00", "25:00", "02:30", "Mars/Base",
+    "Europe/Lisbon", "7d,1d", "0d", "https://x.org", "ftp://x", "2026-12-31", "2027-01-28",
+    "9999-12-31", "tomorrow", "31/12/2026", "in", "2", "weeks", "RRULE:FREQ=MONTHLY",
+    "RRULE:FREQ=DAILY;COUNT=2", "RRULE:FREQ=MONTHLY;INTERVAL=0", '"quoted words"', "<@U1>",
+])
+
+
+@given(
+    verb=st.sampled_from(["schedule", "next", "skip", "move", "agenda", "calendar"]),
+    words=st.lists(st.one_of(WORDS, st.text(max_size=8)), max_size=8),
+    who=st.sampled_from(["root", "alice", "bob", "carol"]),
+)
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_random_lines_never_crash_and_errors_write_nothing(
+    sched: Bot, verb: str, words: list[str], who: str
+) -> None:
+    before = sched.counts()
+    reply = sched.ask(who, "#repl", f"meeting {verb} " + " ".join(words))
+    out = render_reply(reply)
+    assert "something went wrong" not in out
+    if reply.error:
+        assert sched.counts() == before
