@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from handlers.context import Ctx, utc_now
 from handlers.grammar import Args, UserError, parse_mention
@@ -22,8 +22,23 @@ def find_identity(session: Session, platform: str, external_id: str) -> Person |
 def ensure_person(
     session: Session, platform: str, external_id: str, display_name: str | None = None
 ) -> Person:
-    """The person behind a platform id, created on first sight."""
-    person = find_identity(session, platform, external_id)
+    """The person behind a platform id, created on first sight.
+
+    Runs before every command, so it is one indexed select that also loads the person's
+    identities (role checks and mentions read them) instead of a lazy load later.
+    """
+    owner = (
+        select(Identity.person_id)
+        .where(Identity.platform == platform, Identity.external_id == external_id)
+        .scalar_subquery()
+    )
+    person = (
+        session.scalars(
+            select(Person).where(Person.id == owner).options(joinedload(Person.identities))
+        )
+        .unique()
+        .one_or_none()
+    )
     if person is None:
         name = (display_name or external_id)[:NAME_MAX]
         person = Person(display_name=name, created_at=utc_now().replace(tzinfo=None))
