@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Row, Select, func, join, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 from sqlalchemy.sql.base import ExecutableOption
 from sqlalchemy.sql.elements import ColumnElement
@@ -22,7 +22,7 @@ from handlers.context import Ctx
 from handlers.dates import DateError, parse_date
 from handlers.directory import find_group, mention, resolve_user, take_group
 from handlers.grammar import Args, Refused, UserError, check_length, parse_id, parse_mention
-from handlers.messages import Day, Reply, Span, Table, When
+from handlers.messages import Day, Mention, Reply, Span, Table, When
 from handlers.roles import is_chair, require_member, staff
 from handlers.router import Registry
 from storage.models import (
@@ -33,6 +33,7 @@ from storage.models import (
     ActionEvent,
     ActionNote,
     Group,
+    Identity,
     Person,
 )
 
@@ -147,6 +148,82 @@ def count_open_actions(
     return session.scalar(stmt.where(*conds)) or 0
 
 
+ListRow = Row[int, str, str, dt.date | None, str | None]
+"""(id, title, status, due, group slug): what a list table shows of one action."""
+
+
+def list_rows(
+    session: Session,
+    *,
+    group_id: int | None = None,
+    person_id: int | None = None,
+    overdue_before: dt.date | None = None,
+    limit: int,
+) -> list[ListRow]:
+    """The rows :func:`open_actions` would return, as plain Core rows for rendering a list.
+
+    Building ORM objects (with their assignees and identities) cost several times the SQL,
+    so the list commands read only the columns they show. One person's actions are few,
+    so they come in one query sorted with the undated last; a group's or everyone's are
+    read along the index as in :func:`open_actions`.
+    """
+    conds = _filters(group_id=group_id, person_id=person_id, overdue_before=overdue_before)
+    cols = (Action.id, Action.title, Action.status, Action.due, Group.slug)
+    if person_id is not None:
+        # Assignees first, so SQLite keeps the join order that walks their index.
+        frm = join(Action, ActionAssignee, ActionAssignee.action_id == Action.id).outerjoin(
+            Group, Group.id == Action.group_id
+        )
+        stmt = (
+            select(*cols)
+            .select_from(frm)
+            .where(ActionAssignee.person_id == person_id, *conds)
+            .order_by(Action.due.is_(None), Action.due, Action.id)
+            .limit(limit)
+        )
+        mine: list[ListRow] = list(session.execute(stmt))
+        return mine
+    frm = join(Action, Group, Group.id == Action.group_id, isouter=True)
+    base = select(*cols).select_from(frm).where(*conds)
+    rows: list[ListRow] = list(
+        session.execute(
+            base.where(Action.due.is_not(None)).order_by(Action.due, Action.id).limit(limit)
+        )
+    )
+    if overdue_before is not None or len(rows) >= limit:
+        return rows
+    undated = base.where(Action.due.is_(None)).order_by(Action.id).limit(limit - len(rows))
+    rows.extend(session.execute(undated))
+    return rows
+
+
+def assignee_mentions(session: Session, action_ids: Sequence[int]) -> dict[int, list[Mention]]:
+    """action id -> its assignees as mentions (in assignment order), in one select."""
+    if not action_ids:
+        return {}
+    stmt = (
+        select(
+            ActionAssignee.action_id, Person.id, Person.display_name,
+            Identity.platform, Identity.external_id,
+        )
+        .join(Person, Person.id == ActionAssignee.person_id)
+        .outerjoin(Identity, Identity.person_id == Person.id)
+        .where(ActionAssignee.action_id.in_(action_ids))
+        .order_by(ActionAssignee.id, Identity.id)
+    )
+    people: dict[tuple[int, int], tuple[str, list[tuple[str, str]]]] = {}
+    for aid, pid, name, platform, external_id in session.execute(stmt):
+        entry = people.get((aid, pid))
+        if entry is None:
+            entry = people[(aid, pid)] = (name, [])
+        if platform is not None:
+            entry[1].append((platform, external_id))
+    out: dict[int, list[Mention]] = {}
+    for (aid, pid), (name, ids) in people.items():
+        out.setdefault(aid, []).append(Mention(pid, name, tuple(ids)))
+    return out
+
+
 def create_action(
     ctx: Ctx,
     *,
@@ -201,11 +278,15 @@ def _unique(people: Sequence[Person]) -> list[Person]:
 
 def people_spans(people: Sequence[Person], empty: str = "-") -> tuple[Span, ...]:
     """Mentions separated by commas."""
+    return mention_spans([mention(p) for p in people], empty)
+
+
+def mention_spans(mentions: Sequence[Mention], empty: str = "-") -> tuple[Span, ...]:
     spans: list[Span] = []
-    for i, person in enumerate(people):
+    for i, m in enumerate(mentions):
         if i:
             spans.append(", ")
-        spans.append(mention(person))
+        spans.append(m)
     return tuple(spans) if spans else (empty,)
 
 
@@ -215,11 +296,15 @@ def assignees_of(action: Action) -> list[Person]:
 
 def status_marker(action: Action, today: dt.date) -> str:
     """``open``, ``due today``, ``overdue``, ``done`` or ``cancelled``."""
-    if action.status != OPEN:
-        return action.status
-    if action.due is not None and action.due < today:
+    return marker(action.status, action.due, today)
+
+
+def marker(status: str, due: dt.date | None, today: dt.date) -> str:
+    if status != OPEN:
+        return status
+    if due is not None and due < today:
         return "overdue"
-    if action.due == today:
+    if due == today:
         return "due today"
     return OPEN
 
@@ -233,6 +318,21 @@ def action_row(action: Action, today: dt.date) -> tuple[tuple[Span, ...], ...]:
         (action.group.slug if action.group else "-",),
         (Day(action.due),) if action.due else ("-",),
         (status_marker(action, today),),
+    )
+
+
+def list_row(
+    row: ListRow, who: Sequence[Mention], today: dt.date
+) -> tuple[tuple[Span, ...], ...]:
+    """:func:`action_row` for a row of :func:`list_rows` and its assignees."""
+    aid, title, status, due, slug = row
+    return (
+        (action_label(aid),),
+        (title,),
+        mention_spans(who),
+        (slug or "-",),
+        (Day(due),) if due else ("-",),
+        (marker(status, due, today),),
     )
 
 
@@ -436,7 +536,7 @@ def register(reg: Registry) -> None:
         args.done()
         person_id = person.id if person is not None else None
         before = ctx.today if overdue else None
-        rows = open_actions(
+        rows = list_rows(
             ctx.session, group_id=group_id, person_id=person_id, overdue_before=before,
             limit=LIST_LIMIT + 1,
         )
@@ -451,7 +551,11 @@ def register(reg: Registry) -> None:
                 ctx.session, group_id=group_id, person_id=person_id, overdue_before=before
             )
         reply.say(f"{kind.capitalize()} {scope}: {total}", style="heading")
-        reply.add(Table(ACTION_HEADERS, tuple(action_row(a, ctx.today) for a in shown)))
+        who = assignee_mentions(ctx.session, [r.id for r in shown])
+        today = ctx.today
+        reply.add(
+            Table(ACTION_HEADERS, tuple(list_row(r, who.get(r.id, ()), today) for r in shown))
+        )
         if total > len(shown):
             reply.say(
                 f"…and {total - len(shown)} more. Narrow it down: "
