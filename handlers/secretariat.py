@@ -2,8 +2,9 @@
 
 These are the heaviest queries the bot runs (every action of every group), so they are
 written for the indexes on ``actions(status, due)`` and ``actions(group_id, status, due)``:
-filters and LIMIT in SQL, grouped counts (one query per measure), assignees loaded in one
-``selectinload`` per page, and the CSV export streamed in batches rather than as ORM objects.
+filters and LIMIT in SQL, grouped counts (one query per measure), a table page read as plain
+rows with its assignees in one select, and the CSV export streamed in batches rather than as
+ORM objects.
 """
 
 from __future__ import annotations
@@ -17,12 +18,11 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, Select, exists, func, select
-from sqlalchemy.orm import selectinload
 
 from handlers.context import Ctx
-from handlers.directory import all_groups, find_identity, mention, take_group
+from handlers.directory import all_groups, find_identity, take_group
 from handlers.grammar import Args, UserError, parse_mention
-from handlers.messages import Day, File, Reply, Span, Table, When
+from handlers.messages import Day, File, Mention, Reply, Span, Table, When
 from handlers.roles import require_staff
 from handlers.router import Registry
 from storage.models import (
@@ -30,6 +30,7 @@ from storage.models import (
     ActionAssignee,
     DecisionTarget,
     Group,
+    Identity,
     Membership,
     Person,
 )
@@ -266,56 +267,97 @@ def _cell(spans: Sequence[Span]) -> tuple[Span, ...]:
     return tuple(spans) or ("-",)
 
 
+def _assignees_with_projects(
+    ctx: Ctx, action_ids: Sequence[int]
+) -> dict[int, list[tuple[Mention, str | None]]]:
+    """action id -> (mention, project in the action's group) per assignee, in one select."""
+    if not action_ids:
+        return {}
+    stmt = (
+        select(
+            ActionAssignee.action_id, Person.id, Person.display_name, Membership.project,
+            Identity.platform, Identity.external_id,
+        )
+        .join(Person, Person.id == ActionAssignee.person_id)
+        .join(Action, Action.id == ActionAssignee.action_id)
+        .outerjoin(
+            Membership,
+            (Membership.group_id == Action.group_id)
+            & (Membership.person_id == ActionAssignee.person_id),
+        )
+        .outerjoin(Identity, Identity.person_id == Person.id)
+        .where(ActionAssignee.action_id.in_(action_ids))
+        .order_by(ActionAssignee.id, Identity.id)
+    )
+    people: dict[tuple[int, int], tuple[str, str | None, list[tuple[str, str]]]] = {}
+    for aid, pid, name, project, platform, external_id in ctx.session.execute(stmt):
+        entry = people.get((aid, pid))
+        if entry is None:
+            entry = people[(aid, pid)] = (name, project, [])
+        if platform is not None:
+            entry[2].append((platform, external_id))
+    out: dict[int, list[tuple[Mention, str | None]]] = {}
+    for (aid, pid), (name, project, ids) in people.items():
+        out.setdefault(aid, []).append((Mention(pid, name, tuple(ids)), project))
+    return out
+
+
 def actions_table(ctx: Ctx, q: ActionQuery) -> tuple[Table | None, int]:
-    """The first ``TABLE_CAP`` matching actions as a table, and how many match in all."""
+    """The first ``TABLE_CAP`` matching actions as a table, and how many match in all.
+
+    Plain Core rows, not ORM objects: a page is one select of the actions with their group's
+    slug and one of their assignees with identities and projects. The count, which walks
+    every match, runs only when there are more than a page.
+    """
     where = action_filters(q, ctx.today)
-    total = ctx.session.scalar(select(func.count(Action.id)).where(*where)) or 0
-    if total == 0:
-        return None, 0
-    actions = list(
-        ctx.session.scalars(
-            ordered(select(Action).where(*where), q)
-            .options(
-                selectinload(Action.assignees)
-                .selectinload(ActionAssignee.person)
-                .selectinload(Person.identities)
-            )
-            .limit(TABLE_CAP)
+    rows = list(
+        ctx.session.execute(
+            ordered(
+                select(
+                    Action.id, Action.group_id, Group.slug, Action.title, Action.status,
+                    Action.due,
+                )
+                .outerjoin(Group, Group.id == Action.group_id)
+                .where(*where),
+                q,
+            ).limit(TABLE_CAP + 1)
         )
     )
-    slugs = {g.id: g.slug for g in all_groups(ctx.session)}
-    pairs = {
-        (a.group_id, x.person_id) for a in actions if a.group_id is not None
-        for x in a.assignees
-    }
-    projects = _projects_by_pair(ctx, pairs)
-    rows = []
-    for a in actions:
+    if not rows:
+        return None, 0
+    total = len(rows)
+    if total > TABLE_CAP:
+        rows = rows[:TABLE_CAP]
+        total = ctx.session.scalar(select(func.count()).select_from(Action).where(*where)) or 0
+    people = _assignees_with_projects(ctx, [r.id for r in rows])
+    today = ctx.today
+    out = []
+    for r in rows:
+        assignees = people.get(r.id, [])
         who: list[Span] = []
-        for i, x in enumerate(a.assignees):
+        for i, (m, _) in enumerate(assignees):
             if i:
                 who.append(", ")
-            who.append(mention(x.person))
+            who.append(m)
         projs = list(dict.fromkeys(
-            projects[(a.group_id, x.person_id)] for x in a.assignees
-            if a.group_id is not None and (a.group_id, x.person_id) in projects
+            p for _, p in assignees if r.group_id is not None and p
         ))
-        late = days_overdue(a.status, a.due, ctx.today)
-        status = a.status if late is None else f"overdue {late}d"
-        title = " ".join(a.title.split())
-        rows.append(
+        late = days_overdue(r.status, r.due, today)
+        status = r.status if late is None else f"overdue {late}d"
+        title = " ".join(r.title.split())
+        out.append(
             (
-                (f"A-{a.id}",),
-                (slugs.get(a.group_id, "-") if a.group_id is not None else "-",),
+                (f"A-{r.id}",),
+                (r.slug or "-",),
                 (", ".join(projs) or "-",),
                 _cell(who),
                 (title if len(title) <= 60 else title[:59] + "…",),
-                (Day(a.due),) if a.due else ("-",),
+                (Day(r.due),) if r.due else ("-",),
                 (status,),
             )
         )
     headers = ("id", "group", "project", "assignees", "title", "due", "status")
-    return Table(headers, tuple(rows)), total
+    return Table(headers, tuple(out)), total
 
 
 def month_bounds(ctx: Ctx) -> tuple[dt.datetime, dt.datetime]:
