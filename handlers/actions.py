@@ -11,9 +11,11 @@ with the agenda, the secretariat and delivery, and are shaped for the indexes on
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import Row, Select, func, join, select
+from sqlalchemy import FromClause, Row, Select, bindparam, func, join, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 from sqlalchemy.sql.base import ExecutableOption
 from sqlalchemy.sql.elements import ColumnElement
@@ -71,32 +73,61 @@ def get_action(session: Session, raw: str) -> Action:
 
 
 # --- shared queries ------------------------------------------------------------------------
+#
+# The statements below run on every list, so each shape is built once (functools.cache) with
+# bound parameters and reused: constructing a select costs more than SQLite takes to run it.
 
 
-def _filters(
+def _params(
     *, group_id: int | None, person_id: int | None, overdue_before: dt.date | None
-) -> list[ColumnElement[bool]]:
-    if person_id is None:
+) -> dict[str, Any]:
+    return {"group_id": group_id, "person_id": person_id, "before": overdue_before}
+
+
+def _filters(*, group: bool, person: bool, overdue: bool) -> list[ColumnElement[bool]]:
+    """The WHERE of a shape, with parameters ``group_id``, ``person_id`` and ``before``."""
+    if not person:
         conds: list[ColumnElement[bool]] = [Action.status == OPEN]
     else:
         # One person holds few actions: start from action_assignees(person_id, ...) and look
         # the actions up by id. Without statistics SQLite would rather walk every open action
         # in due order along (status, due) and probe each; ``status || ''`` keeps it off that
         # index, so the plan is the same on a fresh store as on an analysed one.
-        conds = [(Action.status + "") == OPEN]
-    if group_id is not None:
-        conds.append(Action.group_id == group_id)
-    if overdue_before is not None:
-        conds.append(Action.due < overdue_before)
+        # (action_id, person_id) is unique, so the join cannot repeat an action.
+        conds = [
+            (Action.status + "") == OPEN,
+            ActionAssignee.person_id == bindparam("person_id"),
+        ]
+    if group:
+        conds.append(Action.group_id == bindparam("group_id"))
+    if overdue:
+        conds.append(Action.due < bindparam("before"))
     return conds
 
 
-def _scoped(stmt: Select[Action], person_id: int | None) -> Select[Action]:
-    if person_id is None:
-        return stmt
-    # (action_id, person_id) is unique, so the join cannot repeat an action.
-    return stmt.join(ActionAssignee, ActionAssignee.action_id == Action.id).where(
-        ActionAssignee.person_id == person_id
+def _from(person: bool, with_group: bool) -> FromClause:
+    """``actions``, after the assignees when scoped to a person (SQLite keeps that join
+    order and walks their index), with the group outer-joined for its slug if asked."""
+    frm: FromClause = Action.__table__
+    if person:
+        frm = join(Action, ActionAssignee, ActionAssignee.action_id == Action.id)
+    if with_group:
+        frm = frm.outerjoin(Group.__table__, Group.id == Action.group_id)
+    return frm
+
+
+@functools.cache
+def _orm_stmts(group: bool, person: bool, overdue: bool) -> tuple[Select[Action], ...]:
+    conds = _filters(group=group, person=person, overdue=overdue)
+    base = select(Action).select_from(_from(person, False)).where(*conds)
+    dated = base.where(Action.due.is_not(None)).order_by(Action.due, Action.id)
+    undated = base.where(Action.due.is_(None)).order_by(Action.id)
+    options = _list_options()
+    return (
+        dated.options(*options),
+        dated.options(*options).limit(bindparam("limit")),
+        undated.options(*options),
+        undated.options(*options).limit(bindparam("limit")),
     )
 
 
@@ -115,20 +146,27 @@ def open_actions(
     keeps only actions due before that day. Group, assignees and their identities are
     loaded eagerly.
     """
-    conds = _filters(group_id=group_id, person_id=person_id, overdue_before=overdue_before)
-    dated = _scoped(select(Action), person_id).where(*conds, Action.due.is_not(None))
-    dated = dated.order_by(Action.due, Action.id).options(*_list_options())
-    if limit is not None:
-        dated = dated.limit(limit)
-    rows = list(session.scalars(dated))
+    dated, dated_n, undated, undated_n = _orm_stmts(
+        group_id is not None, person_id is not None, overdue_before is not None
+    )
+    params = _params(group_id=group_id, person_id=person_id, overdue_before=overdue_before)
+    if limit is None:
+        rows = list(session.scalars(dated, params))
+    else:
+        rows = list(session.scalars(dated_n, {**params, "limit": limit}))
     if overdue_before is not None or (limit is not None and len(rows) >= limit):
         return rows
-    undated = _scoped(select(Action), person_id).where(*conds, Action.due.is_(None))
-    undated = undated.order_by(Action.id).options(*_list_options())
-    if limit is not None:
-        undated = undated.limit(limit - len(rows))
-    rows.extend(session.scalars(undated))
+    if limit is None:
+        rows.extend(session.scalars(undated, params))
+    else:
+        rows.extend(session.scalars(undated_n, {**params, "limit": limit - len(rows)}))
     return rows
+
+
+@functools.cache
+def _count_stmt(group: bool, person: bool, overdue: bool) -> Select[int]:
+    conds = _filters(group=group, person=person, overdue=overdue)
+    return select(func.count()).select_from(_from(person, False)).where(*conds)
 
 
 def count_open_actions(
@@ -139,17 +177,35 @@ def count_open_actions(
     overdue_before: dt.date | None = None,
 ) -> int:
     """How many actions :func:`open_actions` would return with no limit."""
-    conds = _filters(group_id=group_id, person_id=person_id, overdue_before=overdue_before)
-    stmt = select(func.count(Action.id))
-    if person_id is not None:
-        stmt = stmt.join(ActionAssignee, ActionAssignee.action_id == Action.id).where(
-            ActionAssignee.person_id == person_id
-        )
-    return session.scalar(stmt.where(*conds)) or 0
+    stmt = _count_stmt(group_id is not None, person_id is not None, overdue_before is not None)
+    params = _params(group_id=group_id, person_id=person_id, overdue_before=overdue_before)
+    return session.scalar(stmt, params) or 0
 
 
 ListRow = Row[int, str, str, dt.date | None, str | None]
 """(id, title, status, due, group slug): what a list table shows of one action."""
+
+
+@functools.cache
+def _list_stmts(
+    group: bool, person: bool, overdue: bool
+) -> tuple[Select[int, str, str, dt.date | None, str], ...]:
+    """(all in order) for a person; (dated, undated) otherwise. Parameter ``limit``."""
+    conds = _filters(group=group, person=person, overdue=overdue)
+    cols = (Action.id, Action.title, Action.status, Action.due, Group.slug)
+    base = select(*cols).select_from(_from(person, True)).where(*conds)
+    if person:
+        return (
+            base.order_by(Action.due.is_(None), Action.due, Action.id).limit(
+                bindparam("limit")
+            ),
+        )
+    return (
+        base.where(Action.due.is_not(None))
+        .order_by(Action.due, Action.id)
+        .limit(bindparam("limit")),
+        base.where(Action.due.is_(None)).order_by(Action.id).limit(bindparam("limit")),
+    )
 
 
 def list_rows(
@@ -167,52 +223,35 @@ def list_rows(
     so they come in one query sorted with the undated last; a group's or everyone's are
     read along the index as in :func:`open_actions`.
     """
-    conds = _filters(group_id=group_id, person_id=person_id, overdue_before=overdue_before)
-    cols = (Action.id, Action.title, Action.status, Action.due, Group.slug)
-    if person_id is not None:
-        # Assignees first, so SQLite keeps the join order that walks their index.
-        frm = join(Action, ActionAssignee, ActionAssignee.action_id == Action.id).outerjoin(
-            Group, Group.id == Action.group_id
-        )
-        stmt = (
-            select(*cols)
-            .select_from(frm)
-            .where(ActionAssignee.person_id == person_id, *conds)
-            .order_by(Action.due.is_(None), Action.due, Action.id)
-            .limit(limit)
-        )
-        mine: list[ListRow] = list(session.execute(stmt))
-        return mine
-    frm = join(Action, Group, Group.id == Action.group_id, isouter=True)
-    base = select(*cols).select_from(frm).where(*conds)
-    rows: list[ListRow] = list(
-        session.execute(
-            base.where(Action.due.is_not(None)).order_by(Action.due, Action.id).limit(limit)
-        )
-    )
-    if overdue_before is not None or len(rows) >= limit:
+    stmts = _list_stmts(group_id is not None, person_id is not None, overdue_before is not None)
+    params = _params(group_id=group_id, person_id=person_id, overdue_before=overdue_before)
+    rows: list[ListRow] = list(session.execute(stmts[0], {**params, "limit": limit}))
+    if len(stmts) == 1 or overdue_before is not None or len(rows) >= limit:
         return rows
-    undated = base.where(Action.due.is_(None)).order_by(Action.id).limit(limit - len(rows))
-    rows.extend(session.execute(undated))
+    rows.extend(session.execute(stmts[1], {**params, "limit": limit - len(rows)}))
     return rows
+
+
+_ASSIGNEES = (
+    select(
+        ActionAssignee.action_id, Person.id, Person.display_name,
+        Identity.platform, Identity.external_id,
+    )
+    .join(Person, Person.id == ActionAssignee.person_id)
+    .outerjoin(Identity, Identity.person_id == Person.id)
+    .where(ActionAssignee.action_id.in_(bindparam("ids", expanding=True)))
+    .order_by(ActionAssignee.id, Identity.id)
+)
 
 
 def assignee_mentions(session: Session, action_ids: Sequence[int]) -> dict[int, list[Mention]]:
     """action id -> its assignees as mentions (in assignment order), in one select."""
     if not action_ids:
         return {}
-    stmt = (
-        select(
-            ActionAssignee.action_id, Person.id, Person.display_name,
-            Identity.platform, Identity.external_id,
-        )
-        .join(Person, Person.id == ActionAssignee.person_id)
-        .outerjoin(Identity, Identity.person_id == Person.id)
-        .where(ActionAssignee.action_id.in_(action_ids))
-        .order_by(ActionAssignee.id, Identity.id)
-    )
     people: dict[tuple[int, int], tuple[str, list[tuple[str, str]]]] = {}
-    for aid, pid, name, platform, external_id in session.execute(stmt):
+    for aid, pid, name, platform, external_id in session.execute(
+        _ASSIGNEES, {"ids": list(action_ids)}
+    ):
         entry = people.get((aid, pid))
         if entry is None:
             entry = people[(aid, pid)] = (name, [])

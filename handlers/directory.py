@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session, joinedload
 
 from handlers.context import Ctx, utc_now
@@ -19,6 +19,22 @@ def find_identity(session: Session, platform: str, external_id: str) -> Person |
     )
 
 
+# Built once: constructing the statement on every command cost more than running it.
+_PERSON_BY_IDENTITY = (
+    select(Person)
+    .where(
+        Person.id
+        == select(Identity.person_id)
+        .where(
+            Identity.platform == bindparam("platform"),
+            Identity.external_id == bindparam("external_id"),
+        )
+        .scalar_subquery()
+    )
+    .options(joinedload(Person.identities))
+)
+
+
 def ensure_person(
     session: Session, platform: str, external_id: str, display_name: str | None = None
 ) -> Person:
@@ -27,15 +43,8 @@ def ensure_person(
     Runs before every command, so it is one indexed select that also loads the person's
     identities (role checks and mentions read them) instead of a lazy load later.
     """
-    owner = (
-        select(Identity.person_id)
-        .where(Identity.platform == platform, Identity.external_id == external_id)
-        .scalar_subquery()
-    )
     person = (
-        session.scalars(
-            select(Person).where(Person.id == owner).options(joinedload(Person.identities))
-        )
+        session.scalars(_PERSON_BY_IDENTITY, {"platform": platform, "external_id": external_id})
         .unique()
         .one_or_none()
     )

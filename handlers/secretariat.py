@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import functools
 import io
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Select, exists, func, select
+from sqlalchemy import ColumnElement, Select, bindparam, exists, func, select
 
 from handlers.context import Ctx
 from handlers.directory import all_groups, find_identity, take_group
@@ -138,39 +139,59 @@ def parse_action_query(ctx: Ctx, args: Args) -> ActionQuery:
     return q
 
 
-def action_filters(q: ActionQuery, today: dt.date) -> list[ColumnElement[bool]]:
+def query_params(q: ActionQuery, today: dt.date) -> dict[str, Any]:
+    """The values for the bound parameters of :func:`action_filters`."""
+    return {
+        "today": today,
+        "group_id": q.group.id if q.group is not None else None,
+        "person_id": q.person.id if q.person is not None else None,
+        "project": q.project.lower() if q.project is not None else None,
+    }
+
+
+def action_filters(q: ActionQuery) -> tuple[ColumnElement[bool], ...]:
+    """The WHERE of a query, with the parameters of :func:`query_params`."""
+    return _filters(q.status, q.group is not None, q.person is not None, q.project is not None)
+
+
+@functools.cache
+def _filters(
+    status: str, group: bool, person: bool, project: bool
+) -> tuple[ColumnElement[bool], ...]:
+    # Built once per shape: constructing the clauses costs more than SQLite takes to use them.
     where: list[ColumnElement[bool]] = []
-    if q.status in ("open", "overdue"):
+    if status in ("open", "overdue"):
         where.append(Action.status == "open")
-    if q.status == "overdue":
-        where.append(Action.due < today)
-    if q.group is not None:
-        where.append(Action.group_id == q.group.id)
-    if q.person is not None:
+    if status == "overdue":
+        where.append(Action.due < bindparam("today"))
+    if group:
+        where.append(Action.group_id == bindparam("group_id"))
+    if person:
         where.append(
             exists().where(
-                ActionAssignee.action_id == Action.id, ActionAssignee.person_id == q.person.id
+                ActionAssignee.action_id == Action.id,
+                ActionAssignee.person_id == bindparam("person_id"),
             )
         )
-    if q.project is not None:
+    if project:
         where.append(
             select(ActionAssignee.id)
             .join(Membership, Membership.person_id == ActionAssignee.person_id)
             .where(
                 ActionAssignee.action_id == Action.id,
                 Membership.group_id == Action.group_id,
-                func.lower(Membership.project) == q.project.lower(),
+                func.lower(Membership.project) == bindparam("project"),
             )
             .correlate(Action)
             .exists()
         )
-    return where
+    return tuple(where)
 
 
-def ordered(stmt: S, q: ActionQuery) -> S:
+def ordered(stmt: S, status: str) -> S:
     """Oldest due first; undated last. ``overdue`` has no undated rows, so it keeps the
     plain ``due, id`` order the ``(status, due)`` index already delivers."""
-    if q.status == "overdue":
+    if status == "overdue":
         return stmt.order_by(Action.due, Action.id)
     return stmt.order_by(Action.due.is_(None), Action.due, Action.id)
 
@@ -217,10 +238,10 @@ def csv_rows(ctx: Ctx, q: ActionQuery) -> Iterator[tuple[str, ...]]:
             Action.created_at, Action.due, Action.closed_at, Action.decision_id,
         )
         .outerjoin(Group, Group.id == Action.group_id)
-        .where(*action_filters(q, ctx.today)),
-        q,
+        .where(*action_filters(q)),
+        q.status,
     ).execution_options(yield_per=CSV_BATCH)
-    result = ctx.session.execute(stmt)
+    result = ctx.session.execute(stmt, query_params(q, ctx.today))
     for batch in result.partitions():
         ids = [r.id for r in batch]
         people: dict[int, list[tuple[int, str]]] = defaultdict(list)
@@ -267,30 +288,34 @@ def _cell(spans: Sequence[Span]) -> tuple[Span, ...]:
     return tuple(spans) or ("-",)
 
 
+_ASSIGNEES_WITH_PROJECTS = (
+    select(
+        ActionAssignee.action_id, Person.id, Person.display_name, Membership.project,
+        Identity.platform, Identity.external_id,
+    )
+    .join(Person, Person.id == ActionAssignee.person_id)
+    .join(Action, Action.id == ActionAssignee.action_id)
+    .outerjoin(
+        Membership,
+        (Membership.group_id == Action.group_id)
+        & (Membership.person_id == ActionAssignee.person_id),
+    )
+    .outerjoin(Identity, Identity.person_id == Person.id)
+    .where(ActionAssignee.action_id.in_(bindparam("ids", expanding=True)))
+    .order_by(ActionAssignee.id, Identity.id)
+)
+
+
 def _assignees_with_projects(
     ctx: Ctx, action_ids: Sequence[int]
 ) -> dict[int, list[tuple[Mention, str | None]]]:
     """action id -> (mention, project in the action's group) per assignee, in one select."""
     if not action_ids:
         return {}
-    stmt = (
-        select(
-            ActionAssignee.action_id, Person.id, Person.display_name, Membership.project,
-            Identity.platform, Identity.external_id,
-        )
-        .join(Person, Person.id == ActionAssignee.person_id)
-        .join(Action, Action.id == ActionAssignee.action_id)
-        .outerjoin(
-            Membership,
-            (Membership.group_id == Action.group_id)
-            & (Membership.person_id == ActionAssignee.person_id),
-        )
-        .outerjoin(Identity, Identity.person_id == Person.id)
-        .where(ActionAssignee.action_id.in_(action_ids))
-        .order_by(ActionAssignee.id, Identity.id)
-    )
     people: dict[tuple[int, int], tuple[str, str | None, list[tuple[str, str]]]] = {}
-    for aid, pid, name, project, platform, external_id in ctx.session.execute(stmt):
+    for aid, pid, name, project, platform, external_id in ctx.session.execute(
+        _ASSIGNEES_WITH_PROJECTS, {"ids": list(action_ids)}
+    ):
         entry = people.get((aid, pid))
         if entry is None:
             entry = people[(aid, pid)] = (name, project, [])
@@ -302,6 +327,23 @@ def _assignees_with_projects(
     return out
 
 
+@functools.cache
+def _page_stmts(
+    status: str, group: bool, person: bool, project: bool
+) -> tuple[Select[int, int | None, str, str, str, dt.date | None], Select[int]]:
+    """A table page (``TABLE_CAP`` + 1 rows, to tell whether there are more) and the count."""
+    where = _filters(status, group, person, project)
+    page = ordered(
+        select(
+            Action.id, Action.group_id, Group.slug, Action.title, Action.status, Action.due,
+        )
+        .outerjoin(Group, Group.id == Action.group_id)
+        .where(*where),
+        status,
+    ).limit(TABLE_CAP + 1)
+    return page, select(func.count()).select_from(Action).where(*where)
+
+
 def actions_table(ctx: Ctx, q: ActionQuery) -> tuple[Table | None, int]:
     """The first ``TABLE_CAP`` matching actions as a table, and how many match in all.
 
@@ -309,51 +351,41 @@ def actions_table(ctx: Ctx, q: ActionQuery) -> tuple[Table | None, int]:
     slug and one of their assignees with identities and projects. The count, which walks
     every match, runs only when there are more than a page.
     """
-    where = action_filters(q, ctx.today)
-    rows = list(
-        ctx.session.execute(
-            ordered(
-                select(
-                    Action.id, Action.group_id, Group.slug, Action.title, Action.status,
-                    Action.due,
-                )
-                .outerjoin(Group, Group.id == Action.group_id)
-                .where(*where),
-                q,
-            ).limit(TABLE_CAP + 1)
-        )
+    page, count = _page_stmts(
+        q.status, q.group is not None, q.person is not None, q.project is not None
     )
+    params = query_params(q, ctx.today)
+    rows = list(ctx.session.execute(page, params))
     if not rows:
         return None, 0
     total = len(rows)
     if total > TABLE_CAP:
         rows = rows[:TABLE_CAP]
-        total = ctx.session.scalar(select(func.count()).select_from(Action).where(*where)) or 0
-    people = _assignees_with_projects(ctx, [r.id for r in rows])
+        total = ctx.session.scalar(count, params) or 0
+    people = _assignees_with_projects(ctx, [r[0] for r in rows])
     today = ctx.today
     out = []
-    for r in rows:
-        assignees = people.get(r.id, [])
+    for aid, group_id, slug, raw_title, status, due in rows:
+        assignees = people.get(aid, ())
         who: list[Span] = []
-        for i, (m, _) in enumerate(assignees):
+        projs: list[str] = []
+        for i, (m, project) in enumerate(assignees):
             if i:
                 who.append(", ")
             who.append(m)
-        projs = list(dict.fromkeys(
-            p for _, p in assignees if r.group_id is not None and p
-        ))
-        late = days_overdue(r.status, r.due, today)
-        status = r.status if late is None else f"overdue {late}d"
-        title = " ".join(r.title.split())
+            if group_id is not None and project and project not in projs:
+                projs.append(project)
+        late = days_overdue(status, due, today)
+        title = " ".join(raw_title.split())
         out.append(
             (
-                (f"A-{r.id}",),
-                (r.slug or "-",),
+                (f"A-{aid}",),
+                (slug or "-",),
                 (", ".join(projs) or "-",),
                 _cell(who),
                 (title if len(title) <= 60 else title[:59] + "…",),
-                (Day(r.due),) if r.due else ("-",),
-                (status,),
+                (Day(due),) if due else ("-",),
+                (status if late is None else f"overdue {late}d",),
             )
         )
     headers = ("id", "group", "project", "assignees", "title", "due", "status")
