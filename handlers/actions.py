@@ -22,7 +22,13 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from handlers.context import Ctx
 from handlers.dates import DateError, parse_date
-from handlers.directory import find_group, mention, resolve_user, take_group
+from handlers.directory import (
+    find_group,
+    mention,
+    person_by_identity,
+    resolve_user,
+    take_group,
+)
 from handlers.grammar import Args, Refused, UserError, check_length, parse_id, parse_mention
 from handlers.messages import Day, Mention, Reply, Span, Table, When
 from handlers.roles import is_chair, require_member, staff
@@ -450,6 +456,17 @@ def _take_mentions(ctx: Ctx, args: Args) -> list[str]:
     return raws
 
 
+def _resolve_all(ctx: Ctx, raws: Sequence[str]) -> list[Person]:
+    """:func:`resolve_user` for each mention, with the identities the reply will mention
+    loaded in the same select (unknown or new people take resolve_user's own path)."""
+    people: list[Person] = []
+    for raw in raws:
+        ref = parse_mention(raw, ctx.platform, bare_ok=True)
+        person = person_by_identity(ctx.session, *ref) if ref is not None else None
+        people.append(person if person is not None else resolve_user(ctx, raw))
+    return people
+
+
 def _date_or_none(ctx: Ctx, words: list[str]) -> dt.date | None:
     if len(words) == 1 and words[0].lower() in ("none", "never", "-"):
         return None
@@ -527,7 +544,7 @@ def register(reg: Registry) -> None:
             raise UserError("Name a group with `group <group>`: this channel is not linked to one.")
         assert isinstance(group, Group)
         require_member(ctx, group, "action add")
-        people = [resolve_user(ctx, raw) for raw in raw_users] or [ctx.actor]
+        people = _resolve_all(ctx, raw_users) or [ctx.actor]
         action = create_action(ctx, group=group, title=title, assignees=people, due=due)
         reply = Reply(private=False).say("Added ", *_summary(action), ".")
         if unread_due:

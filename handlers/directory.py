@@ -35,6 +35,15 @@ _PERSON_BY_IDENTITY = (
 )
 
 
+def person_by_identity(session: Session, platform: str, external_id: str) -> Person | None:
+    """:func:`find_identity` with the person's identities loaded in the same select."""
+    return (
+        session.scalars(_PERSON_BY_IDENTITY, {"platform": platform, "external_id": external_id})
+        .unique()
+        .one_or_none()
+    )
+
+
 def ensure_person(
     session: Session, platform: str, external_id: str, display_name: str | None = None
 ) -> Person:
@@ -43,11 +52,7 @@ def ensure_person(
     Runs before every command, so it is one indexed select that also loads the person's
     identities (role checks and mentions read them) instead of a lazy load later.
     """
-    person = (
-        session.scalars(_PERSON_BY_IDENTITY, {"platform": platform, "external_id": external_id})
-        .unique()
-        .one_or_none()
-    )
+    person = person_by_identity(session, platform, external_id)
     if person is None:
         name = (display_name or external_id)[:NAME_MAX]
         person = Person(display_name=name, created_at=utc_now().replace(tzinfo=None))
