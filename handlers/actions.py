@@ -15,7 +15,7 @@ import functools
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import FromClause, Row, Select, bindparam, func, join, select
+from sqlalchemy import BindParameter, FromClause, Select, bindparam, func, join, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 from sqlalchemy.sql.base import ExecutableOption
 from sqlalchemy.sql.elements import ColumnElement
@@ -188,41 +188,85 @@ def count_open_actions(
     return session.scalar(stmt, params) or 0
 
 
-ListRow = Row[int, str, str, dt.date | None, str | None]
+ListRow = tuple[int, str, str, dt.date | None, str | None]
 """(id, title, status, due, group slug): what a list table shows of one action."""
 
 
 @functools.cache
-def _list_stmts(
-    group: bool, person: bool, overdue: bool
-) -> tuple[Select[int, str, str, dt.date | None, str], ...]:
-    """(all in order) for a person; (dated, undated) otherwise. Parameter ``limit``."""
+def _list_stmts(group: bool, person: bool, overdue: bool) -> tuple[Select[Any], ...]:
+    """(all in order) for a person; (dated, undated) otherwise. Parameter ``limit``.
+
+    Each reads a page of actions (LIMIT applies to actions) joined to their assignees and
+    identities, so a list is one round trip.
+    """
     conds = _filters(group=group, person=person, overdue=overdue)
     cols = (Action.id, Action.title, Action.status, Action.due, Group.slug)
     base = select(*cols).select_from(_from(person, True)).where(*conds)
+    limit: BindParameter[Any] = bindparam("limit")
     if person:
-        return (
-            base.order_by(Action.due.is_(None), Action.due, Action.id).limit(
-                bindparam("limit")
-            ),
+        pages = [base.order_by(Action.due.is_(None), Action.due, Action.id).limit(limit)]
+    else:
+        pages = [
+            base.where(Action.due.is_not(None)).order_by(Action.due, Action.id).limit(limit),
+            base.where(Action.due.is_(None)).order_by(Action.id).limit(limit),
+        ]
+    out = []
+    for page in pages:
+        sub = page.subquery("page")
+        frm = (
+            sub.outerjoin(ActionAssignee, ActionAssignee.action_id == sub.c.id)
+            .outerjoin(Person, Person.id == ActionAssignee.person_id)
+            .outerjoin(Identity, Identity.person_id == Person.id)
         )
-    return (
-        base.where(Action.due.is_not(None))
-        .order_by(Action.due, Action.id)
-        .limit(bindparam("limit")),
-        base.where(Action.due.is_(None)).order_by(Action.id).limit(bindparam("limit")),
-    )
+        out.append(
+            select(
+                sub.c.id, sub.c.title, sub.c.status, sub.c.due, sub.c.slug,
+                Person.id, Person.display_name, Identity.platform, Identity.external_id,
+            )
+            .select_from(frm)
+            # the page's order (a dated page has no NULL due, an undated one only NULLs),
+            # then each action's assignees and identities in the order they were added
+            .order_by(
+                sub.c.due.is_(None), sub.c.due, sub.c.id, ActionAssignee.id, Identity.id
+            )
+        )
+    return tuple(out)
 
 
-def list_rows(
+def _collect(rows: Any, out: list[tuple[ListRow, list[Mention]]]) -> None:
+    """Fold (action..., person, identity) rows, ordered by action, into (action, mentions)."""
+    last: int | None = None
+    people: dict[int, tuple[str, list[tuple[str, str]]]] = {}
+
+    def close() -> None:
+        if last is not None:
+            out[-1][1].extend(Mention(pid, name, tuple(ids)) for pid, (name, ids) in people.items())
+
+    for aid, title, status, due, slug, pid, name, platform, external_id in rows:
+        if aid != last:
+            close()
+            last, people = aid, {}
+            out.append(((aid, title, status, due, slug), []))
+        if pid is None:
+            continue
+        entry = people.get(pid)
+        if entry is None:
+            entry = people[pid] = (name, [])
+        if platform is not None:
+            entry[1].append((platform, external_id))
+    close()
+
+
+def list_page(
     session: Session,
     *,
     group_id: int | None = None,
     person_id: int | None = None,
     overdue_before: dt.date | None = None,
     limit: int,
-) -> list[ListRow]:
-    """The rows :func:`open_actions` would return, as plain Core rows for rendering a list.
+) -> list[tuple[ListRow, list[Mention]]]:
+    """The actions :func:`open_actions` would return, as plain rows with their assignees as
+    mentions, for rendering a list.
 
     Building ORM objects (with their assignees and identities) cost several times the SQL,
     so the list commands read only the columns they show. One person's actions are few,
@@ -231,41 +275,11 @@ def list_rows(
     """
     stmts = _list_stmts(group_id is not None, person_id is not None, overdue_before is not None)
     params = _params(group_id=group_id, person_id=person_id, overdue_before=overdue_before)
-    rows: list[ListRow] = list(session.execute(stmts[0], {**params, "limit": limit}))
-    if len(stmts) == 1 or overdue_before is not None or len(rows) >= limit:
-        return rows
-    rows.extend(session.execute(stmts[1], {**params, "limit": limit - len(rows)}))
-    return rows
-
-
-_ASSIGNEES = (
-    select(
-        ActionAssignee.action_id, Person.id, Person.display_name,
-        Identity.platform, Identity.external_id,
-    )
-    .join(Person, Person.id == ActionAssignee.person_id)
-    .outerjoin(Identity, Identity.person_id == Person.id)
-    .where(ActionAssignee.action_id.in_(bindparam("ids", expanding=True)))
-    .order_by(ActionAssignee.id, Identity.id)
-)
-
-
-def assignee_mentions(session: Session, action_ids: Sequence[int]) -> dict[int, list[Mention]]:
-    """action id -> its assignees as mentions (in assignment order), in one select."""
-    if not action_ids:
-        return {}
-    people: dict[tuple[int, int], tuple[str, list[tuple[str, str]]]] = {}
-    for aid, pid, name, platform, external_id in session.execute(
-        _ASSIGNEES, {"ids": list(action_ids)}
-    ):
-        entry = people.get((aid, pid))
-        if entry is None:
-            entry = people[(aid, pid)] = (name, [])
-        if platform is not None:
-            entry[1].append((platform, external_id))
-    out: dict[int, list[Mention]] = {}
-    for (aid, pid), (name, ids) in people.items():
-        out.setdefault(aid, []).append(Mention(pid, name, tuple(ids)))
+    out: list[tuple[ListRow, list[Mention]]] = []
+    _collect(session.execute(stmts[0], {**params, "limit": limit}), out)
+    if len(stmts) == 1 or overdue_before is not None or len(out) >= limit:
+        return out
+    _collect(session.execute(stmts[1], {**params, "limit": limit - len(out)}), out)
     return out
 
 
@@ -369,7 +383,7 @@ def action_row(action: Action, today: dt.date) -> tuple[tuple[Span, ...], ...]:
 def list_row(
     row: ListRow, who: Sequence[Mention], today: dt.date
 ) -> tuple[tuple[Span, ...], ...]:
-    """:func:`action_row` for a row of :func:`list_rows` and its assignees."""
+    """:func:`action_row` for a row of :func:`list_page` and its assignees."""
     aid, title, status, due, slug = row
     return (
         (action_label(aid),),
@@ -592,7 +606,7 @@ def register(reg: Registry) -> None:
         args.done()
         person_id = person.id if person is not None else None
         before = ctx.today if overdue else None
-        rows = list_rows(
+        rows = list_page(
             ctx.session, group_id=group_id, person_id=person_id, overdue_before=before,
             limit=LIST_LIMIT + 1,
         )
@@ -607,11 +621,8 @@ def register(reg: Registry) -> None:
                 ctx.session, group_id=group_id, person_id=person_id, overdue_before=before
             )
         reply.say(f"{kind.capitalize()} {scope}: {total}", style="heading")
-        who = assignee_mentions(ctx.session, [r.id for r in shown])
         today = ctx.today
-        reply.add(
-            Table(ACTION_HEADERS, tuple(list_row(r, who.get(r.id, ()), today) for r in shown))
-        )
+        reply.add(Table(ACTION_HEADERS, tuple(list_row(r, who, today) for r, who in shown)))
         if total > len(shown):
             reply.say(
                 f"…and {total - len(shown)} more. Narrow it down: "
