@@ -55,6 +55,8 @@ class Group(Base):
     mandate: Mapped[str] = mapped_column(Text, default="")
     # boc / secretariat groups grant roles, so joining them is not self-service.
     restricted: Mapped[bool] = mapped_column(default=False)
+    # what the delivery engine schedules for the group (handlers.schedules.DEFAULTS)
+    settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime)
 
     channels: Mapped[list[Channel]] = relationship(
@@ -326,6 +328,17 @@ class Outbox(Base):
     message_id: Mapped[str | None] = mapped_column(String(255))
     last_error: Mapped[str | None] = mapped_column(String(TEXT_MAX))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+
+class KvState(Base):
+    """Small adapter state that must survive restarts: Matrix sync token and access token,
+    recently handled event ids, and the like. ``key`` is namespaced (``matrix:sync_token``)."""
+
+    __tablename__ = "kv_state"
+
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    value: Mapped[str] = mapped_column(Text, default="")
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime)
 
 
 class AuditLog(Base):

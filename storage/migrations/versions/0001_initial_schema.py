@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-28 16:24:30.052319
+Create Date: 2026-11-28 16:49:13.593632
 """
 
 from collections.abc import Sequence
@@ -24,9 +24,16 @@ def upgrade() -> None:
     sa.Column('name', sa.String(length=120), nullable=False),
     sa.Column('mandate', sa.Text(), nullable=False),
     sa.Column('restricted', sa.Boolean(), nullable=False),
+    sa.Column('settings', sa.JSON(), nullable=False),
     sa.Column('created_at', sa.DateTime(), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_groups')),
     sa.UniqueConstraint('slug', name=op.f('uq_groups_slug'))
+    )
+    op.create_table('kv_state',
+    sa.Column('key', sa.String(length=255), nullable=False),
+    sa.Column('value', sa.Text(), nullable=False),
+    sa.Column('updated_at', sa.DateTime(), nullable=False),
+    sa.PrimaryKeyConstraint('key', name=op.f('pk_kv_state'))
     )
     op.create_table('outbox',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -301,5 +308,6 @@ def downgrade() -> None:
         batch_op.drop_index('ix_outbox_status_due')
 
     op.drop_table('outbox')
+    op.drop_table('kv_state')
     op.drop_table('groups')
     # ### end Alembic commands ###
