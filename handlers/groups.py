@@ -172,6 +172,29 @@ def register(reg: Registry) -> None:
         ctx.audit("link", "group", group.id, platform=ctx.platform, channel=ctx.channel_id)
         return Reply(private=False).say(f"This channel is now linked to {group.name}.")
 
+    @reg.command(
+        "tg", "settings", "[<group>] [<setting> <value...>]",
+        "show or change what is scheduled for a group (reminders, nudges, digest, ...)",
+        "anyone reads; admin, secretariat, chair change",
+    )
+    def tg_settings(ctx: Ctx, args: Args) -> Reply:
+        from handlers.schedules import DEFAULTS, SETTING_HELP, setting, validate_setting
+
+        group = group_or_channel(ctx, take_group(ctx, args, optional=True))
+        if args.empty():
+            rows = tuple(
+                ((key,), (setting(group, key),), (SETTING_HELP[key],)) for key in DEFAULTS
+            )
+            reply = Reply().say(f"Settings of {group.slug}", style="heading")
+            return reply.add(Table(("setting", "value", "values"), rows))
+        key = args.next("<setting>").lower()
+        value = validate_setting(key, args.rest_text("<value>"))
+        require_chair(ctx, group, "tg settings")
+        old = setting(group, key)
+        group.settings = {**(group.settings or {}), key: value}
+        ctx.audit("settings", "group", group.id, key=key, old=old, new=value)
+        return Reply(private=False).say(f"{group.slug}: {key} is now {value} (was {old}).")
+
     @reg.command("tg", "unlink", "", "unbind this channel or room", "admin, secretariat, chair")
     def tg_unlink(ctx: Ctx, args: Args) -> Reply:
         args.done()

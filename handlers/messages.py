@@ -88,10 +88,26 @@ class File:
 Block = Text | Table | Buttons | File
 
 
+DM_PREFIX = "dm:"
+
+
 @dataclass(frozen=True)
 class ChannelRef:
+    """A channel or room; ``dm:<user id>`` names a direct message to that user."""
+
     platform: str
     channel_id: str
+
+    @classmethod
+    def direct(cls, platform: str, user_id: str) -> ChannelRef:
+        return cls(platform, DM_PREFIX + user_id)
+
+    @property
+    def direct_user(self) -> str | None:
+        """The user a direct message goes to, or None for a channel."""
+        if self.channel_id.startswith(DM_PREFIX):
+            return self.channel_id[len(DM_PREFIX):]
+        return None
 
 
 @dataclass

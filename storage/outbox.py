@@ -20,7 +20,9 @@ from sqlalchemy.orm import Session
 
 from storage.models import Outbox
 
-PENDING, SENDING, SENT, MISSED, FAILED = "pending", "sending", "sent", "missed", "failed"
+PENDING, SENDING, SENT, MISSED, FAILED, SKIPPED = (
+    "pending", "sending", "sent", "missed", "failed", "skipped"
+)
 
 
 @dataclass(frozen=True)

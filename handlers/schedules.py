@@ -1,0 +1,492 @@
+"""What the delivery engine schedules: planners that find what fell due, composers that
+write each message when it is sent (so it shows the agenda and actions as they are then).
+
+Per-group switches live in ``Group.settings`` (see DEFAULTS), set by ``tg settings`` or the
+governance file. Daily and weekly slots are planned once: a marker row in the outbox says
+the slot was planned, so an idle tick costs one indexed lookup per slot.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+from collections import defaultdict
+from collections.abc import Callable
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload
+
+from handlers.context import CoreSettings, Ctx
+from handlers.grammar import Args, UserError
+from handlers.messages import Block, ChannelRef, Day, Link, Mention, Table, Text, When
+from handlers.recurrence import parse_offsets, place
+from storage import outbox
+from storage.models import (
+    Action,
+    ActionAssignee,
+    AgendaItem,
+    Decision,
+    DecisionTarget,
+    Group,
+    Identity,
+    MeetingSeries,
+    Outbox,
+    Person,
+)
+
+log = logging.getLogger(__name__)
+
+DAY = dt.timedelta(days=1)
+MAX_GRACE = DAY
+NUDGE_TIME = dt.time(9, 0)
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+# platforms in the order a person's direct messages prefer them
+DM_PREFERENCE = ("slack", "matrix", "shell")
+
+DEFAULTS: dict[str, str] = {
+    "reminders": "on",  # meeting reminders at the series' offsets
+    "nudges": "on",  # direct messages about this group's due and overdue actions
+    "digest": "monday 09:00",  # weekly digest in the group's channels, or off
+    "boc_summary": "1d",  # before each BoC meeting, the secretariat summary (boc only)
+    "ack_reminder": "7d",  # remind target groups that have not acknowledged a decision
+}
+SETTING_HELP: dict[str, str] = {
+    "reminders": "on|off",
+    "nudges": "on|off",
+    "digest": "<weekday> <HH:MM>|off",
+    "boc_summary": "<offset like 1d or 2h>|off",
+    "ack_reminder": "<days like 7d>|off",
+}
+
+_DIGEST = re.compile(r"^(mon|tue|wed|thu|fri|sat|sun)[a-z]* ([01]?\d|2[0-3]):([0-5]\d)$")
+
+
+def validate_setting(key: str, value: str) -> str:
+    """The normalised value, or UserError naming what is allowed."""
+    key = key.lower()
+    value = " ".join(value.lower().split())
+    if key not in DEFAULTS:
+        raise UserError(f"No setting {key!r}. Settings: {', '.join(DEFAULTS)}.")
+    if value == "off":
+        return value
+    if key in ("reminders", "nudges"):
+        if value != "on":
+            raise UserError(f"{key} is on or off.")
+        return value
+    if key == "digest":
+        m = _DIGEST.match(value)
+        if not m:
+            raise UserError("digest is a weekday and a time, like `monday 09:00`, or off.")
+        day = next(d for d in WEEKDAYS if d.startswith(m.group(1)))
+        return f"{day} {int(m.group(2)):02d}:{m.group(3)}"
+    try:
+        offsets = parse_offsets(value)
+    except UserError as err:
+        raise UserError(f"{key}: {err.message}") from None
+    if len(offsets) != 1:
+        raise UserError(f"{key} takes one offset, like 1d, or off.")
+    if key == "ack_reminder" and offsets[0] % DAY:
+        raise UserError("ack_reminder counts whole days, like 7d.")
+    return value
+
+
+def setting(group: Group, key: str) -> str:
+    return str((group.settings or {}).get(key, DEFAULTS[key]))
+
+
+def naive_utc(at: dt.datetime) -> dt.datetime:
+    return at.astimezone(dt.UTC).replace(tzinfo=None)
+
+
+def aware_utc(at: dt.datetime) -> dt.datetime:
+    return at.replace(tzinfo=dt.UTC)
+
+
+def grace_for(offset: dt.timedelta) -> dt.timedelta:
+    """How late a reminder may still go out: an hour for a 1-hour one, a day at most."""
+    return min(offset, MAX_GRACE)
+
+
+def offset_key(offset: dt.timedelta) -> str:
+    return f"{int(offset.total_seconds())}s"
+
+
+def in_words(offset: dt.timedelta) -> str:
+    secs = int(offset.total_seconds())
+    for unit, size in (("week", 604800), ("day", 86400), ("hour", 3600), ("minute", 60)):
+        if secs % size == 0 and secs >= size:
+            n = secs // size
+            return f"{n} {unit}" + ("s" if n != 1 else "")
+    return f"{secs} seconds"
+
+
+def reminder_time(start: dt.datetime, zone: str, offset: dt.timedelta) -> dt.datetime:
+    """When a reminder ``offset`` before ``start`` goes out.
+
+    Whole days and weeks count in wall time, so "1 day before" a 10:00 meeting is 10:00 the
+    day before even across a DST change; hours and minutes are absolute.
+    """
+    if offset % DAY:
+        return start - offset
+    local = start.astimezone(ZoneInfo(zone)).replace(tzinfo=None) - offset
+    return place(local, zone).astimezone(dt.UTC)
+
+
+def _row(key: str, kind: str, platform: str, channel: str, payload: dict[str, Any],
+         due: dt.datetime, grace: dt.timedelta, now: dt.datetime) -> outbox.NewRow:
+    late = now - due > grace
+    payload = {**payload, "grace_s": int(grace.total_seconds())}
+    return outbox.NewRow(
+        key=key[:255], kind=kind, platform=platform, channel_id=channel, payload=payload,
+        due_at=naive_utc(due), status=outbox.MISSED if late else outbox.PENDING,
+    )
+
+
+def _slot_planned(session: Session, marker: str) -> bool:
+    return session.scalar(select(Outbox.id).where(Outbox.key == marker)) is not None
+
+
+def _marker(key: str, at: dt.datetime) -> outbox.NewRow:
+    """A row that records that a daily or weekly slot was planned; never sent."""
+    return outbox.NewRow(key=key, kind="slot", platform="-", channel_id="-", payload={},
+                         due_at=naive_utc(at), status=outbox.SENT)
+
+
+def _series_with_groups(session: Session) -> list[MeetingSeries]:
+    return list(session.scalars(
+        select(MeetingSeries).options(
+            selectinload(MeetingSeries.group).selectinload(Group.channels),
+            selectinload(MeetingSeries.exceptions),
+        )
+    ))
+
+
+# --- meeting reminders and the BoC summary --------------------------------------------------
+
+
+def plan_meeting_reminders(session: Session, now: dt.datetime,
+                           settings: CoreSettings) -> list[outbox.NewRow]:
+    from handlers.meetings import occurrences
+
+    rows: list[outbox.NewRow] = []
+    for series in _series_with_groups(session):
+        group = series.group
+        on = setting(group, "reminders") == "on"
+        offsets = parse_offsets(series.remind_offsets) if on else []
+        extra: list[tuple[str, dt.timedelta]] = [("meeting_reminder", o) for o in offsets]
+        if group.slug == "boc" and setting(group, "boc_summary") != "off":
+            extra.append(("boc_summary", parse_offsets(setting(group, "boc_summary"))[0]))
+        if not group.channels or not extra:
+            continue
+        horizon = max(o for _, o in extra)
+        created = aware_utc(series.created_at)
+        # the window's end is exclusive: a day more covers wall-time offsets across DST
+        for occ in occurrences(series, now - MAX_GRACE, now + horizon + DAY):
+            for kind, offset in extra:
+                due = reminder_time(occ.start, occ.zone, offset)
+                if due > now or due < created:
+                    continue
+                for ch in group.channels:
+                    key = (f"{kind}:{series.id}:{occ.original_date.isoformat()}:"
+                           f"{naive_utc(occ.start):%Y%m%dT%H%M}:{offset_key(offset)}:"
+                           f"{ch.platform}:{ch.channel_id}")
+                    payload = {
+                        "series_id": series.id, "group_id": group.id,
+                        "original_date": occ.original_date.isoformat(),
+                        "start": occ.start.isoformat(), "zone": occ.zone,
+                        "offset_s": int(offset.total_seconds()),
+                    }
+                    rows.append(_row(key, kind, ch.platform, ch.channel_id, payload, due,
+                                     grace_for(offset), now))
+    return rows
+
+
+def compose_meeting_reminder(session: Session, payload: dict[str, Any],
+                             settings: CoreSettings) -> list[Block] | None:
+    series = session.get(MeetingSeries, payload["series_id"])
+    if series is None:
+        return None
+    group = series.group
+    start = dt.datetime.fromisoformat(payload["start"])
+    offset = dt.timedelta(seconds=payload["offset_s"])
+    blocks: list[Block] = [
+        Text((f"Reminder: the {group.name} meeting is in {in_words(offset)}: ",
+              When(start, payload["zone"])), "heading"),
+    ]
+    if series.link:
+        blocks.append(Text(("Join: ", Link(series.link))))
+    agenda = list(session.scalars(
+        select(AgendaItem.text)
+        .where(AgendaItem.group_id == group.id,
+               AgendaItem.occurrence_date == dt.date.fromisoformat(payload["original_date"]))
+        .order_by(AgendaItem.id)
+    ))
+    if agenda:
+        blocks.append(Text(("Agenda so far:",)))
+        blocks.extend(Text((f"• {item}",)) for item in agenda)
+    actions = _open_actions(session, Action.group_id == group.id, limit=15)
+    if actions:
+        blocks.append(Text(("Open actions:",)))
+        blocks.extend(_action_line(a) for a in actions)
+    return blocks
+
+
+def compose_boc_summary(session: Session, payload: dict[str, Any],
+                        settings: CoreSettings) -> list[Block] | None:
+    """The secretariat summary, exactly as ``secretariat summary`` answers it."""
+    from handlers.router import build_registry
+
+    start = dt.datetime.fromisoformat(payload["start"])
+    command = build_registry().find("secretariat", "summary")
+    assert command is not None
+    system = Person(display_name="Taskbot", is_admin=True)
+    ctx = Ctx(session=session, actor=system, platform="system", channel_id=None,
+              settings=settings, now=settings.clock())
+    reply = command.handler(ctx, Args.of(""))
+    return [Text(("Before the Board meets ", When(start, payload["zone"]),
+                  ": where the groups stand"), "heading"), *reply.blocks]
+
+
+# --- action nudges --------------------------------------------------------------------------
+
+
+def _open_actions(session: Session, *where: Any, limit: int | None = None) -> list[Action]:
+    stmt = (
+        select(Action)
+        .where(Action.status == "open", *where)
+        .order_by(Action.due.is_(None), Action.due, Action.id)
+        .options(selectinload(Action.assignees).selectinload(ActionAssignee.person)
+                 .selectinload(Person.identities), selectinload(Action.group))
+    )
+    if limit:
+        stmt = stmt.limit(limit)
+    return list(session.scalars(stmt))
+
+
+def _mention(p: Person) -> Mention:
+    return Mention(p.id, p.display_name, tuple((i.platform, i.external_id) for i in p.identities))
+
+
+def _action_line(a: Action) -> Text:
+    spans: list[Any] = [f"• A-{a.id} {a.title}"]
+    for i, assignee in enumerate(a.assignees):
+        spans.extend([" — " if i == 0 else ", ", _mention(assignee.person)])
+    if a.due:
+        spans.extend([" (due ", Day(a.due), ")"])
+    return Text(tuple(spans))
+
+
+def nudge_days(today: dt.date, oldest_due: dt.date | None) -> list[dt.date]:
+    """Due dates that earn a nudge today: tomorrow, today, and every whole week overdue."""
+    days = [today + DAY, today]
+    if oldest_due is not None:
+        d = today - dt.timedelta(days=7)
+        while d >= oldest_due:
+            days.append(d)
+            d -= dt.timedelta(days=7)
+    return days
+
+
+def _local_slot(now: dt.datetime, zone: str, at: dt.time) -> dt.datetime | None:
+    """Today's slot at local ``at`` if it has passed, else yesterday's (aware UTC)."""
+    local_today = now.astimezone(ZoneInfo(zone)).date()
+    for day in (local_today, local_today - DAY):
+        slot = place(dt.datetime.combine(day, at), zone).astimezone(dt.UTC)
+        if slot <= now:
+            return slot
+    return None
+
+
+def plan_nudges(session: Session, now: dt.datetime,
+                settings: CoreSettings) -> list[outbox.NewRow]:
+    slot = _local_slot(now, settings.timezone, NUDGE_TIME)
+    if slot is None or now - slot > MAX_GRACE:
+        return []
+    today = slot.astimezone(settings.zone).date()
+    marker = f"slot:nudges:{today.isoformat()}"
+    if _slot_planned(session, marker):
+        return []
+    muted = [g.id for g in session.scalars(select(Group)) if setting(g, "nudges") == "off"]
+    oldest = session.scalar(select(func.min(Action.due)).where(Action.status == "open"))
+    stmt = (
+        select(ActionAssignee.person_id, Action.id)
+        .join(Action, Action.id == ActionAssignee.action_id)
+        .where(Action.status == "open", Action.due.in_(nudge_days(today, oldest)))
+    )
+    if muted:
+        stmt = stmt.where(Action.group_id.is_(None) | Action.group_id.not_in(muted))
+    per_person: dict[int, list[int]] = defaultdict(list)
+    for person_id, action_id in session.execute(stmt):
+        per_person[person_id].append(action_id)
+    rows = [_marker(marker, slot)]
+    if not per_person:
+        return rows
+    identities: dict[int, list[tuple[str, str]]] = defaultdict(list)
+    for pid, platform, ext in session.execute(
+        select(Identity.person_id, Identity.platform, Identity.external_id)
+        .where(Identity.person_id.in_(list(per_person)))
+    ):
+        identities[pid].append((platform, ext))
+    for person_id, action_ids in per_person.items():
+        ids = identities.get(person_id, [])
+        ids.sort(key=lambda i: DM_PREFERENCE.index(i[0]) if i[0] in DM_PREFERENCE else 99)
+        if not ids:
+            continue
+        platform, ext = ids[0]
+        key = f"nudge:{person_id}:{today.isoformat()}"
+        rows.append(_row(key, "action_nudge", platform, ChannelRef.direct(platform, ext).channel_id,
+                         {"person_id": person_id, "day": today.isoformat(),
+                          "action_ids": sorted(action_ids)},
+                         slot, MAX_GRACE, now))
+    return rows
+
+
+def compose_nudge(session: Session, payload: dict[str, Any],
+                  settings: CoreSettings) -> list[Block] | None:
+    """One message listing a person's items; None when all were closed in the meantime."""
+    today = dt.date.fromisoformat(payload["day"])
+    actions = _open_actions(session, Action.id.in_(payload["action_ids"]))
+    if not actions:
+        return None
+    overdue = [a for a in actions if a.due and a.due < today]
+    due_today = [a for a in actions if a.due == today]
+    tomorrow = [a for a in actions if a.due == today + DAY]
+    blocks: list[Block] = [Text(("Your action items need attention:",), "heading")]
+    for label, items in (("Overdue", overdue), ("Due today", due_today),
+                         ("Due tomorrow", tomorrow)):
+        if items:
+            blocks.append(Text((f"{label}:",)))
+            blocks.extend(_action_line(a) for a in items)
+    blocks.append(Text(("Close one with `action done A-<id>`, or move it with "
+                        "`action due A-<id> <date>`.",)))
+    return blocks
+
+
+# --- weekly digests -------------------------------------------------------------------------
+
+
+def _digest_slot(now: dt.datetime, zone: str, value: str) -> dt.datetime | None:
+    """The latest weekly slot at or before ``now`` (aware UTC)."""
+    day_name, hhmm = value.split()
+    weekday = WEEKDAYS.index(day_name)
+    at = dt.time(int(hhmm[:2]), int(hhmm[3:]))
+    local_today = now.astimezone(ZoneInfo(zone)).date()
+    back = (local_today.weekday() - weekday) % 7
+    for extra in (0, 7):
+        day = local_today - dt.timedelta(days=back + extra)
+        slot = place(dt.datetime.combine(day, at), zone).astimezone(dt.UTC)
+        if slot <= now:
+            return slot
+    return None
+
+
+def plan_digests(session: Session, now: dt.datetime,
+                 settings: CoreSettings) -> list[outbox.NewRow]:
+    rows: list[outbox.NewRow] = []
+    groups = session.scalars(select(Group).options(selectinload(Group.channels)))
+    for group in groups:
+        value = setting(group, "digest")
+        if value == "off" or not group.channels:
+            continue
+        slot = _digest_slot(now, settings.timezone, value)
+        if slot is None or aware_utc(group.created_at) > slot:
+            continue
+        week = slot.astimezone(settings.zone).date()
+        for ch in group.channels:
+            key = f"digest:{group.id}:{week.isoformat()}:{ch.platform}:{ch.channel_id}"
+            rows.append(_row(key, "weekly_digest", ch.platform, ch.channel_id,
+                             {"group_id": group.id, "slot": slot.isoformat()},
+                             slot, MAX_GRACE, now))
+    return rows
+
+
+def compose_digest(session: Session, payload: dict[str, Any],
+                   settings: CoreSettings) -> list[Block] | None:
+    from handlers.meetings import upcoming
+
+    group = session.get(Group, payload["group_id"])
+    if group is None:
+        return None
+    slot = dt.datetime.fromisoformat(payload["slot"])
+    today = slot.astimezone(settings.zone).date()
+    week_ago = naive_utc(slot - dt.timedelta(days=7))
+    base = select(func.count()).select_from(Action).where(Action.group_id == group.id)
+    open_n = session.scalar(base.where(Action.status == "open")) or 0
+    overdue_n = session.scalar(base.where(Action.status == "open", Action.due < today)) or 0
+    done_n = session.scalar(base.where(Action.status == "done",
+                                       Action.closed_at >= week_ago)) or 0
+    nxt = upcoming(group.series, slot) if group.series else []
+    blocks: list[Block] = [
+        Text((f"{group.name}: the week ahead",), "heading"),
+        Table(("open", "overdue", "done this week", "next meeting"),
+              (((str(open_n),), (str(overdue_n),), (str(done_n),),
+                (When(nxt[0].start, nxt[0].zone),) if nxt else ("none scheduled",)),)),
+    ]
+    overdue = _open_actions(session, Action.group_id == group.id, Action.due < today, limit=10)
+    if overdue:
+        blocks.append(Text(("Overdue:",)))
+        blocks.extend(_action_line(a) for a in overdue)
+    return blocks
+
+
+# --- decision acknowledgement reminders -----------------------------------------------------
+
+
+def plan_ack_reminders(session: Session, now: dt.datetime,
+                       settings: CoreSettings) -> list[outbox.NewRow]:
+    rows: list[outbox.NewRow] = []
+    lookback = naive_utc(now) - dt.timedelta(days=400)
+    pending = session.execute(
+        select(DecisionTarget, Decision.created_at)
+        .join(Decision, Decision.id == DecisionTarget.decision_id)
+        .where(DecisionTarget.acked_at.is_(None), Decision.created_at >= lookback)
+        .options(selectinload(DecisionTarget.group).selectinload(Group.channels))
+    ).all()
+    for target, created in pending:
+        value = setting(target.group, "ack_reminder")
+        if value == "off":
+            continue
+        due = aware_utc(created) + parse_offsets(value)[0]
+        if due > now:
+            continue
+        for ch in target.group.channels:
+            key = f"ack:{target.decision_id}:{target.group_id}:{ch.platform}:{ch.channel_id}"
+            rows.append(_row(key, "ack_reminder", ch.platform, ch.channel_id,
+                             {"decision_id": target.decision_id, "group_id": target.group_id},
+                             due, MAX_GRACE, now))
+    return rows
+
+
+def compose_ack_reminder(session: Session, payload: dict[str, Any],
+                         settings: CoreSettings) -> list[Block] | None:
+    from handlers.messages import Button, Buttons
+
+    target = session.scalar(select(DecisionTarget).where(
+        DecisionTarget.decision_id == payload["decision_id"],
+        DecisionTarget.group_id == payload["group_id"],
+    ))
+    if target is None or target.acked_at is not None:
+        return None  # acknowledged in the meantime: nothing to remind
+    decision = target.decision
+    return [
+        Text((f"{target.group.name} has not acknowledged BoC decision D-{decision.id} yet:",),
+             "heading"),
+        Text((decision.text,), "quote"),
+        Buttons((Button("Acknowledge", f"decision ack D-{decision.id}", "primary"),)),
+    ]
+
+
+Planner = Callable[[Session, dt.datetime, CoreSettings], list[outbox.NewRow]]
+Composer = Callable[[Session, dict[str, Any], CoreSettings], "list[Block] | None"]
+
+PLANNERS: list[Planner] = [plan_meeting_reminders, plan_nudges, plan_digests, plan_ack_reminders]
+COMPOSERS: dict[str, Composer] = {
+    "meeting_reminder": compose_meeting_reminder,
+    "boc_summary": compose_boc_summary,
+    "action_nudge": compose_nudge,
+    "weekly_digest": compose_digest,
+    "ack_reminder": compose_ack_reminder,
+}
