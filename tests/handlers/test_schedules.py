@@ -1,0 +1,185 @@
+"""What is scheduled besides meeting reminders: nudges, digests, ack reminders, BoC summary."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import pytest
+
+from handlers.delivery import DeliveryEngine
+from handlers.grammar import UserError
+from handlers.messages import ChannelRef
+from handlers.schedules import nudge_days, validate_setting
+from tests.handlers.test_delivery import RecordingSender, run_ticks
+from tests.support.dialog import Bot
+
+UTC = dt.UTC
+
+
+def kinds(sender: RecordingSender) -> list[str]:
+    return [key.split(":")[0] for _, _, key in sender.sent]
+
+
+def setup(bot: Bot) -> None:
+    bot.admin("tg create repl Replication")
+    bot.admin("tg create boc Board of Coordinators")
+    bot.admin("tg link repl", channel="#repl")
+    bot.admin("tg link boc", channel="#boc")
+    bot.admin("tg add repl @alice as chair")
+    bot.admin("tg add repl @bob")
+    bot.admin("tg add boc @carol")
+
+
+def test_nudges_one_message_a_day_per_person(bare_bot: Bot) -> None:
+    bot = bare_bot
+    setup(bot)
+    for group in ("repl", "boc"):
+        bot.admin(f"tg settings {group} digest off")
+    # Saturday 28 Nov: due Monday 30 Nov (twice, for alice), Tuesday 1 Dec (bob)
+    bot.say("alice", "#repl", "action add @alice Draft the guide due 2026-11-30")
+    bot.say("alice", "#repl", "action add @alice @bob Book the room due 2026-11-30")
+    bot.say("alice", "#repl", "action add @bob Send the invite due 2026-12-01")
+    sender = RecordingSender()
+    engine = DeliveryEngine(bot.sessions, bot.settings, {"shell": sender})
+    run_ticks(engine, bot, dt.datetime(2026, 11, 28, 9, 0, tzinfo=UTC),
+              dt.datetime(2026, 12, 9, 12, 0, tzinfo=UTC), dt.timedelta(hours=1))
+    dms = [(ch.channel_id, text, key) for ch, text, key in sender.sent]
+    by_day: dict[tuple[str, str], int] = {}
+    for channel, _, key in dms:
+        day = key.split(":")[2]
+        by_day[(channel, day)] = by_day.get((channel, day), 0) + 1
+    assert all(n == 1 for n in by_day.values()), by_day
+    alice = sorted(day for (ch, day) in by_day if ch == "dm:alice")
+    bob = sorted(day for (ch, day) in by_day if ch == "dm:bob")
+    # alice: the day before (29th) and the day (30th), then weekly while overdue (7 Dec)
+    assert alice == ["2026-11-29", "2026-11-30", "2026-12-07"]
+    # bob: "Book the room" (30th) and "Send the invite" (1 Dec) share messages
+    assert bob == ["2026-11-29", "2026-11-30", "2026-12-01", "2026-12-07", "2026-12-08"]
+    first_alice = next(t for ch, t, k in dms if ch == "dm:alice")
+    assert "Due tomorrow:" in first_alice and "Draft the guide" in first_alice
+    assert "Book the room" in first_alice
+    assert ChannelRef("shell", "dm:alice").direct_user == "alice"
+
+
+def test_done_actions_are_not_nudged(bare_bot: Bot) -> None:
+    bot = bare_bot
+    setup(bot)
+    bot.admin("tg settings repl digest off")
+    bot.admin("tg settings boc digest off")
+    bot.say("alice", "#repl", "action add @alice Draft due 2026-11-30")
+    # planned at 09:00 on the 29th (Brussels), closed before any tick sends it
+    sender = RecordingSender()
+    engine = DeliveryEngine(bot.sessions, bot.settings, {})
+    at = dt.datetime(2026, 11, 29, 8, 0, tzinfo=UTC)
+    bot.now = at
+    engine.tick(at)  # planned, but no shell sender in this process: stays pending
+    bot.say("alice", "#repl", "action done A-1")
+    engine = DeliveryEngine(bot.sessions, bot.settings, {"shell": sender})
+    result = engine.tick(at + dt.timedelta(minutes=5))
+    assert sender.sent == [] and len(result.skipped) == 1
+
+
+def test_weekly_digest_in_each_channel(bare_bot: Bot) -> None:
+    bot = bare_bot
+    setup(bot)
+    bot.say("alice", "#repl", "action add @bob Overdue thing due 2026-11-30")
+    bot.admin("tg settings boc digest off")
+    bot.admin("tg settings repl nudges off")
+    bot.admin("tg settings repl digest friday 16:30")
+    sender = RecordingSender()
+    engine = DeliveryEngine(bot.sessions, bot.settings, {"shell": sender})
+    run_ticks(engine, bot, dt.datetime(2026, 11, 28, 9, 0, tzinfo=UTC),
+              dt.datetime(2026, 12, 12, 0, 0, tzinfo=UTC), dt.timedelta(minutes=30))
+    digests = [(ch, t) for ch, t, k in sender.sent if k.startswith("digest:")]
+    # Fridays 4 and 11 Dec at 16:30 CET = 15:30 UTC, in #repl only
+    assert [ch for ch, _ in digests] == [ChannelRef("shell", "#repl")] * 2
+    assert "Replication: the week ahead" in digests[0][1]
+    assert "Overdue thing" in digests[0][1]
+
+
+def test_unacknowledged_decision_reminded_once_after_7_days(bare_bot: Bot) -> None:
+    bot = bare_bot
+    setup(bot)
+    for group in ("repl", "boc"):
+        bot.admin(f"tg settings {group} digest off")
+    bot.say("carol", "#boc", "decision post repl Adopt the replication playbook")
+    sender = RecordingSender()
+    engine = DeliveryEngine(bot.sessions, bot.settings, {"shell": sender})
+    run_ticks(engine, bot, dt.datetime(2026, 11, 28, 9, 0, tzinfo=UTC),
+              dt.datetime(2026, 12, 10, 0, 0, tzinfo=UTC), dt.timedelta(hours=2))
+    acks = [(ch, t) for ch, t, k in sender.sent if k.startswith("ack:")]
+    assert len(acks) == 1 and acks[0][0] == ChannelRef("shell", "#repl")
+    assert "has not acknowledged BoC decision D-1" in acks[0][1]
+    assert "decision ack D-1" in acks[0][1]
+
+
+def test_acknowledged_decision_is_not_reminded(bare_bot: Bot) -> None:
+    bot = bare_bot
+    setup(bot)
+    for group in ("repl", "boc"):
+        bot.admin(f"tg settings {group} digest off")
+    bot.say("carol", "#boc", "decision post repl Adopt the playbook")
+    bot.say("bob", "#repl", "decision ack D-1")
+    sender = RecordingSender()
+    engine = DeliveryEngine(bot.sessions, bot.settings, {"shell": sender})
+    run_ticks(engine, bot, dt.datetime(2026, 12, 5, 9, 0, tzinfo=UTC),
+              dt.datetime(2026, 12, 6, 12, 0, tzinfo=UTC), dt.timedelta(hours=2))
+    assert [k for k in kinds(sender) if k == "ack"] == []
+
+
+def test_boc_summary_before_the_board_meets(bare_bot: Bot) -> None:
+    bot = bare_bot
+    setup(bot)
+    for group in ("repl", "boc"):
+        bot.admin(f"tg settings {group} digest off")
+    bot.admin("tg settings boc boc_summary 2h")
+    bot.admin("meeting schedule boc first tuesday 10:00 remind 1h")
+    bot.say("alice", "#repl", "action add @bob Late item due 2026-11-30")
+    sender = RecordingSender()
+    engine = DeliveryEngine(bot.sessions, bot.settings, {"shell": sender})
+    run_ticks(engine, bot, dt.datetime(2026, 12, 1, 6, 0, tzinfo=UTC),
+              dt.datetime(2026, 12, 1, 9, 0, tzinfo=UTC), dt.timedelta(minutes=30))
+    summary = [(ch, t) for ch, t, k in sender.sent if k.startswith("boc_summary:")]
+    assert len(summary) == 1 and summary[0][0] == ChannelRef("shell", "#boc")
+    assert "Before the Board meets" in summary[0][1] and "repl" in summary[0][1]
+    assert kinds(sender).count("meeting_reminder") == 1
+
+
+def test_nudge_days() -> None:
+    today = dt.date(2026, 12, 15)
+    assert nudge_days(today, None) == [dt.date(2026, 12, 16), today]
+    assert nudge_days(today, dt.date(2026, 12, 1)) == [
+        dt.date(2026, 12, 16), today, dt.date(2026, 12, 8), dt.date(2026, 12, 1)]
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "expected"),
+    [("digest", "Mon 9:05", "monday 09:05"), ("nudges", "OFF", "off"),
+     ("boc_summary", "2h", "2h"), ("ack_reminder", "14d", "14d")],
+)
+def test_validate_setting(key: str, value: str, expected: str) -> None:
+    assert validate_setting(key, value) == expected
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [("digest", "someday"), ("nudges", "maybe"), ("ack_reminder", "3h"), ("colour", "red"),
+     ("boc_summary", "1d,2d")],
+)
+def test_bad_settings(bare_bot: Bot, key: str, value: str) -> None:
+    with pytest.raises(UserError):
+        validate_setting(key, value)
+    bare_bot.admin("tg create repl Replication")
+    before = bare_bot.counts()
+    out = bare_bot.say("root", None, f"tg settings repl {key} {value}")
+    assert "Usage: tg settings" in out
+    assert bare_bot.counts() == before
+
+
+def test_settings_need_a_chair(bare_bot: Bot) -> None:
+    bot = bare_bot
+    setup(bot)
+    assert "Only a chair of repl" in bot.say("bob", "#repl", "tg settings digest off")
+    assert "repl: digest is now off" in bot.say("alice", "#repl", "tg settings digest off")
+    assert re.search(r"digest\s+off\s", bot.say("bob", "#repl", "tg settings"))
