@@ -28,7 +28,8 @@ log = logging.getLogger(__name__)
 
 LEASE = dt.timedelta(minutes=5)
 MAX_ATTEMPTS = 8
-RETRY_IN_TICK_MAX = 30.0  # seconds a send may wait in-tick for a server's Retry-After
+RETRY_IN_TICK_MAX = 30.0  # seconds one send may wait in-tick for a server's Retry-After
+WAIT_IN_TICK_MAX = 60.0  # seconds a whole tick may wait: well inside the lease
 
 
 class SendFailed(Exception):
@@ -106,22 +107,39 @@ class DeliveryEngine:
         now = now or self.settings.clock()
         result = TickResult()
         self.plan(now, result)
+        # a channel whose send was put off keeps its later rows back too, so that each
+        # channel sees its messages in order
+        blocked: dict[ChannelRef, dt.datetime] = {}
+        budget = [WAIT_IN_TICK_MAX]
         while True:
             claimed = self._claim(now, result)
-            if not claimed:
-                break
             for row_id, key, kind, channel, due_at, blocks in claimed:
-                self._send(row_id, key, kind, channel, due_at, blocks, now, result)
+                if channel in blocked:
+                    self._defer(row_id, blocked[channel])
+                    continue
+                retry_at = self._send(row_id, key, kind, channel, due_at, blocks, now, result,
+                                      budget)
+                if retry_at is not None:
+                    blocked[channel] = retry_at
             if len(claimed) < self.batch:
                 break
         return result
+
+    def _defer(self, row_id: int, until: dt.datetime) -> None:
+        with self.sessions.begin() as session:
+            row = session.get(Outbox, row_id)
+            assert row is not None
+            row.attempts -= 1  # it was not tried
+            outbox.mark_status(session, row_id, outbox.PENDING, row.last_error, until)
 
     def _claim(
         self, now: dt.datetime, result: TickResult
     ) -> list[tuple[int, str, str, ChannelRef, dt.datetime, list[Block]]]:
         out = []
         with self.sessions.begin() as session:
-            rows: list[Outbox] = outbox.claim(session, naive_utc(now), LEASE, self.batch)
+            rows: list[Outbox] = outbox.claim(
+                session, naive_utc(now), LEASE, self.batch, sorted(self.senders)
+            )
             for row in rows:
                 grace = dt.timedelta(seconds=row.payload.get("grace_s", 86400))
                 if now - aware_utc(row.due_at) > grace:
@@ -129,11 +147,6 @@ class DeliveryEngine:
                     row.last_error = f"missed by {now - aware_utc(row.due_at)}"
                     log.warning("outbox %s missed: due %s, now %s", row.key, row.due_at, now)
                     result.missed.append(row.key)
-                    continue
-                if row.platform not in self.senders:
-                    # no adapter for it in this process: give it back untouched
-                    row.status, row.claimed_until = outbox.PENDING, None
-                    row.attempts -= 1
                     continue
                 composer = COMPOSERS.get(row.kind)
                 if composer is None:
@@ -153,8 +166,9 @@ class DeliveryEngine:
 
     def _send(
         self, row_id: int, key: str, kind: str, channel: ChannelRef, due_at: dt.datetime,
-        blocks: list[Block], now: dt.datetime, result: TickResult,
-    ) -> None:
+        blocks: list[Block], now: dt.datetime, result: TickResult, budget: list[float],
+    ) -> dt.datetime | None:
+        """Send one row; returns the retry time when it had to be put off."""
         sender = self.senders[channel.platform]
         waited = 0.0
         while True:
@@ -163,23 +177,23 @@ class DeliveryEngine:
             except SendFailed as err:
                 delay = err.retry_after
                 if (not err.permanent and delay is not None and self.sleep is not None
-                        and waited + delay <= RETRY_IN_TICK_MAX):
+                        and waited + delay <= RETRY_IN_TICK_MAX and delay <= budget[0]):
                     self.sleep(delay)
                     waited += delay
+                    budget[0] -= delay
                     continue
-                self._fail(row_id, key, str(err), delay, err.permanent, now, result)
-                return
+                return self._fail(row_id, key, str(err), delay, err.permanent, now, result)
             except Exception as err:  # a network error: keep it for a later tick
                 log.exception("outbox %s: send failed", key)
-                self._fail(row_id, key, f"{type(err).__name__}: {err}", None, False, now, result)
-                return
+                return self._fail(row_id, key, f"{type(err).__name__}: {err}", None, False, now,
+                                  result)
             with self.sessions.begin() as session:
                 outbox.mark_sent(session, row_id, message_id, naive_utc(self.settings.clock()))
             result.delivered.append(Delivered(key, kind, channel, due_at, message_id))
-            return
+            return None
 
     def _fail(self, row_id: int, key: str, error: str, delay: float | None,
-              permanent: bool, now: dt.datetime, result: TickResult) -> None:
+              permanent: bool, now: dt.datetime, result: TickResult) -> dt.datetime | None:
         with self.sessions.begin() as session:
             row = session.get(Outbox, row_id)
             assert row is not None
@@ -188,8 +202,10 @@ class DeliveryEngine:
                 log.error("outbox %s failed for good after %d attempts: %s", key,
                           row.attempts, error)
                 result.failed.append(key)
-                return
-            retry_at = naive_utc(now) + dt.timedelta(seconds=delay or 30 * 2 ** (row.attempts - 1))
+                return None
+            backoff = delay if delay is not None else 30 * 2 ** (row.attempts - 1)
+            retry_at = naive_utc(now) + dt.timedelta(seconds=backoff)
             outbox.mark_status(session, row_id, outbox.PENDING, error, retry_at)
             log.warning("outbox %s: %s; retrying at %s", key, error, retry_at)
             result.retrying.append(key)
+            return retry_at

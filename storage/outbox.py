@@ -70,7 +70,9 @@ def existing_keys(session: Session, keys: list[str]) -> set[str]:
     return found
 
 
-def claim(session: Session, now: dt.datetime, lease: dt.timedelta, limit: int) -> list[Outbox]:
+def claim(
+    session: Session, now: dt.datetime, lease: dt.timedelta, limit: int, platforms: list[str]
+) -> list[Outbox]:
     """Take up to ``limit`` due rows: pending ones whose retry time has come, and
     sending ones whose lease ran out (their process died between claim and mark).
 
@@ -81,6 +83,7 @@ def claim(session: Session, now: dt.datetime, lease: dt.timedelta, limit: int) -
         select(Outbox)
         .where(
             Outbox.due_at <= now,
+            Outbox.platform.in_(platforms),
             or_(
                 (Outbox.status == PENDING)
                 & or_(Outbox.claimed_until.is_(None), Outbox.claimed_until <= now),
