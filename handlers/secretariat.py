@@ -33,12 +33,14 @@ from storage.models import (
     Group,
     Identity,
     Membership,
+    Outbox,
     Person,
 )
 
 S = TypeVar("S", bound=Select[*tuple[Any, ...]])
 
 TABLE_CAP = 100
+DELIVERIES_CAP = 50
 CSV_BATCH = 1000
 STATUSES = ("open", "overdue", "all")
 CSV_HEADER = (
@@ -508,3 +510,51 @@ def register(reg: Registry) -> None:
         reply.add(Table(headers, tuple(rows)))
         return reply
 
+
+    @reg.command(
+        "secretariat", "deliveries", "[problems|pending|failed|missed|sent|all]",
+        "scheduled messages: what is waiting, what failed or was missed, and why",
+        "secretariat, admin",
+    )
+    def secretariat_deliveries(ctx: Ctx, args: Args) -> Reply:
+        which = args.accept("problems", "pending", "failed", "missed", "sent", "all")
+        if which is None and not args.empty():
+            raise UserError(f"Unknown filter {args.peek()!r}.")
+        args.done()
+        require_staff(ctx, "secretariat deliveries")
+        which = which or "problems"
+        counts = dict(ctx.session.execute(
+            select(Outbox.status, func.count())
+            .where(Outbox.kind != "slot")
+            .group_by(Outbox.status)
+        ).all())
+        statuses = {
+            "problems": ("failed", "missed"), "all": ("pending", "sending", "sent", "failed",
+                                                     "missed", "skipped"),
+        }.get(which, (which,))
+        if which == "pending":
+            statuses = ("pending", "sending")
+        rows = ctx.session.execute(
+            select(Outbox.id, Outbox.kind, Outbox.platform, Outbox.channel_id, Outbox.due_at,
+                   Outbox.status, Outbox.attempts, Outbox.last_error)
+            .where(Outbox.kind != "slot", Outbox.status.in_(statuses))
+            .order_by(Outbox.due_at.desc(), Outbox.id.desc())
+            .limit(DELIVERIES_CAP)
+        ).all()
+        reply = Reply()
+        summary = ", ".join(f"{counts.get(s, 0)} {s}" for s in
+                            ("pending", "sending", "sent", "failed", "missed", "skipped"))
+        reply.say(f"Scheduled messages: {summary}", style="heading")
+        if not rows:
+            return reply.say(f"No {which} deliveries.")
+        table_rows = tuple(
+            (
+                (str(r.id),), (r.kind.replace("_", " "),), (f"{r.platform}:{r.channel_id}",),
+                (When(r.due_at.replace(tzinfo=dt.UTC), ctx.settings.timezone),),
+                (r.status,), (str(r.attempts),), ((r.last_error or "")[:80],),
+            )
+            for r in rows
+        )
+        reply.add(Table(("id", "what", "where", "due", "status", "tries", "last error"),
+                        table_rows))
+        return reply

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from handlers.delivery import DeliveryEngine
+from handlers.delivery import DeliveryEngine, SendFailed
 from handlers.grammar import UserError
 from handlers.messages import ChannelRef
 from handlers.schedules import nudge_days, validate_setting
@@ -183,3 +183,30 @@ def test_settings_need_a_chair(bare_bot: Bot) -> None:
     assert "Only a chair of repl" in bot.say("bob", "#repl", "tg settings digest off")
     assert "repl: digest is now off" in bot.say("alice", "#repl", "tg settings digest off")
     assert re.search(r"digest\s+off\s", bot.say("bob", "#repl", "tg settings"))
+
+
+def test_secretariat_sees_missed_and_failed_deliveries(bare_bot: Bot) -> None:
+    bot = bare_bot
+    setup(bot)
+    bot.admin("tg settings repl digest off")
+    bot.admin("tg settings boc digest off")
+    bot.admin("meeting schedule repl first tuesday 10:00 remind 1d,1h")
+
+    class Broken:
+        def send(self, channel: ChannelRef, blocks: list[object], key: str) -> str:
+            raise SendFailed("channel_not_found", permanent=True)
+
+    engine = DeliveryEngine(bot.sessions, bot.settings, {"shell": Broken()})  # type: ignore[dict-item]
+    at = dt.datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+    bot.now = at
+    assert len(engine.tick(at).failed) == 1
+    # the 1-hour reminder: the bot was down until after the meeting began
+    bot.now = at = dt.datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
+    assert len(engine.tick(at).missed) == 1
+    out = bot.admin("secretariat deliveries")
+    assert "0 pending, 0 sending, 0 sent, 1 failed, 1 missed" in out
+    assert "channel_not_found" in out and "missed by" not in out.split("failed")[0]
+    assert "meeting reminder" in out
+    refused = bot.say("bob", "#repl", "secretariat deliveries")
+    assert "Only an admin or the secretariat can do secretariat deliveries." in refused
+    assert "Unknown filter 'bogus'." in bot.say("root", None, "secretariat deliveries bogus")
