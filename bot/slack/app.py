@@ -1,0 +1,353 @@
+"""Taskbot as a Slack app: Bolt's AsyncApp over HTTP (``/slack/events``) or Socket Mode.
+
+Every listener acknowledges first (Slack gives three seconds), then runs the synchronous core
+in a worker thread and answers: replies for the person and all errors ephemerally through
+the ``response_url``; replies the channel should see with ``chat.postMessage``; a reply's
+posts to other groups' channels go through the shared Dispatcher, so they reach Matrix too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.app.async_app import AsyncApp
+from slack_bolt.response import BoltResponse
+from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.webhook.async_client import AsyncWebhookClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.config import Settings
+from bot.dispatch import Dispatcher
+from bot.slack.render import (
+    ACTION_MODAL,
+    PLATFORM,
+    Rendered,
+    action_modal,
+    home_view,
+    modal_command,
+    render_blocks,
+    unescape,
+)
+from bot.slack.sender import SlackSender
+from bot.slack.state import EventDedup, NameCache
+from handlers.delivery import SendFailed
+from handlers.messages import Block, File, Reply, Text
+from handlers.router import Incoming, Router
+from storage.models import Channel, Group, Identity, Membership
+
+log = logging.getLogger(__name__)
+
+EVENTS_PATH = "/slack/events"
+DEFAULT_PORT = 3000
+# slash command -> the core's noun (help is a slash command of its own)
+SLASH_COMMANDS: dict[str, str] = {
+    "/tg": "tg",
+    "/meeting": "meeting",
+    "/action": "action",
+    "/decision": "decision",
+    "/secretariat": "secretariat",
+    "/taskbot-help": "help",
+}
+BUTTON_ACTION = re.compile(r"^taskbot:")
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a command came from, and so where its answer goes."""
+
+    user_id: str
+    channel_id: str | None
+    response_url: str | None = None
+
+
+class SlackAdapter:
+    """The Slack side of ``taskbot run``: ``await start()``, later ``await stop()``."""
+
+    def __init__(
+        self,
+        router: Router,
+        sessions: sessionmaker[Session],
+        settings: Settings,
+        dispatcher: Dispatcher,
+        *,
+        host: str = "0.0.0.0",
+    ) -> None:
+        self.router = router
+        self.sessions = sessions
+        self.settings = settings
+        self.dispatcher = dispatcher
+        self.host = host
+        base_url = settings.slack_api_url or AsyncWebClient.BASE_URL
+        if not base_url.endswith("/"):
+            base_url += "/"
+        self.client = AsyncWebClient(token=settings.slack_bot_token, base_url=base_url)
+        self.sender = SlackSender(self.client)
+        self.names = NameCache(self.client)
+        self.dedup = EventDedup(sessions)
+        self.app = AsyncApp(
+            client=self.client,
+            signing_secret=settings.slack_signing_secret or "",
+            process_before_response=False,
+            request_verification_enabled=True,
+        )
+        self._runner: web.AppRunner | None = None
+        self._socket: Any = None
+        self.port: int | None = None
+        self._register()
+
+    # --- wiring -----------------------------------------------------------------------------
+
+    def _register(self) -> None:
+        app = self.app
+        app.middleware(self._dedup_events)
+        for slash, noun in SLASH_COMMANDS.items():
+            app.command(slash)(self._slash_listener(noun))
+        app.action(BUTTON_ACTION)(self._on_button)
+        app.view(ACTION_MODAL)(self._on_modal)
+        app.event("app_home_opened")(self._on_home_opened)
+
+    async def _dedup_events(self, body: dict[str, Any], next: Any,
+                            req: Any = None) -> BoltResponse | None:
+        """Drop an event Slack delivers again (a retry, or a replay after a restart)."""
+        event_id = body.get("event_id") if body.get("type") == "event_callback" else None
+        if event_id and not await asyncio.to_thread(self.dedup.first_time, str(event_id)):
+            retry = req.headers.get("x-slack-retry-num") if req is not None else None
+            log.info("slack event %s seen already (retry %s): skipped", event_id, retry)
+            return BoltResponse(status=200, body="")
+        result: BoltResponse | None = await next()
+        return result
+
+    def _slash_listener(self, noun: str) -> Any:
+        async def listener(ack: Any, body: dict[str, Any]) -> None:
+            await ack()
+            text = unescape(str(body.get("text") or "")).strip()
+            origin = Origin(str(body.get("user_id")), body.get("channel_id"),
+                            body.get("response_url"))
+            if noun == "action" and not text and body.get("trigger_id"):
+                await self.open_action_modal(str(body["trigger_id"]), origin)
+                return
+            await self.run_command(f"{noun} {text}".strip(), origin)
+
+        return listener
+
+    async def _on_button(self, ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
+        await ack()
+        user = str((body.get("user") or {}).get("id"))
+        channel = (body.get("channel") or {}).get("id")
+        origin = Origin(user, channel, body.get("response_url"))
+        await self.run_command(str(action.get("value") or ""), origin)
+        if (body.get("view") or {}).get("type") == "home":
+            await self.publish_home(user)
+
+    async def _on_modal(self, ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
+        await ack()
+        try:
+            meta = json.loads(view.get("private_metadata") or "{}")
+        except ValueError:
+            meta = {}
+        user = str((body.get("user") or {}).get("id"))
+        values = (view.get("state") or {}).get("values") or {}
+        origin = Origin(user, meta.get("channel"), meta.get("response_url"))
+        await self.run_command(modal_command(values), origin)
+
+    async def _on_home_opened(self, event: dict[str, Any]) -> None:
+        if event.get("tab", "home") == "home" and event.get("user"):
+            await self.publish_home(str(event["user"]))
+
+    # --- the work ---------------------------------------------------------------------------
+
+    def _handle(self, incoming: Incoming) -> tuple[Reply, list[str]]:
+        """Worker thread: the command in its transaction, then its posts to other channels."""
+        reply = self.router.handle(incoming)
+        problems = self.dispatcher.deliver(reply.posts) if reply.posts else []
+        return reply, problems
+
+    async def run_command(self, line: str, origin: Origin) -> None:
+        try:
+            name = await self.names.name_of(origin.user_id)
+            incoming = Incoming(PLATFORM, origin.user_id, line, origin.channel_id, name, "/")
+            reply, problems = await asyncio.to_thread(self._handle, incoming)
+            for problem in problems:
+                reply.blocks.append(Text((problem,)))
+            await self.answer(reply, origin)
+        except Exception:
+            log.exception("slack: answering %r failed", line[:80])
+
+    async def answer(self, reply: Reply, origin: Origin) -> None:
+        """Private replies and errors to the person alone; the rest to the channel."""
+        rendered = render_blocks(list(reply.blocks))
+        public = not reply.private and not reply.error and origin.channel_id is not None
+        if rendered.files:
+            names = await self._send_files(rendered.files, origin, public)
+            if not public:
+                note = Text((f"Sent you {', '.join(names)} as a direct message.",))
+                rendered = render_blocks(
+                    [b for b in reply.blocks if not isinstance(b, File)] + [note])
+        if not rendered.messages:
+            return
+        if public:
+            assert origin.channel_id is not None
+            try:
+                await self.sender.post_rendered(origin.channel_id, Rendered(rendered.messages))
+                return
+            except SendFailed as err:
+                if not err.permanent or not origin.response_url:
+                    raise
+                # not in that channel (a private one, a DM): the response_url still works
+                log.info("slack: %s; answering through response_url", err)
+            await self._respond(origin.response_url, rendered, "in_channel")
+            return
+        if origin.response_url:
+            await self._respond(origin.response_url, rendered, "ephemeral")
+        elif origin.channel_id and not origin.channel_id.startswith("D"):
+            for m in rendered.messages:
+                await self.sender.call("chat.postEphemeral", partial(
+                    self.client.chat_postEphemeral, channel=origin.channel_id,
+                    user=origin.user_id, blocks=m.blocks, text=m.text or " "))
+        else:
+            target = await self.sender.resolve(f"dm:{origin.user_id}")
+            await self.sender.post_rendered(target, Rendered(rendered.messages))
+
+    async def _respond(self, url: str, rendered: Rendered, response_type: str) -> None:
+        hook = AsyncWebhookClient(url)
+        for m in rendered.messages:
+            resp = await hook.send_dict({
+                "response_type": response_type, "replace_original": False,
+                "text": m.text or " ", "blocks": m.blocks,
+            })
+            if resp.status_code != 200:
+                log.warning("slack response_url answered %s: %s", resp.status_code,
+                            resp.body[:200])
+
+    async def _send_files(self, files: list[File], origin: Origin, public: bool) -> list[str]:
+        """Files for the channel go there; a private file goes to the person's DM."""
+        if public and origin.channel_id:
+            target = origin.channel_id
+        else:
+            target = await self.sender.resolve(f"dm:{origin.user_id}")
+        for file in files:
+            await self.sender.upload(target, file)
+        return [f.name for f in files]
+
+    # --- modal and home ---------------------------------------------------------------------
+
+    def _groups_for_modal(self, channel_id: str | None) -> tuple[list[tuple[str, str]], str | None]:
+        with self.sessions() as session:
+            groups = [(slug, name) for slug, name in session.execute(
+                select(Group.slug, Group.name).order_by(Group.slug))]
+            current = None
+            if channel_id:
+                current = session.scalar(
+                    select(Group.slug).join(Channel)
+                    .where(Channel.platform == PLATFORM, Channel.channel_id == channel_id))
+        return groups, current
+
+    async def open_action_modal(self, trigger_id: str, origin: Origin) -> None:
+        groups, current = await asyncio.to_thread(self._groups_for_modal, origin.channel_id)
+        meta = json.dumps({"channel": origin.channel_id, "response_url": origin.response_url})
+        try:
+            await self.client.views_open(trigger_id=trigger_id,
+                                         view=action_modal(groups, meta, current))
+        except Exception:
+            log.exception("slack: views.open failed")
+            await self.answer(Reply(error=True).say(
+                "Could not open the form; type /action add <text> instead."), origin)
+
+    def _home_blocks(self, user_id: str, name: str | None) -> list[tuple[str, list[Block]]]:
+        """Worker thread: the person's open actions, their groups' meetings, decisions."""
+
+        def run(line: str) -> Reply:
+            return self.router.handle(Incoming(PLATFORM, user_id, line, None, name, "/"))
+
+        sections: list[tuple[str, list[Block]]] = []
+        mine = run("action list mine")
+        sections.append(("Your open actions", list(mine.blocks)))
+        with self.sessions() as session:
+            slugs = list(session.scalars(
+                select(Group.slug).join(Membership).join(
+                    Identity, Identity.person_id == Membership.person_id)
+                .where(Identity.platform == PLATFORM, Identity.external_id == user_id)
+                .order_by(Group.slug)))
+        meetings: list[Block] = []
+        for slug in slugs[:10]:
+            reply = run(f"meeting next {slug}")
+            if not reply.error:
+                meetings.extend(reply.blocks)
+        if not slugs:
+            meetings.append(Text(("You are in no group yet: /tg list shows them, "
+                                  "/tg join <group> joins one.",)))
+        elif not meetings:
+            meetings.append(Text(("No meetings scheduled for your groups.",)))
+        sections.append(("Your groups' next meetings", meetings))
+        decisions = run("decision list")
+        sections.append(("Recent decisions", list(decisions.blocks)))
+        return sections
+
+    async def publish_home(self, user_id: str) -> None:
+        try:
+            name = await self.names.name_of(user_id)
+            sections = await asyncio.to_thread(self._home_blocks, user_id, name)
+            await self.sender.call("views.publish", partial(
+                self.client.views_publish, user_id=user_id, view=home_view(sections)))
+        except Exception:
+            log.exception("slack: publishing the Home tab for %s failed", user_id)
+
+    # --- life cycle -------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Register the sender, then listen: Socket Mode with an app token, else HTTP."""
+        self.sender.bind(asyncio.get_running_loop())
+        self.dispatcher.register(PLATFORM, self.sender)
+        if self.settings.slack_app_token:
+            from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+            self._socket = AsyncSocketModeHandler(self.app, self.settings.slack_app_token,
+                                                  web_client=self.client)
+            await self._socket.connect_async()
+            log.warning("Slack: connected in Socket Mode")
+            return
+        web_app = web.Application()
+
+        async def events(request: web.Request) -> web.Response:
+            bolt_req = await to_bolt_request(request)
+            bolt_resp = await self.app.async_dispatch(bolt_req)
+            response: web.Response = await to_aiohttp_response(bolt_resp)
+            return response
+
+        async def health(request: web.Request) -> web.Response:
+            return web.Response(text="ok")
+
+        web_app.add_routes([web.post(EVENTS_PATH, events), web.get("/healthz", health)])
+        self._runner = web.AppRunner(web_app, access_log=None)
+        await self._runner.setup()
+        self.port = self.settings.port or DEFAULT_PORT
+        await web.TCPSite(self._runner, self.host, self.port).start()
+        log.warning("Slack: listening for %s on port %d", EVENTS_PATH, self.port)
+
+    async def stop(self) -> None:
+        if self._socket is not None:
+            await self._socket.close_async()
+            self._socket = None
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+
+async def run(box: Any, dispatcher: Dispatcher | None = None) -> None:
+    """``taskbot run``'s Slack runner: start, serve until cancelled, stop."""
+    adapter = SlackAdapter(box.router, box.sessions, box.settings,
+                           dispatcher or getattr(box, "dispatcher", None) or Dispatcher())
+    await adapter.start()
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await adapter.stop()

@@ -1,0 +1,236 @@
+"""Taskbot over Slack's HTTP interface: signed requests in, recorded Web API calls out.
+
+Each test uses channels and groups of its own, so the module's one bot process serves all.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from tests.slack.conftest import SlackBot
+from tests.slack.fake_slack import Call
+
+ALICE = "U0ALICE"
+BOB = "U0BOB"
+
+
+def posted(bot: SlackBot, channel: str, count: int = 1, contains: str = "") -> list[Call]:
+    return bot.fake.wait_for(
+        "api", "chat.postMessage", count=count,
+        where=lambda c: c.body.get("channel") == channel and contains in c.dump,
+    )
+
+
+def setup_group(bot: SlackBot, slug: str, channel: str, *members: str) -> None:
+    """A group linked to ``channel`` with ``members`` (the first as chair)."""
+    bot.slash("/tg", f"create {slug} Group {slug}", channel=channel)
+    posted(bot, channel, contains=f"Created group {slug}")
+    bot.slash("/tg", f"link {slug}", channel=channel)
+    posted(bot, channel, contains="now linked")
+    for i, member in enumerate(members):
+        role = "chair" if i == 0 else "member"
+        bot.slash("/tg", f"add {slug} <@{member}|{member.lower()}> as {role}", channel=channel)
+        posted(bot, channel, contains=f"<@{member}>")
+
+
+def buttons(call: Call) -> list[dict[str, Any]]:
+    return [el for block in call.body.get("blocks", []) if block["type"] == "actions"
+            for el in block["elements"]]
+
+
+# --- signatures -----------------------------------------------------------------------------
+
+
+def test_bad_signature_is_refused(slack_bot: SlackBot) -> None:
+    body = "command=%2Ftg&text=list&user_id=U0X&channel_id=C1"
+    forged = slack_bot.post(body, "application/x-www-form-urlencoded", signed=False, headers={
+        "X-Slack-Request-Timestamp": str(int(time.time())),
+        "X-Slack-Signature": "v0=" + "0" * 64,
+    })
+    assert forged.status == 401
+    unsigned = slack_bot.post(body, "application/x-www-form-urlencoded", signed=False)
+    assert unsigned.status == 401
+
+
+def test_timestamp_older_than_five_minutes_is_refused(slack_bot: SlackBot) -> None:
+    body = "command=%2Ftg&text=list&user_id=U0X&channel_id=C1"
+    old = slack_bot.post(body, "application/x-www-form-urlencoded",
+                         timestamp=int(time.time()) - 6 * 60)
+    assert old.status == 401
+    fresh = slack_bot.post(body, "application/x-www-form-urlencoded")
+    assert fresh.status == 200
+
+
+# --- every command family -------------------------------------------------------------------
+
+
+def test_tg_family(slack_bot: SlackBot) -> None:
+    setup_group(slack_bot, "tgfam", "C_TG", ALICE)
+    listing = slack_bot.reply(slack_bot.slash("/tg", "show tgfam", channel="C_TG"))
+    assert '"response_type": "ephemeral"' in listing
+    assert "Group tgfam" in listing and f"<@{ALICE}>" in listing
+
+
+def test_action_family_and_done_button(slack_bot: SlackBot) -> None:
+    setup_group(slack_bot, "actfam", "C_ACT", ALICE)
+    slack_bot.slash("/action", f"add <@{ALICE}|alice> Write the report due 2030-01-10",
+                    channel="C_ACT")
+    added = posted(slack_bot, "C_ACT", contains="Write the report")[0]
+    assert "<!date^" in added.dump  # the due date, in each reader's own zone
+    label = json.loads(added.dump)["text"].split(":")[0].split()[-1]  # "A-n"
+    listing = slack_bot.reply(slack_bot.slash("/action", "list actfam", channel="C_ACT"))
+    assert "Write the report" in listing and '"ephemeral"' in listing
+
+    # Done, clicked by the assignee, runs the button's command as her
+    result = slack_bot.interact({
+        "type": "block_actions", "user": {"id": ALICE, "name": "alice"},
+        "channel": {"id": "C_ACT"}, "team": {"id": "T1"}, "api_app_id": "A1",
+        "response_url": slack_bot.fake.response_url("done1"), "trigger_id": "t.done",
+        "container": {"type": "message", "channel_id": "C_ACT"},
+        "actions": [{"type": "button", "action_id": "taskbot:1", "block_id": "b1",
+                     "value": f"action done {label}", "text": {"type": "plain_text",
+                                                                 "text": "Done"}}],
+    })
+    assert result.status == 200
+    posted(slack_bot, "C_ACT", contains=f"{label}")
+    shown = slack_bot.reply(slack_bot.slash("/action", f"show {label}", channel="C_ACT"))
+    assert "done" in shown.lower()
+
+
+def test_meeting_family(slack_bot: SlackBot) -> None:
+    setup_group(slack_bot, "meetfam", "C_MEET", ALICE)
+    slack_bot.slash("/meeting", "schedule meetfam first tuesday 10:00 Europe/Brussels",
+                    channel="C_MEET")
+    posted(slack_bot, "C_MEET", contains="first")
+    nxt = slack_bot.reply(slack_bot.slash("/meeting", "next meetfam", channel="C_MEET"))
+    assert "<!date^" in nxt and "{date_short_pretty} {time}" in nxt
+
+
+def test_decision_family_and_acknowledge_button(slack_bot: SlackBot) -> None:
+    setup_group(slack_bot, "decfam", "C_DEC", ALICE)
+    slack_bot.slash("/decision", "post decfam Adopt the shared roadmap", channel="C_OTHER")
+    post = posted(slack_bot, "C_DEC", contains="Adopt the shared roadmap")[0]
+    ack = [b for b in buttons(post) if b["value"].startswith("decision ack")]
+    assert ack, post.dump
+    result = slack_bot.interact({
+        "type": "block_actions", "user": {"id": ALICE, "name": "alice"},
+        "channel": {"id": "C_DEC"}, "team": {"id": "T1"}, "api_app_id": "A1",
+        "response_url": slack_bot.fake.response_url("ack1"), "trigger_id": "t.ack",
+        "container": {"type": "message", "channel_id": "C_DEC"},
+        "actions": [{"type": "button", "action_id": ack[0]["action_id"], "block_id": "b1",
+                     "value": ack[0]["value"], "text": {"type": "plain_text",
+                                                        "text": "Acknowledge"}}],
+    })
+    assert result.status == 200
+    done = posted(slack_bot, "C_DEC", contains="acknowledged")[0]
+    assert f"<@{ALICE}>" in done.dump and "decfam" in done.dump
+
+
+def test_secretariat_family(slack_bot: SlackBot) -> None:
+    summary = slack_bot.reply(slack_bot.slash("/secretariat", "summary", channel="C_SEC"))
+    assert '"ephemeral"' in summary and "overdue" in summary.lower()
+    csv = slack_bot.slash("/secretariat", "actions all csv", channel="C_SEC")
+    note = slack_bot.reply(csv)
+    assert "direct message" in note
+    uploads = slack_bot.fake.wait_for("api", "files.completeUploadExternal")
+    assert uploads[-1].body["channel_id"] == "D0ADMIN"
+    assert slack_bot.fake.find("upload")
+
+
+def test_help_and_errors_are_ephemeral(slack_bot: SlackBot) -> None:
+    helped = slack_bot.reply(slack_bot.slash("/taskbot-help", "", channel="C_HELP"))
+    assert "Taskbot commands" in helped and "/action" in helped
+    usage = slack_bot.reply(slack_bot.slash("/taskbot-help", "action", channel="C_HELP"))
+    assert "/action add" in usage
+    wrong = slack_bot.reply(slack_bot.slash("/action", "frobnicate", channel="C_HELP"))
+    assert '"ephemeral"' in wrong and "frobnicate" in wrong
+    assert not [c for c in slack_bot.fake.find("api", "chat.postMessage")
+                if c.body.get("channel") == "C_HELP"]
+
+
+# --- safety ---------------------------------------------------------------------------------
+
+
+def test_injection_text_is_inert(slack_bot: SlackBot) -> None:
+    setup_group(slack_bot, "inject", "C_INJ", ALICE)
+    # what Slack sends for typed "<!channel> & <@U0BOB> ping" with should_escape on
+    slack_bot.slash("/action", "add &lt;!channel&gt; &amp; &lt;@U0BOB&gt; ping everyone",
+                    channel="C_INJ", user=ALICE)
+    post = posted(slack_bot, "C_INJ", contains="ping everyone")[0]
+    raw = post.dump
+    assert "&lt;!channel&gt; &amp;amp; &lt;@U0BOB&gt;" not in raw  # not escaped twice
+    assert "&lt;!channel&gt; &amp; &lt;@U0BOB&gt; ping everyone" in raw
+    assert "<!channel>" not in raw and "<@U0BOB>" not in raw
+
+
+# --- modal, Home tab, events ----------------------------------------------------------------
+
+
+def test_action_modal_creates_the_action(slack_bot: SlackBot) -> None:
+    setup_group(slack_bot, "modal", "C_MOD", ALICE, BOB)
+    name = slack_bot.slash("/action", "", channel="C_MOD", user=ALICE, trigger_id="trig.modal")
+    opened = slack_bot.fake.wait_for("api", "views.open",
+                                     where=lambda c: c.body.get("trigger_id") == "trig.modal")[0]
+    view = opened.body["view"]
+    if isinstance(view, str):
+        view = json.loads(view)
+    assert view["callback_id"] == "taskbot_action_add"
+    options = next(b for b in view["blocks"] if b["block_id"] == "group")["element"]
+    assert options["initial_option"]["value"] == "modal"
+    result = slack_bot.interact({
+        "type": "view_submission", "user": {"id": ALICE, "name": "alice"},
+        "team": {"id": "T1"}, "api_app_id": "A1", "trigger_id": "t.sub",
+        "view": {
+            "id": "V1", "type": "modal", "callback_id": "taskbot_action_add",
+            "private_metadata": view["private_metadata"],
+            "state": {"values": {
+                "text": {"text": {"type": "plain_text_input", "value": "Book the venue"}},
+                "assignees": {"assignees": {"type": "multi_users_select",
+                                            "selected_users": [BOB]}},
+                "due": {"due": {"type": "datepicker", "selected_date": "2030-03-01"}},
+                "group": {"group": {"type": "static_select",
+                                    "selected_option": {"value": "modal"}}},
+            }},
+        },
+    })
+    assert result.status == 200
+    added = posted(slack_bot, "C_MOD", contains="Book the venue")[0]
+    assert f"<@{BOB}>" in added.dump
+    assert not slack_bot.fake.find("respond", name)  # the form needs no second answer
+
+
+def test_home_tab_published_once_for_three_deliveries(slack_bot: SlackBot) -> None:
+    setup_group(slack_bot, "home", "C_HOME", ALICE)
+    slack_bot.slash("/action", "add Prepare the home tab due 2030-02-01", channel="C_HOME",
+                    user=ALICE)
+    posted(slack_bot, "C_HOME", contains="Prepare the home tab")
+    event = {"type": "app_home_opened", "user": ALICE, "channel": "D0ALICE", "tab": "home",
+             "event_ts": str(time.time())}
+    for retry in (None, 1, 2):
+        assert slack_bot.event(event, "Ev0HOME1", retry=retry).status == 200
+    published = slack_bot.fake.wait_for("api", "views.publish",
+                                        where=lambda c: c.body.get("user_id") == ALICE)
+    time.sleep(1.0)
+    assert len(slack_bot.fake.find("api", "views.publish")) == len(published) == 1
+    view = published[0].body["view"]
+    text = json.dumps(view)
+    assert "Your open actions" in text and "Prepare the home tab" in text
+    assert "Recent decisions" in text and "next meetings" in text
+
+
+# --- rate limits ----------------------------------------------------------------------------
+
+
+def test_rate_limited_post_is_retried_and_posted_once(slack_bot: SlackBot) -> None:
+    slack_bot.slash("/tg", "create ratelim Rate limited", channel="C_RATE")
+    posted(slack_bot, "C_RATE", contains="Created group ratelim")
+    slack_bot.fake.rate_limit("chat.postMessage", times=1, retry_after=1)
+    slack_bot.slash("/tg", "link ratelim", channel="C_RATE")
+    ok = posted(slack_bot, "C_RATE", contains="now linked")
+    limited = [c for c in slack_bot.fake.find("api", "chat.postMessage", status=429)
+               if c.body.get("channel") == "C_RATE"]
+    assert len(limited) == 1
+    time.sleep(0.5)
+    assert len(posted(slack_bot, "C_RATE", contains="now linked")) == len(ok) == 1
