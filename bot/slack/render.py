@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -214,7 +215,7 @@ def _fallback(parts: list[str]) -> str:
     return cut + "…"
 
 
-def render_blocks(blocks: list[Block], max_blocks: int = MAX_BLOCKS) -> Rendered:
+def render_blocks(blocks: Sequence[Block], max_blocks: int = MAX_BLOCKS) -> Rendered:
     """The neutral blocks as Slack messages (each within Slack's limits) and the files."""
     builder = _Builder()
     for block in blocks:
@@ -226,7 +227,7 @@ def render_blocks(blocks: list[Block], max_blocks: int = MAX_BLOCKS) -> Rendered
     return out
 
 
-def to_slack_blocks(blocks: list[Block], limit: int) -> list[SlackBlock]:
+def to_slack_blocks(blocks: Sequence[Block], limit: int) -> list[SlackBlock]:
     """One list of Slack blocks (for a view), cut at ``limit`` with a note saying so."""
     builder = _Builder()
     for block in blocks:

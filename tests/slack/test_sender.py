@@ -1,0 +1,141 @@
+"""SlackSender against the recording fake (429 bounds, DMs, files, the thread hop), event
+dedup on both stores, and the manifest."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy import Engine, func, select
+
+from bot.slack.app import SLASH_COMMANDS
+from bot.slack.sender import SlackSender
+from bot.slack.state import EventDedup
+from handlers.delivery import SendFailed
+from handlers.messages import ChannelRef, File, Text
+from storage.db import make_session_factory
+from storage.models import KvState
+from tests.slack.fake_slack import FakeSlack
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeSlack]:
+    server = FakeSlack().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def make_sender(fake: FakeSlack, **kw: float) -> tuple[SlackSender, list[float]]:
+    slept: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+
+    client = AsyncWebClient(token="xoxb-t", base_url=fake.api_url)
+    return SlackSender(client, sleep=sleep, **kw), slept  # type: ignore[arg-type]
+
+
+def test_429_then_200_posts_once(fake: FakeSlack) -> None:
+    sender, slept = make_sender(fake)
+    fake.rate_limit("chat.postMessage", times=2, retry_after=3)
+    ts = asyncio.run(sender.post("C1", [Text(("hello <!channel>",))]))
+    assert ts and slept == [3.0, 3.0]
+    ok = fake.find("api", "chat.postMessage")
+    assert len(ok) == 1 and "&lt;!channel&gt;" in ok[0].dump
+    assert len(fake.find("api", "chat.postMessage", status=429)) == 2
+
+
+def test_429_beyond_the_bound_raises_with_retry_after(fake: FakeSlack) -> None:
+    sender, slept = make_sender(fake, max_retries=2)
+    fake.rate_limit("chat.postMessage", times=5, retry_after=4)
+    with pytest.raises(SendFailed) as err:
+        asyncio.run(sender.post("C1", [Text(("hi",))]))
+    assert err.value.retry_after == 4 and not err.value.permanent
+    assert slept == [4.0, 4.0] and not fake.find("api", "chat.postMessage")
+    # a Retry-After longer than the wait bound is not waited for at all
+    sender, slept = make_sender(fake, max_wait=10)
+    fake.rate_limit("chat.postMessage", times=1, retry_after=60)
+    with pytest.raises(SendFailed) as err:
+        asyncio.run(sender.post("C1", [Text(("hi",))]))
+    assert err.value.retry_after == 60 and slept == []
+
+
+def test_direct_messages_and_files(fake: FakeSlack) -> None:
+    sender, _ = make_sender(fake)
+    blocks = [Text(("your file",)), File("a.csv", "text/csv", b"id\n1\n", "Actions")]
+    asyncio.run(sender.post("dm:U0ALICE", blocks))
+    assert fake.find("api", "conversations.open")[0].body["users"] == "U0ALICE"
+    assert fake.find("api", "chat.postMessage")[0].body["channel"] == "D0ALICE"
+    done = fake.find("api", "files.completeUploadExternal")[0]
+    assert done.body["channel_id"] == "D0ALICE"
+    assert fake.find("upload")[0].body["content"] == "id\n1\n"
+
+
+def test_send_from_a_worker_thread_hops_to_the_loop(fake: FakeSlack) -> None:
+    sender, _ = make_sender(fake)
+    results: list[str] = []
+
+    async def main() -> None:
+        sender.bind(asyncio.get_running_loop())
+        with pytest.raises(RuntimeError):
+            sender.send(ChannelRef("slack", "C1"), [Text(("x",))], "k0")
+        worker = threading.Thread(target=lambda: results.append(
+            sender.send(ChannelRef("slack", "C9"), [Text(("from a thread",))], "k1")))
+        worker.start()
+        while worker.is_alive():
+            await asyncio.sleep(0.01)
+
+    asyncio.run(main())
+    assert results and results[0].startswith("1700000000.")
+    assert [c.body["channel"] for c in fake.find("api", "chat.postMessage")] == ["C9"]
+
+
+def test_permanent_errors_are_marked(fake: FakeSlack) -> None:
+    sender, _ = make_sender(fake)
+
+    async def not_in_channel() -> None:
+        from slack_sdk.errors import SlackApiError
+        from slack_sdk.web.async_slack_response import AsyncSlackResponse
+
+        resp = AsyncSlackResponse(client=sender.client, http_verb="POST", api_url="x",
+                                  req_args={}, data={"ok": False, "error": "not_in_channel"},
+                                  headers={}, status_code=200)
+        raise SlackApiError("not_in_channel", resp)
+
+    with pytest.raises(SendFailed) as err:
+        asyncio.run(sender.call("chat.postMessage", not_in_channel))
+    assert err.value.permanent
+
+
+def test_event_dedup_survives_a_restart(engine: Engine) -> None:
+    sessions = make_session_factory(engine)
+    first = EventDedup(sessions)
+    assert first.first_time("Ev1") is True
+    assert first.first_time("Ev1") is False
+    restarted = EventDedup(sessions)  # a new process: nothing in memory
+    assert restarted.first_time("Ev1") is False
+    assert restarted.first_time("Ev2") is True
+    with sessions() as s:
+        assert s.scalar(select(func.count()).select_from(KvState)) == 2
+
+
+def test_manifest_matches_the_app() -> None:
+    yaml = pytest.importorskip("yaml")
+    manifest = yaml.safe_load((ROOT / "slack-app-manifest.yml").read_text())
+    commands = manifest["features"]["slash_commands"]
+    assert {c["command"] for c in commands} == set(SLASH_COMMANDS)
+    assert all(c["should_escape"] is True for c in commands)
+    assert manifest["features"]["app_home"]["home_tab_enabled"] is True
+    assert manifest["settings"]["interactivity"]["is_enabled"] is True
+    assert manifest["settings"]["socket_mode_enabled"] is True
+    assert manifest["settings"]["event_subscriptions"]["bot_events"] == ["app_home_opened"]
+    assert set(manifest["oauth_config"]["scopes"]["bot"]) == {
+        "commands", "chat:write", "users:read", "im:write", "files:write"}
