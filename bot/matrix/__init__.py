@@ -1,0 +1,1 @@
+"""Taskbot on Matrix (matrix-nio): the adapter, its renderer and its Sender."""

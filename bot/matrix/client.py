@@ -1,0 +1,591 @@
+"""Taskbot on Matrix: a matrix-nio AsyncClient in front of the shared core.
+
+One sync loop reads the homeserver; each command runs in a worker thread (the core is
+synchronous SQLAlchemy) and its reply goes back as an ``m.notice`` reply to the command's
+event. Exactly once: an event acts only if its id was not handled before (ids persist), and
+the sync token is stored only after a batch's events were handled, so a crash replays a
+batch at most and the replay is filtered by those ids. With no stored token (first start),
+messages older than the start are history, not commands.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import logging
+import random
+import re
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from nio import (
+    AsyncClient,
+    AsyncClientConfig,
+    JoinError,
+    LoginError,
+    MessageDirection,
+    RoomCreateError,
+    RoomLeaveResponse,
+    RoomMessagesError,
+    RoomPreset,
+    RoomSendError,
+    SyncError,
+    SyncResponse,
+    UploadError,
+    WhoamiError,
+)
+from nio.api import Api
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.config import Settings
+from bot.dispatch import Dispatcher
+from bot.matrix.render import PLATFORM, command_text, file_content, render
+from bot.matrix.state import MatrixState
+from handlers.delivery import SendFailed
+from handlers.directory import find_identity
+from handlers.messages import Block, ChannelRef, File, Text
+from handlers.router import Incoming, Router
+from storage.models import NAME_MAX, Membership
+
+log = logging.getLogger(__name__)
+
+SYNC_TIMELINE_LIMIT = 100
+BACKFILL_MAX = 1000  # events fetched per room after a long gap ("limited" timeline)
+SEND_ATTEMPTS = 10
+SEND_WAIT_MAX = 90.0  # seconds a send may wait on M_LIMIT_EXCEEDED before giving up
+BACKOFF_MAX = 60.0
+MATRIX_ID = re.compile(r"@[a-z0-9._=/+-]+:[A-Za-z0-9.:\[\]-]+", re.IGNORECASE)
+LINK_COMMANDS = {("tg", "link"), ("tg", "unlink")}
+
+DECLINE_REASON = (
+    "Taskbot joins rooms on invitation by an admin, the secretariat or a member of a "
+    "task group. Ask one of them to invite me."
+)
+WELCOME = (
+    "Hello! I am Taskbot. A chair, the secretariat or an admin can link this room to a task "
+    "group with {p}tg link <group>; {p}help lists the commands."
+)
+ENCRYPTED_NOTICE = (
+    "I cannot read encrypted messages, so I do not see commands typed in this room. "
+    "Use an unencrypted room for Taskbot, or write to me in a direct message without "
+    "encryption."
+)
+
+
+def txn_id(key: str, part: str = "") -> str:
+    """A transaction id derived from a delivery key: the same key can only post once."""
+    return "tb-" + hashlib.sha256(f"{key}\x00{part}".encode()).hexdigest()[:40]
+
+
+@dataclass(frozen=True)
+class MatrixOptions:
+    homeserver: str
+    user_id: str
+    password: str | None
+    access_token: str | None
+    prefix: str = "!"
+    admins: frozenset[str] = frozenset()
+    sync_timeout_ms: int = 30_000
+    device_name: str = "Taskbot"
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **overrides: Any) -> MatrixOptions:
+        assert settings.matrix_homeserver and settings.matrix_user_id
+        values: dict[str, Any] = {
+            "homeserver": settings.matrix_homeserver,
+            "user_id": settings.matrix_user_id,
+            "password": settings.matrix_password,
+            "access_token": settings.matrix_access_token,
+            "prefix": settings.matrix_command_prefix,
+            "admins": settings.admins,
+        }
+        values.update(overrides)
+        return cls(**values)
+
+
+class MatrixBot:
+    """The adapter: ``await start()`` logs in and syncs in the background; ``stop()`` ends it."""
+
+    def __init__(
+        self,
+        options: MatrixOptions,
+        sessions: sessionmaker[Session],
+        router: Router,
+        dispatcher: Dispatcher | None = None,
+    ) -> None:
+        self.options = options
+        self.sessions = sessions
+        self.router = router
+        self.dispatcher = dispatcher or Dispatcher()
+        self.state = MatrixState(sessions, options.user_id)
+        self.client = AsyncClient(
+            options.homeserver,
+            options.user_id,
+            config=AsyncClientConfig(
+                max_limit_exceeded=0,  # rate limits are retried here, with a bound
+                max_timeouts=3,
+                encryption_enabled=False,
+                store_sync_tokens=False,
+                request_timeout=options.sync_timeout_ms / 1000 + 30,
+            ),
+        )
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.token: str | None = None
+        self.start_ms = 0
+        self.direct_rooms: set[str] = set()
+        self.synced = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+        self._room_locks: dict[str, asyncio.Lock] = {}
+        # room -> creators, who outrank every power level from room version 12 on
+        self.creators: dict[str, set[str]] = {}
+
+    # --- life cycle --------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Log in (or reuse the stored login), then sync in a background task."""
+        self.loop = asyncio.get_running_loop()
+        self.start_ms = int(time.time() * 1000)
+        await asyncio.to_thread(self.state.load)
+        await self._login()
+        self.token = await asyncio.to_thread(self.state.sync_token)
+        from bot.matrix.sender import MatrixSender
+
+        self.dispatcher.register(PLATFORM, MatrixSender(self))
+        self._task = asyncio.create_task(self._sync_forever(), name="matrix-sync")
+
+    async def wait(self) -> None:
+        """Until the sync loop ends (``stop()``)."""
+        if self._task is not None:
+            await self._task
+
+    async def stop(self) -> None:
+        self._stopping = True
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        await self.client.close()
+
+    async def _login(self) -> None:
+        opts = self.options
+        if opts.access_token:
+            if await self._use_token(opts.access_token, None):
+                return
+            raise RuntimeError("MATRIX_ACCESS_TOKEN was refused by the homeserver.")
+        stored = await asyncio.to_thread(self.state.login)
+        if stored is not None:
+            if await self._use_token(*stored):
+                return
+            log.warning("the stored Matrix login is no longer valid; logging in again")
+            await asyncio.to_thread(self.state.forget_login)
+        if not opts.password:
+            raise RuntimeError("MATRIX_PASSWORD is needed to log in (no valid token).")
+        resp = await self.client.login(opts.password, device_name=opts.device_name)
+        if isinstance(resp, LoginError):
+            raise RuntimeError(f"Matrix login failed: {resp.status_code} {resp.message}")
+        await asyncio.to_thread(self.state.save_login, resp.access_token, resp.device_id)
+        log.info("logged in to Matrix as %s (device %s)", resp.user_id, resp.device_id)
+
+    async def _use_token(self, token: str, device_id: str | None) -> bool:
+        self.client.access_token = token
+        who = await self.client.whoami()
+        if isinstance(who, WhoamiError):
+            self.client.access_token = ""
+            if who.status_code in ("M_UNKNOWN_TOKEN", "M_FORBIDDEN", "M_MISSING_TOKEN"):
+                return False
+            raise RuntimeError(f"Matrix whoami failed: {who.status_code} {who.message}")
+        device = who.device_id or device_id or ""
+        self.client.restore_login(who.user_id, device, token)
+        if device_id is None:
+            await asyncio.to_thread(self.state.save_login, token, device)
+        return True
+
+    # --- sync --------------------------------------------------------------------------------
+
+    async def _sync_forever(self) -> None:
+        backoff = 1.0
+        full_state = True  # the first sync of a process loads every room's state into nio
+        sync_filter = {
+            "room": {"timeline": {"limit": SYNC_TIMELINE_LIMIT}},
+            "presence": {"types": []},
+        }
+        while not self._stopping:
+            try:
+                resp = await self.client.sync(
+                    timeout=self.options.sync_timeout_ms if self.token else 0,
+                    since=self.token,
+                    full_state=full_state,
+                    sync_filter=sync_filter,
+                    set_presence="online",
+                )
+            except asyncio.CancelledError:
+                raise
+            except Exception as err:
+                log.warning("Matrix sync failed (%s); retrying in %.0fs", err, backoff)
+                await asyncio.sleep(backoff * random.uniform(0.8, 1.2))
+                backoff = min(backoff * 2, BACKOFF_MAX)
+                continue
+            if isinstance(resp, SyncError):
+                delay = (resp.retry_after_ms or 0) / 1000 or backoff
+                log.warning("Matrix sync error %s %s; retrying in %.0fs",
+                            resp.status_code, resp.message, delay)
+                if resp.status_code == "M_UNKNOWN_TOKEN":
+                    await asyncio.to_thread(self.state.forget_login)
+                    await self._login()
+                await asyncio.sleep(delay)
+                backoff = min(backoff * 2, BACKOFF_MAX)
+                continue
+            backoff = 1.0
+            full_state = False
+            try:
+                await self.handle_sync(resp)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # the token is not stored: the batch comes again, and handled ids are skipped
+                log.exception("handling a Matrix sync batch failed; it will be retried")
+                await asyncio.sleep(backoff)
+                continue
+            self.token = resp.next_batch
+            await asyncio.to_thread(self.state.save_sync_token, resp.next_batch)
+            self.synced.set()
+
+    async def handle_sync(self, resp: SyncResponse) -> None:
+        """Handle one batch: invites first, then each joined room's timeline in order."""
+        since = self.token
+        for room_id, info in resp.rooms.invite.items():
+            await self.on_invite(room_id, info.invite_state)
+        jobs = []
+        for room_id, info in resp.rooms.join.items():
+            events = [e.source for e in info.timeline.events]
+            for source in [e.source for e in info.state] + events:
+                if source.get("type") == "m.room.create":
+                    self.note_creators(room_id, source)
+            if info.timeline.limited and since is not None and info.timeline.prev_batch:
+                events = await self._backfill(room_id, info.timeline.prev_batch, since) + events
+            jobs.append(self.handle_room_events(room_id, events))
+        # rooms run side by side; within a room, commands are handled in order
+        await asyncio.gather(*jobs)
+
+    async def _backfill(self, room_id: str, start: str, until: str) -> list[dict[str, Any]]:
+        """Events a limited timeline left out since the last sync (a long outage)."""
+        older: list[dict[str, Any]] = []
+        token: str | None = start
+        while token and len(older) < BACKFILL_MAX:
+            resp = await self.client.room_messages(
+                room_id, start=token, end=until, direction=MessageDirection.back, limit=100
+            )
+            if isinstance(resp, RoomMessagesError) or not resp.chunk:
+                break
+            older.extend(e.source for e in resp.chunk)
+            if resp.end == token:
+                break
+            token = resp.end
+        older.reverse()
+        return older
+
+    async def handle_room_events(self, room_id: str, events: list[dict[str, Any]]) -> None:
+        lock = self._room_locks.setdefault(room_id, asyncio.Lock())
+        async with lock:
+            for source in events:
+                try:
+                    await self.handle_event(room_id, source)
+                except asyncio.CancelledError:
+                    raise
+                except SendFailed as err:
+                    log.error("could not answer %s in %s: %s",
+                              source.get("event_id"), room_id, err)
+
+    async def handle_event(self, room_id: str, source: dict[str, Any]) -> None:
+        """One timeline event; acts at most once per event id."""
+        event_id = source.get("event_id")
+        sender = source.get("sender")
+        if not isinstance(event_id, str) or not isinstance(sender, str):
+            return
+        if sender == self.client.user_id or self.state.is_seen(event_id):
+            return
+        if self.token is None and int(source.get("origin_server_ts", 0)) < self.start_ms:
+            return  # history from before the first start: not a command for us
+        kind = source.get("type")
+        if kind == "m.room.encrypted":
+            await self._on_encrypted(room_id, event_id)
+            return
+        if kind != "m.room.message":
+            return
+        content = source.get("content") or {}
+        if content.get("msgtype") != "m.text" or not isinstance(content.get("body"), str):
+            return
+        if (content.get("m.relates_to") or {}).get("rel_type") == "m.replace":
+            return  # an edit: the original was the command
+        formatted = content.get("formatted_body")
+        line = command_text(content["body"], formatted if isinstance(formatted, str) else None)
+        prefix = self.options.prefix
+        direct = self.is_direct(room_id)
+        if line.startswith(prefix):
+            line = line[len(prefix):].strip()
+        elif not direct:
+            return
+        if not line:
+            return
+        await self.run_command(room_id, event_id, sender, line, direct)
+
+    # --- commands ----------------------------------------------------------------------------
+
+    def is_direct(self, room_id: str) -> bool:
+        """A direct chat: the invite said so, or the bot opened it for a direct message."""
+        return room_id in self.direct_rooms or room_id in self.state.direct
+
+    def display_name(self, room_id: str, user_id: str) -> str | None:
+        room = self.client.rooms.get(room_id)
+        if room is None:
+            return None
+        user = room.users.get(user_id)
+        name = getattr(user, "display_name", None) if user is not None else None
+        return name if isinstance(name, str) and name else None
+
+    async def run_command(self, room_id: str, event_id: str, sender: str, line: str,
+                          direct: bool) -> None:
+        words = line.split()
+        noun, verb = ([*words, "", ""])[:2]
+        pair = (noun.lower(), verb.lower())
+        extra: list[Block] = []
+        if pair in LINK_COMMANDS and not direct and not self.may_link(room_id, sender):
+            await asyncio.to_thread(self.state.mark_seen, event_id)
+            await self.send_blocks(room_id, [Text((
+                f"{self.options.prefix}{noun} {verb} needs room power level "
+                f"{self.link_level(room_id)} here (a room moderator), as well as a Taskbot "
+                "role that allows it.",
+            ))], f"reply:{event_id}", reply_to=event_id)
+            return
+        incoming = Incoming(
+            platform=PLATFORM, user_id=sender, text=line,
+            channel_id=None if direct else room_id,
+            user_name=self.display_name(room_id, sender), prefix=self.options.prefix,
+        )
+
+        names = {uid: name for uid in set(MATRIX_ID.findall(line))
+                 if (name := self.display_name(room_id, uid))}
+
+        def work() -> tuple[list[Block], list[str]]:
+            reply = self.router.handle(incoming)
+            self.state.mark_seen(event_id)
+            if names:
+                self.adopt_names(names)
+            problems = self.dispatcher.deliver(reply.posts) if reply.posts else []
+            return reply.blocks, problems
+
+        blocks, problems = await asyncio.to_thread(work)
+        if pair == ("tg", "show") and not direct:
+            extra.extend(self.power_level_blocks(room_id))
+        extra.extend(Text((p,)) for p in problems)
+        if blocks or extra:
+            await self.send_blocks(room_id, [*blocks, *extra], f"reply:{event_id}",
+                                   reply_to=event_id)
+
+    def note_creators(self, room_id: str, create: dict[str, Any]) -> None:
+        content = create.get("content") or {}
+        version = str(content.get("room_version", "1"))
+        if version.isdigit() and int(version) < 12:
+            return  # older rooms: creators hold an ordinary power level
+        extra = content.get("additional_creators") or []
+        self.creators[room_id] = {str(create.get("sender")), *map(str, extra)}
+
+    def adopt_names(self, names: dict[str, str]) -> None:
+        """People first seen as a bare Matrix id (``tg add @bob:server``) get the display
+        name of their profile in this room."""
+        with self.sessions.begin() as session:
+            for user_id, name in names.items():
+                person = find_identity(session, PLATFORM, user_id)
+                if person is not None and person.display_name == user_id:
+                    person.display_name = name[:NAME_MAX]
+
+    def link_level(self, room_id: str) -> int:
+        """Binding a room needs the level for state events: a moderator by default."""
+        room = self.client.rooms.get(room_id)
+        if room is None:
+            return 50
+        return int(room.power_levels.defaults.state_default)
+
+    def user_level(self, room_id: str, user_id: str) -> float:
+        if user_id in self.creators.get(room_id, ()):
+            return float("inf")
+        room = self.client.rooms.get(room_id)
+        return float(room.power_levels.get_user_level(user_id)) if room is not None else 0.0
+
+    def may_link(self, room_id: str, user_id: str) -> bool:
+        """Room power levels gate binding a room, next to the Taskbot role the core checks."""
+        return self.user_level(room_id, user_id) >= self.link_level(room_id)
+
+    def power_level_blocks(self, room_id: str) -> list[Block]:
+        room = self.client.rooms.get(room_id)
+        if room is None:
+            return []
+        levels: dict[str, float] = {u: float(v) for u, v in room.power_levels.users.items()}
+        levels.update((u, float("inf")) for u in self.creators.get(room_id, ()))
+        shown = ", ".join(
+            f"{self.display_name(room_id, uid) or uid} "
+            f"{'creator' if level == float('inf') else int(level)}"
+            for uid, level in sorted(levels.items(), key=lambda kv: (-kv[1], kv[0]))
+            if uid != self.client.user_id
+        )
+        return [Text((f"Room power levels here: {shown or 'everyone at the default'}"
+                      f" (linking the room needs {self.link_level(room_id)}).",))]
+
+    # --- invites and encryption --------------------------------------------------------------
+
+    async def on_invite(self, room_id: str, invite_state: list[Any]) -> None:
+        inviter: str | None = None
+        is_direct = False
+        for event in invite_state:
+            # nio moves the content out of ``source`` for invite events: read its fields
+            if (getattr(event, "state_key", None) == self.client.user_id
+                    and getattr(event, "membership", None) == "invite"):
+                inviter = getattr(event, "sender", None)
+                content = getattr(event, "content", None) or {}
+                is_direct = bool(content.get("is_direct"))
+        if inviter is None:
+            return
+        allowed = await asyncio.to_thread(self.inviter_allowed, inviter)
+        if not allowed:
+            log.info("declining the invite to %s from %s", room_id, inviter)
+            await self._leave(room_id, DECLINE_REASON)
+            return
+        resp = await self.client.join(room_id)
+        if isinstance(resp, JoinError):
+            log.warning("could not join %s: %s", room_id, resp)
+            return
+        if is_direct:
+            self.direct_rooms.add(room_id)
+            await asyncio.to_thread(self.state.save_dm_room, inviter, room_id)
+            await asyncio.to_thread(self.state.mark_direct, room_id)
+        else:
+            await self.send_blocks(room_id, [Text((WELCOME.format(p=self.options.prefix),))],
+                                   f"welcome:{room_id}")
+
+    def inviter_allowed(self, user_id: str) -> bool:
+        """Admins, and people who belong to some group (the secretariat is a group too)."""
+        admins = self.options.admins
+        if user_id in admins or f"{PLATFORM}:{user_id}" in admins:
+            return True
+        with self.sessions() as session:
+            person = find_identity(session, PLATFORM, user_id)
+            if person is None:
+                return False
+            if person.is_admin:
+                return True
+            return session.scalar(
+                select(Membership.id).where(Membership.person_id == person.id).limit(1)
+            ) is not None
+
+    async def _leave(self, room_id: str, reason: str) -> None:
+        method, path = Api.room_leave(self.client.access_token, room_id)
+        resp = await self.client._send(RoomLeaveResponse, method, path,
+                                       json.dumps({"reason": reason}))
+        if not isinstance(resp, RoomLeaveResponse):
+            log.warning("could not decline the invite to %s: %s", room_id, resp)
+
+    async def _on_encrypted(self, room_id: str, event_id: str) -> None:
+        log.warning("encrypted event %s in %s: Taskbot cannot read encrypted rooms",
+                    event_id, room_id)
+        if await asyncio.to_thread(self.state.told_encrypted, room_id):
+            return
+        await self.send_blocks(room_id, [Text((ENCRYPTED_NOTICE,))], f"e2e:{room_id}")
+        await asyncio.to_thread(self.state.mark_told_encrypted, room_id)
+
+    # --- sending -----------------------------------------------------------------------------
+
+    async def send_blocks(self, room_id: str, blocks: list[Block], key: str,
+                          reply_to: str | None = None) -> str:
+        """Post ``blocks`` (files after the text); idempotent per ``key``. Returns the id of
+        the first event sent."""
+        rendered = render(blocks, self.options.prefix)
+        first = ""
+        text_blocks = [b for b in blocks if not isinstance(b, File)]
+        if text_blocks:
+            first = await self.room_send(room_id, rendered.content("m.notice", reply_to),
+                                         txn_id(key, "text"))
+        for i, block in enumerate(rendered.files):
+            uri = await self.upload(block)
+            content = file_content(block, uri)
+            if reply_to and not first:
+                content["m.relates_to"] = {"m.in_reply_to": {"event_id": reply_to}}
+            event = await self.room_send(room_id, content, txn_id(key, f"file{i}"))
+            first = first or event
+        return first
+
+    async def room_send(self, room_id: str, content: dict[str, Any], tx_id: str) -> str:
+        """``m.room.message`` with bounded retries on M_LIMIT_EXCEEDED (same txn id each time,
+        so a retry after a lost answer cannot post twice)."""
+        waited = 0.0
+        for _attempt in range(SEND_ATTEMPTS):
+            resp = await self.client.room_send(room_id, "m.room.message", content, tx_id=tx_id)
+            if not isinstance(resp, RoomSendError):
+                return str(resp.event_id)
+            if resp.status_code != "M_LIMIT_EXCEEDED":
+                permanent = resp.status_code in ("M_FORBIDDEN", "M_NOT_FOUND", "M_TOO_LARGE")
+                raise SendFailed(f"{resp.status_code} {resp.message}", permanent=permanent)
+            delay = (resp.retry_after_ms or 1000) / 1000
+            if waited + delay > SEND_WAIT_MAX:
+                raise SendFailed("M_LIMIT_EXCEEDED", retry_after=delay)
+            log.info("rate limited in %s; retrying in %.1fs", room_id, delay)
+            await asyncio.sleep(delay)
+            waited += delay
+        raise SendFailed("M_LIMIT_EXCEEDED: still limited after retries", retry_after=5.0)
+
+    async def upload(self, block: File) -> str:
+        data = block.content
+        resp, _keys = await self.client.upload(
+            lambda _got_429, _timeouts: data, content_type=block.mime, filename=block.name,
+            filesize=len(data),
+        )
+        if isinstance(resp, UploadError):
+            raise SendFailed(f"upload failed: {resp.status_code} {resp.message}",
+                             retry_after=(resp.retry_after_ms or 0) / 1000 or None)
+        return str(resp.content_uri)
+
+    async def room_for(self, channel: ChannelRef) -> str:
+        """The room of a channel ref; ``dm:<user>`` finds or opens a direct chat."""
+        user = channel.direct_user
+        if user is None:
+            return channel.channel_id
+        room_id = await asyncio.to_thread(self.state.dm_room, user)
+        if room_id and room_id in self.client.rooms:
+            return room_id
+        resp = await self.client.room_create(
+            is_direct=True, invite=[user], preset=RoomPreset.trusted_private_chat
+        )
+        if isinstance(resp, RoomCreateError):
+            raise SendFailed(f"cannot open a direct chat with {user}: {resp.message}",
+                             retry_after=(resp.retry_after_ms or 0) / 1000 or None)
+        self.direct_rooms.add(resp.room_id)
+        await asyncio.to_thread(self.state.save_dm_room, user, resp.room_id)
+        await asyncio.to_thread(self.state.mark_direct, resp.room_id)
+        return str(resp.room_id)
+
+    async def post(self, channel: ChannelRef, blocks: list[Block], key: str) -> str:
+        room_id = await self.room_for(channel)
+        return await self.send_blocks(room_id, blocks, key)
+
+    def call_soon(self, make: Callable[[], Awaitable[str]], timeout: float) -> str:
+        """Run a coroutine on the bot's loop from a worker thread and wait for its result."""
+        loop = self.loop
+        if loop is None or self._stopping:
+            raise SendFailed("the Matrix client is not running", retry_after=30.0)
+        try:
+            running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            raise RuntimeError("a blocking send from the event loop would deadlock")
+
+        async def wrapped() -> str:
+            return await make()
+
+        return asyncio.run_coroutine_threadsafe(wrapped(), loop).result(timeout)
