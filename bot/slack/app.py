@@ -12,6 +12,7 @@ import asyncio
 import json
 import logging
 import re
+import sys
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -200,9 +201,10 @@ class SlackAdapter:
                 await self.sender.post_rendered(origin.channel_id, Rendered(rendered.messages))
                 return
             except SendFailed as err:
-                if not err.permanent or not origin.response_url:
+                if not origin.response_url:
                     raise
-                # not in that channel (a private one, a DM): the response_url still works
+                # not in that channel (a private one, a DM) or rate limited for longer than
+                # we wait: the command's response_url still reaches the channel
                 log.info("slack: %s; answering through response_url", err)
             await self._respond(origin.response_url, rendered, "in_channel")
             return
@@ -313,7 +315,7 @@ class SlackAdapter:
             self._socket = AsyncSocketModeHandler(self.app, self.settings.slack_app_token,
                                                   web_client=self.client)
             await self._socket.connect_async()
-            log.warning("Slack: connected in Socket Mode")
+            print("Slack: connected in Socket Mode", file=sys.stderr)
             return
         web_app = web.Application()
 
@@ -331,7 +333,7 @@ class SlackAdapter:
         await self._runner.setup()
         self.port = self.settings.port or DEFAULT_PORT
         await web.TCPSite(self._runner, self.host, self.port).start()
-        log.warning("Slack: listening for %s on port %d", EVENTS_PATH, self.port)
+        print(f"Slack: listening for {EVENTS_PATH} on port {self.port}", file=sys.stderr)
 
     async def stop(self) -> None:
         if self._socket is not None:

@@ -164,6 +164,8 @@ class FakeSlack:
         if method == "auth.test":
             return {**ok, "user_id": "UBOT", "bot_id": "BBOT", "team_id": "T1",
                     "user": "taskbot", "team": "Test team", "url": "https://test.slack.com/"}
+        if method == "chat.postMessage" and str(body.get("channel", "")).startswith("CPRIV"):
+            return {"ok": False, "error": "not_in_channel"}  # a channel the bot is not in
         if method == "chat.postMessage":
             ts = f"1700000000.{next(self._ts):06d}"
             return {**ok, "channel": body.get("channel"), "ts": ts,

@@ -234,3 +234,9 @@ def test_rate_limited_post_is_retried_and_posted_once(slack_bot: SlackBot) -> No
     assert len(limited) == 1
     time.sleep(0.5)
     assert len(posted(slack_bot, "C_RATE", contains="now linked")) == len(ok) == 1
+
+
+def test_public_reply_where_the_bot_is_not_a_member(slack_bot: SlackBot) -> None:
+    name = slack_bot.slash("/tg", "create notin Not invited", channel="CPRIV_1")
+    answer = slack_bot.reply(name)
+    assert '"response_type": "in_channel"' in answer and "Created group notin" in answer
