@@ -1,0 +1,315 @@
+"""``taskbot``: the command line (``python -m bot`` is the same program).
+
+Every subcommand reads the settings, builds what it needs through ``bot.container`` and
+returns an exit code; a problem is one line on stderr, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import logging
+import sys
+from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
+
+from bot import container as composition
+from bot.config import ConfigError, Settings, load_settings, redact_url
+from bot.governance import apply_file, apply_preset
+from bot.shell import DEFAULT_CHANNEL, Shell, os_user, parse_channel, parse_user
+from handlers.governance import describe
+from handlers.grammar import UserError
+from storage.db import make_engine, upgrade
+from storage.models import Outbox
+
+log = logging.getLogger("taskbot")
+
+SHELL_HELP = f"""\
+The bot in a terminal, on the same store as Slack and Matrix. On a terminal it prompts;
+otherwise it reads commands from stdin, one per line (blank and '#' lines are skipped).
+Lines starting with ':' belong to the shell: ':as <user>', ':in <channel>', ':help', ':quit'.
+
+You start as your login name ({os_user()}), who is an admin IN THE SHELL ONLY, on top of
+TASKBOT_ADMINS; other users (--as, :as) have only the roles their memberships give them.
+Files the bot returns (csv, ics) are saved in the working directory."""
+
+
+# --- platforms -----------------------------------------------------------------------------
+
+Runner = Callable[[composition.Container], Coroutine[Any, Any, None]]
+
+
+@dataclass(frozen=True)
+class Platform:
+    name: str
+    configured: Callable[[Settings], bool]
+    settings_hint: str
+    runner: Runner | None  # None: the adapter is not in this build
+
+
+# One line per platform; an adapter lands by giving its runner here.
+PLATFORMS: tuple[Platform, ...] = (
+    Platform("Slack", lambda s: s.slack_configured,
+             "SLACK_BOT_TOKEN with SLACK_APP_TOKEN or SLACK_SIGNING_SECRET", None),
+    Platform("Matrix", lambda s: s.matrix_configured,
+             "MATRIX_HOMESERVER, MATRIX_USER_ID and MATRIX_PASSWORD or MATRIX_ACCESS_TOKEN",
+             None),
+)
+
+
+# --- subcommands ---------------------------------------------------------------------------
+
+
+def shell_container(settings: Settings, os_name: str) -> composition.Container:
+    core = settings.to_core(extra_admins=frozenset({f"shell:{os_name}"}))
+    return composition.build(settings, core=core)
+
+
+def start_shell(settings: Settings, as_user: str | None, channel: str | None) -> int:
+    me = os_user()
+    box = shell_container(settings, me)
+    try:
+        if box.preset_changes:
+            print(f"First start on an empty store: applied the Scalable Cities preset "
+                  f"({len(box.preset_changes)} changes); tg list shows the groups.",
+                  file=sys.stderr)
+        if hasattr(sys.stdin, "reconfigure"):
+            sys.stdin.reconfigure(errors="replace")  # a stray byte is not a reason to stop
+        shell = Shell(box.router, user=as_user or me, channel=channel or DEFAULT_CHANNEL,
+                      export_dir=Path(box.core.export_dir))
+        if sys.stdin.isatty():
+            return shell.run_interactive()
+        return shell.run_script(sys.stdin)
+    finally:
+        box.close()
+
+
+def cmd_shell(settings: Settings, args: argparse.Namespace) -> int:
+    return start_shell(settings, args.as_user, args.channel)
+
+
+def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
+    configured = [p for p in PLATFORMS if p.configured(settings)]
+    if not configured:
+        print("No platform configured (" + "; ".join(
+            f"{p.name}: {p.settings_hint}" for p in PLATFORMS
+        ) + "): starting the shell.", file=sys.stderr)
+        return start_shell(settings, None, None)
+    missing = [p for p in configured if p.runner is None]
+    if missing:
+        for p in missing:
+            print(f"taskbot: {p.name} is configured, but the {p.name} adapter is not in this "
+                  f"build yet; unset {p.settings_hint} to use the shell.", file=sys.stderr)
+        return 1
+    box = composition.build(settings)
+    try:
+        runners = [p.runner for p in configured if p.runner is not None]
+
+        async def run_all() -> None:
+            await asyncio.gather(*(runner(box) for runner in runners))
+
+        asyncio.run(run_all())
+    except KeyboardInterrupt:
+        pass
+    finally:
+        box.close()
+    return 0
+
+
+def parse_iso(raw: str) -> dt.datetime:
+    """``--at``: an ISO date and time, with or without an offset."""
+    try:
+        return dt.datetime.fromisoformat(raw.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{raw!r} is not an ISO date and time (like 2026-12-01T09:00 or "
+            "2026-12-01T08:00+00:00)"
+        ) from None
+
+
+def tick_instant(at: dt.datetime | None, settings: Settings) -> dt.datetime:
+    """Aware UTC; a naive ``--at`` is wall time in TASKBOT_TIMEZONE."""
+    if at is None:
+        return dt.datetime.now(dt.UTC)
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=settings.to_core().zone)
+    return at.astimezone(dt.UTC)
+
+
+def cmd_tick(settings: Settings, args: argparse.Namespace) -> int:
+    at = tick_instant(args.at, settings)
+    box = composition.build(settings, preset=False)
+    try:
+        at_naive = at.replace(tzinfo=None)
+        with box.sessions() as session:
+            rows = list(session.scalars(
+                select(Outbox)
+                .where(Outbox.status == "pending", Outbox.due_at <= at_naive)
+                .order_by(Outbox.due_at, Outbox.id)
+            ))
+        for row in rows:
+            print(f"due {row.due_at:%Y-%m-%d %H:%M} UTC  {row.kind}  "
+                  f"{row.platform}:{row.channel_id}  {row.key}")
+        if rows:
+            print(f"{len(rows)} pending message(s) due at {at:%Y-%m-%d %H:%M} UTC; the "
+                  "delivery engine is not in this build yet.")
+        print("0 delivered")
+    finally:
+        box.close()
+    return 0
+
+
+def cmd_db_upgrade(settings: Settings, args: argparse.Namespace) -> int:
+    engine = make_engine(settings.database_url)
+    try:
+        upgrade(engine)
+        with engine.connect() as conn:
+            revision = MigrationContext.configure(conn).get_current_revision()
+    finally:
+        engine.dispose()
+    print(f"Database {redact_url(settings.database_url)} is at revision {revision} (head).")
+    return 0
+
+
+def cmd_governance(settings: Settings, args: argparse.Namespace) -> int:
+    box = composition.build(settings, preset=False)
+    try:
+        with box.sessions() as session:
+            trans = session.begin()
+            try:
+                if args.action == "apply":
+                    changes = apply_file(session, box.core, args.file)
+                else:
+                    changes = apply_preset(session, box.core)
+            except BaseException:
+                trans.rollback()
+                raise
+            if args.dry_run:
+                trans.rollback()
+            else:
+                trans.commit()
+    finally:
+        box.close()
+    report = describe(changes)
+    if args.dry_run:
+        report = "Dry run, nothing written. Would apply:\n" + report
+    print(report)
+    return 0
+
+
+# --- parser and entry point ----------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="taskbot",
+        description="Taskbot: coordinates the task groups of a governance body on Slack, "
+        "Matrix and in a terminal. Settings come from the environment and ./.env.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="<command>")
+
+    p = sub.add_parser("run", help="start every configured platform (no platform: the shell)")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser(
+        "shell", help="the bot in a terminal (scriptable through stdin)",
+        description=SHELL_HELP, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--as", dest="as_user", metavar="<user>", type=_arg(parse_user),
+                   help=f"who you are (default: {os_user()}, an admin in the shell only)")
+    p.add_argument("--in", dest="channel", metavar="<channel>", type=_arg(parse_channel),
+                   help=f"the channel you type in (default: {DEFAULT_CHANNEL})")
+    p.set_defaults(func=cmd_shell)
+
+    p = sub.add_parser("tick", help="one pass of the delivery engine")
+    p.add_argument("--at", metavar="<ISO datetime>", type=parse_iso,
+                   help="the instant to deliver for (naive: in TASKBOT_TIMEZONE; default now)")
+    p.set_defaults(func=cmd_tick)
+
+    p = sub.add_parser("db", help="database maintenance")
+    db = p.add_subparsers(dest="db_command", required=True, metavar="<db command>")
+    up = db.add_parser("upgrade", help="run the migrations up to the newest (Alembic head)")
+    up.set_defaults(func=cmd_db_upgrade)
+
+    p = sub.add_parser("governance", help="groups, channels, roles and meetings as code")
+    gov = p.add_subparsers(dest="action", required=True, metavar="<governance command>")
+    ap = gov.add_parser("apply", help="make the store match a governance file (TOML)")
+    ap.add_argument("file", metavar="<file.toml>", type=Path)
+    ap.add_argument("--dry-run", action="store_true", help="report the changes, write nothing")
+    ap.set_defaults(func=cmd_governance)
+    pr = gov.add_parser("preset", help="apply the shipped Scalable Cities preset")
+    pr.add_argument("--dry-run", action="store_true", help="report the changes, write nothing")
+    pr.set_defaults(func=cmd_governance)
+    return parser
+
+
+def _arg(parse: Callable[[str], str]) -> Callable[[str], str]:
+    """Turn a parser's ValueError into argparse's usage error."""
+
+    def convert(raw: str) -> str:
+        try:
+            return parse(raw)
+        except ValueError as err:
+            raise argparse.ArgumentTypeError(str(err)) from None
+
+    return convert
+
+
+def setup_logging() -> None:
+    """One line per problem on stderr; full tracebacks go to ./taskbot.log (made on first
+    use), where the error id of an apology can be looked up."""
+    root = logging.getLogger()
+    if root.handlers:
+        return
+    root.setLevel(logging.WARNING)
+    console = logging.StreamHandler(sys.stderr)
+    console.setFormatter(_OneLine("taskbot: %(levelname)s: %(message)s"))
+    root.addHandler(console)
+    file = logging.FileHandler("taskbot.log", delay=True, encoding="utf-8")
+    file.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root.addHandler(file)
+
+
+class _OneLine(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        saved = record.exc_info, record.exc_text, record.stack_info
+        record.exc_info = record.exc_text = record.stack_info = None
+        try:
+            return super().format(record).splitlines()[0]
+        finally:
+            record.exc_info, record.exc_text, record.stack_info = saved
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    setup_logging()
+    try:
+        settings = load_settings()
+        code: int = args.func(settings, args)
+        return code
+    except ConfigError as err:
+        print(f"taskbot: configuration: {err}", file=sys.stderr)
+    except UserError as err:
+        print(f"taskbot: {err.message}", file=sys.stderr)
+    except SQLAlchemyError as err:
+        log.debug("database error", exc_info=True)
+        cause = getattr(err, "orig", None) or err
+        first = str(cause).strip().splitlines()
+        print(f"taskbot: database error: {first[0] if first else type(err).__name__}",
+              file=sys.stderr)
+    except KeyboardInterrupt:
+        return 130
+    except Exception:
+        log.exception("unexpected error; the traceback is in taskbot.log")
+    return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,177 @@
+"""The bot in a terminal: the same router as Slack and Matrix, rendered as plain text.
+
+On a terminal it prompts ``<user>@<channel>> `` and reads with ``input()`` (so readline
+editing and history work); otherwise it reads stdin line by line without prompts, so a
+session can be scripted. Lines starting with ``:`` belong to the shell itself.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import getpass
+import os
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO
+
+from bot.textrender import render_reply
+from handlers.messages import File, Reply
+from handlers.router import Incoming, Router
+
+PLATFORM = "shell"
+DEFAULT_CHANNEL = "#general"
+_NAME = re.compile(r"^@?([A-Za-z][A-Za-z0-9._\-]{0,63})$")
+_CHANNEL = re.compile(r"^#?([A-Za-z0-9][A-Za-z0-9._\-]{0,79})$")
+_SAFE_FILE = re.compile(r"[^A-Za-z0-9._\-]+")
+
+SHELL_HELP = """\
+Shell commands (everything else goes to the bot; `help` lists the bot's commands):
+  :as <user>      be someone else (e.g. :as alice)
+  :in <channel>   type in another channel (e.g. :in #replication)
+  :help           this text
+  :quit           leave (Ctrl-D does too)
+Commands may be typed with or without a leading / or !."""
+
+
+def os_user() -> str:
+    """The login name as a valid shell user name (``me`` if it has none usable)."""
+    try:
+        raw = getpass.getuser()
+    except Exception:  # no login name in some containers
+        raw = ""
+    cleaned = re.sub(r"[^A-Za-z0-9._\-]", "", raw).lstrip("0123456789._-")
+    return cleaned[:64] or "me"
+
+
+def parse_user(raw: str) -> str:
+    m = _NAME.match(raw.strip())
+    if m is None:
+        raise ValueError(
+            f"{raw.strip()!r} is not a user name: a letter, then letters, digits, '.', '_', '-'."
+        )
+    return m.group(1)
+
+
+def parse_channel(raw: str) -> str:
+    m = _CHANNEL.match(raw.strip())
+    if m is None:
+        raise ValueError(
+            f"{raw.strip()!r} is not a channel name (like #replication): letters, digits, "
+            "'.', '_', '-'."
+        )
+    return f"#{m.group(1)}"
+
+
+def unused_path(directory: Path, name: str) -> Path:
+    """A new file in ``directory`` named after ``name``; never overwrites (O_EXCL)."""
+    safe = _SAFE_FILE.sub("_", Path(name).name).strip("._") or "export"
+    stem, dot, ext = safe.rpartition(".")
+    if not dot:
+        stem, ext = safe, ""
+    suffix = f".{ext}" if ext else ""
+    directory.mkdir(parents=True, exist_ok=True)
+    for n in range(10_000):
+        candidate = directory / (f"{stem}{suffix}" if n == 0 else f"{stem}-{n}{suffix}")
+        try:
+            fd = os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileExistsError:
+            continue
+        os.close(fd)
+        return candidate
+    raise FileExistsError(f"no free file name for {name} in {directory}")
+
+
+@dataclass
+class Shell:
+    router: Router
+    user: str
+    channel: str = DEFAULT_CHANNEL
+    out: TextIO | None = None
+    export_dir: Path = field(default_factory=Path)
+    read_line: Callable[[str], str] = input
+
+    def write(self, text: str) -> None:
+        if text:
+            print(text, file=self.out, flush=True)
+
+    @property
+    def prompt(self) -> str:
+        return f"{self.user}@{self.channel}> "
+
+    def handle(self, line: str) -> bool:
+        """Run one line; False means the shell should stop."""
+        line = line.strip()
+        if not line or line.startswith("#"):
+            return True
+        if line.startswith(":"):
+            return self.meta(line)
+        reply = self.router.handle(
+            Incoming(platform=PLATFORM, user_id=self.user, user_name=self.user, text=line,
+                     channel_id=self.channel)
+        )
+        self.show(reply)
+        return True
+
+    def show(self, reply: Reply) -> None:
+        self.write(render_reply(reply))
+        files = [b for b in reply.blocks if isinstance(b, File)]
+        for post in reply.posts:
+            files.extend(b for b in post.blocks if isinstance(b, File))
+        for block in files:
+            try:
+                path = unused_path(self.export_dir, block.name)
+                path.write_bytes(block.content)
+            except OSError as err:
+                self.write(f"Could not save {block.name}: {err.strerror or err}")
+                continue
+            self.write(f"Saved {path.resolve()}")
+
+    def meta(self, line: str) -> bool:
+        word, _, rest = line[1:].partition(" ")
+        word = word.lower()
+        rest = rest.strip()
+        try:
+            if word in ("q", "quit", "exit"):
+                return False
+            if word in ("h", "help", "?"):
+                self.write(SHELL_HELP)
+            elif word == "as":
+                if not rest:
+                    raise ValueError(f"You are {self.user}. Usage: :as <user>")
+                self.user = parse_user(rest)
+                self.write(f"You are now {self.user}.")
+            elif word == "in":
+                if not rest:
+                    raise ValueError(f"You are in {self.channel}. Usage: :in <channel>")
+                self.channel = parse_channel(rest)
+                self.write(f"Now in {self.channel}.")
+            else:
+                raise ValueError(f"Unknown shell command :{word}. Try :help.")
+        except ValueError as err:
+            self.write(str(err))
+        return True
+
+    def run_script(self, lines: Iterable[str]) -> int:
+        """Read lines (a pipe or a file) with no prompts; 0 at the end of input."""
+        try:
+            for line in lines:
+                if not self.handle(line):
+                    break
+        except KeyboardInterrupt:
+            return 130
+        return 0
+
+    def run_interactive(self) -> int:
+        with contextlib.suppress(ImportError):  # not on every platform
+            import readline  # noqa: F401  (line editing and history for input())
+        self.write(f"Taskbot shell as {self.user} in {self.channel}. :help for shell "
+                   "commands, help for the bot's, Ctrl-D to leave.")
+        try:
+            while True:
+                if not self.handle(self.read_line(self.prompt)):
+                    return 0
+        except (EOFError, KeyboardInterrupt):
+            print(file=self.out)  # leave the terminal on a fresh line
+            return 0

@@ -1,0 +1,476 @@
+"""Governance as code: make groups, channels, roles and meeting series match a declaration.
+
+The declaration is plain data (``bot/governance.py`` reads it from TOML). The whole of it is
+validated before anything is written, and the writes run in a savepoint, so an invalid
+entry leaves the store untouched. Applying the same data twice changes nothing the second
+time. Nothing absent from the data is removed: groups, channels and members not listed
+are left as they are.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from handlers.context import CoreSettings
+from handlers.directory import ensure_person, find_identity, membership
+from handlers.grammar import UserError
+from storage.models import (
+    NAME_MAX,
+    PROJECT_MAX,
+    SLUG_MAX,
+    TEXT_MAX,
+    URL_MAX,
+    AuditLog,
+    Channel,
+    Group,
+    Membership,
+    Person,
+)
+
+PLATFORMS = ("shell", "slack", "matrix")
+SLUG = re.compile(rf"^[a-z][a-z0-9-]{{1,{SLUG_MAX - 1}}}$")
+TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
+OFFSET = re.compile(r"^\d{1,3}[dhm]$")
+GROUP_KEYS = frozenset(
+    {"slug", "name", "mandate", "restricted", "channels", "meeting", "members"}
+)
+MEETING_KEYS = frozenset({"rule", "time", "timezone", "remind", "link", "duration"})
+MEMBER_KEYS = frozenset({"user", "project", "role"})
+TOP_KEYS = frozenset({"group", "admins"})
+DEFAULT_REMIND = "7d,1d,1h"
+DEFAULT_DURATION = 60
+
+
+@dataclass(frozen=True)
+class MeetingSpec:
+    rule: str
+    start_time: dt.time
+    timezone: str
+    remind: str
+    link: str | None
+    duration: int
+
+
+@dataclass(frozen=True)
+class MemberSpec:
+    platform: str
+    external_id: str
+    project: str | None
+    role: str
+
+
+@dataclass(frozen=True)
+class GroupSpec:
+    slug: str
+    name: str
+    mandate: str
+    restricted: bool
+    channels: tuple[tuple[str, str], ...]
+    meeting: MeetingSpec | None
+    members: tuple[MemberSpec, ...]
+
+
+@dataclass(frozen=True)
+class Plan:
+    groups: tuple[GroupSpec, ...]
+    admins: tuple[tuple[str, str], ...]
+
+
+class _Problems:
+    """Collects every problem in the file, so one run reports them all."""
+
+    def __init__(self) -> None:
+        self.items: list[str] = []
+
+    def add(self, where: str, what: str) -> None:
+        self.items.append(f"{where}: {what}")
+
+    def raise_if_any(self) -> None:
+        if self.items:
+            shown = self.items[:20]
+            more = len(self.items) - len(shown)
+            lines = "\n".join(f"  - {p}" for p in shown)
+            tail = f"\n  ... and {more} more" if more else ""
+            raise UserError(
+                f"The governance file is invalid; nothing was changed.\n{lines}{tail}",
+                show_usage=False,
+            )
+
+
+def parse_ref(raw: object, what: str) -> tuple[str, str]:
+    """``platform:id`` as used for channels and users (``matrix:!room:server`` keeps its
+    own colons)."""
+    if not isinstance(raw, str) or ":" not in raw:
+        raise ValueError(f"{what} {raw!r} must be a string like 'slack:C0123' or 'shell:#name'")
+    platform, _, ident = raw.partition(":")
+    platform = platform.strip().lower()
+    ident = ident.strip()
+    if platform not in PLATFORMS:
+        raise ValueError(f"{what} {raw!r}: platform must be one of {', '.join(PLATFORMS)}")
+    if not ident or len(ident) > 255:
+        raise ValueError(f"{what} {raw!r} has no id after the platform")
+    return platform, ident
+
+
+def _user_ref(raw: object) -> tuple[str, str]:
+    platform, ident = parse_ref(raw, "user")
+    if platform == "shell":
+        ident = ident.removeprefix("@")
+    return platform, ident
+
+
+def _string(
+    problems: _Problems, where: str, table: Mapping[str, Any], key: str, limit: int,
+    *, required: bool = False, default: str | None = None,
+) -> str | None:
+    value = table.get(key)
+    if value is None:
+        if required:
+            problems.add(where, f"{key} is required")
+        return default
+    if not isinstance(value, str):
+        problems.add(where, f"{key} must be a string, not {type(value).__name__}")
+        return default
+    value = value.strip()
+    if required and not value:
+        problems.add(where, f"{key} must not be empty")
+    if len(value) > limit:
+        problems.add(where, f"{key} is too long ({len(value)} characters; at most {limit})")
+    return value
+
+
+def _unknown_keys(problems: _Problems, where: str, table: Mapping[str, Any],
+                  allowed: frozenset[str]) -> None:
+    for key in table:
+        if key not in allowed:
+            problems.add(where, f"unknown key {key!r} (allowed: {', '.join(sorted(allowed))})")
+
+
+def parse_offsets(raw: str) -> list[str]:
+    parts = [p.strip().lower() for p in raw.split(",") if p.strip()]
+    if not parts or any(not OFFSET.match(p) for p in parts):
+        raise ValueError(f"remind {raw!r} must be offsets like '7d,1d,1h' (d, h or m)")
+    return parts
+
+
+def _meeting(problems: _Problems, where: str, raw: object, default_zone: str) -> MeetingSpec | None:
+    where = f"{where} meeting"
+    if not isinstance(raw, Mapping):
+        problems.add(where, "must be a table ([group.meeting])")
+        return None
+    _unknown_keys(problems, where, raw, MEETING_KEYS)
+    rule = _string(problems, where, raw, "rule", 200, required=True) or ""
+    time_raw = raw.get("time")
+    start: dt.time | None = None
+    if isinstance(time_raw, dt.time):
+        start = time_raw.replace(second=0, microsecond=0)
+    elif isinstance(time_raw, str) and (m := TIME.match(time_raw.strip())):
+        start = dt.time(int(m.group(1)), int(m.group(2)))
+    else:
+        problems.add(where, f"time {time_raw!r} must be HH:MM (like '10:00')")
+    zone = _string(problems, where, raw, "timezone", 64, default=default_zone) or default_zone
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        problems.add(where, f"timezone {zone!r} is not a time zone (like Europe/Brussels)")
+    remind_raw = raw.get("remind", DEFAULT_REMIND)
+    if isinstance(remind_raw, list) and all(isinstance(x, str) for x in remind_raw):
+        remind_raw = ",".join(remind_raw)
+    remind = DEFAULT_REMIND
+    if not isinstance(remind_raw, str):
+        problems.add(where, "remind must be a string like '7d,1d,1h'")
+    else:
+        try:
+            remind = ",".join(parse_offsets(remind_raw))
+        except ValueError as err:
+            problems.add(where, str(err))
+    link = _string(problems, where, raw, "link", URL_MAX) or None
+    if link is not None and not re.match(r"^https?://\S+$", link):
+        problems.add(where, f"link {link!r} must be an http(s) URL")
+    duration = raw.get("duration", DEFAULT_DURATION)
+    if isinstance(duration, bool) or not isinstance(duration, int) or not 1 <= duration <= 1440:
+        problems.add(where, f"duration {duration!r} must be minutes, 1 to 1440")
+        duration = DEFAULT_DURATION
+    if start is None:
+        return None
+    return MeetingSpec(rule, start, zone, remind, link, duration)
+
+
+def _members(problems: _Problems, where: str, raw: object) -> tuple[MemberSpec, ...]:
+    if not isinstance(raw, list):
+        problems.add(where, "members must be a list of { user = ..., project = ..., role = ... }")
+        return ()
+    out: list[MemberSpec] = []
+    seen: set[tuple[str, str]] = set()
+    for i, entry in enumerate(raw, 1):
+        here = f"{where} member {i}"
+        if not isinstance(entry, Mapping):
+            problems.add(here, "must be a table like { user = \"slack:U0123\" }")
+            continue
+        _unknown_keys(problems, here, entry, MEMBER_KEYS)
+        try:
+            platform, ident = _user_ref(entry.get("user"))
+        except ValueError as err:
+            problems.add(here, str(err))
+            continue
+        if (platform, ident) in seen:
+            problems.add(here, f"{platform}:{ident} is listed twice")
+        seen.add((platform, ident))
+        project = _string(problems, here, entry, "project", PROJECT_MAX) or None
+        role = entry.get("role", "member")
+        if role not in ("chair", "member"):
+            problems.add(here, f"role must be chair or member, not {role!r}")
+            role = "member"
+        out.append(MemberSpec(platform, ident, project, role))
+    return tuple(out)
+
+
+def parse_governance(data: Mapping[str, Any], default_zone: str) -> Plan:
+    """Validate the whole declaration; raise one UserError listing every problem."""
+    problems = _Problems()
+    _unknown_keys(problems, "file", data, TOP_KEYS)
+    raw_groups = data.get("group", [])
+    if not isinstance(raw_groups, list):
+        problems.add("file", "group must be an array of tables ([[group]])")
+        raw_groups = []
+    groups: list[GroupSpec] = []
+    slugs: set[str] = set()
+    names: set[str] = set()
+    channels: dict[tuple[str, str], str] = {}
+    for index, raw in enumerate(raw_groups, 1):
+        where = f"group {index}"
+        if not isinstance(raw, Mapping):
+            problems.add(where, "must be a table")
+            continue
+        slug = _string(problems, where, raw, "slug", SLUG_MAX, required=True) or ""
+        if slug:
+            where = f"group {index} ({slug})"
+            if not SLUG.match(slug):
+                problems.add(where, f"slug {slug!r} must be lowercase letters, digits and '-', "
+                             "starting with a letter")
+            if slug in slugs:
+                problems.add(where, f"slug {slug!r} is listed twice")
+            slugs.add(slug)
+        _unknown_keys(problems, where, raw, GROUP_KEYS)
+        name = _string(problems, where, raw, "name", NAME_MAX, required=True) or ""
+        if name.lower() in names:
+            problems.add(where, f"name {name!r} is listed twice")
+        names.add(name.lower())
+        mandate = _string(problems, where, raw, "mandate", TEXT_MAX, default="") or ""
+        restricted = raw.get("restricted", False)
+        if not isinstance(restricted, bool):
+            problems.add(where, "restricted must be true or false")
+            restricted = False
+        refs: list[tuple[str, str]] = []
+        raw_channels = raw.get("channels", [])
+        if not isinstance(raw_channels, list):
+            problems.add(where, "channels must be a list of 'platform:id' strings")
+            raw_channels = []
+        for ch in raw_channels:
+            try:
+                ref = parse_ref(ch, "channel")
+            except ValueError as err:
+                problems.add(where, str(err))
+                continue
+            if ref in channels:
+                problems.add(where, f"channel {ch!r} is also listed for {channels[ref]}")
+            channels[ref] = slug
+            refs.append(ref)
+        meeting = None
+        if "meeting" in raw:
+            meeting = _meeting(problems, where, raw["meeting"], default_zone)
+        members = _members(problems, where, raw.get("members", []))
+        groups.append(
+            GroupSpec(slug, name, mandate, restricted, tuple(refs), meeting, members)
+        )
+    admins: list[tuple[str, str]] = []
+    raw_admins = data.get("admins", [])
+    if not isinstance(raw_admins, list):
+        problems.add("admins", "must be a list of 'platform:id' strings")
+        raw_admins = []
+    for raw in raw_admins:
+        try:
+            admins.append(_user_ref(raw))
+        except ValueError as err:
+            problems.add("admins", str(err))
+    problems.raise_if_any()
+    return Plan(tuple(groups), tuple(admins))
+
+
+def _check_against_store(session: Session, plan: Plan) -> None:
+    """Conflicts with what is stored: a name or channel that belongs to another group."""
+    problems = _Problems()
+    for spec in plan.groups:
+        where = f"group {spec.slug}"
+        other = session.scalar(
+            select(Group).where(func.lower(Group.name) == spec.name.lower(),
+                                Group.slug != spec.slug)
+        )
+        if other is not None:
+            problems.add(where, f"name {spec.name!r} is already used by group {other.slug}")
+        clash = session.scalar(select(Group).where(Group.slug == spec.name.lower(),
+                                                   Group.slug != spec.slug))
+        if clash is not None:
+            problems.add(where, f"name {spec.name!r} is the slug of group {clash.slug}")
+        for platform, ident in spec.channels:
+            bound = session.scalar(
+                select(Channel).where(Channel.platform == platform, Channel.channel_id == ident)
+            )
+            if bound is not None and bound.group.slug != spec.slug:
+                problems.add(
+                    where, f"channel {platform}:{ident} is linked to group {bound.group.slug}; "
+                    "unlink it there first"
+                )
+    problems.raise_if_any()
+
+
+class _Writer:
+    def __init__(self, session: Session, settings: CoreSettings, now_naive: dt.datetime) -> None:
+        self.session = session
+        self.settings = settings
+        self.now_naive = now_naive
+        self.today = now_naive.replace(tzinfo=dt.UTC).astimezone(settings.zone).date()
+        self.changes: list[str] = []
+
+    def audit(self, verb: str, entity: str, entity_id: int | None, **detail: Any) -> None:
+        detail["source"] = "governance"
+        self.session.add(AuditLog(actor_id=None, verb=verb, entity=entity, entity_id=entity_id,
+                                  detail=detail, at=self.now_naive))
+
+    def group(self, spec: GroupSpec) -> None:
+        group = self.session.scalar(select(Group).where(Group.slug == spec.slug))
+        if group is None:
+            group = Group(slug=spec.slug, name=spec.name, mandate=spec.mandate,
+                          restricted=spec.restricted, created_at=self.now_naive)
+            self.session.add(group)
+            self.session.flush()
+            self.audit("create", "group", group.id, slug=spec.slug, name=spec.name)
+            self.changes.append(f"created group {spec.slug}: {spec.name}")
+        else:
+            changed = [
+                field
+                for field, new in (("name", spec.name), ("mandate", spec.mandate),
+                                   ("restricted", spec.restricted))
+                if getattr(group, field) != new
+            ]
+            if changed:
+                group.name = spec.name
+                group.mandate = spec.mandate
+                group.restricted = spec.restricted
+                self.audit("update", "group", group.id, fields=changed)
+                self.changes.append(f"updated group {spec.slug}: {', '.join(changed)}")
+        for platform, ident in spec.channels:
+            self.channel(group, platform, ident)
+        for member in spec.members:
+            self.member(group, member)
+        if spec.meeting is not None:
+            self.meeting(group, spec.meeting)
+
+    def channel(self, group: Group, platform: str, ident: str) -> None:
+        bound = self.session.scalar(
+            select(Channel).where(Channel.platform == platform, Channel.channel_id == ident)
+        )
+        if bound is not None:
+            return
+        self.session.add(Channel(group=group, platform=platform, channel_id=ident,
+                                 created_at=self.now_naive))
+        self.session.flush()
+        self.audit("link", "group", group.id, platform=platform, channel=ident)
+        self.changes.append(f"linked {platform}:{ident} to {group.slug}")
+
+    def person(self, platform: str, ident: str) -> Person:
+        return ensure_person(self.session, platform, ident)
+
+    def member(self, group: Group, spec: MemberSpec) -> None:
+        person = self.person(spec.platform, spec.external_id)
+        m = membership(self.session, group, person)
+        who = f"{spec.platform}:{spec.external_id}"
+        if m is None:
+            self.session.add(Membership(group=group, person=person, role=spec.role,
+                                        project=spec.project, created_at=self.now_naive))
+            self.session.flush()
+            self.audit("add_member", "group", group.id, person=person.id, role=spec.role,
+                       project=spec.project)
+            self.changes.append(
+                f"added {who} to {group.slug} as {spec.role}"
+                + (f", representing {spec.project}" if spec.project else "")
+            )
+            return
+        changed = []
+        if m.role != spec.role:
+            m.role = spec.role
+            changed.append(f"role {spec.role}")
+        if spec.project is not None and m.project != spec.project:
+            m.project = spec.project
+            changed.append(f"project {spec.project}")
+        if changed:
+            self.audit("add_member", "group", group.id, person=person.id, role=m.role,
+                       project=m.project)
+            self.changes.append(f"updated {who} in {group.slug}: {', '.join(changed)}")
+
+    def meeting(self, group: Group, spec: MeetingSpec) -> None:
+        from handlers.meetings import upsert_series
+
+        try:
+            _series, changed = upsert_series(
+                self.session, group,
+                rule_text=spec.rule, start_time=spec.start_time, timezone=spec.timezone,
+                offsets=spec.remind, link=spec.link, duration_minutes=spec.duration,
+                now_naive=self.now_naive, today=self.today,
+            )
+        except UserError as err:
+            # the rule grammar lives with the meetings; name the entry it came from
+            raise UserError(
+                f"The governance file is invalid; nothing was changed.\n"
+                f"  - group {group.slug} meeting: {err.message}",
+                show_usage=False,
+            ) from None
+        if changed:
+            self.audit("schedule", "group", group.id, rule=spec.rule,
+                       time=spec.start_time.strftime("%H:%M"), timezone=spec.timezone)
+            self.changes.append(
+                f"meeting of {group.slug}: {spec.rule} at {spec.start_time:%H:%M} "
+                f"{spec.timezone}, reminders {spec.remind}"
+            )
+
+    def admin(self, platform: str, ident: str) -> None:
+        person = find_identity(self.session, platform, ident) or self.person(platform, ident)
+        if not person.is_admin:
+            person.is_admin = True
+            self.audit("grant_admin", "person", person.id)
+            self.changes.append(f"made {platform}:{ident} an admin")
+
+
+def apply_governance(
+    session: Session, settings: CoreSettings, data: Mapping[str, Any], *,
+    now_naive: dt.datetime,
+) -> list[str]:
+    """Make the store match ``data``; returns the changes made (empty: nothing to do).
+
+    Raises UserError, having written nothing, if any entry is invalid.
+    """
+    plan = parse_governance(data, settings.timezone)
+    _check_against_store(session, plan)
+    writer = _Writer(session, settings, now_naive)
+    with session.begin_nested():
+        for spec in plan.groups:
+            writer.group(spec)
+        for platform, ident in plan.admins:
+            writer.admin(platform, ident)
+        session.flush()
+    return writer.changes
+
+
+def describe(changes: Sequence[str]) -> str:
+    """The report printed after an apply."""
+    if not changes:
+        return "no changes"
+    return "\n".join(changes) + f"\n{len(changes)} change{'s' if len(changes) != 1 else ''}"

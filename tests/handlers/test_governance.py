@@ -1,0 +1,245 @@
+"""Governance as code: the preset, idempotence, updates, and invalid files writing nothing."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from bot.governance import apply_preset, load_toml, preset_text
+from handlers.governance import apply_governance, describe
+from handlers.grammar import UserError
+from storage.models import AuditLog, Channel, Group, MeetingSeries, Membership
+from tests.support.dialog import Bot
+
+NOW = dt.datetime(2026, 11, 28, 9, 0)
+
+PRESET_SLUGS = ["boc", "replication", "comms", "finance", "data", "monitoring", "secretariat"]
+
+
+def apply(bot: Bot, data: dict[str, Any]) -> list[str]:
+    with bot.sessions.begin() as session:
+        return apply_governance(session, bot.settings, data, now_naive=NOW)
+
+
+def preset(bot: Bot) -> list[str]:
+    with bot.sessions.begin() as session:
+        return apply_preset(session, bot.settings)
+
+
+SMALL: dict[str, Any] = {
+    "admins": ["shell:ann"],
+    "group": [
+        {
+            "slug": "repl",
+            "name": "Replication",
+            "mandate": "Replicate.",
+            "channels": ["shell:#repl", "slack:C0123", "matrix:!abc:example.org"],
+            "members": [
+                {"user": "shell:alice", "project": "Lighthouse One", "role": "chair"},
+                {"user": "shell:@bob"},
+            ],
+        },
+        {"slug": "sec", "name": "Support Office", "restricted": True},
+    ],
+}
+
+
+def test_preset_gives_the_seven_groups(bare_bot: Bot) -> None:
+    changes = preset(bare_bot)
+    assert "created group boc: Board of Coordinators" in changes
+    with bare_bot.sessions() as s:
+        groups = list(s.scalars(select(Group).order_by(Group.id)))
+        assert [g.slug for g in groups] == PRESET_SLUGS
+        by_slug = {g.slug: g for g in groups}
+        assert {g.slug for g in groups if g.restricted} == {"boc", "secretariat"}
+        assert "Manifesto" in by_slug["boc"].mandate
+        assert "privacy impact assessments" in by_slug["data"].mandate
+        assert "impact methods" in by_slug["monitoring"].mandate
+        for g in groups:
+            assert [(c.platform, c.channel_id) for c in g.channels] == [("shell", f"#{g.slug}")]
+            assert g.series is not None, g.slug
+            assert g.series.timezone == "Europe/Brussels"
+            assert g.series.remind_offsets.replace(" ", "") == "7d,1d,1h"
+            assert dt.time(10) <= g.series.start_time <= dt.time(15)
+        rules = [g.series.rule for g in groups if g.series]
+        assert len(set(rules)) == 7  # each group meets on its own day
+        assert by_slug["boc"].series is not None
+        assert by_slug["boc"].series.rule_text.lower() == "first tuesday"
+        assert s.scalar(select(Membership.id)) is None  # real people come from the platforms
+    # the preset's groups work with the commands at once
+    show = bare_bot.say("zoe", "#data", "tg show")
+    assert "Data Management (data)" in show
+    assert "Next meeting: none scheduled" not in show
+
+
+def test_preset_is_idempotent(bare_bot: Bot) -> None:
+    assert preset(bare_bot)
+    before = bare_bot.counts()
+    assert preset(bare_bot) == []
+    assert describe([]) == "no changes"
+    assert bare_bot.counts() == before
+
+
+def test_preset_parses_as_documented() -> None:
+    data = load_toml(preset_text(), "preset")
+    assert [g["slug"] for g in data["group"]] == PRESET_SLUGS
+    assert all("members" not in g for g in data["group"])
+
+
+def test_apply_creates_links_members_and_admins(bare_bot: Bot) -> None:
+    bot = bare_bot
+    changes = apply(bot, SMALL)
+    assert changes == [
+        "created group repl: Replication",
+        "linked shell:#repl to repl",
+        "linked slack:C0123 to repl",
+        "linked matrix:!abc:example.org to repl",
+        "added shell:alice to repl as chair, representing Lighthouse One",
+        "added shell:bob to repl as member",
+        "created group sec: Support Office",
+        "made shell:ann an admin",
+    ]
+    assert "6 changes" not in describe(changes) and "8 changes" in describe(changes)
+    # roles from the file are real: alice chairs repl, ann is an admin
+    assert "Added @carol in repl" in bot.say("alice", "#repl", "tg add repl @carol")
+    assert "Only" in bot.say("bob", "#repl", "tg add repl @dan")
+    assert "Created group x1" in bot.say("ann", None, "tg create x1 Extra")
+    assert "Only the secretariat or an admin" in bot.say("bob", None, "tg join sec")
+    with bot.sessions() as s:
+        audited = s.scalars(select(AuditLog).where(AuditLog.actor_id.is_(None))).all()
+        assert len(audited) == len(changes)
+        assert all(a.detail["source"] == "governance" for a in audited)
+
+
+def test_apply_twice_reports_no_changes(bare_bot: Bot) -> None:
+    apply(bare_bot, SMALL)
+    before = bare_bot.counts()
+    assert apply(bare_bot, SMALL) == []
+    assert bare_bot.counts() == before
+
+
+def test_apply_updates_what_differs_and_keeps_the_rest(bare_bot: Bot) -> None:
+    bot = bare_bot
+    apply(bot, SMALL)
+    bot.admin("tg add repl @erin")  # not in the file: stays
+    changed = copy.deepcopy(SMALL)
+    repl = changed["group"][0]
+    repl["name"] = "Replication and Scaling"
+    repl["restricted"] = True
+    repl["members"] = [{"user": "shell:bob", "role": "chair", "project": "Bravo"}]
+    assert apply(bot, changed) == [
+        "updated group repl: name, restricted",
+        "updated shell:bob in repl: role chair, project Bravo",
+    ]
+    with bot.sessions() as s:
+        group = s.scalar(select(Group).where(Group.slug == "repl"))
+        assert group is not None and group.name == "Replication and Scaling"
+        roles = {m.person.display_name: m.role for m in group.memberships}
+        assert roles == {"alice": "chair", "bob": "chair", "erin": "member"}
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (lambda d: d["group"][0].update(slug="Bad Slug"), "slug 'Bad Slug' must be lowercase"),
+        (lambda d: d["group"][0].pop("name"), "group 1 (repl): name is required"),
+        (lambda d: d["group"][0].update(colour="red"), "unknown key 'colour'"),
+        (lambda d: d.update(groups=[]), "file: unknown key 'groups'"),
+        (lambda d: d["group"][1].update(slug="repl"), "slug 'repl' is listed twice"),
+        (lambda d: d["group"][1].update(name="replication"), "name 'replication' is listed twice"),
+        (lambda d: d["group"][0].update(channels=["irc:#x"]), "platform must be one of"),
+        (lambda d: d["group"][0].update(channels=["slack:"]), "has no id after the platform"),
+        (lambda d: d["group"][1].update(channels=["shell:#repl"]),
+         "channel 'shell:#repl' is also listed for repl"),
+        (lambda d: d["group"][1].update(restricted="yes"), "restricted must be true or false"),
+        (lambda d: d["group"][0].update(name="x" * 200), "name is too long (200 characters"),
+        (lambda d: d["group"][0]["members"].append({"user": "alice"}), "must be a string like"),
+        (lambda d: d["group"][0]["members"].append({"user": "shell:alice"}),
+         "shell:alice is listed twice"),
+        (lambda d: d["group"][0]["members"][0].update(role="boss"),
+         "role must be chair or member, not 'boss'"),
+        (lambda d: d["group"][0].update(meeting={"rule": "first monday", "time": "25:00"}),
+         "time '25:00' must be HH:MM"),
+        (lambda d: d["group"][0].update(meeting={"rule": "first monday", "time": "10:00",
+                                                  "timezone": "Mars/Base"}),
+         "timezone 'Mars/Base' is not a time zone"),
+        (lambda d: d["group"][0].update(meeting={"rule": "first monday", "time": "10:00",
+                                                  "remind": "7 days"}),
+         "remind '7 days' must be offsets"),
+        (lambda d: d["group"][0].update(meeting={"rule": "first monday", "time": "10:00",
+                                                  "duration": 0}),
+         "duration 0 must be minutes"),
+        (lambda d: d["group"][0].update(meeting={"time": "10:00"}), "meeting: rule is required"),
+        (lambda d: d["group"][0].update(meeting={"rule": "first monday", "time": "10:00",
+                                                  "link": "javascript:alert(1)"}),
+         "must be an http(s) URL"),
+        (lambda d: d.update(admins="shell:ann"), "admins: must be a list"),
+    ],
+)
+def test_invalid_entries_write_nothing(bare_bot: Bot, mutate: Any, message: str) -> None:
+    bot = bare_bot
+    bot.admin("tg create other Other Group")
+    data = copy.deepcopy(SMALL)
+    mutate(data)
+    before = bot.counts()
+    with pytest.raises(UserError) as err:
+        apply(bot, data)
+    assert message in err.value.message
+    assert err.value.message.startswith("The governance file is invalid; nothing was changed.")
+    assert bot.counts() == before
+
+
+def test_all_problems_are_reported_at_once(bare_bot: Bot) -> None:
+    data = {"group": [{"slug": "1x", "channels": ["nope"]}, "not a table"]}
+    with pytest.raises(UserError) as err:
+        apply(bare_bot, data)
+    lines = err.value.message.splitlines()[1:]
+    assert len(lines) == 4, lines
+    assert lines[-1] == "  - group 2: must be a table"
+
+
+def test_conflicts_with_the_store_write_nothing(bare_bot: Bot) -> None:
+    bot = bare_bot
+    bot.admin("tg create other Replication")
+    bot.admin("tg create elsewhere Elsewhere")
+    bot.admin("tg link elsewhere", channel="#repl")
+    before = bot.counts()
+    with pytest.raises(UserError) as err:
+        apply(bot, SMALL)
+    assert "name 'Replication' is already used by group other" in err.value.message
+    assert "channel shell:#repl is linked to group elsewhere" in err.value.message
+    assert bot.counts() == before
+
+
+def test_an_invalid_meeting_rule_writes_nothing(bare_bot: Bot) -> None:
+    data = copy.deepcopy(SMALL)
+    data["group"][1]["meeting"] = {"rule": "every blue moon", "time": "10:00"}
+    with pytest.raises(UserError) as err:
+        apply(bare_bot, data)
+    assert "group sec meeting:" in err.value.message
+    with bare_bot.sessions() as s:
+        assert s.scalar(select(Group.id)) is None
+        assert s.scalar(select(Channel.id)) is None
+        assert s.scalar(select(MeetingSeries.id)) is None
+
+
+def test_meeting_series_is_created_then_updated(bare_bot: Bot) -> None:
+    data = copy.deepcopy(SMALL)
+    data["group"][0]["meeting"] = {"rule": "2nd wednesday", "time": "10:00",
+                                   "link": "https://meet.example.org/repl", "duration": 90}
+    changes = apply(bare_bot, data)
+    assert any(c.startswith("meeting of repl: 2nd wednesday at 10:00 Europe/Brussels")
+               for c in changes)
+    assert apply(bare_bot, data) == []
+    data["group"][0]["meeting"]["time"] = "11:30"
+    assert [c for c in apply(bare_bot, data) if "meeting" in c]
+    with bare_bot.sessions() as s:
+        series = s.scalar(select(MeetingSeries))
+        assert series is not None
+        assert series.start_time == dt.time(11, 30)
+        assert series.duration_minutes == 90
+        assert series.link == "https://meet.example.org/repl"
