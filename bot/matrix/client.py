@@ -137,6 +137,7 @@ class MatrixBot:
         self.loop: asyncio.AbstractEventLoop | None = None
         self.token: str | None = None
         self.start_ms = 0
+        self.first_start = False
         self.direct_rooms: set[str] = set()
         self.synced = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -154,6 +155,10 @@ class MatrixBot:
         await asyncio.to_thread(self.state.load)
         await self._login()
         self.token = await asyncio.to_thread(self.state.sync_token)
+        # No token: a first start. Everything older than now is history, for the whole run
+        # (not only the first batch: Synapse may answer a first sync from its cache, and the
+        # next batch then still holds older events).
+        self.first_start = self.token is None
         from bot.matrix.sender import MatrixSender
 
         self.dispatcher.register(PLATFORM, MatrixSender(self))
@@ -311,7 +316,7 @@ class MatrixBot:
             return
         if sender == self.client.user_id or self.state.is_seen(event_id):
             return
-        if self.token is None and int(source.get("origin_server_ts", 0)) < self.start_ms:
+        if self.first_start and int(source.get("origin_server_ts", 0)) < self.start_ms:
             return  # history from before the first start: not a command for us
         kind = source.get("type")
         if kind == "m.room.encrypted":

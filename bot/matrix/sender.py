@@ -24,6 +24,10 @@ class MatrixSender:
         self.bot = bot
         self.timeout = timeout
 
+    async def send_async(self, channel: ChannelRef, blocks: list[Block], key: str) -> str:
+        """The same send for code already on the loop."""
+        return await self.bot.post(channel, blocks, key)
+
     def send(self, channel: ChannelRef, blocks: list[Block], key: str) -> str:
         if channel.platform != "matrix":
             raise SendFailed(f"not a Matrix channel: {channel.platform}", permanent=True)
