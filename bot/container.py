@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.config import Settings
+from bot.dispatch import Dispatcher
 from bot.governance import apply_preset
 from handlers.context import CoreSettings
 from handlers.router import Router, build_registry
@@ -29,6 +30,8 @@ class Container:
     router: Router
     # what the preset did on first start (empty when the store had groups already)
     preset_changes: list[str] = field(default_factory=list)
+    # every adapter of ``taskbot run`` registers its Sender here, so posts cross platforms
+    dispatcher: Dispatcher = field(default_factory=Dispatcher)
 
     def close(self) -> None:
         self.engine.dispose()

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.app.async_app import AsyncApp
@@ -27,6 +28,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.config import Settings
+from bot.container import Container
 from bot.dispatch import Dispatcher
 from bot.slack.render import (
     ACTION_MODAL,
@@ -101,6 +103,7 @@ class SlackAdapter:
             request_verification_enabled=True,
         )
         self._runner: web.AppRunner | None = None
+        self._http: aiohttp.ClientSession | None = None
         self._socket: Any = None
         self.port: int | None = None
         self._register()
@@ -220,7 +223,7 @@ class SlackAdapter:
             await self.sender.post_rendered(target, Rendered(rendered.messages))
 
     async def _respond(self, url: str, rendered: Rendered, response_type: str) -> None:
-        hook = AsyncWebhookClient(url)
+        hook = AsyncWebhookClient(url, session=self._http)
         for m in rendered.messages:
             resp = await hook.send_dict({
                 "response_type": response_type, "replace_original": False,
@@ -308,6 +311,10 @@ class SlackAdapter:
     async def start(self) -> None:
         """Register the sender, then listen: Socket Mode with an app token, else HTTP."""
         self.sender.bind(asyncio.get_running_loop())
+        # one pooled HTTP session for every Web API and response_url call (without it each
+        # call would open a new connection)
+        self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
+        self.client.session = self._http
         self.dispatcher.register(PLATFORM, self.sender)
         if self.settings.slack_app_token:
             from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
@@ -342,12 +349,14 @@ class SlackAdapter:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+        if self._http is not None:
+            await self._http.close()
+            self._http = None
 
 
-async def run(box: Any, dispatcher: Dispatcher | None = None) -> None:
+async def run(box: Container) -> None:
     """``taskbot run``'s Slack runner: start, serve until cancelled, stop."""
-    adapter = SlackAdapter(box.router, box.sessions, box.settings,
-                           dispatcher or getattr(box, "dispatcher", None) or Dispatcher())
+    adapter = SlackAdapter(box.router, box.sessions, box.settings, box.dispatcher)
     await adapter.start()
     try:
         await asyncio.Event().wait()

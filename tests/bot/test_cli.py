@@ -212,8 +212,6 @@ def test_run_without_platform_starts_the_shell(taskbot: Taskbot) -> None:
 @pytest.mark.parametrize(
     ("env", "platform"),
     [
-        ({"SLACK_BOT_TOKEN": "xoxb-secret", "SLACK_APP_TOKEN": "xapp-secret"}, "Slack"),
-        ({"SLACK_BOT_TOKEN": "xoxb-secret", "SLACK_SIGNING_SECRET": "sig-secret"}, "Slack"),
         ({"MATRIX_HOMESERVER": "http://127.0.0.1:1", "MATRIX_USER_ID": "@bot:localhost",
           "MATRIX_PASSWORD": "mx-secret"}, "Matrix"),
     ],

@@ -29,6 +29,7 @@ class Call:
     body: dict[str, Any]
     status: int = 200
     headers: dict[str, str] = field(default_factory=dict)
+    at: float = field(default_factory=time.monotonic)  # when it arrived (the benchmark)
 
     @property
     def dump(self) -> str:
