@@ -61,13 +61,20 @@ async def run_slack(box: composition.Container) -> None:
     await run(box)
 
 
+async def run_matrix(box: composition.Container) -> None:
+    """Imported on use, so the shell starts without loading matrix-nio."""
+    from bot.matrix.client import run
+
+    await run(box)
+
+
 # One line per platform; an adapter lands by giving its runner here.
 PLATFORMS: tuple[Platform, ...] = (
     Platform("Slack", lambda s: s.slack_configured,
              "SLACK_BOT_TOKEN with SLACK_APP_TOKEN or SLACK_SIGNING_SECRET", run_slack),
     Platform("Matrix", lambda s: s.matrix_configured,
              "MATRIX_HOMESERVER, MATRIX_USER_ID and MATRIX_PASSWORD or MATRIX_ACCESS_TOKEN",
-             None),
+             run_matrix),
 )
 
 
