@@ -17,11 +17,13 @@ import json
 import logging
 import random
 import re
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+import aiohttp
 from nio import (
     AsyncClient,
     AsyncClientConfig,
@@ -42,7 +44,8 @@ from nio.api import Api
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.config import Settings
+from bot.config import ConfigError, Settings
+from bot.container import Container
 from bot.dispatch import Dispatcher
 from bot.matrix.render import PLATFORM, command_text, file_content, render
 from bot.matrix.state import MatrixState
@@ -75,6 +78,10 @@ ENCRYPTED_NOTICE = (
     "Use an unencrypted room for Taskbot, or write to me in a direct message without "
     "encryption."
 )
+
+
+class LoginRefused(RuntimeError):
+    """The homeserver refused the credentials: retrying will not help."""
 
 
 def txn_id(key: str, part: str = "") -> str:
@@ -183,7 +190,7 @@ class MatrixBot:
         if opts.access_token:
             if await self._use_token(opts.access_token, None):
                 return
-            raise RuntimeError("MATRIX_ACCESS_TOKEN was refused by the homeserver.")
+            raise LoginRefused("MATRIX_ACCESS_TOKEN was refused by the homeserver.")
         stored = await asyncio.to_thread(self.state.login)
         if stored is not None:
             if await self._use_token(*stored):
@@ -191,9 +198,11 @@ class MatrixBot:
             log.warning("the stored Matrix login is no longer valid; logging in again")
             await asyncio.to_thread(self.state.forget_login)
         if not opts.password:
-            raise RuntimeError("MATRIX_PASSWORD is needed to log in (no valid token).")
+            raise LoginRefused("MATRIX_PASSWORD is needed to log in (no valid token).")
         resp = await self.client.login(opts.password, device_name=opts.device_name)
         if isinstance(resp, LoginError):
+            if resp.status_code in ("M_FORBIDDEN", "M_USER_DEACTIVATED", "M_INVALID_USERNAME"):
+                raise LoginRefused(f"Matrix login of {opts.user_id} refused: {resp.message}")
             raise RuntimeError(f"Matrix login failed: {resp.status_code} {resp.message}")
         await asyncio.to_thread(self.state.save_login, resp.access_token, resp.device_id)
         log.info("logged in to Matrix as %s (device %s)", resp.user_id, resp.device_id)
@@ -594,3 +603,31 @@ class MatrixBot:
             return await make()
 
         return asyncio.run_coroutine_threadsafe(wrapped(), loop).result(timeout)
+
+
+async def run(box: Container) -> None:
+    """``taskbot run``'s Matrix runner: log in, sync until cancelled, stop.
+
+    An unreachable homeserver is waited for (with backoff); refused credentials end the
+    run with a configuration error, since retrying cannot fix them.
+    """
+    bot = MatrixBot(MatrixOptions.from_settings(box.settings), box.sessions, box.router,
+                    box.dispatcher)
+    backoff = 1.0
+    try:
+        while True:
+            try:
+                await bot.start()
+                break
+            except LoginRefused as err:
+                raise ConfigError(str(err)) from None
+            except (aiohttp.ClientError, OSError, TimeoutError) as err:
+                print(f"Matrix: cannot reach {bot.options.homeserver} ({type(err).__name__}); "
+                      f"retrying in {backoff:.0f}s", file=sys.stderr)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, BACKOFF_MAX)
+        print(f"Matrix: connected as {bot.client.user_id}; commands start with "
+              f"{bot.options.prefix!r}", file=sys.stderr)
+        await bot.wait()
+    finally:
+        await bot.stop()

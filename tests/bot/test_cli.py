@@ -209,25 +209,6 @@ def test_run_without_platform_starts_the_shell(taskbot: Taskbot) -> None:
     assert "secretariat" in done.stdout
 
 
-@pytest.mark.parametrize(
-    ("env", "platform"),
-    [
-        ({"MATRIX_HOMESERVER": "http://127.0.0.1:1", "MATRIX_USER_ID": "@bot:localhost",
-          "MATRIX_PASSWORD": "mx-secret"}, "Matrix"),
-    ],
-)
-def test_run_with_a_platform_not_in_this_build(tmp_path: Path, env: dict[str, str],
-                                               platform: str) -> None:
-    taskbot = Taskbot(tmp_path, f"sqlite:///{tmp_path / 'x.sqlite3'}")
-    done = taskbot("run", stdin="tg list\n", **env)
-    assert done.returncode == 1
-    assert f"{platform} is configured, but the {platform} adapter is not in this build" in (
-        done.stderr
-    )
-    assert "secret" not in done.stderr
-    assert done.stdout == ""
-
-
 def test_tick_lists_what_is_due(taskbot: Taskbot) -> None:
     assert taskbot("db", "upgrade").returncode == 0
     engine = make_engine(taskbot.url)
