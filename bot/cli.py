@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import datetime as dt
 import logging
 import sys
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot import container as composition
@@ -99,7 +100,15 @@ def start_shell(settings: Settings, as_user: str | None, channel: str | None) ->
         shell = Shell(box.router, user=as_user or me, channel=channel or DEFAULT_CHANNEL,
                       export_dir=Path(box.core.export_dir))
         if sys.stdin.isatty():
-            return shell.run_interactive()
+            # scheduled posts for shell channels appear as they fall due
+            from bot.scheduler import ShellSender, start_background
+
+            box.dispatcher.register("shell", ShellSender(shell.write))
+            scheduler = start_background(box)
+            try:
+                return shell.run_interactive()
+            finally:
+                scheduler.shutdown(wait=False)
         return shell.run_script(sys.stdin)
     finally:
         box.close()
@@ -127,7 +136,13 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
         runners = [p.runner for p in configured if p.runner is not None]
 
         async def run_all() -> None:
-            await asyncio.gather(*(runner(box) for runner in runners))
+            from bot.scheduler import start_async
+
+            scheduler = start_async(box)
+            try:
+                await asyncio.gather(*(runner(box) for runner in runners))
+            finally:
+                scheduler.shutdown(wait=False)
 
         asyncio.run(run_all())
     except KeyboardInterrupt:
@@ -158,23 +173,40 @@ def tick_instant(at: dt.datetime | None, settings: Settings) -> dt.datetime:
 
 
 def cmd_tick(settings: Settings, args: argparse.Namespace) -> int:
+    """One pass of the delivery engine at ``--at`` (default now), printing what it did.
+
+    Shell channels are printed here; rows for a platform this process is not connected
+    to stay pending for ``taskbot run`` (they are counted, never dropped).
+    """
+    from bot.scheduler import ShellSender, delivery_engine
+
     at = tick_instant(args.at, settings)
-    box = composition.build(settings, preset=False)
+    core = dataclasses.replace(settings.to_core(), clock=lambda: at)
+    box = composition.build(settings, core=core, preset=False)
     try:
-        at_naive = at.replace(tzinfo=None)
+        box.dispatcher.register("shell", ShellSender(print))
+        result = delivery_engine(box).tick(at)
+        zone = core.zone
+        for d in result.delivered:
+            due = d.due_at.replace(tzinfo=dt.UTC).astimezone(zone)
+            print(f"delivered {d.kind.replace('_', ' ')} to {d.channel.platform}:"
+                  f"{d.channel.channel_id} (due {due:%Y-%m-%d %H:%M %Z})")
+        for key in result.missed:
+            print(f"missed (older than its grace window, not sent): {key}")
+        for key in result.failed:
+            print(f"failed for good: {key}")
         with box.sessions() as session:
-            rows = list(session.scalars(
-                select(Outbox)
-                .where(Outbox.status == "pending", Outbox.due_at <= at_naive)
-                .order_by(Outbox.due_at, Outbox.id)
-            ))
-        for row in rows:
-            print(f"due {row.due_at:%Y-%m-%d %H:%M} UTC  {row.kind}  "
-                  f"{row.platform}:{row.channel_id}  {row.key}")
-        if rows:
-            print(f"{len(rows)} pending message(s) due at {at:%Y-%m-%d %H:%M} UTC; the "
-                  "delivery engine is not in this build yet.")
-        print("0 delivered")
+            waiting = dict(session.execute(
+                select(Outbox.platform, func.count())
+                .where(Outbox.status == "pending", Outbox.due_at <= at.replace(tzinfo=None))
+                .group_by(Outbox.platform)
+            ).all())
+        print(f"{len(result.delivered)} delivered, {len(result.missed)} missed, "
+              f"{len(result.retrying)} to retry, {len(result.failed)} failed at "
+              f"{at.astimezone(zone):%Y-%m-%d %H:%M %Z}")
+        if waiting:
+            print("waiting for a platform this process is not connected to: " + ", ".join(
+                f"{platform} {n}" for platform, n in sorted(waiting.items())))
     finally:
         box.close()
     return 0

@@ -80,6 +80,8 @@ class Settings:
     matrix_password: str | None = None
     matrix_access_token: str | None = None
     matrix_command_prefix: str = "!"
+    # how often ``taskbot run`` (and the interactive shell) runs the delivery engine
+    tick_seconds: float = 30.0
 
     @property
     def slack_configured(self) -> bool:
@@ -143,6 +145,15 @@ def load_settings(
             raise ConfigError(f"PORT={port_raw!r} is not a TCP port number.")
         port = int(port_raw)
     admins = frozenset(a for a in re.split(r"[,\s]+", env.get("TASKBOT_ADMINS", "")) if a)
+    tick_raw = _opt(env, "TASKBOT_TICK_SECONDS") or "30"
+    try:
+        tick_seconds = float(tick_raw)
+    except ValueError:
+        tick_seconds = -1.0
+    if not 0.1 <= tick_seconds <= 3600:
+        raise ConfigError(
+            f"TASKBOT_TICK_SECONDS={tick_raw!r} is not a number of seconds from 0.1 to 3600."
+        )
     return Settings(
         database_url=_opt(env, "DATABASE_URL") or DEFAULT_DATABASE_URL,
         timezone=timezone,
@@ -157,4 +168,5 @@ def load_settings(
         matrix_password=_opt(env, "MATRIX_PASSWORD"),
         matrix_access_token=_opt(env, "MATRIX_ACCESS_TOKEN"),
         matrix_command_prefix=_opt(env, "MATRIX_COMMAND_PREFIX") or "!",
+        tick_seconds=tick_seconds,
     )

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from storage.db import make_engine
@@ -209,27 +209,29 @@ def test_run_without_platform_starts_the_shell(taskbot: Taskbot) -> None:
     assert "secretariat" in done.stdout
 
 
-def test_tick_lists_what_is_due(taskbot: Taskbot) -> None:
-    assert taskbot("db", "upgrade").returncode == 0
+def test_tick_delivers_what_is_due_once(taskbot: Taskbot) -> None:
+    """``tick --at`` runs the delivery engine: the preset's reminders, each once."""
+    assert taskbot.shell("tg list\n")  # first start: the preset, with its meeting series
     engine = make_engine(taskbot.url)
     with Session(engine) as s, s.begin():
-        for key, due in (("due-one", dt.datetime(2026, 12, 1, 8, 0)),
-                         ("later-one", dt.datetime(2026, 12, 1, 10, 0))):
-            s.add(Outbox(key=key, kind="meeting_reminder", platform="shell",
-                         channel_id="#repl", payload={}, due_at=due, status="pending",
-                         attempts=0, created_at=dt.datetime(2026, 11, 1)))
+        # the series were made "now"; date them back so December's reminders are theirs
+        s.execute(update(MeetingSeries).values(created_at=dt.datetime(2026, 11, 1)))
+        s.execute(update(Group).values(settings={"digest": "off"}))
+        s.add(Outbox(key="slack-one", kind="meeting_reminder", platform="slack",
+                     channel_id="C1", payload={}, due_at=dt.datetime(2026, 12, 1, 7, 0),
+                     status="pending", attempts=0, created_at=dt.datetime(2026, 11, 1)))
     engine.dispose()
-    # 09:00 in Brussels (UTC+1 in December) is 08:00 UTC: the first row only
+    # the BoC meets on the first Tuesday, 1 Dec 2026 at 10:00 in Brussels (09:00 UTC);
+    # 09:00 local is the 1-hour reminder's time
     done = taskbot("tick", "--at", "2026-12-01T09:00")
     assert done.returncode == 0, done.stderr
-    lines = done.stdout.splitlines()
-    assert lines[0].startswith("due 2026-12-01 08:00 UTC  meeting_reminder  shell:#repl  due-one")
-    assert "later-one" not in done.stdout
-    assert lines[-1] == "0 delivered"
-    aware = taskbot("tick", "--at", "2026-12-01T10:00+00:00")
-    assert "later-one" in aware.stdout and aware.stdout.splitlines()[-1] == "0 delivered"
-    early = taskbot("tick", "--at", "2026-11-30T00:00")
-    assert early.stdout == "0 delivered\n"
+    out = done.stdout
+    assert "[shell:#boc] == Reminder: the Board of Coordinators meeting is in 1 hour" in out
+    assert ("delivered meeting reminder to shell:#boc (due 2026-12-01 09:00 CET)" in out)
+    assert "waiting for a platform this process is not connected to: slack 1" in out
+    again = taskbot("tick", "--at", "2026-12-01T08:00+00:00")
+    assert again.returncode == 0
+    assert "0 delivered" in again.stdout and "Reminder" not in again.stdout
 
 
 def test_shell_switches_identity_and_channel(taskbot: Taskbot) -> None:

@@ -84,3 +84,14 @@ def test_repr_never_shows_secrets() -> None:
         assert secret not in shown
     assert "postgresql://bot:***@db/taskbot" in shown
     assert "slack_bot_token='***'" in shown
+
+
+@pytest.mark.parametrize("raw", ["0", "abc", "-5", "7200"])
+def test_bad_tick_interval(raw: str) -> None:
+    with pytest.raises(ConfigError, match="TASKBOT_TICK_SECONDS"):
+        load_settings({"TASKBOT_TICK_SECONDS": raw}, cwd=Path("/nonexistent"))
+
+
+def test_tick_interval() -> None:
+    assert load_settings({}, cwd=Path("/nonexistent")).tick_seconds == 30
+    assert load_settings({"TASKBOT_TICK_SECONDS": "0.5"}, cwd=Path("/nonexistent")).tick_seconds == 0.5
