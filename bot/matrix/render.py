@@ -121,7 +121,8 @@ class _Renderer:
 
 def _plain_span(span: Span) -> str:
     if isinstance(span, Mention):
-        return span.name  # the pill's fallback: the display name
+        # a pill's fallback is the display name; someone with no Matrix id reads as @name
+        return span.name if span.id_on(PLATFORM) else f"@{span.name}"
     return plain_of(span)
 
 
