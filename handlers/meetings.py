@@ -76,6 +76,8 @@ class Occurrence:
     zone: str
     original_date: dt.date
     moved: bool = False
+    # the wall time as scheduled, before a DST gap moved it (reminders count days from it)
+    wall: dt.datetime | None = None
 
     @property
     def local(self) -> dt.datetime:
@@ -108,12 +110,13 @@ def occurrences(
             continue
         at = _utc(place(naive, zone))
         if start_utc <= at < end_utc:
-            out.append(Occurrence(at, series.timezone, naive.date()))
+            out.append(Occurrence(at, series.timezone, naive.date(), wall=naive))
     for exc in exceptions.values():
         if exc.kind == "move" and exc.new_start is not None:
             at = _utc(place(exc.new_start, zone))
             if start_utc <= at < end_utc:
-                out.append(Occurrence(at, series.timezone, exc.original_date, moved=True))
+                out.append(Occurrence(at, series.timezone, exc.original_date, moved=True,
+                                      wall=exc.new_start))
     out.sort(key=lambda o: (o.start, o.original_date))
     return out
 

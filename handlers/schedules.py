@@ -13,7 +13,7 @@ import logging
 import re
 from collections import defaultdict
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
@@ -36,6 +36,9 @@ from storage.models import (
     Outbox,
     Person,
 )
+
+if TYPE_CHECKING:
+    from handlers.meetings import Occurrence
 
 log = logging.getLogger(__name__)
 
@@ -123,16 +126,18 @@ def in_words(offset: dt.timedelta) -> str:
     return f"{secs} seconds"
 
 
-def reminder_time(start: dt.datetime, zone: str, offset: dt.timedelta) -> dt.datetime:
-    """When a reminder ``offset`` before ``start`` goes out.
+def reminder_time(occ: Occurrence, offset: dt.timedelta) -> dt.datetime:
+    """When a reminder ``offset`` before the meeting ``occ`` goes out.
 
-    Whole days and weeks count in wall time, so "1 day before" a 10:00 meeting is 10:00 the
-    day before even across a DST change; hours and minutes are absolute.
+    Whole days and weeks count in wall time from the time as scheduled, so "1 day before"
+    a 10:00 meeting is 10:00 the day before even across a DST change (and a week before a
+    02:30 meeting that a DST gap pushed to 03:30 is still 02:30); hours and minutes are
+    absolute.
     """
     if offset % DAY:
-        return start - offset
-    local = start.astimezone(ZoneInfo(zone)).replace(tzinfo=None) - offset
-    return place(local, zone).astimezone(dt.UTC)
+        return occ.start - offset
+    wall = occ.wall or occ.start.astimezone(ZoneInfo(occ.zone)).replace(tzinfo=None)
+    return place(wall - offset, occ.zone).astimezone(dt.UTC)
 
 
 def _row(key: str, kind: str, platform: str, channel: str, payload: dict[str, Any],
@@ -186,7 +191,7 @@ def plan_meeting_reminders(session: Session, now: dt.datetime,
         # the window's end is exclusive: a day more covers wall-time offsets across DST
         for occ in occurrences(series, now - MAX_GRACE, now + horizon + DAY):
             for kind, offset in extra:
-                due = reminder_time(occ.start, occ.zone, offset)
+                due = reminder_time(occ, offset)
                 if due > now or due < created:
                     continue
                 for ch in group.channels:
