@@ -82,6 +82,8 @@ class Settings:
     matrix_command_prefix: str = "!"
     # how often ``taskbot run`` (and the interactive shell) runs the delivery engine
     tick_seconds: float = 30.0
+    # how long a claimed outbox row is held before another process may take it over
+    lease_seconds: float = 300.0
 
     @property
     def slack_configured(self) -> bool:
@@ -154,6 +156,15 @@ def load_settings(
         raise ConfigError(
             f"TASKBOT_TICK_SECONDS={tick_raw!r} is not a number of seconds from 0.1 to 3600."
         )
+    lease_raw = _opt(env, "TASKBOT_LEASE_SECONDS") or "300"
+    try:
+        lease_seconds = float(lease_raw)
+    except ValueError:
+        lease_seconds = -1.0
+    if not 1 <= lease_seconds <= 86400:
+        raise ConfigError(
+            f"TASKBOT_LEASE_SECONDS={lease_raw!r} is not a number of seconds from 1 to 86400."
+        )
     return Settings(
         database_url=_opt(env, "DATABASE_URL") or DEFAULT_DATABASE_URL,
         timezone=timezone,
@@ -169,4 +180,5 @@ def load_settings(
         matrix_access_token=_opt(env, "MATRIX_ACCESS_TOKEN"),
         matrix_command_prefix=_opt(env, "MATRIX_COMMAND_PREFIX") or "!",
         tick_seconds=tick_seconds,
+        lease_seconds=lease_seconds,
     )

@@ -42,7 +42,10 @@ class ShellSender:
 
 def delivery_engine(box: Container) -> DeliveryEngine:
     """The engine on the dispatcher's senders: adapters that start later are seen too."""
-    return DeliveryEngine(box.sessions, box.core, box.dispatcher.senders, sleep=time.sleep)
+    return DeliveryEngine(
+        box.sessions, box.core, box.dispatcher.senders, sleep=time.sleep,
+        lease=dt.timedelta(seconds=box.settings.lease_seconds),
+    )
 
 
 def report(result: TickResult) -> None:

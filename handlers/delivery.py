@@ -83,12 +83,17 @@ class DeliveryEngine:
         *,
         batch: int = 200,
         sleep: Callable[[float], None] | None = None,
+        lease: dt.timedelta = LEASE,
     ) -> None:
         self.sessions = sessions
         self.settings = settings
         self.senders = senders
         self.batch = batch
         self.sleep = sleep
+        self.lease = lease
+        # waiting on Retry-After inside a tick must end well before the lease does, or
+        # another process could take the rows over while this one still holds them
+        self.wait_budget = min(WAIT_IN_TICK_MAX, lease.total_seconds() / 2)
 
     def plan(self, now: dt.datetime, result: TickResult) -> None:
         rows: list[outbox.NewRow] = []
@@ -110,7 +115,7 @@ class DeliveryEngine:
         # a channel whose send was put off keeps its later rows back too, so that each
         # channel sees its messages in order
         blocked: dict[ChannelRef, dt.datetime] = {}
-        budget = [WAIT_IN_TICK_MAX]
+        budget = [self.wait_budget]
         while True:
             claimed = self._claim(now, result)
             for row_id, key, kind, channel, due_at, blocks in claimed:
@@ -138,7 +143,7 @@ class DeliveryEngine:
         out = []
         with self.sessions.begin() as session:
             rows: list[Outbox] = outbox.claim(
-                session, naive_utc(now), LEASE, self.batch, sorted(self.senders)
+                session, naive_utc(now), self.lease, self.batch, sorted(self.senders)
             )
             for row in rows:
                 grace = dt.timedelta(seconds=row.payload.get("grace_s", 86400))
