@@ -192,6 +192,9 @@ def register(reg: Registry) -> None:
         require_chair(ctx, group, "tg settings")
         old = setting(group, key)
         group.settings = {**(group.settings or {}), key: value}
+        group.next_digest_at = None  # the delivery engine plans the group afresh
+        if group.series is not None:
+            group.series.next_reminder_at = ctx.now_naive  # planned afresh from now
         ctx.audit("settings", "group", group.id, key=key, old=old, new=value)
         return Reply(private=False).say(f"{group.slug}: {key} is now {value} (was {old}).")
 

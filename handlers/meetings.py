@@ -194,6 +194,7 @@ def upsert_series(
     series.rule, series.rule_text, series.start_time = rule, label, start_time
     series.timezone, series.duration_minutes = timezone, duration_minutes
     series.link, series.remind_offsets, series.starts_on = link, remind, today
+    series.next_reminder_at = now_naive  # reminders are planned afresh from now
     for exc in list(series.exceptions):
         if exc.original_date < today or not is_occurrence(rule, today, start_time,
                                                           exc.original_date):
@@ -434,6 +435,7 @@ def register(reg: Registry) -> None:
             raise UserError(
                 f"The {original:%a %d %b %Y} meeting is already skipped.", show_usage=False
             )
+        series.next_reminder_at = ctx.now_naive  # reminders are planned afresh from now
         if exc is None:
             exc = MeetingException(series=series, original_date=original, kind="skip",
                                    created_at=ctx.now_naive)
@@ -503,6 +505,7 @@ def register(reg: Registry) -> None:
                 f"The {original:%a %d %b} meeting is already at {series.start_time:%H:%M}.",
                 show_usage=False,
             )
+        series.next_reminder_at = ctx.now_naive  # reminders are planned afresh from now
         if back_home:
             assert exc is not None
             series.exceptions.remove(exc)  # the meeting is back where the rule puts it

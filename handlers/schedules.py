@@ -160,9 +160,13 @@ def _marker(key: str, at: dt.datetime) -> outbox.NewRow:
                          due_at=naive_utc(at), status=outbox.SENT)
 
 
-def _series_with_groups(session: Session) -> list[MeetingSeries]:
+def _series_due(session: Session, now: dt.datetime) -> list[MeetingSeries]:
+    """Series whose bookmark has come (or that changed since they were last planned)."""
     return list(session.scalars(
-        select(MeetingSeries).options(
+        select(MeetingSeries)
+        .where(MeetingSeries.next_reminder_at.is_(None)
+               | (MeetingSeries.next_reminder_at <= naive_utc(now)))
+        .options(
             selectinload(MeetingSeries.group).selectinload(Group.channels),
             selectinload(MeetingSeries.exceptions),
         )
@@ -171,28 +175,52 @@ def _series_with_groups(session: Session) -> list[MeetingSeries]:
 
 # --- meeting reminders and the BoC summary --------------------------------------------------
 
+# how far back a series that was not planned for a while is looked at: what fell due in that
+# time is recorded (missed, or late within grace), not silently passed over
+MAX_LOOKBACK = dt.timedelta(days=31)
+
+
+def series_offsets(series: MeetingSeries) -> list[tuple[str, dt.timedelta]]:
+    """(kind, offset) of every message scheduled before each meeting of the series."""
+    group = series.group
+    out: list[tuple[str, dt.timedelta]] = []
+    if setting(group, "reminders") == "on":
+        out.extend(("meeting_reminder", o) for o in parse_offsets(series.remind_offsets))
+    if group.slug == "boc" and setting(group, "boc_summary") != "off":
+        out.append(("boc_summary", parse_offsets(setting(group, "boc_summary"))[0]))
+    return out
+
 
 def plan_meeting_reminders(session: Session, now: dt.datetime,
                            settings: CoreSettings) -> list[outbox.NewRow]:
+    """Rows for the reminders of the series whose bookmark has come, then the new bookmark.
+
+    An idle tick costs one indexed select: a series is expanded only when one of its
+    reminders may be due, or after it changed.
+    """
     from handlers.meetings import occurrences
 
     rows: list[outbox.NewRow] = []
-    for series in _series_with_groups(session):
+    for series in _series_due(session, now):
         group = series.group
-        on = setting(group, "reminders") == "on"
-        offsets = parse_offsets(series.remind_offsets) if on else []
-        extra: list[tuple[str, dt.timedelta]] = [("meeting_reminder", o) for o in offsets]
-        if group.slug == "boc" and setting(group, "boc_summary") != "off":
-            extra.append(("boc_summary", parse_offsets(setting(group, "boc_summary"))[0]))
-        if not group.channels or not extra:
+        extra = series_offsets(series)
+        if not extra:
+            series.next_reminder_at = naive_utc(now + MAX_LOOKBACK)
             continue
         horizon = max(o for _, o in extra)
         created = aware_utc(series.created_at)
+        since = (aware_utc(series.next_reminder_at) if series.next_reminder_at
+                 else now - MAX_GRACE)
+        since = max(since, now - MAX_LOOKBACK, created)
+        upcoming_due: list[dt.datetime] = []
         # the window's end is exclusive: a day more covers wall-time offsets across DST
-        for occ in occurrences(series, now - MAX_GRACE, now + horizon + DAY):
+        for occ in occurrences(series, since, now + horizon + DAY):
             for kind, offset in extra:
                 due = reminder_time(occ, offset)
-                if due > now or due < created:
+                if due > now:
+                    upcoming_due.append(due)
+                    continue
+                if due < since:
                     continue
                 for ch in group.channels:
                     key = (f"{kind}:{series.id}:{occ.original_date.isoformat()}:"
@@ -206,7 +234,30 @@ def plan_meeting_reminders(session: Session, now: dt.datetime,
                     }
                     rows.append(_row(key, kind, ch.platform, ch.channel_id, payload, due,
                                      grace_for(offset), now))
+        nxt = min(upcoming_due) if upcoming_due else _next_due(series, extra, now)
+        series.next_reminder_at = naive_utc(nxt if nxt else now + MAX_LOOKBACK)
     return rows
+
+
+def _next_due(series: MeetingSeries, extra: list[tuple[str, dt.timedelta]],
+              now: dt.datetime) -> dt.datetime | None:
+    """The first reminder after ``now``, looking past the planning window.
+
+    The next meeting's reminders may all be past already, so meetings are taken in order
+    until one's earliest reminder comes after the best found so far.
+    """
+    from handlers.meetings import upcoming
+
+    horizon = max(o for _, o in extra)
+    best: dt.datetime | None = None
+    for occ in upcoming(series, now, limit=6):
+        if best is not None and occ.start - horizon - DAY > best:
+            break
+        for _, offset in extra:
+            due = reminder_time(occ, offset)
+            if due > now and (best is None or due < best):
+                best = due
+    return best
 
 
 def compose_meeting_reminder(session: Session, payload: dict[str, Any],
@@ -390,13 +441,20 @@ def _digest_slot(now: dt.datetime, zone: str, value: str) -> dt.datetime | None:
 
 def plan_digests(session: Session, now: dt.datetime,
                  settings: CoreSettings) -> list[outbox.NewRow]:
+    """The week's digest of each group whose bookmark has come; then the next bookmark."""
     rows: list[outbox.NewRow] = []
-    groups = session.scalars(select(Group).options(selectinload(Group.channels)))
+    groups = session.scalars(
+        select(Group)
+        .where(Group.next_digest_at.is_(None) | (Group.next_digest_at <= naive_utc(now)))
+        .options(selectinload(Group.channels))
+    )
     for group in groups:
         value = setting(group, "digest")
-        if value == "off" or not group.channels:
+        if value == "off":
+            group.next_digest_at = naive_utc(now + MAX_LOOKBACK)
             continue
         slot = _digest_slot(now, settings.timezone, value)
+        group.next_digest_at = naive_utc(_next_digest(slot, settings.timezone, now))
         if slot is None or aware_utc(group.created_at) > slot:
             continue
         week = slot.astimezone(settings.zone).date()
@@ -406,6 +464,15 @@ def plan_digests(session: Session, now: dt.datetime,
                              {"group_id": group.id, "slot": slot.isoformat()},
                              slot, MAX_GRACE, now))
     return rows
+
+
+def _next_digest(slot: dt.datetime | None, zone: str, now: dt.datetime) -> dt.datetime:
+    """The slot a week after ``slot`` in wall time (so DST does not shift it)."""
+    if slot is None:
+        return now + DAY
+    local = slot.astimezone(ZoneInfo(zone)).replace(tzinfo=None) + dt.timedelta(days=7)
+    nxt = place(local, zone).astimezone(dt.UTC)
+    return nxt if nxt > now else now + DAY
 
 
 def compose_digest(session: Session, payload: dict[str, Any],
@@ -442,12 +509,17 @@ def compose_digest(session: Session, payload: dict[str, Any],
 
 def plan_ack_reminders(session: Session, now: dt.datetime,
                        settings: CoreSettings) -> list[outbox.NewRow]:
+    """One reminder per target group that has not acknowledged a decision in time.
+
+    ``reminded_at`` marks a target once its reminder is planned, so the query only ever
+    sees the few targets still waiting for theirs.
+    """
     rows: list[outbox.NewRow] = []
-    lookback = naive_utc(now) - dt.timedelta(days=400)
     pending = session.execute(
         select(DecisionTarget, Decision.created_at)
         .join(Decision, Decision.id == DecisionTarget.decision_id)
-        .where(DecisionTarget.acked_at.is_(None), Decision.created_at >= lookback)
+        .where(DecisionTarget.acked_at.is_(None), DecisionTarget.reminded_at.is_(None),
+               Decision.created_at <= naive_utc(now - DAY))
         .options(selectinload(DecisionTarget.group).selectinload(Group.channels))
     ).all()
     for target, created in pending:
@@ -457,6 +529,7 @@ def plan_ack_reminders(session: Session, now: dt.datetime,
         due = aware_utc(created) + parse_offsets(value)[0]
         if due > now:
             continue
+        target.reminded_at = naive_utc(now)
         for ch in target.group.channels:
             key = f"ack:{target.decision_id}:{target.group_id}:{ch.platform}:{ch.channel_id}"
             rows.append(_row(key, "ack_reminder", ch.platform, ch.channel_id,

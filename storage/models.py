@@ -57,6 +57,8 @@ class Group(Base):
     restricted: Mapped[bool] = mapped_column(default=False)
     # what the delivery engine schedules for the group (handlers.schedules.DEFAULTS)
     settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # the delivery engine's bookmark for the weekly digest (NULL: work it out again)
+    next_digest_at: Mapped[dt.datetime | None] = mapped_column(DateTime, index=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime)
 
     channels: Mapped[list[Channel]] = relationship(
@@ -148,6 +150,9 @@ class MeetingSeries(Base):
     remind_offsets: Mapped[str] = mapped_column(String(100), default="7d,1d,1h")
     starts_on: Mapped[dt.date] = mapped_column(Date)  # DTSTART's local date
     created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    # the delivery engine's bookmark: reminders due from this instant on are still to be
+    # planned; a change to the series sets it to the time of the change
+    next_reminder_at: Mapped[dt.datetime | None] = mapped_column(DateTime, index=True)
 
     group: Mapped[Group] = relationship(back_populates="series")
     exceptions: Mapped[list[MeetingException]] = relationship(
@@ -216,6 +221,8 @@ class DecisionTarget(Base):
     group_id: Mapped[int] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"))
     acked_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
     acked_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    # when the delivery engine planned the "not acknowledged yet" reminder
+    reminded_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
 
     decision: Mapped[Decision] = relationship(back_populates="targets")
     group: Mapped[Group] = relationship()

@@ -6,11 +6,13 @@ import datetime as dt
 import re
 
 import pytest
+from sqlalchemy import select
 
 from handlers.delivery import DeliveryEngine, SendFailed
 from handlers.grammar import UserError
 from handlers.messages import ChannelRef
 from handlers.schedules import nudge_days, validate_setting
+from storage.models import Group, MeetingSeries
 from tests.handlers.test_delivery import RecordingSender, run_ticks
 from tests.support.dialog import Bot
 
@@ -210,3 +212,33 @@ def test_secretariat_sees_missed_and_failed_deliveries(bare_bot: Bot) -> None:
     refused = bot.say("bob", "#repl", "secretariat deliveries")
     assert "Only an admin or the secretariat can do secretariat deliveries." in refused
     assert "Unknown filter 'bogus'." in bot.say("root", None, "secretariat deliveries bogus")
+
+
+def test_an_idle_tick_expands_no_series(bot: Bot, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bookmark keeps idle ticks cheap: a series is expanded only when a reminder may
+    be due, or after it changed."""
+    from handlers import meetings
+
+    calls: list[int] = []
+    real = meetings.occurrences
+
+    def counting(series: MeetingSeries, *args: dt.datetime) -> list[meetings.Occurrence]:
+        calls.append(series.id)
+        return real(series, *args)
+
+    monkeypatch.setattr(meetings, "occurrences", counting)
+    engine = DeliveryEngine(bot.sessions, bot.settings, {"shell": RecordingSender()})
+    at = dt.datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+    engine.tick(at)
+    assert calls  # the preset's seven series are planned once
+    calls.clear()
+    engine.tick(at + dt.timedelta(minutes=1))
+    assert calls == []
+    bot.now = at + dt.timedelta(minutes=2)
+    bot.admin("meeting skip replication 2026-12-09")
+    calls.clear()
+    engine.tick(at + dt.timedelta(minutes=3))
+    with bot.sessions() as s:
+        replication = s.scalars(select(MeetingSeries).join(Group)
+                                .where(Group.slug == "replication")).one()
+    assert set(calls) == {replication.id}  # only the changed series

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-28 16:49:13.593632
+Create Date: 2026-11-28 17:09:30.543845
 """
 
 from collections.abc import Sequence
@@ -25,10 +25,14 @@ def upgrade() -> None:
     sa.Column('mandate', sa.Text(), nullable=False),
     sa.Column('restricted', sa.Boolean(), nullable=False),
     sa.Column('settings', sa.JSON(), nullable=False),
+    sa.Column('next_digest_at', sa.DateTime(), nullable=True),
     sa.Column('created_at', sa.DateTime(), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_groups')),
     sa.UniqueConstraint('slug', name=op.f('uq_groups_slug'))
     )
+    with op.batch_alter_table('groups', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_groups_next_digest_at'), ['next_digest_at'], unique=False)
+
     op.create_table('kv_state',
     sa.Column('key', sa.String(length=255), nullable=False),
     sa.Column('value', sa.Text(), nullable=False),
@@ -140,10 +144,14 @@ def upgrade() -> None:
     sa.Column('remind_offsets', sa.String(length=100), nullable=False),
     sa.Column('starts_on', sa.Date(), nullable=False),
     sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.Column('next_reminder_at', sa.DateTime(), nullable=True),
     sa.ForeignKeyConstraint(['group_id'], ['groups.id'], name=op.f('fk_meeting_series_group_id_groups'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_meeting_series')),
     sa.UniqueConstraint('group_id', name=op.f('uq_meeting_series_group_id'))
     )
+    with op.batch_alter_table('meeting_series', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_meeting_series_next_reminder_at'), ['next_reminder_at'], unique=False)
+
     op.create_table('memberships',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('group_id', sa.Integer(), nullable=False),
@@ -189,6 +197,7 @@ def upgrade() -> None:
     sa.Column('group_id', sa.Integer(), nullable=False),
     sa.Column('acked_by_id', sa.Integer(), nullable=True),
     sa.Column('acked_at', sa.DateTime(), nullable=True),
+    sa.Column('reminded_at', sa.DateTime(), nullable=True),
     sa.ForeignKeyConstraint(['acked_by_id'], ['people.id'], name=op.f('fk_decision_targets_acked_by_id_people'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['decision_id'], ['decisions.id'], name=op.f('fk_decision_targets_decision_id_decisions'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['group_id'], ['groups.id'], name=op.f('fk_decision_targets_group_id_groups'), ondelete='CASCADE'),
@@ -281,6 +290,9 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_memberships_person_id'))
 
     op.drop_table('memberships')
+    with op.batch_alter_table('meeting_series', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_meeting_series_next_reminder_at'))
+
     op.drop_table('meeting_series')
     with op.batch_alter_table('identities', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_identities_person_id'))
@@ -309,5 +321,8 @@ def downgrade() -> None:
 
     op.drop_table('outbox')
     op.drop_table('kv_state')
+    with op.batch_alter_table('groups', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_groups_next_digest_at'))
+
     op.drop_table('groups')
     # ### end Alembic commands ###
