@@ -267,4 +267,5 @@ def test_help_lists_the_family(sec: Bot) -> None:
     assert [plain_spans(row[0]) for row in table.rows] == [
         "secretariat actions [open|overdue|all] [group <group>] [<@user>] [project <name...>] [csv]",
         "secretariat summary",
+        "secretariat deliveries [problems|pending|failed|missed|sent|all]",
     ]
