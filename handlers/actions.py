@@ -30,8 +30,8 @@ from handlers.directory import (
     take_group,
 )
 from handlers.grammar import Args, Refused, UserError, check_length, parse_id, parse_mention
-from handlers.messages import Day, Mention, Reply, Span, Table, When
-from handlers.roles import is_chair, require_member, staff
+from handlers.messages import Button, Buttons, Day, Mention, Reply, Span, Table, When
+from handlers.roles import SECRETARIAT, is_admin, is_chair, require_member, staff
 from handlers.router import Registry
 from storage.models import (
     TEXT_MAX,
@@ -42,10 +42,12 @@ from storage.models import (
     ActionNote,
     Group,
     Identity,
+    Membership,
     Person,
 )
 
 LIST_LIMIT = 50
+DONE_BUTTONS = 20  # Done buttons under a list (Slack: 25 elements per actions block)
 OPEN = "open"
 DONE = "done"
 CANCELLED = "cancelled"
@@ -397,6 +399,51 @@ def list_row(
 
 ACTION_HEADERS = ("id", "title", "assignees", "group", "due", "status")
 
+_CHAIRS_AND_SECRETARIAT = (
+    select(Group.slug, Membership.role)
+    .join(Membership, Membership.group_id == Group.id)
+    .where(
+        Membership.person_id == bindparam("person_id"),
+        (Membership.role == "chair") | (Group.slug == SECRETARIAT),
+    )
+)
+
+
+def done_buttons(
+    ctx: Ctx, rows: Sequence[tuple[ListRow, Sequence[Mention]]], cap: int = DONE_BUTTONS
+) -> Buttons | None:
+    """A Done button for each open action listed that the reader may close (what
+    :func:`can_change` allows), the first ``cap`` of them.
+
+    Rows assigned to the reader need no query; otherwise one select reads the groups the
+    reader chairs and whether they are in the secretariat, so a long list stays one
+    round trip more at most.
+    """
+    chaired: set[str] | None = None
+    everything = False
+    out: list[Button] = []
+    for (aid, _title, status, _due, slug), who in rows:
+        if len(out) >= cap:
+            break
+        if status != OPEN:
+            continue
+        if not any(m.person_id == ctx.actor.id for m in who):
+            if chaired is None:
+                everything = is_admin(ctx)
+                chaired = set()
+                if not everything:
+                    for g, role in ctx.session.execute(
+                        _CHAIRS_AND_SECRETARIAT, {"person_id": ctx.actor.id}
+                    ):
+                        everything = everything or g == SECRETARIAT
+                        if role == "chair":
+                            chaired.add(g)
+            if not everything and slug not in chaired:
+                continue
+        label = action_label(aid)
+        out.append(Button(f"Done {label}", f"action done {label}", "primary"))
+    return Buttons(tuple(out)) if out else None
+
 
 def _when(ctx: Ctx, naive_utc: dt.datetime) -> When:
     return When(naive_utc.replace(tzinfo=dt.UTC), ctx.settings.timezone)
@@ -623,6 +670,9 @@ def register(reg: Registry) -> None:
         reply.say(f"{kind.capitalize()} {scope}: {total}", style="heading")
         today = ctx.today
         reply.add(Table(ACTION_HEADERS, tuple(list_row(r, who, today) for r, who in shown)))
+        buttons = done_buttons(ctx, shown)
+        if buttons is not None:
+            reply.add(buttons)
         if total > len(shown):
             reply.say(
                 f"…and {total - len(shown)} more. Narrow it down: "

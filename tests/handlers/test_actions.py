@@ -12,7 +12,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.textrender import render_reply
-from handlers.actions import action_label, count_open_actions, open_actions
+from handlers.actions import DONE_BUTTONS, action_label, count_open_actions, open_actions
+from handlers.messages import Buttons, Table
 from storage.models import Action, ActionEvent, AuditLog, Decision, Group, Person
 from tests.support.dialog import Bot
 
@@ -226,7 +227,7 @@ def test_list_overdue_follows_the_clock(abot: Bot) -> None:
     out = abot.say("bob", "#repl", "action list overdue")
     assert "== Overdue actions in repl: 1 ==" in out
     assert labels_in(out) == ["A-3"]
-    assert "overdue" in out.splitlines()[-1]
+    assert next(line for line in out.splitlines() if line.startswith("A-3")).endswith("overdue")
     out = abot.say("dave", None, "action list all overdue")
     assert labels_in(out) == ["A-4", "A-3"]
     assert labels_in(abot.say("dave", None, "action list overdue all")) == ["A-4", "A-3"]
@@ -512,6 +513,52 @@ def test_note_errors(abot: Bot, line: str, expected: str) -> None:
     out = abot.say("bob", None, line)
     assert expected in out and "Usage: action note <id> <text...>" in out
     assert abot.counts() == before
+
+
+def done_commands(bot: Bot, who: str, channel: str | None, line: str) -> list[str]:
+    reply = bot.ask(who, channel, line)
+    assert not reply.error
+    blocks = [b for b in reply.blocks if isinstance(b, Buttons)]
+    assert len(blocks) <= 1
+    if blocks:  # right under the table
+        at = reply.blocks.index(blocks[0])
+        assert isinstance(reply.blocks[at - 1], Table)
+    return [b.command for block in blocks for b in block.buttons]
+
+
+@pytest.mark.parametrize(
+    ("who", "channel", "line", "commands"),
+    [
+        # an assignee closes their own; alice chairs repl: every repl action
+        ("bob", "#repl", "action list", ["action done A-3", "action done A-1",
+                                         "action done A-5"]),
+        ("alice", "#repl", "action list", ["action done A-3", "action done A-2",
+                                           "action done A-1", "action done A-5"]),
+        ("alice", None, "action list all", ["action done A-3", "action done A-2",
+                                            "action done A-1", "action done A-5"]),
+        # the secretariat and admins close anything
+        ("sam", None, "action list all", [f"action done A-{n}" for n in (4, 3, 2, 1, 5)]),
+        ("root", None, "action list comms", ["action done A-4"]),
+        # carol is in comms only: nothing of repl's is hers to close
+        ("carol", None, "action list repl", []),
+        ("carol", None, "action list mine", ["action done A-4"]),
+    ],
+)
+def test_list_done_buttons_for_what_the_reader_may_close(
+    abot: Bot, who: str, channel: str | None, line: str, commands: list[str]
+) -> None:
+    seed_for_list(abot)
+    assert done_commands(abot, who, channel, line) == commands
+
+
+def test_list_done_buttons_are_capped_and_close_the_action(abot: Bot) -> None:
+    for i in range(DONE_BUTTONS + 3):
+        abot.say("bob", "#repl", f"action add Task {i}")
+    commands = done_commands(abot, "bob", "#repl", "action list")
+    assert len(commands) == DONE_BUTTONS and commands[0] == "action done A-1"
+    # the button's command is the command: run as bob, it closes the action
+    assert "Completed A-1" in abot.say("bob", "#repl", commands[0])
+    assert "action done A-1" not in done_commands(abot, "bob", "#repl", "action list")
 
 
 # --- the shared queries ---------------------------------------------------------------------
