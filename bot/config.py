@@ -127,6 +127,20 @@ def _opt(env: Mapping[str, str], key: str) -> str | None:
     return value or None
 
 
+def _seconds(env: Mapping[str, str], key: str, default: float, low: float,
+             high: float) -> float:
+    raw = _opt(env, key)
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = low - 1
+    if not low <= value <= high:
+        raise ConfigError(f"{key}={raw!r} is not a number of seconds from {low:g} to {high:g}.")
+    return value
+
+
 def load_settings(
     environ: Mapping[str, str] | None = None, cwd: Path | None = None
 ) -> Settings:
@@ -147,24 +161,8 @@ def load_settings(
             raise ConfigError(f"PORT={port_raw!r} is not a TCP port number.")
         port = int(port_raw)
     admins = frozenset(a for a in re.split(r"[,\s]+", env.get("TASKBOT_ADMINS", "")) if a)
-    tick_raw = _opt(env, "TASKBOT_TICK_SECONDS") or "30"
-    try:
-        tick_seconds = float(tick_raw)
-    except ValueError:
-        tick_seconds = -1.0
-    if not 0.1 <= tick_seconds <= 3600:
-        raise ConfigError(
-            f"TASKBOT_TICK_SECONDS={tick_raw!r} is not a number of seconds from 0.1 to 3600."
-        )
-    lease_raw = _opt(env, "TASKBOT_LEASE_SECONDS") or "300"
-    try:
-        lease_seconds = float(lease_raw)
-    except ValueError:
-        lease_seconds = -1.0
-    if not 1 <= lease_seconds <= 86400:
-        raise ConfigError(
-            f"TASKBOT_LEASE_SECONDS={lease_raw!r} is not a number of seconds from 1 to 86400."
-        )
+    tick_seconds = _seconds(env, "TASKBOT_TICK_SECONDS", 30.0, 0.1, 3600)
+    lease_seconds = _seconds(env, "TASKBOT_LEASE_SECONDS", 300.0, 1, 86400)
     return Settings(
         database_url=_opt(env, "DATABASE_URL") or DEFAULT_DATABASE_URL,
         timezone=timezone,
