@@ -55,6 +55,7 @@ DEFAULTS: dict[str, str] = {
     "digest": "monday 09:00",  # weekly digest in the group's channels, or off
     "boc_summary": "1d",  # before each BoC meeting, the secretariat summary (boc only)
     "ack_reminder": "7d",  # remind target groups that have not acknowledged a decision
+    "follow_channel": "off",  # joining/leaving a bound channel joins/leaves the group
 }
 SETTING_HELP: dict[str, str] = {
     "reminders": "on|off",
@@ -62,6 +63,7 @@ SETTING_HELP: dict[str, str] = {
     "digest": "<weekday> <HH:MM>|off",
     "boc_summary": "<offset like 1d or 2h>|off",
     "ack_reminder": "<days like 7d>|off",
+    "follow_channel": "on|off",
 }
 
 _DIGEST = re.compile(r"^(mon|tue|wed|thu|fri|sat|sun)[a-z]* ([01]?\d|2[0-3]):([0-5]\d)$")
@@ -75,7 +77,7 @@ def validate_setting(key: str, value: str) -> str:
         raise UserError(f"No setting {key!r}. Settings: {', '.join(DEFAULTS)}.")
     if value == "off":
         return value
-    if key in ("reminders", "nudges"):
+    if key in ("reminders", "nudges", "follow_channel"):
         if value != "on":
             raise UserError(f"{key} is on or off.")
         return value
