@@ -43,6 +43,7 @@ from bot.slack.render import (
 from bot.slack.sender import SlackSender
 from bot.slack.state import EventDedup, NameCache
 from handlers.delivery import SendFailed
+from handlers.membership_sync import channel_membership_changed
 from handlers.messages import Block, File, Reply, Text
 from handlers.router import Incoming, Router
 from storage.models import Channel, Group, Identity, Membership
@@ -61,6 +62,8 @@ SLASH_COMMANDS: dict[str, str] = {
     "/taskbot-help": "help",
 }
 BUTTON_ACTION = re.compile(r"^taskbot:")
+# the events the app subscribes to (slack-app-manifest.yml lists the same)
+EVENTS = ("app_home_opened", "member_joined_channel", "member_left_channel")
 
 
 @dataclass(frozen=True)
@@ -117,7 +120,11 @@ class SlackAdapter:
             app.command(slash)(self._slash_listener(noun))
         app.action(BUTTON_ACTION)(self._on_button)
         app.view(ACTION_MODAL)(self._on_modal)
-        app.event("app_home_opened")(self._on_home_opened)
+        listeners = {"app_home_opened": self._on_home_opened,
+                     "member_joined_channel": self._on_member_joined,
+                     "member_left_channel": self._on_member_left}
+        for event in EVENTS:
+            app.event(event)(listeners[event])
 
     async def _dedup_events(self, body: dict[str, Any], next: Any,
                             req: Any = None) -> BoltResponse | None:
@@ -166,6 +173,33 @@ class SlackAdapter:
     async def _on_home_opened(self, event: dict[str, Any]) -> None:
         if event.get("tab", "home") == "home" and event.get("user"):
             await self.publish_home(str(event["user"]))
+
+    async def _on_member_joined(self, event: dict[str, Any], context: Any) -> None:
+        await self._membership(event, context, joined=True)
+
+    async def _on_member_left(self, event: dict[str, Any], context: Any) -> None:
+        await self._membership(event, context, joined=False)
+
+    async def _membership(self, event: dict[str, Any], context: Any, *, joined: bool) -> None:
+        """A join or leave of a bound channel, for groups that follow their channel."""
+        user, channel = event.get("user"), event.get("channel")
+        if not user or not channel or user == context.get("bot_user_id"):
+            return  # the bot itself being invited or removed is no membership
+        try:
+            name = await self.names.name_of(str(user)) if joined else None
+            said = await asyncio.to_thread(self._membership_changed, str(channel), str(user),
+                                           joined, name)
+            if said:
+                log.info("slack: %s", said)
+        except Exception:
+            log.exception("slack: %s of %s by %s failed", "join" if joined else "leave",
+                          channel, user)
+
+    def _membership_changed(self, channel: str, user: str, joined: bool,
+                            name: str | None) -> str | None:
+        with self.sessions.begin() as session:
+            return channel_membership_changed(session, PLATFORM, channel, user, joined,
+                                              self.router.settings.clock(), name)
 
     # --- the work ---------------------------------------------------------------------------
 

@@ -240,3 +240,84 @@ def test_public_reply_where_the_bot_is_not_a_member(slack_bot: SlackBot) -> None
     name = slack_bot.slash("/tg", "create notin Not invited", channel="CPRIV_1")
     answer = slack_bot.reply(name)
     assert '"response_type": "in_channel"' in answer and "Created group notin" in answer
+
+
+# --- Done from a list, channel membership ---------------------------------------------------
+
+
+def click(bot: SlackBot, user: str, channel: str, button: dict[str, Any], name: str) -> None:
+    result = bot.interact({
+        "type": "block_actions", "user": {"id": user, "name": user.lower()},
+        "channel": {"id": channel}, "team": {"id": "T1"}, "api_app_id": "A1",
+        "response_url": bot.fake.response_url(name), "trigger_id": f"t.{name}",
+        "container": {"type": "message", "channel_id": channel, "is_ephemeral": True},
+        "actions": [{"type": "button", "action_id": button["action_id"], "block_id": "b1",
+                     "value": button["value"], "text": button["text"]}],
+    })
+    assert result.status == 200
+
+
+def test_done_clicked_from_the_rendered_list(slack_bot: SlackBot) -> None:
+    setup_group(slack_bot, "donelist", "C_DL", ALICE, BOB)
+    for title in ("First item", "Second item"):
+        slack_bot.slash("/action", f"add {title}", channel="C_DL", user=BOB)
+        posted(slack_bot, "C_DL", contains=title)
+    name = slack_bot.slash("/action", "list", channel="C_DL", user=BOB)
+    listing = slack_bot.fake.wait_for("respond", name)[0]
+    done = [b for b in buttons(listing) if b["value"].startswith("action done")]
+    assert [b["text"]["text"] for b in done] == [
+        f"Done {b['value'].split()[-1]}" for b in done]
+    assert len(done) == 2, listing.dump
+    first = done[0]["value"].split()[-1]
+
+    click(slack_bot, BOB, "C_DL", done[0], "dl_click")
+    closed = posted(slack_bot, "C_DL", contains=f"Completed {first}")[0]
+    assert "First item" in closed.dump
+    again = slack_bot.fake.wait_for("respond", slack_bot.slash(
+        "/action", "list", channel="C_DL", user=BOB))[0]
+    assert [b["value"] for b in buttons(again)] == [done[1]["value"]]
+    assert "First item" not in again.dump and "Second item" in again.dump
+    # a second click on the stale list is refused, privately, and changes nothing
+    click(slack_bot, BOB, "C_DL", done[0], "dl_stale")
+    stale = slack_bot.reply("dl_stale")
+    assert '"ephemeral"' in stale and "already done" in stale
+
+
+def member_event(bot: SlackBot, kind: str, user: str, channel: str, event_id: str,
+                 retry: int | None = None) -> None:
+    event = {"type": kind, "user": user, "channel": channel, "channel_type": "C",
+             "team": "T1", "event_ts": str(time.time())}
+    assert bot.event(event, event_id, retry=retry).status == 200
+
+
+def test_channel_joins_and_leaves_follow_the_group(slack_bot: SlackBot) -> None:
+    carol, dave = "U0CAROL", "U0DAVE"
+    setup_group(slack_bot, "follow", "C_FOL", ALICE, BOB)
+    slack_bot.slash("/tg", "settings follow follow_channel on", channel="C_FOL", user=ALICE)
+    posted(slack_bot, "C_FOL", contains="follow_channel is now on")
+
+    # a join delivered three times (retries) adds carol once; the bot's own join is ignored
+    for retry in (None, 1, 2):
+        member_event(slack_bot, "member_joined_channel", carol, "C_FOL", "EvFOL1", retry)
+    member_event(slack_bot, "member_joined_channel", "UBOT", "C_FOL", "EvFOL2")
+    member_event(slack_bot, "member_left_channel", BOB, "C_FOL", "EvFOL3")
+    member_event(slack_bot, "member_left_channel", ALICE, "C_FOL", "EvFOL4")  # stays chair
+
+    def shown() -> str:
+        return slack_bot.reply(slack_bot.slash("/tg", "show follow", channel="C_FOL"))
+
+    deadline = time.monotonic() + 10
+    text = shown()
+    while (f"<@{BOB}>" in text or f"<@{carol}>" not in text) and time.monotonic() < deadline:
+        time.sleep(0.2)
+        text = shown()
+    assert f"<@{carol}>" in text and f"<@{BOB}>" not in text and f"<@{ALICE}>" in text
+    assert "UBOT" not in text and text.count(f"<@{carol}>") == 1
+
+    # switched off again: a join changes nothing
+    slack_bot.slash("/tg", "settings follow follow_channel off", channel="C_FOL", user=ALICE)
+    posted(slack_bot, "C_FOL", contains="follow_channel is now off")
+    member_event(slack_bot, "member_joined_channel", dave, "C_FOL", "EvFOL5")
+    slack_bot.fake.wait_for("api", "users.info", where=lambda c: c.body.get("user") == dave)
+    time.sleep(0.5)
+    assert f"<@{dave}>" not in shown()
