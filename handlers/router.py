@@ -190,9 +190,9 @@ class Router:
 
 
 def build_registry() -> Registry:
-    from handlers import actions, admin, decisions, groups, meetings, secretariat
+    from handlers import actions, admin, decisions, groups, meeting_mode, meetings, secretariat
 
     reg = Registry()
-    for module in (groups, meetings, actions, decisions, secretariat, admin):
+    for module in (groups, meetings, meeting_mode, actions, decisions, secretariat, admin):
         module.register(reg)
     return reg

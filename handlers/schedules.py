@@ -570,3 +570,27 @@ COMPOSERS: dict[str, Composer] = {
     "weekly_digest": compose_digest,
     "ack_reminder": compose_ack_reminder,
 }
+
+
+# --- meeting mode: close meetings left open (handlers.meeting_mode) ---------------------------
+
+
+def plan_meeting_autoclose(session: Session, now: dt.datetime,
+                           settings: CoreSettings) -> list[outbox.NewRow]:
+    """Close meetings past their auto-close time; their minutes go to the meeting's channel."""
+    from handlers.meeting_mode import plan_auto_close
+
+    return [_row(key, "meeting_minutes", platform, channel, {"meeting_id": mid}, now,
+                 MAX_GRACE, now)
+            for key, platform, channel, mid in plan_auto_close(session, now, settings)]
+
+
+def compose_meeting_minutes(session: Session, payload: dict[str, Any],
+                            settings: CoreSettings) -> list[Block] | None:
+    from handlers.meeting_mode import compose_minutes
+
+    return compose_minutes(session, int(payload["meeting_id"]), settings)
+
+
+PLANNERS.append(plan_meeting_autoclose)
+COMPOSERS["meeting_minutes"] = compose_meeting_minutes

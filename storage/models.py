@@ -192,6 +192,84 @@ class AgendaItem(Base):
     author: Mapped[Person | None] = relationship()
 
 
+class Meeting(Base):
+    """A meeting held in a channel (meeting mode): open until ``ended_at``; its minutes are
+    kept in three renderings so ``meeting minutes`` can return them as they were posted."""
+
+    __tablename__ = "meetings"
+    __table_args__ = (
+        Index("ix_meetings_channel_open", "platform", "channel_id", "ended_at"),
+        Index("ix_meetings_group_started", "group_id", "started_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"))
+    platform: Mapped[str] = mapped_column(String(16))
+    channel_id: Mapped[str] = mapped_column(String(255))
+    # the series occurrence it holds (original local date), None for an ad-hoc meeting
+    occurrence_date: Mapped[dt.date | None] = mapped_column(Date)
+    chair_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
+    started_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("people.id", ondelete="SET NULL")
+    )
+    started_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    closes_at: Mapped[dt.datetime] = mapped_column(DateTime, index=True)  # auto-close
+    ended_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    auto_closed: Mapped[bool] = mapped_column(default=False)
+    minutes_text: Mapped[str | None] = mapped_column(Text)
+    minutes_md: Mapped[str | None] = mapped_column(Text)
+    minutes_html: Mapped[str | None] = mapped_column(Text)
+
+    group: Mapped[Group] = relationship()
+    items: Mapped[list[MeetingItem]] = relationship(
+        back_populates="meeting", cascade="all, delete-orphan", order_by="MeetingItem.id"
+    )
+    attendees: Mapped[list[MeetingAttendee]] = relationship(
+        back_populates="meeting", cascade="all, delete-orphan", order_by="MeetingAttendee.id"
+    )
+
+
+class MeetingItem(Base):
+    """One captured line: topic, info, link, idea, action, agreed, decision or chair."""
+
+    __tablename__ = "meeting_items"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(
+        ForeignKey("meetings.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(12))
+    text: Mapped[str] = mapped_column(String(TEXT_MAX))
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    action_id: Mapped[int | None] = mapped_column(ForeignKey("actions.id", ondelete="SET NULL"))
+    decision_id: Mapped[int | None] = mapped_column(
+        ForeignKey("decisions.id", ondelete="SET NULL")
+    )
+    agenda_item_id: Mapped[int | None] = mapped_column(
+        ForeignKey("agenda_items.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+    meeting: Mapped[Meeting] = relationship(back_populates="items")
+    author: Mapped[Person | None] = relationship()
+
+
+class MeetingAttendee(Base):
+    """Who spoke in a meeting (attendance), in the order they first spoke."""
+
+    __tablename__ = "meeting_attendees"
+    __table_args__ = (UniqueConstraint("meeting_id", "person_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meetings.id", ondelete="CASCADE"))
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
+    lines: Mapped[int] = mapped_column(Integer, default=0)
+    first_at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+    meeting: Mapped[Meeting] = relationship(back_populates="attendees")
+    person: Mapped[Person] = relationship()
+
+
 class Decision(Base):
     __tablename__ = "decisions"
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-28 17:09:30.543845
+Create Date: 2026-11-28 17:14:39.515213
 """
 
 from collections.abc import Sequence
@@ -152,6 +152,30 @@ def upgrade() -> None:
     with op.batch_alter_table('meeting_series', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_meeting_series_next_reminder_at'), ['next_reminder_at'], unique=False)
 
+    op.create_table('meetings',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('group_id', sa.Integer(), nullable=False),
+    sa.Column('platform', sa.String(length=16), nullable=False),
+    sa.Column('channel_id', sa.String(length=255), nullable=False),
+    sa.Column('occurrence_date', sa.Date(), nullable=True),
+    sa.Column('chair_ids', sa.JSON(), nullable=False),
+    sa.Column('started_by_id', sa.Integer(), nullable=True),
+    sa.Column('started_at', sa.DateTime(), nullable=False),
+    sa.Column('closes_at', sa.DateTime(), nullable=False),
+    sa.Column('ended_at', sa.DateTime(), nullable=True),
+    sa.Column('auto_closed', sa.Boolean(), nullable=False),
+    sa.Column('minutes_text', sa.Text(), nullable=True),
+    sa.Column('minutes_md', sa.Text(), nullable=True),
+    sa.Column('minutes_html', sa.Text(), nullable=True),
+    sa.ForeignKeyConstraint(['group_id'], ['groups.id'], name=op.f('fk_meetings_group_id_groups'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['started_by_id'], ['people.id'], name=op.f('fk_meetings_started_by_id_people'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_meetings'))
+    )
+    with op.batch_alter_table('meetings', schema=None) as batch_op:
+        batch_op.create_index('ix_meetings_channel_open', ['platform', 'channel_id', 'ended_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_meetings_closes_at'), ['closes_at'], unique=False)
+        batch_op.create_index('ix_meetings_group_started', ['group_id', 'started_at'], unique=False)
+
     op.create_table('memberships',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('group_id', sa.Integer(), nullable=False),
@@ -207,6 +231,17 @@ def upgrade() -> None:
     with op.batch_alter_table('decision_targets', schema=None) as batch_op:
         batch_op.create_index('ix_decision_targets_group_ack', ['group_id', 'acked_at'], unique=False)
 
+    op.create_table('meeting_attendees',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('meeting_id', sa.Integer(), nullable=False),
+    sa.Column('person_id', sa.Integer(), nullable=False),
+    sa.Column('lines', sa.Integer(), nullable=False),
+    sa.Column('first_at', sa.DateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['meeting_id'], ['meetings.id'], name=op.f('fk_meeting_attendees_meeting_id_meetings'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['person_id'], ['people.id'], name=op.f('fk_meeting_attendees_person_id_people'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_meeting_attendees')),
+    sa.UniqueConstraint('meeting_id', 'person_id', name=op.f('uq_meeting_attendees_meeting_id'))
+    )
     op.create_table('meeting_exceptions',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('series_id', sa.Integer(), nullable=False),
@@ -257,11 +292,35 @@ def upgrade() -> None:
     with op.batch_alter_table('action_notes', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_action_notes_action_id'), ['action_id'], unique=False)
 
+    op.create_table('meeting_items',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('meeting_id', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.String(length=12), nullable=False),
+    sa.Column('text', sa.String(length=2000), nullable=False),
+    sa.Column('author_id', sa.Integer(), nullable=True),
+    sa.Column('action_id', sa.Integer(), nullable=True),
+    sa.Column('decision_id', sa.Integer(), nullable=True),
+    sa.Column('agenda_item_id', sa.Integer(), nullable=True),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['action_id'], ['actions.id'], name=op.f('fk_meeting_items_action_id_actions'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['agenda_item_id'], ['agenda_items.id'], name=op.f('fk_meeting_items_agenda_item_id_agenda_items'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['author_id'], ['people.id'], name=op.f('fk_meeting_items_author_id_people'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['decision_id'], ['decisions.id'], name=op.f('fk_meeting_items_decision_id_decisions'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['meeting_id'], ['meetings.id'], name=op.f('fk_meeting_items_meeting_id_meetings'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_meeting_items'))
+    )
+    with op.batch_alter_table('meeting_items', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_meeting_items_meeting_id'), ['meeting_id'], unique=False)
+
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table('meeting_items', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_meeting_items_meeting_id'))
+
+    op.drop_table('meeting_items')
     with op.batch_alter_table('action_notes', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_action_notes_action_id'))
 
@@ -275,6 +334,7 @@ def downgrade() -> None:
 
     op.drop_table('action_assignees')
     op.drop_table('meeting_exceptions')
+    op.drop_table('meeting_attendees')
     with op.batch_alter_table('decision_targets', schema=None) as batch_op:
         batch_op.drop_index('ix_decision_targets_group_ack')
 
@@ -290,6 +350,12 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_memberships_person_id'))
 
     op.drop_table('memberships')
+    with op.batch_alter_table('meetings', schema=None) as batch_op:
+        batch_op.drop_index('ix_meetings_group_started')
+        batch_op.drop_index(batch_op.f('ix_meetings_closes_at'))
+        batch_op.drop_index('ix_meetings_channel_open')
+
+    op.drop_table('meetings')
     with op.batch_alter_table('meeting_series', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_meeting_series_next_reminder_at'))
 

@@ -1,0 +1,261 @@
+"""Meeting mode dialogs: start, captures, undo, chair hand-over, BoC decisions fanned out,
+minutes (content, storage, retrieval as files), carried-over agenda, auto-close.
+
+The repl series meets on the last Thursday at 10:00 Brussels; the meeting held here is
+Thursday 31 Dec 2026, 09:00 UTC; the next one is Thursday 28 Jan 2027.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.textrender import render_blocks, render_reply
+from handlers.delivery import DeliveryEngine
+from handlers.meeting_mode import capture_line
+from handlers.messages import Block, ChannelRef, File, Reply
+from handlers.router import Incoming
+from storage.models import Action, AgendaItem, Decision, Meeting, MeetingItem
+from tests.support.dialog import Bot
+
+UTC = dt.UTC
+MEETING = dt.datetime(2026, 12, 31, 9, 0, tzinfo=UTC)
+
+
+def cap(bot: Bot, who: str, channel: str, line: str) -> Reply | None:
+    return capture_line(bot.router, Incoming(platform="shell", user_id=who, text=line,
+                                             channel_id=channel))
+
+
+def cap_text(bot: Bot, who: str, channel: str, line: str) -> str:
+    reply = cap(bot, who, channel, line)
+    assert reply is not None, line
+    return render_reply(reply)
+
+
+@pytest.fixture
+def tg(bare_bot: Bot) -> Bot:
+    bot = bare_bot
+    bot.admin("tg create repl Replication")
+    bot.admin("tg link repl", channel="#repl")
+    bot.admin("tg add repl @alice project Lighthouse as chair")
+    bot.admin("tg add repl @bob project Harbour")
+    bot.admin("tg add repl @carol project Riverside")
+    bot.admin("meeting schedule repl last thursday 10:00")
+    assert not bot.ask("bob", "#repl", "meeting agenda Budget review").error
+    assert not bot.ask("bob", "#repl", "meeting agenda The guide, chapter 2").error
+    assert not bot.ask("carol", "#repl", "meeting agenda Site visits").error
+    bot.now = MEETING
+    return bot
+
+
+def test_no_meeting_nothing_captured_nothing_written(tg: Bot) -> None:
+    before = tg.counts()
+    assert cap(tg, "bob", "#repl", "#info hello") is None
+    assert cap(tg, "bob", "#repl", "just chatting") is None
+    assert tg.counts() == before
+
+
+def test_start_needs_a_chair_and_shows_the_agenda(tg: Bot) -> None:
+    before = tg.counts()
+    out = tg.say("bob", "#repl", "meeting start")
+    assert "chair of repl" in out
+    assert tg.counts() == before
+    out = tg.say("alice", "#repl", "meeting start")
+    assert "Meeting of Replication started, chaired by @alice" in out
+    assert "1. Budget review" in out and "3. Site visits" in out
+    assert "already has a meeting open" in tg.say("alice", "#repl", "meeting start")
+    with Session(tg.engine) as s:
+        m = s.scalars(select(Meeting)).one()
+        assert m.occurrence_date == dt.date(2026, 12, 31)
+        assert m.closes_at == MEETING.replace(tzinfo=None) + dt.timedelta(hours=4)
+
+
+def test_full_meeting(tg: Bot) -> None:
+    tg.admin("tg add repl @dave project Outsider")
+    tg.say("alice", "#repl", "meeting start")
+    assert "Topic noted" in cap_text(tg, "alice", "#repl", "#topic 1")
+    assert "Info noted" in cap_text(tg, "bob", "#repl", "#info Spend is at 40%")
+    assert cap(tg, "carol", "#repl", "I agree with that") is None  # attendance only
+    out = cap_text(tg, "alice", "#repl", "#action @bob @carol Draft the budget due 15 Jan 2027")
+    assert "Action A-1 for @bob, @carol: Draft the budget, due Fri 15 Jan 2027" in out
+    assert "Agreed noted" in cap_text(tg, "alice", "#repl", "#agreed Keep the 2027 budget flat")
+    # non-chairs may not tag chair items; nothing is written
+    before = tg.counts()
+    refused = cap(tg, "bob", "#repl", "#agreed something")
+    assert refused is not None and refused.error and "chair of this meeting" in render_reply(
+        refused)
+    assert tg.counts() == before
+    cap_text(tg, "alice", "#repl", "#topic the guide, chapter 2")
+    cap_text(tg, "bob", "#repl", "#link https://example.org/guide")
+    cap_text(tg, "bob", "#repl", "#idea A video walkthrough")
+    # a bad date is one clear line, and nothing is captured
+    before = tg.counts()
+    bad = cap(tg, "alice", "#repl", "#action @bob Past thing due 1 Jan 2020")
+    assert bad is not None and bad.error and "past" in render_reply(bad)
+    assert tg.counts() == before
+    # the action is a tracked action at once, linked to the meeting
+    with Session(tg.engine) as s:
+        act = s.get(Action, 1)
+        assert act is not None and act.status == "open" and act.due == dt.date(2027, 1, 15)
+        assert act.meeting_date == dt.date(2026, 12, 31) and act.meeting_series_id is not None
+        assert sorted(a.person.display_name for a in act.assignees) == ["bob", "carol"]
+    assert "A-1" in tg.say("bob", "#repl", "action list mine")
+
+    tg.now = MEETING + dt.timedelta(minutes=55)
+    assert "chair of this meeting" in tg.say("bob", "#repl", "meeting end")
+    out = tg.say("alice", "#repl", "meeting end")
+    assert "== Minutes: Replication meeting, Thu 31 Dec 2026 ==" in out
+    assert "Started 10:00, ended 10:55 CET; chaired by @alice." in out
+    assert "1. Budget review" in out and "  - INFO: Spend is at 40% (@bob)" in out
+    assert "  - ACTION A-1: Draft the budget (@alice)" in out
+    assert "2. The guide, chapter 2" in out and "  - LINK: https://example.org/guide (@bob)" in out
+    assert "  - IDEA: A video walkthrough (@bob)" in out
+    assert "A-1  Draft the budget  @bob, @carol  Fri 15 Jan 2027" in out
+    assert "- Agreed: Keep the 2027 budget flat" in out
+    attendance = out.split("== Attendance ==")[1]
+    assert "- @alice (Lighthouse)\n- @bob (Harbour)\n- @carol (Riverside)" in attendance
+    assert "dave" not in attendance
+    assert "== Carried over to the next meeting's agenda ==\n- Site visits" in out
+    # the unreached item is on the next meeting's agenda
+    with Session(tg.engine) as s:
+        nxt = [a.text for a in s.scalars(select(AgendaItem).where(
+            AgendaItem.occurrence_date == dt.date(2027, 1, 28)))]
+        assert nxt == ["Site visits"]
+    # the meeting is over: lines are chat again
+    assert cap(tg, "alice", "#repl", "#info late") is None
+    # retrieval: text plus .md/.html/.txt files
+    tg.now = MEETING + dt.timedelta(days=3)
+    reply = tg.ask("carol", "#repl", "meeting minutes")
+    files = {b.name: b for b in reply.blocks if isinstance(b, File)}
+    assert set(files) == {"minutes-repl-2026-12-31.md", "minutes-repl-2026-12-31.html",
+                          "minutes-repl-2026-12-31.txt"}
+    md = files["minutes-repl-2026-12-31.md"].content.decode()
+    assert md.startswith("# Minutes: Replication meeting, Thu 31 Dec 2026")
+    assert "| A-1 | Draft the budget | @bob, @carol | Fri 15 Jan 2027 |" in md
+    page = files["minutes-repl-2026-12-31.html"].content.decode()
+    assert "<h1>Minutes: Replication meeting" in page and "<td>A-1</td>" in page
+    assert "Spend is at 40%" in render_reply(reply)
+    assert tg.ask("carol", None, "meeting minutes repl 31 Dec").blocks == reply.blocks
+    assert "No minutes of a repl meeting on" in tg.say("carol", None,
+                                                       "meeting minutes repl 30 Dec")
+
+
+def test_undo_removes_the_last_item_and_cancels_its_action(tg: Bot) -> None:
+    tg.say("alice", "#repl", "meeting start")
+    cap_text(tg, "alice", "#repl", "#topic Budget review")
+    cap_text(tg, "alice", "#repl", "#action @bob Check the numbers")
+    assert "Removed: #action Check the numbers" in cap_text(tg, "alice", "#repl", "#undo")
+    with Session(tg.engine) as s:
+        assert s.get(Action, 1).status == "cancelled"  # type: ignore[union-attr]
+        assert [i.kind for i in s.scalars(select(MeetingItem))] == ["topic"]
+    assert "Removed: #topic Budget review" in cap_text(tg, "alice", "#repl", "#undo")
+    bad = cap(tg, "alice", "#repl", "#undo")
+    assert bad is not None and bad.error and "Nothing to undo" in render_reply(bad)
+    out = tg.say("alice", "#repl", "meeting end")
+    assert "ACTION" not in out and "1. Budget review" not in out
+    # all three agenda items were left: all carried over
+    assert "- Budget review\n- The guide, chapter 2\n- Site visits" in out
+
+
+def test_chair_hand_over(tg: Bot) -> None:
+    tg.say("alice", "#repl", "meeting start")
+    refused = cap(tg, "bob", "#repl", "#chair @bob")
+    assert refused is not None and refused.error
+    out = cap(tg, "alice", "#repl", "#chair @carol")
+    assert out is not None and not out.private
+    assert "Chairing this meeting now: @alice, @carol." in render_reply(out)
+    assert "Agreed noted" in cap_text(tg, "carol", "#repl", "#agreed Carol can chair")
+    assert "Minutes" in tg.say("carol", "#repl", "meeting end")
+
+
+def test_decision_only_in_the_boc_meeting(tg: Bot) -> None:
+    tg.say("alice", "#repl", "meeting start")
+    bad = cap(tg, "alice", "#repl", "#decision repl Do it")
+    assert bad is not None and bad.error and "BoC's meeting" in render_reply(bad)
+
+
+def test_boc_decision_fans_out_to_two_groups(tg: Bot) -> None:
+    tg.admin("tg create boc Board of Coordinators")
+    tg.admin("tg create comms Communication")
+    tg.admin("tg link boc", channel="#boc")
+    tg.admin("tg link comms", channel="#comms")
+    tg.admin("tg add boc @erin as chair")
+    tg.admin("tg add boc @frank")
+    tg.say("erin", "#boc", "meeting start")
+    cap_text(tg, "erin", "#boc", "#topic Manifesto")
+    out = cap(tg, "erin", "#boc", "#decision repl, comms Publish the manifesto in March")
+    assert out is not None and not out.error and not out.private
+    assert "Decision D-1 recorded for repl, comms" in render_reply(out)
+    targets = {(p.group_slug, tuple(c.channel_id for c in p.channels)) for p in out.posts}
+    assert targets == {("repl", ("#repl",)), ("comms", ("#comms",))}  # not back to #boc
+    assert "decision ack D-1" in render_blocks(out.posts[0].blocks)
+    with Session(tg.engine) as s:
+        d = s.get(Decision, 1)
+        assert d is not None and [t.group.slug for t in d.targets] == ["repl", "comms"]
+    assert "acknowledged D-1 for repl (1/2 acknowledged)" in tg.say("bob", "#repl",
+                                                                    "decision ack D-1")
+    assert "cannot take it back" in cap_text(tg, "erin", "#boc", "#undo")
+    end = tg.say("erin", "#boc", "meeting end")
+    assert "- Decision D-1 for repl, comms: Publish the manifesto in March" in end
+    assert "DECISION D-1: Publish the manifesto in March (@erin)" in end
+
+
+def test_minutes_posted_to_the_groups_other_channels(tg: Bot) -> None:
+    tg.admin("tg link repl", channel="#repl-2")
+    tg.say("alice", "#repl", "meeting start")
+    reply = tg.ask("alice", "#repl", "meeting end")
+    assert [[c.channel_id for c in p.channels] for p in reply.posts] == [["#repl-2"]]
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.sent: list[tuple[ChannelRef, str, str]] = []
+
+    def send(self, channel: ChannelRef, blocks: list[Block], key: str) -> str:
+        self.sent.append((channel, render_blocks(blocks), key))
+        return f"m{len(self.sent)}"
+
+
+def test_auto_close_by_the_delivery_engine(tg: Bot) -> None:
+    tg.admin("tg settings repl digest off")
+    tg.admin("tg settings repl reminders off")
+    tg.admin("tg settings repl nudges off")
+    tg.say("alice", "#repl", "meeting start for 2h")
+    cap_text(tg, "alice", "#repl", "#topic Budget review")
+    cap_text(tg, "alice", "#repl", "#action @bob Send the slides")
+    sender = Recorder()
+    engine = DeliveryEngine(tg.sessions, tg.settings, {"shell": sender})
+    tg.now = MEETING + dt.timedelta(hours=1, minutes=59)
+    engine.tick()
+    assert not [s for s in sender.sent if "Minutes" in s[1]]
+    tg.now = MEETING + dt.timedelta(hours=2, minutes=1)
+    assert cap(tg, "alice", "#repl", "#info too late") is None  # past its time: closed
+    engine.tick()
+    minutes = [s for s in sender.sent if "Minutes" in s[1]]
+    assert len(minutes) == 1
+    channel, body, key = minutes[0]
+    assert channel == ChannelRef("shell", "#repl") and key.startswith("minutes:")
+    assert "closed automatically after 2 h" in body
+    assert "A-1  Send the slides  @bob  -" in body
+    assert "- The guide, chapter 2\n- Site visits" in body
+    engine.tick()  # once only
+    assert len([s for s in sender.sent if "Minutes" in s[1]]) == 1
+    with Session(tg.engine) as s:
+        m = s.scalars(select(Meeting)).one()
+        assert m.auto_closed and m.ended_at == (MEETING + dt.timedelta(hours=2)).replace(
+            tzinfo=None)
+    assert "closed automatically" in tg.say("bob", "#repl", "meeting minutes")
+    # and a new meeting can start
+    assert "started" in tg.say("alice", "#repl", "meeting start")
+
+
+def test_default_auto_close_is_four_hours(tg: Bot) -> None:
+    tg.say("alice", "#repl", "meeting start")
+    tg.now = MEETING + dt.timedelta(hours=3, minutes=59)
+    assert cap(tg, "bob", "#repl", "#info still here") is not None
+    tg.now = MEETING + dt.timedelta(hours=4)
+    assert cap(tg, "bob", "#repl", "#info gone") is None
