@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TextIO
 
 from bot.textrender import render_reply
+from handlers.meeting_mode import capture_line, looks_like_tag
 from handlers.messages import File, Reply
 from handlers.router import Incoming, Router
 
@@ -103,7 +104,16 @@ class Shell:
     def handle(self, line: str) -> bool:
         """Run one line; False means the shell should stop."""
         line = line.strip()
-        if not line or line.startswith("#"):
+        if not line:
+            return True
+        if line.startswith("#"):
+            # a #tag line is a capture while a meeting is open in this channel; else a comment
+            if looks_like_tag(line):
+                captured = capture_line(self.router, Incoming(
+                    platform=PLATFORM, user_id=self.user, user_name=self.user, text=line,
+                    channel_id=self.channel))
+                if captured is not None:
+                    self.show(captured)
             return True
         if line.startswith(":"):
             return self.meta(line)

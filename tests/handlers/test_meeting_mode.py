@@ -8,11 +8,14 @@ Thursday 31 Dec 2026, 09:00 UTC; the next one is Thursday 28 Jan 2027.
 from __future__ import annotations
 
 import datetime as dt
+import io
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.shell import Shell
 from bot.textrender import render_blocks, render_reply
 from handlers.delivery import DeliveryEngine
 from handlers.meeting_mode import capture_line
@@ -259,3 +262,40 @@ def test_default_auto_close_is_four_hours(tg: Bot) -> None:
     assert cap(tg, "bob", "#repl", "#info still here") is not None
     tg.now = MEETING + dt.timedelta(hours=4)
     assert cap(tg, "bob", "#repl", "#info gone") is None
+
+
+def test_shell_script_runs_a_meeting(tg: Bot, tmp_path: Path) -> None:
+    """In the shell, #tag lines are captures while a meeting is open in the channel and
+    comments otherwise."""
+    out = io.StringIO()
+    shell = Shell(router=tg.router, user="alice", channel="#repl", out=out,
+                  export_dir=tmp_path / "out")
+    before = tg.counts()
+    assert shell.run_script(["# a comment", "#info not a meeting yet"]) == 0
+    assert out.getvalue() == "" and tg.counts() == before
+    script = [
+        "meeting start",
+        "#topic 2",
+        "# still a comment during the meeting",
+        ":as bob",
+        "#info Chapter 2 is drafted",
+        ":as alice",
+        "#action @bob Review chapter 2 due 8 Jan 2027",
+        "#agreed Publish in January",
+        "meeting end",
+        "#info after the end",
+        "meeting minutes",
+    ]
+    assert shell.run_script(script) == 0
+    text = out.getvalue()
+    assert "Topic noted (#1): The guide, chapter 2" in text
+    assert "Info noted (#2): Chapter 2 is drafted" in text
+    assert "Action A-1 for @bob: Review chapter 2, due Fri 08 Jan 2027" in text
+    assert "still a comment" not in text and "after the end" not in text
+    assert "1. The guide, chapter 2\n  - INFO: Chapter 2 is drafted (@bob)" in text
+    assert "- @alice (Lighthouse)\n- @bob (Harbour)" in text
+    saved = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert saved == ["minutes-repl-2026-12-31.html", "minutes-repl-2026-12-31.md",
+                     "minutes-repl-2026-12-31.txt"]
+    with Session(tg.engine) as s:
+        assert len(s.scalars(select(MeetingItem)).all()) == 4
