@@ -51,7 +51,8 @@ from bot.matrix.render import PLATFORM, command_text, file_content, render
 from bot.matrix.state import MatrixState
 from handlers.delivery import SendFailed
 from handlers.directory import find_identity
-from handlers.messages import Block, ChannelRef, File, Text
+from handlers.meeting_mode import ACK_REACTION, capture_line
+from handlers.messages import Block, ChannelRef, File, Reply, Text
 from handlers.router import Incoming, Router
 from storage.models import NAME_MAX, Membership
 
@@ -345,6 +346,7 @@ class MatrixBot:
         if line.startswith(prefix):
             line = line[len(prefix):].strip()
         elif not direct:
+            await self.run_capture(room_id, event_id, sender, line)
             return
         if not line:
             return
@@ -512,6 +514,33 @@ class MatrixBot:
             return
         await self.send_blocks(room_id, [Text((ENCRYPTED_NOTICE,))], f"e2e:{room_id}")
         await asyncio.to_thread(self.state.mark_told_encrypted, room_id)
+
+    async def run_capture(self, room_id: str, event_id: str, sender: str, line: str) -> None:
+        """An ordinary message: for the meeting open in the room, if any (meeting mode).
+        A quiet capture is acknowledged with a reaction, anything else as a reply."""
+        incoming = Incoming(platform=PLATFORM, user_id=sender, text=line, channel_id=room_id,
+                            user_name=self.display_name(room_id, sender),
+                            prefix=self.options.prefix)
+
+        def work() -> tuple[Reply | None, list[str]]:
+            reply = capture_line(self.router, incoming)
+            if reply is None:
+                return None, []
+            self.state.mark_seen(event_id)
+            return reply, self.dispatcher.deliver(reply.posts) if reply.posts else []
+
+        reply, problems = await asyncio.to_thread(work)
+        if reply is None:
+            return
+        if reply.private and not reply.error:
+            await self.client.room_send(room_id, "m.reaction", {"m.relates_to": {
+                "rel_type": "m.annotation", "event_id": event_id, "key": ACK_REACTION,
+            }}, tx_id=txn_id(f"ack:{event_id}"))
+            blocks: list[Block] = [Text((p,)) for p in problems]
+        else:
+            blocks = [*reply.blocks, *(Text((p,)) for p in problems)]
+        if blocks:
+            await self.send_blocks(room_id, blocks, f"reply:{event_id}", reply_to=event_id)
 
     # --- sending -----------------------------------------------------------------------------
 
