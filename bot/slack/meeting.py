@@ -1,0 +1,73 @@
+"""Meeting mode on Slack: channel messages (``message`` events) go to the meeting open in
+that channel, if any; quiet captures are acknowledged with a reaction.
+
+Wiring (for the Slack adapter's owner): call :func:`register` from
+``SlackAdapter._register``, add ``message`` to ``EVENTS``, and add the ``channels:history``,
+``groups:history`` and ``reactions:write`` scopes and the ``message.channels`` /
+``message.groups`` bot events to the manifest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING, Any
+
+from bot.slack.render import unescape
+from handlers.meeting_mode import ACK_REACTION_SLACK, capture_line
+from handlers.messages import Reply, Text
+from handlers.router import Incoming
+
+if TYPE_CHECKING:
+    from bot.slack.app import SlackAdapter
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "slack"
+
+
+def register(adapter: SlackAdapter) -> None:
+    """Listen to channel messages for meeting mode."""
+
+    async def on_message(event: dict[str, Any]) -> None:
+        await handle_message(adapter, event)
+
+    adapter.app.event("message")(on_message)
+
+
+async def handle_message(adapter: SlackAdapter, event: dict[str, Any]) -> None:
+    """One channel message: ignored unless a meeting is open in the channel."""
+    from bot.slack.app import Origin
+
+    if event.get("subtype") or event.get("bot_id"):
+        return  # edits, joins, the bot's own posts
+    channel, user, ts = event.get("channel"), event.get("user"), event.get("ts")
+    raw = event.get("text")
+    if not (isinstance(channel, str) and isinstance(user, str) and isinstance(ts, str)
+            and isinstance(raw, str)) or channel.startswith("D"):
+        return
+    line = unescape(raw).strip()
+    if not line or line.startswith("/"):
+        return
+    try:
+        name = await adapter.names.name_of(user)
+        incoming = Incoming(PLATFORM, user, line, channel, name, "/")
+        reply: Reply | None = await asyncio.to_thread(capture_line, adapter.router, incoming)
+        if reply is None:
+            return
+        problems: list[str] = []
+        if reply.posts:
+            problems = await asyncio.to_thread(adapter.dispatcher.deliver, reply.posts)
+        if reply.private and not reply.error:
+            try:
+                await adapter.client.reactions_add(channel=channel, name=ACK_REACTION_SLACK,
+                                                   timestamp=ts)
+                reply.blocks = []  # the reaction is the acknowledgement
+            except Exception as err:  # no reactions:write: the ephemeral text instead
+                log.info("slack: no reaction for a capture (%s); answering in text", err)
+        reply.blocks.extend(Text((p,)) for p in problems)
+        if not reply.blocks:
+            return
+        await adapter.answer(reply, Origin(user, channel))
+    except Exception:
+        log.exception("slack: meeting capture of %r failed", line[:80])
