@@ -13,9 +13,11 @@ import json
 import logging
 import re
 import sys
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 import aiohttp
 from aiohttp import web
@@ -23,7 +25,6 @@ from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.app.async_app import AsyncApp
 from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
-from slack_sdk.webhook.async_client import AsyncWebhookClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -49,6 +50,8 @@ from handlers.router import Incoming, Router
 from storage.models import Channel, Group, Identity, Membership
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 EVENTS_PATH = "/slack/events"
 DEFAULT_PORT = 3000
@@ -86,6 +89,7 @@ class SlackAdapter:
         dispatcher: Dispatcher,
         *,
         host: str = "0.0.0.0",
+        workers: int | None = None,
     ) -> None:
         self.router = router
         self.sessions = sessions
@@ -106,6 +110,16 @@ class SlackAdapter:
             request_verification_enabled=True,
         )
         self._runner: web.AppRunner | None = None
+        # The core's commands run here, not in the loop's default executor: a SQLite store
+        # takes one writer at a time (BEGIN IMMEDIATE), so more threads only queue inside
+        # SQLite's busy handler (sleeping up to 100 ms per try) and fight the event loop for
+        # the GIL, delaying acknowledgements. PostgreSQL runs transactions side by side.
+        if workers is None:
+            bind = sessions.kw.get("bind")
+            dialect = getattr(getattr(bind, "dialect", None), "name", "")
+            workers = 1 if dialect == "sqlite" else 4
+        self.workers = workers
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="slack-core")
         self._http: aiohttp.ClientSession | None = None
         self._socket: Any = None
         self.port: int | None = None
@@ -187,8 +201,8 @@ class SlackAdapter:
             return  # the bot itself being invited or removed is no membership
         try:
             name = await self.names.name_of(str(user)) if joined else None
-            said = await asyncio.to_thread(self._membership_changed, str(channel), str(user),
-                                           joined, name)
+            said = await self._core(self._membership_changed, str(channel), str(user),
+                                    joined, name)
             if said:
                 log.info("slack: %s", said)
         except Exception:
@@ -203,26 +217,36 @@ class SlackAdapter:
 
     # --- the work ---------------------------------------------------------------------------
 
-    def _handle(self, incoming: Incoming) -> tuple[Reply, list[str]]:
-        """Worker thread: the command in its transaction, then its posts to other channels."""
+    async def _core(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run blocking core work on the adapter's bounded pool."""
+        return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+
+    def _handle(self, incoming: Incoming) -> tuple[Reply, Rendered | None]:
+        """Core thread: the command in its transaction, and the reply rendered as Block Kit
+        (off the loop, which only acknowledges and sends)."""
         reply = self.router.handle(incoming)
-        problems = self.dispatcher.deliver(reply.posts) if reply.posts else []
-        return reply, problems
+        return reply, None if reply.posts else render_blocks(list(reply.blocks))
 
     async def run_command(self, line: str, origin: Origin) -> None:
         try:
             name = await self.names.name_of(origin.user_id)
             incoming = Incoming(PLATFORM, origin.user_id, line, origin.channel_id, name, "/")
-            reply, problems = await asyncio.to_thread(self._handle, incoming)
-            for problem in problems:
-                reply.blocks.append(Text((problem,)))
-            await self.answer(reply, origin)
+            reply, rendered = await self._core(self._handle, incoming)
+            if reply.posts:
+                # senders block on their platform's HTTP (and wait out a 429): not on the
+                # core's pool, where that would hold up everyone's commands
+                problems = await asyncio.to_thread(self.dispatcher.deliver, reply.posts)
+                for problem in problems:
+                    reply.blocks.append(Text((problem,)))
+            await self.answer(reply, origin, rendered)
         except Exception:
             log.exception("slack: answering %r failed", line[:80])
 
-    async def answer(self, reply: Reply, origin: Origin) -> None:
+    async def answer(self, reply: Reply, origin: Origin,
+                     rendered: Rendered | None = None) -> None:
         """Private replies and errors to the person alone; the rest to the channel."""
-        rendered = render_blocks(list(reply.blocks))
+        if rendered is None:
+            rendered = render_blocks(list(reply.blocks))
         public = not reply.private and not reply.error and origin.channel_id is not None
         if rendered.files:
             names = await self._send_files(rendered.files, origin, public)
@@ -257,15 +281,19 @@ class SlackAdapter:
             await self.sender.post_rendered(target, Rendered(rendered.messages))
 
     async def _respond(self, url: str, rendered: Rendered, response_type: str) -> None:
-        hook = AsyncWebhookClient(url, session=self._http)
+        """POST to the response_url on the pooled session (a webhook client per answer
+        cost more than the request: it re-reads the proxy settings from the environment)."""
+        http = self._http
+        if http is None:
+            raise RuntimeError("the Slack adapter is not started")
         for m in rendered.messages:
-            resp = await hook.send_dict({
+            async with http.post(url, json={
                 "response_type": response_type, "replace_original": False,
                 "text": m.text or " ", "blocks": m.blocks,
-            })
-            if resp.status_code != 200:
-                log.warning("slack response_url answered %s: %s", resp.status_code,
-                            resp.body[:200])
+            }) as resp:
+                body = await resp.text()
+                if resp.status != 200:
+                    log.warning("slack response_url answered %s: %s", resp.status, body[:200])
 
     async def _send_files(self, files: list[File], origin: Origin, public: bool) -> list[str]:
         """Files for the channel go there; a private file goes to the person's DM."""
@@ -291,7 +319,7 @@ class SlackAdapter:
         return groups, current
 
     async def open_action_modal(self, trigger_id: str, origin: Origin) -> None:
-        groups, current = await asyncio.to_thread(self._groups_for_modal, origin.channel_id)
+        groups, current = await self._core(self._groups_for_modal, origin.channel_id)
         meta = json.dumps({"channel": origin.channel_id, "response_url": origin.response_url})
         try:
             await self.client.views_open(trigger_id=trigger_id,
@@ -334,7 +362,7 @@ class SlackAdapter:
     async def publish_home(self, user_id: str) -> None:
         try:
             name = await self.names.name_of(user_id)
-            sections = await asyncio.to_thread(self._home_blocks, user_id, name)
+            sections = await self._core(self._home_blocks, user_id, name)
             await self.sender.call("views.publish", partial(
                 self.client.views_publish, user_id=user_id, view=home_view(sections)))
         except Exception:
@@ -386,6 +414,7 @@ class SlackAdapter:
         if self._http is not None:
             await self._http.close()
             self._http = None
+        self._pool.shutdown(wait=False, cancel_futures=True)
 
 
 async def run(box: Container) -> None:
