@@ -1,4 +1,6 @@
-"""The Matrix fixtures (one real Synapse per session, fresh accounts per test) and the
-database fixtures come from tests/matrix and tests/conftest; nothing is copied here."""
+"""Fixtures from elsewhere, imported, not copied: the Matrix ones (one real Synapse per
+session, fresh accounts per test), the CLI's (``taskbot`` on a fresh database), and the
+database fixtures of tests/conftest.py."""
 
+from tests.bot.conftest import db_url, taskbot  # noqa: F401
 from tests.matrix.conftest import synapse, world  # noqa: F401
