@@ -69,6 +69,18 @@ async def run_matrix(box: composition.Container) -> None:
     await run(box)
 
 
+async def run_web(box: composition.Container) -> None:
+    """Calendar feeds and the dashboard on ``PORT`` (Slack in HTTP mode serves them itself)."""
+    from bot.web import serve
+
+    await serve(box)
+
+
+def slack_serves_http(settings: Settings) -> bool:
+    """Slack in HTTP mode owns ``PORT``; the web routes are mounted on its server."""
+    return settings.slack_configured and not settings.slack_app_token
+
+
 # One line per platform; an adapter lands by giving its runner here.
 PLATFORMS: tuple[Platform, ...] = (
     Platform("Slack", lambda s: s.slack_configured,
@@ -134,6 +146,8 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     box = composition.build(settings)
     try:
         runners = [p.runner for p in configured if p.runner is not None]
+        if settings.port is not None and not slack_serves_http(settings):
+            runners.append(run_web)  # feeds and dashboard on their own server
 
         async def run_all() -> None:
             from bot.scheduler import start_async
@@ -250,6 +264,63 @@ def cmd_governance(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report_actions(settings: Settings, args: argparse.Namespace) -> int:
+    """Every matching action, streamed to a file or stdout; a progress bar on a terminal."""
+    from handlers.directory import find_group
+    from handlers.reports import count_actions, export_actions, reader_ctx
+    from handlers.secretariat import ActionQuery, known_projects
+
+    box = composition.build(settings, preset=False)
+    try:
+        with box.sessions() as session:
+            ctx = reader_ctx(session, box.core, box.core.clock())
+            q = ActionQuery(status=args.status)
+            if args.group:
+                q.group = find_group(session, args.group)
+                if q.group is None:
+                    raise UserError(f"Unknown group {args.group!r}.")
+            if args.project:
+                q.project = known_projects(ctx).get(args.project.strip().lower())
+                if q.project is None:
+                    raise UserError(f"No one represents a project called {args.project!r}.")
+            progress = None
+            if sys.stderr.isatty():
+                progress = ProgressBar(count_actions(ctx, q), sys.stderr)
+            if args.output is None:
+                n = export_actions(ctx, q, sys.stdout, args.format, progress)
+                sys.stdout.flush()
+            else:
+                tmp = args.output.with_name(args.output.name + ".part")
+                with tmp.open("w", encoding="utf-8", newline="") as out:
+                    n = export_actions(ctx, q, out, args.format, progress)
+                tmp.replace(args.output)
+            if progress is not None:
+                progress.finish()
+    finally:
+        box.close()
+    where = "stdout" if args.output is None else str(args.output)
+    print(f"{n} {q.describe()} written to {where} ({args.format}).", file=sys.stderr)
+    return 0
+
+
+class ProgressBar:
+    """``[#####-----] 12000/200000`` redrawn in place on a terminal."""
+
+    def __init__(self, total: int, stream: Any, width: int = 30) -> None:
+        self.total, self.stream, self.width = total, stream, width
+
+    def __call__(self, done: int) -> None:
+        share = done / self.total if self.total else 1.0
+        filled = int(self.width * min(share, 1.0))
+        bar = "#" * filled + "-" * (self.width - filled)
+        self.stream.write(f"\r[{bar}] {done}/{self.total}")
+        self.stream.flush()
+
+    def finish(self) -> None:
+        self.stream.write("\n")
+        self.stream.flush()
+
+
 # --- parser and entry point ----------------------------------------------------------------
 
 
@@ -293,6 +364,17 @@ def build_parser() -> argparse.ArgumentParser:
     pr = gov.add_parser("preset", help="apply the shipped Scalable Cities preset")
     pr.add_argument("--dry-run", action="store_true", help="report the changes, write nothing")
     pr.set_defaults(func=cmd_governance)
+
+    p = sub.add_parser("report", help="exports for scripts and spreadsheets")
+    rep = p.add_subparsers(dest="report", required=True, metavar="<report>")
+    ra = rep.add_parser("actions", help="actions across all groups (the chat CSV's columns)")
+    ra.add_argument("--format", choices=("csv", "json", "md"), default="csv")
+    ra.add_argument("--output", metavar="<file>", type=Path,
+                    help="write here (default: stdout)")
+    ra.add_argument("--status", choices=("open", "overdue", "all"), default="open")
+    ra.add_argument("--group", metavar="<group>", help="one group (slug or name)")
+    ra.add_argument("--project", metavar="<project>", help="one project")
+    ra.set_defaults(func=cmd_report_actions)
     return parser
 
 

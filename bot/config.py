@@ -84,6 +84,8 @@ class Settings:
     tick_seconds: float = 30.0
     # how long a claimed outbox row is held before another process may take it over
     lease_seconds: float = 300.0
+    # the address people reach ``taskbot run``'s web pages at (feed and dashboard links)
+    public_url: str = ""
 
     @property
     def slack_configured(self) -> bool:
@@ -114,7 +116,8 @@ class Settings:
     __str__ = __repr__
 
     def to_core(self, *, extra_admins: frozenset[str] = frozenset()) -> CoreSettings:
-        return CoreSettings(timezone=self.timezone, admins=self.admins | extra_admins)
+        return CoreSettings(timezone=self.timezone, admins=self.admins | extra_admins,
+                            public_url=self.public_url)
 
 
 def redact_url(url: str) -> str:
@@ -179,4 +182,5 @@ def load_settings(
         matrix_command_prefix=_opt(env, "MATRIX_COMMAND_PREFIX") or "!",
         tick_seconds=tick_seconds,
         lease_seconds=lease_seconds,
+        public_url=_opt(env, "TASKBOT_PUBLIC_URL") or "",
     )

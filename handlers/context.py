@@ -28,6 +28,8 @@ class CoreSettings:
     admins: frozenset[str] = frozenset()
     clock: Clock = utc_now
     export_dir: str = "."
+    # where ``taskbot run`` serves its web pages (calendar feeds, dashboard), for links
+    public_url: str = ""
 
     @property
     def zone(self) -> ZoneInfo:

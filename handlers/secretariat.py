@@ -558,3 +558,8 @@ def register(reg: Registry) -> None:
         reply.add(Table(("id", "what", "where", "due", "status", "tries", "last error"),
                         table_rows))
         return reply
+
+    # the workbench outside chat: report, dashboard link, calendar feeds (handlers.reports)
+    from handlers import reports
+
+    reports.register(reg)

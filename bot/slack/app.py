@@ -90,12 +90,15 @@ class SlackAdapter:
         *,
         host: str = "0.0.0.0",
         workers: int | None = None,
+        extra_routes: list[web.RouteDef] | None = None,
     ) -> None:
         self.router = router
         self.sessions = sessions
         self.settings = settings
         self.dispatcher = dispatcher
         self.host = host
+        # other HTTP endpoints of ``taskbot run`` (bot.web) share this server and port
+        self.extra_routes = list(extra_routes or ())
         base_url = settings.slack_api_url or AsyncWebClient.BASE_URL
         if not base_url.endswith("/"):
             base_url += "/"
@@ -397,7 +400,8 @@ class SlackAdapter:
         async def health(request: web.Request) -> web.Response:
             return web.Response(text="ok")
 
-        web_app.add_routes([web.post(EVENTS_PATH, events), web.get("/healthz", health)])
+        web_app.add_routes([web.post(EVENTS_PATH, events), web.get("/healthz", health),
+                            *self.extra_routes])
         self._runner = web.AppRunner(web_app, access_log=None)
         await self._runner.setup()
         self.port = self.settings.port or DEFAULT_PORT
@@ -419,7 +423,10 @@ class SlackAdapter:
 
 async def run(box: Container) -> None:
     """``taskbot run``'s Slack runner: start, serve until cancelled, stop."""
-    adapter = SlackAdapter(box.router, box.sessions, box.settings, box.dispatcher)
+    from bot.web import build_routes
+
+    adapter = SlackAdapter(box.router, box.sessions, box.settings, box.dispatcher,
+                           extra_routes=build_routes(box))
     await adapter.start()
     try:
         await asyncio.Event().wait()

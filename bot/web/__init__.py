@@ -1,0 +1,149 @@
+"""The read-only web side of ``taskbot run``: calendar feeds and the dashboard.
+
+``build_routes(box)`` gives the routes; they are mounted on the Slack adapter's aiohttp
+server when Slack runs in HTTP mode (one port, as PaaS hosts give one), else
+:func:`serve` runs them on their own server on ``PORT``. Every request reads the store in a
+worker thread, like the chat adapters, and is refused unless its link is signed with the
+secret kept in the store (``handlers.reports``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import logging
+import sys
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from handlers import ics
+from handlers.context import CoreSettings
+from handlers.reports import (
+    DASHBOARD_PATH,
+    check_dashboard,
+    check_feed,
+    dashboard_html,
+    html_page,
+    parse_filters,
+    reader_ctx,
+    web_secret,
+)
+from storage.models import Group
+
+if TYPE_CHECKING:
+    from bot.container import Container
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PORT = 3000
+FEED_PATH = "/calendar/{name}.ics"
+_PAGE_HEADERS = {
+    "Cache-Control": "no-store",
+    # the link carries its signature: never hand it on in a Referer
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
+                               "img-src data:; form-action 'self'; base-uri 'none'",
+    "X-Robots-Tag": "noindex",
+}
+
+
+def calendar_response(sessions: sessionmaker[Session], core: CoreSettings, name: str,
+                      token: str) -> tuple[int, str]:
+    """(status, body) of a feed: 403 for a wrong token, 404 for a group that is gone."""
+    with sessions() as session:
+        if not check_feed(web_secret(session), name, token):
+            return 403, "Forbidden: this calendar link is not valid.\n"
+        now = core.clock()
+        if name == "all":
+            groups = list(session.scalars(select(Group).order_by(Group.id)))
+            title = "All group meetings"
+        else:
+            group = session.scalar(select(Group).where(Group.slug == name))
+            if group is None:
+                return 404, "Not found: this group no longer exists.\n"
+            groups, title = [group], f"{group.name} meetings"
+        series = [g.series for g in groups if g.series is not None]
+        return 200, ics.calendar(series, dtstamp=now, name=title)
+
+
+def dashboard_response(sessions: sessionmaker[Session], core: CoreSettings,
+                       query: dict[str, str]) -> tuple[int, str]:
+    with sessions() as session:
+        now = core.clock()
+        exp, sig = query.get("exp", ""), query.get("sig", "")
+        problem = check_dashboard(web_secret(session), exp, sig, now)
+        if problem is not None:
+            body = f"<h1>Taskbot dashboard</h1><p>{html.escape(problem)}</p>"
+            return 403, html_page("Taskbot dashboard", body)
+        ctx = reader_ctx(session, core, now)
+        return 200, dashboard_html(ctx, parse_filters(query), {"exp": exp, "sig": sig})
+
+
+def routes(sessions: sessionmaker[Session], core: CoreSettings) -> list[web.RouteDef]:
+    """The feed and dashboard routes over a session factory (tests build them directly)."""
+
+    async def calendar(request: web.Request) -> web.Response:
+        name = request.match_info["name"].lower()
+        token = request.query.get("token", "")
+        try:
+            status, body = await asyncio.to_thread(calendar_response, sessions, core, name,
+                                                   token)
+        except Exception:
+            log.exception("web: calendar feed %r failed", name)
+            return web.Response(status=500, text="Something went wrong; try again later.\n")
+        if status != 200:
+            return web.Response(status=status, text=body, headers={"Cache-Control": "no-store"})
+        return web.Response(
+            body=body.encode("utf-8"), content_type="text/calendar", charset="utf-8",
+            headers={"Cache-Control": "private, max-age=300",
+                     "Content-Disposition": f'inline; filename="{name}.ics"',
+                     "X-Robots-Tag": "noindex"})
+
+    async def dashboard(request: web.Request) -> web.Response:
+        query = {k: request.query.get(k, "") for k in request.query}
+        try:
+            status, body = await asyncio.to_thread(dashboard_response, sessions, core, query)
+        except Exception:
+            log.exception("web: dashboard failed")
+            return web.Response(status=500, text="Something went wrong; try again later.\n")
+        return web.Response(status=status, text=body, content_type="text/html",
+                            headers=_PAGE_HEADERS)
+
+    return [web.get(FEED_PATH, calendar), web.get(DASHBOARD_PATH, dashboard)]
+
+
+def build_routes(box: Container) -> list[web.RouteDef]:
+    return routes(box.sessions, box.core)
+
+
+def make_app(route_defs: list[web.RouteDef]) -> web.Application:
+    async def health(request: web.Request) -> web.Response:
+        return web.Response(text="ok")
+
+    app = web.Application()
+    app.add_routes([*route_defs, web.get("/healthz", health)])
+    return app
+
+
+async def start(route_defs: list[web.RouteDef], host: str, port: int) -> web.AppRunner:
+    runner = web.AppRunner(make_app(route_defs), access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, host, port).start()
+    return runner
+
+
+async def serve(box: Container, *, host: str = "0.0.0.0") -> None:
+    """``taskbot run``'s web runner when Slack does not own the port: serve until
+    cancelled."""
+    port = box.settings.port or DEFAULT_PORT
+    runner = await start(build_routes(box), host, port)
+    print(f"Web: calendar feeds and dashboard on port {port}", file=sys.stderr)
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await runner.cleanup()

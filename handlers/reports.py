@@ -1,0 +1,870 @@
+"""The secretariat's workbench outside chat: exports, signed web links, the monthly report
+and the dashboard's content.
+
+Everything here is platform-neutral and synchronous. The HTTP side (``bot.web``) only
+checks a link and calls these functions; the chat side (``handlers.secretariat``) hands out
+the links and posts the report. matplotlib is imported only while a chart is drawn, so
+loading the core stays light.
+"""
+
+from __future__ import annotations
+
+import calendar as _calendar
+import csv
+import datetime as dt
+import hashlib
+import hmac
+import html
+import json
+import re
+import secrets
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+from urllib.parse import urlencode
+
+from sqlalchemy import Select, case, func, select
+from sqlalchemy.orm import Session
+
+from handlers.context import CoreSettings, Ctx
+from handlers.directory import take_group
+from handlers.grammar import Args, Refused, UserError
+from handlers.messages import Day, File, Link, Mention, Reply, Span, Table, When, plain_of
+from handlers.roles import require_member, require_staff, staff
+from handlers.router import Registry
+from handlers.secretariat import CSV_HEADER, ActionQuery, csv_rows
+from storage import kv
+from storage.models import (
+    Action,
+    ActionAssignee,
+    Decision,
+    DecisionTarget,
+    Group,
+    Membership,
+    Person,
+)
+
+# --- exports ----------------------------------------------------------------------------------
+
+FORMATS = ("csv", "json", "md")
+Progress = Callable[[int], None]
+
+
+def export_actions(
+    ctx: Ctx, q: ActionQuery, out: TextIO, fmt: str, progress: Progress | None = None
+) -> int:
+    """Write every matching action to ``out`` as it is read (the columns of the chat CSV);
+    returns the number of rows. ``progress`` is called with the running count per batch."""
+    if fmt not in FORMATS:
+        raise UserError(f"Unknown format {fmt!r}: choose one of {', '.join(FORMATS)}.")
+    rows = csv_rows(ctx, q)
+    writer = {"csv": _write_csv, "json": _write_json, "md": _write_md}[fmt]
+    return writer(_counted(rows, progress), out)
+
+
+def _counted(rows: Iterable[tuple[str, ...]], progress: Progress | None,
+             every: int = 1000) -> Iterator[tuple[str, ...]]:
+    n = 0
+    for row in rows:
+        yield row
+        n += 1
+        if progress is not None and n % every == 0:
+            progress(n)
+    if progress is not None:
+        progress(n)
+
+
+def _write_csv(rows: Iterable[tuple[str, ...]], out: TextIO) -> int:
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(CSV_HEADER)
+    n = 0
+    for row in rows:
+        writer.writerow(row)
+        n += 1
+    return n
+
+
+def json_record(row: Sequence[str]) -> dict[str, Any]:
+    """One exported row as JSON: empty cells are null, days overdue a number."""
+    record: dict[str, Any] = {}
+    for key, value in zip(CSV_HEADER, row, strict=True):
+        if key == "days_overdue":
+            record[key] = int(value) if value else None
+        else:
+            record[key] = value if value != "" else None
+    return record
+
+
+def _write_json(rows: Iterable[tuple[str, ...]], out: TextIO) -> int:
+    """A JSON array written element by element, so memory stays flat."""
+    n = 0
+    out.write("[")
+    for row in rows:
+        out.write(",\n " if n else "\n ")
+        out.write(json.dumps(json_record(row), ensure_ascii=False))
+        n += 1
+    out.write("\n]\n" if n else "]\n")
+    return n
+
+
+def md_cell(value: str) -> str:
+    """A Markdown table cell: pipes and backslashes escaped, one line."""
+    value = " ".join(value.split())
+    return value.replace("\\", "\\\\").replace("|", "\\|")
+
+
+def _write_md(rows: Iterable[tuple[str, ...]], out: TextIO) -> int:
+    out.write("| " + " | ".join(CSV_HEADER) + " |\n")
+    out.write("|" + "|".join("---" for _ in CSV_HEADER) + "|\n")
+    n = 0
+    for row in rows:
+        out.write("| " + " | ".join(md_cell(c) for c in row) + " |\n")
+        n += 1
+    return n
+
+
+def count_actions(ctx: Ctx, q: ActionQuery) -> int:
+    """How many rows an export will have (for a progress bar)."""
+    from handlers.secretariat import action_filters, query_params
+
+    stmt = select(func.count()).select_from(Action).where(*action_filters(q))
+    return int(ctx.session.scalar(stmt, query_params(q, ctx.today)) or 0)
+
+
+def reader_ctx(session: Session, settings: CoreSettings, now: dt.datetime) -> Ctx:
+    """A context for read-only work outside a command (the CLI, the web pages): the actor is
+    a transient person that is never written."""
+    return Ctx(session=session, actor=Person(display_name="taskbot"), platform="web",
+               channel_id=None, settings=settings, now=now)
+
+
+# --- signed links -----------------------------------------------------------------------------
+
+SECRET_KEY = "web:secret"
+TOKEN_HEX = 32
+DASHBOARD_PATH = "/dashboard"
+_FEED_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+
+
+def web_secret(session: Session, *, create: bool = False) -> bytes | None:
+    """The key every link is signed with, kept in the store so all processes share it and
+    it survives restarts; made on first use by a command that hands out a link."""
+    value = kv.get(session, SECRET_KEY)
+    if value is None and create:
+        value = secrets.token_hex(32)
+        kv.put(session, SECRET_KEY, value)
+        session.flush()
+    return bytes.fromhex(value) if value else None
+
+
+def sign(secret: bytes, message: str) -> str:
+    return hmac.new(secret, message.encode("utf-8"), hashlib.sha256).hexdigest()[:TOKEN_HEX]
+
+
+def feed_token(secret: bytes, feed: str) -> str:
+    """The token of one calendar feed (a group slug, or ``all``)."""
+    return sign(secret, f"calendar:{feed}")
+
+
+def check_feed(secret: bytes | None, feed: str, token: str) -> bool:
+    if secret is None or not _FEED_NAME.match(feed):
+        return False
+    return hmac.compare_digest(feed_token(secret, feed), token)
+
+
+def feed_path(secret: bytes, feed: str) -> str:
+    return f"/calendar/{feed}.ics?token={feed_token(secret, feed)}"
+
+
+def dashboard_signature(secret: bytes, expires: int) -> str:
+    return sign(secret, f"dashboard:{expires}")
+
+
+def dashboard_path(secret: bytes, expires: int) -> str:
+    query = urlencode({"exp": expires, "sig": dashboard_signature(secret, expires)})
+    return f"{DASHBOARD_PATH}?{query}"
+
+
+def check_dashboard(secret: bytes | None, exp: str, sig: str, now: dt.datetime) -> str | None:
+    """None when the link is good, else why it is refused."""
+    if secret is None or not exp.isdigit():
+        return "This link is not valid."
+    if not hmac.compare_digest(dashboard_signature(secret, int(exp)), sig):
+        return "This link is not valid."
+    if int(exp) <= int(now.timestamp()):
+        return "This link has expired: ask for a new one with `secretariat dashboard`."
+    return None
+
+
+def absolute(settings: CoreSettings, path: str) -> str:
+    """A link people can open: the public URL of ``taskbot run`` when it is set."""
+    base = settings.public_url.rstrip("/")
+    return base + path if base else path
+
+
+# --- tables as HTML and Markdown --------------------------------------------------------------
+
+
+def html_span(span: Span) -> str:
+    if isinstance(span, Link):
+        return (f'<a href="{html.escape(span.url, quote=True)}">'
+                f"{html.escape(span.label or span.url)}</a>")
+    if isinstance(span, When):
+        return (f'<time datetime="{span.at.isoformat()}">'
+                f"{html.escape(plain_of(span))}</time>")
+    if isinstance(span, Mention):
+        return html.escape(span.name)
+    return html.escape(plain_of(span))
+
+
+_NUM = ' class="n"'
+
+
+def html_table(table: Table, *, numeric: Iterable[int] = ()) -> str:
+    nums = set(numeric)
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in table.headers)
+    body = []
+    for row in table.rows:
+        cells = "".join(
+            f'<td{_NUM if i in nums else ""} '
+            f'data-label="{html.escape(table.headers[i])}">'
+            f'{"".join(html_span(s) for s in cell)}</td>'
+            for i, cell in enumerate(row)
+        )
+        body.append(f"<tr>{cells}</tr>")
+    return (f"<table><thead><tr>{head}</tr></thead>"
+            f"<tbody>{''.join(body)}</tbody></table>")
+
+
+def md_table(table: Table) -> str:
+    lines = ["| " + " | ".join(md_cell(h) for h in table.headers) + " |",
+             "|" + "|".join("---" for _ in table.headers) + "|"]
+    for row in table.rows:
+        lines.append("| " + " | ".join(
+            md_cell("".join(plain_of(s) for s in cell)) for cell in row) + " |")
+    return "\n".join(lines)
+
+
+# --- the monthly report -----------------------------------------------------------------------
+
+HISTORY_MONTHS = 6
+_MONTHS = {name.lower(): i for i, name in enumerate(_calendar.month_name) if name}
+_MONTHS.update({name.lower(): i for i, name in enumerate(_calendar.month_abbr) if name})
+
+
+def parse_month(raw: str, today: dt.date) -> dt.date:
+    """``2026-10``, ``october``, ``oct 2026``, ``this month``, ``last month`` -> the first
+    day of that month. A bare month name is the latest one not after this month."""
+    text = " ".join(raw.lower().split())
+    if text in ("", "this month", "this"):
+        return today.replace(day=1)
+    if text in ("last month", "last", "previous"):
+        return (today.replace(day=1) - dt.timedelta(days=1)).replace(day=1)
+    m = re.fullmatch(r"(\d{4})-(\d{1,2})", text)
+    if m and 1 <= int(m.group(2)) <= 12:
+        return dt.date(int(m.group(1)), int(m.group(2)), 1)
+    m = re.fullmatch(r"([a-z]+)\.?(?: (\d{4}))?", text)
+    if m and m.group(1) in _MONTHS:
+        month = _MONTHS[m.group(1)]
+        if m.group(2):
+            return dt.date(int(m.group(2)), month, 1)
+        year = today.year if month <= today.month else today.year - 1
+        return dt.date(year, month, 1)
+    raise UserError(f"{raw!r} is not a month: use 2026-10, october, oct 2026 or last month.")
+
+
+def next_month(first: dt.date) -> dt.date:
+    return (first + dt.timedelta(days=32)).replace(day=1)
+
+
+def _utc_naive(day: dt.date, settings: CoreSettings) -> dt.datetime:
+    local = dt.datetime.combine(day, dt.time.min, tzinfo=settings.zone)
+    return local.astimezone(dt.UTC).replace(tzinfo=None)
+
+
+@dataclass
+class GroupMonth:
+    slug: str
+    name: str
+    open: int = 0
+    overdue: int = 0
+    done: int = 0
+    decisions: int = 0  # decisions of the month addressed to the group
+    acked: int = 0  # of those, acknowledged by the group (by now)
+    held: int = 0  # meetings that took place in the month (so far)
+    skipped: int = 0
+
+
+@dataclass
+class DecisionLine:
+    id: int
+    text: str
+    posted: dt.date
+    targets: list[tuple[str, bool]]  # (group slug, acknowledged)
+
+
+@dataclass
+class MonthlyReport:
+    month: dt.date  # first day
+    as_of: dt.datetime  # aware: the month's end, or now for the current month
+    groups: list[GroupMonth]
+    decisions: list[DecisionLine]
+    # (first day of month, {slug: (open, overdue)}) for the last HISTORY_MONTHS months
+    history: list[tuple[dt.date, dict[str, tuple[int, int]]]] = field(default_factory=list)
+    partial: bool = False  # the current month, to date
+
+    @property
+    def title(self) -> str:
+        return f"Monthly report, {self.month:%B %Y}"
+
+
+    def table(self) -> Table:
+        rows = tuple(
+            ((g.slug,), (str(g.open),), (str(g.overdue),), (str(g.done),),
+             (f"{g.acked}/{g.decisions}",), (str(g.held),), (str(g.skipped),))
+            for g in self.groups
+        )
+        total = GroupMonth("total", "total")
+        for g in self.groups:
+            for attr in ("open", "overdue", "done", "decisions", "acked", "held", "skipped"):
+                setattr(total, attr, getattr(total, attr) + getattr(g, attr))
+        rows += (((total.slug,), (str(total.open),), (str(total.overdue),),
+                  (str(total.done),), (f"{total.acked}/{total.decisions}",),
+                  (str(total.held),), (str(total.skipped),)),)
+        return Table(("group", "open", "overdue", "done", "decisions acked",
+                      "meetings held", "skipped"), rows)
+
+
+def snapshot(session: Session, at: dt.datetime, day: dt.date) -> dict[int | None, tuple[int,
+                                                                                         int]]:
+    """group id -> (open, overdue) as they stood at ``at`` (naive UTC), ``day`` being the
+    local date then. Read from creation and closing times: an action is open at ``at`` if
+    it existed and was not yet closed (a due date changed later counts as it is now)."""
+    is_open = (Action.created_at < at) & (
+        (Action.status == "open") | (Action.closed_at >= at))
+    stmt = (
+        select(Action.group_id, func.count(),
+               func.sum(case((Action.due < day, 1), else_=0)))
+        .where(is_open)
+        .group_by(Action.group_id)
+    )
+    return {gid: (int(n), int(late or 0)) for gid, n, late in session.execute(stmt)}
+
+
+def _as_of(month: dt.date, settings: CoreSettings, now: dt.datetime) -> tuple[dt.datetime,
+                                                                             dt.date]:
+    """The report's instant (aware UTC) and local date: the month's end or now."""
+    end = dt.datetime.combine(next_month(month), dt.time.min, tzinfo=settings.zone)
+    end_utc = end.astimezone(dt.UTC)
+    if now < end_utc:
+        return now.astimezone(dt.UTC), now.astimezone(settings.zone).date()
+    return end_utc, next_month(month)
+
+
+def build_report(ctx: Ctx, month: dt.date) -> MonthlyReport:
+    """The numbers of one month, per group, and six months of open/overdue history."""
+    from handlers.meetings import occurrences
+
+    settings, session = ctx.settings, ctx.session
+    if month > ctx.today:
+        raise UserError(f"{month:%B %Y} has not started yet.", show_usage=False)
+    start = _utc_naive(month, settings)
+    end = _utc_naive(next_month(month), settings)
+    as_of, as_of_day = _as_of(month, settings, ctx.now)
+    as_of_naive = as_of.replace(tzinfo=None)
+    groups = list(session.scalars(select(Group).order_by(Group.id)))
+    by_id = {g.id: GroupMonth(g.slug, g.name) for g in groups}
+
+    for gid, (n_open, n_late) in snapshot(session, as_of_naive, as_of_day).items():
+        if gid in by_id:
+            by_id[gid].open, by_id[gid].overdue = n_open, n_late
+    for gid, n in session.execute(
+        select(Action.group_id, func.count())
+        .where(Action.status == "done", Action.closed_at >= start, Action.closed_at < end)
+        .group_by(Action.group_id)
+    ):
+        if gid in by_id:
+            by_id[gid].done = int(n)
+
+    decisions: dict[int, DecisionLine] = {}
+    for did, text, created, slug, gid, acked in session.execute(
+        select(Decision.id, Decision.text, Decision.created_at, Group.slug, Group.id,
+               DecisionTarget.acked_at)
+        .join(DecisionTarget, DecisionTarget.decision_id == Decision.id)
+        .join(Group, Group.id == DecisionTarget.group_id)
+        .where(Decision.created_at >= start, Decision.created_at < end)
+        .order_by(Decision.id, Group.slug)
+    ):
+        line = decisions.get(did)
+        if line is None:
+            posted = created.replace(tzinfo=dt.UTC).astimezone(settings.zone).date()
+            line = decisions[did] = DecisionLine(did, text, posted, [])
+        line.targets.append((slug, acked is not None))
+        by_id[gid].decisions += 1
+        by_id[gid].acked += acked is not None
+
+    month_start = start.replace(tzinfo=dt.UTC)
+    for g in groups:
+        series = g.series
+        if series is None:
+            continue
+        held = occurrences(series, month_start, min(as_of, end.replace(tzinfo=dt.UTC)))
+        by_id[g.id].held = len(held)
+        by_id[g.id].skipped = sum(
+            1 for e in series.exceptions
+            if e.kind == "skip" and month <= e.original_date < next_month(month))
+
+    history: list[tuple[dt.date, dict[str, tuple[int, int]]]] = []
+    first = month
+    for _ in range(HISTORY_MONTHS - 1):
+        first = (first - dt.timedelta(days=1)).replace(day=1)
+    for _ in range(HISTORY_MONTHS):
+        at, day = _as_of(first, settings, ctx.now)
+        counts = snapshot(session, at.replace(tzinfo=None), day)
+        history.append((first, {g.slug: counts.get(g.id, (0, 0)) for g in groups}))
+        first = next_month(first)
+    return MonthlyReport(month, as_of, [by_id[g.id] for g in groups],
+                         list(decisions.values()), history,
+                         partial=as_of < end.replace(tzinfo=dt.UTC))
+
+
+def _decision_text(d: DecisionLine, limit: int = 120) -> str:
+    text = " ".join(d.text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _ack_line(d: DecisionLine) -> str:
+    return ", ".join(f"{slug} {'acknowledged' if ok else 'waiting'}" for slug, ok in d.targets)
+
+
+def _as_of_text(report: MonthlyReport, settings: CoreSettings) -> str:
+    if report.partial:
+        local = report.as_of.astimezone(settings.zone)
+        return f"to date ({local:%d %b %Y %H:%M %Z})"
+    return "complete month"
+
+
+def report_markdown(report: MonthlyReport, settings: CoreSettings,
+                    chart_name: str | None = None) -> str:
+    lines = [f"# {report.title}", "",
+             f"Open and overdue as of the month's end, {_as_of_text(report, settings)}; "
+             "done, decisions and meetings within the month.", "",
+             md_table(report.table()), ""]
+    if chart_name:
+        lines += [f"![Open and overdue actions per group]({chart_name})", ""]
+    lines += ["## Decisions", ""]
+    if not report.decisions:
+        lines.append("No decisions this month.")
+    for d in report.decisions:
+        lines.append(f"- **D-{d.id}** ({d.posted:%d %b}) {md_cell(_decision_text(d))} — "
+                     f"{_ack_line(d)}")
+    lines += ["", "## Six months", "", md_table(history_table(report)), ""]
+    return "\n".join(lines)
+
+
+def history_table(report: MonthlyReport) -> Table:
+    slugs = [g.slug for g in report.groups]
+    rows = tuple(
+        ((f"{first:%b %Y}",), *((f"{counts[s][0]} / {counts[s][1]}",) for s in slugs))
+        for first, counts in report.history
+    )
+    return Table(("month (open / overdue)", *slugs), rows)
+
+
+PAGE_CSS = """
+body{font:16px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0 auto;
+max-width:72rem;padding:1rem;color:#1b1f24;background:#fff}
+h1{font-size:1.5rem;margin:.2rem 0 .6rem}h2{font-size:1.15rem;margin:1.4rem 0 .4rem}
+table{border-collapse:collapse;width:100%;margin:.4rem 0}
+th,td{text-align:left;padding:.35rem .5rem;border-bottom:1px solid #d8dee4;vertical-align:top}
+th{background:#f3f5f7;font-weight:600}td.n{text-align:right;font-variant-numeric:tabular-nums}
+.late{color:#b42318;font-weight:600}.muted{color:#57606a}.ok{color:#1a7f37}
+form{display:flex;flex-wrap:wrap;gap:.5rem;align-items:end;margin:.5rem 0}
+label{display:flex;flex-direction:column;font-size:.85rem}select,button{font:inherit;
+padding:.3rem}img{max-width:100%;height:auto}
+@media (max-width:40rem){thead{display:none}tr{display:block;border-bottom:2px solid #d8dee4;
+padding:.3rem 0}td{display:block;border:0;padding:.1rem .3rem}
+td[data-label]:before{content:attr(data-label) ": ";color:#57606a;font-size:.85rem}
+td.n{text-align:left}}
+"""
+
+
+def html_page(title: str, body: str) -> str:
+    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+            "<meta name=\"robots\" content=\"noindex\">"
+            f"<title>{html.escape(title)}</title><style>{PAGE_CSS}</style></head>"
+            f"<body>{body}</body></html>\n")
+
+
+def report_html(report: MonthlyReport, settings: CoreSettings, png: bytes | None) -> str:
+    """One self-contained page: the chart is embedded, so the file can be mailed on."""
+    import base64
+
+    parts = [f"<h1>{html.escape(report.title)}</h1>",
+             f"<p class=\"muted\">Open and overdue as of the month's end, "
+             f"{html.escape(_as_of_text(report, settings))}; done, decisions and meetings "
+             "within the month.</p>",
+             html_table(report.table())]
+    if png:
+        data = base64.b64encode(png).decode("ascii")
+        parts.append(f'<img alt="Open and overdue actions per group, last six months" '
+                     f'src="data:image/png;base64,{data}">')
+    parts.append("<h2>Decisions</h2>")
+    if not report.decisions:
+        parts.append("<p>No decisions this month.</p>")
+    else:
+        parts.append("<ul>" + "".join(
+            f"<li><b>D-{d.id}</b> ({d.posted:%d %b}) {html.escape(_decision_text(d))} — "
+            + ", ".join(
+                f'<span class="{"ok" if ok else "late"}">{html.escape(slug)} '
+                f'{"acknowledged" if ok else "waiting"}</span>' for slug, ok in d.targets)
+            + "</li>" for d in report.decisions) + "</ul>")
+    parts += ["<h2>Six months</h2>", html_table(history_table(report))]
+    return html_page(report.title, "".join(parts))
+
+
+CHART_SIZE = (10.0, 5.0)  # inches
+CHART_DPI = 100
+
+
+def report_chart(report: MonthlyReport) -> bytes:
+    """A PNG: open (solid) and overdue (dashed) actions per group, one colour per group,
+    over the last six months. Agg backend, no display needed."""
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=CHART_SIZE, dpi=CHART_DPI)
+    ax = fig.add_subplot()
+    labels = [f"{first:%b %Y}" for first, _ in report.history]
+    xs = list(range(len(labels)))
+    colors = [f"C{i % 10}" for i in range(len(report.groups))]
+    for g, color in zip(report.groups, colors, strict=True):
+        opens = [counts.get(g.slug, (0, 0))[0] for _, counts in report.history]
+        lates = [counts.get(g.slug, (0, 0))[1] for _, counts in report.history]
+        ax.plot(xs, opens, color=color, marker="o", label=f"{g.slug} open")
+        ax.plot(xs, lates, color=color, marker="x", linestyle="--", label=f"{g.slug} overdue")
+    ax.set_xticks(xs, labels)
+    ax.set_ylabel("actions")
+    ax.set_ylim(bottom=0)
+    ax.set_title("Open (solid) and overdue (dashed) actions per group")
+    ax.grid(True, alpha=0.3)
+    if report.groups:
+        ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize="small")
+    fig.subplots_adjust(left=0.07, right=0.78, bottom=0.1, top=0.92)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=CHART_DPI)
+    return buf.getvalue()
+
+
+def png_size(data: bytes) -> tuple[int, int]:
+    """(width, height) from a PNG's IHDR; ValueError when it is not a PNG."""
+    if data[:8] != b"\x89PNG\r\n\x1a\n" or data[12:16] != b"IHDR":
+        raise ValueError("not a PNG")
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+
+
+# --- the dashboard ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DashboardFilters:
+    group: str = ""  # slug
+    person: int | None = None
+    project: str = ""
+    overdue: bool = False
+
+    def params(self) -> dict[str, str]:
+        out: dict[str, str] = {}
+        if self.group:
+            out["group"] = self.group
+        if self.person is not None:
+            out["person"] = str(self.person)
+        if self.project:
+            out["project"] = self.project
+        if self.overdue:
+            out["overdue"] = "1"
+        return out
+
+
+def parse_filters(query: dict[str, str]) -> DashboardFilters:
+    """GET parameters as typed; nonsense is ignored rather than refused (a page, not a
+    command)."""
+    person = query.get("person", "").strip()
+    return DashboardFilters(
+        group=query.get("group", "").strip().lower()[:64],
+        person=int(person) if person.isdigit() else None,
+        project=query.get("project", "").strip()[:200],
+        overdue=query.get("overdue", "") in ("1", "on", "yes", "true"),
+    )
+
+
+def _options(name: str, label: str, choices: Sequence[tuple[str, str]], chosen: str) -> str:
+    opts = ['<option value="">all</option>'] + [
+        f'<option value="{html.escape(v, quote=True)}"'
+        f'{" selected" if v == chosen else ""}>{html.escape(text)}</option>'
+        for v, text in choices
+    ]
+    return (f'<label>{html.escape(label)}<select name="{name}">{"".join(opts)}</select>'
+            "</label>")
+
+
+def dashboard_html(ctx: Ctx, f: DashboardFilters, hidden: dict[str, str]) -> str:
+    """The page: groups with counts and next meeting, the filtered actions, recent decisions
+    with acknowledgement. ``hidden`` are the link's own parameters, carried by the form."""
+    from handlers.meetings import next_meeting
+    from handlers.secretariat import actions_table, known_projects
+
+    session, today = ctx.session, ctx.today
+    groups = list(session.scalars(select(Group).order_by(Group.slug)))
+    by_slug = {g.slug: g for g in groups}
+    counts = dict(
+        (gid, (int(n), int(late or 0))) for gid, n, late in session.execute(
+            select(Action.group_id, func.count(),
+                   func.sum(case((Action.due < today, 1), else_=0)))
+            .where(Action.status == "open").group_by(Action.group_id)))
+    group_rows = []
+    for g in groups:
+        occ = next_meeting(ctx, g)
+        n_open, n_late = counts.get(g.id, (0, 0))
+        group_rows.append(((g.slug,), (g.name,), (str(n_open),), (str(n_late),),
+                           (When(occ.start, occ.zone),) if occ else ("none scheduled",)))
+    groups_table = Table(("group", "name", "open", "overdue", "next meeting"),
+                         tuple(group_rows))
+
+    q = ActionQuery(status="overdue" if f.overdue else "open")
+    problems: list[str] = []
+    if f.group:
+        q.group = by_slug.get(f.group)
+        if q.group is None:
+            problems.append(f"no group {f.group!r}")
+    if f.person is not None:
+        q.person = session.get(Person, f.person)
+        if q.person is None:
+            problems.append("no such person")
+    projects = known_projects(ctx)
+    if f.project:
+        q.project = projects.get(f.project.lower())
+        if q.project is None:
+            problems.append(f"no project {f.project!r}")
+    table, total = (None, 0) if problems else actions_table(ctx, q)
+
+    people = [(str(pid), name) for pid, name in session.execute(
+        select(Person.id, Person.display_name)
+        .where(Person.id.in_(_assignee_ids()))
+        .order_by(func.lower(Person.display_name)))]
+    form = ['<form method="get" action="">']
+    form += [f'<input type="hidden" name="{html.escape(k, quote=True)}" '
+             f'value="{html.escape(v, quote=True)}">' for k, v in hidden.items()]
+    form.append(_options("group", "group", [(g.slug, g.slug) for g in groups], f.group))
+    form.append(_options("person", "person", people,
+                         str(f.person) if f.person is not None else ""))
+    form.append(_options("project", "project",
+                         sorted(((p, p) for p in projects.values()), key=lambda x: x[0].lower()),
+                         q.project or f.project))
+    form.append('<label>overdue only<input type="checkbox" name="overdue" value="1"'
+                f'{" checked" if f.overdue else ""}></label>')
+    form.append('<button type="submit">Filter</button>')
+    clear = html.escape("?" + urlencode(hidden), quote=True)
+    form.append(f'<a href="{clear}">clear</a></form>')
+
+    parts = [f"<h1>Taskbot dashboard</h1><p class=\"muted\">As of "
+             f"{html.escape(plain_of(When(ctx.now, ctx.settings.timezone)))}. "
+             "Read-only; reload for fresh figures.</p>",
+             "<h2>Groups</h2>", html_table(groups_table, numeric=(2, 3)),
+             f"<h2 id=\"actions\">{html.escape(q.describe().capitalize())}: "
+             f"<span id=\"total\">{total}</span></h2>", "".join(form)]
+    if problems:
+        parts.append(f"<p class=\"late\">Nothing matches: {html.escape('; '.join(problems))}."
+                     "</p>")
+    elif table is None:
+        parts.append("<p>None.</p>")
+    else:
+        parts.append(html_table(table))
+        if total > len(table.rows):
+            parts.append(f"<p class=\"muted\">and {total - len(table.rows)} more: "
+                         "narrow the filters, or export with <code>secretariat actions csv"
+                         "</code>.</p>")
+    parts.append("<h2>Recent decisions</h2>")
+    parts.append(_decisions_html(session, ctx.settings))
+    return html_page("Taskbot dashboard", "".join(parts))
+
+
+def _assignee_ids() -> Select[int]:
+    """People with an open action: the choices of the person filter."""
+    return (select(ActionAssignee.person_id)
+            .join(Action, Action.id == ActionAssignee.action_id)
+            .where(Action.status == "open").distinct())
+
+
+DASHBOARD_DECISIONS = 20
+
+
+def _decisions_html(session: Session, settings: CoreSettings) -> str:
+    recent = list(session.execute(
+        select(Decision.id, Decision.text, Decision.created_at)
+        .order_by(Decision.created_at.desc(), Decision.id.desc()).limit(DASHBOARD_DECISIONS)))
+    if not recent:
+        return "<p>No decisions yet.</p>"
+    acks: dict[int, list[tuple[str, bool]]] = {}
+    for did, slug, acked in session.execute(
+        select(DecisionTarget.decision_id, Group.slug, DecisionTarget.acked_at)
+        .join(Group, Group.id == DecisionTarget.group_id)
+        .where(DecisionTarget.decision_id.in_([r.id for r in recent]))
+        .order_by(Group.slug)
+    ):
+        acks.setdefault(did, []).append((slug, acked is not None))
+    rows = []
+    for did, text, created in recent:
+        posted = created.replace(tzinfo=dt.UTC).astimezone(settings.zone).date()
+        line = DecisionLine(did, text, posted, acks.get(did, []))
+        ack = ", ".join(
+            f'<span class="{"ok" if ok else "late"}">{html.escape(slug)} '
+            f'{"acknowledged" if ok else "waiting"}</span>' for slug, ok in line.targets)
+        rows.append(f"<tr><td data-label=\"id\">D-{did}</td>"
+                    f"<td data-label=\"posted\">{html.escape(plain_of(Day(posted)))}</td>"
+                    f"<td data-label=\"decision\">{html.escape(_decision_text(line))}</td>"
+                    f"<td data-label=\"acknowledgement\">{ack or '-'}</td></tr>")
+    return ("<table><thead><tr><th>id</th><th>posted</th><th>decision</th>"
+            "<th>acknowledgement</th></tr></thead><tbody>" + "".join(rows)
+            + "</tbody></table>")
+
+
+# --- chat commands ----------------------------------------------------------------------------
+
+DASHBOARD_DAYS = 7
+DASHBOARD_MAX_DAYS = 90
+
+
+def report_files(ctx: Ctx, report: MonthlyReport) -> list[File]:
+    """The chart, and the report as Markdown and as a self-contained HTML page."""
+    stem = f"report-{report.month:%Y-%m}"
+    png = report_chart(report)
+    md = report_markdown(report, ctx.settings, chart_name=f"{stem}.png")
+    page = report_html(report, ctx.settings, png)
+    return [
+        File(f"{stem}.png", "image/png", png, title=f"{report.title}: open and overdue"),
+        File(f"{stem}.md", "text/markdown", md.encode("utf-8"), title=report.title),
+        File(f"{stem}.html", "text/html", page.encode("utf-8"), title=report.title),
+    ]
+
+
+def report_reply(ctx: Ctx, report: MonthlyReport) -> Reply:
+    reply = Reply(private=False)
+    reply.say(report.title, style="heading")
+    reply.say(f"Open and overdue as of the month's end ({_as_of_text(report, ctx.settings)});"
+              " done, decisions and meetings within the month.")
+    reply.add(report.table())
+    waiting = [d for d in report.decisions if not all(ok for _, ok in d.targets)]
+    if report.decisions:
+        reply.say(f"{len(report.decisions)} decisions this month, {len(waiting)} waiting for "
+                  "acknowledgement" + (": " + "; ".join(
+                      f"D-{d.id} ({', '.join(s for s, ok in d.targets if not ok)})"
+                      for d in waiting) if waiting else "."))
+    reply.add(*report_files(ctx, report))
+    return reply
+
+
+def _feed_choice(ctx: Ctx, args: Args) -> Group | None:
+    """``all`` (None), a group, or the channel's group."""
+    if args.accept("all"):
+        args.done()
+        return None
+    group = take_group(ctx, args, optional=True)
+    if group is None and not args.empty():
+        take_group(ctx, args)  # reports the unknown group
+    args.done()
+    group = group or ctx.channel_group
+    if group is None:
+        raise UserError("Name a group, or all: this channel is not linked to one.")
+    return group
+
+
+def register(reg: Registry) -> None:
+    """``secretariat report|dashboard|feeds`` and ``meeting feed``."""
+
+    @reg.command(
+        "secretariat", "report", "[<month>]",
+        "the monthly report for the BoC (this month to date, or 2026-10, october, last month):"
+        " numbers per group, a chart, Markdown and HTML files",
+        "secretariat, admin",
+    )
+    def secretariat_report(ctx: Ctx, args: Args) -> Reply:
+        month = parse_month(args.rest_text(required=False), ctx.today)
+        require_staff(ctx, "secretariat report")
+        return report_reply(ctx, build_report(ctx, month))
+
+    @reg.command(
+        "secretariat", "dashboard", "[<days>]",
+        f"a private link to the read-only web dashboard, valid {DASHBOARD_DAYS} days "
+        f"(or <days>, at most {DASHBOARD_MAX_DAYS})",
+        "secretariat, admin",
+    )
+    def secretariat_dashboard(ctx: Ctx, args: Args) -> Reply:
+        raw = args.accept(*(str(n) for n in range(1, DASHBOARD_MAX_DAYS + 1)))
+        if raw is None and not args.empty():
+            raise UserError(f"<days> is a whole number from 1 to {DASHBOARD_MAX_DAYS}.")
+        args.accept("days", "day")
+        args.done()
+        require_staff(ctx, "secretariat dashboard")
+        days = int(raw) if raw else DASHBOARD_DAYS
+        secret = web_secret(ctx.session, create=True)
+        assert secret is not None
+        expires = int((ctx.now + dt.timedelta(days=days)).timestamp())
+        url = absolute(ctx.settings, dashboard_path(secret, expires))
+        ctx.audit("link", "dashboard", None, expires=expires)
+        reply = Reply(private=True)
+        reply.say("Your dashboard link (keep it to yourself; it works until ",
+                  When(dt.datetime.fromtimestamp(expires, dt.UTC), ctx.settings.timezone),
+                  "):")
+        reply.say(Link(url, "Taskbot dashboard") if url.startswith("http") else url)
+        if not ctx.settings.public_url:
+            reply.say("The bot's web address is not set (TASKBOT_PUBLIC_URL): open the path "
+                      "on the host and PORT where taskbot run serves.")
+        return reply
+
+    @reg.command(
+        "meeting", "feed", "[<group>|all]",
+        "a private calendar subscription link (updates itself, unlike meeting calendar)",
+        "members of the group; all: anyone in a group",
+    )
+    def meeting_feed(ctx: Ctx, args: Args) -> Reply:
+        group = _feed_choice(ctx, args)
+        if group is not None:
+            require_member(ctx, group, f"meeting feed {group.slug}")
+            feed, title = group.slug, f"{group.name} meetings"
+        else:
+            if not (staff(ctx) or ctx.session.scalar(
+                    select(Membership.id).where(Membership.person_id == ctx.actor.id)
+                    .limit(1))):
+                raise Refused("a member of a group (or the secretariat)", "meeting feed all")
+            feed, title = "all", "All group meetings"
+        secret = web_secret(ctx.session, create=True)
+        assert secret is not None
+        url = absolute(ctx.settings, feed_path(secret, feed))
+        reply = Reply(private=True)
+        reply.say(f"{title}: subscribe to this address in Outlook, Google Calendar or "
+                  "Thunderbird (add calendar from URL); keep it to yourself.")
+        reply.say(Link(url) if url.startswith("http") else url)
+        return reply
+
+    @reg.command(
+        "secretariat", "feeds", "",
+        "every calendar subscription link, to hand to members", "secretariat, admin",
+    )
+    def secretariat_feeds(ctx: Ctx, args: Args) -> Reply:
+        args.done()
+        require_staff(ctx, "secretariat feeds")
+        secret = web_secret(ctx.session, create=True)
+        assert secret is not None
+        reply = Reply(private=True)
+        reply.say("Calendar feeds (read-only; each link is its own key)", style="heading")
+        feeds = ["all", *ctx.session.scalars(select(Group.slug).order_by(Group.slug))]
+        for feed in feeds:
+            url = absolute(ctx.settings, feed_path(secret, feed))
+            reply.say(f"{feed}: ", Link(url) if url.startswith("http") else url)
+        return reply
