@@ -67,6 +67,8 @@ SLASH_COMMANDS: dict[str, str] = {
 BUTTON_ACTION = re.compile(r"^taskbot:")
 # the events the app subscribes to (slack-app-manifest.yml lists the same)
 EVENTS = ("app_home_opened", "member_joined_channel", "member_left_channel")
+# channel messages, for meeting mode (bot.slack.meeting); Bolt hears both as "message"
+MESSAGE_EVENTS = ("message.channels", "message.groups")
 
 
 @dataclass(frozen=True)
@@ -142,6 +144,9 @@ class SlackAdapter:
                      "member_left_channel": self._on_member_left}
         for event in EVENTS:
             app.event(event)(listeners[event])
+        from bot.slack import meeting
+
+        meeting.register(self)
 
     async def _dedup_events(self, body: dict[str, Any], next: Any,
                             req: Any = None) -> BoltResponse | None:

@@ -321,3 +321,29 @@ def test_channel_joins_and_leaves_follow_the_group(slack_bot: SlackBot) -> None:
     slack_bot.fake.wait_for("api", "users.info", where=lambda c: c.body.get("user") == dave)
     time.sleep(0.5)
     assert f"<@{dave}>" not in shown()
+
+
+def channel_message(bot: SlackBot, user: str, channel: str, text: str, ts: str) -> None:
+    event = {"type": "message", "channel": channel, "user": user, "text": text, "ts": ts,
+             "channel_type": "channel"}
+    assert bot.event(event, f"Ev{channel}{ts}").status == 200
+
+
+def test_meeting_mode_in_a_channel(slack_bot: SlackBot) -> None:
+    setup_group(slack_bot, "mtg", "C_MTG", ALICE, BOB)
+    slack_bot.slash("/meeting", "start mtg", channel="C_MTG", user=ALICE)
+    posted(slack_bot, "C_MTG", contains="started")
+    channel_message(slack_bot, ALICE, "C_MTG", "#topic Budget", "1.000100")
+    channel_message(slack_bot, BOB, "C_MTG", "just talking, not captured", "1.000200")
+    channel_message(slack_bot, ALICE, "C_MTG",
+                    f"#action <@{BOB}> Draft the budget due 2027-01-15", "1.000300")
+    channel_message(slack_bot, ALICE, "C_MTG", "#agreed Budget frozen until March", "1.000400")
+    # quiet captures are acknowledged with a reaction on the line itself
+    reactions = slack_bot.fake.wait_for("api", "reactions.add", count=3)
+    assert {c.body.get("timestamp") for c in reactions} >= {"1.000100", "1.000400"}
+    slack_bot.slash("/meeting", "end", channel="C_MTG", user=ALICE)
+    minutes = posted(slack_bot, "C_MTG", contains="Budget frozen until March")[-1].dump
+    assert "Draft the budget" in minutes and f"<@{BOB}>" in minutes
+    # the #action is a tracked action item
+    listing = slack_bot.reply(slack_bot.slash("/action", "list mtg", channel="C_MTG"))
+    assert "Draft the budget" in listing

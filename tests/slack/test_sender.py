@@ -12,7 +12,7 @@ import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import Engine, func, select
 
-from bot.slack.app import EVENTS, SLASH_COMMANDS
+from bot.slack.app import EVENTS, MESSAGE_EVENTS, SLASH_COMMANDS
 from bot.slack.sender import SlackSender
 from bot.slack.state import EventDedup
 from handlers.delivery import SendFailed
@@ -136,8 +136,9 @@ def test_manifest_matches_the_app() -> None:
     assert manifest["features"]["app_home"]["home_tab_enabled"] is True
     assert manifest["settings"]["interactivity"]["is_enabled"] is True
     assert manifest["settings"]["socket_mode_enabled"] is True
-    assert manifest["settings"]["event_subscriptions"]["bot_events"] == list(EVENTS)
+    assert manifest["settings"]["event_subscriptions"]["bot_events"] == [
+        *EVENTS, *MESSAGE_EVENTS]
     # member_joined_channel / member_left_channel need channels:read and groups:read
     assert set(manifest["oauth_config"]["scopes"]["bot"]) == {
         "commands", "chat:write", "users:read", "im:write", "files:write", "channels:read",
-        "groups:read"}
+        "groups:read", "channels:history", "groups:history", "reactions:write"}
