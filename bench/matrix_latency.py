@@ -17,7 +17,7 @@ The person is a matrix-nio client in this process that long-polls ``/sync`` (its
 filtered out). Per command: the time from just before ``room_send`` to the sync that brings
 the bot's answer (Taskbot and echo: the event whose ``m.in_reply_to`` is the command; the
 peer does not reply-thread, so its next message in the room). One command in flight at a
-time. Bots take turns in blocks of ``--block`` commands, so a load spike on the machine
+time. Bots take turns, ``--block`` commands each (default 1), so a load spike on the machine
 falls on all three alike. ``--warmup`` commands per bot are not counted.
 
 Goals (issue 4): Taskbot p50 at most 1.3x the echo bot's, and no slower than the peer's.
@@ -198,6 +198,10 @@ class Bot:
     threaded: bool = True  # answers carry m.in_reply_to
     check: Callable[[str], bool] = lambda body: True
     samples: list[float] = field(default_factory=list)
+    # the answer's origin_server_ts splits each sample: command sent -> answer created by the
+    # homeserver (the bot's turnaround, with the command's own send), and created -> arrived
+    to_created: list[float] = field(default_factory=list)
+    created_to_arrival: list[float] = field(default_factory=list)
 
 
 class Person:
@@ -213,6 +217,7 @@ class Person:
         self.joined: set[tuple[str, str]] = set()
         self.changed = asyncio.Event()
         self.task: asyncio.Task[None] | None = None
+        self.sent_wall = self.arrived_wall = 0.0
 
     async def start(self) -> None:
         first = await self.client.sync(timeout=0)
@@ -262,10 +267,11 @@ class Person:
         assert not isinstance(resp, RoomCreateError), resp
         return str(resp.room_id)
 
-    async def ask(self, bot: Bot, line: str, timeout: float = 30) -> tuple[float, str]:
+    async def ask(self, bot: Bot, line: str, timeout: float = 30) -> tuple[float, Event]:
         """Send ``line`` in the bot's room; the seconds until its answer arrived, and it."""
         key = (bot.room_id, bot.user_id)
         before = len(self.messages.get(key, []))
+        self.sent_wall = time.time()
         t0 = time.perf_counter()
         resp = await self.client.room_send(bot.room_id, "m.room.message",
                                            {"msgtype": "m.text", "body": line})
@@ -280,7 +286,8 @@ class Person:
             await self.until(lambda: len(self.messages.get(key, [])) > before, timeout,
                              f"{bot.label}'s answer to {line!r}")
             arrived, event = self.messages[key][before]
-        return arrived - t0, str((event.get("content") or {}).get("body", ""))
+        self.arrived_wall = self.sent_wall + (arrived - t0)
+        return arrived - t0, event
 
     async def stop(self) -> None:
         if self.task is not None:
@@ -309,22 +316,30 @@ async def measure(person: Person, bots: list[Bot], commands: int, warmup: int,
                 await person.ask(taskbot, line)
         for bot in bots:
             for i in range(warmup):
-                _, text = await person.ask(bot, bot.command(-1 - i))
-                if not bot.check(text):
+                _, event = await person.ask(bot, bot.command(-1 - i))
+                if not bot.check(text := body(event)):
                     raise RuntimeError(f"{bot.label} answered {text[:200]!r}")
         done = dict.fromkeys((b.label for b in bots), 0)
         while any(n < commands for n in done.values()):
             for bot in bots:
                 for _ in range(min(block, commands - done[bot.label])):
-                    seconds, text = await person.ask(bot, bot.command(done[bot.label]))
-                    if not bot.check(text):
+                    seconds, event = await person.ask(bot, bot.command(done[bot.label]))
+                    if not bot.check(text := body(event)):
                         raise RuntimeError(f"{bot.label} answered {text[:200]!r}")
                     bot.samples.append(seconds)
+                    created = int(event.get("origin_server_ts", 0)) / 1000
+                    bot.to_created.append(created - person.sent_wall)
+                    bot.created_to_arrival.append(person.arrived_wall - created)
                     done[bot.label] += 1
-            print(".", end="", flush=True)
+            if sum(done.values()) % (50 * len(bots)) < len(bots) * block:
+                print(".", end="", flush=True)
         print()
     finally:
         await person.stop()
+
+
+def body(event: Event) -> str:
+    return str((event.get("content") or {}).get("body", ""))
 
 
 def report(bots: list[Bot], peer_note: str | None) -> list[str]:
@@ -338,6 +353,10 @@ def report(bots: list[Bot], peer_note: str | None) -> list[str]:
               f"{ms(statistics.fmean(s))} {ms(max(s))}")
     if peer_note:
         print(f"peer       skipped: {peer_note}")
+    print("\nsplit by the answer's origin_server_ts (ms clock of the homeserver), p50:")
+    for b in bots:
+        print(f"  {b.label:<8} sent -> answer created {ms(percentile(b.to_created, .5))}   "
+              f"created -> arrived {ms(percentile(b.created_to_arrival, .5))}")
     by = {b.label: b for b in bots}
     missed: list[str] = []
     tb = percentile(by["taskbot"].samples, .5)
@@ -373,7 +392,8 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--commands", type=int, default=500, help="timed commands per bot")
     parser.add_argument("--warmup", type=int, default=20, help="untimed commands per bot first")
-    parser.add_argument("--block", type=int, default=50, help="commands per bot per turn")
+    parser.add_argument("--block", type=int, default=1,
+                        help="commands per bot per turn (1: strict rotation)")
     parser.add_argument("--no-peer", action="store_true", help="skip matrix-reminder-bot")
     parser.add_argument("--peer-venv", type=Path, default=DEFAULT_PEER_VENV,
                         help=f"the peer's venv (default {DEFAULT_PEER_VENV})")
