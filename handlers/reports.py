@@ -29,11 +29,23 @@ from sqlalchemy.orm import Session
 from handlers.context import CoreSettings, Ctx
 from handlers.directory import take_group
 from handlers.grammar import Args, Refused, UserError
-from handlers.messages import Day, File, Link, Mention, Reply, Span, Table, When, plain_of
+from handlers.messages import (
+    Block,
+    Day,
+    File,
+    Link,
+    Mention,
+    Reply,
+    Span,
+    Table,
+    Text,
+    When,
+    plain_of,
+)
 from handlers.roles import require_member, require_staff, staff
 from handlers.router import Registry
 from handlers.secretariat import CSV_HEADER, ActionQuery, csv_rows
-from storage import kv
+from storage import kv, outbox
 from storage.models import (
     Action,
     ActionAssignee,
@@ -440,14 +452,14 @@ def _ack_line(d: DecisionLine) -> str:
 def _as_of_text(report: MonthlyReport, settings: CoreSettings) -> str:
     if report.partial:
         local = report.as_of.astimezone(settings.zone)
-        return f"to date ({local:%d %b %Y %H:%M %Z})"
-    return "complete month"
+        return f"{local:%d %b %Y %H:%M %Z} (month to date)"
+    return "the end of the month"
 
 
 def report_markdown(report: MonthlyReport, settings: CoreSettings,
                     chart_name: str | None = None) -> str:
     lines = [f"# {report.title}", "",
-             f"Open and overdue as of the month's end, {_as_of_text(report, settings)}; "
+             f"Open and overdue as of {_as_of_text(report, settings)}; "
              "done, decisions and meetings within the month.", "",
              md_table(report.table()), ""]
     if chart_name:
@@ -502,7 +514,7 @@ def report_html(report: MonthlyReport, settings: CoreSettings, png: bytes | None
     import base64
 
     parts = [f"<h1>{html.escape(report.title)}</h1>",
-             f"<p class=\"muted\">Open and overdue as of the month's end, "
+             f"<p class=\"muted\">Open and overdue as of "
              f"{html.escape(_as_of_text(report, settings))}; done, decisions and meetings "
              "within the month.</p>",
              html_table(report.table())]
@@ -756,7 +768,7 @@ def report_files(ctx: Ctx, report: MonthlyReport) -> list[File]:
 def report_reply(ctx: Ctx, report: MonthlyReport) -> Reply:
     reply = Reply(private=False)
     reply.say(report.title, style="heading")
-    reply.say(f"Open and overdue as of the month's end ({_as_of_text(report, ctx.settings)});"
+    reply.say(f"Open and overdue as of {_as_of_text(report, ctx.settings)};"
               " done, decisions and meetings within the month.")
     reply.add(report.table())
     waiting = [d for d in report.decisions if not all(ok for _, ok in d.targets)]
@@ -868,3 +880,106 @@ def register(reg: Registry) -> None:
             url = absolute(ctx.settings, feed_path(secret, feed))
             reply.say(f"{feed}: ", Link(url) if url.startswith("http") else url)
         return reply
+
+
+# --- the monthly report before each BoC meeting (planned by the delivery engine) -------------
+
+BOC_REPORT_DEFAULT = "2d"  # Group.settings["boc_report"] on the boc group: an offset, or off
+# a Board meeting in the first days of a month gets the month before, complete
+PREVIOUS_MONTH_UNTIL_DAY = 10
+
+
+def plan_boc_report(session: Session, now: dt.datetime,
+                    settings: CoreSettings) -> list[outbox.NewRow]:
+    """One row per channel of the boc group, ``boc_report`` before each of its meetings.
+
+    Only the window of the last grace period is expanded, so an idle tick costs a lookup of
+    the boc group and a day of its series; rows are keyed, so planning again adds nothing.
+    """
+    from handlers.meetings import occurrences, upcoming
+    from handlers.recurrence import parse_offsets
+    from handlers.schedules import MAX_GRACE, _row, reminder_time
+
+    group = session.scalar(select(Group).where(Group.slug == "boc"))
+    if group is None or group.series is None or not group.channels:
+        return []
+    raw = str((group.settings or {}).get("boc_report", BOC_REPORT_DEFAULT))
+    if raw == "off":
+        return []
+    try:
+        offset = parse_offsets(raw)[0]
+    except UserError:
+        return []
+    series = group.series
+    state = _plan_state(group, raw)
+    bookmark = kv.get(session, BOC_REPORT_BOOKMARK)
+    if bookmark is not None:
+        seen, _, next_due = bookmark.rpartition("|")
+        if seen == state and now < dt.datetime.fromisoformat(next_due):
+            return []  # idle: nothing can be due before the bookmark
+    rows: list[outbox.NewRow] = []
+    pad = dt.timedelta(days=1)  # wall-time offsets across a DST change
+    later: list[dt.datetime] = []
+    for occ in occurrences(series, now - MAX_GRACE + offset - pad, now + offset + pad):
+        due = reminder_time(occ, offset)
+        if due > now:
+            later.append(due)
+        if not now - MAX_GRACE <= due <= now:
+            continue
+        for ch in group.channels:
+            key = (f"boc_report:{series.id}:{occ.original_date.isoformat()}:"
+                   f"{ch.platform}:{ch.channel_id}")
+            payload = {"start": occ.start.isoformat(), "zone": occ.zone}
+            rows.append(_row(key, "boc_report", ch.platform, ch.channel_id, payload, due,
+                             MAX_GRACE, now))
+    if not later:
+        later = [reminder_time(o, offset) for o in upcoming(series, now + offset - pad, 3)]
+        later = [d for d in later if d > now]
+    nxt = min(later) if later else now + dt.timedelta(days=31)
+    _save_bookmark(session, f"{state}|{nxt.isoformat()}")
+    return rows
+
+
+BOC_REPORT_BOOKMARK = "schedule:boc_report_next"
+
+
+def _plan_state(group: Group, raw: str) -> str:
+    """What the next due time depends on: a change to any of it replans at once."""
+    series = group.series
+    assert series is not None
+    parts = [str(series.id), series.rule, series.start_time.isoformat(), series.timezone,
+             str(series.starts_on), raw,
+             *sorted(f"{c.platform}:{c.channel_id}" for c in group.channels),
+             *sorted(f"{e.original_date}:{e.kind}:{e.new_start}" for e in series.exceptions)]
+    return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()[:24]
+
+
+def _save_bookmark(session: Session, value: str) -> None:
+    """Insert or update; a process ticking at the same moment may have inserted it first."""
+    from sqlalchemy.exc import IntegrityError
+
+    try:
+        with session.begin_nested():
+            kv.put(session, BOC_REPORT_BOOKMARK, value)
+    except IntegrityError:
+        pass
+
+
+def report_month_for(meeting_day: dt.date) -> dt.date:
+    """The month a Board meeting on ``meeting_day`` reviews."""
+    first = meeting_day.replace(day=1)
+    if meeting_day.day <= PREVIOUS_MONTH_UNTIL_DAY:
+        return (first - dt.timedelta(days=1)).replace(day=1)
+    return first
+
+
+def compose_boc_report(session: Session, payload: dict[str, Any],
+                       settings: CoreSettings) -> list[Block] | None:
+    """The report as ``secretariat report`` gives it, with a line saying why it is here."""
+    start = dt.datetime.fromisoformat(payload["start"])
+    ctx = reader_ctx(session, settings, settings.clock())
+    month = min(report_month_for(start.astimezone(settings.zone).date()),
+                ctx.today.replace(day=1))
+    reply = report_reply(ctx, build_report(ctx, month))
+    return [Text(("Before the Board meets ", When(start, payload["zone"]),
+                  f": the report for {month:%B %Y}"), "heading"), *reply.blocks]

@@ -594,3 +594,24 @@ def compose_meeting_minutes(session: Session, payload: dict[str, Any],
 
 PLANNERS.append(plan_meeting_autoclose)
 COMPOSERS["meeting_minutes"] = compose_meeting_minutes
+
+
+# --- the monthly report before each BoC meeting (handlers.reports) ----------------------------
+
+
+def plan_boc_report(session: Session, now: dt.datetime,
+                    settings: CoreSettings) -> list[outbox.NewRow]:
+    from handlers.reports import plan_boc_report as plan
+
+    return plan(session, now, settings)
+
+
+def compose_boc_report(session: Session, payload: dict[str, Any],
+                       settings: CoreSettings) -> list[Block] | None:
+    from handlers.reports import compose_boc_report as compose
+
+    return compose(session, payload, settings)
+
+
+PLANNERS.append(plan_boc_report)
+COMPOSERS["boc_report"] = compose_boc_report

@@ -204,22 +204,18 @@ def days_overdue(status: str, due: dt.date | None, today: dt.date) -> int | None
     return None
 
 
-def _projects_by_pair(
-    ctx: Ctx, pairs: set[tuple[int, int]]
-) -> dict[tuple[int, int], str]:
-    """(group id, person id) -> the project that person represents in that group."""
-    if not pairs:
-        return {}
-    group_ids = {g for g, _ in pairs}
-    person_ids = {p for _, p in pairs}
+def _all_projects(ctx: Ctx) -> dict[tuple[int, int], str]:
+    """(group id, person id) -> the project that person represents in that group.
+
+    Read once per export: memberships number in the thousands, while filtering them per
+    batch of actions by group and person ids returned most of them again for every batch.
+    """
     rows = ctx.session.execute(
         select(Membership.group_id, Membership.person_id, Membership.project).where(
-            Membership.group_id.in_(group_ids),
-            Membership.person_id.in_(person_ids),
-            Membership.project.is_not(None),
+            Membership.project.is_not(None)
         )
     )
-    return {(g, p): proj for g, p, proj in rows if (g, p) in pairs and proj}
+    return {(g, p): proj for g, p, proj in rows if proj}
 
 
 def _local_date(ctx: Ctx, naive_utc: dt.datetime | None) -> dt.date | None:
@@ -243,6 +239,7 @@ def csv_rows(ctx: Ctx, q: ActionQuery) -> Iterator[tuple[str, ...]]:
         .where(*action_filters(q)),
         q.status,
     ).execution_options(yield_per=CSV_BATCH)
+    projects = _all_projects(ctx)
     result = ctx.session.execute(stmt, query_params(q, ctx.today))
     for batch in result.partitions():
         ids = [r.id for r in batch]
@@ -254,11 +251,6 @@ def csv_rows(ctx: Ctx, q: ActionQuery) -> Iterator[tuple[str, ...]]:
             .order_by(ActionAssignee.id)
         ):
             people[aid].append((pid, name))
-        pairs = {
-            (r.group_id, pid) for r in batch if r.group_id is not None
-            for pid, _ in people[r.id]
-        }
-        projects = _projects_by_pair(ctx, pairs)
         for r in batch:
             names = [name for _, name in people[r.id]]
             projs = list(dict.fromkeys(

@@ -351,3 +351,40 @@ def test_decision_ids_in_fixture(rep: Bot) -> None:
     with Session(rep.engine) as s:
         assert list(s.scalars(select(Decision.id).order_by(Decision.id))) == [1, 2]
         assert s.scalar(select(Identity.id).where(Identity.external_id == "carl"))
+
+
+# --- posted before each BoC meeting -----------------------------------------------------------
+
+
+def test_delivery_posts_the_report_before_the_board_meets(rep: Bot) -> None:
+    from handlers.delivery import DeliveryEngine
+    from handlers.messages import ChannelRef
+    from tests.handlers.test_delivery import RecordingSender, run_ticks
+
+    bot = rep
+    bot.admin("tg create boc Board of Coordinators")
+    bot.admin("tg link boc", channel="#boc")
+    for slug in ("boc", "repl", "comms", "secretariat"):
+        bot.admin(f"tg settings {slug} digest off")
+    # first Wednesday: 2 Dec 2026 14:00 CET; the report is due two days before, 30 Nov
+    bot.admin("meeting schedule boc first wednesday 14:00 remind 1h")
+    sender = RecordingSender()
+    engine = DeliveryEngine(bot.sessions, bot.settings, {"shell": sender})
+    run_ticks(engine, bot, dt.datetime(2026, 11, 30, 6, 0, tzinfo=dt.UTC),
+              dt.datetime(2026, 12, 2, 14, 0, tzinfo=dt.UTC), dt.timedelta(hours=2))
+    posted = [(ch, text, key) for ch, text, key in sender.sent if key.startswith("boc_report:")]
+    assert len(posted) == 1, [k for _, _, k in sender.sent]
+    channel, text, _ = posted[0]
+    assert channel == ChannelRef("shell", "#boc")
+    # a meeting on the 2nd reviews the month before, complete
+    assert "Before the Board meets Wed 02 Dec 2026 14:00 CET: the report for November 2026" in text
+    assert "[file report-2026-11.png" in text and "[file report-2026-11.html" in text
+    assert "Open and overdue as of 30 Nov 2026 15:00 CET (month to date)" in text
+    assert re.search(r"^repl +2 +2 +2 +1/1 +1 +0$", text, re.MULTILINE), text
+
+
+def test_report_month_for_a_meeting() -> None:
+    assert reports.report_month_for(dt.date(2026, 12, 2)) == dt.date(2026, 11, 1)
+    assert reports.report_month_for(dt.date(2026, 12, 10)) == dt.date(2026, 11, 1)
+    assert reports.report_month_for(dt.date(2026, 12, 15)) == dt.date(2026, 12, 1)
+    assert reports.report_month_for(dt.date(2026, 1, 5)) == dt.date(2025, 12, 1)
