@@ -24,7 +24,7 @@ from typing import Any, TextIO
 from urllib.parse import urlencode
 
 from sqlalchemy import Select, case, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from handlers.context import CoreSettings, Ctx
 from handlers.directory import take_group
@@ -52,6 +52,7 @@ from storage.models import (
     Decision,
     DecisionTarget,
     Group,
+    MeetingSeries,
     Membership,
     Person,
 )
@@ -632,7 +633,10 @@ def dashboard_html(ctx: Ctx, f: DashboardFilters, hidden: dict[str, str]) -> str
     from handlers.secretariat import actions_table, known_projects
 
     session, today = ctx.session, ctx.today
-    groups = list(session.scalars(select(Group).order_by(Group.slug)))
+    # series and their exceptions in two selects, not two per group
+    groups = list(session.scalars(
+        select(Group).order_by(Group.slug)
+        .options(selectinload(Group.series).selectinload(MeetingSeries.exceptions))))
     by_slug = {g.slug: g for g in groups}
     counts = dict(
         (gid, (int(n), int(late or 0))) for gid, n, late in session.execute(

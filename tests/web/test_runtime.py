@@ -1,0 +1,111 @@
+"""``taskbot run`` serves the feeds and the dashboard when PORT is set: on the Slack HTTP
+server's port when Slack runs in HTTP mode, on a server of their own otherwise."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from handlers.reports import dashboard_path, feed_path, web_secret
+from storage.db import make_engine, make_session_factory
+from tests.slack.fake_slack import FakeSlack
+from tests.support.postgres import _free_port
+from tests.web.conftest import fetch
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def start_bot(tmp: Path, **env_extra: str) -> tuple[subprocess.Popen[bytes], str, str, Path]:
+    port = _free_port()
+    url = f"sqlite:///{tmp / 'taskbot.sqlite3'}"
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("SLACK_", "MATRIX_", "TASKBOT_", "DATABASE_URL", "PORT"))}
+    env.update(DATABASE_URL=url, PORT=str(port), PYTHONPATH=str(ROOT), **env_extra)
+    log = tmp / "bot.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "bot", "run"], cwd=tmp, env=env,
+                                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        if proc.poll() is not None:
+            raise AssertionError(f"taskbot run exited {proc.returncode}:\n{log.read_text()}")
+        try:
+            with urllib.request.urlopen(f"{base}/healthz", timeout=1) as resp:
+                if resp.status == 200:
+                    break
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise AssertionError(f"taskbot run did not listen:\n{log.read_text()}")
+        time.sleep(0.1)
+    return proc, base, url, log
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+
+
+def check_routes(base: str, db_url: str) -> None:
+    """The preset's store: the all-groups feed and a dashboard link answer; forgeries not."""
+    engine = make_engine(db_url)
+    try:
+        with make_session_factory(engine).begin() as session:
+            secret = web_secret(session, create=True)
+        assert secret is not None
+    finally:
+        engine.dispose()
+    feed = fetch(base + feed_path(secret, "all"))
+    assert feed.status == 200 and "BEGIN:VCALENDAR" in feed.body
+    assert "Board of Coordinators meeting" in feed.body  # the preset's series
+    assert fetch(base + feed_path(secret, "all").replace("token=", "token=0")).status == 403
+    page = fetch(base + dashboard_path(secret, int(time.time()) + 3600))
+    assert page.status == 200 and "Taskbot dashboard" in page.body
+    assert fetch(base + dashboard_path(secret, int(time.time()) - 1)).status == 403
+
+
+@pytest.fixture
+def fake_slack() -> Iterator[FakeSlack]:
+    fake = FakeSlack().start()
+    try:
+        yield fake
+    finally:
+        fake.stop()
+
+
+def test_routes_share_the_slack_http_port(tmp_path: Path, fake_slack: FakeSlack) -> None:
+    proc, base, db_url, log = start_bot(
+        tmp_path, SLACK_BOT_TOKEN="xoxb-test", SLACK_SIGNING_SECRET="s3cr3t",
+        SLACK_API_URL=fake_slack.api_url)
+    try:
+        check_routes(base, db_url)
+    finally:
+        stop(proc)
+    text = log.read_text()
+    assert "Slack: listening for /slack/events" in text and "Web:" not in text
+
+
+def test_routes_have_their_own_server_without_slack_http(tmp_path: Path) -> None:
+    # Matrix configured but unreachable: the runner waits for it; the web server still runs
+    proc, base, db_url, log = start_bot(
+        tmp_path, MATRIX_HOMESERVER=f"http://127.0.0.1:{_free_port()}",
+        MATRIX_USER_ID="@taskbot:localhost", MATRIX_ACCESS_TOKEN="syt_test")
+    try:
+        check_routes(base, db_url)
+    finally:
+        stop(proc)
+    assert "Web: calendar feeds and dashboard on port" in log.read_text()
