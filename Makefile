@@ -15,7 +15,14 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/taskbot run
 
-test: $(STAMP)
+# Debian's chromium for the dashboard's browser tests (root installs it; others are told)
+/usr/bin/chromium:
+	@if [ "$$(id -u)" = 0 ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y -qq --no-install-recommends chromium >/dev/null; \
+	else echo "note: install Debian's chromium to run the dashboard's browser tests"; fi
+
+test: $(STAMP) /usr/bin/chromium
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/pytest
