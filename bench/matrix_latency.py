@@ -95,8 +95,8 @@ async def serve_echo() -> None:
         if event.state_key == client.user_id and event.membership == "invite":
             await client.join(room.room_id)
 
-    client.add_event_callback(on_message, RoomMessageText)  # type: ignore[arg-type]
-    client.add_event_callback(on_invite, InviteMemberEvent)  # type: ignore[arg-type]
+    client.add_event_callback(on_message, RoomMessageText)
+    client.add_event_callback(on_invite, InviteMemberEvent)
     print("echo: ready", flush=True)
     try:
         await client.sync_forever(timeout=30_000)
@@ -311,9 +311,12 @@ async def measure(person: Person, bots: list[Bot], commands: int, warmup: int,
                                60, f"{bot.label} to join its room")
         taskbot = next((b for b in bots if b.label == "taskbot"), None)
         if taskbot is not None:
-            for line in ("!tg create bench Benchmark", "!tg link bench",
-                         f"!tg add bench {person.user_id}"):
-                await person.ask(taskbot, line)
+            for line, expect in (("!tg create bench Benchmark", "bench"),
+                                 ("!tg link bench", "linked to Benchmark"),
+                                 (f"!tg add bench {person.user_id}", "person")):
+                _, event = await person.ask(taskbot, line)
+                if expect not in body(event):
+                    raise RuntimeError(f"taskbot answered {line!r} with {body(event)!r}")
         for bot in bots:
             for i in range(warmup):
                 _, event = await person.ask(bot, bot.command(-1 - i))
