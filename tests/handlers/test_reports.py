@@ -388,3 +388,23 @@ def test_report_month_for_a_meeting() -> None:
     assert reports.report_month_for(dt.date(2026, 12, 10)) == dt.date(2026, 11, 1)
     assert reports.report_month_for(dt.date(2026, 12, 15)) == dt.date(2026, 12, 1)
     assert reports.report_month_for(dt.date(2026, 1, 5)) == dt.date(2025, 12, 1)
+
+
+@pytest.mark.parametrize("zone", ["Europe/Brussels", "America/St_Johns", "Asia/Kolkata",
+                                  "Australia/Lord_Howe", "Pacific/Chatham", "UTC"])
+def test_export_local_dates_match_direct_conversion(zone: str) -> None:
+    """The export's per-hour cache of offsets gives the same local dates as converting each
+    instant, across DST changes and in zones with half-hour offsets and changes."""
+    from zoneinfo import ZoneInfo
+
+    from handlers.secretariat import _local_dates
+
+    tz = ZoneInfo(zone)
+    convert = _local_dates(tz)
+    t = dt.datetime(2026, 1, 1)
+    while t < dt.datetime(2027, 1, 1):
+        for minute in (0, 29, 30, 31, 59):
+            at = t.replace(minute=minute)
+            assert convert(at) == at.replace(tzinfo=dt.UTC).astimezone(tz).date().isoformat()
+        t += dt.timedelta(hours=1, minutes=0)
+    assert convert(None) == ""
