@@ -48,7 +48,6 @@ from handlers.secretariat import CSV_HEADER, ActionQuery, csv_rows
 from storage import kv, outbox
 from storage.models import (
     Action,
-    ActionAssignee,
     Decision,
     DecisionTarget,
     Group,
@@ -348,20 +347,37 @@ class MonthlyReport:
                       "meetings held", "skipped"), rows)
 
 
-def snapshot(session: Session, at: dt.datetime, day: dt.date) -> dict[int | None, tuple[int,
-                                                                                         int]]:
-    """group id -> (open, overdue) as they stood at ``at`` (naive UTC), ``day`` being the
-    local date then. Read from creation and closing times: an action is open at ``at`` if
-    it existed and was not yet closed (a due date changed later counts as it is now)."""
-    is_open = (Action.created_at < at) & (
-        (Action.status == "open") | (Action.closed_at >= at))
+def snapshots(session: Session, points: Sequence[tuple[dt.datetime, dt.date]]
+              ) -> list[dict[int | None, tuple[int, int]]]:
+    """Per point (an instant in naive UTC, the local date then): group id -> (open, overdue)
+    as they stood then. Read from creation and closing times: an action was open at ``at``
+    if it existed and was not yet closed (a due date changed later counts as it is now).
+
+    One pass over the actions for all points: each point is a pair of conditional sums.
+    """
+    if not points:
+        return []
+    first = min(at for at, _ in points)
+    last = max(at for at, _ in points)
+    columns: list[Any] = []
+    for at, day in points:
+        was_open = (Action.created_at < at) & (
+            (Action.status == "open") | (Action.closed_at >= at))
+        columns.append(func.sum(case((was_open, 1), else_=0)))
+        columns.append(func.sum(case((was_open & (Action.due < day), 1), else_=0)))
     stmt = (
-        select(Action.group_id, func.count(),
-               func.sum(case((Action.due < day, 1), else_=0)))
-        .where(is_open)
+        select(Action.group_id, *columns)
+        .where(Action.created_at < last,
+               (Action.status == "open") | (Action.closed_at >= first))
         .group_by(Action.group_id)
     )
-    return {gid: (int(n), int(late or 0)) for gid, n, late in session.execute(stmt)}
+    out: list[dict[int | None, tuple[int, int]]] = [{} for _ in points]
+    for gid, *sums in session.execute(stmt):
+        for i in range(len(points)):
+            n, late = int(sums[2 * i] or 0), int(sums[2 * i + 1] or 0)
+            if n:
+                out[i][gid] = (n, late)
+    return out
 
 
 def _as_of(month: dt.date, settings: CoreSettings, now: dt.datetime) -> tuple[dt.datetime,
@@ -384,11 +400,23 @@ def build_report(ctx: Ctx, month: dt.date) -> MonthlyReport:
     start = _utc_naive(month, settings)
     end = _utc_naive(next_month(month), settings)
     as_of, as_of_day = _as_of(month, settings, ctx.now)
-    as_of_naive = as_of.replace(tzinfo=None)
-    groups = list(session.scalars(select(Group).order_by(Group.id)))
+    groups = list(session.scalars(
+        select(Group).order_by(Group.id)
+        .options(selectinload(Group.series).selectinload(MeetingSeries.exceptions))))
     by_id = {g.id: GroupMonth(g.slug, g.name) for g in groups}
 
-    for gid, (n_open, n_late) in snapshot(session, as_of_naive, as_of_day).items():
+    first = month
+    for _ in range(HISTORY_MONTHS - 1):
+        first = (first - dt.timedelta(days=1)).replace(day=1)
+    months = [first]
+    while len(months) < HISTORY_MONTHS:
+        months.append(next_month(months[-1]))
+    points = [_as_of(m, settings, ctx.now) for m in months]
+    counts = snapshots(session, [(at.replace(tzinfo=None), day) for at, day in points])
+    history = [(m, {g.slug: c.get(g.id, (0, 0)) for g in groups})
+               for m, c in zip(months, counts, strict=True)]
+    assert points[-1] == (as_of, as_of_day)
+    for gid, (n_open, n_late) in counts[-1].items():
         if gid in by_id:
             by_id[gid].open, by_id[gid].overdue = n_open, n_late
     for gid, n in session.execute(
@@ -427,15 +455,6 @@ def build_report(ctx: Ctx, month: dt.date) -> MonthlyReport:
             1 for e in series.exceptions
             if e.kind == "skip" and month <= e.original_date < next_month(month))
 
-    history: list[tuple[dt.date, dict[str, tuple[int, int]]]] = []
-    first = month
-    for _ in range(HISTORY_MONTHS - 1):
-        first = (first - dt.timedelta(days=1)).replace(day=1)
-    for _ in range(HISTORY_MONTHS):
-        at, day = _as_of(first, settings, ctx.now)
-        counts = snapshot(session, at.replace(tzinfo=None), day)
-        history.append((first, {g.slug: counts.get(g.id, (0, 0)) for g in groups}))
-        first = next_month(first)
     return MonthlyReport(month, as_of, [by_id[g.id] for g in groups],
                          list(decisions.values()), history,
                          partial=as_of < end.replace(tzinfo=dt.UTC))
@@ -711,10 +730,9 @@ def dashboard_html(ctx: Ctx, f: DashboardFilters, hidden: dict[str, str]) -> str
 
 
 def _assignee_ids() -> Select[int]:
-    """People with an open action: the choices of the person filter."""
-    return (select(ActionAssignee.person_id)
-            .join(Action, Action.id == ActionAssignee.action_id)
-            .where(Action.status == "open").distinct())
+    """Members of any group: the choices of the person filter (read from the memberships,
+    which stay small, rather than from every open action)."""
+    return select(Membership.person_id).distinct()
 
 
 DASHBOARD_DECISIONS = 20
