@@ -14,13 +14,13 @@ import datetime as dt
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from handlers.context import CoreSettings
 from handlers.messages import Block, ChannelRef
-from handlers.schedules import COMPOSERS, PLANNERS, aware_utc, naive_utc
+from handlers.schedules import COMPOSERS, PLANNERS, PREFETCH, aware_utc, naive_utc
 from storage import outbox
 from storage.models import Outbox
 
@@ -145,6 +145,12 @@ class DeliveryEngine:
             rows: list[Outbox] = outbox.claim(
                 session, naive_utc(now), self.lease, self.batch, sorted(self.senders)
             )
+            kinds: dict[str, list[dict[str, Any]]] = {}
+            for row in rows:
+                kinds.setdefault(row.kind, []).append(row.payload)
+            for kind, payloads in kinds.items():
+                if kind in PREFETCH:
+                    PREFETCH[kind](session, payloads)
             for row in rows:
                 grace = dt.timedelta(seconds=row.payload.get("grace_s", 86400))
                 if now - aware_utc(row.due_at) > grace:

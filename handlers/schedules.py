@@ -262,30 +262,82 @@ def _next_due(series: MeetingSeries, extra: list[tuple[str, dt.timedelta]],
     return best
 
 
+def _cache(session: Session) -> dict[str, Any]:
+    """Per-claim scratch space: what a prefetch loaded for a whole batch of rows."""
+    cache: dict[str, Any] = session.info.setdefault("compose_cache", {})
+    return cache
+
+
+def prefetch_meeting_reminders(session: Session, payloads: list[dict[str, Any]]) -> None:
+    """Load what a batch of reminders shows in a few queries, not five per reminder."""
+    series_ids = {p["series_id"] for p in payloads}
+    series = {s.id: s for s in session.scalars(
+        select(MeetingSeries).where(MeetingSeries.id.in_(series_ids))
+        .options(selectinload(MeetingSeries.group))
+    )}
+    group_ids = {s.group_id for s in series.values()}
+    agenda: dict[tuple[int, dt.date], list[str]] = defaultdict(list)
+    days = {dt.date.fromisoformat(p["original_date"]) for p in payloads}
+    for gid, day, text in session.execute(
+        select(AgendaItem.group_id, AgendaItem.occurrence_date, AgendaItem.text)
+        .where(AgendaItem.group_id.in_(group_ids), AgendaItem.occurrence_date.in_(days))
+        .order_by(AgendaItem.id)
+    ):
+        agenda[(gid, day)].append(text)
+    cache = _cache(session)
+    cache["series"] = series
+    cache["agenda"] = agenda
+    cache["group_actions"] = _open_actions_per_group(session, group_ids, REMINDER_ACTIONS)
+
+
+REMINDER_ACTIONS = 15
+
+
+def _open_actions_per_group(session: Session, group_ids: set[int],
+                            limit: int) -> dict[int, list[Action]]:
+    """The first ``limit`` open actions of each group (oldest due first), in one query."""
+    order = (Action.due.is_(None), Action.due, Action.id)
+    rank = func.row_number().over(partition_by=Action.group_id, order_by=order).label("rank")
+    ranked = (select(Action.id, rank)
+              .where(Action.status == "open", Action.group_id.in_(group_ids)).subquery())
+    out: dict[int, list[Action]] = defaultdict(list)
+    for action in _open_actions(session, Action.id.in_(
+            select(ranked.c.id).where(ranked.c.rank <= limit))):
+        if action.group_id is not None:
+            out[action.group_id].append(action)
+    return out
+
+
 def compose_meeting_reminder(session: Session, payload: dict[str, Any],
                              settings: CoreSettings) -> list[Block] | None:
-    series = session.get(MeetingSeries, payload["series_id"])
+    cache = _cache(session)
+    series = (cache["series"].get(payload["series_id"]) if "series" in cache
+              else session.get(MeetingSeries, payload["series_id"]))
     if series is None:
         return None
     group = series.group
     start = dt.datetime.fromisoformat(payload["start"])
     offset = dt.timedelta(seconds=payload["offset_s"])
+    day = dt.date.fromisoformat(payload["original_date"])
     blocks: list[Block] = [
         Text((f"Reminder: the {group.name} meeting is in {in_words(offset)}: ",
               When(start, payload["zone"])), "heading"),
     ]
     if series.link:
         blocks.append(Text(("Join: ", Link(series.link))))
-    agenda = list(session.scalars(
-        select(AgendaItem.text)
-        .where(AgendaItem.group_id == group.id,
-               AgendaItem.occurrence_date == dt.date.fromisoformat(payload["original_date"]))
-        .order_by(AgendaItem.id)
-    ))
+    if "agenda" in cache:
+        agenda = cache["agenda"].get((group.id, day), [])
+        actions = cache["group_actions"].get(group.id, [])
+    else:
+        agenda = list(session.scalars(
+            select(AgendaItem.text)
+            .where(AgendaItem.group_id == group.id, AgendaItem.occurrence_date == day)
+            .order_by(AgendaItem.id)
+        ))
+        actions = _open_actions(session, Action.group_id == group.id, limit=REMINDER_ACTIONS)
     if agenda:
         blocks.append(Text(("Agenda so far:",)))
         blocks.extend(Text((f"• {item}",)) for item in agenda)
-    actions = _open_actions(session, Action.group_id == group.id, limit=15)
     if actions:
         blocks.append(Text(("Open actions:",)))
         blocks.extend(_action_line(a) for a in actions)
@@ -406,7 +458,13 @@ def compose_nudge(session: Session, payload: dict[str, Any],
                   settings: CoreSettings) -> list[Block] | None:
     """One message listing a person's items; None when all were closed in the meantime."""
     today = dt.date.fromisoformat(payload["day"])
-    actions = _open_actions(session, Action.id.in_(payload["action_ids"]))
+    cache = _cache(session)
+    if "open_by_id" in cache:
+        actions = [cache["open_by_id"][i] for i in payload["action_ids"]
+                   if i in cache["open_by_id"]]
+        actions.sort(key=lambda a: (a.due is None, a.due or today, a.id))
+    else:
+        actions = _open_actions(session, Action.id.in_(payload["action_ids"]))
     if not actions:
         return None
     overdue = [a for a in actions if a.due and a.due < today]
@@ -421,6 +479,15 @@ def compose_nudge(session: Session, payload: dict[str, Any],
     blocks.append(Text(("Close one with `action done A-<id>`, or move it with "
                         "`action due A-<id> <date>`.",)))
     return blocks
+
+
+def prefetch_nudges(session: Session, payloads: list[dict[str, Any]]) -> None:
+    ids = sorted({i for p in payloads for i in p["action_ids"]})
+    found: dict[int, Action] = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        found.update((a.id, a) for a in _open_actions(session, Action.id.in_(chunk)))
+    _cache(session)["open_by_id"] = found
 
 
 # --- weekly digests -------------------------------------------------------------------------
@@ -563,6 +630,13 @@ Planner = Callable[[Session, dt.datetime, CoreSettings], list[outbox.NewRow]]
 Composer = Callable[[Session, dict[str, Any], CoreSettings], "list[Block] | None"]
 
 PLANNERS: list[Planner] = [plan_meeting_reminders, plan_nudges, plan_digests, plan_ack_reminders]
+Prefetch = Callable[[Session, list[dict[str, Any]]], None]
+# optional: load what a batch of one kind shows before its rows are composed one by one
+PREFETCH: dict[str, Prefetch] = {
+    "meeting_reminder": prefetch_meeting_reminders,
+    "action_nudge": prefetch_nudges,
+}
+
 COMPOSERS: dict[str, Composer] = {
     "meeting_reminder": compose_meeting_reminder,
     "boc_summary": compose_boc_summary,

@@ -89,6 +89,8 @@ def test_a_year_of_reminders_in_four_zones(engine: Engine) -> None:
         result = delivery.tick(at)
         assert result.missed == [] and result.failed == []
         for d in result.delivered:
+            if d.kind != "meeting_reminder":
+                continue  # the BoC's monthly report goes out on its own schedule
             channel = d.channel.channel_id.lstrip("#")
             offset = {"604800s": "7d", "86400s": "1d", "3600s": "1h"}[d.key.split(":")[4]]
             due = d.due_at.replace(tzinfo=UTC)
