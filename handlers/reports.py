@@ -906,7 +906,6 @@ def register(reg: Registry) -> None:
 
 # --- the monthly report before each BoC meeting (planned by the delivery engine) -------------
 
-BOC_REPORT_DEFAULT = "2d"  # Group.settings["boc_report"] on the boc group: an offset, or off
 # a Board meeting in the first days of a month gets the month before, complete
 PREVIOUS_MONTH_UNTIL_DAY = 10
 
@@ -920,12 +919,12 @@ def plan_boc_report(session: Session, now: dt.datetime,
     """
     from handlers.meetings import occurrences, upcoming
     from handlers.recurrence import parse_offsets
-    from handlers.schedules import MAX_GRACE, _row, reminder_time
+    from handlers.schedules import MAX_GRACE, _row, reminder_time, setting
 
     group = session.scalar(select(Group).where(Group.slug == "boc"))
     if group is None or group.series is None or not group.channels:
         return []
-    raw = str((group.settings or {}).get("boc_report", BOC_REPORT_DEFAULT))
+    raw = setting(group, "boc_report")
     if raw == "off":
         return []
     try:

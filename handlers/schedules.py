@@ -54,6 +54,7 @@ DEFAULTS: dict[str, str] = {
     "nudges": "on",  # direct messages about this group's due and overdue actions
     "digest": "monday 09:00",  # weekly digest in the group's channels, or off
     "boc_summary": "1d",  # before each BoC meeting, the secretariat summary (boc only)
+    "boc_report": "2d",  # before each BoC meeting, the monthly report (boc only)
     "ack_reminder": "7d",  # remind target groups that have not acknowledged a decision
     "follow_channel": "off",  # joining/leaving a bound channel joins/leaves the group
 }
@@ -62,6 +63,7 @@ SETTING_HELP: dict[str, str] = {
     "nudges": "on|off",
     "digest": "<weekday> <HH:MM>|off",
     "boc_summary": "<offset like 1d or 2h>|off",
+    "boc_report": "<offset like 2d>|off",
     "ack_reminder": "<days like 7d>|off",
     "follow_channel": "on|off",
 }
@@ -628,22 +630,7 @@ def compose_ack_reminder(session: Session, payload: dict[str, Any],
 
 Planner = Callable[[Session, dt.datetime, CoreSettings], list[outbox.NewRow]]
 Composer = Callable[[Session, dict[str, Any], CoreSettings], "list[Block] | None"]
-
-PLANNERS: list[Planner] = [plan_meeting_reminders, plan_nudges, plan_digests, plan_ack_reminders]
 Prefetch = Callable[[Session, list[dict[str, Any]]], None]
-# optional: load what a batch of one kind shows before its rows are composed one by one
-PREFETCH: dict[str, Prefetch] = {
-    "meeting_reminder": prefetch_meeting_reminders,
-    "action_nudge": prefetch_nudges,
-}
-
-COMPOSERS: dict[str, Composer] = {
-    "meeting_reminder": compose_meeting_reminder,
-    "boc_summary": compose_boc_summary,
-    "action_nudge": compose_nudge,
-    "weekly_digest": compose_digest,
-    "ack_reminder": compose_ack_reminder,
-}
 
 
 # --- meeting mode: close meetings left open (handlers.meeting_mode) ---------------------------
@@ -666,8 +653,6 @@ def compose_meeting_minutes(session: Session, payload: dict[str, Any],
     return compose_minutes(session, int(payload["meeting_id"]), settings)
 
 
-PLANNERS.append(plan_meeting_autoclose)
-COMPOSERS["meeting_minutes"] = compose_meeting_minutes
 
 
 # --- the monthly report before each BoC meeting (handlers.reports) ----------------------------
@@ -687,5 +672,21 @@ def compose_boc_report(session: Session, payload: dict[str, Any],
     return compose(session, payload, settings)
 
 
-PLANNERS.append(plan_boc_report)
-COMPOSERS["boc_report"] = compose_boc_report
+PLANNERS: list[Planner] = [
+    plan_meeting_reminders, plan_nudges, plan_digests, plan_ack_reminders,
+    plan_meeting_autoclose, plan_boc_report,
+]
+COMPOSERS: dict[str, Composer] = {
+    "meeting_reminder": compose_meeting_reminder,
+    "boc_summary": compose_boc_summary,
+    "action_nudge": compose_nudge,
+    "weekly_digest": compose_digest,
+    "ack_reminder": compose_ack_reminder,
+    "meeting_minutes": compose_meeting_minutes,
+    "boc_report": compose_boc_report,
+}
+# optional: load what a batch of one kind shows before its rows are composed one by one
+PREFETCH: dict[str, Prefetch] = {
+    "meeting_reminder": prefetch_meeting_reminders,
+    "action_nudge": prefetch_nudges,
+}

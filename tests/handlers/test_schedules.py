@@ -158,7 +158,7 @@ def test_nudge_days() -> None:
 @pytest.mark.parametrize(
     ("key", "value", "expected"),
     [("digest", "Mon 9:05", "monday 09:05"), ("nudges", "OFF", "off"),
-     ("boc_summary", "2h", "2h"), ("ack_reminder", "14d", "14d")],
+     ("boc_summary", "2h", "2h"), ("ack_reminder", "14d", "14d"), ("boc_report", "3d", "3d")],
 )
 def test_validate_setting(key: str, value: str, expected: str) -> None:
     assert validate_setting(key, value) == expected
