@@ -16,6 +16,17 @@ from typing import TypeVar
 T = TypeVar("T")
 
 MAX_LINE = 4000
+# C0 control characters but tab and newline: the store (PostgreSQL) refuses NUL, and none of
+# them belongs in a command
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def control_character_error(line: str) -> str | None:
+    """The error message for a line with a control character in it, or None."""
+    m = _CONTROL.search(line)
+    if m is None:
+        return None
+    return f"That line contains a control character (U+{ord(m.group()):04X}); type it again."
 
 
 class UserError(Exception):

@@ -34,7 +34,15 @@ from handlers.context import CoreSettings, Ctx
 from handlers.dates import parse_date
 from handlers.decisions import boc_group, channels_of, decision_blocks, parse_targets, past_date
 from handlers.directory import ensure_person, mention, resolve_user, take_group
-from handlers.grammar import Args, Refused, UserError, check_length, parse_mention, tokenize
+from handlers.grammar import (
+    Args,
+    Refused,
+    UserError,
+    check_length,
+    control_character_error,
+    parse_mention,
+    tokenize,
+)
 from handlers.meetings import Occurrence, occurrences, upcoming
 from handlers.messages import (
     Block,
@@ -173,6 +181,8 @@ def capture_line(router: Router, msg: Incoming) -> Reply | None:
     """
     if msg.channel_id is None:
         return None
+    if (problem := control_character_error(msg.text)) is not None:
+        return error_reply(problem, None) if looks_like_tag(msg.text.strip()) else None
     session = router.sessions()
     try:
         with session.begin():

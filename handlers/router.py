@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from handlers.context import CoreSettings, Ctx
 from handlers.directory import ensure_person
-from handlers.grammar import MAX_LINE, Args, UserError, tokenize
+from handlers.grammar import MAX_LINE, Args, UserError, control_character_error, tokenize
 from handlers.messages import Reply, Table, text
 
 log = logging.getLogger(__name__)
@@ -125,6 +125,8 @@ class Router:
         line = msg.text.strip()
         if line[:1] in ("/", "!"):
             line = line[1:]
+        if (problem := control_character_error(line)) is not None:
+            return error_reply(problem, None)
         if len(line) > MAX_LINE:
             return error_reply(
                 f"That command is too long ({len(line)} characters; at most {MAX_LINE}).",

@@ -22,7 +22,7 @@ WORDS = [
     "A-1", "1", "D-1", "A-999999999", "-1", "0", "today", "tomorrow", "friday",
     "next", "week", "in", "2", "weeks", "end", "of", "month", "15 Dec", "2026-02-30",
     "2027-01-15", '"quoted text"', "<!channel>", "'", '"', "<", ">", "&", "\u00e9t\u00e9",
-    "x" * 600,
+    "x" * 600, "\x00", "a\x1fb",
 ]
 
 token = st.one_of(

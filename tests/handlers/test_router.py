@@ -67,3 +67,13 @@ def test_unexpected_error_is_an_apology_with_id_and_rolls_back(
     assert "boom" not in out and "Traceback" not in out
     assert m.group(1) in caplog.text and "RuntimeError: boom" in caplog.text
     assert bot.counts() == before
+
+
+@pytest.mark.parametrize("bad", ["\x00", "\x1b[2J", "\x7f"])
+def test_control_characters_are_refused_on_both_stores(bare_bot: Bot, bad: str) -> None:
+    bare_bot.admin("tg create repl Replication")
+    before = bare_bot.counts()
+    reply = bare_bot.ask("root", "#x", f"tg create x{bad}y Name{bad}")
+    assert reply.error
+    assert "control character" in bare_bot.say("root", "#x", f"action add A{bad} group repl")
+    assert bare_bot.counts() == before
