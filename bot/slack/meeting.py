@@ -27,10 +27,20 @@ PLATFORM = "slack"
 
 
 def register(adapter: SlackAdapter) -> None:
-    """Listen to channel messages for meeting mode."""
+    """Listen to channel messages for meeting mode.
+
+    Bolt runs each event in a task of its own, so without a lock per channel an ``#undo``
+    could overtake the line it undoes; the lock (first come, first served) keeps each
+    channel's lines in the order they arrived.
+    """
+    locks: dict[str, asyncio.Lock] = {}
 
     async def on_message(event: dict[str, Any]) -> None:
-        await handle_message(adapter, event)
+        channel = event.get("channel")
+        if not isinstance(channel, str):
+            return
+        async with locks.setdefault(channel, asyncio.Lock()):
+            await handle_message(adapter, event)
 
     adapter.app.event("message")(on_message)
 

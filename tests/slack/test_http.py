@@ -347,3 +347,32 @@ def test_meeting_mode_in_a_channel(slack_bot: SlackBot) -> None:
     # the #action is a tracked action item
     listing = slack_bot.reply(slack_bot.slash("/action", "list mtg", channel="C_MTG"))
     assert "Draft the budget" in listing
+
+
+def test_boc_meeting_decision_reaches_two_groups(slack_bot: SlackBot) -> None:
+    # the preset made the BoC on first start: link it here and seat alice (chair) and bob
+    slack_bot.slash("/tg", "link boc", channel="C_BOC")
+    posted(slack_bot, "C_BOC", contains="now linked")
+    for user, role in ((ALICE, "chair"), (BOB, "member")):
+        slack_bot.slash("/tg", f"add boc <@{user}|{user.lower()}> as {role}", channel="C_BOC")
+        posted(slack_bot, "C_BOC", contains=f"<@{user}>")
+    setup_group(slack_bot, "tga", "C_TGA")
+    setup_group(slack_bot, "tgb", "C_TGB")
+    slack_bot.slash("/meeting", "start boc", channel="C_BOC", user=ALICE)
+    posted(slack_bot, "C_BOC", contains="started")
+    # a member may not steer the meeting until the chair hands it over
+    channel_message(slack_bot, BOB, "C_BOC", "#topic Too early", "2.000100")
+    slack_bot.fake.wait_for("api", "chat.postEphemeral",
+                            where=lambda c: c.body.get("user") == BOB)
+    channel_message(slack_bot, ALICE, "C_BOC", f"#chair <@{BOB}>", "2.000200")
+    channel_message(slack_bot, BOB, "C_BOC", "#topic Replication playbook", "2.000300")
+    channel_message(slack_bot, BOB, "C_BOC", "#info a line to take back", "2.000400")
+    channel_message(slack_bot, BOB, "C_BOC", "#undo", "2.000500")
+    channel_message(slack_bot, ALICE, "C_BOC", "#decision tga,tgb Adopt the playbook",
+                    "2.000600")
+    for channel in ("C_TGA", "C_TGB"):
+        posted(slack_bot, channel, contains="Adopt the playbook")
+    slack_bot.slash("/meeting", "end", channel="C_BOC", user=ALICE)
+    minutes = posted(slack_bot, "C_BOC", contains="Replication playbook")[-1].dump
+    assert "Adopt the playbook" in minutes
+    assert "a line to take back" not in minutes and "Too early" not in minutes
