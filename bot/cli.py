@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import dataclasses
 import datetime as dt
+import gc
 import logging
 import sys
 from collections.abc import Callable, Coroutine, Sequence
@@ -144,6 +145,10 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
                   f"build yet; unset {p.settings_hint} to use the shell.", file=sys.stderr)
         return 1
     box = composition.build(settings)
+    # start-up objects (SQLAlchemy's mappers, compiled statements, Bolt, nio) live as long as
+    # the process: keep the cyclic collector from walking them in the middle of a command
+    gc.collect()
+    gc.freeze()
     try:
         runners = [p.runner for p in configured if p.runner is not None]
         if settings.port is not None and not slack_serves_http(settings):
