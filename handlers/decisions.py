@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Iterable
+from typing import Any
 
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import selectinload
@@ -142,6 +143,17 @@ def parse_targets(ctx: Ctx, line: str) -> tuple[list[Group], str]:
         return targets, line[end:].strip()
 
 
+def record_decision(ctx: Ctx, targets: list[Group], text: str, **detail: Any) -> Decision:
+    """A decision with one acknowledgement row per target group, audited."""
+    decision = Decision(text=text, author=ctx.actor, created_at=ctx.now_naive)
+    for g in targets:
+        decision.targets.append(DecisionTarget(group=g))
+    ctx.session.add(decision)
+    ctx.session.flush()
+    ctx.audit("post", "decision", decision.id, targets=[g.slug for g in targets], **detail)
+    return decision
+
+
 def channels_of(group: Group) -> list[ChannelRef]:
     return [ChannelRef(c.platform, c.channel_id) for c in group.channels]
 
@@ -221,14 +233,9 @@ def register(reg: Registry) -> None:
         body = check_length(body, TEXT_MAX, "decision text")
         if not (is_boc(ctx) or staff(ctx)):
             raise Refused("a BoC member, the secretariat or an admin", "decision post")
-        decision = Decision(text=body, author=ctx.actor, created_at=ctx.now_naive)
-        for g in targets:
-            decision.targets.append(DecisionTarget(group=g))
-        ctx.session.add(decision)
-        ctx.session.flush()
+        decision = record_decision(ctx, targets, body)
         label = decision_label(decision.id)
         slugs = [g.slug for g in targets]
-        ctx.audit("post", "decision", decision.id, targets=slugs)
 
         blocks = decision_blocks(ctx, decision)
         reply = Reply(private=False)

@@ -32,7 +32,14 @@ from sqlalchemy.orm import Session
 from handlers.actions import CANCELLED, OPEN, create_action
 from handlers.context import CoreSettings, Ctx
 from handlers.dates import parse_date
-from handlers.decisions import boc_group, channels_of, decision_blocks, parse_targets, past_date
+from handlers.decisions import (
+    boc_group,
+    channels_of,
+    decision_blocks,
+    parse_targets,
+    past_date,
+    record_decision,
+)
 from handlers.directory import ensure_person, mention, resolve_user, take_group
 from handlers.grammar import (
     Args,
@@ -68,7 +75,6 @@ from storage.models import (
     AgendaItem,
     AuditLog,
     Decision,
-    DecisionTarget,
     Group,
     Meeting,
     MeetingAttendee,
@@ -307,13 +313,7 @@ def _decision(ctx: Ctx, meeting: Meeting, body: str) -> Reply:
     what = check_length(what, TEXT_MAX, "decision text")
     if not (is_boc(ctx) or staff(ctx)):
         raise Refused("a BoC member, the secretariat or an admin", "#decision")
-    decision = Decision(text=what, author=ctx.actor, created_at=ctx.now_naive)
-    for g in targets:
-        decision.targets.append(DecisionTarget(group=g))
-    ctx.session.add(decision)
-    ctx.session.flush()
-    slugs = [g.slug for g in targets]
-    ctx.audit("post", "decision", decision.id, targets=slugs, meeting=meeting.id)
+    decision = record_decision(ctx, targets, what, meeting=meeting.id)
     _add_item(ctx, meeting, "decision", what, decision_id=decision.id)
     blocks = decision_blocks(ctx, decision)
     here = ChannelRef(meeting.platform, meeting.channel_id)
@@ -329,7 +329,8 @@ def _decision(ctx: Ctx, meeting: Meeting, body: str) -> Reply:
             reply.posts.append(Post(g.slug, g.name, chans, list(blocks)))
         elif not channels_of(g):
             unlinked.append(g.slug)
-    reply.say(f"Decision D-{decision.id} recorded for {', '.join(slugs)} and posted to them.")
+    slugs = ", ".join(g.slug for g in targets)
+    reply.say(f"Decision D-{decision.id} recorded for {slugs} and posted to them.")
     if unlinked:
         reply.say(f"Not posted to {', '.join(unlinked)}: no channel linked (tg link binds one).")
     return reply
