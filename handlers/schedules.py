@@ -296,17 +296,40 @@ REMINDER_ACTIONS = 15
 
 
 def _open_actions_per_group(session: Session, group_ids: set[int],
-                            limit: int) -> dict[int, list[Action]]:
-    """The first ``limit`` open actions of each group (oldest due first), in one query."""
+                            limit: int) -> dict[int, list[Text]]:
+    """The lines of the first ``limit`` open actions of each group (oldest due first).
+
+    Read as plain rows in two queries: a reminder shows a dozen lines for each of up to a
+    thousand groups a tick, and ORM objects for all of them cost more than the SQL.
+    """
     order = (Action.due.is_(None), Action.due, Action.id)
     rank = func.row_number().over(partition_by=Action.group_id, order_by=order).label("rank")
-    ranked = (select(Action.id, rank)
+    ranked = (select(Action.id, Action.group_id, Action.title, Action.due, rank)
               .where(Action.status == "open", Action.group_id.in_(group_ids)).subquery())
-    out: dict[int, list[Action]] = defaultdict(list)
-    for action in _open_actions(session, Action.id.in_(
-            select(ranked.c.id).where(ranked.c.rank <= limit))):
-        if action.group_id is not None:
-            out[action.group_id].append(action)
+    rows = session.execute(
+        select(ranked.c.id, ranked.c.group_id, ranked.c.title, ranked.c.due)
+        .where(ranked.c.rank <= limit)
+        .order_by(ranked.c.group_id, ranked.c.rank)
+    ).all()
+    people: dict[int, dict[int, tuple[str, list[tuple[str, str]]]]] = defaultdict(dict)
+    ids = [r.id for r in rows]
+    for start in range(0, len(ids), 900):
+        for action_id, pid, name, platform, ext in session.execute(
+            select(ActionAssignee.action_id, Person.id, Person.display_name,
+                   Identity.platform, Identity.external_id)
+            .join(Person, Person.id == ActionAssignee.person_id)
+            .outerjoin(Identity, Identity.person_id == Person.id)
+            .where(ActionAssignee.action_id.in_(ids[start : start + 900]))
+            .order_by(ActionAssignee.id, Identity.id)
+        ):
+            entry = people[action_id].setdefault(pid, (name, []))
+            if platform is not None:
+                entry[1].append((platform, ext))
+    out: dict[int, list[Text]] = defaultdict(list)
+    for r in rows:
+        mentions = [Mention(pid, name, tuple(idents))
+                    for pid, (name, idents) in people.get(r.id, {}).items()]
+        out[r.group_id].append(_line(r.id, r.title, mentions, r.due))
     return out
 
 
@@ -329,20 +352,20 @@ def compose_meeting_reminder(session: Session, payload: dict[str, Any],
         blocks.append(Text(("Join: ", Link(series.link))))
     if "agenda" in cache:
         agenda = cache["agenda"].get((group.id, day), [])
-        actions = cache["group_actions"].get(group.id, [])
+        lines = cache["group_actions"].get(group.id, [])
     else:
         agenda = list(session.scalars(
             select(AgendaItem.text)
             .where(AgendaItem.group_id == group.id, AgendaItem.occurrence_date == day)
             .order_by(AgendaItem.id)
         ))
-        actions = _open_actions(session, Action.group_id == group.id, limit=REMINDER_ACTIONS)
+        lines = _open_actions_per_group(session, {group.id}, REMINDER_ACTIONS)[group.id]
     if agenda:
         blocks.append(Text(("Agenda so far:",)))
         blocks.extend(Text((f"• {item}",)) for item in agenda)
-    if actions:
+    if lines:
         blocks.append(Text(("Open actions:",)))
-        blocks.extend(_action_line(a) for a in actions)
+        blocks.extend(lines)
     return blocks
 
 
@@ -382,13 +405,18 @@ def _mention(p: Person) -> Mention:
     return Mention(p.id, p.display_name, tuple((i.platform, i.external_id) for i in p.identities))
 
 
-def _action_line(a: Action) -> Text:
-    spans: list[Any] = [f"• A-{a.id} {a.title}"]
-    for i, assignee in enumerate(a.assignees):
-        spans.extend([" — " if i == 0 else ", ", _mention(assignee.person)])
-    if a.due:
-        spans.extend([" (due ", Day(a.due), ")"])
+def _line(action_id: int, title: str, assignees: list[Mention],
+          due: dt.date | None) -> Text:
+    spans: list[Any] = [f"• A-{action_id} {title}"]
+    for i, who in enumerate(assignees):
+        spans.extend([" — " if i == 0 else ", ", who])
+    if due:
+        spans.extend([" (due ", Day(due), ")"])
     return Text(tuple(spans))
+
+
+def _action_line(a: Action) -> Text:
+    return _line(a.id, a.title, [_mention(x.person) for x in a.assignees], a.due)
 
 
 def nudge_days(today: dt.date, oldest_due: dt.date | None) -> list[dt.date]:

@@ -68,6 +68,8 @@ def run_ticks(engine: DeliveryEngine, bot: Bot, start: dt.datetime, end: dt.date
 def test_each_reminder_once_at_local_time(bare_bot: Bot) -> None:
     bot = bare_bot
     setup_group(bot)
+    bot.admin("action add @root Prepare the slides due 2026-12-10 group repl")
+    bot.admin("action add @root Undated follow-up group repl")
     sender = RecordingSender()
     engine = engine_for(bot, sender)
     start = dt.datetime(2026, 11, 28, 9, 30, tzinfo=UTC)
@@ -81,6 +83,8 @@ def test_each_reminder_once_at_local_time(bare_bot: Bot) -> None:
     assert "Tue 01 Dec 2026 10:00 CET" in texts[0]
     assert "Replication guide, chapter 2" in texts[0]
     assert "https://meet.example.org/repl" in texts[0]
+    assert "• A-1 Prepare the slides — @root (due Thu 10 Dec 2026)" in texts[0]
+    assert texts[0].index("A-1 Prepare") < texts[0].index("A-2 Undated follow-up — @root")
     assert "in 1 hour" in texts[1]
     assert all(ch == ChannelRef("shell", "#repl") for ch, _, _ in sender.sent)
     # a second pass over the same times, as another replica would, posts nothing more
