@@ -44,7 +44,7 @@ def test_upgrade_from_empty_matches_models(empty_engine: Engine) -> None:
     assert {t.name for t in Base.metadata.sorted_tables} <= tables
     with empty_engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
-    assert diff == [], f"models and migrations differ; run scripts/regen-migration: {diff}"
+    assert diff == [], f"models and migrations differ; add a revision with scripts/new-migration: {diff}"
 
 
 def test_upgrade_is_idempotent(empty_engine: Engine) -> None:
