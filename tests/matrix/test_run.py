@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -21,6 +20,7 @@ from tests.slack.conftest import ADMIN, SECRET, SlackBot, bot_env
 from tests.slack.conftest import _wait_ready as wait_slack_ready
 from tests.slack.fake_slack import FakeSlack
 from tests.support.postgres import _free_port
+from tests.support.processes import stop_process
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -54,13 +54,7 @@ def taskbot_run(env: dict[str, str], log: Path, ready: str = "Matrix: connected"
             time.sleep(0.05)
         yield proc
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(10)
+        stop_process(proc)
 
 
 def test_crash_and_restart_of_taskbot_run(world: World, tmp_path: Path) -> None:

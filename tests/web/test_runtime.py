@@ -4,7 +4,6 @@ server's port when Slack runs in HTTP mode, on a server of their own otherwise."
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -18,6 +17,7 @@ from handlers.reports import dashboard_path, feed_path, web_secret
 from storage.db import make_engine, make_session_factory
 from tests.slack.fake_slack import FakeSlack
 from tests.support.postgres import _free_port
+from tests.support.processes import stop_process
 from tests.web.conftest import fetch
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -48,16 +48,6 @@ def start_bot(tmp: Path, **env_extra: str) -> tuple[subprocess.Popen[bytes], str
             raise AssertionError(f"taskbot run did not listen:\n{log.read_text()}")
         time.sleep(0.1)
     return proc, base, url, log
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
 
 
 def check_routes(base: str, db_url: str) -> None:
@@ -94,7 +84,7 @@ def test_routes_share_the_slack_http_port(tmp_path: Path, fake_slack: FakeSlack)
     try:
         check_routes(base, db_url)
     finally:
-        stop(proc)
+        stop_process(proc)
     text = log.read_text()
     assert "Slack: listening for /slack/events" in text and "Web:" not in text
 
@@ -107,5 +97,5 @@ def test_routes_have_their_own_server_without_slack_http(tmp_path: Path) -> None
     try:
         check_routes(base, db_url)
     finally:
-        stop(proc)
+        stop_process(proc)
     assert "Web: calendar feeds and dashboard on port" in log.read_text()
