@@ -7,8 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.slack.conftest import _stop, bot_env
+from tests.slack.conftest import bot_env
 from tests.slack.fake_slack import FakeSlack
+from tests.support.processes import stop_process
 
 
 def test_socket_mode_slash_command(tmp_path: Path) -> None:
@@ -37,5 +38,5 @@ def test_socket_mode_slash_command(tmp_path: Path) -> None:
         answer = fake.wait_for("respond", "sock1", timeout=15)[0].dump
         assert "/meeting schedule" in answer and '"ephemeral"' in answer
     finally:
-        _stop(proc)
+        stop_process(proc)
         fake.stop()
