@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, insert, select
 from sqlalchemy.orm import Session
 
 from storage.models import AuditLog, Channel, Group, Person
@@ -36,6 +36,16 @@ class CoreSettings:
         return ZoneInfo(self.timezone)
 
 
+# Built once: building a statement and its cache key on every command cost more than
+# running it.
+_CHANNEL_GROUP = (
+    select(Group).join(Channel)
+    .where(Channel.platform == bindparam("platform"),
+           Channel.channel_id == bindparam("channel_id"))
+)
+_AUDIT_INSERT = insert(cast(Table, AuditLog.__table__))
+
+
 @dataclass
 class Ctx:
     session: Session
@@ -44,7 +54,6 @@ class Ctx:
     channel_id: str | None
     settings: CoreSettings
     now: dt.datetime  # aware UTC, fixed for the whole command
-    _audit: list[AuditLog] = field(default_factory=list)
 
     @property
     def today(self) -> dt.date:
@@ -61,19 +70,12 @@ class Ctx:
         if self.channel_id is None:
             return None
         return self.session.scalar(
-            select(Group)
-            .join(Channel)
-            .where(Channel.platform == self.platform, Channel.channel_id == self.channel_id)
-        )
+            _CHANNEL_GROUP, {"platform": self.platform, "channel_id": self.channel_id})
 
     def audit(self, verb: str, entity: str, entity_id: int | None, **detail: Any) -> None:
-        self.session.add(
-            AuditLog(
-                actor_id=self.actor.id,
-                verb=verb,
-                entity=entity,
-                entity_id=entity_id,
-                detail=detail,
-                at=self.now_naive,
-            )
-        )
+        """One audit row, written at once in the command's transaction (a plain insert:
+        nothing reads it back as an object, and the unit of work cost more than the
+        insert)."""
+        self.session.execute(_AUDIT_INSERT, {
+            "actor_id": self.actor.id, "verb": verb, "entity": entity,
+            "entity_id": entity_id, "detail": detail, "at": self.now_naive})

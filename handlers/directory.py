@@ -83,6 +83,9 @@ def resolve_user(ctx: Ctx, raw: str, *, create: bool = False) -> Person:
     if ref is None:
         raise UserError(f"{raw!r} is not a user (mention them, like @name).")
     platform, external_id = ref
+    if any(i.platform == platform and i.external_id == external_id
+           for i in ctx.actor.identities):
+        return ctx.actor  # "@me" is common, and the actor is loaded already
     person = find_identity(ctx.session, platform, external_id)
     if person is not None:
         return person

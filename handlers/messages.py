@@ -7,6 +7,7 @@ HTML, plain text in the shell), so a reply has the same content everywhere by co
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -155,10 +156,16 @@ def plain_of(span: Span) -> str:
             return local.strftime("%a %d %b %Y %H:%M ") + (local.tzname() or span.zone)
         return local.strftime("%a %d %b %Y")
     if isinstance(span, Day):
-        return span.date.strftime("%a %d %b %Y")
+        return day_text(span.date)
     if span.label and span.label != span.url:
         return f"{span.label} <{span.url}>"
     return span.url
+
+
+@functools.lru_cache(maxsize=4096)
+def day_text(day: dt.date) -> str:
+    """``Mon 30 Nov 2026``; cached, as a list shows the same few due dates many times."""
+    return day.strftime("%a %d %b %Y")
 
 
 def plain_spans(spans: tuple[Span, ...]) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from handlers.context import Ctx
 from handlers.grammar import Refused
@@ -22,15 +22,19 @@ def is_admin(ctx: Ctx) -> bool:
     )
 
 
+# Built once (role checks run in most commands): see handlers.context.
+_MEMBER_OF_SLUG = (
+    select(Membership.id).join(Group)
+    .where(Group.slug == bindparam("slug"), Membership.person_id == bindparam("person_id"))
+)
+_ROLE_IN = select(Membership.role).where(
+    Membership.group_id == bindparam("group_id"), Membership.person_id == bindparam("person_id")
+)
+
+
 def _member_of_slug(ctx: Ctx, slug: str) -> bool:
-    return (
-        ctx.session.scalar(
-            select(Membership.id)
-            .join(Group)
-            .where(Group.slug == slug, Membership.person_id == ctx.actor.id)
-        )
-        is not None
-    )
+    found = ctx.session.scalar(_MEMBER_OF_SLUG, {"slug": slug, "person_id": ctx.actor.id})
+    return found is not None
 
 
 def is_secretariat(ctx: Ctx) -> bool:
@@ -43,11 +47,9 @@ def is_boc(ctx: Ctx) -> bool:
 
 def role_in(ctx: Ctx, group: Group) -> str | None:
     """``chair``, ``member`` or None."""
-    return ctx.session.scalar(
-        select(Membership.role).where(
-            Membership.group_id == group.id, Membership.person_id == ctx.actor.id
-        )
-    )
+    role: str | None = ctx.session.scalar(
+        _ROLE_IN, {"group_id": group.id, "person_id": ctx.actor.id})
+    return role
 
 
 def is_chair(ctx: Ctx, group: Group) -> bool:
