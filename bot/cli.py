@@ -100,10 +100,23 @@ def shell_container(settings: Settings, os_name: str) -> composition.Container:
     return composition.build(settings, core=core)
 
 
-def start_shell(settings: Settings, as_user: str | None, channel: str | None) -> int:
+def start_shell(settings: Settings, as_user: str | None, channel: str | None,
+                serve_web: bool = False) -> int:
+    """The shell; ``serve_web``: the feeds and dashboard on ``PORT`` beside it (``taskbot
+    run`` with no chat platform, on a terminal)."""
     me = os_user()
     box = shell_container(settings, me)
+    stop_web: Callable[[], None] | None = None
     try:
+        if serve_web:
+            from bot.web import serve_in_thread
+
+            try:
+                stop_web = serve_in_thread(box)
+            except OSError as e:
+                print(f"taskbot: cannot serve on port {settings.port}: {e.strerror or e}",
+                      file=sys.stderr)
+                return 1
         if box.preset_changes:
             print(f"First start on an empty store: applied the Scalable Cities preset "
                   f"({len(box.preset_changes)} changes); tg list shows the groups.",
@@ -124,7 +137,28 @@ def start_shell(settings: Settings, as_user: str | None, channel: str | None) ->
                 scheduler.shutdown(wait=False)
         return shell.run_script(sys.stdin)
     finally:
+        if stop_web is not None:
+            stop_web()
         box.close()
+
+
+def serve_web_only(settings: Settings) -> int:
+    """``taskbot run`` with ``PORT``, no chat platform and no terminal (a host's process
+    manager, a container): the feeds and dashboard until stopped."""
+    from bot.web import serve
+
+    box = composition.build(settings)
+    try:
+        asyncio.run(serve(box))
+    except KeyboardInterrupt:
+        pass
+    except OSError as e:
+        print(f"taskbot: cannot serve on port {settings.port}: {e.strerror or e}",
+              file=sys.stderr)
+        return 1
+    finally:
+        box.close()
+    return 0
 
 
 def cmd_shell(settings: Settings, args: argparse.Namespace) -> int:
@@ -134,10 +168,18 @@ def cmd_shell(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     configured = [p for p in PLATFORMS if p.configured(settings)]
     if not configured:
-        print("No platform configured (" + "; ".join(
-            f"{p.name}: {p.settings_hint}" for p in PLATFORMS
-        ) + "): starting the shell.", file=sys.stderr)
-        return start_shell(settings, None, None)
+        hints = "; ".join(f"{p.name}: {p.settings_hint}" for p in PLATFORMS)
+        if settings.port is None:
+            print(f"No platform configured ({hints}): starting the shell.", file=sys.stderr)
+            return start_shell(settings, None, None)
+        if sys.stdin.isatty():
+            print(f"No platform configured ({hints}): starting the shell, with the calendar "
+                  "feeds and dashboard on PORT.", file=sys.stderr)
+            return start_shell(settings, None, None, serve_web=True)
+        # no terminal to type in: serve rather than read a script from stdin and exit
+        print(f"No platform configured ({hints}) and stdin is not a terminal: serving the "
+              "calendar feeds and dashboard on PORT until stopped.", file=sys.stderr)
+        return serve_web_only(settings)
     missing = [p for p in configured if p.runner is None]
     if missing:
         for p in missing:

@@ -10,7 +10,6 @@ loading the core stays light.
 from __future__ import annotations
 
 import calendar as _calendar
-import csv
 import datetime as dt
 import hashlib
 import hmac
@@ -44,7 +43,7 @@ from handlers.messages import (
 )
 from handlers.roles import require_member, require_staff, staff
 from handlers.router import Registry
-from handlers.secretariat import CSV_HEADER, ActionQuery, csv_rows
+from handlers.secretariat import CSV_HEADER, ActionQuery, csv_batches, write_csv
 from storage import kv, outbox
 from storage.models import (
     Action,
@@ -69,31 +68,23 @@ def export_actions(
     returns the number of rows. ``progress`` is called with the running count per batch."""
     if fmt not in FORMATS:
         raise UserError(f"Unknown format {fmt!r}: choose one of {', '.join(FORMATS)}.")
-    rows = csv_rows(ctx, q)
-    writer = {"csv": _write_csv, "json": _write_json, "md": _write_md}[fmt]
-    return writer(_counted(rows, progress), out)
+    writer = {"csv": write_csv, "json": _write_json, "md": _write_md}[fmt]
+    return writer(_counted(csv_batches(ctx, q), progress), out)
 
 
-def _counted(rows: Iterable[tuple[str, ...]], progress: Progress | None,
-             every: int = 1000) -> Iterator[tuple[str, ...]]:
+Batch = list[tuple[str, ...]]
+
+
+def _counted(batches: Iterable[Batch], progress: Progress | None) -> Iterator[Batch]:
+    """The batches, reporting the running count once each has been written."""
     n = 0
-    for row in rows:
-        yield row
-        n += 1
-        if progress is not None and n % every == 0:
+    for batch in batches:
+        yield batch
+        n += len(batch)
+        if progress is not None:
             progress(n)
-    if progress is not None:
-        progress(n)
-
-
-def _write_csv(rows: Iterable[tuple[str, ...]], out: TextIO) -> int:
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(CSV_HEADER)
-    n = 0
-    for row in rows:
-        writer.writerow(row)
-        n += 1
-    return n
+    if progress is not None and n == 0:
+        progress(0)
 
 
 def json_record(row: Sequence[str]) -> dict[str, Any]:
@@ -107,14 +98,15 @@ def json_record(row: Sequence[str]) -> dict[str, Any]:
     return record
 
 
-def _write_json(rows: Iterable[tuple[str, ...]], out: TextIO) -> int:
-    """A JSON array written element by element, so memory stays flat."""
+def _write_json(batches: Iterable[Batch], out: TextIO) -> int:
+    """A JSON array written a batch at a time, so memory stays flat."""
     n = 0
     out.write("[")
-    for row in rows:
-        out.write(",\n " if n else "\n ")
-        out.write(json.dumps(json_record(row), ensure_ascii=False))
-        n += 1
+    for batch in batches:
+        out.write("".join(
+            (",\n " if n or i else "\n ") + json.dumps(json_record(row), ensure_ascii=False)
+            for i, row in enumerate(batch)))
+        n += len(batch)
     out.write("\n]\n" if n else "]\n")
     return n
 
@@ -125,21 +117,23 @@ def md_cell(value: str) -> str:
     return value.replace("\\", "\\\\").replace("|", "\\|")
 
 
-def _write_md(rows: Iterable[tuple[str, ...]], out: TextIO) -> int:
+def _write_md(batches: Iterable[Batch], out: TextIO) -> int:
     out.write("| " + " | ".join(CSV_HEADER) + " |\n")
     out.write("|" + "|".join("---" for _ in CSV_HEADER) + "|\n")
     n = 0
-    for row in rows:
-        out.write("| " + " | ".join(md_cell(c) for c in row) + " |\n")
-        n += 1
+    for batch in batches:
+        out.write("".join(
+            "| " + " | ".join(md_cell(c) for c in row) + " |\n" for row in batch))
+        n += len(batch)
     return n
 
 
 def count_actions(ctx: Ctx, q: ActionQuery) -> int:
     """How many rows an export will have (for a progress bar)."""
-    from handlers.secretariat import action_filters, query_params
+    from handlers.secretariat import matching, query_params
 
-    stmt = select(func.count()).select_from(Action).where(*action_filters(q))
+    source, where = matching(q)
+    stmt = select(func.count()).select_from(source).where(*where)
     return int(ctx.session.scalar(stmt, query_params(q, ctx.today)) or 0)
 
 
@@ -686,7 +680,16 @@ def dashboard_html(ctx: Ctx, f: DashboardFilters, hidden: dict[str, str]) -> str
         q.project = projects.get(f.project.lower())
         if q.project is None:
             problems.append(f"no project {f.project!r}")
-    table, total = (None, 0) if problems else actions_table(ctx, q)
+    # the group counts above already hold the total of every filter without a person or
+    # project: no second count of the open actions
+    known: int | None = None
+    if q.person is None and q.project is None:
+        pick = 1 if f.overdue else 0
+        if q.group is not None:
+            known = counts.get(q.group.id, (0, 0))[pick]
+        else:
+            known = sum(c[pick] for c in counts.values())
+    table, total = (None, 0) if problems else actions_table(ctx, q, known)
 
     people = [(str(pid), name) for pid, name in session.execute(
         select(Person.id, Person.display_name)

@@ -313,6 +313,8 @@ class Action(Base):
         Index("ix_actions_status_due", "status", "due"),
         Index("ix_actions_group_status_due", "group_id", "status", "due"),
         Index("ix_actions_status_closed", "status", "closed_at"),
+        # open and overdue per group (dashboard, summary) from the index alone
+        Index("ix_actions_status_group_due", "status", "group_id", "due"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -2,7 +2,8 @@
 
 ``build_routes(box)`` gives the routes; they are mounted on the Slack adapter's aiohttp
 server when Slack runs in HTTP mode (one port, as PaaS hosts give one), else
-:func:`serve` runs them on their own server on ``PORT``. Every request reads the store in a
+:func:`serve` runs them on their own server on ``PORT`` (and :func:`serve_in_thread` beside
+the terminal shell, when ``taskbot run`` has no chat platform). Every request reads the store in a
 worker thread, like the chat adapters, and is refused unless its link is signed with the
 secret kept in the store (``handlers.reports``).
 """
@@ -13,6 +14,8 @@ import asyncio
 import html
 import logging
 import sys
+import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from aiohttp import web
@@ -147,3 +150,30 @@ async def serve(box: Container, *, host: str = "0.0.0.0") -> None:
         await asyncio.Event().wait()
     finally:
         await runner.cleanup()
+
+
+def serve_in_thread(box: Container, *, host: str = "0.0.0.0") -> Callable[[], None]:
+    """The routes on their own event loop in a daemon thread, for ``taskbot run`` with no
+    chat platform on a terminal, where the shell owns the main thread. Binds before it
+    returns (a taken port raises ``OSError`` here); returns the function that stops it."""
+    port = box.settings.port or DEFAULT_PORT
+    loop = asyncio.new_event_loop()
+    try:
+        runner = loop.run_until_complete(start(build_routes(box), host, port))
+    except BaseException:
+        loop.close()
+        raise
+    thread = threading.Thread(target=loop.run_forever, name="taskbot-web", daemon=True)
+    thread.start()
+    print(f"Web: calendar feeds and dashboard on port {port}", file=sys.stderr)
+
+    def stop() -> None:
+        try:
+            asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(timeout=10)
+        finally:
+            loop.call_soon_threadsafe(loop.stop)
+            thread.join(timeout=10)
+            if not thread.is_alive():
+                loop.close()
+
+    return stop

@@ -393,18 +393,21 @@ def test_report_month_for_a_meeting() -> None:
 @pytest.mark.parametrize("zone", ["Europe/Brussels", "America/St_Johns", "Asia/Kolkata",
                                   "Australia/Lord_Howe", "Pacific/Chatham", "UTC"])
 def test_export_local_dates_match_direct_conversion(zone: str) -> None:
-    """The export's per-hour cache of offsets gives the same local dates as converting each
-    instant, across DST changes and in zones with half-hour offsets and changes."""
+    """The export's per-hour cache of dates gives the same local dates as converting each
+    instant, across DST changes and in zones with half-hour offsets and changes, for the
+    instants as either database prints them (with and without microseconds)."""
     from zoneinfo import ZoneInfo
 
-    from handlers.secretariat import _local_dates
+    from handlers.secretariat import LocalDates
 
     tz = ZoneInfo(zone)
-    convert = _local_dates(tz)
+    convert = LocalDates(tz)
     t = dt.datetime(2026, 1, 1)
     while t < dt.datetime(2027, 1, 1):
-        for minute in (0, 29, 30, 31, 59):
-            at = t.replace(minute=minute)
-            assert convert(at) == at.replace(tzinfo=dt.UTC).astimezone(tz).date().isoformat()
-        t += dt.timedelta(hours=1, minutes=0)
+        for minute, micro in ((0, 0), (29, 5), (30, 0), (31, 999999), (59, 123456)):
+            at = t.replace(minute=minute, microsecond=micro)
+            want = at.replace(tzinfo=dt.UTC).astimezone(tz).date().isoformat()
+            assert convert(str(at)) == want, at
+            assert (convert.by_hour.get(str(at)[:13]) or want) == want, at
+        t += dt.timedelta(hours=1)
     assert convert(None) == ""

@@ -1,15 +1,18 @@
 """``taskbot run`` serves the feeds and the dashboard when PORT is set: on the Slack HTTP
-server's port when Slack runs in HTTP mode, on a server of their own otherwise."""
+server's port when Slack runs in HTTP mode, on a server of their own otherwise, and with no
+chat platform at all (beside the shell on a terminal, alone when stdin is not one)."""
 
 from __future__ import annotations
 
 import os
+import pty
 import subprocess
 import sys
 import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 import pytest
 
@@ -23,7 +26,8 @@ from tests.web.conftest import fetch
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def start_bot(tmp: Path, **env_extra: str) -> tuple[subprocess.Popen[bytes], str, str, Path]:
+def start_bot(tmp: Path, stdin: int | IO[bytes] = subprocess.DEVNULL,
+              **env_extra: str) -> tuple[subprocess.Popen[bytes], str, str, Path]:
     port = _free_port()
     url = f"sqlite:///{tmp / 'taskbot.sqlite3'}"
     env = {k: v for k, v in os.environ.items()
@@ -32,7 +36,7 @@ def start_bot(tmp: Path, **env_extra: str) -> tuple[subprocess.Popen[bytes], str
     log = tmp / "bot.log"
     with log.open("wb") as out:
         proc = subprocess.Popen([sys.executable, "-m", "bot", "run"], cwd=tmp, env=env,
-                                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+                                stdout=out, stderr=subprocess.STDOUT, stdin=stdin)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while True:
@@ -99,3 +103,46 @@ def test_routes_have_their_own_server_without_slack_http(tmp_path: Path) -> None
     finally:
         stop_process(proc)
     assert "Web: calendar feeds and dashboard on port" in log.read_text()
+
+
+def test_routes_without_a_platform_serve_until_stopped(tmp_path: Path) -> None:
+    """No chat platform and stdin not a terminal (a process manager, a container): the
+    feeds and dashboard are served until the process is stopped, not the shell's script
+    mode, which would read the empty stdin and exit."""
+    proc, base, db_url, log = start_bot(tmp_path)
+    try:
+        check_routes(base, db_url)
+        time.sleep(0.5)
+        assert proc.poll() is None  # still serving after stdin's end
+    finally:
+        stop_process(proc)
+    text = log.read_text()
+    assert "stdin is not a terminal: serving" in text
+    assert "Web: calendar feeds and dashboard on port" in text
+    assert proc.returncode == 0, text
+
+
+def test_routes_beside_the_shell_on_a_terminal(tmp_path: Path) -> None:
+    """On a terminal the shell runs as before, the feeds and dashboard beside it; leaving
+    the shell (Ctrl-D) stops both."""
+    main, other = pty.openpty()
+    try:
+        proc, base, db_url, log = start_bot(tmp_path, stdin=other)
+        try:
+            check_routes(base, db_url)
+            os.write(main, b"tg list\n")
+            deadline = time.monotonic() + 30
+            while "Board of Coordinators" not in log.read_text():
+                assert time.monotonic() < deadline, log.read_text()
+                time.sleep(0.1)
+            os.write(main, b"\x04")  # Ctrl-D: end of input on the terminal
+            assert proc.wait(30) == 0, log.read_text()
+        finally:
+            stop_process(proc)
+    finally:
+        os.close(main)
+        os.close(other)
+    text = log.read_text()
+    assert "starting the shell, with the calendar feeds and dashboard on PORT" in text
+    with pytest.raises(OSError):
+        urllib.request.urlopen(f"{base}/healthz", timeout=2)
