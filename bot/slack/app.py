@@ -1,23 +1,26 @@
 """Taskbot as a Slack app: Bolt's AsyncApp over HTTP (``/slack/events``) or Socket Mode.
 
-Every listener acknowledges first (Slack gives three seconds), then runs the synchronous core
-in a worker thread and answers: replies for the person and all errors ephemerally through
-the ``response_url``; replies the channel should see with ``chat.postMessage``; a reply's
-posts to other groups' channels go through the shared Dispatcher, so they reach Matrix too.
+Every listener acknowledges and returns at once (Slack gives three seconds), leaving the
+work to a task of its own: commands run in the core process (``bot.slack.core_process``),
+other store work on a worker thread. Answers: replies for the person and all errors
+ephemerally through the ``response_url``; replies the channel should see with
+``chat.postMessage``; a reply's posts to other groups' channels go through the shared
+Dispatcher, so they reach Matrix too.
 """
 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import logging
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import aiohttp
 from aiohttp import web
@@ -31,6 +34,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.config import Settings
 from bot.container import Container
 from bot.dispatch import Dispatcher
+from bot.slack import core_process
+from bot.slack.core_process import CoreProcess
 from bot.slack.render import (
     ACTION_MODAL,
     PLATFORM,
@@ -92,6 +97,7 @@ class SlackAdapter:
         *,
         host: str = "0.0.0.0",
         workers: int | None = None,
+        core_processes: int | None = None,
         extra_routes: list[web.RouteDef] | None = None,
     ) -> None:
         self.router = router
@@ -108,23 +114,32 @@ class SlackAdapter:
         self.sender = SlackSender(self.client)
         self.names = NameCache(self.client)
         self.dedup = EventDedup(sessions)
+        # Every listener below acknowledges and hands its work to a task, so Bolt may answer
+        # Slack as soon as the listener returns. (With process_before_response=False Bolt
+        # itself runs the listener in a task and polls every 10 ms for its ack: a 10 ms
+        # floor under every acknowledgement.)
         self.app = AsyncApp(
             client=self.client,
             signing_secret=settings.slack_signing_secret or "",
-            process_before_response=False,
+            process_before_response=True,
             request_verification_enabled=True,
         )
+        self._tasks: set[asyncio.Task[None]] = set()
         self._runner: web.AppRunner | None = None
-        # The core's commands run here, not in the loop's default executor: a SQLite store
-        # takes one writer at a time (BEGIN IMMEDIATE), so more threads only queue inside
-        # SQLite's busy handler (sleeping up to 100 ms per try) and fight the event loop for
-        # the GIL, delaying acknowledgements. PostgreSQL runs transactions side by side.
+        # Store work other than commands (the Home tab, the modal's groups, channel joins)
+        # runs here: a SQLite store takes one writer at a time (BEGIN IMMEDIATE), so more
+        # threads would only queue inside SQLite's busy handler. PostgreSQL runs
+        # transactions side by side.
+        bind = sessions.kw.get("bind")
+        dialect = getattr(getattr(bind, "dialect", None), "name", "")
         if workers is None:
-            bind = sessions.kw.get("bind")
-            dialect = getattr(getattr(bind, "dialect", None), "name", "")
             workers = 1 if dialect == "sqlite" else 4
         self.workers = workers
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="slack-core")
+        # commands: one process on SQLite (one writer at a time), two on PostgreSQL
+        if core_processes is None:
+            core_processes = 1 if dialect == "sqlite" else 2
+        self.core = CoreProcess(settings, core_processes) if core_processes > 0 else None
         self._http: aiohttp.ClientSession | None = None
         self._socket: Any = None
         self.port: int | None = None
@@ -137,16 +152,39 @@ class SlackAdapter:
         app.middleware(self._dedup_events)
         for slash, noun in SLASH_COMMANDS.items():
             app.command(slash)(self._slash_listener(noun))
-        app.action(BUTTON_ACTION)(self._on_button)
-        app.view(ACTION_MODAL)(self._on_modal)
-        listeners = {"app_home_opened": self._on_home_opened,
-                     "member_joined_channel": self._on_member_joined,
-                     "member_left_channel": self._on_member_left}
+        app.action(BUTTON_ACTION)(self.acking(self._on_button))
+        app.view(ACTION_MODAL)(self.acking(self._on_modal))
+        listeners: dict[str, Callable[..., Awaitable[None]]] = {
+            "app_home_opened": self._on_home_opened,
+            "member_joined_channel": self._on_member_joined,
+            "member_left_channel": self._on_member_left}
         for event in EVENTS:
-            app.event(event)(listeners[event])
+            app.event(event)(self.acking(listeners[event]))
         from bot.slack import meeting
 
         meeting.register(self)
+
+    def spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run ``work`` after the listener has returned (and Slack has its answer); the
+        set keeps a reference until it is done."""
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def acking(self, work: Callable[..., Awaitable[None]]) -> Callable[..., Awaitable[None]]:
+        """A listener that acknowledges (events need none: Bolt acks them on return) and
+        leaves ``work`` to a task. Bolt passes arguments by name, so the wrapper takes what
+        ``work`` takes."""
+        names = [n for n in inspect.signature(work).parameters if n != "ack"]
+
+        async def listener(ack: Any, body: dict[str, Any], action: Any = None, view: Any = None,
+                           event: Any = None, context: Any = None) -> None:
+            await ack()
+            given = {"body": body, "action": action, "view": view, "event": event,
+                     "context": context, "ack": ack}
+            self.spawn(cast(Coroutine[Any, Any, None], work(**{n: given[n] for n in names})))
+
+        return listener
 
     async def _dedup_events(self, body: dict[str, Any], next: Any,
                             req: Any = None) -> BoltResponse | None:
@@ -166,14 +204,13 @@ class SlackAdapter:
             origin = Origin(str(body.get("user_id")), body.get("channel_id"),
                             body.get("response_url"))
             if noun == "action" and not text and body.get("trigger_id"):
-                await self.open_action_modal(str(body["trigger_id"]), origin)
+                self.spawn(self.open_action_modal(str(body["trigger_id"]), origin))
                 return
-            await self.run_command(f"{noun} {text}".strip(), origin)
+            self.spawn(self.run_command(f"{noun} {text}".strip(), origin))
 
         return listener
 
-    async def _on_button(self, ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
-        await ack()
+    async def _on_button(self, body: dict[str, Any], action: dict[str, Any]) -> None:
         user = str((body.get("user") or {}).get("id"))
         channel = (body.get("channel") or {}).get("id")
         origin = Origin(user, channel, body.get("response_url"))
@@ -181,8 +218,7 @@ class SlackAdapter:
         if (body.get("view") or {}).get("type") == "home":
             await self.publish_home(user)
 
-    async def _on_modal(self, ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
-        await ack()
+    async def _on_modal(self, body: dict[str, Any], view: dict[str, Any]) -> None:
         try:
             meta = json.loads(view.get("private_metadata") or "{}")
         except ValueError:
@@ -230,16 +266,17 @@ class SlackAdapter:
         return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
 
     def _handle(self, incoming: Incoming) -> tuple[Reply, Rendered | None]:
-        """Core thread: the command in its transaction, and the reply rendered as Block Kit
-        (off the loop, which only acknowledges and sends)."""
-        reply = self.router.handle(incoming)
-        return reply, None if reply.posts else render_blocks(list(reply.blocks))
+        """Without a core process (``core_processes=0``): the same work on a thread."""
+        return core_process.handle(self.router, incoming)
 
     async def run_command(self, line: str, origin: Origin) -> None:
         try:
             name = await self.names.name_of(origin.user_id)
             incoming = Incoming(PLATFORM, origin.user_id, line, origin.channel_id, name, "/")
-            reply, rendered = await self._core(self._handle, incoming)
+            if self.core is not None:
+                reply, rendered = await self.core.handle(incoming)
+            else:
+                reply, rendered = await self._core(self._handle, incoming)
             if reply.posts:
                 # senders block on their platform's HTTP (and wait out a 429): not on the
                 # core's pool, where that would hold up everyone's commands
@@ -379,8 +416,11 @@ class SlackAdapter:
     # --- life cycle -------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Register the sender, then listen: Socket Mode with an app token, else HTTP."""
+        """Register the sender, start the core process, then listen: Socket Mode with an
+        app token, else HTTP."""
         self.sender.bind(asyncio.get_running_loop())
+        if self.core is not None:
+            await self.core.start()
         # one pooled HTTP session for every Web API and response_url call (without it each
         # call would open a new connection)
         self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
@@ -420,10 +460,17 @@ class SlackAdapter:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+        # commands already acknowledged get a few seconds to answer, then are cancelled
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=5)
+        for task in list(self._tasks):
+            task.cancel()
         if self._http is not None:
             await self._http.close()
             self._http = None
         self._pool.shutdown(wait=False, cancel_futures=True)
+        if self.core is not None:
+            await self.core.close()
 
 
 async def run(box: Container) -> None:

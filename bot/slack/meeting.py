@@ -29,9 +29,9 @@ PLATFORM = "slack"
 def register(adapter: SlackAdapter) -> None:
     """Listen to channel messages for meeting mode.
 
-    Bolt runs each event in a task of its own, so without a lock per channel an ``#undo``
-    could overtake the line it undoes; the lock (first come, first served) keeps each
-    channel's lines in the order they arrived.
+    Each event is handled in a task of its own (``SlackAdapter.acking``), so without a lock
+    per channel an ``#undo`` could overtake the line it undoes; the tasks start in the order
+    the events arrived and the lock (first come, first served) keeps that order.
     """
     locks: dict[str, asyncio.Lock] = {}
 
@@ -42,7 +42,7 @@ def register(adapter: SlackAdapter) -> None:
         async with locks.setdefault(channel, asyncio.Lock()):
             await handle_message(adapter, event)
 
-    adapter.app.event("message")(on_message)
+    adapter.app.event("message")(adapter.acking(on_message))
 
 
 async def handle_message(adapter: SlackAdapter, event: dict[str, Any]) -> None:

@@ -9,6 +9,7 @@ content is split so that no text passes 3,000 characters and no message 50 block
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from handlers.messages import (
     Table,
     Text,
     When,
+    day_text,
     plain_of,
     plain_spans,
 )
@@ -69,10 +71,7 @@ def span_mrkdwn(span: Span) -> str:
         token = "{date_short_pretty} {time}" if span.with_time else "{date_short_pretty}"
         return f"<!date^{int(span.at.timestamp())}^{token}|{_fallback_token(plain_of(span))}>"
     if isinstance(span, Day):
-        # noon UTC: the same calendar day for every reader from UTC-11 to UTC+11
-        noon = dt.datetime.combine(span.date, dt.time(12), tzinfo=dt.UTC)
-        return (f"<!date^{int(noon.timestamp())}^{{date_short_pretty}}|"
-                f"{_fallback_token(plain_of(span))}>")
+        return _day_mrkdwn(span.date)
     assert isinstance(span, Link)
     url = escape(span.url).replace("|", "%7C")
     if span.label and span.label != span.url:
@@ -80,8 +79,17 @@ def span_mrkdwn(span: Span) -> str:
     return f"<{url}>"
 
 
+@functools.lru_cache(maxsize=4096)
+def _day_mrkdwn(day: dt.date) -> str:
+    # noon UTC: the same calendar day for every reader from UTC-11 to UTC+11
+    noon = dt.datetime.combine(day, dt.time(12), tzinfo=dt.UTC)
+    return f"<!date^{int(noon.timestamp())}^{{date_short_pretty}}|{_fallback_token(day_text(day))}>"
+
+
 def spans_mrkdwn(spans: tuple[Span, ...]) -> str:
-    return "".join(span_mrkdwn(s) for s in spans)
+    if len(spans) == 1:  # most table cells
+        return span_mrkdwn(spans[0])
+    return "".join([span_mrkdwn(s) for s in spans])
 
 
 def _cut(text: str, limit: int) -> list[str]:
@@ -165,13 +173,17 @@ class _Builder:
     def table(self, table: Table) -> None:
         lines = ["_" + escape(" · ".join(table.headers)) + "_"] if table.headers else []
         plain = [" · ".join(table.headers)]
+        # the notification text is cut at MAX_FALLBACK: rows past it need no plain text
+        plain_size = len(plain[0])
         for row in table.rows:
             cells = [spans_mrkdwn(cell) for cell in row]
             if not cells:
                 continue
             first = f"*{cells[0]}*" if cells[0].strip() else cells[0]
             lines.append("  ".join([first, " · ".join(cells[1:])]).rstrip())
-            plain.append(" · ".join(plain_spans(cell) for cell in row))
+            if plain_size <= MAX_FALLBACK:
+                plain.append(" · ".join([plain_spans(cell) for cell in row]))
+                plain_size += len(plain[-1]) + 1
         fallback = escape("\n".join(plain))
         for piece in _cut("\n".join(lines), MAX_TEXT):
             self.add(_section(piece), fallback)

@@ -94,7 +94,7 @@ def test_action_family_and_done_button(slack_bot: SlackBot) -> None:
                                                                  "text": "Done"}}],
     })
     assert result.status == 200
-    posted(slack_bot, "C_ACT", contains=f"{label}")
+    posted(slack_bot, "C_ACT", contains=f"Completed {label}")
     shown = slack_bot.reply(slack_bot.slash("/action", f"show {label}", channel="C_ACT"))
     assert "done" in shown.lower()
 
