@@ -14,12 +14,14 @@ import itertools
 import json
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl
 
 from aiohttp import WSMsgType, web
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -48,19 +50,23 @@ def sign(secret: str, body: str, timestamp: int | None = None) -> dict[str, str]
 
 
 class FakeSlack:
-    def __init__(self) -> None:
+    def __init__(self, loop_factory: Callable[[], asyncio.AbstractEventLoop] | None = None,
+                 ) -> None:
         self.calls: list[Call] = []
         self.names: dict[str, str] = {}
         self._limits: dict[str, list[float]] = {}
         self._lock = threading.Lock()
         self._ts = itertools.count(1)
-        self._loop = asyncio.new_event_loop()
+        # the benchmark passes uvloop's, so the fake costs less of the machine it measures
+        self._loop = (loop_factory or asyncio.new_event_loop)()
         self._runner: web.AppRunner | None = None
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self.port = 0
         # Socket Mode: envelopes to push once a client connects, and what it answered
         self.ws_outbox: asyncio.Queue[dict[str, Any]] | None = None
         self.ws_connected = threading.Event()
+        # called with every recorded call, on the fake's own loop (the benchmark's hook)
+        self.listeners: list[Callable[[Call], None]] = []
 
     # --- control (from the test thread) ---------------------------------------------------
 
@@ -113,6 +119,11 @@ class FakeSlack:
                 raise AssertionError(f"no {count} x {kind} {method} within {timeout}s; seen {seen}")
             time.sleep(0.02)
 
+    def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Run ``coro`` on the fake's loop and wait for it: a client there sees each
+        recorded call through ``listeners`` without crossing threads."""
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
+
     def push_envelope(self, envelope: dict[str, Any]) -> None:
         assert self.ws_outbox is not None
         self._loop.call_soon_threadsafe(self.ws_outbox.put_nowait, envelope)
@@ -139,6 +150,8 @@ class FakeSlack:
     def _record(self, call: Call) -> None:
         with self._lock:
             self.calls.append(call)
+        for listener in self.listeners:
+            listener(call)
 
     async def _api(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
