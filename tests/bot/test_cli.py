@@ -216,8 +216,10 @@ def test_tick_delivers_what_is_due_once(taskbot: Taskbot) -> None:
     assert taskbot.shell("tg list\n")  # first start: the preset, with its meeting series
     engine = make_engine(taskbot.url)
     with Session(engine) as s, s.begin():
-        # the series were made "now"; date them back so December's reminders are theirs
-        s.execute(update(MeetingSeries).values(created_at=dt.datetime(2026, 11, 1)))
+        # the series were made "now" and the first start planned their reminders from now;
+        # date both back so December's reminders are theirs whatever day the test runs
+        s.execute(update(MeetingSeries).values(
+            created_at=dt.datetime(2026, 11, 1), next_reminder_at=dt.datetime(2026, 11, 1)))
         s.execute(update(Group).values(settings={"digest": "off"}))
         s.add(Outbox(key="slack-one", kind="meeting_reminder", platform="slack",
                      channel_id="C1", payload={}, due_at=dt.datetime(2026, 12, 1, 7, 0),

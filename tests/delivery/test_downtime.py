@@ -24,9 +24,15 @@ meeting schedule late first tuesday 12:00 Europe/Brussels remind 4h,1h
 
 
 def first_tuesday_ahead(today: dt.date) -> dt.date:
-    """The first Tuesday of a month at least a month away (the series are made today)."""
-    month = (today.replace(day=1) + dt.timedelta(days=62)).replace(day=1)
-    return month + dt.timedelta(days=(1 - month.weekday()) % 7)
+    """The series' first meeting: the first first Tuesday after tomorrow (the series are
+    made today; a day's margin keeps every time of that day ahead in every zone). No
+    earlier meeting of theirs may fall within the engine's look-back of the ticks."""
+    month = today.replace(day=1)
+    while True:
+        day = month + dt.timedelta(days=(1 - month.weekday()) % 7)
+        if day > today + dt.timedelta(days=1):
+            return day
+        month = (month + dt.timedelta(days=32)).replace(day=1)
 
 
 def ours(out: str) -> list[str]:
