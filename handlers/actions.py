@@ -55,6 +55,7 @@ from storage.models import (
     Membership,
     Person,
 )
+from storage.sql import undated_last
 
 LIST_LIMIT = 50
 DONE_BUTTONS = 20  # Done buttons under a list (Slack: 25 elements per actions block)
@@ -216,7 +217,7 @@ def _list_stmts(group: bool, person: bool, overdue: bool) -> tuple[Select[Any], 
     base = select(*cols).select_from(_from(person, True)).where(*conds)
     limit: BindParameter[Any] = bindparam("limit")
     if person:
-        pages = [base.order_by(Action.due.is_(None), Action.due, Action.id).limit(limit)]
+        pages = [base.order_by(undated_last(Action.due), Action.id).limit(limit)]
     else:
         pages = [
             base.where(Action.due.is_not(None)).order_by(Action.due, Action.id).limit(limit),

@@ -58,6 +58,7 @@ from storage.models import (
     MeetingException,
     MeetingSeries,
 )
+from storage.sql import undated_last
 
 DEFAULT_OFFSETS = "7d,1d,1h"
 _URL = re.compile(r"^https?://[^\s<>\"]+$", re.IGNORECASE)
@@ -307,7 +308,7 @@ def open_actions(ctx: Ctx, group: Group) -> list[Action]:
         ctx.session.scalars(
             select(Action)
             .where(Action.group_id == group.id, Action.status == "open")
-            .order_by(Action.due.is_(None), Action.due, Action.id)
+            .order_by(undated_last(Action.due), Action.id)
             .limit(_SHOW_ACTIONS + 1)
         )
     )

@@ -36,6 +36,7 @@ from storage.models import (
     Outbox,
     Person,
 )
+from storage.sql import undated_last
 
 if TYPE_CHECKING:
     from handlers.meetings import Occurrence
@@ -302,7 +303,7 @@ def _open_actions_per_group(session: Session, group_ids: set[int],
     Read as plain rows in two queries: a reminder shows a dozen lines for each of up to a
     thousand groups a tick, and ORM objects for all of them cost more than the SQL.
     """
-    order = (Action.due.is_(None), Action.due, Action.id)
+    order = (undated_last(Action.due), Action.id)
     rank = func.row_number().over(partition_by=Action.group_id, order_by=order).label("rank")
     ranked = (select(Action.id, Action.group_id, Action.title, Action.due, rank)
               .where(Action.status == "open", Action.group_id.in_(group_ids)).subquery())
@@ -392,7 +393,7 @@ def _open_actions(session: Session, *where: Any, limit: int | None = None) -> li
     stmt = (
         select(Action)
         .where(Action.status == "open", *where)
-        .order_by(Action.due.is_(None), Action.due, Action.id)
+        .order_by(undated_last(Action.due), Action.id)
         .options(selectinload(Action.assignees).selectinload(ActionAssignee.person)
                  .selectinload(Person.identities), selectinload(Action.group))
     )

@@ -36,6 +36,7 @@ from storage.models import (
     Outbox,
     Person,
 )
+from storage.sql import undated_last
 
 S = TypeVar("S", bound=Select[*tuple[Any, ...]])
 
@@ -210,7 +211,7 @@ def ordered(stmt: S, status: str) -> S:
     plain ``due, id`` order the ``(status, due)`` index already delivers."""
     if status == "overdue":
         return stmt.order_by(Action.due, Action.id)
-    return stmt.order_by(Action.due.is_(None), Action.due, Action.id)
+    return stmt.order_by(undated_last(Action.due), Action.id)
 
 
 def days_overdue(status: str, due: dt.date | None, today: dt.date) -> int | None:
