@@ -331,7 +331,7 @@ def cmd_report_actions(settings: Settings, args: argparse.Namespace) -> int:
 
     box = composition.build(settings, preset=False)
     try:
-        with box.sessions() as session:
+        with box.readers() as session:
             ctx = reader_ctx(session, box.core, box.core.clock())
             q = ActionQuery(status=args.status)
             if args.group:

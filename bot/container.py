@@ -17,7 +17,7 @@ from bot.dispatch import Dispatcher
 from bot.governance import apply_preset
 from handlers.context import CoreSettings
 from handlers.router import Router, build_registry
-from storage.db import make_engine, make_session_factory, upgrade
+from storage.db import make_engine, make_reader_factory, make_session_factory, upgrade
 from storage.models import Group
 
 
@@ -28,6 +28,8 @@ class Container:
     engine: Engine
     sessions: sessionmaker[Session]
     router: Router
+    # sessions that only read (web routes, exports): on SQLite they hold no write lock
+    readers: sessionmaker[Session]
     # what the preset did on first start (empty when the store had groups already)
     preset_changes: list[str] = field(default_factory=list)
     # every adapter of ``taskbot run`` registers its Sender here, so posts cross platforms
@@ -76,4 +78,5 @@ def build(
     except BaseException:
         engine.dispose()
         raise
-    return Container(settings, core, engine, sessions, router, changes)
+    return Container(settings, core, engine, sessions, router, make_reader_factory(engine),
+                     changes)

@@ -1,7 +1,9 @@
 """Engine and session setup for SQLite and PostgreSQL.
 
 SQLite gets WAL, a busy timeout and ``BEGIN IMMEDIATE`` for every transaction so that
-concurrent writers queue instead of failing half-way with "database is locked".
+concurrent writers queue instead of failing half-way with "database is locked". Sessions
+from :func:`make_reader_factory` only read: they begin deferred, so a long read (an export,
+a dashboard page, a calendar feed) never holds up the writers.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 BUSY_TIMEOUT_MS = 10_000
+READ_ONLY = "taskbot_read_only"  # execution option of the reader sessions' engine
 
 
 def normalise_url(url: str) -> str:
@@ -55,12 +58,21 @@ def _tune_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
         # straight to the driver: this runs before every transaction, and the engine's
-        # statement machinery (events, compilation cache lookup) cost more than the BEGIN
-        conn.connection.driver_connection.execute("BEGIN IMMEDIATE")
+        # statement machinery (events, compilation cache lookup) cost more than the BEGIN.
+        # A reader's BEGIN is deferred: in WAL mode it reads a snapshot and takes no lock.
+        reader = conn.get_execution_options().get(READ_ONLY, False)
+        conn.connection.driver_connection.execute("BEGIN" if reader else "BEGIN IMMEDIATE")
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
+
+
+def make_reader_factory(engine: Engine) -> sessionmaker[Session]:
+    """Sessions that only read (the web routes, ``taskbot report``): on SQLite they take
+    no write lock, which every other transaction takes from its start. Writing in one
+    fails at once with "database is locked" when a writer is busy, rather than queueing."""
+    return sessionmaker(engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False)
 
 
 def alembic_config(engine: Engine) -> Config:

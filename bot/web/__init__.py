@@ -88,7 +88,8 @@ def dashboard_response(sessions: sessionmaker[Session], core: CoreSettings,
 
 
 def routes(sessions: sessionmaker[Session], core: CoreSettings) -> list[web.RouteDef]:
-    """The feed and dashboard routes over a session factory (tests build them directly)."""
+    """The feed and dashboard routes over a session factory (tests build them directly);
+    they only read, so ``taskbot run`` gives them its reader sessions."""
 
     async def calendar(request: web.Request) -> web.Response:
         name = request.match_info["name"].lower()
@@ -121,7 +122,7 @@ def routes(sessions: sessionmaker[Session], core: CoreSettings) -> list[web.Rout
 
 
 def build_routes(box: Container) -> list[web.RouteDef]:
-    return routes(box.sessions, box.core)
+    return routes(box.readers, box.core)
 
 
 def make_app(route_defs: list[web.RouteDef]) -> web.Application:
