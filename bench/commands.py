@@ -231,9 +231,9 @@ def vacuum_until_visible(engine: Engine, patience_s: float = 30.0) -> None:
     """What autovacuum would have done long before a store reached this size: VACUUM
     ANALYZE, so that every page is marked all-visible and index-only scans stay in the
     index. Run straight after the load it may mark none (seen here: ``relallvisible`` 0;
-    a second later, all), as the rows' commit is not yet settled for it; the planner then
-    costs index-only scans as heap reads and picks other plans. So it is repeated until the
-    tables are all-visible."""
+    two seconds later, all; the cause, the load's hint bits or an autoanalyze holding the
+    horizon, was not pinned down); the planner then costs index-only scans as heap reads
+    and picks other plans. So it is repeated until the tables are all-visible."""
     check = text("SELECT count(*) FROM pg_class WHERE relname IN ('actions', "
                  "'action_assignees') AND relallvisible < relpages")
     deadline = time.monotonic() + patience_s

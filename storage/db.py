@@ -70,8 +70,8 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
 
 def make_reader_factory(engine: Engine) -> sessionmaker[Session]:
     """Sessions that only read (the web routes, ``taskbot report``): on SQLite they take
-    no write lock, which every other transaction takes from its start. Writing in one
-    fails at once with "database is locked" when a writer is busy, rather than queueing."""
+    no write lock, which every other transaction takes from its start. So do not write in
+    one: once another writer has committed, its upgrade fails at once, without queueing."""
     return sessionmaker(engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False)
 
 
