@@ -239,7 +239,7 @@ def parse_iso(raw: str) -> dt.datetime:
 def tick_instant(at: dt.datetime | None, settings: Settings) -> dt.datetime:
     """Aware UTC; a naive ``--at`` is wall time in TASKBOT_TIMEZONE."""
     if at is None:
-        return dt.datetime.now(dt.UTC)
+        return settings.clock()()
     if at.tzinfo is None:
         at = at.replace(tzinfo=settings.to_core().zone)
     return at.astimezone(dt.UTC)

@@ -6,14 +6,16 @@ nothing else reads ``os.environ``.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from handlers.context import CoreSettings
+from handlers.context import Clock, CoreSettings, utc_now
 
 DEFAULT_DATABASE_URL = "sqlite:///taskbot.sqlite3"
 DEFAULT_TIMEZONE = "Europe/Brussels"
@@ -86,6 +88,10 @@ class Settings:
     lease_seconds: float = 300.0
     # the address people reach ``taskbot run``'s web pages at (feed and dashboard links)
     public_url: str = ""
+    # TASKBOT_CLOCK (tests and rehearsals): the instant the bot's clock read when the
+    # settings were loaded; from there it runs on at the real pace
+    clock_start: dt.datetime | None = None
+    clock_origin: float = 0.0
 
     @property
     def slack_configured(self) -> bool:
@@ -115,9 +121,20 @@ class Settings:
 
     __str__ = __repr__
 
+    def clock(self) -> Clock:
+        """The real clock, or with ``TASKBOT_CLOCK`` one that started at that instant."""
+        start, origin = self.clock_start, self.clock_origin
+        if start is None:
+            return utc_now
+
+        def shifted() -> dt.datetime:
+            return start + dt.timedelta(seconds=time.monotonic() - origin)
+
+        return shifted
+
     def to_core(self, *, extra_admins: frozenset[str] = frozenset()) -> CoreSettings:
         return CoreSettings(timezone=self.timezone, admins=self.admins | extra_admins,
-                            public_url=self.public_url)
+                            public_url=self.public_url, clock=self.clock())
 
 
 def redact_url(url: str) -> str:
@@ -142,6 +159,21 @@ def _seconds(env: Mapping[str, str], key: str, default: float, low: float,
     if not low <= value <= high:
         raise ConfigError(f"{key}={raw!r} is not a number of seconds from {low:g} to {high:g}.")
     return value
+
+
+def _clock_start(env: Mapping[str, str]) -> dt.datetime | None:
+    """``TASKBOT_CLOCK``: an ISO instant with its offset (a naive one would be ambiguous)."""
+    raw = _opt(env, "TASKBOT_CLOCK")
+    if raw is None:
+        return None
+    try:
+        start = dt.datetime.fromisoformat(raw)
+    except ValueError:
+        start = None
+    if start is None or start.tzinfo is None:
+        raise ConfigError(f"TASKBOT_CLOCK={raw!r} is not an ISO date and time with an offset "
+                          "(like 2026-11-28T09:00+00:00).")
+    return start.astimezone(dt.UTC)
 
 
 def load_settings(
@@ -183,4 +215,6 @@ def load_settings(
         tick_seconds=tick_seconds,
         lease_seconds=lease_seconds,
         public_url=_opt(env, "TASKBOT_PUBLIC_URL") or "",
+        clock_start=_clock_start(env),
+        clock_origin=time.monotonic(),
     )

@@ -15,6 +15,9 @@ from sqlalchemy import create_engine, make_url, text
 
 ROOT = Path(__file__).resolve().parents[2]
 LOGIN = "boss"  # the login name the shell is started under (an admin in the shell only)
+# the program's clock in every test here starts at this instant (TASKBOT_CLOCK), so no test
+# depends on the day it runs: Saturday 28 Nov 2026, 10:00 in Brussels
+CLOCK = "2026-11-28T09:00:00+00:00"
 
 
 @dataclass
@@ -27,7 +30,7 @@ class Taskbot:
     def env(self, **extra: str) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items()
                if not k.startswith(("TASKBOT_", "SLACK_", "MATRIX_", "DATABASE_"))}
-        env.update(DATABASE_URL=self.url, LOGNAME=LOGIN, USER=LOGIN,
+        env.update(DATABASE_URL=self.url, LOGNAME=LOGIN, USER=LOGIN, TASKBOT_CLOCK=CLOCK,
                    PYTHONPATH=str(ROOT), PYTHONIOENCODING="utf-8")
         env.update(extra)
         return env

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from storage.db import make_engine
 from storage.models import Base, Group, MeetingSeries, Outbox
-from tests.bot.conftest import LOGIN, ROOT, Taskbot
+from tests.bot.conftest import CLOCK, LOGIN, ROOT, Taskbot
 
 
 def counts(url: str) -> dict[str, int]:
@@ -216,10 +216,8 @@ def test_tick_delivers_what_is_due_once(taskbot: Taskbot) -> None:
     assert taskbot.shell("tg list\n")  # first start: the preset, with its meeting series
     engine = make_engine(taskbot.url)
     with Session(engine) as s, s.begin():
-        # the series were made "now" and the first start planned their reminders from now;
-        # date both back so December's reminders are theirs whatever day the test runs
-        s.execute(update(MeetingSeries).values(
-            created_at=dt.datetime(2026, 11, 1), next_reminder_at=dt.datetime(2026, 11, 1)))
+        # the store was set up on 28 Nov 2026 (the fixture's clock), so December's meeting
+        # and its reminders are planned whatever day the test runs
         s.execute(update(Group).values(settings={"digest": "off"}))
         s.add(Outbox(key="slack-one", kind="meeting_reminder", platform="slack",
                      channel_id="C1", payload={}, due_at=dt.datetime(2026, 12, 1, 7, 0),
@@ -400,13 +398,14 @@ def test_preset_is_not_applied_over_existing_groups(taskbot: Taskbot) -> None:
 
 
 def upcoming(rule: str, count: int) -> list[dt.date]:
-    """The next ``count`` local dates of a monthly rule in Brussels, as a user would see them."""
+    """The next ``count`` local dates of a monthly rule in Brussels, as a user would see them
+    on the program's clock (the fixture's)."""
     from zoneinfo import ZoneInfo
 
     from dateutil.rrule import rrulestr
 
     zone = ZoneInfo("Europe/Brussels")
-    now = dt.datetime.now(zone).replace(tzinfo=None)
+    now = dt.datetime.fromisoformat(CLOCK).astimezone(zone).replace(tzinfo=None)
     start = (now - dt.timedelta(days=40)).replace(hour=10, minute=0, second=0, microsecond=0)
     rule_set = rrulestr(rule, dtstart=start)
     # a margin of an hour keeps a test that starts just before 10:00 on a meeting day stable

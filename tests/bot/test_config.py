@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import pytest
 
 from bot.config import ConfigError, Settings, load_settings, parse_dotenv
+from handlers.context import utc_now
 
 
 def test_parse_dotenv() -> None:
@@ -95,3 +97,20 @@ def test_bad_tick_interval(raw: str) -> None:
 def test_tick_interval() -> None:
     assert load_settings({}, cwd=Path("/nonexistent")).tick_seconds == 30
     assert load_settings({"TASKBOT_TICK_SECONDS": "0.5"}, cwd=Path("/nonexistent")).tick_seconds == 0.5
+
+
+def test_clock_starts_at_the_setting_and_runs_on(tmp_path: Path) -> None:
+    """TASKBOT_CLOCK: the core's clock starts there (in UTC) and advances with real time."""
+    s = load_settings({"TASKBOT_CLOCK": "2027-03-28T02:30:00+02:00"}, tmp_path)
+    clock = s.to_core().clock
+    first, second = clock(), clock()
+    start = dt.datetime(2027, 3, 28, 0, 30, tzinfo=dt.UTC)
+    assert start <= first <= second < start + dt.timedelta(minutes=1)
+    assert first.tzinfo is not None and first.utcoffset() == dt.timedelta(0)
+    assert load_settings({}, tmp_path).to_core().clock is utc_now  # unset: the real clock
+
+
+@pytest.mark.parametrize("raw", ["2027-03-28T02:30", "tomorrow", "2027-02-30T00:00+00:00"])
+def test_clock_needs_an_aware_iso_instant(tmp_path: Path, raw: str) -> None:
+    with pytest.raises(ConfigError, match="TASKBOT_CLOCK"):
+        load_settings({"TASKBOT_CLOCK": raw}, tmp_path)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from tests.bot.conftest import Taskbot
+from tests.bot.conftest import CLOCK, Taskbot
 
 SETUP = """\
 tg create early Early
@@ -25,7 +25,7 @@ meeting schedule late first tuesday 12:00 Europe/Brussels remind 4h,1h
 
 def first_tuesday_ahead(today: dt.date) -> dt.date:
     """The series' first meeting: the first first Tuesday after tomorrow (the series are
-    made today; a day's margin keeps every time of that day ahead in every zone). No
+    made on the program's today, the fixture's clock; a day's margin keeps every time of that day ahead in every zone). No
     earlier meeting of theirs may fall within the engine's look-back of the ticks."""
     month = today.replace(day=1)
     while True:
@@ -42,7 +42,7 @@ def ours(out: str) -> list[str]:
 
 def test_three_hours_of_downtime(taskbot: Taskbot) -> None:
     taskbot.shell(SETUP)
-    day = first_tuesday_ahead(dt.date.today())
+    day = first_tuesday_ahead(dt.datetime.fromisoformat(CLOCK).date())
 
     def tick(hhmm: str) -> list[str]:
         done = taskbot("tick", "--at", f"{day.isoformat()}T{hhmm}")
