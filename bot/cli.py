@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import dataclasses
 import datetime as dt
 import gc
 import logging
+import os
 import sys
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
@@ -40,7 +42,9 @@ Lines starting with ':' belong to the shell: ':as <user>', ':in <channel>', ':he
 
 You start as your login name ({os_user()}), who is an admin IN THE SHELL ONLY, on top of
 TASKBOT_ADMINS; other users (--as, :as) have only the roles their memberships give them.
-Files the bot returns (csv, ics) are saved in the working directory."""
+Files the bot returns (csv, ics, minutes, reports) are saved in TASKBOT_EXPORT_DIR
+(default ./exports), and the shell prints where. A script's exit status is 1 when any of
+its lines was refused or failed (the others still ran), else 0."""
 
 
 # --- platforms -----------------------------------------------------------------------------
@@ -350,7 +354,12 @@ def cmd_report_actions(settings: Settings, args: argparse.Namespace) -> int:
                 sys.stdout.flush()
             else:
                 tmp = args.output.with_name(args.output.name + ".part")
-                with tmp.open("w", encoding="utf-8", newline="") as out:
+                try:
+                    out = tmp.open("w", encoding="utf-8", newline="")
+                except OSError as err:
+                    raise UserError(f"cannot write {args.output}: "
+                                    f"{err.strerror or err}") from None
+                with out:
                     n = export_actions(ctx, q, out, args.format, progress)
                 tmp.replace(args.output)
             if progress is not None:
@@ -493,6 +502,11 @@ def main(argv: Sequence[str] | None = None) -> int:
               file=sys.stderr)
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # the reader went away (``| head``): stop quietly, as Unix tools do
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except Exception:
         log.exception("unexpected error; the traceback is in taskbot.log")
     return 1

@@ -15,10 +15,16 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
 from handlers.context import Clock, CoreSettings, utc_now
 
 DEFAULT_DATABASE_URL = "sqlite:///taskbot.sqlite3"
 DEFAULT_TIMEZONE = "Europe/Brussels"
+DEFAULT_EXPORT_DIR = "exports"
+# the databases the bot is built and tested for (SQLAlchemy dialect names)
+DATABASES = ("sqlite", "postgresql")
 SECRET_FIELDS = frozenset(
     {"slack_bot_token", "slack_app_token", "slack_signing_secret", "matrix_password",
      "matrix_access_token"}
@@ -92,6 +98,8 @@ class Settings:
     # settings were loaded; from there it runs on at the real pace
     clock_start: dt.datetime | None = None
     clock_origin: float = 0.0
+    # where the shell and ``taskbot report`` put the files the bot returns
+    export_dir: str = DEFAULT_EXPORT_DIR
 
     @property
     def slack_configured(self) -> bool:
@@ -134,7 +142,8 @@ class Settings:
 
     def to_core(self, *, extra_admins: frozenset[str] = frozenset()) -> CoreSettings:
         return CoreSettings(timezone=self.timezone, admins=self.admins | extra_admins,
-                            public_url=self.public_url, clock=self.clock())
+                            public_url=self.public_url, clock=self.clock(),
+                            export_dir=self.export_dir)
 
 
 def redact_url(url: str) -> str:
@@ -176,6 +185,20 @@ def _clock_start(env: Mapping[str, str]) -> dt.datetime | None:
     return start.astimezone(dt.UTC)
 
 
+def _database_url(env: Mapping[str, str]) -> str:
+    """``DATABASE_URL``, refused at start when it names no database the bot works on."""
+    url = _opt(env, "DATABASE_URL") or DEFAULT_DATABASE_URL
+    try:
+        backend = make_url(url).get_backend_name()
+    except ArgumentError:
+        raise ConfigError("DATABASE_URL is not a database URL (like sqlite:///taskbot.sqlite3 "
+                          "or postgresql://user:password@host/db).") from None
+    if backend not in DATABASES:
+        raise ConfigError(f"DATABASE_URL names {backend}, which Taskbot does not work on: "
+                          "use sqlite:///<file> or postgresql://user:password@host/db.")
+    return url
+
+
 def load_settings(
     environ: Mapping[str, str] | None = None, cwd: Path | None = None
 ) -> Settings:
@@ -199,7 +222,7 @@ def load_settings(
     tick_seconds = _seconds(env, "TASKBOT_TICK_SECONDS", 30.0, 0.1, 3600)
     lease_seconds = _seconds(env, "TASKBOT_LEASE_SECONDS", 300.0, 1, 86400)
     return Settings(
-        database_url=_opt(env, "DATABASE_URL") or DEFAULT_DATABASE_URL,
+        database_url=_database_url(env),
         timezone=timezone,
         admins=admins,
         slack_bot_token=_opt(env, "SLACK_BOT_TOKEN"),
@@ -217,4 +240,5 @@ def load_settings(
         public_url=_opt(env, "TASKBOT_PUBLIC_URL") or "",
         clock_start=_clock_start(env),
         clock_origin=time.monotonic(),
+        export_dir=_opt(env, "TASKBOT_EXPORT_DIR") or DEFAULT_EXPORT_DIR,
     )

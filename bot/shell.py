@@ -92,6 +92,8 @@ class Shell:
     out: TextIO | None = None
     export_dir: Path = field(default_factory=Path)
     read_line: Callable[[str], str] = input
+    # a line of this session was refused or failed: a script then exits 1
+    failed: bool = False
 
     def write(self, text: str) -> None:
         if text:
@@ -113,6 +115,7 @@ class Shell:
                     platform=PLATFORM, user_id=self.user, user_name=self.user, text=line,
                     channel_id=self.channel))
                 if captured is not None:
+                    self.failed |= captured.error
                     self.show(captured)
             return True
         if line.startswith(":"):
@@ -121,6 +124,7 @@ class Shell:
             Incoming(platform=PLATFORM, user_id=self.user, user_name=self.user, text=line,
                      channel_id=self.channel)
         )
+        self.failed |= reply.error
         self.show(reply)
         return True
 
@@ -134,7 +138,9 @@ class Shell:
                 path = unused_path(self.export_dir, block.name)
                 path.write_bytes(block.content)
             except OSError as err:
-                self.write(f"Could not save {block.name}: {err.strerror or err}")
+                self.failed = True
+                self.write(f"Could not save {block.name} in {self.export_dir}: "
+                           f"{err.strerror or err}")
                 continue
             self.write(f"Saved {path.resolve()}")
 
@@ -160,28 +166,33 @@ class Shell:
             else:
                 raise ValueError(f"Unknown shell command :{word}. Try :help.")
         except ValueError as err:
+            self.failed = True
             self.write(str(err))
         return True
 
     def run_script(self, lines: Iterable[str]) -> int:
-        """Read lines (a pipe or a file) with no prompts; 0 at the end of input."""
+        """Read lines (a pipe or a file) with no prompts. At the end of input: 0, or 1 when
+        any line was refused or failed, so a script can tell (the others still ran)."""
         try:
             for line in lines:
                 if not self.handle(line):
                     break
         except KeyboardInterrupt:
             return 130
-        return 0
+        return 1 if self.failed else 0
 
     def run_interactive(self) -> int:
         with contextlib.suppress(ImportError):  # not on every platform
             import readline  # noqa: F401  (line editing and history for input())
         self.write(f"Taskbot shell as {self.user} in {self.channel}. :help for shell "
                    "commands, help for the bot's, Ctrl-D to leave.")
-        try:
-            while True:
+        while True:
+            try:
                 if not self.handle(self.read_line(self.prompt)):
                     return 0
-        except (EOFError, KeyboardInterrupt):
-            print(file=self.out)  # leave the terminal on a fresh line
-            return 0
+            except KeyboardInterrupt:
+                # as in Python's REPL: Ctrl-C drops the line being typed, Ctrl-D leaves
+                print("^C", file=self.out, flush=True)
+            except EOFError:
+                print(file=self.out)  # leave the terminal on a fresh line
+                return 0

@@ -255,7 +255,7 @@ action add Write the newsletter
 :in general
 tg show
 """
-    out = taskbot.shell(script)
+    out = taskbot.shell(script, status=1)  # some lines are refused on purpose
     blocks = out.split("You are now ")
     assert "Added @alice in replication as chair" in blocks[0]
     # bob is a member, not a chair: refused
@@ -286,7 +286,7 @@ frobnicate now
 :quit
 tg list
 """
-    out = taskbot.shell(script, "--as", "dana", "--in", "#replication")
+    out = taskbot.shell(script, "--as", "dana", "--in", "#replication", status=1)
     lines = out.splitlines()
     # a bad command: one line saying what was wrong, then the usage, and the shell goes on
     i = lines.index("Missing <group>.")
@@ -303,7 +303,8 @@ tg list
 
 
 def test_shell_prompts_on_a_terminal(taskbot: Taskbot) -> None:
-    """On a pseudo-terminal the shell prompts ``user@channel> `` and Ctrl-D ends it."""
+    """On a pseudo-terminal the shell prompts ``user@channel> ``, Ctrl-C drops the line and
+    Ctrl-D ends it."""
     pty = pytest.importorskip("pty")
     import os
     import select
@@ -344,6 +345,19 @@ def test_shell_prompts_on_a_terminal(taskbot: Taskbot) -> None:
     os.write(fd, b"tg show\n")
     read_until(b"Data Management (data)")
     read_until(b"boss@#data> ")
+    time.sleep(0.3)
+    # Ctrl-C drops the line being typed and prompts again, as Python's REPL does
+    os.write(fd, b"frobnicate")
+    read_until(b"frobnicate")
+    os.write(fd, b"\x03")
+    read_until(b"^C")
+    mark = len(output)
+    read_until(b"boss@#data> ")
+    time.sleep(0.3)
+    os.write(fd, b"tg show\n")
+    read_until(b"Data Management (data)")
+    read_until(b"boss@#data> ")
+    assert b"Unknown command" not in output[mark:]
     time.sleep(0.3)
     deadline = time.monotonic() + 30
     while True:
@@ -457,7 +471,7 @@ secretariat actions all
 secretariat actions all csv
 secretariat summary
 """
-    out = taskbot.shell(script)
+    out = taskbot.shell(script, status=1)  # some lines are refused on purpose
     expected = [
         "== Taskbot commands ==",
         "== action: action items",
@@ -485,9 +499,10 @@ secretariat summary
     assert "second Wednesday at 10:00" in out
     assert f"{third + dt.timedelta(days=1):%a %d %b %Y} 14:00" in out
     assert "Review the replication plans" in out
-    # files: the calendar and the csv are saved in the working directory
-    ics = sorted(taskbot.cwd.glob("*.ics"))
-    csvs = sorted(taskbot.cwd.glob("*.csv"))
+    # files: the calendar and the csv are saved in ./exports, nothing in the working directory
+    assert not list(taskbot.cwd.glob("*.ics")) and not list(taskbot.cwd.glob("*.csv"))
+    ics = sorted((taskbot.cwd / "exports").glob("*.ics"))
+    csvs = sorted((taskbot.cwd / "exports").glob("*.csv"))
     assert len(ics) == 1 and len(csvs) == 1, out
     assert f"Saved {ics[0]}" in out and f"Saved {csvs[0]}" in out
     assert "BEGIN:VCALENDAR" in ics[0].read_text()
@@ -499,9 +514,53 @@ secretariat summary
 
 def test_csv_export_never_overwrites(taskbot: Taskbot) -> None:
     out = taskbot.shell("secretariat actions csv\nsecretariat actions csv\n")
-    files = sorted(p.name for p in taskbot.cwd.glob("*.csv"))
+    exports = taskbot.cwd / "exports"
+    files = sorted(p.name for p in exports.glob("*.csv"))
     assert len(files) == 2, out
     first = min(files, key=len)
     assert set(files) == {first, first.removesuffix(".csv") + "-1.csv"}
     for name in files:
-        assert f"Saved {taskbot.cwd.resolve() / name}" in out
+        assert f"Saved {exports.resolve() / name}" in out
+
+
+def test_a_script_exits_1_when_any_line_failed(taskbot: Taskbot) -> None:
+    """Every line still runs; the exit status tells a script that one was refused."""
+    assert taskbot.shell("tg list\n") and taskbot.shell("help\n:in #boc\n")
+    for bad in ("tg show nogroup\n", "frobnicate\n", ":as two words\n",
+                "action add @bob x due yesterday group nogroup\n"):
+        out = taskbot.shell(bad + "tg list\n", status=1)
+        assert "Board of Coordinators" in out  # the line after the failed one ran
+
+
+def test_piping_into_head_stops_quietly(taskbot: Taskbot) -> None:
+    done = subprocess.run(
+        ["bash", "-c", f"printf 'help\\n%.0s' {{1..200}} | {sys.executable} -m bot shell "
+         "| head -n 1; exit ${PIPESTATUS[1]}"],
+        cwd=taskbot.cwd, env=taskbot.env(), capture_output=True, text=True, timeout=120)
+    assert done.stdout.count("\n") == 1
+    assert "ERROR" not in done.stderr and "Traceback" not in done.stderr, done.stderr
+    assert done.returncode == 141  # 128 + SIGPIPE, as Unix tools end
+
+
+def test_report_to_an_unwritable_place_is_one_line(taskbot: Taskbot) -> None:
+    taskbot.shell("tg list\n")
+    done = taskbot("report", "actions", "--output", "/nonexistent/x.csv")
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines()[-1] == (
+        "taskbot: cannot write /nonexistent/x.csv: No such file or directory")
+    assert "unexpected" not in done.stderr
+
+
+@pytest.mark.parametrize("url", ["mysql://x/y", "oracle+cx_oracle://a@b/c", "not a url"])
+def test_an_unsupported_database_url_is_one_line(tmp_path: Path, url: str) -> None:
+    done = Taskbot(tmp_path, url)("tick")
+    assert done.returncode == 1
+    assert done.stderr.startswith("taskbot: configuration: DATABASE_URL ")
+    assert "unexpected" not in done.stderr and "Traceback" not in done.stderr
+
+
+def test_exports_go_to_the_configured_folder(taskbot: Taskbot) -> None:
+    out = taskbot.shell("secretariat actions csv\n", TASKBOT_EXPORT_DIR="out/files")
+    saved = list((taskbot.cwd / "out" / "files").glob("*.csv"))
+    assert len(saved) == 1 and f"Saved {saved[0].resolve()}" in out
+    assert not (taskbot.cwd / "exports").exists()
