@@ -148,7 +148,7 @@ def test_an_invalid_index_left_by_an_interrupted_build_is_rebuilt(pg_engine: Eng
             "INSERT INTO actions (group_id, title, status, created_at) "
             "SELECT id, 't', 'open', now() FROM groups CROSS JOIN generate_series(1, 2)"
         ))
-        with pytest.raises(Exception, match="duplicate|unique"):
+        with pytest.raises(Exception, match=r"duplicate|unique"):
             conn.execute(text("CREATE UNIQUE INDEX CONCURRENTLY ix_actions_status_group_due "
                               "ON actions (status, group_id)"))
         assert conn.scalar(text(
