@@ -246,7 +246,8 @@ class RecordingSender:
         self.count = 0
         self.lock = threading.Lock()
 
-    def send(self, channel: ChannelRef, blocks: list[Block], key: str) -> str:
+    def send(self, channel: ChannelRef, blocks: list[Block], key: str,
+             timeout: float | None = None) -> str:
         with self.lock:
             self.count += 1
             return f"rec:{self.count}"

@@ -31,7 +31,8 @@ class ShellSender:
         self.write = write
         self.lock = threading.Lock()
 
-    def send(self, channel: ChannelRef, blocks: list[Block], key: str) -> str:
+    def send(self, channel: ChannelRef, blocks: list[Block], key: str,
+             timeout: float | None = None) -> str:
         where = f"dm {channel.direct_user}" if channel.direct_user else channel.channel_id
         body = render_blocks(blocks)
         with self.lock:

@@ -6,16 +6,24 @@ rows with a lease and composes them in one short transaction; (3) sends outside 
 transaction and marks each row sent (with the platform's message id) at once, keeping the
 window in which a crash could repeat a Slack post as small as it can be. Matrix sends are
 idempotent by the row key (its transaction id).
+
+A claim is a lease: once it runs out another ticker may take the rows over and send them.
+So a tick sends a claimed row only while enough of the lease is left, hands each send the
+time that is left (the sender bounds its own waits and retries by it), and gives back the
+rows it has no time for; every mark names the claim's token, so a ticker that lost its
+rows anyway (a stall, a clock jump) overwrites nothing.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from handlers.context import CoreSettings
@@ -30,6 +38,8 @@ LEASE = dt.timedelta(minutes=5)
 MAX_ATTEMPTS = 8
 RETRY_IN_TICK_MAX = 30.0  # seconds one send may wait in-tick for a server's Retry-After
 WAIT_IN_TICK_MAX = 60.0  # seconds a whole tick may wait: well inside the lease
+LEASE_MARGIN_MAX = 30.0  # seconds of a lease never used: clock skew between tickers, the mark
+SEND_RESERVE_MAX = 60.0  # seconds of lease a send must have left to be started at all
 
 
 class SendFailed(Exception):
@@ -46,10 +56,13 @@ class Sender(Protocol):
     """The port each platform implements in bot/: post to a channel, return the message id.
 
     ``key`` is the outbox row's key; a platform that supports idempotent sends (Matrix
-    transaction ids) derives its idempotency key from it. Raises SendFailed.
+    transaction ids) derives its idempotency key from it. ``timeout`` (seconds), when given,
+    bounds the whole send, its rate-limit waits included: the delivery engine passes what
+    is left of the row's lease. Raises SendFailed.
     """
 
-    def send(self, channel: ChannelRef, blocks: list[Block], key: str) -> str: ...
+    def send(self, channel: ChannelRef, blocks: list[Block], key: str,
+             timeout: float | None = None) -> str: ...
 
 
 # --- the tick -------------------------------------------------------------------------------
@@ -74,6 +87,21 @@ class TickResult:
     skipped: list[str] = field(default_factory=list)
 
 
+Claimed = tuple[int, str, str, ChannelRef, dt.datetime, list[Block]]
+
+
+@dataclass
+class Claim:
+    """One claimed batch: its token, and when its lease started by either clock (the
+    injected one the rows' ``claimed_until`` is written in, and the process's monotonic one,
+    which keeps running under a frozen ``taskbot tick --at``)."""
+
+    token: str
+    started: dt.datetime
+    started_mono: float
+    rows: list[Claimed]
+
+
 class DeliveryEngine:
     def __init__(
         self,
@@ -84,6 +112,7 @@ class DeliveryEngine:
         batch: int = 200,
         sleep: Callable[[float], None] | None = None,
         lease: dt.timedelta = LEASE,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.sessions = sessions
         self.settings = settings
@@ -94,6 +123,10 @@ class DeliveryEngine:
         # waiting on Retry-After inside a tick must end well before the lease does, or
         # another process could take the rows over while this one still holds them
         self.wait_budget = min(WAIT_IN_TICK_MAX, lease.total_seconds() / 2)
+        self.monotonic = monotonic
+        seconds = lease.total_seconds()
+        self.usable = seconds - min(LEASE_MARGIN_MAX, seconds / 10)
+        self.reserve = min(SEND_RESERVE_MAX, seconds / 4)
 
     def plan(self, now: dt.datetime, result: TickResult) -> None:
         rows: list[outbox.NewRow] = []
@@ -117,33 +150,47 @@ class DeliveryEngine:
         blocked: dict[ChannelRef, dt.datetime] = {}
         budget = [self.wait_budget]
         while True:
-            claimed = self._claim(now, result)
-            for row_id, key, kind, channel, due_at, blocks in claimed:
+            claim = self._claim(now, result)
+            for i, (row_id, key, kind, channel, due_at, blocks) in enumerate(claim.rows):
+                left = self.lease_left(claim)
+                if left < self.reserve:
+                    # the rest could not be sent before another ticker may take them over
+                    log.warning("outbox: %.0fs of the lease left, giving back %d rows", left,
+                                len(claim.rows) - i)
+                    for row in claim.rows[i:]:
+                        self._defer(row[0], claim.token, None)
+                    return result
                 if channel in blocked:
-                    self._defer(row_id, blocked[channel])
+                    self._defer(row_id, claim.token, blocked[channel])
                     continue
                 retry_at = self._send(row_id, key, kind, channel, due_at, blocks, now, result,
-                                      budget)
+                                      budget, claim)
                 if retry_at is not None:
                     blocked[channel] = retry_at
-            if len(claimed) < self.batch:
+            if len(claim.rows) < self.batch:
                 break
         return result
 
-    def _defer(self, row_id: int, until: dt.datetime) -> None:
-        with self.sessions.begin() as session:
-            row = session.get(Outbox, row_id)
-            assert row is not None
-            row.attempts -= 1  # it was not tried
-            outbox.mark_status(session, row_id, outbox.PENDING, row.last_error, until)
+    def lease_left(self, claim: Claim) -> float:
+        """Seconds of the claim's usable lease left, by whichever clock ran further."""
+        by_clock = (self.settings.clock() - claim.started).total_seconds()
+        by_mono = self.monotonic() - claim.started_mono
+        return self.usable - max(by_clock, by_mono)
 
-    def _claim(
-        self, now: dt.datetime, result: TickResult
-    ) -> list[tuple[int, str, str, ChannelRef, dt.datetime, list[Block]]]:
-        out = []
+    def _defer(self, row_id: int, token: str, until: dt.datetime | None) -> None:
+        """Back to pending without counting an attempt: the row was not tried."""
+        with self.sessions.begin() as session:
+            error = session.scalar(select(Outbox.last_error).where(Outbox.id == row_id))
+            outbox.mark_status(session, row_id, token, outbox.PENDING, error, until,
+                               untried=True)
+
+    def _claim(self, now: dt.datetime, result: TickResult) -> Claim:
+        out: list[Claimed] = []
+        token = outbox.new_token()
+        started, started_mono = self.settings.clock(), self.monotonic()
         with self.sessions.begin() as session:
             rows: list[Outbox] = outbox.claim(
-                session, naive_utc(now), self.lease, self.batch, sorted(self.senders)
+                session, naive_utc(now), self.lease, self.batch, sorted(self.senders), token
             )
             kinds: dict[str, list[dict[str, Any]]] = {}
             for row in rows:
@@ -173,50 +220,61 @@ class DeliveryEngine:
                     continue
                 out.append((row.id, row.key, row.kind, ChannelRef(row.platform, row.channel_id),
                             row.due_at, blocks))
-        return out
+        return Claim(token, started, started_mono, out)
 
     def _send(
         self, row_id: int, key: str, kind: str, channel: ChannelRef, due_at: dt.datetime,
         blocks: list[Block], now: dt.datetime, result: TickResult, budget: list[float],
+        claim: Claim,
     ) -> dt.datetime | None:
-        """Send one row; returns the retry time when it had to be put off."""
+        """Send one row within what is left of its lease; returns the retry time when it
+        had to be put off."""
         sender = self.senders[channel.platform]
         waited = 0.0
         while True:
             try:
-                message_id = sender.send(channel, blocks, key)
+                message_id = sender.send(channel, blocks, key, timeout=self.lease_left(claim))
             except SendFailed as err:
                 delay = err.retry_after
                 if (not err.permanent and delay is not None and self.sleep is not None
-                        and waited + delay <= RETRY_IN_TICK_MAX and delay <= budget[0]):
+                        and waited + delay <= RETRY_IN_TICK_MAX and delay <= budget[0]
+                        and self.lease_left(claim) - delay >= self.reserve):
                     self.sleep(delay)
                     waited += delay
                     budget[0] -= delay
                     continue
-                return self._fail(row_id, key, str(err), delay, err.permanent, now, result)
+                return self._fail(row_id, claim.token, key, str(err), delay, err.permanent,
+                                  now, result)
             except Exception as err:  # a network error: keep it for a later tick
                 log.exception("outbox %s: send failed", key)
-                return self._fail(row_id, key, f"{type(err).__name__}: {err}", None, False, now,
-                                  result)
+                return self._fail(row_id, claim.token, key, f"{type(err).__name__}: {err}",
+                                  None, False, now, result)
             with self.sessions.begin() as session:
-                outbox.mark_sent(session, row_id, message_id, naive_utc(self.settings.clock()))
+                held = outbox.mark_sent(session, row_id, claim.token, message_id,
+                                        naive_utc(self.settings.clock()))
+            if not held:
+                log.error("outbox %s: sent as %s after its claim was taken over", key,
+                          message_id)
             result.delivered.append(Delivered(key, kind, channel, due_at, message_id))
             return None
 
-    def _fail(self, row_id: int, key: str, error: str, delay: float | None,
+    def _fail(self, row_id: int, token: str, key: str, error: str, delay: float | None,
               permanent: bool, now: dt.datetime, result: TickResult) -> dt.datetime | None:
         with self.sessions.begin() as session:
             row = session.get(Outbox, row_id)
             assert row is not None
+            if row.claim_token != token:
+                log.warning("outbox %s: %s; its claim was taken over meanwhile", key, error)
+                return None
             if permanent or row.attempts >= MAX_ATTEMPTS:
-                outbox.mark_status(session, row_id, outbox.FAILED, error)
+                outbox.mark_status(session, row_id, token, outbox.FAILED, error)
                 log.error("outbox %s failed for good after %d attempts: %s", key,
                           row.attempts, error)
                 result.failed.append(key)
                 return None
             backoff = delay if delay is not None else 30 * 2 ** (row.attempts - 1)
             retry_at = naive_utc(now) + dt.timedelta(seconds=backoff)
-            outbox.mark_status(session, row_id, outbox.PENDING, error, retry_at)
+            outbox.mark_status(session, row_id, token, outbox.PENDING, error, retry_at)
             log.warning("outbox %s: %s; retrying at %s", key, error, retry_at)
             result.retrying.append(key)
             return retry_at

@@ -8,17 +8,24 @@ a dashboard page, a calendar feed) never holds up the writers.
 
 from __future__ import annotations
 
+import logging
+import time
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy import Engine, create_engine, event, inspect, text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 BUSY_TIMEOUT_MS = 10_000
 READ_ONLY = "taskbot_read_only"  # execution option of the reader sessions' engine
+MIGRATION_LOCK = 0x7461736B626F74  # PostgreSQL advisory lock key held while upgrading
+UPGRADE_WAIT_S = 1800.0  # how long a process waits for another one's upgrade
+
+log = logging.getLogger(__name__)
 
 
 def normalise_url(url: str) -> str:
@@ -82,9 +89,41 @@ def alembic_config(engine: Engine) -> Config:
     return cfg
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Run Alembic migrations to ``revision`` on ``engine``."""
-    command.upgrade(alembic_config(engine), revision)
+def upgrade(engine: Engine, revision: str = "head", *,
+            wait: float = UPGRADE_WAIT_S) -> None:
+    """Run Alembic migrations to ``revision`` on ``engine``, one process at a time.
+
+    Every ``taskbot run`` migrates on start, so two workers may start on a pending revision
+    together. PostgreSQL: an advisory lock is held around the upgrade; the others wait for
+    it and then find the store at head. SQLite: the upgrade is one ``BEGIN IMMEDIATE``
+    transaction (storage/migrations/env.py); a process that finds the file locked past
+    the busy timeout tries again. Either waits at most ``wait`` seconds.
+    """
+    deadline = time.monotonic() + wait
+    if engine.dialect.name != "postgresql":
+        while True:
+            try:
+                command.upgrade(alembic_config(engine), revision)
+                return
+            except OperationalError as err:
+                if "locked" not in str(err) or time.monotonic() > deadline:
+                    raise
+                log.info("another process is upgrading the store; waiting")
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as lock:
+        # try-lock in a loop rather than pg_advisory_lock: a backend blocked in a statement
+        # keeps a snapshot, which CREATE INDEX CONCURRENTLY in the holder would wait for
+        waiting = False
+        while not lock.scalar(text("SELECT pg_try_advisory_lock(:k)"), {"k": MIGRATION_LOCK}):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"another process held the migration lock for {wait:.0f}s")
+            if not waiting:
+                log.info("another process is upgrading the store; waiting")
+                waiting = True
+            time.sleep(0.2)
+        try:
+            command.upgrade(alembic_config(engine), revision)
+        finally:
+            lock.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": MIGRATION_LOCK})
 
 
 def is_empty(engine: Engine) -> bool:

@@ -411,6 +411,8 @@ class Outbox(Base):
     status: Mapped[str] = mapped_column(String(12), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     claimed_until: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    # who holds a sending row: a mark by a ticker whose claim was taken over changes nothing
+    claim_token: Mapped[str | None] = mapped_column(String(32))
     sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     message_id: Mapped[str | None] = mapped_column(String(255))
     last_error: Mapped[str | None] = mapped_column(String(TEXT_MAX))

@@ -3,12 +3,16 @@
 Claiming is safe with any number of ticking processes: PostgreSQL skips rows another
 transaction holds (``FOR UPDATE SKIP LOCKED``); SQLite serialises writers through
 ``BEGIN IMMEDIATE`` (see storage.db). A claimed row carries a lease; a process that dies
-mid-send leaves the row to be claimed again once the lease runs out.
+mid-send leaves the row to be claimed again once the lease runs out. Each claim writes a
+fresh token on its rows, and every mark names it: a ticker whose lease ran out and whose rows
+another ticker took over marks nothing (the marks return False), so it cannot overwrite the
+other's outcome.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -70,11 +74,16 @@ def existing_keys(session: Session, keys: list[str]) -> set[str]:
     return found
 
 
+def new_token() -> str:
+    return secrets.token_hex(16)
+
+
 def claim(
-    session: Session, now: dt.datetime, lease: dt.timedelta, limit: int, platforms: list[str]
+    session: Session, now: dt.datetime, lease: dt.timedelta, limit: int, platforms: list[str],
+    token: str,
 ) -> list[Outbox]:
-    """Take up to ``limit`` due rows: pending ones whose retry time has come, and
-    sending ones whose lease ran out (their process died between claim and mark).
+    """Take up to ``limit`` due rows under ``token``: pending ones whose retry time has
+    come, and sending ones whose lease ran out (their process died or took too long).
 
     For a pending row ``claimed_until`` is the earliest retry time, for a sending row the
     end of its lease.
@@ -99,26 +108,40 @@ def claim(
     for row in rows:
         row.status = SENDING
         row.claimed_until = now + lease
+        row.claim_token = token
         row.attempts += 1
     return rows
 
 
-def mark_sent(session: Session, row_id: int, message_id: str, now: dt.datetime) -> None:
-    session.execute(
+def _held(row_id: int, token: str) -> Any:
+    return (Outbox.id == row_id) & (Outbox.status == SENDING) & (Outbox.claim_token == token)
+
+
+def mark_sent(session: Session, row_id: int, token: str, message_id: str,
+              now: dt.datetime) -> bool:
+    """Sent, if ``token`` still holds the row; False (nothing written) when it does not."""
+    result = session.execute(
         update(Outbox)
-        .where(Outbox.id == row_id)
+        .where(_held(row_id, token))
         .values(status=SENT, sent_at=now, message_id=message_id, claimed_until=None,
-                last_error=None)
+                claim_token=None, last_error=None)
+        .execution_options(synchronize_session=False)
     )
+    return bool(getattr(result, "rowcount", 0) == 1)
 
 
 def mark_status(
-    session: Session, row_id: int, status: str, error: str | None,
-    retry_at: dt.datetime | None = None,
-) -> None:
-    """Record an outcome other than sent; ``retry_at`` keeps a pending row back until then."""
-    session.execute(
-        update(Outbox)
-        .where(Outbox.id == row_id)
-        .values(status=status, claimed_until=retry_at, last_error=error)
+    session: Session, row_id: int, token: str, status: str, error: str | None,
+    retry_at: dt.datetime | None = None, *, untried: bool = False,
+) -> bool:
+    """Record an outcome other than sent, if ``token`` still holds the row; ``retry_at``
+    keeps a pending row back until then, ``untried`` gives back the claim's attempt."""
+    values: dict[str, Any] = {"status": status, "claimed_until": retry_at,
+                              "claim_token": None, "last_error": error}
+    if untried:
+        values["attempts"] = Outbox.attempts - 1
+    result = session.execute(
+        update(Outbox).where(_held(row_id, token)).values(**values)
+        .execution_options(synchronize_session=False)
     )
+    return bool(getattr(result, "rowcount", 0) == 1)

@@ -47,7 +47,7 @@ from bot.slack.render import (
     unescape,
 )
 from bot.slack.sender import SlackSender
-from bot.slack.state import EventDedup, NameCache
+from bot.slack.state import NameCache, RequestOnce, request_key
 from handlers.delivery import SendFailed
 from handlers.membership_sync import channel_membership_changed
 from handlers.messages import Block, File, Reply, Text
@@ -74,6 +74,7 @@ BUTTON_ACTION = re.compile(r"^taskbot:")
 EVENTS = ("app_home_opened", "member_joined_channel", "member_left_channel")
 # channel messages, for meeting mode (bot.slack.meeting); Bolt hears both as "message"
 MESSAGE_EVENTS = ("message.channels", "message.groups")
+ONCE = "taskbot_request_key"  # the Bolt context entry with the request's dedupe key
 
 
 @dataclass(frozen=True)
@@ -113,7 +114,10 @@ class SlackAdapter:
         self.client = AsyncWebClient(token=settings.slack_bot_token, base_url=base_url)
         self.sender = SlackSender(self.client)
         self.names = NameCache(self.client)
-        self.dedup = EventDedup(sessions)
+        # each request acted on once: its mark goes in the transaction of the command it
+        # runs (on these sessions here; the core processes install their own)
+        self.once = RequestOnce(sessions)
+        self.once.install(sessions)
         # Every listener below acknowledges and hands its work to a task, so Bolt may answer
         # Slack as soon as the listener returns. (With process_before_response=False Bolt
         # itself runs the listener in a task and polls every 10 ms for its ack: a 10 ms
@@ -124,7 +128,7 @@ class SlackAdapter:
             process_before_response=True,
             request_verification_enabled=True,
         )
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()
         self._runner: web.AppRunner | None = None
         # Store work other than commands (the Home tab, the modal's groups, channel joins)
         # runs here: a SQLite store takes one writer at a time (BEGIN IMMEDIATE), so more
@@ -149,7 +153,7 @@ class SlackAdapter:
 
     def _register(self) -> None:
         app = self.app
-        app.middleware(self._dedup_events)
+        app.middleware(self._once_per_request)
         for slash, noun in SLASH_COMMANDS.items():
             app.command(slash)(self._slash_listener(noun))
         app.action(BUTTON_ACTION)(self.acking(self._on_button))
@@ -164,7 +168,7 @@ class SlackAdapter:
 
         meeting.register(self)
 
-    def spawn(self, work: Coroutine[Any, Any, None]) -> None:
+    def spawn(self, work: Coroutine[Any, Any, Any]) -> None:
         """Run ``work`` after the listener has returned (and Slack has its answer); the
         set keeps a reference until it is done."""
         task = asyncio.get_running_loop().create_task(work)
@@ -186,39 +190,53 @@ class SlackAdapter:
 
         return listener
 
-    async def _dedup_events(self, body: dict[str, Any], next: Any,
-                            req: Any = None) -> BoltResponse | None:
-        """Drop an event Slack delivers again (a retry, or a replay after a restart)."""
-        event_id = body.get("event_id") if body.get("type") == "event_callback" else None
-        if event_id and not await asyncio.to_thread(self.dedup.first_time, str(event_id)):
-            retry = req.headers.get("x-slack-retry-num") if req is not None else None
-            log.info("slack event %s seen already (retry %s): skipped", event_id, retry)
+    async def _once_per_request(self, body: dict[str, Any], next: Any, req: Any = None,
+                                context: Any = None) -> BoltResponse | None:
+        """Answer a request handled already (an event Slack retries, a signed request
+        replayed within its five minutes, before or after a restart) with an empty 200 and
+        do nothing; otherwise hand its key to the listener, whose work marks it."""
+        headers = req.headers if req is not None else {}
+        key = request_key(body, headers)
+        if key is not None and await asyncio.to_thread(self.once.seen, key):
+            retry = headers.get("x-slack-retry-num")
+            log.info("slack request %s handled already (retry %s): skipped", key, retry)
             return BoltResponse(status=200, body="")
+        if context is not None:
+            context[ONCE] = key
         result: BoltResponse | None = await next()
         return result
 
     def _slash_listener(self, noun: str) -> Any:
-        async def listener(ack: Any, body: dict[str, Any]) -> None:
+        async def listener(ack: Any, body: dict[str, Any], context: Any = None) -> None:
             await ack()
+            key = (context or {}).get(ONCE)
             text = unescape(str(body.get("text") or "")).strip()
             origin = Origin(str(body.get("user_id")), body.get("channel_id"),
                             body.get("response_url"))
             if noun == "action" and not text and body.get("trigger_id"):
-                self.spawn(self.open_action_modal(str(body["trigger_id"]), origin))
+                self.spawn(self.open_action_modal(str(body["trigger_id"]), origin, key))
                 return
-            self.spawn(self.run_command(f"{noun} {text}".strip(), origin))
+            self.spawn(self.run_command(f"{noun} {text}".strip(), origin, key))
 
         return listener
 
-    async def _on_button(self, body: dict[str, Any], action: dict[str, Any]) -> None:
+    async def _first_time(self, key: str | None) -> bool:
+        """For work that writes nothing to the store: its mark in a transaction of its own,
+        taken before the work (a crash in between loses it rather than doing it twice)."""
+        return key is None or await asyncio.to_thread(self.once.mark_alone, key)
+
+    async def _on_button(self, body: dict[str, Any], action: dict[str, Any],
+                         context: Any = None) -> None:
         user = str((body.get("user") or {}).get("id"))
         channel = (body.get("channel") or {}).get("id")
         origin = Origin(user, channel, body.get("response_url"))
-        await self.run_command(str(action.get("value") or ""), origin)
-        if (body.get("view") or {}).get("type") == "home":
+        acted = await self.run_command(str(action.get("value") or ""), origin,
+                                       (context or {}).get(ONCE))
+        if acted and (body.get("view") or {}).get("type") == "home":
             await self.publish_home(user)
 
-    async def _on_modal(self, body: dict[str, Any], view: dict[str, Any]) -> None:
+    async def _on_modal(self, body: dict[str, Any], view: dict[str, Any],
+                        context: Any = None) -> None:
         try:
             meta = json.loads(view.get("private_metadata") or "{}")
         except ValueError:
@@ -226,10 +244,11 @@ class SlackAdapter:
         user = str((body.get("user") or {}).get("id"))
         values = (view.get("state") or {}).get("values") or {}
         origin = Origin(user, meta.get("channel"), meta.get("response_url"))
-        await self.run_command(modal_command(values), origin)
+        await self.run_command(modal_command(values), origin, (context or {}).get(ONCE))
 
-    async def _on_home_opened(self, event: dict[str, Any]) -> None:
-        if event.get("tab", "home") == "home" and event.get("user"):
+    async def _on_home_opened(self, event: dict[str, Any], context: Any = None) -> None:
+        if (event.get("tab", "home") == "home" and event.get("user")
+                and await self._first_time((context or {}).get(ONCE))):
             await self.publish_home(str(event["user"]))
 
     async def _on_member_joined(self, event: dict[str, Any], context: Any) -> None:
@@ -246,7 +265,7 @@ class SlackAdapter:
         try:
             name = await self.names.name_of(str(user)) if joined else None
             said = await self._core(self._membership_changed, str(channel), str(user),
-                                    joined, name)
+                                    joined, name, context.get(ONCE))
             if said:
                 log.info("slack: %s", said)
         except Exception:
@@ -254,8 +273,12 @@ class SlackAdapter:
                           channel, user)
 
     def _membership_changed(self, channel: str, user: str, joined: bool,
-                            name: str | None) -> str | None:
+                            name: str | None, key: str | None = None) -> str | None:
+        """The change with the event's mark in its transaction: a retry finds the mark, a
+        crash before the commit leaves neither."""
         with self.sessions.begin() as session:
+            if key is not None and not self.once.mark(session, key):
+                return None
             return channel_membership_changed(session, PLATFORM, channel, user, joined,
                                               self.router.settings.clock(), name)
 
@@ -265,18 +288,25 @@ class SlackAdapter:
         """Run blocking core work on the adapter's bounded pool."""
         return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
 
-    def _handle(self, incoming: Incoming) -> tuple[Reply, Rendered | None]:
+    def _handle(self, incoming: Incoming,
+                key: str | None = None) -> tuple[Reply, Rendered | None] | None:
         """Without a core process (``core_processes=0``): the same work on a thread."""
-        return core_process.handle(self.router, incoming)
+        return core_process.handle(self.router, incoming, self.once, key)
 
-    async def run_command(self, line: str, origin: Origin) -> None:
+    async def run_command(self, line: str, origin: Origin, key: str | None = None) -> bool:
+        """Run and answer one command; False when its request (``key``) had been handled
+        already, and so nothing was done or said."""
         try:
             name = await self.names.name_of(origin.user_id)
             incoming = Incoming(PLATFORM, origin.user_id, line, origin.channel_id, name, "/")
             if self.core is not None:
-                reply, rendered = await self.core.handle(incoming)
+                result = await self.core.handle(incoming, key)
             else:
-                reply, rendered = await self._core(self._handle, incoming)
+                result = await self._core(self._handle, incoming, key)
+            if result is None:
+                log.info("slack request %s handled already: not run again", key)
+                return False
+            reply, rendered = result
             if reply.posts:
                 # senders block on their platform's HTTP (and wait out a 429): not on the
                 # core's pool, where that would hold up everyone's commands
@@ -286,6 +316,7 @@ class SlackAdapter:
             await self.answer(reply, origin, rendered)
         except Exception:
             log.exception("slack: answering %r failed", line[:80])
+        return True
 
     async def answer(self, reply: Reply, origin: Origin,
                      rendered: Rendered | None = None) -> None:
@@ -363,7 +394,10 @@ class SlackAdapter:
                     .where(Channel.platform == PLATFORM, Channel.channel_id == channel_id))
         return groups, current
 
-    async def open_action_modal(self, trigger_id: str, origin: Origin) -> None:
+    async def open_action_modal(self, trigger_id: str, origin: Origin,
+                                key: str | None = None) -> None:
+        if not await self._first_time(key):
+            return
         groups, current = await self._core(self._groups_for_modal, origin.channel_id)
         meta = json.dumps({"channel": origin.channel_id, "response_url": origin.response_url})
         try:

@@ -25,6 +25,7 @@ from typing import Any
 
 from bot.config import Settings
 from bot.slack.render import Rendered, render_blocks
+from bot.slack.state import RequestOnce
 from handlers.messages import Reply
 from handlers.router import Incoming, Router
 
@@ -34,15 +35,26 @@ _HEADER = struct.Struct("!I")
 Result = tuple[Reply, Rendered | None]
 
 
-def handle(router: Router, incoming: Incoming) -> Result:
+def handle(router: Router, incoming: Incoming, once: RequestOnce | None = None,
+           key: str | None = None) -> Result | None:
     """One command in its transaction, and its reply rendered as Block Kit unless it has
     posts for other channels (the parent adds their problems to it first).
+
+    With a request ``key``, the request's mark is written in the command's transaction
+    (``once`` is installed on the router's sessions); None means the request had been
+    handled already and nothing was done.
 
     A rendered reply goes back without its neutral blocks, which the parent would not read
     (unless there are files, whose names it needs): pickling a fifty-row table twice cost
     both processes more than sending it to Slack.
     """
-    reply = router.handle(incoming)
+    if once is not None and key is not None:
+        with once.handling(key) as marking:
+            reply = router.handle(incoming)
+        if marking is not None and marking.duplicate:
+            return None
+    else:
+        reply = router.handle(incoming)
     if reply.posts:
         return reply, None
     rendered = render_blocks(list(reply.blocks))
@@ -71,11 +83,12 @@ class CoreProcess:
     def pids(self) -> list[int]:
         return [c.pid for c in self._children if c.pid is not None]
 
-    async def handle(self, incoming: Incoming) -> Result:
+    async def handle(self, incoming: Incoming, key: str | None = None) -> Result | None:
+        """None: the request (``key``) had been handled already; nothing was done."""
         if not all(c.alive for c in self._children):
             await self._replace_ended()
         child = min(self._children, key=lambda c: len(c.pending))
-        result: Result = await child.call(incoming)
+        result: Result | None = await child.call((incoming, key))
         return result
 
     async def _replace_ended(self) -> None:
@@ -205,6 +218,7 @@ def serve(fd_in: int, fd_out: int) -> None:
 
     setup_logging()
     router: Router | None = None
+    once: RequestOnce | None = None
     while True:
         head = _read_exactly(fd_in, _HEADER.size)
         if head is None:
@@ -217,12 +231,15 @@ def serve(fd_in: int, fd_out: int) -> None:
             if isinstance(payload, Settings):
                 # the parent migrated the store and applied the preset before it started us
                 router = build(payload, migrate=False, preset=False).router
+                once = RequestOnce(router.sessions)
+                once.install(router.sessions)
                 gc.collect()
                 gc.freeze()  # start-up objects out of the cyclic collector's walks
                 result: tuple[int, bool, Any] = (rid, True, None)
             else:
                 assert router is not None, "no settings frame"
-                result = (rid, True, handle(router, payload))
+                incoming, key = payload
+                result = (rid, True, handle(router, incoming, once, key))
         except Exception as err:  # Router.handle answers its own errors; this is a bug
             log.exception("core process: request failed")
             result = (rid, False, f"{type(err).__name__}: {err}")

@@ -35,18 +35,20 @@ def register(adapter: SlackAdapter) -> None:
     """
     locks: dict[str, asyncio.Lock] = {}
 
-    async def on_message(event: dict[str, Any]) -> None:
+    async def on_message(event: dict[str, Any], context: Any = None) -> None:
         channel = event.get("channel")
         if not isinstance(channel, str):
             return
         async with locks.setdefault(channel, asyncio.Lock()):
-            await handle_message(adapter, event)
+            await handle_message(adapter, event, (context or {}).get("taskbot_request_key"))
 
     adapter.app.event("message")(adapter.acking(on_message))
 
 
-async def handle_message(adapter: SlackAdapter, event: dict[str, Any]) -> None:
-    """One channel message: ignored unless a meeting is open in the channel."""
+async def handle_message(adapter: SlackAdapter, event: dict[str, Any],
+                         key: str | None = None) -> None:
+    """One channel message: ignored unless a meeting is open in the channel. A capture
+    writes the event's mark (``key``) in its own transaction, so a retry captures nothing."""
     from bot.slack.app import Origin
 
     if event.get("subtype") or event.get("bot_id"):
@@ -62,7 +64,13 @@ async def handle_message(adapter: SlackAdapter, event: dict[str, Any]) -> None:
     try:
         name = await adapter.names.name_of(user)
         incoming = Incoming(PLATFORM, user, line, channel, name, "/")
-        reply: Reply | None = await asyncio.to_thread(capture_line, adapter.router, incoming)
+
+        def capture() -> Reply | None:
+            with adapter.once.handling(key, alone=False) as once:
+                reply = capture_line(adapter.router, incoming)
+            return None if once is not None and once.duplicate else reply
+
+        reply: Reply | None = await asyncio.to_thread(capture)
         if reply is None:
             return
         problems: list[str] = []

@@ -3,7 +3,9 @@
 Slack answers a burst with HTTP 429 and a ``Retry-After`` in seconds. A call waits that long
 and tries again, a bounded number of times within a bounded wait; past the bound it raises
 ``SendFailed(retry_after=...)`` so the delivery engine keeps the row pending for a later tick
-instead of blocking a worker thread for minutes.
+instead of blocking a worker thread for minutes. The delivery engine also hands each send
+the time left of its row's lease: no wait and no call runs past it, so a row is never still
+being posted here once another ticker may take it over.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any, TypeVar
@@ -71,8 +74,10 @@ class SlackSender:
         self.loop = loop
         self._loop_thread = threading.get_ident()
 
-    async def call(self, method: str, make: Callable[[], Awaitable[T]]) -> T:
-        """Run one Web API call, waiting out 429s within the bounds."""
+    async def call(self, method: str, make: Callable[[], Awaitable[T]],
+                   deadline: float | None = None) -> T:
+        """Run one Web API call, waiting out 429s within the bounds and, when given, before
+        ``deadline`` (``time.monotonic()`` seconds)."""
         attempts, waited = 0, 0.0
         while True:
             try:
@@ -81,7 +86,9 @@ class SlackSender:
                 status = getattr(err.response, "status_code", 0)
                 if status == 429:
                     delay = retry_after_of(err)
-                    if attempts < self.max_retries and waited + delay <= self.max_wait:
+                    in_time = deadline is None or time.monotonic() + delay < deadline
+                    if (attempts < self.max_retries and waited + delay <= self.max_wait
+                            and in_time):
                         log.info("slack %s: rate limited, retrying in %.0fs", method, delay)
                         await self.sleep(delay)
                         attempts += 1
@@ -92,37 +99,40 @@ class SlackSender:
                 raise SendFailed(f"Slack {method}: {error}", permanent=error in PERMANENT) from err
 
     async def post_rendered(self, channel_id: str, rendered: Rendered,
-                            **extra: Any) -> str:
+                            deadline: float | None = None, **extra: Any) -> str:
         """Every message of a rendering, then its files; returns the first message's ts."""
         first = ""
         for message in rendered.messages:
             resp = await self.call("chat.postMessage", partial(
                 self.client.chat_postMessage, channel=channel_id, blocks=message.blocks,
                 text=message.text or " ", unfurl_links=False, unfurl_media=False, **extra,
-            ))
+            ), deadline)
             first = first or str(resp.get("ts") or "")
         for file in rendered.files:
-            file_id = await self.upload(channel_id, file)
+            file_id = await self.upload(channel_id, file, deadline=deadline)
             first = first or file_id
         return first
 
-    async def post(self, channel_id: str, blocks: list[Block]) -> str:
+    async def post(self, channel_id: str, blocks: list[Block],
+                   deadline: float | None = None) -> str:
         """``channel_id`` may be a channel or ``dm:<user>`` (a direct message)."""
-        target = await self.resolve(channel_id)
-        return await self.post_rendered(target, render_blocks(blocks))
+        target = await self.resolve(channel_id, deadline)
+        return await self.post_rendered(target, render_blocks(blocks), deadline)
 
-    async def resolve(self, channel_id: str) -> str:
+    async def resolve(self, channel_id: str, deadline: float | None = None) -> str:
         """The conversation id for a channel ref: ``dm:U…`` opens the direct message."""
         user = ChannelRef(PLATFORM, channel_id).direct_user
         if user is None:
             return channel_id
         if user not in self._dms:
             resp = await self.call("conversations.open",
-                                   partial(self.client.conversations_open, users=user))
+                                   partial(self.client.conversations_open, users=user),
+                                   deadline)
             self._dms[user] = str((resp.get("channel") or {}).get("id") or user)
         return self._dms[user]
 
-    async def upload(self, channel_id: str, file: File, comment: str | None = None) -> str:
+    async def upload(self, channel_id: str, file: File, comment: str | None = None,
+                     deadline: float | None = None) -> str:
         """A file into a channel (files.getUploadURLExternal, upload, completeUploadExternal)."""
         kwargs: dict[str, Any] = {
             "channel": channel_id, "content": file.content, "filename": file.name,
@@ -130,20 +140,27 @@ class SlackSender:
         }
         if comment:
             kwargs["initial_comment"] = comment
-        resp = await self.call("files.upload", partial(self.client.files_upload_v2, **kwargs))
+        resp = await self.call("files.upload", partial(self.client.files_upload_v2, **kwargs),
+                               deadline)
         files = resp.get("files") or []
         return str(files[0].get("id", "")) if files else ""
 
-    def send(self, channel: ChannelRef, blocks: list[Block], key: str) -> str:
-        """The Sender port: called from a worker thread (dispatcher, delivery engine)."""
+    def send(self, channel: ChannelRef, blocks: list[Block], key: str,
+             timeout: float | None = None) -> str:
+        """The Sender port: called from a worker thread (dispatcher, delivery engine).
+        ``timeout`` bounds the whole send, 429 waits included (past it: SendFailed)."""
         if self.loop is None:
             raise SendFailed("Slack is not connected yet", retry_after=5.0)
         if threading.get_ident() == self._loop_thread:
             raise RuntimeError("SlackSender.send blocks; call it from a worker thread")
-        future = asyncio.run_coroutine_threadsafe(self.post(channel.channel_id, blocks),
-                                                  self.loop)
+        bound = self.thread_timeout if timeout is None else min(self.thread_timeout, timeout)
+        if bound <= 0:
+            raise SendFailed(f"Slack post to {channel.channel_id}: no time left to send")
+        deadline = time.monotonic() + bound
+        future = asyncio.run_coroutine_threadsafe(
+            self.post(channel.channel_id, blocks, deadline), self.loop)
         try:
-            return future.result(self.thread_timeout)
+            return future.result(bound)
         except TimeoutError as err:
             future.cancel()
             raise SendFailed(f"Slack post to {channel.channel_id} timed out") from err

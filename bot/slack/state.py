@@ -1,27 +1,40 @@
-"""Slack adapter state: seen event ids (in the store) and display names (in memory).
+"""Slack adapter state: handled requests (in the store) and display names (in memory).
 
 Slack redelivers an event when it did not see a 200 in time (``X-Slack-Retry-Num``), and a
-restart must not replay one either, so handled event ids are kept in ``kv_state`` for a day.
+signed request replayed within the signature's five minutes verifies as well as the first
+time. So each request is acted on once: its key (Slack's ``event_id`` for an event, its
+``trigger_id`` for a slash command or an interaction, else the signature and timestamp) is
+kept in ``kv_state`` for a day, written in the transaction of the command the request runs
+(``RequestOnce``), so a crash cannot leave a command done and its request unmarked, or the
+other way round; a restart within the window finds the mark.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import datetime as dt
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
-from sqlalchemy import delete
+from sqlalchemy import Connection, delete, event, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 
+from handlers.grammar import UserError
 from storage.models import KvState
 
 log = logging.getLogger(__name__)
 
 EVENT_PREFIX = "slack:event:"
+REQUEST_PREFIX = "slack:request:"
 KEEP_EVENTS = dt.timedelta(days=1)
 PRUNE_EVERY = 500
 
@@ -100,3 +113,142 @@ class NameCache:
             return None
         self._names[user_id] = (name, self.clock() + self.ttl)
         return name
+
+
+def request_key(body: Mapping[str, Any], headers: Mapping[str, Any]) -> str | None:
+    """What makes a request the same request again: Slack's own id where it has one (an
+    event's ``event_id`` across its retries, a command's or interaction's ``trigger_id``),
+    else the signature with its timestamp. None: nothing to dedupe (a URL check)."""
+    kind = body.get("type")
+    if kind == "event_callback":
+        event_id = body.get("event_id")
+        return (EVENT_PREFIX + str(event_id))[:255] if event_id else None
+    if kind == "url_verification":
+        return None
+    trigger = body.get("trigger_id")
+    if isinstance(trigger, str) and trigger:
+        return (REQUEST_PREFIX + "t:" + trigger)[:255]
+
+    def header(name: str) -> str | None:
+        value = headers.get(name)
+        if isinstance(value, (list, tuple)):
+            value = value[0] if value else None
+        return str(value) if value else None
+
+    sig, ts = header("x-slack-signature"), header("x-slack-request-timestamp")
+    return (REQUEST_PREFIX + f"s:{ts}:{sig}")[:255] if sig and ts else None
+
+
+class AlreadyHandled(UserError):
+    """The request's mark was there when its command's transaction began: roll it back."""
+
+    def __init__(self) -> None:
+        super().__init__("This request was handled already.", show_usage=False)
+
+
+@dataclass
+class Once:
+    """One request being handled: ``done`` once its mark is committed, ``duplicate`` when
+    the mark was found (another delivery of it got there first)."""
+
+    key: str
+    inserted: bool = False
+    done: bool = False
+    duplicate: bool = False
+
+
+_current: contextvars.ContextVar[Once | None] = contextvars.ContextVar(
+    "slack_request_once", default=None)
+
+
+class RequestOnce:
+    """Each request acted on once, by its ``request_key``, across retries and restarts."""
+
+    def __init__(self, sessions: sessionmaker[Session],
+                 clock: Callable[[], dt.datetime] = _utc_naive) -> None:
+        self.sessions = sessions
+        self.clock = clock
+        self._count = 0
+
+    def seen(self, key: str) -> bool:
+        """Blocking (one indexed read): call it from a worker thread."""
+        with self.sessions() as session:
+            return session.scalar(select(KvState.key).where(KvState.key == key)) is not None
+
+    def mark(self, conn: Connection | Session, key: str) -> bool:
+        """The mark, in the caller's transaction; False when it was there already (on
+        PostgreSQL after waiting for a transaction that is writing it to end)."""
+        dialect = conn.get_bind().dialect.name if isinstance(conn, Session) \
+            else conn.dialect.name
+        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        now = self.clock()
+        stmt = (insert(KvState).values(key=key, value="", updated_at=now)
+                .on_conflict_do_nothing(index_elements=["key"]).returning(KvState.key))
+        inserted = conn.execute(stmt).first() is not None
+        if inserted:
+            self._count += 1
+            if self._count % PRUNE_EVERY == 1:
+                self._prune_later = now
+        return inserted
+
+    _prune_later: dt.datetime | None = None
+
+    def mark_alone(self, key: str) -> bool:
+        """The mark in a transaction of its own, for work that writes nothing else."""
+        with self.sessions.begin() as session:
+            first = self.mark(session, key)
+        self.prune_if_due()
+        return first
+
+    def prune_if_due(self) -> None:
+        if self._prune_later is not None:
+            now, self._prune_later = self._prune_later, None
+            EventDedup(self.sessions, self.clock).prune(now)
+
+    def install(self, sessions: sessionmaker[Session]) -> None:
+        """Mark the current request (``handling``) at the start of each transaction of
+        ``sessions``: the router's, so the mark commits or rolls back with the command."""
+
+        def began(session: Session, transaction: SessionTransaction, conn: Connection) -> None:
+            once = _current.get()
+            if once is None or once.done or once.inserted or transaction.parent is not None:
+                return
+            if not self.mark(conn, once.key):
+                once.duplicate = True
+                raise AlreadyHandled()
+            once.inserted = True
+
+        def committed(session: Session) -> None:
+            once = _current.get()
+            if once is not None and once.inserted:
+                once.done = True
+
+        def rolled_back(session: Session) -> None:
+            once = _current.get()
+            if once is not None and not once.done:
+                once.inserted = False
+
+        event.listen(sessions, "after_begin", began)
+        event.listen(sessions, "after_commit", committed)
+        event.listen(sessions, "after_rollback", rolled_back)
+
+    @contextlib.contextmanager
+    def handling(self, key: str | None, *, alone: bool = True) -> Iterator[Once | None]:
+        """Run the request's work inside: its first transaction on installed sessions
+        writes the mark. With ``alone``, work that committed none (an error reply) is
+        marked on its own after, so a replay does nothing either; a channel message that
+        no meeting captures (``alone=False``) writes nothing. Call it in the thread that
+        does the work."""
+        if key is None:
+            yield None
+            return
+        once = Once(key)
+        token = _current.set(once)
+        try:
+            yield once
+        finally:
+            _current.reset(token)
+        if alone and not once.done and not once.duplicate:
+            once.duplicate = not self.mark_alone(key)
+            once.done = True
+        self.prune_if_due()

@@ -16,6 +16,12 @@ if engine is None:
     engine = make_engine(os.environ.get("DATABASE_URL", "sqlite:///taskbot.sqlite3"))
 
 with engine.connect() as connection:
+    if connection.dialect.name == "sqlite":
+        # the whole upgrade in one BEGIN IMMEDIATE transaction: a second process upgrading
+        # the same file waits for it and then finds the store at head (storage.db.upgrade
+        # retries while it waits); Alembic would otherwise commit per revision, and a second
+        # process would run revisions the first had planned too
+        connection.begin()
     context.configure(
         connection=connection,
         target_metadata=Base.metadata,

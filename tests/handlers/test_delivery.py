@@ -25,7 +25,8 @@ class RecordingSender:
         self.retry_after = retry_after
         self.calls = 0
 
-    def send(self, channel: ChannelRef, blocks: list[Block], key: str) -> str:
+    def send(self, channel: ChannelRef, blocks: list[Block], key: str,
+             timeout: float | None = None) -> str:
         self.calls += 1
         if self.fail:
             self.fail -= 1

@@ -218,7 +218,8 @@ class Recorder:
     def __init__(self) -> None:
         self.sent: list[tuple[ChannelRef, str, str]] = []
 
-    def send(self, channel: ChannelRef, blocks: list[Block], key: str) -> str:
+    def send(self, channel: ChannelRef, blocks: list[Block], key: str,
+             timeout: float | None = None) -> str:
         self.sent.append((channel, render_blocks(blocks), key))
         return f"m{len(self.sent)}"
 

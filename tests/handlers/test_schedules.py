@@ -195,7 +195,8 @@ def test_secretariat_sees_missed_and_failed_deliveries(bare_bot: Bot) -> None:
     bot.admin("meeting schedule repl first tuesday 10:00 remind 1d,1h")
 
     class Broken:
-        def send(self, channel: ChannelRef, blocks: list[object], key: str) -> str:
+        def send(self, channel: ChannelRef, blocks: list[object], key: str,
+                 timeout: float | None = None) -> str:
             raise SendFailed("channel_not_found", permanent=True)
 
     engine = DeliveryEngine(bot.sessions, bot.settings, {"shell": Broken()})  # type: ignore[dict-item]

@@ -49,6 +49,7 @@ class SlackBot:
     proc: subprocess.Popen[bytes]
     log: Path
     _seq: Any = None
+    database_url: str = ""
 
     def __post_init__(self) -> None:
         self._seq = itertools.count(1)
@@ -150,8 +151,8 @@ def slack_bot(request: pytest.FixtureRequest,
     tmp = tmp_path_factory.mktemp("slackbot")
     fake = FakeSlack().start()
     port = _free_port()
-    env = bot_env(database_url(request.param, request, tmp), fake,
-                  SLACK_SIGNING_SECRET=SECRET, PORT=str(port))
+    db = database_url(request.param, request, tmp)
+    env = bot_env(db, fake, SLACK_SIGNING_SECRET=SECRET, PORT=str(port))
     log = tmp / "bot.log"
     with log.open("wb") as out:
         proc = subprocess.Popen([sys.executable, "-m", "bot", "run"], cwd=tmp, env=env,
@@ -159,7 +160,7 @@ def slack_bot(request: pytest.FixtureRequest,
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_ready(url, proc, log)
-        yield SlackBot(url, fake, proc, log)
+        yield SlackBot(url, fake, proc, log, database_url=db)
     finally:
         stop_process(proc)
         fake.stop()

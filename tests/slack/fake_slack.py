@@ -2,7 +2,9 @@
 websocket, served over real HTTP on 127.0.0.1 from a thread of its own.
 
 It answers the way Slack does (``ok``, ``ts``, ``channel``...), records every call with its
-parsed body, and can be told to answer a method with 429 and ``Retry-After`` a number of times.
+parsed body, and can be told to answer a method with 429 and ``Retry-After`` a number of times,
+or slowly: ``slow(method, pause)`` runs ``pause(call)`` (blocking, on a thread of its own) after
+recording each call and before answering it.
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ class FakeSlack:
         self.calls: list[Call] = []
         self.names: dict[str, str] = {}
         self._limits: dict[str, list[float]] = {}
+        self._pauses: dict[str, Callable[[Call], None]] = {}
         self._lock = threading.Lock()
         self._ts = itertools.count(1)
         # the benchmark passes uvloop's, so the fake costs less of the machine it measures
@@ -95,6 +98,15 @@ class FakeSlack:
     def rate_limit(self, method: str, times: int, retry_after: float = 1) -> None:
         with self._lock:
             self._limits[method] = [retry_after] * times
+
+    def slow(self, method: str, pause: Callable[[Call], None] | None) -> None:
+        """Answer ``method`` only once ``pause(call)`` has returned (None: at once again).
+        The call is recorded first, as Slack has posted a message before its answer is in."""
+        with self._lock:
+            if pause is None:
+                self._pauses.pop(method, None)
+            else:
+                self._pauses[method] = pause
 
     def clear(self) -> None:
         with self._lock:
@@ -170,8 +182,14 @@ class FakeSlack:
             self._record(Call("api", method, body, 429, headers))
             return web.json_response({"ok": False, "error": "ratelimited"}, status=429,
                                      headers={"Retry-After": str(int(limited))})
-        self._record(Call("api", method, body, 200, headers))
-        return web.json_response(self._answer(method, body))
+        call = Call("api", method, body, 200, headers)
+        self._record(call)
+        answer = self._answer(method, body)
+        with self._lock:
+            pause = self._pauses.get(method)
+        if pause is not None:
+            await asyncio.to_thread(pause, call)
+        return web.json_response(answer)
 
     def _answer(self, method: str, body: dict[str, Any]) -> dict[str, Any]:
         ok: dict[str, Any] = {"ok": True}

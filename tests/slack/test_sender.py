@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -66,6 +67,36 @@ def test_429_beyond_the_bound_raises_with_retry_after(fake: FakeSlack) -> None:
     with pytest.raises(SendFailed) as err:
         asyncio.run(sender.post("C1", [Text(("hi",))]))
     assert err.value.retry_after == 60 and slept == []
+
+
+def test_a_retry_after_past_the_deadline_is_not_waited(fake: FakeSlack) -> None:
+    """The delivery engine's deadline (the row's lease) bounds the 429 waits: a Retry-After
+    that would end past it is handed back to the engine at once, nothing slept."""
+    sender, slept = make_sender(fake)
+    fake.rate_limit("chat.postMessage", times=1, retry_after=20)
+    deadline = time.monotonic() + 10
+    with pytest.raises(SendFailed) as err:
+        asyncio.run(sender.post("C1", [Text(("late",))], deadline))
+    assert err.value.retry_after == 20 and slept == []
+    fake.rate_limit("chat.postMessage", times=1, retry_after=2)
+    assert asyncio.run(sender.post("C1", [Text(("in time",))], deadline)) and slept == [2.0]
+
+
+def test_send_with_no_time_left_posts_nothing(fake: FakeSlack) -> None:
+    sender, _ = make_sender(fake)
+    sender.bind(asyncio.new_event_loop())
+    raised: list[BaseException] = []
+
+    def send() -> None:
+        try:
+            sender.send(ChannelRef("slack", "C1"), [Text(("x",))], "k", timeout=0.0)
+        except SendFailed as err:
+            raised.append(err)
+
+    worker = threading.Thread(target=send)
+    worker.start()
+    worker.join(10)
+    assert raised and fake.find("api", "chat.postMessage") == []
 
 
 def test_direct_messages_and_files(fake: FakeSlack) -> None:

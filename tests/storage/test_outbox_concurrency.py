@@ -32,7 +32,8 @@ class FileSender:
     def __init__(self, path: str) -> None:
         self.path = path
 
-    def send(self, channel: ChannelRef, blocks: list[Block], key: str) -> str:
+    def send(self, channel: ChannelRef, blocks: list[Block], key: str,
+             timeout: float | None = None) -> str:
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
         try:
             os.write(fd, f"{os.getpid()} {key}\n".encode())
@@ -97,7 +98,8 @@ class FlakySender:
         self.sent: list[tuple[str, str]] = []
         self.failed_once = False
 
-    def send(self, channel: ChannelRef, blocks: list[Block], key: str) -> str:
+    def send(self, channel: ChannelRef, blocks: list[Block], key: str,
+             timeout: float | None = None) -> str:
         if channel.channel_id == "#c0" and not self.failed_once:
             self.failed_once = True
             raise SendFailed("429", retry_after=90)
