@@ -47,7 +47,7 @@ def handle(router: Router, incoming: Incoming) -> Result:
         return reply, None
     rendered = render_blocks(list(reply.blocks))
     if not rendered.files:
-        reply = Reply(private=reply.private, error=reply.error)
+        reply = Reply(private=reply.private, error=reply.error, secret=reply.secret)
     return reply, rendered
 
 
