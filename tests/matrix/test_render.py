@@ -148,8 +148,8 @@ def pill(user_id: str, name: str) -> str:
 
 
 _HTMLISH = st.lists(
-    st.sampled_from(list('<>/"\'= &#;!-?abrx@:%4') + [
-        "a ", "href=", "https://matrix.to/#/", "@u:s", "</a>", "<mx-reply>", "</mx-reply>",
+    st.sampled_from([
+        *'<>/"\'= &#;!-?abrx@:%4', "a ", "href=", "https://matrix.to/#/", "@u:s", "</a>", "<mx-reply>", "</mx-reply>",
         "<br>", "&amp;", "\n", "> ", "\u00a0", "İ", "\x00"]),
     max_size=200,
 ).map("".join)
