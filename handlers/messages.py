@@ -128,6 +128,10 @@ class Reply:
     # True: only the person who typed the command sees it (Slack ephemeral).
     private: bool = True
     error: bool = False
+    # True: it holds a key (a link with a token) or staff-only data, so it must reach the
+    # person directly on every platform, never a shared room, even where the platform has
+    # no ephemeral messages (Matrix): there the room gets a one-line pointer.
+    secret: bool = False
 
     def add(self, *blocks: Block) -> Reply:
         self.blocks.extend(blocks)
@@ -136,6 +140,14 @@ class Reply:
     def say(self, *spans: Span, style: str = "plain") -> Reply:
         self.blocks.append(Text(tuple(spans), style))
         return self
+
+    @property
+    def confidential(self) -> bool:
+        """For the person's direct chat only: a secret, or a private reply with an export
+        (a file). Errors never are: they carry what was typed, not what was stored."""
+        if self.error:
+            return False
+        return self.secret or (self.private and any(isinstance(b, File) for b in self.blocks))
 
 
 def text(*spans: Span, style: str = "plain") -> Text:

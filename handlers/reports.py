@@ -854,7 +854,7 @@ def register(reg: Registry) -> None:
         expires = int((ctx.now + dt.timedelta(days=days)).timestamp())
         url = absolute(ctx.settings, dashboard_path(secret, expires))
         ctx.audit("link", "dashboard", None, expires=expires)
-        reply = Reply(private=True)
+        reply = Reply(private=True, secret=True)
         reply.say("Your dashboard link (keep it to yourself; it works until ",
                   When(dt.datetime.fromtimestamp(expires, dt.UTC), ctx.settings.timezone),
                   "):")
@@ -883,7 +883,7 @@ def register(reg: Registry) -> None:
         secret = web_secret(ctx.session, create=True)
         assert secret is not None
         url = absolute(ctx.settings, feed_path(secret, feed))
-        reply = Reply(private=True)
+        reply = Reply(private=True, secret=True)
         reply.say(f"{title}: subscribe to this address in Outlook, Google Calendar or "
                   "Thunderbird (add calendar from URL); keep it to yourself.")
         reply.say(Link(url) if url.startswith("http") else url)
@@ -898,7 +898,7 @@ def register(reg: Registry) -> None:
         require_staff(ctx, "secretariat feeds")
         secret = web_secret(ctx.session, create=True)
         assert secret is not None
-        reply = Reply(private=True)
+        reply = Reply(private=True, secret=True)
         reply.say("Calendar feeds (read-only; each link is its own key)", style="heading")
         feeds = ["all", *ctx.session.scalars(select(Group.slug).order_by(Group.slug))]
         for feed in feeds:

@@ -17,6 +17,7 @@ from handlers.context import CoreSettings, Ctx
 from handlers.directory import ensure_person
 from handlers.grammar import MAX_LINE, Args, UserError, control_character_error, tokenize
 from handlers.messages import Reply, Table, text
+from storage import kv
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +38,11 @@ class Command:
         return " ".join(p for p in (self.noun, self.verb, self.usage) if p)
 
 
+# An adapter's own check of a parsed command (a platform permission such as room power
+# levels), run after parsing and before the command: a Reply refuses it, None lets it run.
+Guard = Callable[[Command], Reply | None]
+
+
 @dataclass(frozen=True)
 class Incoming:
     """One command line as an adapter received it."""
@@ -47,6 +53,11 @@ class Incoming:
     channel_id: str | None = None
     user_name: str | None = None
     prefix: str = ""  # how the platform spells commands: "/" on Slack, "!" on Matrix
+    # An idempotency key for this command run (an event id, a request id), namespaced by
+    # the adapter. It is written in the command's own transaction, so the command and the
+    # mark that it ran commit together, and a run whose key is already written is not
+    # repeated: a redelivery after a crash between the two cannot run a command twice.
+    once: str | None = None
 
 
 class Registry:
@@ -113,6 +124,12 @@ def error_reply(message: str, usage: str | None) -> Reply:
     return reply
 
 
+def already_done() -> Reply:
+    """The answer to a command run whose idempotency key was already written."""
+    return Reply().say("That command arrived twice; it was carried out the first time, "
+                       "so nothing more was done.")
+
+
 class Router:
     def __init__(
         self, sessions: sessionmaker[Session], settings: CoreSettings, registry: Registry
@@ -121,7 +138,28 @@ class Router:
         self.settings = settings
         self.registry = registry
 
-    def handle(self, msg: Incoming) -> Reply:
+    def handle(self, msg: Incoming, guard: Guard | None = None) -> Reply:
+        """Parse and run one line; ``guard`` sees the resolved command before it runs."""
+        parsed = self.parse(msg)
+        if isinstance(parsed, Reply):
+            return parsed
+        cmd, args = parsed
+        if guard is not None and (refused := guard(cmd)) is not None:
+            return refused
+        return self.run(msg, cmd, args)
+
+    def resolve(self, msg: Incoming) -> Command | None:
+        """The command a line stands for, without running it (None: help, or not a command).
+
+        Platform checks must look at this, never at the raw words: quotes, a second prefix,
+        case and spacing all spell the same command.
+        """
+        parsed = self.parse(msg)
+        return None if isinstance(parsed, Reply) else parsed[0]
+
+    def parse(self, msg: Incoming) -> tuple[Command, Args] | Reply:
+        """The resolved command and its arguments, or the reply for a line that is none
+        (help, an unknown command, a bad line). Reads no store."""
         line = msg.text.strip()
         if line[:1] in ("/", "!"):
             line = line[1:]
@@ -151,13 +189,14 @@ class Router:
                 f"{noun} needs a subcommand."
             )
             return error_reply(what, self.registry.usage(noun, prefix=msg.prefix))
-        args = Args(line, tokens[2:])
-        return self.run(msg, cmd, args)
+        return cmd, Args(line, tokens[2:])
 
     def run(self, msg: Incoming, cmd: Command, args: Args) -> Reply:
         session = self.sessions()
         try:
             with session.begin():
+                if msg.once is not None and not kv.claim(session, msg.once):
+                    return already_done()
                 actor = ensure_person(session, msg.platform, msg.user_id, msg.user_name)
                 ctx = Ctx(
                     session=session,

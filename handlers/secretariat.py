@@ -703,7 +703,7 @@ def register(reg: Registry) -> None:
             .order_by(Outbox.due_at.desc(), Outbox.id.desc())
             .limit(DELIVERIES_CAP)
         ).all()
-        reply = Reply()
+        reply = Reply(secret=True)
         summary = ", ".join(f"{counts.get(s, 0)} {s}" for s in
                             ("pending", "sending", "sent", "failed", "missed", "skipped"))
         reply.say(f"Scheduled messages: {summary}", style="heading")

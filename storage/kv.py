@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from storage.models import KvState
@@ -43,3 +44,20 @@ def put(session: Session, key: str, value: str) -> None:
 
 def drop(session: Session, key: str) -> None:
     session.execute(delete(KvState).where(KvState.key == key))
+
+
+def claim(session: Session, key: str) -> bool:
+    """Write ``key`` in the caller's transaction unless it is there; False if it was.
+
+    An idempotency key: committed with the work it guards, so the two cannot part. A
+    concurrent claim of the same key waits on the row (PostgreSQL) or the write lock
+    (SQLite) and then finds it, or loses the insert race and is told so.
+    """
+    if get(session, key) is not None:
+        return False
+    try:
+        with session.begin_nested():
+            session.add(KvState(key=key, value="", updated_at=_now()))
+    except IntegrityError:
+        return False
+    return True

@@ -47,13 +47,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.config import ConfigError, Settings
 from bot.container import Container
 from bot.dispatch import Dispatcher
-from bot.matrix.render import PLATFORM, command_text, file_content, render
+from bot.matrix.render import PLATFORM, TooLong, command_text, file_content, render
 from bot.matrix.state import MatrixState
 from handlers.delivery import SendFailed
 from handlers.directory import find_identity
 from handlers.meeting_mode import ACK_REACTION, capture_line
 from handlers.messages import Block, ChannelRef, File, Reply, Text
-from handlers.router import Incoming, Router
+from handlers.router import Command, Incoming, Router
 from storage.models import NAME_MAX, Membership
 
 log = logging.getLogger(__name__)
@@ -269,7 +269,12 @@ class MatrixBot:
                 await asyncio.sleep(backoff)
                 continue
             self.token = resp.next_batch
-            await asyncio.to_thread(self.state.save_sync_token, resp.next_batch)
+            try:
+                await asyncio.to_thread(self.state.save_sync_token, resp.next_batch)
+            except Exception:
+                # ("database is locked"): the next batch stores its token; until then a
+                # restart replays this one, and what it ran is marked seen
+                log.exception("could not store the Matrix sync token")
             self.synced.set()
 
     async def handle_sync(self, resp: SyncResponse) -> None:
@@ -340,9 +345,14 @@ class MatrixBot:
         if (content.get("m.relates_to") or {}).get("rel_type") == "m.replace":
             return  # an edit: the original was the command
         formatted = content.get("formatted_body")
-        line = command_text(content["body"], formatted if isinstance(formatted, str) else None)
         prefix = self.options.prefix
         direct = self.is_direct(room_id)
+        try:
+            line = command_text(content["body"],
+                                formatted if isinstance(formatted, str) else None)
+        except TooLong as err:
+            await self._refuse_unreadable(room_id, event_id, content["body"], direct, err)
+            return
         if line.startswith(prefix):
             line = line[len(prefix):].strip()
         elif not direct:
@@ -351,6 +361,17 @@ class MatrixBot:
         if not line:
             return
         await self.run_command(room_id, event_id, sender, line, direct)
+
+    async def _refuse_unreadable(self, room_id: str, event_id: str, body: str, direct: bool,
+                                 err: TooLong) -> None:
+        """A body too long to read: marked seen first (so neither a retry nor a restart
+        meets it again), logged once, and answered in one line if it looked like a command."""
+        log.warning("event %s in %s not read: its body is too long (%s)", event_id, room_id, err)
+        await asyncio.to_thread(self.state.mark_seen, event_id)
+        if direct or body.lstrip().startswith(self.options.prefix):
+            await self.send_blocks(room_id, [Text((
+                f"That message is too long to be a command ({err}).",))],
+                f"reply:{event_id}", reply_to=event_id)
 
     # --- commands ----------------------------------------------------------------------------
 
@@ -368,42 +389,65 @@ class MatrixBot:
 
     async def run_command(self, room_id: str, event_id: str, sender: str, line: str,
                           direct: bool) -> None:
-        words = line.split()
-        noun, verb = ([*words, "", ""])[:2]
-        pair = (noun.lower(), verb.lower())
-        extra: list[Block] = []
-        if pair in LINK_COMMANDS and not direct and not self.may_link(room_id, sender):
-            await asyncio.to_thread(self.state.mark_seen, event_id)
-            await self.send_blocks(room_id, [Text((
-                f"{self.options.prefix}{noun} {verb} needs room power level "
-                f"{self.link_level(room_id)} here (a room moderator), as well as a Taskbot "
-                "role that allows it.",
-            ))], f"reply:{event_id}", reply_to=event_id)
-            return
+        # read on the loop, where nio keeps the room state; the check itself runs on the
+        # command the router parsed (any spelling of tg link), before the command runs
+        may_link = direct or self.may_link(room_id, sender)
+        level = self.link_level(room_id)
+        prefix = self.options.prefix
         incoming = Incoming(
             platform=PLATFORM, user_id=sender, text=line,
             channel_id=None if direct else room_id,
-            user_name=self.display_name(room_id, sender), prefix=self.options.prefix,
+            user_name=self.display_name(room_id, sender), prefix=prefix,
+            once=MatrixState.seen_key(event_id),
         )
+        resolved: list[Command] = []
+
+        def guard(cmd: Command) -> Reply | None:
+            resolved.append(cmd)
+            if (cmd.noun, cmd.verb) in LINK_COMMANDS and not may_link:
+                return Reply(error=True).say(
+                    f"{prefix}{cmd.noun} {cmd.verb} needs room power level {level} here "
+                    "(a room moderator), as well as a Taskbot role that allows it.")
+            return None
 
         names = {uid: name for uid in set(MATRIX_ID.findall(line))
                  if (name := self.display_name(room_id, uid))}
 
-        def work() -> tuple[list[Block], list[str]]:
-            reply = self.router.handle(incoming)
-            self.state.mark_seen(event_id)
+        def work() -> tuple[Reply, list[str]]:
+            reply = self.router.handle(incoming, guard)
+            if resolved and not reply.error:
+                # the command ran and committed: its seen mark went in the same transaction
+                self.state.seen.add(event_id)
+            else:
+                self.state.mark_seen(event_id)  # nothing ran: no command to repeat
             if names:
                 self.adopt_names(names)
             problems = self.dispatcher.deliver(reply.posts) if reply.posts else []
-            return reply.blocks, problems
+            return reply, problems
 
-        blocks, problems = await asyncio.to_thread(work)
-        if pair == ("tg", "show") and not direct:
-            extra.extend(self.power_level_blocks(room_id))
-        extra.extend(Text((p,)) for p in problems)
-        if blocks or extra:
-            await self.send_blocks(room_id, [*blocks, *extra], f"reply:{event_id}",
-                                   reply_to=event_id)
+        reply, problems = await asyncio.to_thread(work)
+        blocks = list(reply.blocks)
+        if reply.confidential and not direct:
+            blocks = [await self.send_direct_reply(sender, event_id, blocks)]
+        cmd = resolved[0] if resolved else None
+        if cmd is not None and (cmd.noun, cmd.verb) == ("tg", "show") and not direct:
+            blocks.extend(self.power_level_blocks(room_id))
+        blocks.extend(Text((p,)) for p in problems)
+        if blocks:
+            await self.send_blocks(room_id, blocks, f"reply:{event_id}", reply_to=event_id)
+
+    async def send_direct_reply(self, sender: str, event_id: str,
+                                blocks: list[Block]) -> Text:
+        """A confidential reply (a link with a key, an export) goes to the person's direct
+        room, made on demand; the shared room gets only the returned one-line pointer."""
+        try:
+            room = await self.room_for(ChannelRef.direct(PLATFORM, sender))
+            await self.send_blocks(room, blocks, f"private:{event_id}")
+        except SendFailed as err:
+            log.warning("could not answer %s in a direct room: %s", event_id, err)
+            return Text(("That answer is for you alone, and I could not open a direct chat "
+                         f"with you ({err}). Ask me again in a direct chat.",))
+        return Text(("That answer is for you alone: I sent it to you in a direct chat.",))
 
     def note_creators(self, room_id: str, create: dict[str, Any]) -> None:
         content = create.get("content") or {}

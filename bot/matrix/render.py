@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import quote
 
 from bot.textrender import render_table
+from handlers.grammar import MAX_LINE
 from handlers.messages import (
     Block,
     Buttons,
@@ -164,31 +165,149 @@ def file_content(block: File, content_uri: str) -> dict[str, Any]:
 
 # --- reading commands -----------------------------------------------------------------------
 
-_PILL = re.compile(
-    r'<a\s[^>]*href=["\']https://matrix\.to/#/(?P<id>(?:@|%40)[^"\'?]+)[^"\']*["\'][^>]*>.*?</a>',
-    re.IGNORECASE | re.DOTALL,
-)
-_TAG = re.compile(r"<[^>]+>")
-_REPLY_FALLBACK = re.compile(r"<mx-reply>.*?</mx-reply>", re.IGNORECASE | re.DOTALL)
+# A command line is at most MAX_LINE characters; its HTML twin is longer by its markup (a pill
+# is about 40 characters of tags around a name). Anything longer is not a command: it is
+# refused before any parsing, so no body can hold the loop (Synapse allows 64 KB events).
+MAX_BODY = 4 * MAX_LINE
+PILL_PREFIX = "https://matrix.to/#/"
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+# what may follow "<" in a tag (HTML: a letter, "/", "!" or "?")
+_TAG_START = dict.fromkeys("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ/!?", True)
+
+
+class TooLong(ValueError):
+    """A message body over :data:`MAX_BODY`: never parsed, never a command."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__(f"{size} characters; at most {MAX_BODY}")
+        self.size = size
+
+
+def _attributes(tag: str) -> dict[str, str]:
+    """The attributes of one tag's inside (``a href="..." x=y``), in one pass."""
+    attrs: dict[str, str] = {}
+    i, n = 0, len(tag)
+    while i < n and not tag[i].isspace():  # the tag name
+        i += 1
+    while i < n:
+        while i < n and (tag[i].isspace() or tag[i] == "/"):
+            i += 1
+        start = i
+        while i < n and not tag[i].isspace() and tag[i] not in "=/":
+            i += 1
+        name = tag[start:i].translate(_ASCII_LOWER)
+        while i < n and tag[i].isspace():
+            i += 1
+        value = ""
+        if i < n and tag[i] == "=":
+            i += 1
+            while i < n and tag[i].isspace():
+                i += 1
+            if i < n and tag[i] in "\"'":
+                close = tag.find(tag[i], i + 1)
+                end = n if close == -1 else close
+                value, i = tag[i + 1:end], end + 1
+            else:
+                start = i
+                while i < n and not tag[i].isspace():
+                    i += 1
+                value = tag[start:i]
+        if name:
+            attrs.setdefault(name, html.unescape(value))
+        elif i == start:
+            i += 1  # a stray "=": step over it
+    return attrs
+
+
+def _pill_id(tag: str) -> str | None:
+    """The Matrix user id an ``<a>`` tag links to, if it is a pill."""
+    from urllib.parse import unquote
+
+    href = _attributes(tag).get("href", "")
+    if not href.startswith(PILL_PREFIX):
+        return None
+    ident = href[len(PILL_PREFIX):].split("?", 1)[0]
+    if not ident.startswith(("@", "%40")) or len(ident) < 2:
+        return None
+    return unquote(ident)
+
+
+def read_formatted(formatted: str) -> str:
+    """The text of a message's HTML with pills as user ids, in one left-to-right pass.
+
+    Linear by construction: every search starts where the last one ended, and a search that
+    found nothing is not repeated. (The regexes this replaces backtracked: a 4 KB body held
+    the event loop for seconds. The standard library's ``html.parser`` is no way out on
+    Python 3.11: it rescans unterminated constructs, ``"<a " * 20_000`` took 115 s.)
+    A tag runs from ``<`` (before a letter, ``/``, ``!`` or ``?``) to the next ``>``; any
+    other ``<``, and one with no ``>`` after it, is text. The
+    reply fallback (``<mx-reply>`` .. ``</mx-reply>``) is dropped; a pill's label is
+    replaced by its user id; ``<br>`` and every other tag separate nothing but words.
+    """
+    low = formatted.translate(_ASCII_LOWER)  # same length, so positions agree
+    out: list[str] = []
+    n = len(formatted)
+    i = 0
+    # where the next closer is (or -1: none left), so each is searched for once per match
+    closers: dict[str, int] = {}
+
+    def closer(marker: str, after: int) -> int:
+        known = closers.get(marker)
+        if known is None or (known != -1 and known < after):
+            known = low.find(marker, after)
+            closers[marker] = known
+        return known
+
+    while i < n:
+        lt = formatted.find("<", i)
+        if lt == -1:
+            out.append(html.unescape(formatted[i:]))
+            break
+        gt = closer(">", lt + 1)
+        if gt == -1:  # no tag can close: the rest is text
+            out.append(html.unescape(formatted[i:]))
+            break
+        out.append(html.unescape(formatted[i:lt]))
+        if not _TAG_START.get(formatted[lt + 1], False):
+            out.append("<")  # "a < b" or "<>": not a tag (and "<" needs no unescaping)
+            i = lt + 1
+            continue
+        tag = formatted[lt + 1:gt]
+        name = tag.split(None, 1)[0].translate(_ASCII_LOWER)
+        i = gt + 1
+        if name == "mx-reply":
+            end = closer("</mx-reply>", i)
+            if end != -1:
+                i = end + len("</mx-reply>")
+            continue
+        if name == "a":
+            ident = _pill_id(tag)
+            if ident is not None:
+                end = closer("</a>", i)
+                if end != -1:
+                    out.append(f" {ident} ")
+                    i = end + len("</a>")
+                    continue
+        out.append(" " if name.rstrip("/") == "br" else "")
+    return " ".join("".join(out).split())
 
 
 def command_text(body: str, formatted_body: str | None) -> str:
     """The command line a person typed, with pills turned back into Matrix user ids.
 
     Clients put only the display name of a pill in ``body``; the user id is in the HTML.
+    Raises :class:`TooLong` for a body over :data:`MAX_BODY`, before reading a character.
     """
+    for part in (body, formatted_body or ""):
+        if len(part) > MAX_BODY:
+            raise TooLong(len(part))
     if formatted_body and "matrix.to" in formatted_body:
-        from urllib.parse import unquote
-
-        text = _REPLY_FALLBACK.sub("", formatted_body)
-        text = _PILL.sub(lambda m: " " + unquote(m.group("id")) + " ", text)
-        text = re.sub(r"<br\s*/?>", "\n", text, flags=re.IGNORECASE)
-        text = html.unescape(_TAG.sub("", text))
-        return " ".join(text.split())
+        return read_formatted(formatted_body)
     # a reply's plain body starts with "> " quote lines of the event replied to
     lines = body.splitlines()
-    while lines and lines[0].startswith("> "):
-        lines.pop(0)
-    while lines and not lines[0].strip():
-        lines.pop(0)
-    return "\n".join(lines).strip()
+    first = 0
+    while first < len(lines) and lines[first].startswith("> "):
+        first += 1
+    while first < len(lines) and not lines[first].strip():
+        first += 1
+    return "\n".join(lines[first:]).strip()

@@ -81,7 +81,15 @@ class MatrixState:
     def is_seen(self, event_id: str) -> bool:
         return event_id in self.seen
 
+    @staticmethod
+    def seen_key(event_id: str) -> str:
+        """The event's seen mark, as the idempotency key of the command it carries: the
+        router writes it in the command's own transaction."""
+        return SEEN + event_id
+
     def mark_seen(self, event_id: str) -> None:
+        """For events that ran no command (help, a refusal, an error, a poison event):
+        a command's own run writes its mark itself."""
         self.seen.add(event_id)
         with self.sessions.begin() as session:
             kv.put(session, SEEN + event_id, "")

@@ -323,7 +323,8 @@ class SlackAdapter:
         """Private replies and errors to the person alone; the rest to the channel."""
         if rendered is None:
             rendered = render_blocks(list(reply.blocks))
-        public = not reply.private and not reply.error and origin.channel_id is not None
+        public = (not reply.private and not reply.confidential and not reply.error
+                  and origin.channel_id is not None)
         if rendered.files:
             names = await self._send_files(rendered.files, origin, public)
             if not public:

@@ -59,7 +59,7 @@ def handle(router: Router, incoming: Incoming, once: RequestOnce | None = None,
         return reply, None
     rendered = render_blocks(list(reply.blocks))
     if not rendered.files:
-        reply = Reply(private=reply.private, error=reply.error)
+        reply = Reply(private=reply.private, error=reply.error, secret=reply.secret)
     return reply, rendered
 
 

@@ -94,8 +94,12 @@ def test_command_families_in_a_bound_room(world: World) -> None:
             r = await bob.ask(repl, "!secretariat summary")
             assert "secretariat" in body(r).lower()  # refused, names the role
             r = await alice.ask(repl, "!secretariat actions all csv")
+            assert "direct chat" in body(r)  # an export never lands in a shared room
+            await wait_until(lambda: bool(alice.invites))
+            dm = next(iter(alice.invites))
+            await alice.join(dm)
             files = await alice.wait_for(
-                repl, lambda e: e.get("content", {}).get("msgtype") == "m.file"
+                dm, lambda e: e.get("content", {}).get("msgtype") == "m.file"
             )
             assert files["content"]["url"].startswith("mxc://")
 
