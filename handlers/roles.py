@@ -10,6 +10,15 @@ from storage.models import Group, Membership
 
 BOC = "boc"
 SECRETARIAT = "secretariat"
+# The groups whose membership is a role. They are joined only by being added (``tg add`` by
+# someone allowed to, or a governance file's ``members``): never by ``tg join``, a followed
+# channel or any flag or setting, since one stored value would otherwise hand out the role.
+ROLE_GROUPS = frozenset({BOC, SECRETARIAT})
+
+
+def grants_role(group: Group) -> bool:
+    """Whether membership of ``group`` is a role (decided by the slug, never by a flag)."""
+    return group.slug in ROLE_GROUPS
 
 
 def is_admin(ctx: Ctx) -> bool:
