@@ -9,7 +9,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from handlers.context import Ctx, utc_now
 from handlers.grammar import Args, UserError, parse_mention
 from handlers.messages import Mention
-from storage.models import NAME_MAX, Group, Identity, Membership, Person
+from storage.models import NAME_MAX, SLUG_MAX, Group, Identity, Membership, Person
 
 
 def find_identity(session: Session, platform: str, external_id: str) -> Person | None:
@@ -121,7 +121,15 @@ def take_group(ctx: Ctx, args: Args, *, optional: bool = False) -> Group | None:
     With ``optional`` and no group named, the group bound to the current channel is used.
     """
     toks = args.remaining()
-    for n in range(len(toks), 0, -1):
+    # no name is longer than NAME_MAX: a long line costs one lookup per word that fits,
+    # not one per word of the line
+    longest, length = 0, -1
+    for tok in toks:
+        length += len(tok) + 1
+        if length > max(NAME_MAX, SLUG_MAX):
+            break
+        longest += 1
+    for n in range(longest, 0, -1):
         candidate = " ".join(toks[:n])
         group = find_group(ctx.session, candidate)
         if group is not None:

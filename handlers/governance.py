@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from handlers.context import CoreSettings
 from handlers.directory import ensure_person, find_identity, membership
 from handlers.grammar import UserError
+from handlers.roles import ROLE_GROUPS
 from storage.models import (
     NAME_MAX,
     PROJECT_MAX,
@@ -49,14 +50,18 @@ DEFAULT_REMIND = "7d,1d,1h"
 DEFAULT_DURATION = 60
 
 
+# In the specs, None means "the file leaves this out": what is stored is kept, and only
+# something the file creates gets the default.
+
+
 @dataclass(frozen=True)
 class MeetingSpec:
     rule: str
     start_time: dt.time
-    timezone: str
-    remind: str
+    timezone: str | None
+    remind: str | None
     link: str | None
-    duration: int
+    duration: int | None
 
 
 @dataclass(frozen=True)
@@ -64,15 +69,15 @@ class MemberSpec:
     platform: str
     external_id: str
     project: str | None
-    role: str
+    role: str | None
 
 
 @dataclass(frozen=True)
 class GroupSpec:
     slug: str
-    name: str
-    mandate: str
-    restricted: bool
+    name: str | None
+    mandate: str | None
+    restricted: bool | None
     channels: tuple[tuple[str, str], ...]
     meeting: MeetingSpec | None
     members: tuple[MemberSpec, ...]
@@ -161,7 +166,7 @@ def parse_offsets(raw: str) -> list[str]:
     return parts
 
 
-def _meeting(problems: _Problems, where: str, raw: object, default_zone: str) -> MeetingSpec | None:
+def _meeting(problems: _Problems, where: str, raw: object) -> MeetingSpec | None:
     where = f"{where} meeting"
     if not isinstance(raw, Mapping):
         problems.add(where, "must be a table ([group.meeting])")
@@ -176,29 +181,35 @@ def _meeting(problems: _Problems, where: str, raw: object, default_zone: str) ->
         start = dt.time(int(m.group(1)), int(m.group(2)))
     else:
         problems.add(where, f"time {time_raw!r} must be HH:MM (like '10:00')")
-    zone = _string(problems, where, raw, "timezone", 64, default=default_zone) or default_zone
-    try:
-        ZoneInfo(zone)
-    except (ZoneInfoNotFoundError, ValueError):
-        problems.add(where, f"timezone {zone!r} is not a time zone (like Europe/Brussels)")
-    remind_raw = raw.get("remind", DEFAULT_REMIND)
+    zone = _string(problems, where, raw, "timezone", 64)
+    if zone is not None:
+        try:
+            ZoneInfo(zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            problems.add(where, f"timezone {zone!r} is not a time zone (like Europe/Brussels)")
+    remind_raw = raw.get("remind")
     if isinstance(remind_raw, list) and all(isinstance(x, str) for x in remind_raw):
         remind_raw = ",".join(remind_raw)
-    remind = DEFAULT_REMIND
-    if not isinstance(remind_raw, str):
+    remind: str | None = None
+    if remind_raw is None:
+        pass
+    elif not isinstance(remind_raw, str):
         problems.add(where, "remind must be a string like '7d,1d,1h'")
     else:
         try:
             remind = ",".join(parse_offsets(remind_raw))
         except ValueError as err:
             problems.add(where, str(err))
-    link = _string(problems, where, raw, "link", URL_MAX) or None
-    if link is not None and not re.match(r"^https?://\S+$", link):
+    # an empty link clears it (said on purpose); a missing one keeps it
+    link = _string(problems, where, raw, "link", URL_MAX)
+    if link and not re.match(r"^https?://\S+$", link):
         problems.add(where, f"link {link!r} must be an http(s) URL")
-    duration = raw.get("duration", DEFAULT_DURATION)
-    if isinstance(duration, bool) or not isinstance(duration, int) or not 1 <= duration <= 1440:
+    duration = raw.get("duration")
+    if duration is not None and (
+        isinstance(duration, bool) or not isinstance(duration, int) or not 1 <= duration <= 1440
+    ):
         problems.add(where, f"duration {duration!r} must be minutes, 1 to 1440")
-        duration = DEFAULT_DURATION
+        duration = None
     if start is None:
         return None
     return MeetingSpec(rule, start, zone, remind, link, duration)
@@ -225,15 +236,15 @@ def _members(problems: _Problems, where: str, raw: object) -> tuple[MemberSpec, 
             problems.add(here, f"{platform}:{ident} is listed twice")
         seen.add((platform, ident))
         project = _string(problems, here, entry, "project", PROJECT_MAX) or None
-        role = entry.get("role", "member")
-        if role not in ("chair", "member"):
+        role = entry.get("role")
+        if role is not None and role not in ("chair", "member"):
             problems.add(here, f"role must be chair or member, not {role!r}")
-            role = "member"
+            role = None
         out.append(MemberSpec(platform, ident, project, role))
     return tuple(out)
 
 
-def parse_governance(data: Mapping[str, Any], default_zone: str) -> Plan:
+def parse_governance(data: Mapping[str, Any]) -> Plan:
     """Validate the whole declaration; raise one UserError listing every problem."""
     problems = _Problems()
     _unknown_keys(problems, "file", data, TOP_KEYS)
@@ -260,15 +271,23 @@ def parse_governance(data: Mapping[str, Any], default_zone: str) -> Plan:
                 problems.add(where, f"slug {slug!r} is listed twice")
             slugs.add(slug)
         _unknown_keys(problems, where, raw, GROUP_KEYS)
-        name = _string(problems, where, raw, "name", NAME_MAX, required=True) or ""
-        if name.lower() in names:
+        # a name is needed to create a group (checked against the store); an existing
+        # group keeps its own when the file leaves it out
+        name = _string(problems, where, raw, "name", NAME_MAX)
+        if name is not None and not name:
+            problems.add(where, "name must not be empty")
+        if name is not None and name.lower() in names:
             problems.add(where, f"name {name!r} is listed twice")
-        names.add(name.lower())
-        mandate = _string(problems, where, raw, "mandate", TEXT_MAX, default="") or ""
-        restricted = raw.get("restricted", False)
-        if not isinstance(restricted, bool):
+        if name is not None:
+            names.add(name.lower())
+        mandate = _string(problems, where, raw, "mandate", TEXT_MAX)
+        restricted = raw.get("restricted")
+        if restricted is not None and not isinstance(restricted, bool):
             problems.add(where, "restricted must be true or false")
-            restricted = False
+            restricted = None
+        if restricted is False and slug in ROLE_GROUPS:
+            problems.add(where, f"{slug} is always restricted: its membership is a role, "
+                         "given only by adding people")
         refs: list[tuple[str, str]] = []
         raw_channels = raw.get("channels", [])
         if not isinstance(raw_channels, list):
@@ -286,7 +305,7 @@ def parse_governance(data: Mapping[str, Any], default_zone: str) -> Plan:
             refs.append(ref)
         meeting = None
         if "meeting" in raw:
-            meeting = _meeting(problems, where, raw["meeting"], default_zone)
+            meeting = _meeting(problems, where, raw["meeting"])
         members = _members(problems, where, raw.get("members", []))
         groups.append(
             GroupSpec(slug, name, mandate, restricted, tuple(refs), meeting, members)
@@ -310,6 +329,21 @@ def _check_against_store(session: Session, plan: Plan) -> None:
     problems = _Problems()
     for spec in plan.groups:
         where = f"group {spec.slug}"
+        if spec.name is None and session.scalar(
+            select(Group.id).where(Group.slug == spec.slug)
+        ) is None:
+            problems.add(where, "name is required for a new group")
+        for platform, ident in spec.channels:
+            bound = session.scalar(
+                select(Channel).where(Channel.platform == platform, Channel.channel_id == ident)
+            )
+            if bound is not None and bound.group.slug != spec.slug:
+                problems.add(
+                    where, f"channel {platform}:{ident} is linked to group {bound.group.slug}; "
+                    "unlink it there first"
+                )
+        if spec.name is None:
+            continue
         other = session.scalar(
             select(Group).where(func.lower(Group.name) == spec.name.lower(),
                                 Group.slug != spec.slug)
@@ -320,15 +354,6 @@ def _check_against_store(session: Session, plan: Plan) -> None:
                                                    Group.slug != spec.slug))
         if clash is not None:
             problems.add(where, f"name {spec.name!r} is the slug of group {clash.slug}")
-        for platform, ident in spec.channels:
-            bound = session.scalar(
-                select(Channel).where(Channel.platform == platform, Channel.channel_id == ident)
-            )
-            if bound is not None and bound.group.slug != spec.slug:
-                problems.add(
-                    where, f"channel {platform}:{ident} is linked to group {bound.group.slug}; "
-                    "unlink it there first"
-                )
     problems.raise_if_any()
 
 
@@ -347,24 +372,28 @@ class _Writer:
 
     def group(self, spec: GroupSpec) -> None:
         group = self.session.scalar(select(Group).where(Group.slug == spec.slug))
+        role_group = spec.slug in ROLE_GROUPS
         if group is None:
-            group = Group(slug=spec.slug, name=spec.name, mandate=spec.mandate,
-                          restricted=spec.restricted, created_at=self.now_naive)
+            assert spec.name is not None  # _check_against_store
+            group = Group(slug=spec.slug, name=spec.name, mandate=spec.mandate or "",
+                          restricted=role_group or bool(spec.restricted),
+                          created_at=self.now_naive)
             self.session.add(group)
             self.session.flush()
             self.audit("create", "group", group.id, slug=spec.slug, name=spec.name)
             self.changes.append(f"created group {spec.slug}: {spec.name}")
         else:
-            changed = [
-                field
+            # only what the file gives; a role group is restricted whatever is stored
+            wanted: dict[str, object] = {
+                field: new
                 for field, new in (("name", spec.name), ("mandate", spec.mandate),
-                                   ("restricted", spec.restricted))
-                if getattr(group, field) != new
-            ]
+                                   ("restricted", True if role_group else spec.restricted))
+                if new is not None
+            }
+            changed = [field for field, new in wanted.items() if getattr(group, field) != new]
             if changed:
-                group.name = spec.name
-                group.mandate = spec.mandate
-                group.restricted = spec.restricted
+                for field in changed:
+                    setattr(group, field, wanted[field])
                 self.audit("update", "group", group.id, fields=changed)
                 self.changes.append(f"updated group {spec.slug}: {', '.join(changed)}")
         for platform, ident in spec.channels:
@@ -394,18 +423,19 @@ class _Writer:
         m = membership(self.session, group, person)
         who = f"{spec.platform}:{spec.external_id}"
         if m is None:
-            self.session.add(Membership(group=group, person=person, role=spec.role,
+            role = spec.role or "member"
+            self.session.add(Membership(group=group, person=person, role=role,
                                         project=spec.project, created_at=self.now_naive))
             self.session.flush()
-            self.audit("add_member", "group", group.id, person=person.id, role=spec.role,
+            self.audit("add_member", "group", group.id, person=person.id, role=role,
                        project=spec.project)
             self.changes.append(
-                f"added {who} to {group.slug} as {spec.role}"
+                f"added {who} to {group.slug} as {role}"
                 + (f", representing {spec.project}" if spec.project else "")
             )
             return
         changed = []
-        if m.role != spec.role:
+        if spec.role is not None and m.role != spec.role:
             m.role = spec.role
             changed.append(f"role {spec.role}")
         if spec.project is not None and m.project != spec.project:
@@ -419,11 +449,17 @@ class _Writer:
     def meeting(self, group: Group, spec: MeetingSpec) -> None:
         from handlers.meetings import upsert_series
 
+        # what the file leaves out: the stored series' value, or the default for a new one
+        old = group.series
+        zone = spec.timezone or (old.timezone if old else self.settings.timezone)
+        remind = spec.remind or (old.remind_offsets if old else DEFAULT_REMIND)
+        link = (spec.link or None) if spec.link is not None else (old.link if old else None)
+        duration = spec.duration or (old.duration_minutes if old else DEFAULT_DURATION)
         try:
             _series, changed = upsert_series(
                 self.session, group,
-                rule_text=spec.rule, start_time=spec.start_time, timezone=spec.timezone,
-                offsets=spec.remind, link=spec.link, duration_minutes=spec.duration,
+                rule_text=spec.rule, start_time=spec.start_time, timezone=zone,
+                offsets=remind, link=link, duration_minutes=duration,
                 now_naive=self.now_naive, today=self.today,
             )
         except UserError as err:
@@ -435,10 +471,10 @@ class _Writer:
             ) from None
         if changed:
             self.audit("schedule", "group", group.id, rule=spec.rule,
-                       time=spec.start_time.strftime("%H:%M"), timezone=spec.timezone)
+                       time=spec.start_time.strftime("%H:%M"), timezone=zone)
             self.changes.append(
                 f"meeting of {group.slug}: {spec.rule} at {spec.start_time:%H:%M} "
-                f"{spec.timezone}, reminders {spec.remind}"
+                f"{zone}, reminders {remind}"
             )
 
     def admin(self, platform: str, ident: str) -> None:
@@ -457,7 +493,7 @@ def apply_governance(
 
     Raises UserError, having written nothing, if any entry is invalid.
     """
-    plan = parse_governance(data, settings.timezone)
+    plan = parse_governance(data)
     _check_against_store(session, plan)
     writer = _Writer(session, settings, now_naive)
     with session.begin_nested():

@@ -16,6 +16,10 @@ from typing import TypeVar
 T = TypeVar("T")
 
 MAX_LINE = 4000
+# The longest value a trailing option can have (``due <date>``, ``group <name...>``, ``for
+# <duration>``): a group's full name is the longest. Longer runs are never tried, so peeling
+# options costs the line's length once, not once per keyword in it.
+OPTION_MAX = 128
 # C0 control characters but tab and newline: the store (PostgreSQL) refuses NUL, and none of
 # them belongs in a command
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
@@ -150,8 +154,9 @@ class Args:
         """Peel ``keyword <value...>`` options off the end of the line.
 
         Returns the end index of what is left (free text) and the parsed options. An option
-        is taken only if its keyword stands after the cursor and its value parses; the
-        rightmost such keyword wins, so a keyword inside the text is left alone.
+        is taken only if its keyword stands after the cursor and its value (at most
+        OPTION_MAX characters) parses; the rightmost such keyword wins, so a keyword inside
+        the text is left alone.
         """
         end = len(self.tokens)
         found: dict[str, T] = {}
@@ -159,6 +164,8 @@ class Args:
         while progress:
             progress = False
             for i in range(end - 1, self.pos - 1, -1):
+                if i + 1 < end and self.tokens[end - 1].end - self.tokens[i + 1].start > OPTION_MAX:
+                    break  # every keyword further left has a longer value still
                 word = self.tokens[i].value.lower()
                 if word not in parsers or word in found or self.tokens[i].quoted:
                     continue

@@ -18,7 +18,7 @@ from handlers.directory import (
 )
 from handlers.grammar import Args, Refused, UserError, check_length
 from handlers.messages import Reply, Span, Table, When
-from handlers.roles import require_chair, require_staff, staff
+from handlers.roles import ROLE_GROUPS, grants_role, require_chair, require_staff, staff
 from handlers.router import Registry
 from storage.models import (
     NAME_MAX,
@@ -134,7 +134,8 @@ def register(reg: Registry) -> None:
             )
         if find_group(ctx.session, slug) or find_group(ctx.session, name):
             raise UserError(f"A group named {slug!r} or {name!r} exists already.")
-        group = Group(slug=slug, name=name, mandate="", created_at=ctx.now_naive)
+        group = Group(slug=slug, name=name, mandate="", restricted=slug in ROLE_GROUPS,
+                      created_at=ctx.now_naive)
         ctx.session.add(group)
         ctx.session.flush()
         ctx.audit("create", "group", group.id, slug=slug, name=name)
@@ -178,6 +179,7 @@ def register(reg: Registry) -> None:
         "anyone reads; admin, secretariat, chair change",
     )
     def tg_settings(ctx: Ctx, args: Args) -> Reply:
+        from handlers.membership_sync import FOLLOW
         from handlers.schedules import DEFAULTS, SETTING_HELP, setting, validate_setting
 
         group = group_or_channel(ctx, take_group(ctx, args, optional=True))
@@ -190,6 +192,11 @@ def register(reg: Registry) -> None:
         key = args.next("<setting>").lower()
         value = validate_setting(key, args.rest_text("<value>"))
         require_chair(ctx, group, "tg settings")
+        if key == FOLLOW and value == "on" and grants_role(group):
+            raise UserError(
+                f"{group.slug} cannot follow its channel: its membership is a role, so its "
+                "members are only added (tg add)."
+            )
         old = setting(group, key)
         group.settings = {**(group.settings or {}), key: value}
         group.next_digest_at = None  # the delivery engine plans the group afresh
@@ -283,11 +290,20 @@ def register(reg: Registry) -> None:
         ctx.audit("remove_member", "group", group.id, person=person.id)
         return Reply(private=False).say("Removed ", mention(person), f" from {group.slug}.")
 
-    @reg.command("tg", "join", "<group>", "join a group as a member", "anyone (open groups)")
+    @reg.command(
+        "tg", "join", "<group>", "join a group as a member",
+        "anyone (open groups; boc and secretariat only by tg add)",
+    )
     def tg_join(ctx: Ctx, args: Args) -> Reply:
         group = take_group(ctx, args)
         assert group is not None
         args.done()
+        if grants_role(group):
+            # for everyone, staff included: a role is given by someone, on purpose
+            raise UserError(
+                f"{group.slug} is joined only by being added: its membership is a role. "
+                "Ask the secretariat or an admin (tg add)."
+            )
         if group.restricted and not staff(ctx):
             raise Refused(
                 "the secretariat or an admin (with tg add)", f"adding members to {group.slug}"

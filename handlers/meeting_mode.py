@@ -42,6 +42,7 @@ from handlers.decisions import (
 )
 from handlers.directory import ensure_person, mention, resolve_user, take_group
 from handlers.grammar import (
+    MAX_LINE,
     Args,
     Refused,
     UserError,
@@ -183,12 +184,24 @@ def _count_speaker(session: Session, meeting: Meeting, person: Person,
 def capture_line(router: Router, msg: Incoming) -> Reply | None:
     """An ordinary channel message, for the meeting running there if any (see module doc).
 
-    Costs one indexed lookup when no meeting is open, and writes nothing then.
+    Costs one indexed lookup when no meeting is open, and writes nothing then: the lookup
+    runs in a deferred (reader) session, so on SQLite a busy channel's chatter never takes
+    the write lock. It reads the store, not a cache, so a meeting opened by another process
+    is seen at once; the write transaction that follows looks again.
     """
     if msg.channel_id is None:
         return None
+    tagged = looks_like_tag(msg.text.strip())
     if (problem := control_character_error(msg.text)) is not None:
-        return error_reply(problem, None) if looks_like_tag(msg.text.strip()) else None
+        return error_reply(problem, None) if tagged else None
+    if not _meeting_open_in(router, msg.platform, msg.channel_id):
+        return None
+    if tagged and len(msg.text.strip()) > MAX_LINE:
+        # the same cap as a command line, before anything is parsed or written
+        return error_reply(
+            f"That line is too long ({len(msg.text.strip())} characters; at most {MAX_LINE})"
+            "; nothing was captured.", None,
+        )
     session = router.sessions()
     try:
         with session.begin():
@@ -213,6 +226,11 @@ def capture_line(router: Router, msg: Incoming) -> Reply | None:
         )
     finally:
         session.close()
+
+
+def _meeting_open_in(router: Router, platform: str, channel_id: str) -> bool:
+    with router.deferred() as session:
+        return open_meeting_in(session, platform, channel_id, router.settings.clock()) is not None
 
 
 def capture(ctx: Ctx, meeting: Meeting, line: str) -> Reply | None:

@@ -12,6 +12,9 @@ The rules, decided once here:
   channel by mistake (or a channel was archived) is worse than a stale chair, and chairs are
   changed on purpose with ``tg add ... as member`` or ``tg remove``;
 - a channel bound to no group, or a group not following, changes nothing;
+- a group whose membership is a role (``boc``, ``secretariat``) never follows, whatever its
+  stored setting says: a public channel would otherwise hand the role to anyone who joins,
+  and a leave would take it away by accident;
 - every change writes an audit row whose actor is the person who joined or left (``via``:
   the channel), as ``tg join`` / ``tg leave`` would.
 """
@@ -24,6 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from handlers.directory import ensure_person, membership, person_by_identity
+from handlers.roles import grants_role
 from handlers.schedules import setting
 from storage.models import AuditLog, Channel, Group, Membership
 
@@ -61,7 +65,7 @@ def channel_membership_changed(
         select(Group).join(Channel, Channel.group_id == Group.id)
         .where(Channel.platform == platform, Channel.channel_id == channel_id)
     )
-    if group is None or setting(group, FOLLOW) != "on":
+    if group is None or grants_role(group) or setting(group, FOLLOW) != "on":
         return None
     where = f"{platform}:{channel_id}"
     if joined:

@@ -132,6 +132,9 @@ class Reply:
     # person directly on every platform, never a shared room, even where the platform has
     # no ephemeral messages (Matrix): there the room gets a one-line pointer.
     secret: bool = False
+    # True: the run's idempotency key (``Incoming.once``) was written already, so nothing
+    # was done; an adapter that answers replays silently drops it
+    duplicate: bool = False
 
     def add(self, *blocks: Block) -> Reply:
         self.blocks.extend(blocks)

@@ -167,6 +167,56 @@ def build(rule: str, starts_on: dt.date, start_time: dt.time) -> rrule:
     return result
 
 
+class _PastWindow(Exception):
+    """The walk went beyond the window: nothing later can fall inside it."""
+
+
+class _WindowedRule(rrule):  # type: ignore[misc]  # dateutil ships no types here
+    """A dateutil rule whose walk stops a little past the window asked for.
+
+    dateutil walks period by period from DTSTART and stops only at a candidate past the
+    window, or at year 9999: a rule with no further occurrence (``FREQ=DAILY;BYMONTH=2;
+    BYMONTHDAY=30``) walked ~2.9 million days, seconds of CPU, before answering "none". The
+    walk rebuilds its month masks at every new month (every new year for YEARLY) and reads
+    ``_bynweekday`` once or twice each time; counting those reads bounds the walk by the
+    window's length instead. (A dateutil upgrade that changed this shows in
+    tests/handlers/test_recurrence.py, which times the impossible rules by counting.)
+    """
+
+    _reads_left = -1  # < 0: not counting
+
+    @property
+    def _bynweekday(self) -> object:
+        if self._reads_left >= 0:
+            if self._reads_left == 0:
+                raise _PastWindow
+            self._reads_left -= 1
+        return self.__dict__["_bynweekday"]
+
+    @_bynweekday.setter
+    def _bynweekday(self, value: object) -> None:
+        self.__dict__["_bynweekday"] = value
+
+
+def _walk(rr: rrule, start: dt.datetime, before: dt.datetime) -> list[dt.datetime]:
+    """Every occurrence of ``rr`` (which starts at ``start``) before ``before``, walking
+    no further than a few months past it."""
+    months = max(0, (before.year - start.year) * 12 + before.month - start.month)
+    rr.__class__ = _WindowedRule
+    assert isinstance(rr, _WindowedRule)
+    # at most two reads a month visited: the walk ends past month ``months + 2``
+    rr._reads_left = 2 * (months + 3)
+    out: list[dt.datetime] = []
+    try:
+        for at in rr:
+            if at >= before:
+                break
+            out.append(at)
+    except _PastWindow:
+        pass
+    return out
+
+
 def parse_rule(text: str) -> tuple[str, str]:
     """``first tuesday`` or ``RRULE:...`` as (RRULE line without DTSTART, human label)."""
     text = " ".join(text.split())
@@ -247,7 +297,8 @@ def local_occurrences(
     if before <= after:
         return []
     rr = build(rule, starts_on, start_time)
-    return [d for d in rr.between(after, before, inc=True) if d < before]
+    start = dt.datetime.combine(starts_on, start_time)
+    return [d for d in _walk(rr, start, before) if d >= after]
 
 
 def next_local(

@@ -6,22 +6,32 @@ from that declaration. A command either commits whole or writes nothing.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from handlers.context import CoreSettings, Ctx
-from handlers.directory import ensure_person
+from handlers.directory import ensure_person, person_by_identity
 from handlers.grammar import MAX_LINE, Args, UserError, control_character_error, tokenize
 from handlers.messages import Reply, Table, text
+from handlers.roles import Guard, guard_for
 from storage import kv
+from storage.db import make_reader_factory
+from storage.models import Identity, Person
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[Ctx, Args], Reply]
+# A command's permission policy (handlers.roles.Guard) is checked by the router before the
+# handler parses anything costly (rules, dates, free text). It looks at the arguments
+# through its own cursor (to name the group the command is about), raises Refused and never
+# writes. By default it is the one that the command's declared ``who`` stands for.
 
 
 @dataclass(frozen=True)
@@ -32,6 +42,7 @@ class Command:
     summary: str
     who: str
     handler: Handler
+    guard: Guard | None = None
 
     @property
     def line(self) -> str:
@@ -40,7 +51,7 @@ class Command:
 
 # An adapter's own check of a parsed command (a platform permission such as room power
 # levels), run after parsing and before the command: a Reply refuses it, None lets it run.
-Guard = Callable[[Command], Reply | None]
+PlatformCheck = Callable[[Command], Reply | None]
 
 
 @dataclass(frozen=True)
@@ -70,10 +81,13 @@ class Registry:
         self.commands.setdefault(noun, {})
 
     def command(
-        self, noun: str, verb: str, usage: str, summary: str, who: str = "anyone"
+        self, noun: str, verb: str, usage: str, summary: str, who: str = "anyone",
+        *, guard: Guard | None = None,
     ) -> Callable[[Handler], Handler]:
         def deco(fn: Handler) -> Handler:
-            self.commands.setdefault(noun, {})[verb] = Command(noun, verb, usage, summary, who, fn)
+            policy = guard or guard_for(who, usage, f"{noun} {verb}")
+            self.commands.setdefault(noun, {})[verb] = Command(
+                noun, verb, usage, summary, who, fn, policy)
             return fn
 
         return deco
@@ -116,6 +130,10 @@ class Registry:
         return reply
 
 
+class _Retry(Exception):
+    """The deferred attempt lost the race for the write lock; run again, immediate."""
+
+
 def error_reply(message: str, usage: str | None) -> Reply:
     reply = Reply(error=True, private=True)
     reply.add(text(message))
@@ -126,25 +144,52 @@ def error_reply(message: str, usage: str | None) -> Reply:
 
 def already_done() -> Reply:
     """The answer to a command run whose idempotency key was already written."""
-    return Reply().say("That command arrived twice; it was carried out the first time, "
-                       "so nothing more was done.")
+    return Reply(duplicate=True).say(
+        "That command arrived twice; it was carried out the first time, so nothing more "
+        "was done.")
+
+
+class _Duplicate(Exception):
+    """Another run of the same idempotency key committed first: undo this one."""
+
+
+def _lost_the_write_race(err: OperationalError) -> bool:
+    """SQLite's "database is locked" (SQLITE_BUSY and its extended codes, such as a stale
+    snapshot): a deferred transaction that read, then found another writer had moved on."""
+    code = getattr(err.orig, "sqlite_errorcode", None)
+    return isinstance(code, int) and code & 0xFF == 5
 
 
 class Router:
+    """Runs each command in one transaction.
+
+    On SQLite the transaction begins deferred: it takes the write lock only at its first
+    write, so a command that only reads, or is refused or fails to parse, never holds up
+    the writers (every other session begins ``BEGIN IMMEDIATE``). A deferred transaction
+    that reaches its first write after another writer committed cannot take the lock (its
+    snapshot is stale); it wrote nothing, so the command runs once more, from the start, in
+    an immediate one. On PostgreSQL both are the same ordinary transaction.
+    """
+
     def __init__(
         self, sessions: sessionmaker[Session], settings: CoreSettings, registry: Registry
     ) -> None:
         self.sessions = sessions
         self.settings = settings
         self.registry = registry
+        bind = sessions.kw.get("bind")
+        self.deferred = (
+            make_reader_factory(bind)
+            if isinstance(bind, Engine) and bind.dialect.name == "sqlite" else sessions
+        )
 
-    def handle(self, msg: Incoming, guard: Guard | None = None) -> Reply:
-        """Parse and run one line; ``guard`` sees the resolved command before it runs."""
+    def handle(self, msg: Incoming, check: PlatformCheck | None = None) -> Reply:
+        """Parse and run one line; ``check`` sees the resolved command before it runs."""
         parsed = self.parse(msg)
         if isinstance(parsed, Reply):
             return parsed
         cmd, args = parsed
-        if guard is not None and (refused := guard(cmd)) is not None:
+        if check is not None and (refused := check(cmd)) is not None:
             return refused
         return self.run(msg, cmd, args)
 
@@ -192,36 +237,66 @@ class Router:
         return cmd, Args(line, tokens[2:])
 
     def run(self, msg: Incoming, cmd: Command, args: Args) -> Reply:
-        session = self.sessions()
+        if self.deferred is self.sessions:
+            return self._run(self.sessions, msg, cmd, args)
+        try:
+            return self._run(self.deferred, msg, cmd, args, retry=True)
+        except _Retry:
+            return self._run(self.sessions, msg, cmd, Args(args.line, args.tokens))
+
+    def _run(
+        self, sessions: sessionmaker[Session], msg: Incoming, cmd: Command, args: Args,
+        *, retry: bool = False,
+    ) -> Reply:
+        session = sessions()
         try:
             with session.begin():
-                if msg.once is not None and not kv.claim(session, msg.once):
+                now = self.settings.clock()
+                if cmd.guard is not None:
+                    # before anything is parsed or written: someone seen for the first
+                    # time is checked as they are (no roles), not created first
+                    known = person_by_identity(session, msg.platform, msg.user_id)
+                    probe = known or Person(display_name=msg.user_name or msg.user_id,
+                                            is_admin=False, identities=[Identity(
+                                                platform=msg.platform,
+                                                external_id=msg.user_id)])
+                    cmd.guard(self._ctx(session, probe, msg, now), Args(args.line, args.tokens))
+                if msg.once is not None and kv.get(session, msg.once) is not None:
                     return already_done()
                 actor = ensure_person(session, msg.platform, msg.user_id, msg.user_name)
-                ctx = Ctx(
-                    session=session,
-                    actor=actor,
-                    platform=msg.platform,
-                    channel_id=msg.channel_id,
-                    settings=self.settings,
-                    now=self.settings.clock(),
-                )
-                reply = cmd.handler(ctx, args)
+                reply = cmd.handler(self._ctx(session, actor, msg, now), args)
+                # the key that this run happened, written last: committed with the work
+                # it guards, and a command that only reads takes no write lock before it
+                if msg.once is not None and not kv.claim(session, msg.once):
+                    raise _Duplicate
                 session.flush()
             return reply
+        except _Duplicate:
+            return already_done()
         except UserError as err:
             usage = self.registry.usage(cmd.noun, cmd.verb, msg.prefix) if err.show_usage else None
             return error_reply(err.message, usage)
+        except OperationalError as err:
+            if retry and _lost_the_write_race(err):
+                raise _Retry from err
+            return self._failed(cmd)
         except Exception:
-            error_id = secrets.token_hex(4)
-            log.exception("command failed (error id %s): %s %s", error_id, cmd.noun, cmd.verb)
-            return error_reply(
-                f"Sorry, something went wrong on our side (error id {error_id}). "
-                "Nothing was changed; the secretariat can look it up in the log.",
-                None,
-            )
+            return self._failed(cmd)
         finally:
             session.close()
+
+    def _ctx(self, session: Session, actor: Person, msg: Incoming, now: dt.datetime) -> Ctx:
+        return Ctx(session=session, actor=actor, platform=msg.platform,
+                   channel_id=msg.channel_id, settings=self.settings, now=now)
+
+    def _failed(self, cmd: Command) -> Reply:
+        error_id = secrets.token_hex(4)
+        log.exception("command failed (error id %s): %s %s", error_id, cmd.noun, cmd.verb)
+        return error_reply(
+            f"Sorry, something went wrong on our side (error id {error_id}). "
+            "Nothing was changed; the secretariat can look it up in the log.",
+            None,
+        )
 
     def _help(self, args: list[str], prefix: str) -> Reply:
         try:

@@ -14,6 +14,7 @@ outlive a ``taskbot run`` killed with SIGKILL.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import gc
 import itertools
 import logging
@@ -40,21 +41,26 @@ def handle(router: Router, incoming: Incoming, once: RequestOnce | None = None,
     """One command in its transaction, and its reply rendered as Block Kit unless it has
     posts for other channels (the parent adds their problems to it first).
 
-    With a request ``key``, the request's mark is written in the command's transaction
-    (``once`` is installed on the router's sessions); None means the request had been
-    handled already and nothing was done.
+    With a request ``key``, the request's mark is the command's idempotency key, written
+    in its transaction; None means the request had been handled already and nothing was
+    done. A refused command writes nothing, so its mark is written on its own after: a
+    replay is not answered twice either.
 
     A rendered reply goes back without its neutral blocks, which the parent would not read
     (unless there are files, whose names it needs): pickling a fifty-row table twice cost
     both processes more than sending it to Slack.
     """
-    if once is not None and key is not None:
-        with once.handling(key) as marking:
-            reply = router.handle(incoming)
-        if marking is not None and marking.duplicate:
-            return None
-    else:
+    if key is None:
         reply = router.handle(incoming)
+    else:
+        reply = router.handle(dataclasses.replace(incoming, once=key))
+        if reply.duplicate:
+            return None
+        if once is not None:
+            if reply.error:
+                once.mark_alone(key)
+            else:
+                once.marked_elsewhere()
     if reply.posts:
         return reply, None
     rendered = render_blocks(list(reply.blocks))

@@ -193,6 +193,14 @@ class RequestOnce:
 
     _prune_later: dt.datetime | None = None
 
+    def marked_elsewhere(self) -> None:
+        """A mark written by the router (the command's idempotency key) counts towards the
+        next prune of old marks like one written here."""
+        self._count += 1
+        if self._count % PRUNE_EVERY == 1:
+            self._prune_later = self.clock()
+        self.prune_if_due()
+
     def mark_alone(self, key: str) -> bool:
         """The mark in a transaction of its own, for work that writes nothing else."""
         with self.sessions.begin() as session:
