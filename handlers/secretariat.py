@@ -293,9 +293,10 @@ def _assignees_of(ctx: Ctx, q: ActionQuery, params: dict[str, Any]
     top = ctx.session.scalar(select(func.max(Action.id))) or 0
     first = array("i", bytes(4 * (top + 1)))
     more: dict[int, list[int]] = {}
-    conn = ctx.session.connection()
-    result = conn.execution_options(yield_per=CSV_BATCH * 10).execute(
-        stmt.order_by(ActionAssignee.id), params)
+    # yield_per on the statement: on the connection it would stay set for the rest of the
+    # transaction, and PostgreSQL cannot run a later INSERT through a server-side cursor
+    result = ctx.session.connection().execute(
+        stmt.order_by(ActionAssignee.id).execution_options(yield_per=CSV_BATCH * 10), params)
     for batch in result.partitions():
         for aid, pid in batch:
             if aid > top:
@@ -331,8 +332,7 @@ def csv_batches(ctx: Ctx, q: ActionQuery) -> Iterator[list[tuple[str, ...]]]:
     one: dict[tuple[int | None, int], tuple[str, str, str]] = {}
     source, where = matching(q)
     stmt = ordered(select(*_CSV_COLUMNS).select_from(source).where(*where), q.status)
-    result = session.connection().execution_options(yield_per=CSV_BATCH).execute(
-        stmt, params)
+    result = session.connection().execute(stmt.execution_options(yield_per=CSV_BATCH), params)
     top = len(first) - 1
     for batch in result.partitions():
         rows: list[tuple[str, ...]] = []

@@ -10,7 +10,8 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy import delete, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from storage.models import KvState
@@ -49,15 +50,11 @@ def drop(session: Session, key: str) -> None:
 def claim(session: Session, key: str) -> bool:
     """Write ``key`` in the caller's transaction unless it is there; False if it was.
 
-    An idempotency key: committed with the work it guards, so the two cannot part. A
-    concurrent claim of the same key waits on the row (PostgreSQL) or the write lock
-    (SQLite) and then finds it, or loses the insert race and is told so.
+    An idempotency key: committed with the work it guards, so the two cannot part. One
+    ``INSERT ... ON CONFLICT DO NOTHING``: a concurrent claim of the same key waits on the
+    row (PostgreSQL) or the write lock (SQLite) and then inserts nothing.
     """
-    if get(session, key) is not None:
-        return False
-    try:
-        with session.begin_nested():
-            session.add(KvState(key=key, value="", updated_at=_now()))
-    except IntegrityError:
-        return False
-    return True
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    stmt = (insert(KvState).values(key=key, value="", updated_at=_now())
+            .on_conflict_do_nothing(index_elements=["key"]).returning(KvState.key))
+    return session.execute(stmt).first() is not None

@@ -4,6 +4,7 @@ key written in the command's own transaction."""
 from __future__ import annotations
 
 import threading
+from typing import ClassVar
 
 import pytest
 from hypothesis import given, settings
@@ -50,6 +51,8 @@ def test_the_guard_sees_the_parsed_command_and_can_refuse(bare_bot: Bot, line: s
 
 class _NoStore:
     """A session factory that fails if used: parsing must not touch the store."""
+
+    kw: ClassVar[dict[str, object]] = {}  # a sessionmaker's settings: no engine bound
 
     def __call__(self) -> Session:
         raise AssertionError("parsing opened a session")
