@@ -13,7 +13,11 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from sqlalchemy import URL, make_url
+from sqlalchemy.exc import ArgumentError
+
 from handlers.context import CoreSettings
+from storage.db import normalise_url
 
 DEFAULT_DATABASE_URL = "sqlite:///taskbot.sqlite3"
 DEFAULT_TIMEZONE = "Europe/Brussels"
@@ -120,9 +124,60 @@ class Settings:
                             public_url=self.public_url)
 
 
+UNPARSABLE_URL = "<a database URL that does not parse (not shown: it may hold a password)>"
+# query parameters that carry credentials (libpq's password, sslpassword, a token, a key)
+_SECRET_PARAM = re.compile(r"pass|pwd|secret|token|key|auth|cred", re.IGNORECASE)
+
+
 def redact_url(url: str) -> str:
-    """A database URL without its password."""
-    return re.sub(r"(://[^:/@]+):[^@/]*@", r"\1:***@", url)
+    """A database URL as it can be shown in logs and output: SQLAlchemy's own rendering with
+    the password hidden, credential-like query parameters too, and nothing of a URL that does
+    not parse (its text may be all password).
+
+    A raw ``@`` beyond the one that ends the user part (a password pasted unencoded) makes
+    the parser read the rest of the password as the host, path or query: then only the
+    scheme is shown.
+    """
+    parsed = _parse(url)
+    if parsed is None:
+        return UNPARSABLE_URL
+    if _misplaced_at(url, parsed):
+        return f"{url.partition('://')[0]}://***"
+    query = {k: ("***" if _SECRET_PARAM.search(k) else v) for k, v in parsed.query.items()}
+    shown = parsed.set(query=query).render_as_string(hide_password=True)
+    return shown.replace("=%2A%2A%2A", "=***")
+
+
+def _parse(url: str) -> URL | None:
+    try:
+        return make_url(url)
+    except (ArgumentError, ValueError, TypeError):
+        return None
+
+
+def _misplaced_at(url: str, parsed: URL) -> bool:
+    """Whether a raw ``@`` after ``scheme://`` is not the one that ends the user part. SQLite
+    URLs hold a file path, where ``@`` is just a character."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or "@" not in rest or scheme.startswith("sqlite"):
+        return False
+    if rest.count("@") > 1:
+        return True
+    # one @: it ends the user part, or sits in a query value of a URL without one
+    return parsed.username is None and "@" in rest.split("?", 1)[0]
+
+
+def check_database_url(url: str) -> None:
+    """Refuse, without quoting it, a URL the driver would misread: one that does not parse
+    (the parser's own error would print it) or with a raw ``@`` outside the user part (the
+    driver would take the rest of a password for the host and say so in its error)."""
+    url = normalise_url(url)
+    parsed = _parse(url)
+    if parsed is None or _misplaced_at(url, parsed):
+        raise ConfigError(
+            "DATABASE_URL does not parse as a database URL (not shown: it may hold a "
+            "password); in a password or a query value, write @ : / % ? # & as "
+            "%40 %3A %2F %25 %3F %23 %26.")
 
 
 def _opt(env: Mapping[str, str], key: str) -> str | None:
@@ -166,8 +221,10 @@ def load_settings(
     admins = frozenset(a for a in re.split(r"[,\s]+", env.get("TASKBOT_ADMINS", "")) if a)
     tick_seconds = _seconds(env, "TASKBOT_TICK_SECONDS", 30.0, 0.1, 3600)
     lease_seconds = _seconds(env, "TASKBOT_LEASE_SECONDS", 300.0, 1, 86400)
+    database_url = _opt(env, "DATABASE_URL") or DEFAULT_DATABASE_URL
+    check_database_url(database_url)
     return Settings(
-        database_url=_opt(env, "DATABASE_URL") or DEFAULT_DATABASE_URL,
+        database_url=database_url,
         timezone=timezone,
         admins=admins,
         slack_bot_token=_opt(env, "SLACK_BOT_TOKEN"),

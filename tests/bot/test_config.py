@@ -3,10 +3,21 @@
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from sqlalchemy import URL
 
-from bot.config import ConfigError, Settings, load_settings, parse_dotenv
+from bot.config import (
+    UNPARSABLE_URL,
+    ConfigError,
+    Settings,
+    load_settings,
+    parse_dotenv,
+    redact_url,
+)
 
 
 def test_parse_dotenv() -> None:
@@ -95,3 +106,74 @@ def test_bad_tick_interval(raw: str) -> None:
 def test_tick_interval() -> None:
     assert load_settings({}, cwd=Path("/nonexistent")).tick_seconds == 30
     assert load_settings({"TASKBOT_TICK_SECONDS": "0.5"}, cwd=Path("/nonexistent")).tick_seconds == 0.5
+
+
+# --- database URLs in output and logs ----------------------------------------------------------
+
+# Markers at the start, middle and end of every generated password: none may be shown, so
+# neither the whole password nor any end of it leaks. Upper case, absent from the rest of
+# the URLs; the filler holds every character that URL parsing treats specially.
+_FILL = st.text(alphabet="/@:%?#&=+ ;,.~abc019", max_size=10)
+_PASSWORDS = st.builds(lambda a, b: f"Pw{a}Mm{b}Zz", _FILL, _FILL)
+_MARKERS = ("Pw", "Mm", "Zz")
+
+
+def _hidden(shown: str) -> bool:
+    return not any(m in shown or quote(m) in shown for m in _MARKERS)
+
+
+@given(_PASSWORDS, st.sampled_from(["postgresql", "postgres", "postgresql+psycopg"]))
+def test_redact_url_hides_an_encoded_password(password: str, scheme: str) -> None:
+    url = URL.create(scheme, username="bot", password=password, host="db.example", port=5432,
+                     database="tb").render_as_string(hide_password=False)
+    shown = redact_url(url)
+    assert _hidden(shown), shown
+    assert shown == f"{scheme}://bot:***@db.example:5432/tb"
+
+
+@given(_PASSWORDS)
+def test_redact_url_hides_a_raw_password(password: str) -> None:
+    # as people paste them: nothing percent-encoded, whatever the parser then makes of it
+    shown = redact_url(f"postgresql://bot:{password}@db.example/tb")
+    assert _hidden(shown), shown
+    assert shown in (UNPARSABLE_URL, "postgresql://***", "postgresql://bot:***@db.example/tb")
+
+
+@given(_PASSWORDS, st.sampled_from(["password", "PASSWORD", "sslpassword", "pass", "auth_token"]))
+def test_redact_url_hides_password_query_parameters(password: str, name: str) -> None:
+    encoded = f"postgresql://bot@db.example/tb?sslmode=require&{name}={quote(password)}"
+    raw = f"postgresql://bot@db.example/tb?{name}={password.replace('&', '')}"
+    for url in (encoded, raw):
+        shown = redact_url(url)
+        assert _hidden(shown), (url, shown)
+    assert redact_url(encoded) in (
+        f"postgresql://bot@db.example/tb?{name}=***&sslmode=require",
+        f"postgresql://bot@db.example/tb?sslmode=require&{name}=***")
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("postgresql://bot:s3/cr3t@db/tb", "postgresql://bot:***@db/tb"),
+        ("postgresql://bot:p@ss@db/tb", "postgresql://***"),
+        ("postgresql://bot:p@ss:w0rd@db/tb", UNPARSABLE_URL),
+        ("postgresql://bot:p%40ss@db/tb?application_name=a%40b",
+         "postgresql://bot:***@db/tb?application_name=a%40b"),
+        ("sqlite:////srv/me@host/taskbot.sqlite3", "sqlite:////srv/me%40host/taskbot.sqlite3"),
+        ("postgresql://bot@db/tb?password=s3cr3t", "postgresql://bot@db/tb?password=***"),
+        ("sqlite:///taskbot.sqlite3", "sqlite:///taskbot.sqlite3"),
+        ("bot:s3cr3t@db", UNPARSABLE_URL),
+        ("postgresql://bot:s3cr3t@db:port/tb", UNPARSABLE_URL),
+    ],
+)
+def test_redact_url_examples(url: str, shown: str) -> None:
+    assert redact_url(url) == shown
+
+
+@pytest.mark.parametrize(
+    "url", ["bot:s3cr3t@db/tb", "postgresql://bot:s3cr3t@db:port/tb",
+            "postgresql://bot:s3@cr3t@db/tb"])
+def test_a_database_url_the_driver_would_misread_is_refused_unshown(url: str) -> None:
+    with pytest.raises(ConfigError, match="DATABASE_URL does not parse") as err:
+        load_settings({"DATABASE_URL": url}, cwd=Path("/nonexistent"))
+    assert "cr3t" not in str(err.value)
