@@ -17,6 +17,7 @@ from sqlalchemy import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
 from handlers.context import CoreSettings
+from handlers.grammar import ascii_int
 from storage.db import normalise_url
 
 DEFAULT_DATABASE_URL = "sqlite:///taskbot.sqlite3"
@@ -180,6 +181,9 @@ def check_database_url(url: str) -> None:
             "%40 %3A %2F %25 %3F %23 %26.")
 
 
+_SECONDS = re.compile(r"[0-9]{1,6}(?:\.[0-9]{1,6})?")
+
+
 def _opt(env: Mapping[str, str], key: str) -> str | None:
     value = env.get(key, "").strip()
     return value or None
@@ -190,10 +194,9 @@ def _seconds(env: Mapping[str, str], key: str, default: float, low: float,
     raw = _opt(env, key)
     if raw is None:
         return default
-    try:
-        value = float(raw)
-    except ValueError:
-        value = low - 1
+    # ASCII digits with an optional fraction: float() also reads "nan", "1e3", "1_0" and
+    # other scripts' digits
+    value = float(raw) if _SECONDS.fullmatch(raw) else low - 1
     if not low <= value <= high:
         raise ConfigError(f"{key}={raw!r} is not a number of seconds from {low:g} to {high:g}.")
     return value
@@ -215,9 +218,9 @@ def load_settings(
     port_raw = _opt(env, "PORT")
     port: int | None = None
     if port_raw is not None:
-        if not port_raw.isdigit() or not 0 < int(port_raw) < 65536:
+        port = ascii_int(port_raw, 5)
+        if port is None or not 0 < port < 65536:
             raise ConfigError(f"PORT={port_raw!r} is not a TCP port number.")
-        port = int(port_raw)
     admins = frozenset(a for a in re.split(r"[,\s]+", env.get("TASKBOT_ADMINS", "")) if a)
     tick_seconds = _seconds(env, "TASKBOT_TICK_SECONDS", 30.0, 0.1, 3600)
     lease_seconds = _seconds(env, "TASKBOT_LEASE_SECONDS", 300.0, 1, 86400)

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from handlers.context import CoreSettings, Ctx
 from handlers.directory import take_group
-from handlers.grammar import Args, Refused, UserError
+from handlers.grammar import Args, Refused, UserError, ascii_int
 from handlers.messages import (
     Block,
     Day,
@@ -172,10 +172,31 @@ def feed_token(secret: bytes, feed: str) -> str:
     return sign(secret, f"calendar:{feed}")
 
 
+def same_token(expected: str, given: str) -> bool:
+    """A constant-time comparison that is False, not a TypeError, for non-ASCII input."""
+    return given.isascii() and hmac.compare_digest(expected, given)
+
+
+_TOKEN_SHAPE = re.compile(rf"[0-9a-f]{{{TOKEN_HEX}}}", re.ASCII)
+
+
+def malformed_link(params: dict[str, str]) -> str | None:
+    """Why a link's parameters cannot be ones the bot made (the web answers 400), or None.
+    A parameter that is absent is no shape error: the link is then refused (403)."""
+    exp = params.get("exp", "")
+    if exp and ascii_int(exp) is None:
+        return "This link is not valid: its expiry is not a number."
+    for name in ("sig", "token"):
+        value = params.get(name, "")
+        if value and not _TOKEN_SHAPE.fullmatch(value):
+            return f"This link is not valid: its {name} is not {TOKEN_HEX} hex digits."
+    return None
+
+
 def check_feed(secret: bytes | None, feed: str, token: str) -> bool:
     if secret is None or not _FEED_NAME.match(feed):
         return False
-    return hmac.compare_digest(feed_token(secret, feed), token)
+    return same_token(feed_token(secret, feed), token)
 
 
 def feed_path(secret: bytes, feed: str) -> str:
@@ -193,11 +214,12 @@ def dashboard_path(secret: bytes, expires: int) -> str:
 
 def check_dashboard(secret: bytes | None, exp: str, sig: str, now: dt.datetime) -> str | None:
     """None when the link is good, else why it is refused."""
-    if secret is None or not exp.isdigit():
+    expires = ascii_int(exp)
+    if secret is None or expires is None:
         return "This link is not valid."
-    if not hmac.compare_digest(dashboard_signature(secret, int(exp)), sig):
+    if not same_token(dashboard_signature(secret, expires), sig):
         return "This link is not valid."
-    if int(exp) <= int(now.timestamp()):
+    if expires <= int(now.timestamp()):
         return "This link has expired: ask for a new one with `secretariat dashboard`."
     return None
 
@@ -266,10 +288,10 @@ def parse_month(raw: str, today: dt.date) -> dt.date:
         return today.replace(day=1)
     if text in ("last month", "last", "previous"):
         return (today.replace(day=1) - dt.timedelta(days=1)).replace(day=1)
-    m = re.fullmatch(r"(\d{4})-(\d{1,2})", text)
+    m = re.fullmatch(r"(\d{4})-(\d{1,2})", text, re.ASCII)
     if m and 1 <= int(m.group(2)) <= 12:
         return dt.date(int(m.group(1)), int(m.group(2)), 1)
-    m = re.fullmatch(r"([a-z]+)\.?(?: (\d{4}))?", text)
+    m = re.fullmatch(r"([a-z]+)\.?(?: (\d{4}))?", text, re.ASCII)
     if m and m.group(1) in _MONTHS:
         month = _MONTHS[m.group(1)]
         if m.group(2):
@@ -623,7 +645,7 @@ def parse_filters(query: dict[str, str]) -> DashboardFilters:
     person = query.get("person", "").strip()
     return DashboardFilters(
         group=query.get("group", "").strip().lower()[:64],
-        person=int(person) if person.isdigit() else None,
+        person=ascii_int(person),
         project=query.get("project", "").strip()[:200],
         overdue=query.get("overdue", "") in ("1", "on", "yes", "true"),
     )

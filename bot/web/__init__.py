@@ -19,6 +19,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -30,6 +31,7 @@ from handlers.reports import (
     check_feed,
     dashboard_html,
     html_page,
+    malformed_link,
     parse_filters,
     reader_ctx,
     web_secret,
@@ -57,7 +59,11 @@ _PAGE_HEADERS = {
 
 def calendar_response(sessions: sessionmaker[Session], core: CoreSettings, name: str,
                       token: str) -> tuple[int, str]:
-    """(status, body) of a feed: 403 for a wrong token, 404 for a group that is gone."""
+    """(status, body) of a feed: 400 for a token of the wrong shape, 403 for a wrong one,
+    404 for a group that is gone."""
+    problem = malformed_link({"token": token})
+    if problem is not None:
+        return 400, f"Bad request: {problem}\n"
     with sessions() as session:
         if not check_feed(web_secret(session), name, token):
             return 403, "Forbidden: this calendar link is not valid.\n"
@@ -76,6 +82,10 @@ def calendar_response(sessions: sessionmaker[Session], core: CoreSettings, name:
 
 def dashboard_response(sessions: sessionmaker[Session], core: CoreSettings,
                        query: dict[str, str]) -> tuple[int, str]:
+    problem = malformed_link(query)
+    if problem is not None:
+        body = f"<h1>Taskbot dashboard</h1><p>{html.escape(problem)}</p>"
+        return 400, html_page("Taskbot dashboard", body)
     with sessions() as session:
         now = core.clock()
         exp, sig = query.get("exp", ""), query.get("sig", "")
@@ -87,9 +97,29 @@ def dashboard_response(sessions: sessionmaker[Session], core: CoreSettings,
         return 200, dashboard_html(ctx, parse_filters(query), {"exp": exp, "sig": sig})
 
 
+class _BadRequestLine(logging.Filter):
+    """aiohttp answers a request line it cannot parse (too long, bad bytes) with 400 itself,
+    then logs it as an ERROR with a traceback: anyone could fill the log that way. Keep one
+    INFO line instead."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        err = record.exc_info[1] if record.exc_info else None
+        if isinstance(err, HttpProcessingError) and err.code == 400:
+            log.info("web: refused a malformed request (400): %s", type(err).__name__)
+            return False
+        return True
+
+
+def _quiet_bad_request_lines() -> None:
+    server_log = logging.getLogger("aiohttp.server")
+    if not any(isinstance(f, _BadRequestLine) for f in server_log.filters):
+        server_log.addFilter(_BadRequestLine())
+
+
 def routes(sessions: sessionmaker[Session], core: CoreSettings) -> list[web.RouteDef]:
     """The feed and dashboard routes over a session factory (tests build them directly);
     they only read, so ``taskbot run`` gives them its reader sessions."""
+    _quiet_bad_request_lines()
 
     async def calendar(request: web.Request) -> web.Response:
         name = request.match_info["name"].lower()

@@ -77,6 +77,10 @@ def test_matrix_configured(tmp_path: Path) -> None:
         ({"TASKBOT_TIMEZONE": "Mars/Olympus"}, "TASKBOT_TIMEZONE='Mars/Olympus' is not a time zone"),
         ({"PORT": "http"}, "PORT='http' is not a TCP port"),
         ({"PORT": "70000"}, "is not a TCP port"),
+        # digits of other scripts: isdigit() passes "²" (int() then raises), int() reads "٣"
+        ({"PORT": "²"}, "PORT='²' is not a TCP port"),
+        ({"PORT": "٣٠٠٠"}, "is not a TCP port"),
+        ({"PORT": "9" * 5000}, "is not a TCP port"),
     ],
 )
 def test_invalid_settings(tmp_path: Path, env: dict[str, str], message: str) -> None:
@@ -97,7 +101,7 @@ def test_repr_never_shows_secrets() -> None:
     assert "slack_bot_token='***'" in shown
 
 
-@pytest.mark.parametrize("raw", ["0", "abc", "-5", "7200"])
+@pytest.mark.parametrize("raw", ["0", "abc", "-5", "7200", "٣٠", "nan", "1e3", "1_0", "²"])
 def test_bad_tick_interval(raw: str) -> None:
     with pytest.raises(ConfigError, match="TASKBOT_TICK_SECONDS"):
         load_settings({"TASKBOT_TICK_SECONDS": raw}, cwd=Path("/nonexistent"))
