@@ -28,13 +28,13 @@ from handlers.context import CoreSettings
 from handlers.reports import (
     DASHBOARD_PATH,
     check_dashboard,
-    check_feed,
     dashboard_html,
+    feed_holder,
     html_page,
     malformed_link,
+    may_read_feed,
     parse_filters,
     reader_ctx,
-    web_secret,
 )
 from storage.models import Group
 
@@ -65,10 +65,12 @@ def calendar_response(sessions: sessionmaker[Session], core: CoreSettings, name:
     if problem is not None:
         return 400, f"Bad request: {problem}\n"
     with sessions() as session:
-        if not check_feed(web_secret(session), name, token):
-            return 403, "Forbidden: this calendar link is not valid.\n"
         now = core.clock()
+        holder = feed_holder(session, core, now, token)
+        if holder is None:
+            return 403, "Forbidden: this calendar link is not valid.\n"
         if name == "all":
+            group = None
             groups = list(session.scalars(select(Group).order_by(Group.id)))
             title = "All group meetings"
         else:
@@ -76,6 +78,9 @@ def calendar_response(sessions: sessionmaker[Session], core: CoreSettings, name:
             if group is None:
                 return 404, "Not found: this group no longer exists.\n"
             groups, title = [group], f"{group.name} meetings"
+        # the holder's roles now, not when the link was made: a removed member is refused
+        if not may_read_feed(holder, group):
+            return 403, "Forbidden: this calendar link is no longer valid for you.\n"
         series = [g.series for g in groups if g.series is not None]
         return 200, ics.calendar(series, dtstamp=now, name=title)
 
@@ -88,13 +93,13 @@ def dashboard_response(sessions: sessionmaker[Session], core: CoreSettings,
         return 400, html_page("Taskbot dashboard", body)
     with sessions() as session:
         now = core.clock()
-        exp, sig = query.get("exp", ""), query.get("sig", "")
-        problem = check_dashboard(web_secret(session), exp, sig, now)
+        problem = check_dashboard(session, core, query, now)
         if problem is not None:
             body = f"<h1>Taskbot dashboard</h1><p>{html.escape(problem)}</p>"
             return 403, html_page("Taskbot dashboard", body)
         ctx = reader_ctx(session, core, now)
-        return 200, dashboard_html(ctx, parse_filters(query), {"exp": exp, "sig": sig})
+        link = {k: query.get(k, "") for k in ("exp", "who", "sig")}
+        return 200, dashboard_html(ctx, parse_filters(query), link)
 
 
 class _BadRequestLine(logging.Filter):

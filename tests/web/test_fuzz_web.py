@@ -39,7 +39,7 @@ values = st.one_of(
                      "０" * 32, "ff" * 16, "FF" * 16, "²" * 32, "\x00", "%FF", "1;2"]),
     st.builds(lambda a, b: a + b, st.text(alphabet="0123456789", max_size=10), foreign_digits),
 )
-names = st.sampled_from(["exp", "sig", "token", "group", "person", "project", "overdue", "x"])
+names = st.sampled_from(["exp", "who", "sig", "token", "group", "person", "project", "overdue", "x"])
 queries = st.dictionaries(names, values, max_size=5)
 
 
@@ -57,12 +57,13 @@ def links(bare_bot: Bot, served: str) -> tuple[Bot, str, dict[str, str], str]:
     seed(bare_bot)
     bare_bot.admin("meeting schedule repl first tuesday 10:00")
     bare_bot.router.settings = dataclasses.replace(bare_bot.settings, public_url=served)
-    dash = re.search(r"/dashboard\?exp=(\d+)&sig=([0-9a-f]{32})",
+    dash = re.search(r"/dashboard\?exp=(\d+)&who=(\d+)&sig=([0-9a-f]{32})",
                      bare_bot.say("sam", None, "secretariat dashboard"))
     feed = re.search(r"(/calendar/\S+\.ics)\?token=",
                      bare_bot.say("alice", None, "meeting feed repl"))
     assert dash and feed
-    return bare_bot, served, {"exp": dash.group(1), "sig": dash.group(2)}, feed.group(1)
+    real = {"exp": dash.group(1), "who": dash.group(2), "sig": dash.group(3)}
+    return bare_bot, served, real, feed.group(1)
 
 
 def _encode(query: dict[str, str]) -> str:
@@ -117,10 +118,22 @@ def test_handlers_are_bounded_in_cpu(links: tuple[Bot, str, dict[str, str], str]
     bot, _, real, _ = links
     if keep_link:
         query = {**query, **real}
+    # each is timed on its second call: the first may pay one-off costs (a statement's first
+    # compilation, a pool connection), the second costs what this input costs. A page that
+    # renders is allowed what the plain link's page costs on top: the bound is on what the
+    # hostile parameters add.
+    page = 0.0
+    if keep_link:
+        dashboard_response(bot.sessions, bot.settings, real)
+        start = time.thread_time()
+        dashboard_response(bot.sessions, bot.settings, real)
+        page = time.thread_time() - start
+    dashboard_response(bot.sessions, bot.settings, query)
     start = time.thread_time()
     status, _ = dashboard_response(bot.sessions, bot.settings, query)
     used = time.thread_time() - start
-    assert status in OK_STATUSES and used < CPU_BOUND_S, (query, status, used)
+    assert status in OK_STATUSES and used < CPU_BOUND_S + page, (query, status, used, page)
+    calendar_response(bot.sessions, bot.settings, name.lower(), query.get("token", ""))
     start = time.thread_time()
     status, _ = calendar_response(bot.sessions, bot.settings, name.lower(),
                                   query.get("token", ""))
