@@ -374,9 +374,10 @@ def csv_rows(ctx: Ctx, q: ActionQuery) -> Iterator[tuple[str, ...]]:
 # strips them and then may): OWASP's list for CSV injection.
 _FORMULA_START = frozenset("=+-@\t\r")
 # The same test over a joined row: a cell starts at the line's start or after a comma, so
-# no match means no cell needs neutralising (a match may be a false alarm inside a quoted
-# cell; the row is then checked cell by cell).
-_FORMULA_IN_ROW = re.compile(r"(?:^|,)[=+\-@\t\r]")
+# no match here and a safe first character mean no cell needs neutralising (a match may be
+# a false alarm inside a quoted cell; the row is then checked cell by cell). A literal comma
+# first lets the regex engine skip to each comma: several times faster than ``(?:^|,)``.
+_FORMULA_AFTER_COMMA = re.compile(r",[=+\-@\t\r]")
 
 
 def csv_cell(value: str) -> str:
@@ -401,13 +402,14 @@ def write_csv(batches: Iterable[list[tuple[str, ...]]], out: TextIO) -> int:
     writer = csv.writer(quoting, lineterminator="\r\n")
     plain = len(CSV_HEADER) - 1  # commas in a row that needs no quoting
     out.write(",".join(map(csv_cell, CSV_HEADER)) + "\r\n")
-    risky = _FORMULA_IN_ROW.search
+    risky = _FORMULA_AFTER_COMMA.search
+    danger = _FORMULA_START
     n = 0
     for batch in batches:
         lines = []
         for row in batch:
             line = ",".join(row)
-            if risky(line):
+            if line[:1] in danger or risky(line):
                 row = tuple(map(csv_cell, row))
                 line = ",".join(row)
             if line.count(",") != plain or '"' in line or "\n" in line or "\r" in line:
