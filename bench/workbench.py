@@ -123,8 +123,16 @@ def run_database(label: str, url: str, args: argparse.Namespace) -> list[str]:
         projects = [p for p in session.scalars(
             select(Membership.project).where(Membership.project.is_not(None)).distinct()
             .limit(50)) if p]
+        # the link's holder: checked against current roles on every page (an admin here)
+        holder = Person(display_name="bench admin", is_admin=True,
+                        created_at=NOW.replace(tzinfo=None))
+        session.add(holder)
+        session.flush()
+        who = holder.id
+        key = reports.link_key(session, who, NOW, create=True) or ""
     expires = int(NOW.timestamp()) + 86400
-    base = {"exp": str(expires), "sig": reports.dashboard_signature(secret, expires)}
+    base = {"exp": str(expires), "who": str(who),
+            "sig": reports.dashboard_signature(secret, who, key, expires)}
     rng = random.Random(7)
     mixes: list[dict[str, str]] = []
     for i in range(args.requests):

@@ -15,10 +15,12 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy.engine import make_url
+from sqlalchemy import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
 from handlers.context import Clock, CoreSettings, utc_now
+from handlers.grammar import ascii_int
+from storage.db import normalise_url
 
 DEFAULT_DATABASE_URL = "sqlite:///taskbot.sqlite3"
 DEFAULT_TIMEZONE = "Europe/Brussels"
@@ -146,9 +148,63 @@ class Settings:
                             export_dir=self.export_dir)
 
 
+UNPARSABLE_URL = "<a database URL that does not parse (not shown: it may hold a password)>"
+# query parameters that carry credentials (libpq's password, sslpassword, a token, a key)
+_SECRET_PARAM = re.compile(r"pass|pwd|secret|token|key|auth|cred", re.IGNORECASE)
+
+
 def redact_url(url: str) -> str:
-    """A database URL without its password."""
-    return re.sub(r"(://[^:/@]+):[^@/]*@", r"\1:***@", url)
+    """A database URL as it can be shown in logs and output: SQLAlchemy's own rendering with
+    the password hidden, credential-like query parameters too, and nothing of a URL that does
+    not parse (its text may be all password).
+
+    A raw ``@`` beyond the one that ends the user part (a password pasted unencoded) makes
+    the parser read the rest of the password as the host, path or query: then only the
+    scheme is shown.
+    """
+    parsed = _parse(url)
+    if parsed is None:
+        return UNPARSABLE_URL
+    if _misplaced_at(url, parsed):
+        return f"{url.partition('://')[0]}://***"
+    query = {k: ("***" if _SECRET_PARAM.search(k) else v) for k, v in parsed.query.items()}
+    shown = parsed.set(query=query).render_as_string(hide_password=True)
+    return shown.replace("=%2A%2A%2A", "=***")
+
+
+def _parse(url: str) -> URL | None:
+    try:
+        return make_url(url)
+    except (ArgumentError, ValueError, TypeError):
+        return None
+
+
+def _misplaced_at(url: str, parsed: URL) -> bool:
+    """Whether a raw ``@`` after ``scheme://`` is not the one that ends the user part. SQLite
+    URLs hold a file path, where ``@`` is just a character."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or "@" not in rest or scheme.startswith("sqlite"):
+        return False
+    if rest.count("@") > 1:
+        return True
+    # one @: it ends the user part, or sits in a query value of a URL without one
+    return parsed.username is None and "@" in rest.split("?", 1)[0]
+
+
+def check_database_url(url: str) -> None:
+    """Refuse, without quoting it, a URL the driver would misread: one that does not parse
+    (the parser's own error would print it) or with a raw ``@`` outside the user part (the
+    driver would take the rest of a password for the host and say so in its error)."""
+    url = normalise_url(url)
+    parsed = _parse(url)
+    if parsed is None or _misplaced_at(url, parsed):
+        raise ConfigError(
+            "DATABASE_URL does not parse as a database URL (not shown: it may hold a "
+            "password); in a password or a query value, write @ : / % ? # & as "
+            "%40 %3A %2F %25 %3F %23 %26.")
+
+
+_SECONDS = re.compile(r"[0-9]{1,6}(?:\.[0-9]{1,6})?")
 
 
 def _opt(env: Mapping[str, str], key: str) -> str | None:
@@ -161,10 +217,9 @@ def _seconds(env: Mapping[str, str], key: str, default: float, low: float,
     raw = _opt(env, key)
     if raw is None:
         return default
-    try:
-        value = float(raw)
-    except ValueError:
-        value = low - 1
+    # ASCII digits with an optional fraction: float() also reads "nan", "1e3", "1_0" and
+    # other scripts' digits
+    value = float(raw) if _SECONDS.fullmatch(raw) else low - 1
     if not low <= value <= high:
         raise ConfigError(f"{key}={raw!r} is not a number of seconds from {low:g} to {high:g}.")
     return value
@@ -186,13 +241,11 @@ def _clock_start(env: Mapping[str, str]) -> dt.datetime | None:
 
 
 def _database_url(env: Mapping[str, str]) -> str:
-    """``DATABASE_URL``, refused at start when it names no database the bot works on."""
+    """``DATABASE_URL``, refused at start (without being shown) when it does not parse or
+    names a database the bot does not work on."""
     url = _opt(env, "DATABASE_URL") or DEFAULT_DATABASE_URL
-    try:
-        backend = make_url(url).get_backend_name()
-    except ArgumentError:
-        raise ConfigError("DATABASE_URL is not a database URL (like sqlite:///taskbot.sqlite3 "
-                          "or postgresql://user:password@host/db).") from None
+    check_database_url(url)
+    backend = make_url(normalise_url(url)).get_backend_name()
     if backend not in DATABASES:
         raise ConfigError(f"DATABASE_URL names {backend}, which Taskbot does not work on: "
                           "use sqlite:///<file> or postgresql://user:password@host/db.")
@@ -215,9 +268,9 @@ def load_settings(
     port_raw = _opt(env, "PORT")
     port: int | None = None
     if port_raw is not None:
-        if not port_raw.isdigit() or not 0 < int(port_raw) < 65536:
+        port = ascii_int(port_raw, 5)
+        if port is None or not 0 < port < 65536:
             raise ConfigError(f"PORT={port_raw!r} is not a TCP port number.")
-        port = int(port_raw)
     admins = frozenset(a for a in re.split(r"[,\s]+", env.get("TASKBOT_ADMINS", "")) if a)
     tick_seconds = _seconds(env, "TASKBOT_TICK_SECONDS", 30.0, 0.1, 3600)
     lease_seconds = _seconds(env, "TASKBOT_LEASE_SECONDS", 300.0, 1, 86400)

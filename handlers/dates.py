@@ -36,11 +36,12 @@ for _i, _name in enumerate(
     MONTHS[_name[:3]] = _i
 MONTHS["sept"] = 9
 
-_ISO = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$")
-_SLASHED = re.compile(r"^\d{1,4}[/.]\d{1,2}(?:[/.]\d{1,4})?$")
-_DAY = re.compile(r"^(\d{1,2})(?:st|nd|rd|th)?$")
-_YEAR = re.compile(r"^\d{4}$")
-_IN = re.compile(r"^in (\d{1,6}|a|an|one) (day|days|week|weeks|month|months)$")
+# re.ASCII throughout: \d alone also matches other scripts' digits, which int() then reads
+_ISO = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$", re.ASCII)
+_SLASHED = re.compile(r"^\d{1,4}[/.]\d{1,2}(?:[/.]\d{1,4})?$", re.ASCII)
+_DAY = re.compile(r"^(\d{1,2})(?:st|nd|rd|th)?$", re.ASCII)
+_YEAR = re.compile(r"^\d{4}$", re.ASCII)
+_IN = re.compile(r"^in (\d{1,6}|a|an|one) (day|days|week|weeks|month|months)$", re.ASCII)
 
 MAX_N = 999
 

@@ -39,7 +39,7 @@ from storage.models import TEXT_MAX, Action, ActionAssignee, Decision, DecisionT
 LIST_CAP = 50
 PREVIEW = 80
 _WORD = re.compile(r"[^\s,]+")
-_YEAR = re.compile(r"\d{4}")
+_YEAR = re.compile(r"\d{4}", re.ASCII)
 
 
 def decision_label(decision_id: int) -> str:

@@ -38,8 +38,8 @@ from storage.models import (
 
 PLATFORMS = ("shell", "slack", "matrix")
 SLUG = re.compile(rf"^[a-z][a-z0-9-]{{1,{SLUG_MAX - 1}}}$")
-TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
-OFFSET = re.compile(r"^\d{1,3}[dhm]$")
+TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$", re.ASCII)
+OFFSET = re.compile(r"^\d{1,3}[dhm]$", re.ASCII)
 GROUP_KEYS = frozenset(
     {"slug", "name", "mandate", "restricted", "channels", "meeting", "members"}
 )

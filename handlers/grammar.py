@@ -184,7 +184,18 @@ class Args:
 
 # --- small value parsers -------------------------------------------------------------------
 
-_ID = re.compile(r"^(?:([A-Za-z])-?)?(\d{1,9})$")
+_ID = re.compile(r"^(?:([A-Za-z])-?)?(\d{1,9})$", re.ASCII)
+
+
+def ascii_int(raw: str, max_digits: int = 18) -> int | None:
+    """``raw`` as a whole number when it is 0-9 only (at most ``max_digits`` of them), else
+    None. Every number read from outside text goes through here or an ``re.ASCII``
+    pattern: ``str.isdigit`` also passes ``²`` (which ``int`` then refuses with an
+    exception) and ``int`` reads other scripts' digits (``٣`` is 3), signs, spaces and ``_``.
+    """
+    if 0 < len(raw) <= max_digits and raw.isascii() and raw.isdigit():
+        return int(raw)
+    return None
 
 
 def parse_id(raw: str, prefix: str, what: str) -> int:
@@ -203,7 +214,7 @@ def check_length(value: str, limit: int, what: str) -> str:
 
 
 _SLACK_MENTION = re.compile(r"^<@([UW][A-Z0-9]{2,20})(?:\|[^>]*)?>$")
-_MATRIX_ID = re.compile(r"^@[a-z0-9._=\-/+]+:[A-Za-z0-9.\-]+(?::\d+)?$")
+_MATRIX_ID = re.compile(r"^@[a-z0-9._=\-/+]+:[A-Za-z0-9.\-]+(?::\d+)?$", re.ASCII)
 _MATRIX_PILL = re.compile(r"^https://matrix\.to/#/(@[^?\s]+)")
 _SHELL_NAME = re.compile(r"^@?([A-Za-z][A-Za-z0-9._\-]{0,63})$")
 

@@ -46,6 +46,7 @@ from handlers.grammar import (
     Args,
     Refused,
     UserError,
+    ascii_int,
     check_length,
     control_character_error,
     parse_mention,
@@ -282,8 +283,9 @@ def _agenda_match(ctx: Ctx, meeting: Meeting, body: str) -> AgendaItem | None:
     """``#topic 2`` or the item's own text names an agenda item (it is then reached)."""
     items = agenda_of(ctx.session, meeting.group, meeting.occurrence_date)
     raw = body.strip().lstrip("#")
-    if raw.isdigit() and 1 <= int(raw) <= len(items):
-        return items[int(raw) - 1]
+    n = ascii_int(raw, 4)
+    if n is not None and 1 <= n <= len(items):
+        return items[n - 1]
     key = " ".join(body.lower().split())
     return next((a for a in items if " ".join(a.text.lower().split()) == key), None)
 

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from dateutil import tz
 from dateutil.rrule import rrule, rrulestr
 
-from handlers.grammar import UserError
+from handlers.grammar import UserError, ascii_int
 
 RULE_MAX = 200
 MAX_OFFSETS = 6
@@ -50,16 +50,16 @@ ORDINALS: dict[str, tuple[int, str]] = {
 _NOT_MONTHLY = {"fifth", "5th"}
 _FILLER = {"the", "every", "each", "of", "month", "monthly", "on", "a"}
 
-_TIME = re.compile(r"^(\d{1,2}):(\d{2})$")
-_OFFSET = re.compile(r"^(\d{1,4})([mhdw])$")
+_TIME = re.compile(r"^(\d{1,2}):(\d{2})$", re.ASCII)
+_OFFSET = re.compile(r"^(\d{1,4})([mhdw])$", re.ASCII)
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 _RULE_KEYS = {
     "FREQ", "UNTIL", "COUNT", "INTERVAL", "BYDAY", "BYMONTHDAY", "BYYEARDAY", "BYWEEKNO",
     "BYMONTH", "BYSETPOS", "WKST",
 }
 _FREQS = {"DAILY", "WEEKLY", "MONTHLY", "YEARLY"}
-_UNTIL_DATE = re.compile(r"^\d{8}$")
-_UNTIL_LOCAL = re.compile(r"^\d{8}T\d{6}$")
+_UNTIL_DATE = re.compile(r"^\d{8}$", re.ASCII)
+_UNTIL_LOCAL = re.compile(r"^\d{8}T\d{6}$", re.ASCII)
 
 
 def looks_like_time(raw: str) -> bool:
@@ -91,9 +91,9 @@ def _named_rule(words: list[str]) -> tuple[str, str] | None:
     if len(words) == 2 and words[0] == "last" and words[1] == "day":
         return "RRULE:FREQ=MONTHLY;BYMONTHDAY=-1", "last day"
     if len(words) == 2 and words[0] == "day":
-        if not words[1].isdigit() or not 1 <= int(words[1]) <= 31:
+        n = ascii_int(words[1], 2) or 0
+        if not 1 <= n <= 31:
             raise UserError(f"day {words[1]!r}: the day of the month must be 1 to 31.")
-        n = int(words[1])
         if n <= 28:
             return f"RRULE:FREQ=MONTHLY;BYMONTHDAY={n}", f"day {n}"
         # the 29th-31st do not exist in every month: take the month's last day there,
@@ -143,7 +143,7 @@ def _raw_rule(text: str) -> str:
             raise UserError(
                 "RRULE FREQ must be DAILY, WEEKLY, MONTHLY or YEARLY (one meeting a day at most)."
             )
-        if key in ("INTERVAL", "COUNT") and not (value.isdigit() and 1 <= int(value) <= 1000):
+        if key in ("INTERVAL", "COUNT") and not 1 <= (ascii_int(value, 4) or 0) <= 1000:
             raise UserError(f"RRULE {key} must be a whole number from 1 to 1000.")
         if key == "UNTIL":
             if _UNTIL_DATE.match(value):

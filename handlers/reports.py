@@ -26,8 +26,8 @@ from sqlalchemy import Select, case, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from handlers.context import CoreSettings, Ctx
-from handlers.directory import take_group
-from handlers.grammar import Args, Refused, UserError
+from handlers.directory import mention, resolve_user, take_group
+from handlers.grammar import Args, Refused, UserError, ascii_int
 from handlers.messages import (
     Block,
     Day,
@@ -41,7 +41,7 @@ from handlers.messages import (
     When,
     plain_of,
 )
-from handlers.roles import require_member, require_staff, staff
+from handlers.roles import is_member, require_member, require_staff, staff
 from handlers.router import Registry
 from handlers.secretariat import CSV_HEADER, ActionQuery, csv_batches, write_csv
 from storage import kv, outbox
@@ -50,6 +50,7 @@ from storage.models import (
     Decision,
     DecisionTarget,
     Group,
+    LinkKey,
     MeetingSeries,
     Membership,
     Person,
@@ -149,7 +150,6 @@ def reader_ctx(session: Session, settings: CoreSettings, now: dt.datetime) -> Ct
 SECRET_KEY = "web:secret"
 TOKEN_HEX = 32
 DASHBOARD_PATH = "/dashboard"
-_FEED_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 
 
 def web_secret(session: Session, *, create: bool = False) -> bytes | None:
@@ -167,38 +167,125 @@ def sign(secret: bytes, message: str) -> str:
     return hmac.new(secret, message.encode("utf-8"), hashlib.sha256).hexdigest()[:TOKEN_HEX]
 
 
-def feed_token(secret: bytes, feed: str) -> str:
-    """The token of one calendar feed (a group slug, or ``all``)."""
-    return sign(secret, f"calendar:{feed}")
+def link_key(session: Session, person_id: int, now: dt.datetime, *,
+             create: bool = False) -> str | None:
+    """The person's key for their links, made on first use by a command that hands one out."""
+    key = session.get(LinkKey, person_id)
+    if key is None and create:
+        key = LinkKey(person_id=person_id, token=secrets.token_hex(TOKEN_HEX // 2),
+                      created_at=now.astimezone(dt.UTC).replace(tzinfo=None))
+        session.add(key)
+        session.flush()
+    return None if key is None else key.token
 
 
-def check_feed(secret: bytes | None, feed: str, token: str) -> bool:
-    if secret is None or not _FEED_NAME.match(feed):
-        return False
-    return hmac.compare_digest(feed_token(secret, feed), token)
+def reset_link_key(session: Session, person_id: int, now: dt.datetime) -> str:
+    """A new key for the person: every feed and dashboard link made with the old one stops
+    working at once."""
+    key = session.get(LinkKey, person_id)
+    if key is None:
+        return link_key(session, person_id, now, create=True) or ""
+    key.token = secrets.token_hex(TOKEN_HEX // 2)
+    key.created_at = now.astimezone(dt.UTC).replace(tzinfo=None)
+    session.flush()
+    return key.token
 
 
-def feed_path(secret: bytes, feed: str) -> str:
-    return f"/calendar/{feed}.ics?token={feed_token(secret, feed)}"
+def same_token(expected: str, given: str) -> bool:
+    """A constant-time comparison that is False, not a TypeError, for non-ASCII input."""
+    return given.isascii() and hmac.compare_digest(expected, given)
 
 
-def dashboard_signature(secret: bytes, expires: int) -> str:
-    return sign(secret, f"dashboard:{expires}")
+_TOKEN_SHAPE = re.compile(rf"[0-9a-f]{{{TOKEN_HEX}}}", re.ASCII)
 
 
-def dashboard_path(secret: bytes, expires: int) -> str:
-    query = urlencode({"exp": expires, "sig": dashboard_signature(secret, expires)})
+def malformed_link(params: dict[str, str]) -> str | None:
+    """Why a link's parameters cannot be ones the bot made (the web answers 400), or None.
+    A parameter that is absent is no shape error: the link is then refused (403)."""
+    for name, what in (("exp", "expiry"), ("who", "holder")):
+        value = params.get(name, "")
+        if value and ascii_int(value) is None:
+            return f"This link is not valid: its {what} is not a number."
+    for name in ("sig", "token"):
+        value = params.get(name, "")
+        if value and not _TOKEN_SHAPE.fullmatch(value):
+            return f"This link is not valid: its {name} is not {TOKEN_HEX} hex digits."
+    return None
+
+
+ROW_ID_MAX = 2**31 - 1  # PostgreSQL's integer: a larger id in a query would be an error
+
+
+def row_id(raw: str) -> int | None:
+    """A row id from a link or a filter: ASCII digits, within the column's range."""
+    n = ascii_int(raw, 10)
+    return n if n is not None and 0 < n <= ROW_ID_MAX else None
+
+
+def _holder_ctx(session: Session, settings: CoreSettings, now: dt.datetime,
+                person: Person) -> Ctx:
+    """The link's holder as the actor, so the role checks of the commands apply as they are
+    now, not as they were when the link was made."""
+    return Ctx(session=session, actor=person, platform="web", channel_id=None,
+               settings=settings, now=now)
+
+
+_HOLDER_OF = select(Person).join(LinkKey, LinkKey.person_id == Person.id)
+
+
+def feed_holder(session: Session, settings: CoreSettings, now: dt.datetime,
+                token: str) -> Ctx | None:
+    """The person whose key ``token`` is (as a context for role checks), or None."""
+    if not _TOKEN_SHAPE.fullmatch(token):
+        return None
+    person = session.scalar(_HOLDER_OF.where(LinkKey.token == token))
+    return None if person is None else _holder_ctx(session, settings, now, person)
+
+
+def may_read_feed(ctx: Ctx, group: Group | None) -> bool:
+    """``meeting feed``'s rule, checked on every fetch: a member of the group (any group for
+    ``all``, None) or the secretariat or an admin."""
+    if staff(ctx):
+        return True
+    if group is None:
+        return ctx.session.scalar(select(Membership.id).where(
+            Membership.person_id == ctx.actor.id).limit(1)) is not None
+    return is_member(ctx, group)
+
+
+def feed_path(key: str, feed: str) -> str:
+    return f"/calendar/{feed}.ics?token={key}"
+
+
+def dashboard_signature(secret: bytes, person_id: int, key: str, expires: int) -> str:
+    """Signed over the holder and their key: a new key revokes the link, and the link
+    does not reveal the key."""
+    return sign(secret, f"dashboard:{person_id}:{key}:{expires}")
+
+
+def dashboard_path(secret: bytes, person_id: int, key: str, expires: int) -> str:
+    query = urlencode({"exp": expires, "who": person_id,
+                       "sig": dashboard_signature(secret, person_id, key, expires)})
     return f"{DASHBOARD_PATH}?{query}"
 
 
-def check_dashboard(secret: bytes | None, exp: str, sig: str, now: dt.datetime) -> str | None:
-    """None when the link is good, else why it is refused."""
-    if secret is None or not exp.isdigit():
+def check_dashboard(session: Session, settings: CoreSettings, query: dict[str, str],
+                    now: dt.datetime) -> str | None:
+    """None when the link is good and its holder is the secretariat or an admin now, else
+    why it is refused."""
+    secret = web_secret(session)
+    expires, who = ascii_int(query.get("exp", "")), row_id(query.get("who", ""))
+    if secret is None or expires is None or who is None:
         return "This link is not valid."
-    if not hmac.compare_digest(dashboard_signature(secret, int(exp)), sig):
+    person = session.get(Person, who)
+    key = None if person is None else link_key(session, who, now)
+    if person is None or key is None or not same_token(
+            dashboard_signature(secret, who, key, expires), query.get("sig", "")):
         return "This link is not valid."
-    if int(exp) <= int(now.timestamp()):
+    if expires <= int(now.timestamp()):
         return "This link has expired: ask for a new one with `secretariat dashboard`."
+    if not staff(_holder_ctx(session, settings, now, person)):
+        return "This link is no longer valid: its holder is not the secretariat or an admin."
     return None
 
 
@@ -266,10 +353,10 @@ def parse_month(raw: str, today: dt.date) -> dt.date:
         return today.replace(day=1)
     if text in ("last month", "last", "previous"):
         return (today.replace(day=1) - dt.timedelta(days=1)).replace(day=1)
-    m = re.fullmatch(r"(\d{4})-(\d{1,2})", text)
+    m = re.fullmatch(r"(\d{4})-(\d{1,2})", text, re.ASCII)
     if m and 1 <= int(m.group(2)) <= 12:
         return dt.date(int(m.group(1)), int(m.group(2)), 1)
-    m = re.fullmatch(r"([a-z]+)\.?(?: (\d{4}))?", text)
+    m = re.fullmatch(r"([a-z]+)\.?(?: (\d{4}))?", text, re.ASCII)
     if m and m.group(1) in _MONTHS:
         month = _MONTHS[m.group(1)]
         if m.group(2):
@@ -623,7 +710,7 @@ def parse_filters(query: dict[str, str]) -> DashboardFilters:
     person = query.get("person", "").strip()
     return DashboardFilters(
         group=query.get("group", "").strip().lower()[:64],
-        person=int(person) if person.isdigit() else None,
+        person=row_id(person),
         project=query.get("project", "").strip()[:200],
         overdue=query.get("overdue", "") in ("1", "on", "yes", "true"),
     )
@@ -851,8 +938,9 @@ def register(reg: Registry) -> None:
         days = int(raw) if raw else DASHBOARD_DAYS
         secret = web_secret(ctx.session, create=True)
         assert secret is not None
+        key = link_key(ctx.session, ctx.actor.id, ctx.now, create=True) or ""
         expires = int((ctx.now + dt.timedelta(days=days)).timestamp())
-        url = absolute(ctx.settings, dashboard_path(secret, expires))
+        url = absolute(ctx.settings, dashboard_path(secret, ctx.actor.id, key, expires))
         ctx.audit("link", "dashboard", None, expires=expires)
         reply = Reply(private=True, secret=True)
         reply.say("Your dashboard link (keep it to yourself; it works until ",
@@ -865,44 +953,61 @@ def register(reg: Registry) -> None:
         return reply
 
     @reg.command(
-        "meeting", "feed", "[<group>|all]",
-        "a private calendar subscription link (updates itself, unlike meeting calendar)",
-        "members of the group; all: anyone in a group",
+        "meeting", "feed", "[<group>|all|reset]",
+        "your private calendar subscription link (updates itself, unlike meeting calendar); "
+        "reset: a new one, and your old feed and dashboard links stop working",
+        "members of the group; all: anyone in a group; reset: anyone",
     )
     def meeting_feed(ctx: Ctx, args: Args) -> Reply:
+        if args.accept("reset"):
+            args.done()
+            reset_link_key(ctx.session, ctx.actor.id, ctx.now)
+            ctx.audit("link", "link_key", ctx.actor.id, reset="self")
+            return Reply(private=True).say(
+                "Done: your old calendar feed and dashboard links no longer work. "
+                "`meeting feed` gives you the new ones.")
         group = _feed_choice(ctx, args)
         if group is not None:
             require_member(ctx, group, f"meeting feed {group.slug}")
             feed, title = group.slug, f"{group.name} meetings"
         else:
-            if not (staff(ctx) or ctx.session.scalar(
-                    select(Membership.id).where(Membership.person_id == ctx.actor.id)
-                    .limit(1))):
+            if not may_read_feed(ctx, None):
                 raise Refused("a member of a group (or the secretariat)", "meeting feed all")
             feed, title = "all", "All group meetings"
-        secret = web_secret(ctx.session, create=True)
-        assert secret is not None
-        url = absolute(ctx.settings, feed_path(secret, feed))
+        key = link_key(ctx.session, ctx.actor.id, ctx.now, create=True) or ""
+        url = absolute(ctx.settings, feed_path(key, feed))
         reply = Reply(private=True, secret=True)
         reply.say(f"{title}: subscribe to this address in Outlook, Google Calendar or "
-                  "Thunderbird (add calendar from URL); keep it to yourself.")
+                  "Thunderbird (add calendar from URL); it is yours alone, works while you "
+                  "are in the group, and `meeting feed reset` revokes it.")
         reply.say(Link(url) if url.startswith("http") else url)
         return reply
 
     @reg.command(
-        "secretariat", "feeds", "",
-        "every calendar subscription link, to hand to members", "secretariat, admin",
+        "secretariat", "feeds", "[reset <@user>]",
+        "your calendar subscription links for every group; reset <@user>: revoke that "
+        "person's feed and dashboard links", "secretariat, admin",
     )
     def secretariat_feeds(ctx: Ctx, args: Args) -> Reply:
+        if args.accept("reset"):
+            raw = args.next("<@user>")
+            args.done()
+            require_staff(ctx, "secretariat feeds reset")
+            person = resolve_user(ctx, raw)
+            reset_link_key(ctx.session, person.id, ctx.now)
+            ctx.audit("link", "link_key", person.id, reset="secretariat")
+            return Reply(private=True).say(
+                "Done: ", mention(person), "'s calendar feed and dashboard links no "
+                "longer work; `meeting feed` gives them new ones.")
         args.done()
         require_staff(ctx, "secretariat feeds")
-        secret = web_secret(ctx.session, create=True)
-        assert secret is not None
+        key = link_key(ctx.session, ctx.actor.id, ctx.now, create=True) or ""
         reply = Reply(private=True, secret=True)
-        reply.say("Calendar feeds (read-only; each link is its own key)", style="heading")
+        reply.say("Your calendar feeds (read-only; yours alone: each member gets their own "
+                  "with meeting feed)", style="heading")
         feeds = ["all", *ctx.session.scalars(select(Group.slug).order_by(Group.slug))]
         for feed in feeds:
-            url = absolute(ctx.settings, feed_path(secret, feed))
+            url = absolute(ctx.settings, feed_path(key, feed))
             reply.say(f"{feed}: ", Link(url) if url.startswith("http") else url)
         return reply
 

@@ -69,7 +69,8 @@ SETTING_HELP: dict[str, str] = {
     "follow_channel": "on|off",
 }
 
-_DIGEST = re.compile(r"^(mon|tue|wed|thu|fri|sat|sun)[a-z]* ([01]?\d|2[0-3]):([0-5]\d)$")
+_DIGEST = re.compile(r"^(mon|tue|wed|thu|fri|sat|sun)[a-z]* ([01]?\d|2[0-3]):([0-5]\d)$",
+                     re.ASCII)
 
 
 def validate_setting(key: str, value: str) -> str:

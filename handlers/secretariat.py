@@ -13,6 +13,7 @@ import csv
 import datetime as dt
 import functools
 import io
+import re
 from array import array
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -369,22 +370,48 @@ def csv_rows(ctx: Ctx, q: ActionQuery) -> Iterator[tuple[str, ...]]:
         yield from batch
 
 
+# A spreadsheet reads a cell that starts with one of these as a formula (or, for tab and CR,
+# strips them and then may): OWASP's list for CSV injection.
+_FORMULA_START = frozenset("=+-@\t\r")
+# The same test over a joined row: a cell starts at the line's start or after a comma, so
+# no match here and a safe first character mean no cell needs neutralising (a match may be
+# a false alarm inside a quoted cell; the row is then checked cell by cell). A literal comma
+# first lets the regex engine skip to each comma: several times faster than ``(?:^|,)``.
+_FORMULA_AFTER_COMMA = re.compile(r",[=+\-@\t\r]")
+
+
+def csv_cell(value: str) -> str:
+    """``value`` as a CSV cell a spreadsheet shows as text, never runs as a formula.
+
+    A cell starting with ``=``, ``+``, ``-``, ``@``, tab or CR gets a leading ``'`` (what
+    OWASP recommends), so ``=HYPERLINK(...)`` in a title or a name is shown, not followed.
+    Only the first character is looked at: the export calls this on every cell.
+    """
+    return "'" + value if value[:1] in _FORMULA_START else value
+
+
 def write_csv(batches: Iterable[list[tuple[str, ...]]], out: TextIO) -> int:
     """The header and every row, one ``out.write`` per batch; returns the number of rows.
 
-    Byte for byte what ``csv.writer`` writes (minimal quoting, CRLF), which it still does
-    for a row holding a comma, quote or line break; the rest, nearly every row, are joined
-    directly, several times faster than the csv module's per-field work.
+    Every cell goes through :func:`csv_cell`. Byte for byte what ``csv.writer`` writes
+    (minimal quoting, CRLF) for those cells, which it still does for a row holding a comma,
+    quote or line break; the rest, nearly every row, are joined directly, several times
+    faster than the csv module's per-field work.
     """
     quoting = io.StringIO()
     writer = csv.writer(quoting, lineterminator="\r\n")
     plain = len(CSV_HEADER) - 1  # commas in a row that needs no quoting
-    out.write(",".join(CSV_HEADER) + "\r\n")
+    out.write(",".join(map(csv_cell, CSV_HEADER)) + "\r\n")
+    risky = _FORMULA_AFTER_COMMA.search
+    danger = _FORMULA_START
     n = 0
     for batch in batches:
         lines = []
         for row in batch:
             line = ",".join(row)
+            if line[:1] in danger or risky(line):
+                row = tuple(map(csv_cell, row))
+                line = ",".join(row)
             if line.count(",") != plain or '"' in line or "\n" in line or "\r" in line:
                 quoting.seek(0)
                 quoting.truncate()

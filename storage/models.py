@@ -441,3 +441,16 @@ class AuditLog(Base):
     entity_id: Mapped[int | None]
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     at: Mapped[dt.datetime] = mapped_column(DateTime, index=True)
+
+
+class LinkKey(Base):
+    """A person's key for the links handed to them (calendar feeds, the dashboard). Every
+    fetch looks the person up by it and checks their current roles; a new key (``meeting
+    feed reset``, ``secretariat feeds reset``) revokes every link made with the old one."""
+
+    __tablename__ = "link_keys"
+
+    person_id: Mapped[int] = mapped_column(
+        ForeignKey("people.id", ondelete="CASCADE"), primary_key=True)
+    token: Mapped[str] = mapped_column(String(32), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)

@@ -452,7 +452,7 @@ class MatrixBot:
     def note_creators(self, room_id: str, create: dict[str, Any]) -> None:
         content = create.get("content") or {}
         version = str(content.get("room_version", "1"))
-        if version.isdigit() and int(version) < 12:
+        if version.isascii() and version.isdigit() and len(version) <= 2 and int(version) < 12:
             return  # older rooms: creators hold an ordinary power level
         extra = content.get("additional_creators") or []
         self.creators[room_id] = {str(create.get("sender")), *map(str, extra)}

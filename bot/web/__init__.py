@@ -19,6 +19,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -27,12 +28,13 @@ from handlers.context import CoreSettings
 from handlers.reports import (
     DASHBOARD_PATH,
     check_dashboard,
-    check_feed,
     dashboard_html,
+    feed_holder,
     html_page,
+    malformed_link,
+    may_read_feed,
     parse_filters,
     reader_ctx,
-    web_secret,
 )
 from storage.models import Group
 
@@ -57,12 +59,18 @@ _PAGE_HEADERS = {
 
 def calendar_response(sessions: sessionmaker[Session], core: CoreSettings, name: str,
                       token: str) -> tuple[int, str]:
-    """(status, body) of a feed: 403 for a wrong token, 404 for a group that is gone."""
+    """(status, body) of a feed: 400 for a token of the wrong shape, 403 for a wrong one,
+    404 for a group that is gone."""
+    problem = malformed_link({"token": token})
+    if problem is not None:
+        return 400, f"Bad request: {problem}\n"
     with sessions() as session:
-        if not check_feed(web_secret(session), name, token):
-            return 403, "Forbidden: this calendar link is not valid.\n"
         now = core.clock()
+        holder = feed_holder(session, core, now, token)
+        if holder is None:
+            return 403, "Forbidden: this calendar link is not valid.\n"
         if name == "all":
+            group = None
             groups = list(session.scalars(select(Group).order_by(Group.id)))
             title = "All group meetings"
         else:
@@ -70,26 +78,53 @@ def calendar_response(sessions: sessionmaker[Session], core: CoreSettings, name:
             if group is None:
                 return 404, "Not found: this group no longer exists.\n"
             groups, title = [group], f"{group.name} meetings"
+        # the holder's roles now, not when the link was made: a removed member is refused
+        if not may_read_feed(holder, group):
+            return 403, "Forbidden: this calendar link is no longer valid for you.\n"
         series = [g.series for g in groups if g.series is not None]
         return 200, ics.calendar(series, dtstamp=now, name=title)
 
 
 def dashboard_response(sessions: sessionmaker[Session], core: CoreSettings,
                        query: dict[str, str]) -> tuple[int, str]:
+    problem = malformed_link(query)
+    if problem is not None:
+        body = f"<h1>Taskbot dashboard</h1><p>{html.escape(problem)}</p>"
+        return 400, html_page("Taskbot dashboard", body)
     with sessions() as session:
         now = core.clock()
-        exp, sig = query.get("exp", ""), query.get("sig", "")
-        problem = check_dashboard(web_secret(session), exp, sig, now)
+        problem = check_dashboard(session, core, query, now)
         if problem is not None:
             body = f"<h1>Taskbot dashboard</h1><p>{html.escape(problem)}</p>"
             return 403, html_page("Taskbot dashboard", body)
         ctx = reader_ctx(session, core, now)
-        return 200, dashboard_html(ctx, parse_filters(query), {"exp": exp, "sig": sig})
+        link = {k: query.get(k, "") for k in ("exp", "who", "sig")}
+        return 200, dashboard_html(ctx, parse_filters(query), link)
+
+
+class _BadRequestLine(logging.Filter):
+    """aiohttp answers a request line it cannot parse (too long, bad bytes) with 400 itself,
+    then logs it as an ERROR with a traceback: anyone could fill the log that way. Keep one
+    INFO line instead."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        err = record.exc_info[1] if record.exc_info else None
+        if isinstance(err, HttpProcessingError) and err.code == 400:
+            log.info("web: refused a malformed request (400): %s", type(err).__name__)
+            return False
+        return True
+
+
+def _quiet_bad_request_lines() -> None:
+    server_log = logging.getLogger("aiohttp.server")
+    if not any(isinstance(f, _BadRequestLine) for f in server_log.filters):
+        server_log.addFilter(_BadRequestLine())
 
 
 def routes(sessions: sessionmaker[Session], core: CoreSettings) -> list[web.RouteDef]:
     """The feed and dashboard routes over a session factory (tests build them directly);
     they only read, so ``taskbot run`` gives them its reader sessions."""
+    _quiet_bad_request_lines()
 
     async def calendar(request: web.Request) -> web.Response:
         name = request.match_info["name"].lower()

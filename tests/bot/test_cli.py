@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import func, make_url, select, update
 from sqlalchemy.orm import Session
 
 from storage.db import make_engine
@@ -103,6 +103,47 @@ def test_db_upgrade_does_not_leak_the_password(tmp_path: Path) -> None:
     assert done.stderr.startswith("taskbot: database error:")
     assert "s3cret-pw" not in done.stdout + done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_db_upgrade_prints_the_url_without_its_password(taskbot: Taskbot) -> None:
+    """What every release prints (the Procfile runs ``taskbot db upgrade``)."""
+    url = make_url(taskbot.url)
+    if url.get_backend_name() == "sqlite":
+        done = taskbot("db", "upgrade")
+        assert done.returncode == 0, done.stderr
+        assert f"Database {taskbot.url} is at revision" in done.stdout  # no password to hide
+        return
+    # the test cluster trusts every login, so any password connects; this one is pasted raw,
+    # and a second rides in the query string
+    raw = (f"postgresql://{url.username}:Pw/s3:cr%3t?Zz@{url.host}:{url.port}/{url.database}"
+           "?password=Qq%2Fs3cret%40Xx")
+    done = Taskbot(taskbot.cwd, raw)("db", "upgrade")
+    assert done.returncode == 0, done.stderr
+    for secret in ("Pw", "s3:cr", "Zz", "Qq", "s3cret", "Xx"):
+        assert secret not in done.stdout + done.stderr
+    assert (f"Database postgresql://{url.username}:***@{url.host}:{url.port}/{url.database}"
+            "?password=*** is at revision") in done.stdout
+
+
+@pytest.mark.parametrize(
+    "url", [
+        # unparsable: the parser's own message would quote the URL
+        "postgresql://bot:Pw1@Zz:9@127.0.0.1:1/tb",
+        # parses, but the driver would try the host "Zz@127.0.0.1" and name it in its error
+        "postgresql://bot:Pw1@Zz@127.0.0.1:1/tb",
+        # parses and fails to connect: the one error line names no password
+        "postgresql://bot:Pw1/Zz@127.0.0.1:1/tb?sslpassword=Qq1&password=Pw2",
+    ])
+def test_db_errors_never_show_the_password(tmp_path: Path, url: str) -> None:
+    done = Taskbot(tmp_path, url)("db", "upgrade")
+    assert done.returncode == 1
+    out = done.stdout + done.stderr
+    log = tmp_path / "taskbot.log"
+    out += log.read_text() if log.exists() else ""
+    for secret in ("Pw1", "Zz", "Qq1", "Pw2"):
+        assert secret not in out, out
+    assert "Traceback" not in out
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
 
 
 def test_bad_timezone_setting_is_one_line(tmp_path: Path) -> None:

@@ -4,10 +4,21 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from sqlalchemy import URL
 
-from bot.config import ConfigError, Settings, load_settings, parse_dotenv
+from bot.config import (
+    UNPARSABLE_URL,
+    ConfigError,
+    Settings,
+    load_settings,
+    parse_dotenv,
+    redact_url,
+)
 from handlers.context import utc_now
 
 
@@ -68,6 +79,10 @@ def test_matrix_configured(tmp_path: Path) -> None:
         ({"TASKBOT_TIMEZONE": "Mars/Olympus"}, "TASKBOT_TIMEZONE='Mars/Olympus' is not a time zone"),
         ({"PORT": "http"}, "PORT='http' is not a TCP port"),
         ({"PORT": "70000"}, "is not a TCP port"),
+        # digits of other scripts: isdigit() passes "²" (int() then raises), int() reads "٣"
+        ({"PORT": "²"}, "PORT='²' is not a TCP port"),
+        ({"PORT": "٣٠٠٠"}, "is not a TCP port"),
+        ({"PORT": "9" * 5000}, "is not a TCP port"),
     ],
 )
 def test_invalid_settings(tmp_path: Path, env: dict[str, str], message: str) -> None:
@@ -88,7 +103,7 @@ def test_repr_never_shows_secrets() -> None:
     assert "slack_bot_token='***'" in shown
 
 
-@pytest.mark.parametrize("raw", ["0", "abc", "-5", "7200"])
+@pytest.mark.parametrize("raw", ["0", "abc", "-5", "7200", "٣٠", "nan", "1e3", "1_0", "²"])
 def test_bad_tick_interval(raw: str) -> None:
     with pytest.raises(ConfigError, match="TASKBOT_TICK_SECONDS"):
         load_settings({"TASKBOT_TICK_SECONDS": raw}, cwd=Path("/nonexistent"))
@@ -114,3 +129,74 @@ def test_clock_starts_at_the_setting_and_runs_on(tmp_path: Path) -> None:
 def test_clock_needs_an_aware_iso_instant(tmp_path: Path, raw: str) -> None:
     with pytest.raises(ConfigError, match="TASKBOT_CLOCK"):
         load_settings({"TASKBOT_CLOCK": raw}, tmp_path)
+
+
+# --- database URLs in output and logs ----------------------------------------------------------
+
+# Markers at the start, middle and end of every generated password: none may be shown, so
+# neither the whole password nor any end of it leaks. Upper case, absent from the rest of
+# the URLs; the filler holds every character that URL parsing treats specially.
+_FILL = st.text(alphabet="/@:%?#&=+ ;,.~abc019", max_size=10)
+_PASSWORDS = st.builds(lambda a, b: f"Pw{a}Mm{b}Zz", _FILL, _FILL)
+_MARKERS = ("Pw", "Mm", "Zz")
+
+
+def _hidden(shown: str) -> bool:
+    return not any(m in shown or quote(m) in shown for m in _MARKERS)
+
+
+@given(_PASSWORDS, st.sampled_from(["postgresql", "postgres", "postgresql+psycopg"]))
+def test_redact_url_hides_an_encoded_password(password: str, scheme: str) -> None:
+    url = URL.create(scheme, username="bot", password=password, host="db.example", port=5432,
+                     database="tb").render_as_string(hide_password=False)
+    shown = redact_url(url)
+    assert _hidden(shown), shown
+    assert shown == f"{scheme}://bot:***@db.example:5432/tb"
+
+
+@given(_PASSWORDS)
+def test_redact_url_hides_a_raw_password(password: str) -> None:
+    # as people paste them: nothing percent-encoded, whatever the parser then makes of it
+    shown = redact_url(f"postgresql://bot:{password}@db.example/tb")
+    assert _hidden(shown), shown
+    assert shown in (UNPARSABLE_URL, "postgresql://***", "postgresql://bot:***@db.example/tb")
+
+
+@given(_PASSWORDS, st.sampled_from(["password", "PASSWORD", "sslpassword", "pass", "auth_token"]))
+def test_redact_url_hides_password_query_parameters(password: str, name: str) -> None:
+    encoded = f"postgresql://bot@db.example/tb?sslmode=require&{name}={quote(password)}"
+    raw = f"postgresql://bot@db.example/tb?{name}={password.replace('&', '')}"
+    for url in (encoded, raw):
+        shown = redact_url(url)
+        assert _hidden(shown), (url, shown)
+    assert redact_url(encoded) in (
+        f"postgresql://bot@db.example/tb?{name}=***&sslmode=require",
+        f"postgresql://bot@db.example/tb?sslmode=require&{name}=***")
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("postgresql://bot:s3/cr3t@db/tb", "postgresql://bot:***@db/tb"),
+        ("postgresql://bot:p@ss@db/tb", "postgresql://***"),
+        ("postgresql://bot:p@ss:w0rd@db/tb", UNPARSABLE_URL),
+        ("postgresql://bot:p%40ss@db/tb?application_name=a%40b",
+         "postgresql://bot:***@db/tb?application_name=a%40b"),
+        ("sqlite:////srv/me@host/taskbot.sqlite3", "sqlite:////srv/me%40host/taskbot.sqlite3"),
+        ("postgresql://bot@db/tb?password=s3cr3t", "postgresql://bot@db/tb?password=***"),
+        ("sqlite:///taskbot.sqlite3", "sqlite:///taskbot.sqlite3"),
+        ("bot:s3cr3t@db", UNPARSABLE_URL),
+        ("postgresql://bot:s3cr3t@db:port/tb", UNPARSABLE_URL),
+    ],
+)
+def test_redact_url_examples(url: str, shown: str) -> None:
+    assert redact_url(url) == shown
+
+
+@pytest.mark.parametrize(
+    "url", ["bot:s3cr3t@db/tb", "postgresql://bot:s3cr3t@db:port/tb",
+            "postgresql://bot:s3@cr3t@db/tb"])
+def test_a_database_url_the_driver_would_misread_is_refused_unshown(url: str) -> None:
+    with pytest.raises(ConfigError, match="DATABASE_URL does not parse") as err:
+        load_settings({"DATABASE_URL": url}, cwd=Path("/nonexistent"))
+    assert "cr3t" not in str(err.value)

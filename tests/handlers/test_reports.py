@@ -307,33 +307,46 @@ def test_refusals_write_nothing(rep: Bot, who: str, line: str, expected: str) ->
     assert rep.counts() == before
 
 
-def test_links_share_one_secret_made_on_first_use(rep: Bot) -> None:
-    with Session(rep.engine) as s:
-        assert s.get(KvState, reports.SECRET_KEY) is None
+def key_of(bot: Bot, name: str) -> str | None:
+    with Session(bot.engine) as s:
+        pid = s.scalar(select(Identity.person_id).where(Identity.external_id == name))
+        assert pid is not None
+        return reports.link_key(s, pid, bot.now)
+
+
+def test_links_are_per_person_and_the_dashboard_secret_made_on_first_use(rep: Bot) -> None:
     feed = rep.ask("carl", None, "meeting feed comms")
     assert not feed.error and feed.private
-    with Session(rep.engine) as s:
-        secret = reports.web_secret(s)
-    assert secret is not None and len(secret) == 32
-    token = reports.feed_token(secret, "comms")
-    assert f"/calendar/comms.ics?token={token}" in render_reply(feed)
-    assert len(token) == 32 and token != reports.feed_token(secret, "repl")
+    carl = key_of(rep, "carl")
+    assert carl is not None and len(carl) == 32
+    assert reports.feed_path(carl, "comms") in render_reply(feed)
     feeds = render_reply(rep.ask("sam", None, "secretariat feeds"))
+    sam = key_of(rep, "sam")
+    assert sam is not None and sam != carl  # each person their own
     for name in ("all", "comms", "repl", "secretariat"):
-        assert reports.feed_path(secret, name) in feeds
-    assert reports.feed_path(secret, "all") in render_reply(rep.ask("carl", None,
-                                                                      "meeting feed all"))
+        assert reports.feed_path(sam, name) in feeds
+    assert carl not in feeds
+    assert reports.feed_path(carl, "all") in render_reply(rep.ask("carl", None,
+                                                                    "meeting feed all"))
+    with Session(rep.engine) as s:
+        assert s.get(KvState, reports.SECRET_KEY) is None  # feeds need no signing secret
     dash = rep.ask("sam", None, "secretariat dashboard 3")
     assert dash.private and not dash.error
     expires = int((rep.now + dt.timedelta(days=3)).timestamp())
-    assert reports.dashboard_path(secret, expires) in render_reply(dash)
-    assert reports.check_dashboard(secret, str(expires), reports.dashboard_signature(
-        secret, expires), rep.now) is None
-    assert reports.check_dashboard(secret, str(expires), "0" * 32, rep.now) is not None
-    assert "expired" in (reports.check_dashboard(
-        secret, str(expires), reports.dashboard_signature(secret, expires),
-        rep.now + dt.timedelta(days=3)) or "")
     with Session(rep.engine) as s:
+        secret = reports.web_secret(s)
+        assert secret is not None and len(secret) == 32
+        who = s.scalar(select(Identity.person_id).where(Identity.external_id == "sam"))
+        assert who is not None
+        path = reports.dashboard_path(secret, who, sam, expires)
+        assert path in render_reply(dash)
+        good = {"exp": str(expires), "who": str(who),
+                "sig": reports.dashboard_signature(secret, who, sam, expires)}
+        assert reports.check_dashboard(s, rep.settings, good, rep.now) is None
+        assert reports.check_dashboard(s, rep.settings, {**good, "sig": "0" * 32},
+                                       rep.now) is not None
+        assert "expired" in (reports.check_dashboard(
+            s, rep.settings, good, rep.now + dt.timedelta(days=3)) or "")
         assert reports.web_secret(s) == secret  # made once
 
 

@@ -270,5 +270,5 @@ def test_help_lists_the_family(sec: Bot) -> None:
         "secretariat deliveries [problems|pending|failed|missed|sent|all]",
         "secretariat report [<month>]",
         "secretariat dashboard [<days>]",
-        "secretariat feeds",
+        "secretariat feeds [reset <@user>]",
     ]

@@ -24,7 +24,7 @@ def dash(bare_bot: Bot, served: str) -> tuple[Bot, str]:
     bare_bot.admin("meeting schedule repl first tuesday 10:00")
     bare_bot.router.settings = dataclasses.replace(bare_bot.settings, public_url=served)
     out = bare_bot.say("sam", None, "secretariat dashboard")
-    found = re.search(r"(http://\S+/dashboard\?exp=\d+&sig=[0-9a-f]{32})", out)
+    found = re.search(r"(http://\S+/dashboard\?exp=\d+&who=\d+&sig=[0-9a-f]{32})", out)
     assert found, out
     return bare_bot, found.group(1)
 

@@ -13,7 +13,7 @@ import recurring_ical_events
 from sqlalchemy import select
 
 from handlers.meetings import occurrences
-from handlers.reports import feed_path, web_secret
+from handlers.reports import feed_path
 from storage.models import Group
 from tests.support.dialog import Bot
 from tests.web.conftest import fetch
@@ -93,20 +93,18 @@ def test_wrong_or_missing_tokens_are_refused(bare_bot: Bot, served: str) -> None
     setup_groups(bare_bot)
     # no secret yet: nothing can be valid
     assert fetch(f"{served}/calendar/repl.ics?token={'0' * 32}").status == 403
-    good = link(bare_bot, served, "meeting feed repl")
+    good = link(bare_bot, served, "meeting feed repl", who="alice")
     token = good.rsplit("=", 1)[1]
     assert fetch(good).status == 200
-    assert fetch(f"{served}/calendar/comms.ics?token={token}").status == 403  # another feed
-    assert fetch(f"{served}/calendar/all.ics?token={token}").status == 403
+    # the token is alice's: every feed she may read, and no other
+    assert fetch(f"{served}/calendar/comms.ics?token={token}").status == 403
+    assert fetch(f"{served}/calendar/all.ics?token={token}").status == 200
     assert fetch(f"{served}/calendar/repl.ics").status == 403
     forged = token[:-1] + ("0" if token[-1] != "0" else "1")
     refused = fetch(f"{served}/calendar/repl.ics?token={forged}")
     assert refused.status == 403 and "BEGIN:VCALENDAR" not in refused.body
     # a valid token for a group that is gone
-    with bare_bot.sessions() as session:
-        secret = web_secret(session)
-    assert secret is not None
-    assert fetch(served + feed_path(secret, "ghost")).status == 404
+    assert fetch(served + feed_path(token, "ghost")).status == 404
     # read-only: no other method
     import urllib.request
 

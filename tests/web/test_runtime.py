@@ -4,6 +4,7 @@ chat platform at all (beside the shell on a terminal, alone when stdin is not on
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import pty
 import subprocess
@@ -16,8 +17,9 @@ from typing import IO
 
 import pytest
 
-from handlers.reports import dashboard_path, feed_path, web_secret
+from handlers.reports import dashboard_path, feed_path, link_key, web_secret
 from storage.db import make_engine, make_session_factory
+from storage.models import Person
 from tests.slack.fake_slack import FakeSlack
 from tests.support.postgres import _free_port
 from tests.support.processes import stop_process
@@ -57,19 +59,25 @@ def start_bot(tmp: Path, stdin: int | IO[bytes] = subprocess.DEVNULL,
 def check_routes(base: str, db_url: str) -> None:
     """The preset's store: the all-groups feed and a dashboard link answer; forgeries not."""
     engine = make_engine(db_url)
+    now = dt.datetime.now(dt.UTC)
     try:
         with make_session_factory(engine).begin() as session:
             secret = web_secret(session, create=True)
+            # links are a person's, checked against their roles: an admin's here
+            admin = Person(display_name="ops", is_admin=True, created_at=now.replace(tzinfo=None))
+            session.add(admin)
+            session.flush()
+            who, key = admin.id, link_key(session, admin.id, now, create=True) or ""
         assert secret is not None
     finally:
         engine.dispose()
-    feed = fetch(base + feed_path(secret, "all"))
+    feed = fetch(base + feed_path(key, "all"))
     assert feed.status == 200 and "BEGIN:VCALENDAR" in feed.body
     assert "Board of Coordinators meeting" in feed.body  # the preset's series
-    assert fetch(base + feed_path(secret, "all").replace("token=", "token=0")).status == 403
-    page = fetch(base + dashboard_path(secret, int(time.time()) + 3600))
+    assert fetch(base + feed_path("0" * 32, "all")).status == 403
+    page = fetch(base + dashboard_path(secret, who, key, int(time.time()) + 3600))
     assert page.status == 200 and "Taskbot dashboard" in page.body
-    assert fetch(base + dashboard_path(secret, int(time.time()) - 1)).status == 403
+    assert fetch(base + dashboard_path(secret, who, key, int(time.time()) - 1)).status == 403
 
 
 @pytest.fixture
