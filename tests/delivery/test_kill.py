@@ -31,7 +31,11 @@ from tests.slack.fake_slack import FakeSlack
 from tests.support.postgres import _free_port
 
 N = 60
-FAST = {"TASKBOT_TICK_SECONDS": "0.5", "TASKBOT_LEASE_SECONDS": "3"}
+# A short lease, so the restarted process takes over the killed one's rows soon, yet long
+# enough for the whole batch: a tick sends only while a quarter of its lease is left (at 10
+# messages a second, 12 s leaves 7.8 s of sending for 60 rows), so the kill lands while the
+# rows are claimed rather than while the engine is giving back the ones it had no time for.
+FAST = {"TASKBOT_TICK_SECONDS": "0.5", "TASKBOT_LEASE_SECONDS": "12"}
 
 
 def wait_for(pred: Callable[[], bool], timeout: float, what: str, log: Path,
@@ -121,7 +125,7 @@ def test_sigkill_while_delivering_to_matrix(world: World, tmp_path: Path) -> Non
                               if s == bot_id and t.startswith("Reminder:")])
         assert at_kill["sent"] <= posted_at_kill <= at_kill["sent"] + 1, at_kill
         with taskbot_run(env, log):
-            wait_for(lambda: statuses(world.engine)["sent"] == N, 90, "all delivered", log,
+            wait_for(lambda: statuses(world.engine)["sent"] == N, 120, "all delivered", log,
                      every=0.2)
     finally:
         world.server.unlimit_messages(bot_id)
@@ -174,7 +178,7 @@ def test_sigkill_while_delivering_to_slack(engine: Engine, tmp_path: Path) -> No
             at_kill = kill_mid_delivery(proc, engine, log)
         posted_at_kill = len(fake.find("api", "chat.postMessage"))
         with taskbot_run(env, log, ready="Slack: listening"):
-            wait_for(lambda: statuses(engine)["sent"] == N, 60, "all delivered", log,
+            wait_for(lambda: statuses(engine)["sent"] == N, 90, "all delivered", log,
                      every=0.1)
         assert statuses(engine) == {"sent": N}
         posts = [c.dump for c in fake.find("api", "chat.postMessage")
