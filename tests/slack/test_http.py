@@ -5,12 +5,16 @@ Each test uses channels and groups of its own, so the module's one bot process s
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import time
 from typing import Any
 
 from tests.slack.conftest import SlackBot
 from tests.slack.fake_slack import Call
+
+# a due date ahead of the bot's real clock (``taskbot run`` here runs on it), whatever the day
+DUE = (dt.date.today() + dt.timedelta(days=45)).isoformat()
 
 ALICE = "U0ALICE"
 BOB = "U0BOB"
@@ -75,7 +79,7 @@ def test_tg_family(slack_bot: SlackBot) -> None:
 
 def test_action_family_and_done_button(slack_bot: SlackBot) -> None:
     setup_group(slack_bot, "actfam", "C_ACT", ALICE)
-    slack_bot.slash("/action", f"add <@{ALICE}|alice> Write the report due 2030-01-10",
+    slack_bot.slash("/action", f"add <@{ALICE}|alice> Write the report due 2099-01-10",
                     channel="C_ACT")
     added = posted(slack_bot, "C_ACT", contains="Write the report")[0]
     assert "<!date^" in added.dump  # the due date, in each reader's own zone
@@ -189,7 +193,7 @@ def test_action_modal_creates_the_action(slack_bot: SlackBot) -> None:
                 "text": {"text": {"type": "plain_text_input", "value": "Book the venue"}},
                 "assignees": {"assignees": {"type": "multi_users_select",
                                             "selected_users": [BOB]}},
-                "due": {"due": {"type": "datepicker", "selected_date": "2030-03-01"}},
+                "due": {"due": {"type": "datepicker", "selected_date": "2099-03-01"}},
                 "group": {"group": {"type": "static_select",
                                     "selected_option": {"value": "modal"}}},
             }},
@@ -203,7 +207,7 @@ def test_action_modal_creates_the_action(slack_bot: SlackBot) -> None:
 
 def test_home_tab_published_once_for_three_deliveries(slack_bot: SlackBot) -> None:
     setup_group(slack_bot, "home", "C_HOME", ALICE)
-    slack_bot.slash("/action", "add Prepare the home tab due 2030-02-01", channel="C_HOME",
+    slack_bot.slash("/action", "add Prepare the home tab due 2099-02-01", channel="C_HOME",
                     user=ALICE)
     posted(slack_bot, "C_HOME", contains="Prepare the home tab")
     event = {"type": "app_home_opened", "user": ALICE, "channel": "D0ALICE", "tab": "home",
@@ -336,7 +340,7 @@ def test_meeting_mode_in_a_channel(slack_bot: SlackBot) -> None:
     channel_message(slack_bot, ALICE, "C_MTG", "#topic Budget", "1.000100")
     channel_message(slack_bot, BOB, "C_MTG", "just talking, not captured", "1.000200")
     channel_message(slack_bot, ALICE, "C_MTG",
-                    f"#action <@{BOB}> Draft the budget due 2027-01-15", "1.000300")
+                    f"#action <@{BOB}> Draft the budget due {DUE}", "1.000300")
     channel_message(slack_bot, ALICE, "C_MTG", "#agreed Budget frozen until March", "1.000400")
     # quiet captures are acknowledged with a reaction on the line itself
     reactions = slack_bot.fake.wait_for("api", "reactions.add", count=3)
