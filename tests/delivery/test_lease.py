@@ -10,9 +10,7 @@ import asyncio
 import datetime as dt
 import threading
 from collections import Counter
-from collections.abc import Iterator
 
-import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import Engine, select
 
@@ -29,15 +27,6 @@ from tests.slack.fake_slack import Call, FakeSlack
 START = dt.datetime(2026, 11, 28, 9, 0, tzinfo=dt.UTC)
 ROWS = 10
 POST_TAKES = dt.timedelta(seconds=40)
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeSlack]:
-    server = FakeSlack().start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def test_two_tickers_and_a_slow_slack_post_each_row_once(engine: Engine,

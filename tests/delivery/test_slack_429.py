@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import threading
-from collections.abc import Iterator
 
 import pytest
 from slack_sdk.web.async_client import AsyncWebClient
@@ -23,15 +22,6 @@ from tests.slack.fake_slack import FakeSlack
 CHANNELS = ("C0ONE", "C0TWO", "C0THREE")
 PER_CHANNEL = 10
 START = dt.datetime(2026, 11, 28, 9, 0, tzinfo=dt.UTC)
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeSlack]:
-    server = FakeSlack().start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 class LoopThread:
