@@ -18,6 +18,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from bot.container import Container
 from bot.textrender import render_blocks
+from bot.threads import signals_stay_with_main
 from handlers.delivery import DeliveryEngine, TickResult
 from handlers.messages import Block, ChannelRef
 
@@ -90,5 +91,6 @@ def start_background(box: Container) -> BackgroundScheduler:
         id="delivery-tick", next_run_time=dt.datetime.now(dt.UTC), max_instances=1,
         coalesce=True,
     )
-    scheduler.start()
+    with signals_stay_with_main():  # Ctrl-C must reach the shell's readline, not this thread
+        scheduler.start()
     return scheduler

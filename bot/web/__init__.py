@@ -23,6 +23,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.threads import signals_stay_with_main
 from handlers import ics
 from handlers.context import CoreSettings
 from handlers.reports import (
@@ -200,7 +201,8 @@ def serve_in_thread(box: Container, *, host: str = "0.0.0.0") -> Callable[[], No
         loop.close()
         raise
     thread = threading.Thread(target=loop.run_forever, name="taskbot-web", daemon=True)
-    thread.start()
+    with signals_stay_with_main():  # the shell in the main thread takes Ctrl-C
+        thread.start()
     print(f"Web: calendar feeds and dashboard on port {port}", file=sys.stderr)
 
     def stop() -> None:

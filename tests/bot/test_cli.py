@@ -7,6 +7,7 @@ import datetime as dt
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -343,6 +344,44 @@ tg list
     assert "dana@#replication>" not in out  # no prompts when stdin is not a terminal
 
 
+def _threads_taking(pid: int, signum: int) -> list[str]:
+    """The threads of ``pid`` other than its main one that do not block ``signum`` (Linux)."""
+    tasks = Path(f"/proc/{pid}/task")
+    if not tasks.is_dir():
+        pytest.skip("needs /proc to read each thread's signal mask")
+    taking = []
+    for task in tasks.iterdir():
+        if task.name == str(pid):
+            continue
+        with contextlib.suppress(FileNotFoundError):  # a thread that has just ended
+            status = (task / "status").read_text()
+            mask = re.search(r"^SigBlk:\s*([0-9a-f]+)$", status, re.M)
+            assert mask, status
+            blocked = int(mask.group(1), 16)
+            if not blocked & (1 << (signum - 1)):
+                taking.append((task / "comm").read_text().strip())
+    return taking
+
+
+def _wait_reading_the_terminal(pid: int) -> None:
+    """Until the main thread of ``pid`` waits in ``select`` on its terminal (fd 0), as read
+    from /proc. Keys typed earlier only queue, but a Ctrl-C that lands while readline is still
+    handling the previous key is lost until the next one: CPython's readline loop looks at
+    signals only when its ``select`` is interrupted. Waiting for the wait, not a sleep."""
+    syscall, wchan = Path(f"/proc/{pid}/syscall"), Path(f"/proc/{pid}/wchan")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            call, where = syscall.read_text().split(), wchan.read_text()
+        except OSError:  # no /proc here: the old guess, readline is set up by then
+            _wait_reading_the_terminal(pid)
+            return
+        if len(call) > 1 and call[1] == "0x1" and "poll" in where:  # select(1, {0}, ...)
+            return
+        time.sleep(0.01)
+    raise AssertionError(f"the shell never waited on its terminal: {call} {where}")
+
+
 def test_shell_prompts_on_a_terminal(taskbot: Taskbot) -> None:
     """On a pseudo-terminal the shell prompts ``user@channel> ``, Ctrl-C drops the line and
     Ctrl-D ends it."""
@@ -350,7 +389,6 @@ def test_shell_prompts_on_a_terminal(taskbot: Taskbot) -> None:
     import os
     import select
     import signal
-    import time
 
     env = taskbot.env()
     pid, fd = pty.fork()
@@ -364,10 +402,18 @@ def test_shell_prompts_on_a_terminal(taskbot: Taskbot) -> None:
         deadline = time.monotonic() + 60
         while marker not in output:
             ready, _, _ = select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
-            chunk = os.read(fd, 4096) if ready else b""
+            try:
+                chunk = os.read(fd, 4096) if ready else b""
+            except OSError:  # EIO: the child has gone and closed the terminal
+                chunk = b""
             if not chunk:
-                os.kill(pid, signal.SIGKILL)
-                raise AssertionError(f"{marker!r} not in {output.decode(errors='replace')}")
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+                _, status = os.waitpid(pid, 0)
+                raise AssertionError(
+                    f"{marker!r} not in {output.decode(errors='replace')!r}"
+                    f" (the shell ended with {os.waitstatus_to_exitcode(status)})"
+                )
             output += chunk
 
     def drain() -> None:
@@ -382,24 +428,28 @@ def test_shell_prompts_on_a_terminal(taskbot: Taskbot) -> None:
             output += chunk
 
     read_until(b"boss@#data> ")
-    time.sleep(0.3)  # let readline finish setting up the terminal before typing
+    # Ctrl-C must reach the main thread, whose readline waits on the terminal: any other
+    # thread (the delivery ticker) that takes SIGINT swallows it until the next key
+    assert _threads_taking(pid, signal.SIGINT) == []
+    _wait_reading_the_terminal(pid)
     os.write(fd, b"tg show\n")
     read_until(b"Data Management (data)")
     read_until(b"boss@#data> ")
-    time.sleep(0.3)
+    _wait_reading_the_terminal(pid)
     # Ctrl-C drops the line being typed and prompts again, as Python's REPL does
     os.write(fd, b"frobnicate")
     read_until(b"frobnicate")
+    _wait_reading_the_terminal(pid)  # readline has finished with the last key
     os.write(fd, b"\x03")
     read_until(b"^C")
     mark = len(output)
     read_until(b"boss@#data> ")
-    time.sleep(0.3)
+    _wait_reading_the_terminal(pid)
     os.write(fd, b"tg show\n")
     read_until(b"Data Management (data)")
     read_until(b"boss@#data> ")
     assert b"Unknown command" not in output[mark:]
-    time.sleep(0.3)
+    _wait_reading_the_terminal(pid)
     deadline = time.monotonic() + 30
     while True:
         with contextlib.suppress(OSError):  # the child may have just gone
