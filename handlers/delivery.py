@@ -42,12 +42,21 @@ LEASE_MARGIN_MAX = 30.0  # seconds of a lease never used: clock skew between tic
 SEND_RESERVE_MAX = 60.0  # seconds of lease a send must have left to be started at all
 
 
+RETRY_AFTER_MAX = 6 * 3600.0  # seconds: a server's delay beyond this is read as this
+
+
 class SendFailed(Exception):
-    """A send that did not go through; ``retry_after`` is the server's delay, if it gave one."""
+    """A send that did not go through; ``retry_after`` is the server's delay, if it gave one.
+
+    The delay comes from outside (a header, a JSON field), so it is made a finite number of
+    seconds in [0, RETRY_AFTER_MAX] here, once for every platform: ``inf`` would overflow the
+    retry time and ``nan`` compares false with every bound."""
 
     def __init__(self, message: str, retry_after: float | None = None,
                  permanent: bool = False) -> None:
         super().__init__(message)
+        if retry_after is not None and not 0.0 <= retry_after <= RETRY_AFTER_MAX:
+            retry_after = RETRY_AFTER_MAX if retry_after > 0 else 0.0  # nan and < 0: at once
         self.retry_after = retry_after
         self.permanent = permanent
 

@@ -22,7 +22,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.slack.render import PLATFORM, Rendered, render_blocks
-from handlers.delivery import SendFailed
+from handlers.delivery import RETRY_AFTER_MAX, SendFailed
 from handlers.messages import Block, ChannelRef, File
 
 log = logging.getLogger(__name__)
@@ -38,13 +38,15 @@ PERMANENT = frozenset({
 
 
 def retry_after_of(err: SlackApiError) -> float:
+    """Slack's ``Retry-After``: whole seconds (RFC 9110's delay-seconds, ASCII digits only;
+    ``float`` would take ``nan``, ``inf`` and ``1e9``), bounded; 1 s when absent or unreadable."""
     headers: Any = err.response.headers or {}
     for key, value in dict(headers).items():
         if str(key).lower() == "retry-after":
-            try:
-                return max(0.0, float(value))
-            except (TypeError, ValueError):
-                break
+            text = str(value).strip()
+            if text.isascii() and text.isdigit() and len(text) <= 6:
+                return min(float(text), RETRY_AFTER_MAX)
+            break
     return 1.0
 
 

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.textrender import render_blocks
-from handlers.delivery import DeliveryEngine, SendFailed
+from handlers.delivery import RETRY_AFTER_MAX, DeliveryEngine, SendFailed
 from handlers.messages import Block, ChannelRef
 from storage.models import Outbox
 from tests.support.dialog import Bot
@@ -162,6 +162,31 @@ def test_long_retry_after_waits_for_a_later_tick(bare_bot: Bot) -> None:
     assert engine.tick(at + dt.timedelta(seconds=60)).delivered == []  # not before its time
     later = engine.tick(at + dt.timedelta(seconds=121))
     assert len(later.delivered) == 1 and len(sender.sent) == 1
+
+
+@pytest.mark.parametrize("delay", [float("inf"), float("nan"), -1.0, 1e300])
+def test_any_server_delay_gives_a_retry_time(bare_bot: Bot, delay: float) -> None:
+    """Whatever delay a platform passes on (``inf`` overflowed the retry time and stopped
+    the tick), the row is retried within RETRY_AFTER_MAX and the tick goes on."""
+    bot = bare_bot
+    setup_group(bot)
+    sender = RecordingSender(fail=1, retry_after=delay)
+    engine = engine_for(bot, sender, [])
+    at = dt.datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+    bot.now = at
+    first = engine.tick(at)  # inf overflowed the retry time here and the tick raised
+    if first.retrying:  # a long delay: kept back, but never past RETRY_AFTER_MAX
+        with bot.sessions() as session:
+            retry_at = session.scalars(
+                select(Outbox.claimed_until).where(Outbox.key == first.retrying[0])).one()
+        assert retry_at is not None
+        assert retry_at <= (at + dt.timedelta(seconds=RETRY_AFTER_MAX)).replace(tzinfo=None)
+        later = engine.tick(at + dt.timedelta(seconds=RETRY_AFTER_MAX + 1))
+        assert len(later.delivered) == 1
+    else:  # nan or negative: read as no delay, so sent again at once within the tick
+        assert delay != delay or delay < 0
+        assert len(first.delivered) == 1
+    assert len(sender.sent) == 1
 
 
 def test_rows_for_platforms_without_a_sender_stay_pending(bare_bot: Bot) -> None:

@@ -56,7 +56,7 @@ class FakeSlack:
                  ) -> None:
         self.calls: list[Call] = []
         self.names: dict[str, str] = {}
-        self._limits: dict[str, list[float]] = {}
+        self._limits: dict[str, list[float | str]] = {}
         self._pauses: dict[str, Callable[[Call], None]] = {}
         self._lock = threading.Lock()
         self._ts = itertools.count(1)
@@ -95,7 +95,9 @@ class FakeSlack:
     def response_url(self, name: str) -> str:
         return f"{self.url}/respond/{name}"
 
-    def rate_limit(self, method: str, times: int, retry_after: float = 1) -> None:
+    def rate_limit(self, method: str, times: int, retry_after: float | str = 1) -> None:
+        """Answer ``method`` with 429 ``times`` times; a str ``retry_after`` is sent as it is
+        (a malformed header), a number as whole seconds, as Slack sends it."""
         with self._lock:
             self._limits[method] = [retry_after] * times
 
@@ -181,7 +183,8 @@ class FakeSlack:
         if limited is not None:
             self._record(Call("api", method, body, 429, headers))
             return web.json_response({"ok": False, "error": "ratelimited"}, status=429,
-                                     headers={"Retry-After": str(int(limited))})
+                                     headers={"Retry-After": limited if isinstance(limited, str)
+                                              else str(int(limited))})
         call = Call("api", method, body, 200, headers)
         self._record(call)
         answer = self._answer(method, body)

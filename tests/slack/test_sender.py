@@ -59,6 +59,17 @@ def test_429_beyond_the_bound_raises_with_retry_after(fake: FakeSlack) -> None:
     assert err.value.retry_after == 60 and slept == []
 
 
+@pytest.mark.parametrize("header", ["inf", "nan", "-5", "1e9", "3.5", "\u0663", "Wed, 21 Oct",
+                                    "9999999"])
+def test_a_malformed_retry_after_is_read_as_one_second(fake: FakeSlack, header: str) -> None:
+    """Retry-After is whole seconds in ASCII digits: anything else (``float`` took ``inf``,
+    ``nan`` and ``1e9``) is read as Slack's usual 1 s, never as a wait without end."""
+    sender, slept = make_sender(fake)
+    fake.rate_limit("chat.postMessage", times=1, retry_after=header)
+    assert asyncio.run(sender.post("C1", [Text(("hi",))]))
+    assert slept == [1.0]
+
+
 def test_a_retry_after_past_the_deadline_is_not_waited(fake: FakeSlack) -> None:
     """The delivery engine's deadline (the row's lease) bounds the 429 waits: a Retry-After
     that would end past it is handed back to the engine at once, nothing slept."""
