@@ -17,7 +17,7 @@ from bot.textrender import render_reply
 from handlers.governance import apply_governance
 from handlers.grammar import UserError
 from handlers.messages import ChannelRef
-from storage.models import Group, JoinRequest, Membership, Person
+from storage.models import Decision, Group, JoinRequest, Membership, Person
 from tests.support.dialog import Bot
 
 NOW = dt.datetime(2026, 11, 28, 9, 0)
@@ -276,3 +276,40 @@ def test_what_chat_set_survives_a_file_without_join(bot: Bot, policy: str,
     apply(bot, {"group": [entry]})
     want = file_join or policy
     assert stored_policy(bot, "comms") == (want, want == "closed")
+
+
+_people = iter(range(10**6))
+
+
+@given(minutes=st.integers(-600, 600), role=st.sampled_from(["member", "chair"]),
+       staff_names_it=st.booleans())
+@settings(max_examples=25, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_an_ack_counts_iff_a_member_at_posting_or_a_chair(
+        finance: Bot, minutes: int, role: str, staff_names_it: bool) -> None:
+    """Whenever someone became a member (before, at or after the posting), as member or
+    chair: their acknowledgement counts exactly when they were a member when it was posted,
+    or are a chair; the secretariat may still record one for the group by naming it."""
+    bot = finance
+    posted = bot.now
+    who = f"p{next(_people)}"
+    if minutes <= 0:  # a member from before (or the very moment of) the posting
+        bot.now = posted + dt.timedelta(minutes=minutes)
+        bot.admin(f"tg add comms @{who} as {role}")
+        bot.now = posted
+        bot.say("bea", "#boc", "decision post comms Adopt it.")
+    else:
+        bot.say("bea", "#boc", "decision post comms Adopt it.")
+        bot.now = posted + dt.timedelta(minutes=minutes)
+        bot.admin(f"tg add comms @{who} as {role}")
+    with Session(bot.engine) as s:
+        label = f"D-{s.scalar(select(Decision.id).order_by(Decision.id.desc()))}"
+    before = bot.counts()
+    reply = bot.ask(who, None, f"decision ack {label}")
+    counts = minutes <= 0 or role == "chair"
+    assert reply.error is not counts, render_reply(reply)
+    if not counts:
+        assert "after" in render_reply(reply) and bot.counts() == before
+        if staff_names_it:
+            assert "acknowledged" in bot.admin(f"decision ack {label} comms")
+    bot.now = posted
