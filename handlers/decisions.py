@@ -142,6 +142,9 @@ def parse_targets(ctx: Ctx, line: str) -> tuple[list[Group], str]:
             first = words[0].group(0)
             raise UserError(f"Unknown group {first!r}. `tg list` shows the groups.")
         group = by_key[" ".join(w.group(0) for w in words[:found]).lower()]
+        if group.archived_at is not None:
+            raise UserError(f"{group.slug} is archived: a decision cannot be posted to an "
+                            f"archived group (tg unarchive {group.slug} brings it back).")
         if group not in targets:
             targets.append(group)
         end = words[found - 1].end()
@@ -340,10 +343,6 @@ def register(reg: Registry) -> None:
             body = body[1:-1].strip()  # the text typed in quotes: store it without them
         if not body:
             raise UserError("Missing <text...>: what was decided?")
-        archived = [g.slug for g in targets if g.archived_at is not None]
-        if archived:
-            raise UserError(f"{', '.join(archived)} {'is' if len(archived) == 1 else 'are'} "
-                            "archived: a decision cannot be posted to an archived group.")
         body = check_length(body, TEXT_MAX, "decision text")
         if not (is_boc(ctx) or staff(ctx)):
             raise Refused("a BoC member, the secretariat or an admin", "decision post")

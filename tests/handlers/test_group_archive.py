@@ -12,6 +12,8 @@ from sqlalchemy.orm import Session
 
 from bot.textrender import render_reply
 from handlers.delivery import DeliveryEngine
+from handlers.meeting_mode import capture_line
+from handlers.router import Incoming
 from storage.models import Group
 from tests.handlers.test_delivery import RecordingSender
 from tests.support.dialog import Bot
@@ -86,8 +88,20 @@ def test_archived_groups_leave_the_lists_and_keep_their_records(bot: Bot) -> Non
     assert "finance" in bot.admin("secretariat summary")
     # no new members nor decisions for it
     assert "finance is archived" in bot.say("bob", None, "tg join finance")
-    assert "archived: a decision cannot be posted" in bot.say(
-        "bea", "#boc", "decision post finance,comms Fund more.")
+    before = bot.counts()
+    assert "finance is archived: a decision cannot be posted" in bot.say(
+        "bea", "#boc", "decision post comms,finance Fund more.")
+    # nor in the BoC's meeting
+    bot.admin("tg add boc @bea as chair")
+    bot.say("bea", "#boc", "meeting start")
+    started = bot.counts()
+    said = capture_line(bot.router, Incoming(platform="shell", user_id="bea",
+                                             channel_id="#boc",
+                                             text="#decision finance Fund more."))
+    assert said is not None and said.error
+    assert "finance is archived" in render_reply(said)
+    assert bot.counts()["decisions"] == started["decisions"] == before["decisions"]
+    bot.say("bea", "#boc", "meeting end")
     assert "finance is back" in bot.admin("tg unarchive finance")
     assert "is not archived" in bot.admin("tg unarchive finance")
     assert "Business Models and Financing" in bot.say("bob", None, "tg list")
