@@ -17,7 +17,7 @@ from sqlalchemy.orm import selectinload
 
 from handlers.context import Ctx
 from handlers.dates import parse_date
-from handlers.directory import all_groups, find_group, mention, take_group
+from handlers.directory import all_groups, find_group, membership, mention, take_group
 from handlers.grammar import Args, Refused, UserError, check_length, parse_id
 from handlers.messages import (
     Block,
@@ -34,7 +34,15 @@ from handlers.messages import (
 )
 from handlers.roles import BOC, SECRETARIAT, is_boc, is_chair, is_member, staff
 from handlers.router import Registry
-from storage.models import TEXT_MAX, Action, ActionAssignee, Decision, DecisionTarget, Group
+from storage.models import (
+    TEXT_MAX,
+    Action,
+    ActionAssignee,
+    Decision,
+    DecisionEvent,
+    DecisionTarget,
+    Group,
+)
 
 LIST_CAP = 50
 PREVIEW = 80
@@ -134,6 +142,9 @@ def parse_targets(ctx: Ctx, line: str) -> tuple[list[Group], str]:
             first = words[0].group(0)
             raise UserError(f"Unknown group {first!r}. `tg list` shows the groups.")
         group = by_key[" ".join(w.group(0) for w in words[:found]).lower()]
+        if group.archived_at is not None:
+            raise UserError(f"{group.slug} is archived: a decision cannot be posted to an "
+                            f"archived group (tg unarchive {group.slug} brings it back).")
         if group not in targets:
             targets.append(group)
         end = words[found - 1].end()
@@ -152,6 +163,27 @@ def record_decision(ctx: Ctx, targets: list[Group], text: str, **detail: Any) ->
     ctx.session.flush()
     ctx.audit("post", "decision", decision.id, targets=[g.slug for g in targets], **detail)
     return decision
+
+
+def may_ack(ctx: Ctx, decision: Decision, group: Group) -> bool:
+    """Whether the actor's acknowledgement counts for ``group``: a chair of it, or someone
+    who was a member already when the decision was posted (joining afterwards, to
+    acknowledge, does not count)."""
+    m = membership(ctx.session, group, ctx.actor)
+    return m is not None and (m.role == "chair" or m.created_at <= decision.created_at)
+
+
+def refuse_revoked(ctx: Ctx, decision: Decision, what: str | None) -> None:
+    """A revoked decision takes no ``what`` (None: it cannot be revoked again)."""
+    if decision.revoked_at is not None:
+        label = decision_label(decision.id)
+        day = f"{aware(decision.revoked_at).astimezone(ctx.settings.zone):%d %b %Y}"
+        raise UserError(
+            (f"{label} was revoked on {day}, so it takes no {what}" if what
+             else f"{label} was revoked already, on {day}")
+            + f"; `decision show {label}` has its history.",
+            show_usage=False,
+        )
 
 
 def channels_of(group: Group) -> list[ChannelRef]:
@@ -185,6 +217,71 @@ def decision_blocks(ctx: Ctx, decision: Decision) -> list[Block]:
     ]
 
 
+def fan_out(ctx: Ctx, decision: Decision, blocks: list[Block], reply: Reply) -> list[str]:
+    """Post ``blocks`` to the channels of each target group and of the BoC, the groups a
+    decision is posted to; returns the slugs of those with no channel linked."""
+    recipients = [t.group for t in decision.targets]
+    boc = boc_group(ctx)
+    if boc is not None and boc not in recipients:
+        recipients.append(boc)
+    unlinked: list[str] = []
+    for g in recipients:
+        chans = channels_of(g)
+        if chans:
+            reply.posts.append(Post(g.slug, g.name, chans, list(blocks)))
+        else:
+            unlinked.append(g.slug)
+    return unlinked
+
+
+def change_decision(ctx: Ctx, args: Args, kind: str) -> Reply:
+    """``decision amend <id> <text...>`` and ``decision revoke <id> <reason...>``: the
+    change is kept in the decision's history and posted where the decision was."""
+    decision = get_decision(ctx, args.next("<id>"))
+    what = "<text...>" if kind == "amend" else "<reason...>"
+    body = args.rest_text(what, required=False)
+    if len(body) >= 2 and body[0] in "\"“" and body[-1] in "\"”":
+        body = body[1:-1].strip()
+    if not body:
+        raise UserError(f"Missing {what}: "
+                        + ("the decision's new wording." if kind == "amend"
+                           else "why is it revoked?"))
+    body = check_length(body, TEXT_MAX, "decision text" if kind == "amend" else "reason")
+    label = decision_label(decision.id)
+    refuse_revoked(ctx, decision, "amendments" if kind == "amend" else None)
+    if kind == "amend" and body == decision.text:
+        return Reply().say(f"That is the wording of {label} already; nothing changed.")
+    previous = decision.text
+    decision.events.append(DecisionEvent(
+        kind=kind, text=body, previous=previous if kind == "amend" else "",
+        actor_id=ctx.actor.id, at=ctx.now_naive))
+    if kind == "amend":
+        decision.text = body
+    else:
+        decision.revoked_at = ctx.now_naive
+    ctx.session.flush()
+    ctx.audit(kind, "decision", decision.id, text=body)
+    reply = Reply(private=False)
+    heading = f"BoC decision {label} amended" if kind == "amend" else (
+        f"BoC decision {label} revoked")
+    blocks: list[Block] = [text(heading, style="heading")]
+    if kind == "amend":
+        blocks += [text(body, style="quote"), text("It said: ", preview(previous, 200)),
+                   text("Amended by ", mention(ctx.actor), ". Acknowledgements given "
+                        "stand; `decision show ", label, "` has the history.")]
+    else:
+        blocks += [text(preview(decision.text, 200), style="quote"),
+                   text("Reason: ", body),
+                   text("Revoked by ", mention(ctx.actor), ": it no longer needs carrying "
+                        "out or acknowledging. Its record and linked actions are kept.")]
+    unlinked = fan_out(ctx, decision, blocks, reply)
+    reply.say(f"{'Amended' if kind == 'amend' else 'Revoked'} {label}; posted where it was "
+              "posted.")
+    if unlinked:
+        reply.say(f"Not posted to {', '.join(unlinked)}: no channel linked (tg link binds one).")
+    return reply
+
+
 def linked_action_counts(ctx: Ctx, ids: list[int]) -> dict[int, tuple[int, int]]:
     """decision id -> (open linked actions, all linked actions)."""
     if not ids:
@@ -201,6 +298,22 @@ def linked_action_counts(ctx: Ctx, ids: list[int]) -> dict[int, tuple[int, int]]
         open_n, all_n = out.get(did, (0, 0))
         out[did] = (open_n + (n if status == "open" else 0), all_n + n)
     return out
+
+
+def _late_or_not_member(ctx: Ctx, decision: Decision, groups: list[Group],
+                        what: str) -> Refused:
+    """The refusal of an acknowledgement: who may give it, and why the actor may not."""
+    label = decision_label(decision.id)
+    slugs = " or ".join(g.slug for g in groups)
+    needed = f"a member of {slugs}" + (", the secretariat or an admin" if len(groups) == 1
+                                       and what != label else "")
+    late = [g.slug for g in groups if is_member(ctx, g)]
+    err = Refused(needed, f"decision ack {what}")
+    if late:
+        err.message += (f" You joined {', '.join(late)} after {label} was posted, so your "
+                        "acknowledgement would not count: it comes from someone who was a "
+                        "member then, or a chair.")
+    return err
 
 
 def _join_spans(items: list[tuple[Span, ...]], sep: str = ", ") -> tuple[Span, ...]:
@@ -237,19 +350,8 @@ def register(reg: Registry) -> None:
         label = decision_label(decision.id)
         slugs = [g.slug for g in targets]
 
-        blocks = decision_blocks(ctx, decision)
         reply = Reply(private=False)
-        recipients = list(targets)
-        boc = boc_group(ctx)
-        if boc is not None and boc not in recipients:
-            recipients.append(boc)
-        unlinked: list[str] = []
-        for g in recipients:
-            chans = channels_of(g)
-            if chans:
-                reply.posts.append(Post(g.slug, g.name, chans, list(blocks)))
-            else:
-                unlinked.append(g.slug)
+        unlinked = fan_out(ctx, decision, decision_blocks(ctx, decision), reply)
         reply.say(f"Recorded decision {label} for {', '.join(slugs)}.")
         reply.say(body, style="quote")
         if unlinked:
@@ -258,6 +360,23 @@ def register(reg: Registry) -> None:
                 "(tg link binds one)."
             )
         return reply
+
+    @reg.command(
+        "decision", "amend", "<id> <text...>",
+        "change a decision's wording; the old one is kept in its history and the change "
+        "posted where the decision was",
+        "BoC members, secretariat, admin",
+    )
+    def decision_amend(ctx: Ctx, args: Args) -> Reply:
+        return change_decision(ctx, args, "amend")
+
+    @reg.command(
+        "decision", "revoke", "<id> <reason...>",
+        "revoke a decision, with the reason; kept in the register, posted where it was",
+        "BoC members, secretariat, admin",
+    )
+    def decision_revoke(ctx: Ctx, args: Args) -> Reply:
+        return change_decision(ctx, args, "revoke")
 
     @reg.command(
         "decision", "list", "[<group>|all] [since <date>]",
@@ -321,7 +440,7 @@ def register(reg: Registry) -> None:
                     (When(aware(d.created_at), ctx.settings.timezone, with_time=False),),
                     (preview(d.text),),
                     (", ".join(t.group.slug for t in d.targets),),
-                    (ack_summary(d.targets)
+                    ("revoked" if d.revoked_at is not None else ack_summary(d.targets)
                      + (f" (pending: {', '.join(pending)})" if pending else ""),),
                     (f"{open_n} open / {all_n}" if all_n else "none",),
                 )
@@ -349,6 +468,19 @@ def register(reg: Registry) -> None:
         reply.say(decision.text, style="quote")
         author: tuple[Span, ...] = (mention(decision.author),) if decision.author else ("unknown",)
         reply.say("Posted by ", *author, " on ", When(aware(decision.created_at), zone))
+        if decision.revoked_at is not None:
+            reply.say("Revoked on ", When(aware(decision.revoked_at), zone),
+                      ": it no longer needs carrying out or acknowledging.")
+        if decision.events:
+            rows_h = []
+            for e in decision.events:
+                who_h: tuple[Span, ...] = (mention(e.actor),) if e.actor else ("someone",)
+                detail = (f"was: {preview(e.previous, 120)}" if e.kind == "amend"
+                          else f"reason: {preview(e.text, 120)}")
+                rows_h.append(((When(aware(e.at), zone),), who_h,
+                               ("amended" if e.kind == "amend" else "revoked",), (detail,)))
+            reply.say("History", style="heading")
+            reply.add(Table(("when", "by", "change", "detail"), tuple(rows_h)))
         ack_rows = []
         for t in decision.targets:
             by: tuple[Span, ...]
@@ -403,6 +535,7 @@ def register(reg: Registry) -> None:
         decision = get_decision(ctx, args.next("<id>"))
         named = None if args.empty() else take_group(ctx, args)
         args.done()
+        refuse_revoked(ctx, decision, "acknowledgements")
         label = decision_label(decision.id)
         targets = {t.group_id: t for t in decision.targets}
         target_slugs = " or ".join(t.group.slug for t in decision.targets)
@@ -414,18 +547,15 @@ def register(reg: Registry) -> None:
                     f"{', '.join(t.group.slug for t in decision.targets)}.",
                     show_usage=False,
                 )
-            if not (is_member(ctx, named) or is_chair(ctx, named) or staff(ctx)):
-                raise Refused(
-                    f"a member of {named.slug}, the secretariat or an admin",
-                    f"decision ack {label} {named.slug}",
-                )
+            if not (may_ack(ctx, decision, named) or staff(ctx)):
+                raise _late_or_not_member(ctx, decision, [named], f"{label} {named.slug}")
             chosen = [targets[named.id]]
         else:
             bound = ctx.channel_group
-            if bound is not None and bound.id in targets and is_member(ctx, bound):
+            if bound is not None and bound.id in targets and may_ack(ctx, decision, bound):
                 chosen = [targets[bound.id]]
             else:
-                mine = [t for t in decision.targets if is_member(ctx, t.group)]
+                mine = [t for t in decision.targets if may_ack(ctx, decision, t.group)]
                 if not mine:
                     if staff(ctx):
                         raise UserError(
@@ -433,7 +563,8 @@ def register(reg: Registry) -> None:
                             f"acknowledge for, like `decision ack {label} "
                             f"{decision.targets[0].group.slug}`.",
                         )
-                    raise Refused(f"a member of {target_slugs}", f"decision ack {label}")
+                    raise _late_or_not_member(
+                        ctx, decision, [t.group for t in decision.targets], label)
                 pending = [t for t in mine if t.acked_at is None]
                 chosen = pending or mine
         fresh = [t for t in chosen if t.acked_at is None]

@@ -24,6 +24,7 @@ from handlers.directory import ensure_person, find_identity, membership
 from handlers.grammar import UserError
 from handlers.roles import ROLE_GROUPS
 from storage.models import (
+    JOIN_POLICIES,
     NAME_MAX,
     PROJECT_MAX,
     SLUG_MAX,
@@ -41,7 +42,7 @@ SLUG = re.compile(rf"^[a-z][a-z0-9-]{{1,{SLUG_MAX - 1}}}$")
 TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$", re.ASCII)
 OFFSET = re.compile(r"^\d{1,3}[dhm]$", re.ASCII)
 GROUP_KEYS = frozenset(
-    {"slug", "name", "mandate", "restricted", "channels", "meeting", "members"}
+    {"slug", "name", "mandate", "restricted", "join", "channels", "meeting", "members"}
 )
 MEETING_KEYS = frozenset({"rule", "time", "timezone", "remind", "link", "duration"})
 MEMBER_KEYS = frozenset({"user", "project", "role"})
@@ -81,6 +82,7 @@ class GroupSpec:
     channels: tuple[tuple[str, str], ...]
     meeting: MeetingSpec | None
     members: tuple[MemberSpec, ...]
+    join: str | None = None  # open | request | closed (handlers.groups.join_policy)
 
 
 @dataclass(frozen=True)
@@ -288,6 +290,17 @@ def parse_governance(data: Mapping[str, Any]) -> Plan:
         if restricted is False and slug in ROLE_GROUPS:
             problems.add(where, f"{slug} is always restricted: its membership is a role, "
                          "given only by adding people")
+        join = raw.get("join")
+        if join is not None and join not in JOIN_POLICIES:
+            problems.add(where, f"join must be {', '.join(JOIN_POLICIES)}, not {join!r}")
+            join = None
+        if join is not None and join != "closed" and slug in ROLE_GROUPS:
+            problems.add(where, f"{slug} is always closed: its membership is a role, "
+                         "given only by adding people")
+        if (restricted is True and join in ("open", "request")) or (
+                restricted is False and join == "closed"):
+            problems.add(where, f"restricted = {str(restricted).lower()} contradicts "
+                         f"join = {join!r} (restricted = true is join = \"closed\")")
         refs: list[tuple[str, str]] = []
         raw_channels = raw.get("channels", [])
         if not isinstance(raw_channels, list):
@@ -308,7 +321,7 @@ def parse_governance(data: Mapping[str, Any]) -> Plan:
             meeting = _meeting(problems, where, raw["meeting"])
         members = _members(problems, where, raw.get("members", []))
         groups.append(
-            GroupSpec(slug, name, mandate, restricted, tuple(refs), meeting, members)
+            GroupSpec(slug, name, mandate, restricted, tuple(refs), meeting, members, join)
         )
     admins: list[tuple[str, str]] = []
     raw_admins = data.get("admins", [])
@@ -375,8 +388,9 @@ class _Writer:
         role_group = spec.slug in ROLE_GROUPS
         if group is None:
             assert spec.name is not None  # _check_against_store
+            join = "closed" if role_group or spec.restricted else (spec.join or "request")
             group = Group(slug=spec.slug, name=spec.name, mandate=spec.mandate or "",
-                          restricted=role_group or bool(spec.restricted),
+                          restricted=join == "closed", join_policy=join,
                           created_at=self.now_naive)
             self.session.add(group)
             self.session.flush()
@@ -390,12 +404,26 @@ class _Writer:
                                    ("restricted", True if role_group else spec.restricted))
                 if new is not None
             }
+            # join and restricted (its older spelling) move together; a file that gives
+            # neither leaves what chat set (tg settings ... join)
+            if not role_group:
+                if spec.join is not None:
+                    wanted["join_policy"] = spec.join
+                    wanted["restricted"] = spec.join == "closed"
+                elif spec.restricted is True:
+                    wanted["join_policy"] = "closed"
+                elif spec.restricted is False and group.join_policy == "closed":
+                    wanted["join_policy"] = "request"
             changed = [field for field, new in wanted.items() if getattr(group, field) != new]
             if changed:
                 for field in changed:
                     setattr(group, field, wanted[field])
-                self.audit("update", "group", group.id, fields=changed)
-                self.changes.append(f"updated group {spec.slug}: {', '.join(changed)}")
+                # named as the file spells them: join only where the file says join
+                names = ["join" if f == "join_policy" else f for f in changed]
+                if "restricted" in names and "join" in names:
+                    names.remove("join" if spec.join is None else "restricted")
+                self.audit("update", "group", group.id, fields=names)
+                self.changes.append(f"updated group {spec.slug}: {', '.join(names)}")
         for platform, ident in spec.channels:
             self.channel(group, platform, ident)
         for member in spec.members:

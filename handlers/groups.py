@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
 
 from handlers.context import Ctx
 from handlers.directory import (
@@ -17,17 +19,27 @@ from handlers.directory import (
     take_group,
 )
 from handlers.grammar import Args, Refused, UserError, check_length
-from handlers.messages import Reply, Span, Table, When
-from handlers.roles import ROLE_GROUPS, grants_role, require_chair, require_staff, staff
+from handlers.messages import Block, ChannelRef, Post, Reply, Span, Table, When, text
+from handlers.roles import (
+    ROLE_GROUPS,
+    chair_and_up,
+    grants_role,
+    require_chair,
+    require_staff,
+    staff,
+)
 from handlers.router import Registry
 from storage.models import (
+    JOIN_POLICIES,
     NAME_MAX,
     PROJECT_MAX,
     SLUG_MAX,
     Action,
     Channel,
     Group,
+    JoinRequest,
     Membership,
+    Person,
 )
 
 SLUG = re.compile(rf"^[a-z][a-z0-9-]{{1,{SLUG_MAX - 1}}}$")
@@ -67,31 +79,233 @@ def channel_label(ch: Channel) -> str:
     return f"{ch.platform}:{ch.channel_id}"
 
 
+JOIN = "join"
+JOIN_HELP = "open|request|closed"
+JOIN_WORDS = {
+    "open": "anyone joins with tg join",
+    "request": "tg join asks the chairs, who approve or decline it",
+    "closed": "members are only added (tg add)",
+}
+
+
+def join_policy(group: Group) -> str:
+    """How ``tg join`` treats ``group``: ``open``, ``request`` or ``closed``.
+
+    boc and secretariat are closed whatever is stored (their membership is a role), and so
+    is a group flagged ``restricted`` (the older spelling of closed, still read from files).
+    """
+    if grants_role(group) or group.restricted:
+        return "closed"
+    return group.join_policy if group.join_policy in JOIN_POLICIES else "request"
+
+
+def set_join_policy(group: Group, policy: str) -> None:
+    """Store ``policy``, keeping ``restricted`` (what older readers look at) in step."""
+    group.join_policy = policy
+    group.restricted = policy == "closed"
+
+
+def chairs(group: Group) -> list[Person]:
+    return [m.person for m in group.memberships if m.role == "chair"]
+
+
+def direct_ref(person: Person) -> ChannelRef | None:
+    """Where a direct message to ``person`` goes: their preferred platform's chat."""
+    from handlers.schedules import DM_PREFERENCE
+
+    ids = sorted(person.identities, key=lambda i: (
+        DM_PREFERENCE.index(i.platform) if i.platform in DM_PREFERENCE else 99, i.id))
+    return ChannelRef.direct(ids[0].platform, ids[0].external_id) if ids else None
+
+
+def request_of(ctx: Ctx, group: Group, person: Person) -> JoinRequest | None:
+    return ctx.session.scalar(select(JoinRequest).where(
+        JoinRequest.group_id == group.id, JoinRequest.person_id == person.id))
+
+
+def settle_request(ctx: Ctx, group: Group, person: Person, status: str) -> bool:
+    """Close ``person``'s pending request to join ``group`` (approved, denied, withdrawn);
+    False when there was none."""
+    req = request_of(ctx, group, person)
+    if req is None or req.status != "pending":
+        return False
+    req.status = status
+    req.decided_at = ctx.now_naive
+    req.decided_by_id = ctx.actor.id
+    return True
+
+
+def refuse_archived(group: Group, what: str) -> None:
+    if group.archived_at is not None:
+        raise UserError(
+            f"{group.slug} is archived, so it takes no {what}; "
+            f"an admin or the secretariat can bring it back with tg unarchive {group.slug}.",
+            show_usage=False,
+        )
+
+
+def set_join(ctx: Ctx, group: Group, raw: str) -> Reply:
+    """``tg settings <group> join open|request|closed``."""
+    require_chair(ctx, group, "tg settings")
+    value = " ".join(raw.lower().split())
+    if value not in JOIN_POLICIES:
+        raise UserError(f"join is {JOIN_HELP}, not {raw!r}.")
+    old = join_policy(group)
+    if grants_role(group) and value != "closed":
+        raise UserError(
+            f"{group.slug} is always closed: its membership is a role, so its members are "
+            "only added (tg add)."
+        )
+    if old == value and group.join_policy == value:
+        return Reply().say(f"{group.slug}: join is {value} already.")
+    set_join_policy(group, value)
+    ctx.audit("settings", "group", group.id, key=JOIN, old=old, new=value)
+    reply = Reply(private=False).say(f"{group.slug}: join is now {value} (was {old}): "
+                                     f"{JOIN_WORDS[value]}.")
+    pending = _pending(ctx, group)
+    if value != "request" and pending:
+        reply.say(f"{len(pending)} pending request{'s' if len(pending) != 1 else ''} "
+                  f"stay{'s' if len(pending) == 1 else ''}: tg requests {group.slug} lists "
+                  "them, tg approve or tg deny settles each.")
+    return reply
+
+
+def _pending(ctx: Ctx, group: Group) -> list[JoinRequest]:
+    return list(ctx.session.scalars(
+        select(JoinRequest)
+        .where(JoinRequest.group_id == group.id, JoinRequest.status == "pending")
+        .options(selectinload(JoinRequest.person).selectinload(Person.identities))
+        .order_by(JoinRequest.created_at, JoinRequest.id)))
+
+
+def request_to_join(ctx: Ctx, group: Group) -> Reply:
+    """Record ``tg join`` of a ``request`` group as pending and tell its chairs (each in a
+    direct message; the group's channels when it has no chair)."""
+    req = request_of(ctx, group, ctx.actor)
+    zone = ctx.settings.timezone
+    if req is not None and req.status == "pending":
+        return Reply().say(
+            f"You asked to join {group.slug} on ",
+            When(req.created_at.replace(tzinfo=dt.UTC), zone),
+            "; its chairs decide (tg approve). tg leave withdraws the request.")
+    if req is not None and req.status == "denied":
+        who: tuple[Span, ...] = (mention(req.decided_by),) if req.decided_by else ("a chair",)
+        assert req.decided_at is not None
+        raise UserError(
+            f"Your request to join {group.slug} was declined on "
+            f"{req.decided_at:%d %b %Y}; ask {plain_name(who)} or the secretariat, who can "
+            "add you (tg add).",
+            show_usage=False,
+        )
+    if req is None:
+        req = JoinRequest(group=group, person=ctx.actor, created_at=ctx.now_naive)
+        ctx.session.add(req)
+    else:  # approved before (and left since), or withdrawn: ask again
+        req.status, req.created_at = "pending", ctx.now_naive
+        req.decided_at = req.decided_by_id = None
+    ctx.session.flush()
+    ctx.audit("request_join", "group", group.id, person=ctx.actor.id)
+    notice: list[Block] = [
+        text(mention(ctx.actor), f" asks to join {group.name} ({group.slug})."),
+        text(f"Approve: tg approve {group.slug} ", mention(ctx.actor),
+             f" — or decline: tg deny {group.slug} ", mention(ctx.actor)),
+    ]
+    reply = Reply()
+    heads = chairs(group)
+    refs = [ref for ref in (direct_ref(p) for p in heads) if ref is not None]
+    if refs:
+        reply.posts.append(Post(group.slug, group.name, refs, notice))
+        reply.say(f"Asked to join {group.slug}: its chair{'s' if len(heads) != 1 else ''} ",
+                  *_join_mentions(heads), " will approve or decline. "
+                  "tg leave withdraws the request.")
+        return reply
+    channels = [ChannelRef(c.platform, c.channel_id) for c in group.channels]
+    if channels:
+        reply.posts.append(Post(group.slug, group.name, channels, notice))
+    reply.say(f"Asked to join {group.slug}. It has no chair yet, so the secretariat or an "
+              "admin will approve or decline (tg requests lists it). "
+              "tg leave withdraws the request.")
+    return reply
+
+
+def plain_name(spans: tuple[Span, ...]) -> str:
+    from handlers.messages import plain_spans
+
+    return plain_spans(spans)
+
+
+def _join_mentions(people: list[Person]) -> tuple[Span, ...]:
+    spans: list[Span] = []
+    for i, person in enumerate(people):
+        if i:
+            spans.append(", ")
+        spans.append(mention(person))
+    return tuple(spans)
+
+
+def _request_named(ctx: Ctx, args: Args, what: str) -> tuple[Group, Person, JoinRequest]:
+    """The group, person and pending request that ``<group> <@user>`` name."""
+    group = take_group(ctx, args)
+    assert group is not None
+    raw_user = args.next("<@user>")
+    args.done()
+    require_chair(ctx, group, what)
+    person = resolve_user(ctx, raw_user)
+    req = request_of(ctx, group, person)
+    if req is None or req.status != "pending":
+        raise UserError(
+            f"{person.display_name} has no pending request to join {group.slug}. "
+            f"`tg requests {group.slug}` lists the pending ones.",
+            show_usage=False,
+        )
+    return group, person, req
+
+
+def _tell(reply: Reply, group: Group, person: Person, blocks: list[Block]) -> None:
+    """A direct message to ``person`` about their request."""
+    ref = direct_ref(person)
+    if ref is not None:
+        reply.posts.append(Post(group.slug, group.name, [ref], list(blocks)))
+
+
 def register(reg: Registry) -> None:
     reg.noun("tg", "task groups: channels, members, projects and roles")
 
-    @reg.command("tg", "list", "", "groups: channels, chair, members, next meeting, open actions")
+    @reg.command(
+        "tg", "list", "[all]",
+        "groups: channels, chair, members, next meeting, open actions (all: archived too)",
+    )
     def tg_list(ctx: Ctx, args: Args) -> Reply:
+        with_archived = args.accept("all") is not None
         args.done()
         counts = open_action_counts(ctx)
         rows = []
+        hidden = 0
         for g in all_groups(ctx.session):
+            if g.archived_at is not None and not with_archived:
+                hidden += 1
+                continue
             rows.append(
                 (
                     (g.slug,),
-                    (g.name,),
+                    (g.name + (" (archived)" if g.archived_at is not None else ""),),
                     (", ".join(channel_label(c) for c in g.channels) or "-",),
                     chairs_of(g),
                     (str(len(g.memberships)),),
-                    next_meeting_span(ctx, g),
+                    ("archived",) if g.archived_at is not None else next_meeting_span(ctx, g),
                     (str(counts.get(g.id, 0)),),
                 )
             )
         reply = Reply()
-        if not rows:
+        if not rows and not hidden:
             return reply.say("No groups yet. An admin can create one with tg create.")
         headers = ("group", "name", "channels", "chair", "members", "next meeting", "open")
-        return reply.add(Table(headers, tuple(rows)))
+        if rows:
+            reply.add(Table(headers, tuple(rows)))
+        if hidden:
+            reply.say(f"{hidden} archived group{'s' if hidden != 1 else ''} not shown: "
+                      f"tg list all shows {'them' if hidden != 1 else 'it'}.")
+        return reply
 
     @reg.command("tg", "show", "[<group>]", "one group in full")
     def tg_show(ctx: Ctx, args: Args) -> Reply:
@@ -104,6 +318,12 @@ def register(reg: Registry) -> None:
         reply.say(
             "Channels: ", ", ".join(channel_label(c) for c in group.channels) or "none linked"
         )
+        if group.archived_at is not None:
+            reply.say("Archived on ", When(group.archived_at.replace(tzinfo=dt.UTC),
+                                           ctx.settings.timezone, with_time=False),
+                      ": nothing is scheduled for it; its records are kept.")
+        policy = join_policy(group)
+        reply.say(f"Joining: {policy} ({JOIN_WORDS[policy]})")
         reply.say("Next meeting: ", *next_meeting_span(ctx, group))
         if group.series is not None:
             s = group.series
@@ -135,11 +355,80 @@ def register(reg: Registry) -> None:
         if find_group(ctx.session, slug) or find_group(ctx.session, name):
             raise UserError(f"A group named {slug!r} or {name!r} exists already.")
         group = Group(slug=slug, name=name, mandate="", restricted=slug in ROLE_GROUPS,
+                      join_policy="closed" if slug in ROLE_GROUPS else "request",
                       created_at=ctx.now_naive)
         ctx.session.add(group)
         ctx.session.flush()
         ctx.audit("create", "group", group.id, slug=slug, name=name)
         return Reply(private=False).say(f"Created group {slug}: {name}.")
+
+    @reg.command(
+        "tg", "rename", "<group> <name...>",
+        "change a group's full name (its id, the slug, stays: scripts, files and feed "
+        "links use it)",
+        "admin, secretariat",
+    )
+    def tg_rename(ctx: Ctx, args: Args) -> Reply:
+        group = take_group(ctx, args)
+        assert group is not None
+        name = check_length(args.rest_text("<name...>"), NAME_MAX, "name")
+        if len(name) >= 2 and name[0] in "\"“" and name[-1] in "\"”":
+            name = name[1:-1].strip()
+        if not name:
+            raise UserError("Missing <name...>.")
+        other = find_group(ctx.session, name)
+        if other is not None and other.id != group.id:
+            raise UserError(f"{name!r} is the name or id of group {other.slug} already.")
+        if name == group.name:
+            return Reply().say(f"{group.slug} is called {name!r} already.")
+        old = group.name
+        group.name = name
+        ctx.audit("rename", "group", group.id, old=old, new=name)
+        return Reply(private=False).say(
+            f"Renamed {group.slug}: {old} is now {name} (its id stays {group.slug}).")
+
+    @reg.command(
+        "tg", "archive", "<group>",
+        "retire a group: nothing scheduled for it, left out of lists; its records kept",
+        "admin, secretariat",
+    )
+    def tg_archive(ctx: Ctx, args: Args) -> Reply:
+        group = take_group(ctx, args)
+        assert group is not None
+        args.done()
+        if grants_role(group):
+            raise UserError(f"{group.slug} cannot be archived: its membership is a role.",
+                            show_usage=False)
+        if group.archived_at is not None:
+            return Reply().say(f"{group.slug} is archived already.")
+        group.archived_at = ctx.now_naive
+        ctx.audit("archive", "group", group.id)
+        open_n = open_action_counts(ctx).get(group.id, 0)
+        reply = Reply(private=False).say(
+            f"Archived {group.slug}: no meeting reminders, digests, nudges or "
+            "acknowledgement reminders for it, and tg list leaves it out (tg list all shows "
+            "it). Its members, actions, decisions and minutes are kept and still reported.")
+        if open_n:
+            one = open_n == 1
+            reply.say(f"{open_n} open action{'' if one else 's'} stay{'s' if one else ''} "
+                      f"open: action list {group.slug} lists {'it' if one else 'them'}.")
+        return reply.say(f"tg unarchive {group.slug} brings it back.")
+
+    @reg.command("tg", "unarchive", "<group>", "bring an archived group back",
+                 "admin, secretariat")
+    def tg_unarchive(ctx: Ctx, args: Args) -> Reply:
+        group = take_group(ctx, args)
+        assert group is not None
+        args.done()
+        if group.archived_at is None:
+            return Reply().say(f"{group.slug} is not archived.")
+        group.archived_at = None
+        group.next_digest_at = None  # the delivery engine plans the group afresh
+        if group.series is not None:
+            group.series.next_reminder_at = ctx.now_naive  # from now: nothing missed is sent
+        ctx.audit("unarchive", "group", group.id)
+        return Reply(private=False).say(
+            f"{group.slug} is back: its reminders, digests and nudges resume from now.")
 
     @reg.command(
         "tg", "link", "<group>", "bind this channel or room to the group",
@@ -175,7 +464,8 @@ def register(reg: Registry) -> None:
 
     @reg.command(
         "tg", "settings", "[<group>] [<setting> <value...>]",
-        "show or change what is scheduled for a group (reminders, nudges, digest, ...)",
+        "show or change what is scheduled for a group (reminders, nudges, digest, ...) and "
+        "how it is joined (join open|request|closed)",
         "anyone reads; admin, secretariat, chair change",
     )
     def tg_settings(ctx: Ctx, args: Args) -> Reply:
@@ -184,12 +474,17 @@ def register(reg: Registry) -> None:
 
         group = group_or_channel(ctx, take_group(ctx, args, optional=True))
         if args.empty():
-            rows = tuple(
-                ((key,), (setting(group, key),), (SETTING_HELP[key],)) for key in DEFAULTS
+            rows = (
+                *(((key,), (setting(group, key),), (SETTING_HELP[key],)) for key in DEFAULTS),
+                ((JOIN,), (join_policy(group),), (JOIN_HELP,)),
             )
             reply = Reply().say(f"Settings of {group.slug}", style="heading")
             return reply.add(Table(("setting", "value", "values"), rows))
         key = args.next("<setting>").lower()
+        if key == JOIN:
+            return set_join(ctx, group, args.rest_text("<value>"))
+        if key not in DEFAULTS:
+            raise UserError(f"No setting {key!r}. Settings: {', '.join([*DEFAULTS, JOIN])}.")
         value = validate_setting(key, args.rest_text("<value>"))
         require_chair(ctx, group, "tg settings")
         if key == FOLLOW and value == "on" and grants_role(group):
@@ -264,6 +559,7 @@ def register(reg: Registry) -> None:
             if project is not None:
                 m.project = project
             verb = "Updated"
+        settle_request(ctx, group, person, "approved")  # being added answers a request
         ctx.session.flush()
         ctx.audit(
             "add_member", "group", group.id, person=person.id, role=m.role, project=m.project
@@ -291,8 +587,9 @@ def register(reg: Registry) -> None:
         return Reply(private=False).say("Removed ", mention(person), f" from {group.slug}.")
 
     @reg.command(
-        "tg", "join", "<group>", "join a group as a member",
-        "anyone (open groups; boc and secretariat only by tg add)",
+        "tg", "join", "<group>",
+        "join a group: at once if it is open, by a chair's approval if it takes requests",
+        "anyone (open and request groups; closed ones, boc and secretariat only by tg add)",
     )
     def tg_join(ctx: Ctx, args: Args) -> Reply:
         group = take_group(ctx, args)
@@ -304,18 +601,95 @@ def register(reg: Registry) -> None:
                 f"{group.slug} is joined only by being added: its membership is a role. "
                 "Ask the secretariat or an admin (tg add)."
             )
-        if group.restricted and not staff(ctx):
-            raise Refused(
-                "the secretariat or an admin (with tg add)", f"adding members to {group.slug}"
-            )
         if membership(ctx.session, group, ctx.actor) is not None:
             return Reply().say(f"You are already a member of {group.slug}.")
-        ctx.session.add(
-            Membership(group=group, person=ctx.actor, role="member", created_at=ctx.now_naive)
-        )
+        refuse_archived(group, "new members")
+        policy = join_policy(group)
+        # staff may add anyone, themselves included, so their join needs nobody's approval
+        if policy == "open" or staff(ctx):
+            ctx.session.add(
+                Membership(group=group, person=ctx.actor, role="member",
+                           created_at=ctx.now_naive))
+            settle_request(ctx, group, ctx.actor, "approved")
+            ctx.session.flush()
+            ctx.audit("join", "group", group.id, person=ctx.actor.id)
+            return Reply(private=False).say(mention(ctx.actor), f" joined {group.slug}.")
+        if policy == "closed":
+            raise UserError(
+                f"{group.slug} is closed: people join it only by being added (tg add) by a "
+                "chair, the secretariat or an admin.",
+                show_usage=False,
+            )
+        return request_to_join(ctx, group)
+
+    @reg.command(
+        "tg", "requests", "[<group>]",
+        "pending requests to join (without a group: every group you chair)",
+        "admin, secretariat, chair",
+    )
+    def tg_requests(ctx: Ctx, args: Args) -> Reply:
+        group = take_group(ctx, args, optional=True) or ctx.channel_group
+        args.done()
+        if group is not None:
+            require_chair(ctx, group, "tg requests")
+            groups = [group]
+        else:
+            groups = [g for g in all_groups(ctx.session) if chair_and_up(ctx, g)]
+            if not groups:
+                raise Refused("a chair of a group, the secretariat or an admin", "tg requests")
+        rows = []
+        for g in groups:
+            for req in _pending(ctx, g):
+                rows.append(((g.slug,), (mention(req.person),),
+                             (When(req.created_at.replace(tzinfo=dt.UTC),
+                                   ctx.settings.timezone),)))
+        scope = group.slug if group is not None else "your groups"
+        reply = Reply().say(f"Requests to join {scope}", style="heading")
+        if not rows:
+            return reply.say("None pending.")
+        reply.add(Table(("group", "who", "asked"), tuple(rows)))
+        example = rows[0][0][0]
+        return reply.say(f"Settle each with tg approve {example} <@user> or "
+                         f"tg deny {example} <@user>.")
+
+    @reg.command(
+        "tg", "approve", "<group> <@user>", "approve a request to join: they become a member",
+        "admin, secretariat, chair",
+    )
+    def tg_approve(ctx: Ctx, args: Args) -> Reply:
+        group, person, req = _request_named(ctx, args, "tg approve")
+        reply = Reply(private=False)
+        req.status = "approved"
+        req.decided_at = ctx.now_naive
+        req.decided_by_id = ctx.actor.id
+        if membership(ctx.session, group, person) is None:
+            ctx.session.add(Membership(group=group, person=person, role="member",
+                                       created_at=ctx.now_naive))
         ctx.session.flush()
-        ctx.audit("join", "group", group.id, person=ctx.actor.id)
-        return Reply(private=False).say(mention(ctx.actor), f" joined {group.slug}.")
+        ctx.audit("approve_join", "group", group.id, person=person.id)
+        reply.say("Approved: ", mention(person), f" is now a member of {group.slug}.")
+        _tell(reply, group, person, [text(
+            f"Your request to join {group.name} ({group.slug}) was approved by ",
+            mention(ctx.actor), ": you are a member now.")])
+        return reply
+
+    @reg.command(
+        "tg", "deny", "<group> <@user>", "decline a request to join",
+        "admin, secretariat, chair",
+    )
+    def tg_deny(ctx: Ctx, args: Args) -> Reply:
+        group, person, req = _request_named(ctx, args, "tg deny")
+        req.status = "denied"
+        req.decided_at = ctx.now_naive
+        req.decided_by_id = ctx.actor.id
+        ctx.audit("deny_join", "group", group.id, person=person.id)
+        reply = Reply().say("Declined the request of ", mention(person),
+                            f" to join {group.slug}.")
+        _tell(reply, group, person, [text(
+            f"Your request to join {group.name} ({group.slug}) was declined by ",
+            mention(ctx.actor), ". Ask them, or the secretariat, if you think it should "
+            "not have been.")])
+        return reply
 
     @reg.command("tg", "leave", "<group>", "leave a group", "members")
     def tg_leave(ctx: Ctx, args: Args) -> Reply:
@@ -324,6 +698,9 @@ def register(reg: Registry) -> None:
         args.done()
         m = membership(ctx.session, group, ctx.actor)
         if m is None:
+            if settle_request(ctx, group, ctx.actor, "withdrawn"):
+                ctx.audit("withdraw_join", "group", group.id, person=ctx.actor.id)
+                return Reply().say(f"You withdrew your request to join {group.slug}.")
             raise UserError(f"You are not a member of {group.slug}.")
         ctx.session.delete(m)
         ctx.audit("leave", "group", group.id, person=ctx.actor.id)

@@ -402,7 +402,7 @@ def register(reg: Registry) -> None:
             return reply
         rows: list[tuple[tuple[Span, ...], ...]] = []
         for g in all_groups(ctx.session):
-            if g.series is None:
+            if g.series is None or g.archived_at is not None:  # archived: left out
                 continue
             occ = upcoming(g.series, ctx.now)
             rows.append((
@@ -611,7 +611,8 @@ def register(reg: Registry) -> None:
             series_list = [series_of(group)]
             name, title = f"{group.slug}.ics", f"{group.name} meetings"
         else:
-            series_list = [g.series for g in all_groups(ctx.session) if g.series is not None]
+            series_list = [g.series for g in all_groups(ctx.session)
+                           if g.series is not None and g.archived_at is None]
             if not series_list:
                 raise UserError("No meetings are scheduled yet.", show_usage=False)
             name, title = "meetings.ics", "All group meetings"

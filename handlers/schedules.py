@@ -190,6 +190,8 @@ def series_offsets(series: MeetingSeries) -> list[tuple[str, dt.timedelta]]:
     """(kind, offset) of every message scheduled before each meeting of the series."""
     group = series.group
     out: list[tuple[str, dt.timedelta]] = []
+    if group.archived_at is not None:
+        return out  # an archived group gets no reminders (tg unarchive plans them again)
     if setting(group, "reminders") == "on":
         out.extend(("meeting_reminder", o) for o in parse_offsets(series.remind_offsets))
     if group.slug == "boc" and setting(group, "boc_summary") != "off":
@@ -340,7 +342,7 @@ def compose_meeting_reminder(session: Session, payload: dict[str, Any],
     cache = _cache(session)
     series = (cache["series"].get(payload["series_id"]) if "series" in cache
               else session.get(MeetingSeries, payload["series_id"]))
-    if series is None:
+    if series is None or series.group.archived_at is not None:
         return None
     group = series.group
     start = dt.datetime.fromisoformat(payload["start"])
@@ -451,7 +453,8 @@ def plan_nudges(session: Session, now: dt.datetime,
     marker = f"slot:nudges:{today.isoformat()}"
     if _slot_planned(session, marker):
         return []
-    muted = [g.id for g in session.scalars(select(Group)) if setting(g, "nudges") == "off"]
+    muted = [g.id for g in session.scalars(select(Group))
+             if setting(g, "nudges") == "off" or g.archived_at is not None]
     oldest = session.scalar(select(func.min(Action.due)).where(Action.status == "open"))
     stmt = (
         select(ActionAssignee.person_id, Action.id)
@@ -550,7 +553,7 @@ def plan_digests(session: Session, now: dt.datetime,
         .options(selectinload(Group.channels))
     )
     for group in groups:
-        value = setting(group, "digest")
+        value = "off" if group.archived_at is not None else setting(group, "digest")
         if value == "off":
             group.next_digest_at = naive_utc(now + MAX_LOOKBACK)
             continue
@@ -581,7 +584,7 @@ def compose_digest(session: Session, payload: dict[str, Any],
     from handlers.meetings import upcoming
 
     group = session.get(Group, payload["group_id"])
-    if group is None:
+    if group is None or group.archived_at is not None:
         return None
     slot = dt.datetime.fromisoformat(payload["slot"])
     today = slot.astimezone(settings.zone).date()
@@ -620,12 +623,12 @@ def plan_ack_reminders(session: Session, now: dt.datetime,
         select(DecisionTarget, Decision.created_at)
         .join(Decision, Decision.id == DecisionTarget.decision_id)
         .where(DecisionTarget.acked_at.is_(None), DecisionTarget.reminded_at.is_(None),
-               Decision.created_at <= naive_utc(now - DAY))
+               Decision.revoked_at.is_(None), Decision.created_at <= naive_utc(now - DAY))
         .options(selectinload(DecisionTarget.group).selectinload(Group.channels))
     ).all()
     for target, created in pending:
         value = setting(target.group, "ack_reminder")
-        if value == "off":
+        if value == "off" or target.group.archived_at is not None:
             continue
         due = aware_utc(created) + parse_offsets(value)[0]
         if due > now:
@@ -650,6 +653,8 @@ def compose_ack_reminder(session: Session, payload: dict[str, Any],
     if target is None or target.acked_at is not None:
         return None  # acknowledged in the meantime: nothing to remind
     decision = target.decision
+    if decision.revoked_at is not None or target.group.archived_at is not None:
+        return None  # revoked, or the group archived, in the meantime
     return [
         Text((f"{target.group.name} has not acknowledged BoC decision D-{decision.id} yet:",),
              "heading"),

@@ -30,6 +30,7 @@ from handlers.router import Registry
 from storage.models import (
     Action,
     ActionAssignee,
+    Decision,
     DecisionTarget,
     Group,
     Identity,
@@ -654,7 +655,8 @@ def register(reg: Registry) -> None:
         unacked = _grouped(
             ctx,
             select(DecisionTarget.group_id, func.count())
-            .where(DecisionTarget.acked_at.is_(None))
+            .join(Decision, Decision.id == DecisionTarget.decision_id)
+            .where(DecisionTarget.acked_at.is_(None), Decision.revoked_at.is_(None))
             .group_by(DecisionTarget.group_id),
         )
         groups = all_groups(ctx.session)

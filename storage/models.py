@@ -40,6 +40,8 @@ PROJECT_MAX = 120
 TITLE_MAX = 500
 TEXT_MAX = 2000
 URL_MAX = 500
+# how a group is joined with ``tg join``: at once, by a chair's approval, or only by tg add
+JOIN_POLICIES = ("open", "request", "closed")
 
 
 class Base(DeclarativeBase):
@@ -60,6 +62,13 @@ class Group(Base):
     # the delivery engine's bookmark for the weekly digest (NULL: work it out again)
     next_digest_at: Mapped[dt.datetime | None] = mapped_column(DateTime, index=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    # one of JOIN_POLICIES; a restricted group, and boc and secretariat whatever is stored,
+    # are closed (handlers.groups.join_policy reads it)
+    join_policy: Mapped[str] = mapped_column(String(8), default="request",
+                                             server_default="request")
+    # set by ``tg archive``: nothing is scheduled for it and lists leave it out; its records
+    # stay and are reported
+    archived_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
 
     channels: Mapped[list[Channel]] = relationship(
         back_populates="group", cascade="all, delete-orphan", order_by="Channel.id"
@@ -70,6 +79,30 @@ class Group(Base):
     series: Mapped[MeetingSeries | None] = relationship(
         back_populates="group", cascade="all, delete-orphan", uselist=False
     )
+
+
+class JoinRequest(Base):
+    """Someone's ``tg join`` of a group whose join policy is ``request``, until a chair
+    approves or denies it (one row per group and person; a later request reuses it)."""
+
+    __tablename__ = "join_requests"
+    __table_args__ = (UniqueConstraint("group_id", "person_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"))
+    person_id: Mapped[int] = mapped_column(
+        ForeignKey("people.id", ondelete="CASCADE"), index=True
+    )
+    status: Mapped[str] = mapped_column(String(12), default="pending")  # approved | denied
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    decided_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    decided_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("people.id", ondelete="SET NULL")
+    )
+
+    group: Mapped[Group] = relationship()
+    person: Mapped[Person] = relationship(foreign_keys=[person_id])
+    decided_by: Mapped[Person | None] = relationship(foreign_keys=[decided_by_id])
 
 
 class Channel(Base):
@@ -277,10 +310,15 @@ class Decision(Base):
     text: Mapped[str] = mapped_column(String(TEXT_MAX))
     author_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, index=True)
+    # set by ``decision revoke`` (the reason is in its DecisionEvent): kept in the register
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
 
     author: Mapped[Person | None] = relationship()
     targets: Mapped[list[DecisionTarget]] = relationship(
         back_populates="decision", cascade="all, delete-orphan", order_by="DecisionTarget.id"
+    )
+    events: Mapped[list[DecisionEvent]] = relationship(
+        back_populates="decision", cascade="all, delete-orphan", order_by="DecisionEvent.id"
     )
     actions: Mapped[list[Action]] = relationship(back_populates="decision", order_by="Action.id")
 
@@ -305,6 +343,26 @@ class DecisionTarget(Base):
     decision: Mapped[Decision] = relationship(back_populates="targets")
     group: Mapped[Group] = relationship()
     acked_by: Mapped[Person | None] = relationship()
+
+
+class DecisionEvent(Base):
+    """A change to a recorded decision: ``amend`` (``text`` is the new wording, ``previous``
+    the old) or ``revoke`` (``text`` is the reason). ``decision show`` lists them."""
+
+    __tablename__ = "decision_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    decision_id: Mapped[int] = mapped_column(
+        ForeignKey("decisions.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(12))
+    text: Mapped[str] = mapped_column(String(TEXT_MAX))
+    previous: Mapped[str] = mapped_column(String(TEXT_MAX), default="")
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+    decision: Mapped[Decision] = relationship(back_populates="events")
+    actor: Mapped[Person | None] = relationship()
 
 
 class Action(Base):

@@ -110,7 +110,7 @@ def test_apply_creates_links_members_and_admins(bare_bot: Bot) -> None:
     assert "Added @carol in repl" in bot.say("alice", "#repl", "tg add repl @carol")
     assert "Only" in bot.say("bob", "#repl", "tg add repl @dan")
     assert "Created group x1" in bot.say("ann", None, "tg create x1 Extra")
-    assert "Only the secretariat or an admin" in bot.say("bob", None, "tg join sec")
+    assert "sec is closed: people join it only by being added" in bot.say("bob", None, "tg join sec")
     with bot.sessions() as s:
         audited = s.scalars(select(AuditLog).where(AuditLog.actor_id.is_(None))).all()
         assert len(audited) == len(changes)

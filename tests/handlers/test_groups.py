@@ -56,6 +56,7 @@ def test_join_leave_and_restricted(bare_bot: Bot) -> None:
     bot = bare_bot
     bot.admin("tg create repl Replication")
     bot.admin("tg create boc Board of Coordinators")
+    bot.admin("tg settings repl join open")  # a new group takes requests by default
     assert "@dana joined repl." in bot.say("dana", None, "tg join repl")
     assert "already a member" in bot.say("dana", None, "tg join Replication")
     assert "@dana left repl." in bot.say("dana", None, "tg leave repl")

@@ -180,6 +180,10 @@ FIXTURE = [
 @pytest.fixture
 def rep(bare_bot: Bot) -> Bot:
     bot = bare_bot
+    now = bot.now
+    # the groups and their members from before the decisions below: an acknowledgement
+    # counts from someone who was a member when the decision was posted
+    bot.now = dt.datetime(2026, 9, 1, 8, tzinfo=dt.UTC)
     bot.admin("tg create secretariat Secretariat")
     bot.admin("tg create repl Replication")
     bot.admin("tg create comms Communication")
@@ -191,8 +195,6 @@ def rep(bare_bot: Bot) -> Bot:
         for slug, created, status, due, closed in FIXTURE:
             s.add(Action(group_id=ids[slug], title=f"{slug} {created:%d %b}", status=status,
                          due=due, created_at=created, closed_at=closed))
-    now = bot.now
-    bot.now = dt.datetime(2026, 9, 1, 8, tzinfo=dt.UTC)
     bot.admin("meeting schedule repl first tuesday 10:00")
     bot.admin("meeting schedule comms last thursday 14:00")
     bot.admin("meeting skip repl 2026-10-06")

@@ -62,3 +62,45 @@ def test_sqlite_pragmas(tmp_path: Path) -> None:
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 10_000
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
     eng.dispose()
+
+
+def test_one_head() -> None:
+    """Every revision chains onto the last: two heads would leave ``upgrade head`` refusing."""
+    from alembic.script import ScriptDirectory
+
+    from storage.db import alembic_config
+
+    script = ScriptDirectory.from_config(alembic_config(make_engine("sqlite://")))
+    assert len(script.get_heads()) == 1, script.get_heads()
+
+
+def test_join_policy_revision_closes_restricted_groups(empty_engine: Engine) -> None:
+    """Groups stored before join policies: restricted ones become closed, the rest take
+    requests; the revision before it, with data, upgrades on both databases."""
+    upgrade(empty_engine, "9bbc930d4094")
+    with empty_engine.begin() as conn:
+        for slug, restricted in (("boc", True), ("sec2", True), ("repl", False)):
+            conn.execute(text(
+                "INSERT INTO groups (slug, name, mandate, restricted, settings, created_at) "
+                "VALUES (:slug, :slug, '', :restricted, '{}', '2026-11-01 09:00:00')"),
+                {"slug": slug, "restricted": restricted})
+        conn.execute(text("INSERT INTO decisions (text, created_at) "
+                          "VALUES ('Adopt', '2026-11-01 09:00:00')"))
+    upgrade(empty_engine)
+    with empty_engine.connect() as conn:
+        rows = dict(conn.execute(text("SELECT slug, join_policy FROM groups")).all())
+        assert rows == {"boc": "closed", "sec2": "closed", "repl": "request"}
+        assert conn.execute(text("SELECT archived_at FROM groups")).scalars().all() == [
+            None, None, None]
+        assert conn.execute(text("SELECT revoked_at FROM decisions")).scalar_one() is None
+        assert conn.execute(text("SELECT count(*) FROM join_requests")).scalar_one() == 0
+        assert conn.execute(text("SELECT count(*) FROM decision_events")).scalar_one() == 0
+    # and back down, and up again
+    from alembic import command
+
+    from storage.db import alembic_config
+
+    command.downgrade(alembic_config(empty_engine), "9bbc930d4094")
+    assert "join_requests" not in inspect(empty_engine).get_table_names()
+    upgrade(empty_engine)
+    assert "join_requests" in inspect(empty_engine).get_table_names()
