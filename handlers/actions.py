@@ -335,6 +335,55 @@ def create_action(
     return action
 
 
+def set_assignees(ctx: Ctx, action: Action, people: Sequence[Person], **audit: Any) -> None:
+    """Make ``people`` the action's assignees (in that order), with its ``assigned`` event
+    and an audit row (``audit`` adds to its detail)."""
+    people = _unique(people)
+    keep = {p.id for p in people}
+    for link in list(action.assignees):
+        if link.person_id not in keep:
+            action.assignees.remove(link)
+    have = {link.person_id for link in action.assignees}
+    ctx.session.flush()
+    for person in people:
+        if person.id not in have:
+            action.assignees.append(ActionAssignee(person=person))
+    ctx.session.flush()
+    names = ", ".join(f"@{p.display_name}" for p in people)
+    _event(ctx, action, "assigned", names)
+    ctx.audit("assign", "action", action.id, assignees=[p.id for p in people], **audit)
+
+
+OPEN_WORK_SHOWN = 5  # ids named when someone leaves a group with open actions
+
+
+def open_work(ctx: Ctx, group: Group, person: Person) -> tuple[int, list[str]]:
+    """How many open actions of ``group`` ``person`` holds, and the labels of the first
+    few (oldest due first): what stays open when they leave the group."""
+    total = count_open_actions(ctx.session, group_id=group.id, person_id=person.id)
+    if not total:
+        return 0, []
+    rows = list_page(ctx.session, group_id=group.id, person_id=person.id,
+                     limit=OPEN_WORK_SHOWN)
+    return total, [action_label(row[0]) for row, _who in rows]
+
+
+def hand_over(ctx: Ctx, group: Group, person: Person, to: Person, why: str) -> list[Action]:
+    """Give every open action of ``group`` that ``person`` holds to ``to`` instead (other
+    assignees stay); each gets its ``assigned`` event and audit row."""
+    moved = open_actions(ctx.session, group_id=group.id, person_id=person.id)
+    for action in moved:
+        people = [a.person for a in action.assignees if a.person_id != person.id]
+        set_assignees(ctx, action, [*people, to], via=why)
+    return moved
+
+
+def labels_line(total: int, labels: Sequence[str]) -> str:
+    """``A-3, A-4 and 18 more``: the first few ids of ``total``."""
+    more = total - len(labels)
+    return ", ".join(labels) + (f" and {more} more" if more > 0 else "")
+
+
 # --- rendering -----------------------------------------------------------------------------
 
 
@@ -784,19 +833,7 @@ def register(reg: Registry) -> None:
         args.pos = len(args.tokens)
         require_change(ctx, action, "action assign")
         people = _unique([resolve_user(ctx, raw) for raw in raws])
-        keep = {p.id for p in people}
-        for link in list(action.assignees):
-            if link.person_id not in keep:
-                action.assignees.remove(link)
-        have = {link.person_id for link in action.assignees}
-        ctx.session.flush()
-        for person in people:
-            if person.id not in have:
-                action.assignees.append(ActionAssignee(person=person))
-        ctx.session.flush()
-        names = ", ".join(f"@{p.display_name}" for p in people)
-        _event(ctx, action, "assigned", names)
-        ctx.audit("assign", "action", action.id, assignees=[p.id for p in people])
+        set_assignees(ctx, action, people)
         return Reply(private=False).say(
             f"{action_label(action)} is now for ", *people_spans(people), "."
         )
