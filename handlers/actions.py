@@ -905,7 +905,8 @@ def register(reg: Registry) -> None:
     def transition(
         verb: str, allowed_from: tuple[str, ...], to: str, kind: str, said: str, summary: str
     ) -> None:
-        @reg.command("action", verb, "<id>", summary, "assignee, chair and up")
+        @reg.command("action", verb, "<id>", summary, "assignee, chair and up",
+                     guard=_may_change(f"action {verb}"))
         def handler(ctx: Ctx, args: Args) -> Reply:
             action = get_action(ctx.session, args.next("<id>"))
             args.done()
@@ -934,7 +935,7 @@ def register(reg: Registry) -> None:
 
     @reg.command(
         "action", "assign", "<id> <@user> ...", "give the action to these people instead",
-        "assignee, chair and up",
+        "assignee, chair and up", guard=_may_change("action assign"),
     )
     def action_assign(ctx: Ctx, args: Args) -> Reply:
         action = get_action(ctx.session, args.next("<id>"))
@@ -951,7 +952,7 @@ def register(reg: Registry) -> None:
 
     @reg.command(
         "action", "due", "<id> <date>|none", "set or clear the due date",
-        "assignee, chair and up",
+        "assignee, chair and up", guard=_may_change("action due"),
     )
     def action_due(ctx: Ctx, args: Args) -> Reply:
         action = get_action(ctx.session, args.next("<id>"))
@@ -971,7 +972,7 @@ def register(reg: Registry) -> None:
 
     @reg.command(
         "action", "note", "<id> <text...>", "add a note to the action",
-        "assignee, chair and up",
+        "assignee, chair and up", guard=_may_change("action note"),
     )
     def action_note(ctx: Ctx, args: Args) -> Reply:
         action = get_action(ctx.session, args.next("<id>"))

@@ -72,6 +72,24 @@ def test_bad_edits_write_nothing(abot: Bot, who: str, line: str, expected: str) 
     assert abot.counts() == before and title(abot, 1) == "Old title"
 
 
+@pytest.mark.parametrize(
+    "line",
+    ["action due A-1 yesterday", "action due A-1 31 Feb", "action note A-1 " + "x" * 2001,
+     "action assign A-1 not-a-user", "action done A-1 extra", "action cancel A-1 extra",
+     "action edit A-1 " + "x" * 501],
+)
+def test_every_command_on_an_action_checks_permission_first(abot: Bot, line: str) -> None:  # noqa: F811
+    """Before: a stranger was told the date was past or the note too long, not that they
+    may not change the action."""
+    abot.say("bob", "#repl", "action add Old title")
+    before = abot.counts()
+    for who in ("carol", "newcomer"):
+        out = abot.say(who, "#repl", line)
+        assert out.startswith("Only an assignee, a chair of repl, the secretariat or an admin"
+                              f" can do action {line.split()[1]}."), out
+    assert abot.counts() == before
+
+
 def test_editing_to_the_same_title_says_so(abot: Bot) -> None:  # noqa: F811
     abot.say("bob", "#repl", "action add Old title")
     before = abot.counts()
