@@ -327,30 +327,27 @@ def cmd_governance(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_report_actions(settings: Settings, args: argparse.Namespace) -> int:
-    """Every matching action, streamed to a file or stdout; a progress bar on a terminal."""
-    from handlers.directory import find_group
-    from handlers.reports import count_actions, export_actions, reader_ctx
-    from handlers.secretariat import ActionQuery, known_projects
+# what one ``taskbot report`` writes: (write(out, progress) -> rows, count, what it holds)
+ReportPlan = tuple[Callable[[Any, Any], int], Callable[[], int], str]
+
+
+def run_report(settings: Settings, args: argparse.Namespace,
+               plan: Callable[[Any], ReportPlan]) -> int:
+    """The one way every ``taskbot report`` runs: a read-only session, streamed to
+    ``--output`` (through a ``.part`` file, renamed when complete) or stdout, a progress bar
+    on a terminal, and one line on stderr saying what was written where."""
+    from handlers.reports import reader_ctx
 
     box = composition.build(settings, preset=False)
     try:
         with box.readers() as session:
             ctx = reader_ctx(session, box.core, box.core.clock())
-            q = ActionQuery(status=args.status)
-            if args.group:
-                q.group = find_group(session, args.group)
-                if q.group is None:
-                    raise UserError(f"Unknown group {args.group!r}.")
-            if args.project:
-                q.project = known_projects(ctx).get(args.project.strip().lower())
-                if q.project is None:
-                    raise UserError(f"No one represents a project called {args.project!r}.")
+            write, count, what = plan(ctx)
             progress = None
             if sys.stderr.isatty():
-                progress = ProgressBar(count_actions(ctx, q), sys.stderr)
+                progress = ProgressBar(count(), sys.stderr)
             if args.output is None:
-                n = export_actions(ctx, q, sys.stdout, args.format, progress)
+                n = write(sys.stdout, progress)
                 sys.stdout.flush()
             else:
                 tmp = args.output.with_name(args.output.name + ".part")
@@ -360,15 +357,67 @@ def cmd_report_actions(settings: Settings, args: argparse.Namespace) -> int:
                     raise UserError(f"cannot write {args.output}: "
                                     f"{err.strerror or err}") from None
                 with out:
-                    n = export_actions(ctx, q, out, args.format, progress)
+                    n = write(out, progress)
                 tmp.replace(args.output)
             if progress is not None:
                 progress.finish()
     finally:
         box.close()
     where = "stdout" if args.output is None else str(args.output)
-    print(f"{n} {q.describe()} written to {where} ({args.format}).", file=sys.stderr)
+    print(f"{n} {what} written to {where} ({args.format}).", file=sys.stderr)
     return 0
+
+
+def _report_group(ctx: Any, name: str | None) -> Any:
+    from handlers.directory import find_group
+
+    if not name:
+        return None
+    group = find_group(ctx.session, name)
+    if group is None:
+        raise UserError(f"Unknown group {name!r}.")
+    return group
+
+
+def cmd_report_actions(settings: Settings, args: argparse.Namespace) -> int:
+    """Every matching action, streamed to a file or stdout; a progress bar on a terminal."""
+    from handlers.reports import count_actions, export_actions
+    from handlers.secretariat import ActionQuery, known_projects
+
+    def plan(ctx: Any) -> ReportPlan:
+        q = ActionQuery(status=args.status, group=_report_group(ctx, args.group))
+        if args.project:
+            q.project = known_projects(ctx).get(args.project.strip().lower())
+            if q.project is None:
+                raise UserError(f"No one represents a project called {args.project!r}.")
+        return (lambda out, progress: export_actions(ctx, q, out, args.format, progress),
+                lambda: count_actions(ctx, q), q.describe())
+
+    return run_report(settings, args, plan)
+
+
+def cmd_report_records(settings: Settings, args: argparse.Namespace) -> int:
+    """The decisions register or the meetings held, streamed like the actions report."""
+    from handlers import reports
+
+    export, count = {
+        "decisions": (reports.export_decisions, reports.count_decisions),
+        "meetings": (reports.export_meetings, reports.count_meetings),
+    }[args.report]
+
+    def plan(ctx: Any) -> ReportPlan:
+        q = reports.RecordQuery(group=_report_group(ctx, args.group), since=args.since)
+        return (lambda out, progress: export(ctx, q, out, args.format, progress),
+                lambda: count(ctx, q), q.describe(args.report))
+
+    return run_report(settings, args, plan)
+
+
+def _iso_day(raw: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{raw!r} is not a date like 2026-11-01") from None
 
 
 class ProgressBar:
@@ -443,6 +492,20 @@ def build_parser() -> argparse.ArgumentParser:
     ra.add_argument("--group", metavar="<group>", help="one group (slug or name)")
     ra.add_argument("--project", metavar="<project>", help="one project")
     ra.set_defaults(func=cmd_report_actions)
+    for name, what, group_help in (
+        ("decisions", "the decisions register, oldest first: targets, acknowledgements, "
+         "linked actions", "decisions for one target group (slug or name)"),
+        ("meetings", "the meetings held (meeting start), oldest first: times, chairs, "
+         "attendance, what was captured", "one group's meetings (slug or name)"),
+    ):
+        rp = rep.add_parser(name, help=what)
+        rp.add_argument("--format", choices=("csv", "json", "md"), default="csv")
+        rp.add_argument("--output", metavar="<file>", type=Path,
+                        help="write here (default: stdout)")
+        rp.add_argument("--group", metavar="<group>", help=group_help)
+        rp.add_argument("--since", metavar="<YYYY-MM-DD>", type=_iso_day,
+                        help="from this day on (in TASKBOT_TIMEZONE)")
+        rp.set_defaults(func=cmd_report_records)
     return parser
 
 

@@ -20,13 +20,15 @@ from sqlalchemy import (
     FromClause,
     Select,
     bindparam,
+    case,
     func,
     insert,
     join,
+    literal,
     select,
 )
 from sqlalchemy import Table as SqlTable
-from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy.orm import InstrumentedAttribute, Session, joinedload, selectinload
 from sqlalchemy.sql.base import ExecutableOption
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -41,7 +43,7 @@ from handlers.directory import (
 )
 from handlers.grammar import Args, Refused, UserError, check_length, parse_id, parse_mention
 from handlers.messages import Button, Buttons, Day, Mention, Reply, Span, Table, When
-from handlers.roles import SECRETARIAT, is_admin, is_chair, require_member, staff
+from handlers.roles import SECRETARIAT, Guard, is_admin, is_chair, require_member, staff
 from handlers.router import Registry
 from storage.models import (
     TEXT_MAX,
@@ -55,7 +57,7 @@ from storage.models import (
     Membership,
     Person,
 )
-from storage.sql import undated_last
+from storage.sql import folded, undated_last
 
 LIST_LIMIT = 50
 DONE_BUTTONS = 20  # Done buttons under a list (Slack: 25 elements per actions block)
@@ -335,6 +337,55 @@ def create_action(
     return action
 
 
+def set_assignees(ctx: Ctx, action: Action, people: Sequence[Person], **audit: Any) -> None:
+    """Make ``people`` the action's assignees (in that order), with its ``assigned`` event
+    and an audit row (``audit`` adds to its detail)."""
+    people = _unique(people)
+    keep = {p.id for p in people}
+    for link in list(action.assignees):
+        if link.person_id not in keep:
+            action.assignees.remove(link)
+    have = {link.person_id for link in action.assignees}
+    ctx.session.flush()
+    for person in people:
+        if person.id not in have:
+            action.assignees.append(ActionAssignee(person=person))
+    ctx.session.flush()
+    names = ", ".join(f"@{p.display_name}" for p in people)
+    _event(ctx, action, "assigned", names)
+    ctx.audit("assign", "action", action.id, assignees=[p.id for p in people], **audit)
+
+
+OPEN_WORK_SHOWN = 5  # ids named when someone leaves a group with open actions
+
+
+def open_work(ctx: Ctx, group: Group, person: Person) -> tuple[int, list[str]]:
+    """How many open actions of ``group`` ``person`` holds, and the labels of the first
+    few (oldest due first): what stays open when they leave the group."""
+    total = count_open_actions(ctx.session, group_id=group.id, person_id=person.id)
+    if not total:
+        return 0, []
+    rows = list_page(ctx.session, group_id=group.id, person_id=person.id,
+                     limit=OPEN_WORK_SHOWN)
+    return total, [action_label(row[0]) for row, _who in rows]
+
+
+def hand_over(ctx: Ctx, group: Group, person: Person, to: Person, why: str) -> list[Action]:
+    """Give every open action of ``group`` that ``person`` holds to ``to`` instead (other
+    assignees stay); each gets its ``assigned`` event and audit row."""
+    moved = open_actions(ctx.session, group_id=group.id, person_id=person.id)
+    for action in moved:
+        people = [a.person for a in action.assignees if a.person_id != person.id]
+        set_assignees(ctx, action, [*people, to], via=why)
+    return moved
+
+
+def labels_line(total: int, labels: Sequence[str]) -> str:
+    """``A-3, A-4 and 18 more``: the first few ids of ``total``."""
+    more = total - len(labels)
+    return ", ".join(labels) + (f" and {more} more" if more > 0 else "")
+
+
 # --- rendering -----------------------------------------------------------------------------
 
 
@@ -515,6 +566,8 @@ def _event_text(event: ActionEvent) -> tuple[Span, ...]:
         return ("added a note",)
     if kind == "done":
         return ("marked done",)
+    if kind == "edited":
+        return (f"title changed (was: {detail})",)
     return (kind,)
 
 
@@ -577,6 +630,107 @@ def _group_named(ctx: Ctx, words: list[str]) -> Group:
     return group
 
 
+# --- edit, find and the done list ----------------------------------------------------------
+
+FIND_LIMIT = 20  # rows a search shows
+FIND_WORDS = 10  # words a search may hold
+
+
+def _may_change(what: str) -> Guard:
+    """The router's check for a command on one action: the action is looked up by its id
+    and the caller must be allowed to change it, before the rest is read. A malformed or
+    unknown id is left to the handler to report."""
+    def guard(ctx: Ctx, args: Args) -> None:
+        raw = args.peek()
+        if raw is None:
+            return
+        try:
+            action = get_action(ctx.session, raw)
+        except UserError:
+            return
+        require_change(ctx, action, what)
+    return guard
+
+
+def _holds(word: str) -> ColumnElement[bool]:
+    """The action's title or one of its notes holds ``word``, in any case: both sides are
+    folded by the same SQL function (storage.sql.folded), so the store's own idea of case
+    decides alike for both. LIKE's ``%`` and ``_`` in the word are escaped, and the word
+    is a bound value, never SQL."""
+    escaped = word.replace("/", "//").replace("%", "/%").replace("_", "/_")
+    pattern = literal("%") + folded(literal(escaped)) + literal("%")
+
+    def holds(column: InstrumentedAttribute[str]) -> ColumnElement[bool]:
+        return folded(column).like(pattern, escape="/")
+
+    return holds(Action.title) | Action.id.in_(
+        select(ActionNote.action_id).where(holds(ActionNote.text)))
+
+
+def _take_since(ctx: Ctx, args: Args) -> dt.date | None:
+    """A trailing ``since <date>`` (the last such day, as ``decision list`` reads it); a
+    ``since`` whose date does not read is that date's error."""
+    from handlers.decisions import past_date
+
+    end, opts = args.take_trailing_options({"since": lambda words: past_date(words, ctx.today)})
+    since = opts.get("since")
+    if since is None:
+        for i in range(len(args.tokens) - 1, args.pos - 1, -1):
+            tok = args.tokens[i]
+            if not tok.quoted and tok.value.lower() == "since":
+                words = [t.value for t in args.tokens[i + 1 :]]
+                if not words:
+                    raise UserError("Missing <date> after since.")
+                parse_date(words, ctx.today)
+    args.tokens = args.tokens[:end]
+    return since
+
+
+def _done_list(
+    ctx: Ctx, group_id: int | None, person_id: int | None, scope: str, since: dt.date | None
+) -> Reply:
+    """Done actions, the latest closed first (along ``actions(status, closed_at)``)."""
+    from handlers.decisions import utc_naive_of_local_day
+
+    where: list[ColumnElement[bool]] = [Action.status == DONE]
+    if group_id is not None:
+        where.append(Action.group_id == group_id)
+    if person_id is not None:
+        where.append(Action.id.in_(
+            select(ActionAssignee.action_id).where(ActionAssignee.person_id == person_id)))
+    if since is not None:
+        where.append(Action.closed_at >= utc_naive_of_local_day(ctx, since))
+        scope += f" since {since:%a %d %b %Y}"
+    rows = list(ctx.session.scalars(
+        select(Action).where(*where).options(*_list_options())
+        .order_by(Action.closed_at.desc(), Action.id.desc()).limit(LIST_LIMIT + 1)
+    ))
+    reply = Reply()
+    if not rows:
+        return reply.say(f"No done actions {scope}.")
+    total = len(rows)
+    if total > LIST_LIMIT:
+        total = ctx.session.scalar(select(func.count(Action.id)).where(*where)) or 0
+    shown = rows[:LIST_LIMIT]
+    reply.say(f"Done actions {scope}: {total}", style="heading")
+    reply.add(Table(
+        ("id", "title", "assignees", "group", "done"),
+        tuple(
+            (
+                (action_label(a),), (a.title,), people_spans(assignees_of(a)),
+                (a.group.slug if a.group else "-",),
+                (When(a.closed_at.replace(tzinfo=dt.UTC), ctx.settings.timezone,
+                      with_time=False),) if a.closed_at else ("-",),
+            )
+            for a in shown
+        ),
+    ))
+    if total > len(shown):
+        reply.say(f"…and {total - len(shown)} more. Narrow it down: "
+                  "action list mine|<@user>|<group> done since <date>.")
+    return reply
+
+
 # --- commands ------------------------------------------------------------------------------
 
 
@@ -634,18 +788,22 @@ def register(reg: Registry) -> None:
         return reply
 
     @reg.command(
-        "action", "list", "[mine|all|<@user>|<group>] [overdue]",
-        "open actions, oldest due first",
+        "action", "list", "[mine|all|<@user>|<group>] [overdue|done [since <date>]]",
+        "open actions, oldest due first; done: closed ones, latest first",
     )
     def action_list(ctx: Ctx, args: Args) -> Reply:
+        since = _take_since(ctx, args)
         toks = args.remaining()
-        overdue = False
-        if toks and toks[-1].lower() == "overdue":
-            overdue = True
+        state = OPEN
+        if toks and toks[-1].lower() in ("overdue", DONE):
+            state = toks[-1].lower()
             args.tokens = args.tokens[:-1]
-        elif toks and toks[0].lower() == "overdue":
-            overdue = True
+        elif toks and toks[0].lower() in ("overdue", DONE):
+            state = toks[0].lower()
             args.pos += 1
+        if since is not None and state != DONE:
+            raise UserError("since goes with done: action list done since <date>.")
+        overdue = state == "overdue"
         group_id: int | None = None
         person: Person | None = None
         scope: str
@@ -670,6 +828,8 @@ def register(reg: Registry) -> None:
             group_id, scope = named.id, f"in {named.slug}"
         args.done()
         person_id = person.id if person is not None else None
+        if state == DONE:
+            return _done_list(ctx, group_id, person_id, scope, since)
         before = ctx.today if overdue else None
         rows = list_page(
             ctx.session, group_id=group_id, person_id=person_id, overdue_before=before,
@@ -745,7 +905,8 @@ def register(reg: Registry) -> None:
     def transition(
         verb: str, allowed_from: tuple[str, ...], to: str, kind: str, said: str, summary: str
     ) -> None:
-        @reg.command("action", verb, "<id>", summary, "assignee, chair and up")
+        @reg.command("action", verb, "<id>", summary, "assignee, chair and up",
+                     guard=_may_change(f"action {verb}"))
         def handler(ctx: Ctx, args: Args) -> Reply:
             action = get_action(ctx.session, args.next("<id>"))
             args.done()
@@ -774,7 +935,7 @@ def register(reg: Registry) -> None:
 
     @reg.command(
         "action", "assign", "<id> <@user> ...", "give the action to these people instead",
-        "assignee, chair and up",
+        "assignee, chair and up", guard=_may_change("action assign"),
     )
     def action_assign(ctx: Ctx, args: Args) -> Reply:
         action = get_action(ctx.session, args.next("<id>"))
@@ -784,26 +945,14 @@ def register(reg: Registry) -> None:
         args.pos = len(args.tokens)
         require_change(ctx, action, "action assign")
         people = _unique([resolve_user(ctx, raw) for raw in raws])
-        keep = {p.id for p in people}
-        for link in list(action.assignees):
-            if link.person_id not in keep:
-                action.assignees.remove(link)
-        have = {link.person_id for link in action.assignees}
-        ctx.session.flush()
-        for person in people:
-            if person.id not in have:
-                action.assignees.append(ActionAssignee(person=person))
-        ctx.session.flush()
-        names = ", ".join(f"@{p.display_name}" for p in people)
-        _event(ctx, action, "assigned", names)
-        ctx.audit("assign", "action", action.id, assignees=[p.id for p in people])
+        set_assignees(ctx, action, people)
         return Reply(private=False).say(
             f"{action_label(action)} is now for ", *people_spans(people), "."
         )
 
     @reg.command(
         "action", "due", "<id> <date>|none", "set or clear the due date",
-        "assignee, chair and up",
+        "assignee, chair and up", guard=_may_change("action due"),
     )
     def action_due(ctx: Ctx, args: Args) -> Reply:
         action = get_action(ctx.session, args.next("<id>"))
@@ -823,7 +972,7 @@ def register(reg: Registry) -> None:
 
     @reg.command(
         "action", "note", "<id> <text...>", "add a note to the action",
-        "assignee, chair and up",
+        "assignee, chair and up", guard=_may_change("action note"),
     )
     def action_note(ctx: Ctx, args: Args) -> Reply:
         action = get_action(ctx.session, args.next("<id>"))
@@ -839,3 +988,64 @@ def register(reg: Registry) -> None:
         return Reply(private=False).say(
             f"Note added to {action_label(action)}: {action.title}."
         )
+
+    @reg.command(
+        "action", "edit", "<id> <text...>",
+        "fix the action's title (the old one is kept in its history)",
+        "assignee, chair and up", guard=_may_change("action edit"),
+    )
+    def action_edit(ctx: Ctx, args: Args) -> Reply:
+        action = get_action(ctx.session, args.next("<id>"))
+        title = check_length(args.rest_text("<text...>: the new title"), TITLE_MAX, "title")
+        require_change(ctx, action, "action edit")
+        label = action_label(action)
+        if title == action.title:
+            raise UserError(f"{label} reads {title!r} already.", show_usage=False)
+        old = action.title
+        action.title = title
+        _event(ctx, action, "edited", old)
+        ctx.audit("edit", "action", action.id, old=old, new=title)
+        return Reply(private=False).say("Edited ", *_summary(action), f" (was: {old}).")
+
+    @reg.command(
+        "action", "find", "<words...>",
+        "actions whose title or notes hold every word (yours and your groups'; "
+        "secretariat, admins: all)",
+    )
+    def action_find(ctx: Ctx, args: Args) -> Reply:
+        words = [w for w in args.remaining() if w.strip()]
+        args.pos = len(args.tokens)
+        if not words:
+            raise UserError("Missing <words...>: what to look for.")
+        if len(words) > FIND_WORDS:
+            raise UserError(f"Too many words ({len(words)}; at most {FIND_WORDS}).")
+        where = [_holds(w) for w in words]
+        scope = "in all groups"
+        if not staff(ctx):
+            me = ctx.actor.id
+            where.append(
+                Action.group_id.in_(select(Membership.group_id).where(Membership.person_id == me))
+                | Action.id.in_(
+                    select(ActionAssignee.action_id).where(ActionAssignee.person_id == me))
+            )
+            scope = "in your groups and assigned to you"
+        found = list(ctx.session.scalars(
+            select(Action).where(*where).options(*_list_options())
+            .order_by(case((Action.status == OPEN, 0), else_=1), Action.id.desc())
+            .limit(FIND_LIMIT + 1)
+        ))
+        said = " ".join(repr(w) if " " in w else w for w in words)
+        reply = Reply()
+        if not found:
+            return reply.say(f"No actions {scope} match {said}.")
+        total = len(found)
+        if total > FIND_LIMIT:
+            total = ctx.session.scalar(select(func.count(Action.id)).where(*where)) or 0
+        shown = found[:FIND_LIMIT]
+        reply.say(f"Actions {scope} matching {said}: {total}", style="heading")
+        reply.add(Table(ACTION_HEADERS, tuple(action_row(a, ctx.today) for a in shown)))
+        if total > len(shown):
+            reply.say(f"…and {total - len(shown)} more (open first, then the newest). "
+                      "Add a word to narrow it down.")
+        return reply
+

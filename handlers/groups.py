@@ -8,6 +8,7 @@ import re
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
+from handlers.actions import OPEN_WORK_SHOWN, action_label, hand_over, labels_line, open_work
 from handlers.context import Ctx
 from handlers.directory import (
     all_groups,
@@ -570,21 +571,26 @@ def register(reg: Registry) -> None:
         )
 
     @reg.command(
-        "tg", "remove", "<group> <@user>", "remove a member", "admin, secretariat, chair"
+        "tg", "remove", "<group> <@user> [reassign <@user>]",
+        "remove a member; reassign: their open actions in the group go to that member",
+        "admin, secretariat, chair",
     )
     def tg_remove(ctx: Ctx, args: Args) -> Reply:
         group = take_group(ctx, args)
         assert group is not None
         raw_user = args.next("<@user>")
+        raw_to = _take_reassign(args)
         args.done()
         require_chair(ctx, group, "tg remove")
         person = resolve_user(ctx, raw_user)
         m = membership(ctx.session, group, person)
         if m is None:
             raise UserError(f"{person.display_name} is not a member of {group.slug}.")
+        to = _reassignee(ctx, group, person, raw_to)
         ctx.session.delete(m)
         ctx.audit("remove_member", "group", group.id, person=person.id)
-        return Reply(private=False).say("Removed ", mention(person), f" from {group.slug}.")
+        reply = Reply(private=False).say("Removed ", mention(person), f" from {group.slug}.")
+        return _open_work_said(ctx, reply, group, person, to, "tg remove")
 
     @reg.command(
         "tg", "join", "<group>",
@@ -691,10 +697,14 @@ def register(reg: Registry) -> None:
             "not have been.")])
         return reply
 
-    @reg.command("tg", "leave", "<group>", "leave a group", "members")
+    @reg.command(
+        "tg", "leave", "<group> [reassign <@user>]",
+        "leave a group; reassign: your open actions in it go to that member", "members",
+    )
     def tg_leave(ctx: Ctx, args: Args) -> Reply:
         group = take_group(ctx, args)
         assert group is not None
+        raw_to = _take_reassign(args)
         args.done()
         m = membership(ctx.session, group, ctx.actor)
         if m is None:
@@ -702,6 +712,56 @@ def register(reg: Registry) -> None:
                 ctx.audit("withdraw_join", "group", group.id, person=ctx.actor.id)
                 return Reply().say(f"You withdrew your request to join {group.slug}.")
             raise UserError(f"You are not a member of {group.slug}.")
+        to = _reassignee(ctx, group, ctx.actor, raw_to)
         ctx.session.delete(m)
         ctx.audit("leave", "group", group.id, person=ctx.actor.id)
-        return Reply(private=False).say(mention(ctx.actor), f" left {group.slug}.")
+        reply = Reply(private=False).say(mention(ctx.actor), f" left {group.slug}.")
+        return _open_work_said(ctx, reply, group, ctx.actor, to, "tg leave")
+
+
+# --- open work left behind by someone leaving a group --------------------------------------
+
+
+def _take_reassign(args: Args) -> str | None:
+    """The ``<@user>`` of a trailing ``reassign <@user>``, if one is given."""
+    if args.accept("reassign") is None:
+        return None
+    return args.next("<@user> after reassign")
+
+
+def _reassignee(ctx: Ctx, group: Group, leaving: Person, raw: str | None) -> Person | None:
+    """Who takes over the open actions: another member of the group (checked before
+    anything is written, so a bad name removes no one)."""
+    if raw is None:
+        return None
+    to = resolve_user(ctx, raw)
+    if to.id == leaving.id:
+        raise UserError(f"Reassign to someone other than @{leaving.display_name}.")
+    if membership(ctx.session, group, to) is None:
+        raise UserError(
+            f"@{to.display_name} is not a member of {group.slug}: add them first "
+            f"(tg add {group.slug} @{to.display_name})."
+        )
+    return to
+
+
+def _open_work_said(ctx: Ctx, reply: Reply, group: Group, person: Person,
+                    to: Person | None, why: str) -> Reply:
+    """Add to a removal's reply what becomes of the person's open actions in the group:
+    handed over to ``to``, or left open with the first ids and how to reassign them."""
+    if to is not None:
+        moved = hand_over(ctx, group, person, to, why)
+        if moved:
+            ids = labels_line(len(moved), [action_label(a) for a in moved[:OPEN_WORK_SHOWN]])
+            n = len(moved)
+            reply.say(f"{n} open action{'s' if n != 1 else ''} in {group.slug} "
+                      f"({ids}) now for ", mention(to), ".")
+        return reply
+    total, labels = open_work(ctx, group, person)
+    if total:
+        reply.say(
+            f"{total} open action{'s' if total != 1 else ''} in {group.slug} still "
+            f"assigned to ", mention(person), f": {labels_line(total, labels)}. "
+            "Give each to someone else with `action assign <id> @someone`."
+        )
+    return reply

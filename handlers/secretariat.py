@@ -391,8 +391,11 @@ def csv_cell(value: str) -> str:
     return "'" + value if value[:1] in _FORMULA_START else value
 
 
-def write_csv(batches: Iterable[list[tuple[str, ...]]], out: TextIO) -> int:
+def write_csv(
+    batches: Iterable[list[tuple[str, ...]]], out: TextIO, header: Sequence[str] = CSV_HEADER
+) -> int:
     """The header and every row, one ``out.write`` per batch; returns the number of rows.
+    ``header`` is the actions export's unless another export (decisions, meetings) says.
 
     Every cell goes through :func:`csv_cell`. Byte for byte what ``csv.writer`` writes
     (minimal quoting, CRLF) for those cells, which it still does for a row holding a comma,
@@ -401,8 +404,8 @@ def write_csv(batches: Iterable[list[tuple[str, ...]]], out: TextIO) -> int:
     """
     quoting = io.StringIO()
     writer = csv.writer(quoting, lineterminator="\r\n")
-    plain = len(CSV_HEADER) - 1  # commas in a row that needs no quoting
-    out.write(",".join(map(csv_cell, CSV_HEADER)) + "\r\n")
+    plain = len(header) - 1  # commas in a row that needs no quoting
+    out.write(",".join(map(csv_cell, header)) + "\r\n")
     risky = _FORMULA_AFTER_COMMA.search
     danger = _FORMULA_START
     n = 0

@@ -19,6 +19,8 @@ from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from storage.sql import SQLITE_LOWER, sqlite_lower
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 BUSY_TIMEOUT_MS = 10_000
 READ_ONLY = "taskbot_read_only"  # execution option of the reader sessions' engine
@@ -61,6 +63,8 @@ def _tune_sqlite(engine: Engine) -> None:
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.close()
+        # case-insensitive search beyond ASCII (storage.sql.folded)
+        dbapi_conn.create_function(SQLITE_LOWER, 1, sqlite_lower, deterministic=True)
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:

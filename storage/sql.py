@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnExpressionArgument
+from sqlalchemy import ColumnExpressionArgument, String
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql import coercions, roles
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -40,3 +40,38 @@ def _postgresql(element: UndatedLast, compiler: SQLCompiler, **kw: Any) -> str:
 
 def undated_last(column: ColumnExpressionArgument[Any]) -> UndatedLast:
     return UndatedLast(column)
+
+
+SQLITE_LOWER = "taskbot_lower"  # registered on every SQLite connection (storage.db)
+
+
+def sqlite_lower(value: str | None) -> str | None:
+    """Python's ``str.lower`` for SQLite, whose own ``lower()`` folds ASCII letters only."""
+    return None if value is None else value.lower()
+
+
+class Folded(ColumnElement[str]):
+    """``column`` in lower case, for case-insensitive matching: ``lower()`` on PostgreSQL
+    (which folds every letter under a UTF-8 ``LC_CTYPE``), :func:`sqlite_lower` on SQLite
+    (so ``Émile`` finds ``émile`` there too). Compare it with ``str.lower()`` of the words."""
+
+    inherit_cache = True
+    type = String()
+    _traverse_internals = [("column", InternalTraversal.dp_clauseelement)]  # noqa: RUF012
+
+    def __init__(self, column: ColumnExpressionArgument[Any]) -> None:
+        self.column: ColumnElement[Any] = coercions.expect(roles.ExpressionElementRole, column)
+
+
+@compiles(Folded)
+def _lower(element: Folded, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"lower({compiler.process(element.column, **kw)})"
+
+
+@compiles(Folded, "sqlite")
+def _sqlite_lower(element: Folded, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"{SQLITE_LOWER}({compiler.process(element.column, **kw)})"
+
+
+def folded(column: ColumnExpressionArgument[Any]) -> Folded:
+    return Folded(column)

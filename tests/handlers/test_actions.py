@@ -263,7 +263,7 @@ def test_list_errors(abot: Bot, line: str, expected: str) -> None:
     before = abot.counts()
     out = abot.say("bob", None, line)
     assert expected in out
-    assert "Usage: action list [mine|all|<@user>|<group>] [overdue]" in out
+    assert "Usage: action list [mine|all|<@user>|<group>] [overdue|done [since <date>]]" in out
     assert abot.counts() == before
 
 

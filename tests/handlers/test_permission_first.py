@@ -94,7 +94,12 @@ def test_every_staff_chair_and_admin_command_has_a_guard(bot: Bot) -> None:
     named = {line.split()[0] + " " + line.split()[1] for line in GUARDED}
     guarded = {f"{c.noun} {c.verb}" for verbs in bot.router.registry.commands.values()
                for c in verbs.values() if c.guard is not None}
-    assert guarded - {"tg unlink"} <= named  # tg unlink takes no argument to parse
+    # tg unlink takes no argument to parse; the guard of a command on one action looks the
+    # action up, so a stranger's refusal is tested where there are actions
+    # (tests/handlers/test_action_edit_find.py)
+    on_one_action = {"action " + verb for verb in
+                     ("edit", "done", "reopen", "cancel", "assign", "due", "note")}
+    assert guarded - {"tg unlink"} - on_one_action <= named
 
 
 @pytest.mark.parametrize("rule", IMPOSSIBLE)
