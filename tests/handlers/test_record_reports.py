@@ -34,6 +34,7 @@ def rec(bare_bot: Bot) -> Bot:
     """D-1 (27 Nov, repl+comms, repl acknowledged, one linked action), D-2 (28 Nov, comms,
     its text a formula); M-1: a repl meeting on 28 Nov, 10:00-10:45 Brussels."""
     bot = bare_bot
+    bot.now = dt.datetime(2026, 11, 26, 9, tzinfo=dt.UTC)  # members before D-1 is posted
     seed(bot)
     bot.now = dt.datetime(2026, 11, 27, 15, tzinfo=dt.UTC)
     assert "D-1" in bot.say("bea", "#boc", "decision post repl,comms Adopt the playbook")
