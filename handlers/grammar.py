@@ -95,6 +95,9 @@ class Args:
         self.line = line
         self.tokens = list(tokens)
         self.pos = 0
+        # an option keyword whose value did not parse: token -> why, so that a line left
+        # over with it says what was wrong with the option, not just "unexpected"
+        self.failed_options: dict[int, str] = {}
 
     @classmethod
     def of(cls, line: str) -> Args:
@@ -145,8 +148,14 @@ class Args:
         return text
 
     def done(self) -> None:
-        if not self.empty():
-            raise UserError(f"Unexpected {self.peek()!r}.")
+        if self.empty():
+            return
+        failed = [i for i in self.failed_options if self.pos <= i < len(self.tokens)]
+        if failed:
+            i = min(failed)
+            option = self.line[self.tokens[i].start:self.tokens[-1].end]
+            raise UserError(f"Could not read {option!r}: {self.failed_options[i]}")
+        raise UserError(f"Unexpected {self.peek()!r}.")
 
     def take_trailing_options(
         self, parsers: dict[str, Callable[[list[str]], T]]
@@ -174,8 +183,10 @@ class Args:
                     continue
                 try:
                     found[word] = parsers[word](values)
-                except UserError:
+                except UserError as err:
+                    self.failed_options.setdefault(i, err.message)
                     continue
+                self.failed_options.pop(i, None)
                 end = i
                 progress = True
                 break
