@@ -9,6 +9,7 @@ typed, apostrophes and spacing included. Options that trail free text (``due <da
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
@@ -227,7 +228,15 @@ def check_length(value: str, limit: int, what: str) -> str:
 _SLACK_MENTION = re.compile(r"^<@([UW][A-Z0-9]{2,20})(?:\|[^>]*)?>$")
 _MATRIX_ID = re.compile(r"^@[a-z0-9._=\-/+]+:[A-Za-z0-9.\-]+(?::\d+)?$", re.ASCII)
 _MATRIX_PILL = re.compile(r"^https://matrix\.to/#/(@[^?\s]+)")
-_SHELL_NAME = re.compile(r"^@?([A-Za-z][A-Za-z0-9._\-]{0,63})$")
+# a shell user name: a letter of any script, then letters, ASCII digits, '.', '_', '-'
+_SHELL_NAME = re.compile(r"^@?([^\W\d_](?:[^\W\d]|[0-9.\-]){0,63})$")
+
+
+def shell_name(raw: str) -> str | None:
+    """The shell user a word names (``@Émile`` or ``Émile``, NFC so that both ways of
+    typing an accent are one person), or None."""
+    m = _SHELL_NAME.match(unicodedata.normalize("NFC", raw.strip()))
+    return m.group(1) if m else None
 
 
 def parse_mention(raw: str, platform: str, *, bare_ok: bool = False) -> tuple[str, str] | None:
@@ -244,9 +253,9 @@ def parse_mention(raw: str, platform: str, *, bare_ok: bool = False) -> tuple[st
     if _MATRIX_ID.match(raw):
         return ("matrix", raw)
     if platform == "shell" or platform not in ("slack", "matrix"):
-        m2 = _SHELL_NAME.match(raw)
-        if m2 and (raw.startswith("@") or bare_ok):
-            return ("shell", m2.group(1))
+        name = shell_name(raw)
+        if name is not None and (raw.startswith("@") or bare_ok):
+            return ("shell", name)
     return None
 
 

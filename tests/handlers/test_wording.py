@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
 
 import pytest
 from sqlalchemy import select
@@ -73,3 +74,27 @@ def test_a_too_long_line_gets_its_commands_usage(bot: Bot) -> None:
     assert "too long" in out and "Usage: tg list [all]" in out
     out = bot.say("root", None, "x" * (MAX_LINE + 1))
     assert "help shows usage" in out
+
+
+@pytest.mark.parametrize("typed", ["Émile", "@Émile", "E\u0301mile", "Zoë-2", "Łucja.k"])
+def test_shell_names_take_letters_of_any_script(typed: str) -> None:
+    from bot.shell import parse_user
+    from handlers.grammar import parse_mention
+
+    name = parse_user(typed)
+    assert name == unicodedata.normalize("NFC", typed.lstrip("@"))
+    assert parse_mention("@" + typed.lstrip("@"), "shell") == ("shell", name)
+
+
+@pytest.mark.parametrize("typed", ["٣x", "1abc", "_x", "a b", "x" * 65])
+def test_shell_names_still_refuse_what_is_no_name(typed: str) -> None:
+    from bot.shell import parse_user
+
+    with pytest.raises(ValueError, match="is not a user name"):
+        parse_user(typed)
+
+
+def test_a_unicode_shell_user_can_be_added_and_assigned(bot: Bot) -> None:
+    bot.admin("tg add replication @Émile")
+    out = bot.admin("action add @E\u0301mile Check it group replication")
+    assert "Émile" in out
