@@ -17,13 +17,13 @@ from pathlib import Path
 from typing import TextIO
 
 from bot.textrender import render_reply
+from handlers.grammar import shell_name
 from handlers.meeting_mode import capture_line, looks_like_tag
 from handlers.messages import File, Reply
 from handlers.router import Incoming, Router
 
 PLATFORM = "shell"
 DEFAULT_CHANNEL = "#general"
-_NAME = re.compile(r"^@?([A-Za-z][A-Za-z0-9._\-]{0,63})$")
 _CHANNEL = re.compile(r"^#?([A-Za-z0-9][A-Za-z0-9._\-]{0,79})$")
 _SAFE_FILE = re.compile(r"[^A-Za-z0-9._\-]+")
 
@@ -47,12 +47,12 @@ def os_user() -> str:
 
 
 def parse_user(raw: str) -> str:
-    m = _NAME.match(raw.strip())
-    if m is None:
+    name = shell_name(raw)
+    if name is None:
         raise ValueError(
             f"{raw.strip()!r} is not a user name: a letter, then letters, digits, '.', '_', '-'."
         )
-    return m.group(1)
+    return name
 
 
 def parse_channel(raw: str) -> str:

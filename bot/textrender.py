@@ -7,13 +7,20 @@ from handlers.messages import Block, Buttons, File, Post, Reply, Table, Text, pl
 MAX_CELL = 60
 
 
-def _cell(value: str) -> str:
-    value = value.replace("\n", " ")
-    return value if len(value) <= MAX_CELL else value[: MAX_CELL - 1] + "…"
+def _records(headers: tuple[str, ...], rows: list[list[str]]) -> str:
+    """A table too wide for columns, one row after another: the first cell on a line of
+    its own, whole (a terminal wraps it, nothing is cut), the others indented below."""
+    lines: list[str] = []
+    for row in rows:
+        lines.append(row[0] if row else "")
+        lines.extend(f"    {h}: {c}" for h, c in zip(headers[1:], row[1:], strict=False) if c)
+    return "\n".join(lines)
 
 
 def render_table(table: Table) -> str:
-    cells = [[_cell(plain_spans(c)) for c in row] for row in table.rows]
+    cells = [[plain_spans(c).replace("\n", " ") for c in row] for row in table.rows]
+    if any(len(c) > MAX_CELL for row in cells for c in row):
+        return _records(table.headers, cells)
     widths = [len(h) for h in table.headers]
     for row in cells:
         for i, c in enumerate(row):

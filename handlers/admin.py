@@ -21,7 +21,9 @@ def _require_admin(ctx: Ctx, what: str) -> None:
 def register(reg: Registry) -> None:
     reg.noun("admin", "who administers the bot")
 
-    @reg.command("admin", "list", "", "admins made in chat (TASKBOT_ADMINS come on top)")
+    # who holds the keys is itself worth guarding: not everyone needs the list of admins
+    @reg.command("admin", "list", "", "admins made in chat (TASKBOT_ADMINS come on top)",
+                 "admin, secretariat")
     def admin_list(ctx: Ctx, args: Args) -> Reply:
         args.done()
         query = select(Person).where(Person.is_admin).order_by(Person.id)

@@ -142,6 +142,15 @@ def take_group(ctx: Ctx, args: Args, *, optional: bool = False) -> Group | None:
     raise UserError(f"Unknown group {toks[0]!r}. `tg list` shows the groups.")
 
 
+def optional_group(ctx: Ctx, args: Args) -> Group | None:
+    """A group if the next words name one, None if nothing is left; a word left that names
+    no group is reported as an unknown group (not as an unexpected word)."""
+    group = take_group(ctx, args, optional=True)
+    if group is None and not args.empty():
+        take_group(ctx, args)
+    return group
+
+
 def group_or_channel(ctx: Ctx, group: Group | None) -> Group:
     if group is not None:
         return group

@@ -9,6 +9,7 @@ typed, apostrophes and spacing included. Options that trail free text (``due <da
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
@@ -95,6 +96,9 @@ class Args:
         self.line = line
         self.tokens = list(tokens)
         self.pos = 0
+        # an option keyword whose value did not parse: token -> why, so that a line left
+        # over with it says what was wrong with the option, not just "unexpected"
+        self.failed_options: dict[int, str] = {}
 
     @classmethod
     def of(cls, line: str) -> Args:
@@ -145,8 +149,14 @@ class Args:
         return text
 
     def done(self) -> None:
-        if not self.empty():
-            raise UserError(f"Unexpected {self.peek()!r}.")
+        if self.empty():
+            return
+        failed = [i for i in self.failed_options if self.pos <= i < len(self.tokens)]
+        if failed:
+            i = min(failed)
+            option = self.line[self.tokens[i].start:self.tokens[-1].end]
+            raise UserError(f"Could not read {option!r}: {self.failed_options[i]}")
+        raise UserError(f"Unexpected {self.peek()!r}.")
 
     def take_trailing_options(
         self, parsers: dict[str, Callable[[list[str]], T]]
@@ -174,8 +184,10 @@ class Args:
                     continue
                 try:
                     found[word] = parsers[word](values)
-                except UserError:
+                except UserError as err:
+                    self.failed_options.setdefault(i, err.message)
                     continue
+                self.failed_options.pop(i, None)
                 end = i
                 progress = True
                 break
@@ -216,7 +228,15 @@ def check_length(value: str, limit: int, what: str) -> str:
 _SLACK_MENTION = re.compile(r"^<@([UW][A-Z0-9]{2,20})(?:\|[^>]*)?>$")
 _MATRIX_ID = re.compile(r"^@[a-z0-9._=\-/+]+:[A-Za-z0-9.\-]+(?::\d+)?$", re.ASCII)
 _MATRIX_PILL = re.compile(r"^https://matrix\.to/#/(@[^?\s]+)")
-_SHELL_NAME = re.compile(r"^@?([A-Za-z][A-Za-z0-9._\-]{0,63})$")
+# a shell user name: a letter of any script, then letters, ASCII digits, '.', '_', '-'
+_SHELL_NAME = re.compile(r"^@?([^\W\d_](?:[^\W\d]|[0-9.\-]){0,63})$")
+
+
+def shell_name(raw: str) -> str | None:
+    """The shell user a word names (``@Émile`` or ``Émile``, NFC so that both ways of
+    typing an accent are one person), or None."""
+    m = _SHELL_NAME.match(unicodedata.normalize("NFC", raw.strip()))
+    return m.group(1) if m else None
 
 
 def parse_mention(raw: str, platform: str, *, bare_ok: bool = False) -> tuple[str, str] | None:
@@ -233,9 +253,9 @@ def parse_mention(raw: str, platform: str, *, bare_ok: bool = False) -> tuple[st
     if _MATRIX_ID.match(raw):
         return ("matrix", raw)
     if platform == "shell" or platform not in ("slack", "matrix"):
-        m2 = _SHELL_NAME.match(raw)
-        if m2 and (raw.startswith("@") or bare_ok):
-            return ("shell", m2.group(1))
+        name = shell_name(raw)
+        if name is not None and (raw.startswith("@") or bare_ok):
+            return ("shell", name)
     return None
 
 

@@ -16,6 +16,7 @@ from handlers.directory import (
     group_or_channel,
     membership,
     mention,
+    optional_group,
     resolve_user,
     take_group,
 )
@@ -310,7 +311,7 @@ def register(reg: Registry) -> None:
 
     @reg.command("tg", "show", "[<group>]", "one group in full")
     def tg_show(ctx: Ctx, args: Args) -> Reply:
-        group = group_or_channel(ctx, take_group(ctx, args, optional=True))
+        group = group_or_channel(ctx, optional_group(ctx, args))
         args.done()
         reply = Reply()
         reply.say(f"{group.name} ({group.slug})", style="heading")
@@ -634,7 +635,7 @@ def register(reg: Registry) -> None:
         "admin, secretariat, chair",
     )
     def tg_requests(ctx: Ctx, args: Args) -> Reply:
-        group = take_group(ctx, args, optional=True) or ctx.channel_group
+        group = optional_group(ctx, args) or ctx.channel_group
         args.done()
         if group is not None:
             require_chair(ctx, group, "tg requests")

@@ -71,6 +71,9 @@ class Incoming:
     once: str | None = None
 
 
+HELP_USAGE = "help [<command> [<subcommand>]]"
+
+
 class Registry:
     def __init__(self) -> None:
         self.commands: dict[str, dict[str, Command]] = {}
@@ -112,6 +115,11 @@ class Registry:
             reply.say(f"{prefix}help <command> shows a command's usage.")
             return reply
         noun = args[0].lstrip("/!").lower()
+        if noun == "help":
+            reply.say(f"{prefix}help: shows the commands and their usage", style="heading")
+            reply.add(text(f"{prefix}{HELP_USAGE}", style="code"))
+            reply.say("Lists the commands, or shows the usage of one command. Anyone.")
+            return reply
         if noun not in self.commands:
             raise UserError(f"No command {args[0]!r}. Commands: {', '.join(self.nouns)}.")
         cmds = list(self.commands[noun].values())
@@ -213,7 +221,7 @@ class Router:
         if len(line) > MAX_LINE:
             return error_reply(
                 f"That command is too long ({len(line)} characters; at most {MAX_LINE}).",
-                None,
+                self._usage_of(line, msg.prefix),
             )
         tokens = tokenize(line)
         if not tokens:
@@ -298,11 +306,22 @@ class Router:
             None,
         )
 
+    def _usage_of(self, line: str, prefix: str) -> str:
+        """The usage for a line that cannot be parsed whole: its command's, read from the
+        first two words only, else the list of commands."""
+        words = line[:200].lower().split()[:2]
+        if words and words[0] in self.registry.commands:
+            verb = words[1] if len(words) > 1 else None
+            if verb is not None and self.registry.find(words[0], verb) is None:
+                verb = None
+            return self.registry.usage(words[0], verb, prefix)
+        return f"Commands: {', '.join(self.registry.nouns)}; {prefix}help shows usage."
+
     def _help(self, args: list[str], prefix: str) -> Reply:
         try:
             return self.registry.help(args, prefix)
         except UserError as err:
-            return error_reply(err.message, f"Usage: {prefix}help [<command>]")
+            return error_reply(err.message, f"Usage: {prefix}{HELP_USAGE}")
 
 
 def build_registry() -> Registry:

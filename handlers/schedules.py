@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, selectinload
 from handlers.context import CoreSettings, Ctx
 from handlers.grammar import Args, UserError
 from handlers.messages import Block, ChannelRef, Day, Link, Mention, Table, Text, When
-from handlers.recurrence import parse_offsets, place
+from handlers.recurrence import format_offsets, parse_offsets, place
 from storage import outbox
 from storage.models import (
     Action,
@@ -51,7 +51,7 @@ WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", 
 DM_PREFERENCE = ("slack", "matrix", "shell")
 
 DEFAULTS: dict[str, str] = {
-    "reminders": "on",  # meeting reminders at the series' offsets
+    "reminders": "on",  # meeting reminders: on (the series' offsets), off, or offsets
     "nudges": "on",  # direct messages about this group's due and overdue actions
     "digest": "monday 09:00",  # weekly digest in the group's channels, or off
     "boc_summary": "1d",  # before each BoC meeting, the secretariat summary (boc only)
@@ -60,7 +60,7 @@ DEFAULTS: dict[str, str] = {
     "follow_channel": "off",  # joining/leaving a bound channel joins/leaves the group
 }
 SETTING_HELP: dict[str, str] = {
-    "reminders": "on|off",
+    "reminders": "on|off|<offsets like 2d,2h>",
     "nudges": "on|off",
     "digest": "<weekday> <HH:MM>|off",
     "boc_summary": "<offset like 1d or 2h>|off",
@@ -81,7 +81,16 @@ def validate_setting(key: str, value: str) -> str:
         raise UserError(f"No setting {key!r}. Settings: {', '.join(DEFAULTS)}.")
     if value == "off":
         return value
-    if key in ("reminders", "nudges", "follow_channel"):
+    if key == "reminders":
+        if value == "on":
+            return value
+        # the README's retiming: offsets of its own, bounded as `meeting schedule ... remind`
+        try:
+            return format_offsets(parse_offsets(value))
+        except UserError as err:
+            raise UserError(
+                f"reminders is on, off or offsets like 2d,2h: {err.message}") from None
+    if key in ("nudges", "follow_channel"):
         if value != "on":
             raise UserError(f"{key} is on or off.")
         return value
@@ -192,8 +201,10 @@ def series_offsets(series: MeetingSeries) -> list[tuple[str, dt.timedelta]]:
     out: list[tuple[str, dt.timedelta]] = []
     if group.archived_at is not None:
         return out  # an archived group gets no reminders (tg unarchive plans them again)
-    if setting(group, "reminders") == "on":
-        out.extend(("meeting_reminder", o) for o in parse_offsets(series.remind_offsets))
+    reminders = setting(group, "reminders")
+    if reminders != "off":
+        offsets = series.remind_offsets if reminders == "on" else reminders
+        out.extend(("meeting_reminder", o) for o in parse_offsets(offsets))
     if group.slug == "boc" and setting(group, "boc_summary") != "off":
         out.append(("boc_summary", parse_offsets(setting(group, "boc_summary"))[0]))
     return out

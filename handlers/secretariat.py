@@ -46,6 +46,11 @@ TABLE_CAP = 100
 DELIVERIES_CAP = 50
 CSV_BATCH = 1000
 STATUSES = ("open", "overdue", "all")
+# A filter word read as a phrase: "all" and "problems" name a filter, not a kind of thing,
+# so they never stand before the noun ("No all deliveries.", "24 all actions").
+STATUS_LABELS = {"open": "open actions", "overdue": "overdue actions",
+                 "all": "actions (open and done)"}
+DELIVERY_LABELS = {"problems": "failed or missed deliveries", "all": "deliveries"}
 CSV_HEADER = (
     "id", "group", "project", "assignees", "title", "status", "created", "due", "done",
     "days_overdue", "decision",
@@ -64,7 +69,7 @@ class ActionQuery:
     csv: bool = False
 
     def describe(self) -> str:
-        parts = [f"{self.status} actions"]
+        parts = [STATUS_LABELS[self.status]]
         if self.group is not None:
             parts.append(f"in {self.group.slug}")
         if self.person is not None:
@@ -740,7 +745,7 @@ def register(reg: Registry) -> None:
                             ("pending", "sending", "sent", "failed", "missed", "skipped"))
         reply.say(f"Scheduled messages: {summary}", style="heading")
         if not rows:
-            return reply.say(f"No {which} deliveries.")
+            return reply.say(f"No {DELIVERY_LABELS.get(which, f'{which} deliveries')}.")
         table_rows = tuple(
             (
                 (str(r.id),), (r.kind.replace("_", " "),), (f"{r.platform}:{r.channel_id}",),

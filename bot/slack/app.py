@@ -67,6 +67,7 @@ SLASH_COMMANDS: dict[str, str] = {
     "/action": "action",
     "/decision": "decision",
     "/secretariat": "secretariat",
+    "/admin": "admin",
     "/taskbot-help": "help",
 }
 BUTTON_ACTION = re.compile(r"^taskbot:")

@@ -137,7 +137,7 @@ def test_cli_writes_every_format(sec: Bot, tmp_path: Path, monkeypatch: pytest.M
         assert cli.main(["report", "actions", "--format", fmt, "--status", "all",
                          "--output", str(out)]) == 0
         assert "[" + "#" * 30 + "] 10/10" in tty.getvalue()
-        assert f"10 all actions written to {out} ({fmt})." in tty.getvalue()
+        assert f"10 actions (open and done) written to {out} ({fmt})." in tty.getvalue()
         # the store's clock is the real one here; only the days overdue depend on it
         text = out.read_text(encoding="utf-8")
         if fmt == "csv":

@@ -162,7 +162,7 @@ def test_csv_parses_back_to_the_rows(sec: Bot) -> None:
     assert by_id["A-9"][8] == "2026-11-01"  # closed at 00:30 local on 1 Nov
     assert by_id["A-6"][8] == "" and by_id["A-6"][5] == "cancelled"
     assert by_id["A-10"][1:4] == ["", "", "sam"]
-    assert "10 all actions in actions-2026-11-28.csv." in render_reply(reply)
+    assert "10 actions (open and done) in actions-2026-11-28.csv." in render_reply(reply)
     # filters apply to the file as to the table
     reply = sec.ask("sam", None, "secretariat actions csv overdue @bob")
     f = next(b for b in reply.blocks if isinstance(b, File))

@@ -17,6 +17,7 @@ from bot.slack.sender import SlackSender
 from bot.slack.state import EventDedup
 from handlers.delivery import SendFailed
 from handlers.messages import ChannelRef, File, Text
+from handlers.router import build_registry
 from storage.db import make_session_factory
 from storage.models import KvState
 from tests.slack.fake_slack import FakeSlack
@@ -164,6 +165,8 @@ def test_manifest_matches_the_app() -> None:
     manifest = yaml.safe_load((ROOT / "slack-app-manifest.yml").read_text())
     commands = manifest["features"]["slash_commands"]
     assert {c["command"] for c in commands} == set(SLASH_COMMANDS)
+    # every noun of the core can be reached on Slack (admin had no slash command)
+    assert set(build_registry().nouns) | {"help"} == set(SLASH_COMMANDS.values())
     assert all(c["should_escape"] is True for c in commands)
     assert manifest["features"]["app_home"]["home_tab_enabled"] is True
     assert manifest["settings"]["interactivity"]["is_enabled"] is True
