@@ -65,6 +65,7 @@ GUARDED = [
     "secretariat feeds extra",
     "admin add not-a-user extra",
     "admin remove not-a-user extra",
+    "admin list extra",
 ]
 
 
