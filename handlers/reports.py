@@ -253,6 +253,16 @@ def may_read_feed(ctx: Ctx, group: Group | None) -> bool:
     return is_member(ctx, group)
 
 
+def feed_groups(ctx: Ctx) -> list[Group]:
+    """The groups in the holder's ``all`` feed: every group for the secretariat and admins,
+    else the groups they are a member of (those whose own feed they may read)."""
+    stmt = select(Group).order_by(Group.id)
+    if not staff(ctx):
+        stmt = stmt.join(Membership, Membership.group_id == Group.id).where(
+            Membership.person_id == ctx.actor.id)
+    return list(ctx.session.scalars(stmt))
+
+
 def feed_path(key: str, feed: str) -> str:
     return f"/calendar/{feed}.ics?token={key}"
 
@@ -293,6 +303,28 @@ def absolute(settings: CoreSettings, path: str) -> str:
     """A link people can open: the public URL of ``taskbot run`` when it is set."""
     base = settings.public_url.rstrip("/")
     return base + path if base else path
+
+
+def web_link(settings: CoreSettings, path: str, label: str | None = None) -> Span:
+    """What a reply shows for one of the bot's web pages: a link with the host when the
+    public URL is set, else the bare path (with ``NO_WEB_ADDRESS`` said once beside it)."""
+    url = absolute(settings, path)
+    return Link(url, label) if url.startswith(("http://", "https://")) else url
+
+
+NO_WEB_ADDRESS = (
+    "The bot's web address is not set, so this is only the path: an admin sets "
+    "TASKBOT_PUBLIC_URL (like https://taskbot.example.org) to the address where taskbot run "
+    "serves PORT, and the links then start with it; until then, put that address in front "
+    "of the path yourself."
+)
+
+
+def say_web_hint(reply: Reply, settings: CoreSettings) -> Reply:
+    """The hint for links without a host, when the public URL is not set."""
+    if not settings.public_url:
+        reply.say(NO_WEB_ADDRESS)
+    return reply
 
 
 # --- tables as HTML and Markdown --------------------------------------------------------------
@@ -940,21 +972,19 @@ def register(reg: Registry) -> None:
         assert secret is not None
         key = link_key(ctx.session, ctx.actor.id, ctx.now, create=True) or ""
         expires = int((ctx.now + dt.timedelta(days=days)).timestamp())
-        url = absolute(ctx.settings, dashboard_path(secret, ctx.actor.id, key, expires))
+        path = dashboard_path(secret, ctx.actor.id, key, expires)
         ctx.audit("link", "dashboard", None, expires=expires)
         reply = Reply(private=True, secret=True)
         reply.say("Your dashboard link (keep it to yourself; it works until ",
                   When(dt.datetime.fromtimestamp(expires, dt.UTC), ctx.settings.timezone),
                   "):")
-        reply.say(Link(url, "Taskbot dashboard") if url.startswith("http") else url)
-        if not ctx.settings.public_url:
-            reply.say("The bot's web address is not set (TASKBOT_PUBLIC_URL): open the path "
-                      "on the host and PORT where taskbot run serves.")
-        return reply
+        reply.say(web_link(ctx.settings, path, "Taskbot dashboard"))
+        return say_web_hint(reply, ctx.settings)
 
     @reg.command(
         "meeting", "feed", "[<group>|all|reset]",
         "your private calendar subscription link (updates itself, unlike meeting calendar); "
+        "all: the meetings of every group you are in; "
         "reset: a new one, and your old feed and dashboard links stop working",
         "members of the group; all: anyone in a group; reset: anyone",
     )
@@ -975,13 +1005,15 @@ def register(reg: Registry) -> None:
                 raise Refused("a member of a group (or the secretariat)", "meeting feed all")
             feed, title = "all", "All group meetings"
         key = link_key(ctx.session, ctx.actor.id, ctx.now, create=True) or ""
-        url = absolute(ctx.settings, feed_path(key, feed))
         reply = Reply(private=True, secret=True)
+        scope = ("works while you are in the group" if group is not None
+                 else "shows every group's meetings" if staff(ctx)
+                 else "shows the meetings of the groups you are in")
         reply.say(f"{title}: subscribe to this address in Outlook, Google Calendar or "
-                  "Thunderbird (add calendar from URL); it is yours alone, works while you "
-                  "are in the group, and `meeting feed reset` revokes it.")
-        reply.say(Link(url) if url.startswith("http") else url)
-        return reply
+                  f"Thunderbird (add calendar from URL); it is yours alone, {scope}, and "
+                  "`meeting feed reset` revokes it.")
+        reply.say(web_link(ctx.settings, feed_path(key, feed)))
+        return say_web_hint(reply, ctx.settings)
 
     @reg.command(
         "secretariat", "feeds", "[reset <@user>]",
@@ -1007,9 +1039,8 @@ def register(reg: Registry) -> None:
                   "with meeting feed)", style="heading")
         feeds = ["all", *ctx.session.scalars(select(Group.slug).order_by(Group.slug))]
         for feed in feeds:
-            url = absolute(ctx.settings, feed_path(key, feed))
-            reply.say(f"{feed}: ", Link(url) if url.startswith("http") else url)
-        return reply
+            reply.say(f"{feed}: ", web_link(ctx.settings, feed_path(key, feed)))
+        return say_web_hint(reply, ctx.settings)
 
 
 # --- the monthly report before each BoC meeting (planned by the delivery engine) -------------

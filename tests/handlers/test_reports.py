@@ -424,3 +424,27 @@ def test_export_local_dates_match_direct_conversion(zone: str) -> None:
             assert (convert.by_hour.get(str(at)[:13]) or want) == want, at
         t += dt.timedelta(hours=1)
     assert convert(None) == ""
+
+
+# --- links to the bot's web pages: the host when it is known, a hint when it is not ----------
+
+
+@pytest.mark.parametrize("line", ["meeting feed repl", "meeting feed all",
+                                  "secretariat feeds", "secretariat dashboard"])
+def test_web_links_have_a_host_or_a_hint(bare_bot: Bot, line: str) -> None:
+    import dataclasses
+
+    bot = bare_bot
+    bot.admin("tg create repl Replication")
+    bot.admin("tg create secretariat Secretariat")
+    bot.admin("tg add repl @sam")
+    bot.admin("tg add secretariat @sam")
+    bare = bot.say("sam", None, line)
+    assert re.search(r"(?m)^(\w+: )?/(calendar|dashboard)\S*", bare), bare
+    assert "TASKBOT_PUBLIC_URL" in bare and bare.count("TASKBOT_PUBLIC_URL") == 1
+    bot.router.settings = dataclasses.replace(bot.settings,
+                                              public_url="https://taskbot.example.org/")
+    full = bot.say("sam", None, line)
+    assert re.search(r"https://taskbot\.example\.org/(calendar|dashboard)", full), full
+    assert "TASKBOT_PUBLIC_URL" not in full
+    assert "example.org//" not in full
