@@ -305,7 +305,7 @@ def absolute(settings: CoreSettings, path: str) -> str:
     return base + path if base else path
 
 
-def web_link(settings: CoreSettings, path: str, label: str | None = None) -> Span:
+def web_link(settings: CoreSettings, path: str, label: str = "") -> Span:
     """What a reply shows for one of the bot's web pages: a link with the host when the
     public URL is set, else the bare path (with ``NO_WEB_ADDRESS`` said once beside it)."""
     url = absolute(settings, path)
