@@ -51,6 +51,7 @@ from storage.models import (
     DecisionTarget,
     Group,
     LinkKey,
+    Meeting,
     MeetingSeries,
     Membership,
     Person,
@@ -416,8 +417,10 @@ class GroupMonth:
     done: int = 0
     decisions: int = 0  # decisions of the month addressed to the group
     acked: int = 0  # of those, acknowledged by the group (by now)
-    held: int = 0  # meetings that took place in the month (so far)
+    scheduled: int = 0  # occurrences of the series in the month (so far), moves included
+    held: int = 0  # meetings actually run (meeting start, then ended or closed by itself)
     skipped: int = 0
+    moved: int = 0  # occurrences of the month moved to another day or time
 
 
 @dataclass
@@ -444,20 +447,19 @@ class MonthlyReport:
 
 
     def table(self) -> Table:
-        rows = tuple(
-            ((g.slug,), (str(g.open),), (str(g.overdue),), (str(g.done),),
-             (f"{g.acked}/{g.decisions}",), (str(g.held),), (str(g.skipped),))
-            for g in self.groups
-        )
+        def row(g: GroupMonth) -> tuple[tuple[Span, ...], ...]:
+            return ((g.slug,), (str(g.open),), (str(g.overdue),), (str(g.done),),
+                    (f"{g.acked}/{g.decisions}",), (str(g.scheduled),), (str(g.held),),
+                    (str(g.skipped),), (str(g.moved),))
+
         total = GroupMonth("total", "total")
         for g in self.groups:
-            for attr in ("open", "overdue", "done", "decisions", "acked", "held", "skipped"):
+            for attr in ("open", "overdue", "done", "decisions", "acked", "scheduled", "held",
+                         "skipped", "moved"):
                 setattr(total, attr, getattr(total, attr) + getattr(g, attr))
-        rows += (((total.slug,), (str(total.open),), (str(total.overdue),),
-                  (str(total.done),), (f"{total.acked}/{total.decisions}",),
-                  (str(total.held),), (str(total.skipped),)),)
+        rows = (*(row(g) for g in self.groups), row(total))
         return Table(("group", "open", "overdue", "done", "decisions acked",
-                      "meetings held", "skipped"), rows)
+                      "meetings scheduled", "held", "skipped", "moved"), rows)
 
 
 def snapshots(session: Session, points: Sequence[tuple[dt.datetime, dt.date]]
@@ -558,15 +560,24 @@ def build_report(ctx: Ctx, month: dt.date) -> MonthlyReport:
         by_id[gid].acked += acked is not None
 
     month_start = start.replace(tzinfo=dt.UTC)
+    until = min(as_of, end.replace(tzinfo=dt.UTC))
     for g in groups:
         series = g.series
         if series is None:
             continue
-        held = occurrences(series, month_start, min(as_of, end.replace(tzinfo=dt.UTC)))
-        by_id[g.id].held = len(held)
-        by_id[g.id].skipped = sum(
-            1 for e in series.exceptions
-            if e.kind == "skip" and month <= e.original_date < next_month(month))
+        by_id[g.id].scheduled = len(occurrences(series, month_start, until))
+        in_month = [e for e in series.exceptions if month <= e.original_date < next_month(month)]
+        by_id[g.id].skipped = sum(1 for e in in_month if e.kind == "skip")
+        by_id[g.id].moved = sum(1 for e in in_month if e.kind == "move")
+    # held: a meeting was run (started, and ended or closed by itself), not a calendar date
+    for gid, n in session.execute(
+        select(Meeting.group_id, func.count())
+        .where(Meeting.ended_at.is_not(None), Meeting.started_at >= start,
+               Meeting.started_at < until.astimezone(dt.UTC).replace(tzinfo=None))
+        .group_by(Meeting.group_id)
+    ):
+        if gid in by_id:
+            by_id[gid].held = int(n)
 
     return MonthlyReport(month, as_of, [by_id[g.id] for g in groups],
                          list(decisions.values()), history,
@@ -946,7 +957,8 @@ def register(reg: Registry) -> None:
     @reg.command(
         "secretariat", "report", "[<month>]",
         "the monthly report for the BoC (this month to date, or 2026-10, october, last month):"
-        " numbers per group, a chart, Markdown and HTML files",
+        " numbers per group (meetings held: run with meeting start), a chart, Markdown and HTML"
+        " files",
         "secretariat, admin",
     )
     def secretariat_report(ctx: Ctx, args: Args) -> Reply:
