@@ -26,7 +26,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot import container as composition
 from bot.config import ConfigError, Settings, load_settings, redact_url
-from bot.governance import apply_file, apply_preset
+from bot.governance import outcome_of_file, outcome_of_preset
 from bot.shell import DEFAULT_CHANNEL, Shell, os_user, parse_channel, parse_user
 from handlers.governance import describe
 from handlers.grammar import UserError
@@ -302,28 +302,62 @@ def cmd_db_upgrade(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_governance(settings: Settings, args: argparse.Namespace) -> int:
+    """Print the plan first; where it would undo a change made in chat since the last
+    apply, name it and write nothing unless ``--force``."""
     box = composition.build(settings, preset=False)
     try:
         with box.sessions() as session:
             trans = session.begin()
             try:
                 if args.action == "apply":
-                    changes = apply_file(session, box.core, args.file)
+                    outcome = outcome_of_file(session, box.core, args.file)
                 else:
-                    changes = apply_preset(session, box.core)
+                    outcome = outcome_of_preset(session, box.core)
             except BaseException:
                 trans.rollback()
                 raise
-            if args.dry_run:
+            refused = bool(outcome.overrides) and not args.force and not args.dry_run
+            if args.dry_run or refused:
                 trans.rollback()
             else:
                 trans.commit()
     finally:
         box.close()
-    report = describe(changes)
+    report = describe(outcome.changes)
     if args.dry_run:
         report = "Dry run, nothing written. Would apply:\n" + report
     print(report)
+    if outcome.overrides:
+        lines = "\n".join(f"  - {o}" for o in outcome.overrides)
+        if refused:
+            print("taskbot: nothing was written: this would undo changes made in chat since "
+                  f"the last apply:\n{lines}\nPut them in the file (`taskbot governance "
+                  "export` writes the store as it is), or run again with --force to "
+                  "override them.", file=sys.stderr)
+            return 1
+        verb = "would override" if args.dry_run else "overrode (--force)"
+        print(f"This {verb} changes made in chat since the last apply:\n{lines}")
+    return 0
+
+
+def cmd_governance_export(settings: Settings, args: argparse.Namespace) -> int:
+    """The store as a governance file, to stdout or ``--output``."""
+    from handlers.governance import export_governance
+
+    box = composition.build(settings, preset=False)
+    try:
+        with box.readers() as session:
+            text = export_governance(session)
+    finally:
+        box.close()
+    if args.output is None:
+        sys.stdout.write(text)
+        return 0
+    try:
+        args.output.write_text(text, encoding="utf-8")
+    except OSError as err:
+        raise UserError(f"cannot write {args.output}: {err.strerror or err}") from None
+    print(f"Governance written to {args.output}.", file=sys.stderr)
     return 0
 
 
@@ -476,11 +510,20 @@ def build_parser() -> argparse.ArgumentParser:
     gov = p.add_subparsers(dest="action", required=True, metavar="<governance command>")
     ap = gov.add_parser("apply", help="make the store match a governance file (TOML)")
     ap.add_argument("file", metavar="<file.toml>", type=Path)
+    force_help = ("apply even where it undoes changes made in chat since the last apply "
+                  "(without it, such an apply writes nothing and names them)")
     ap.add_argument("--dry-run", action="store_true", help="report the changes, write nothing")
+    ap.add_argument("--force", action="store_true", help=force_help)
     ap.set_defaults(func=cmd_governance)
     pr = gov.add_parser("preset", help="apply the shipped Scalable Cities preset")
     pr.add_argument("--dry-run", action="store_true", help="report the changes, write nothing")
+    pr.add_argument("--force", action="store_true", help=force_help)
     pr.set_defaults(func=cmd_governance)
+    ex = gov.add_parser("export", help="write the store's groups, channels, members, meetings "
+                        "and admins as a governance file that apply reproduces unchanged")
+    ex.add_argument("--output", metavar="<file.toml>", type=Path,
+                    help="write here (default: stdout)")
+    ex.set_defaults(func=cmd_governance_export)
 
     p = sub.add_parser("report", help="exports for scripts and spreadsheets")
     rep = p.add_subparsers(dest="report", required=True, metavar="<report>")

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from handlers.context import CoreSettings
-from handlers.governance import apply_governance
+from handlers.governance import Outcome, apply_governance, apply_with_overrides
 from handlers.grammar import UserError
 
 PRESET = "scalable_cities.toml"
@@ -55,3 +55,15 @@ def apply_file(session: Session, settings: CoreSettings, path: Path | str) -> li
 def apply_preset(session: Session, settings: CoreSettings) -> list[str]:
     """Apply the shipped Scalable Cities preset inside the caller's transaction."""
     return apply_data(session, settings, load_toml(preset_text(), f"preset {PRESET}"))
+
+
+def outcome_of_file(session: Session, settings: CoreSettings, path: Path | str) -> Outcome:
+    """Apply a file in the caller's transaction; the outcome names what undoes chat."""
+    now_naive = settings.clock().astimezone(UTC).replace(tzinfo=None)
+    return apply_with_overrides(session, settings, read_file(Path(path)), now_naive=now_naive)
+
+
+def outcome_of_preset(session: Session, settings: CoreSettings) -> Outcome:
+    now_naive = settings.clock().astimezone(UTC).replace(tzinfo=None)
+    data = load_toml(preset_text(), f"preset {PRESET}")
+    return apply_with_overrides(session, settings, data, now_naive=now_naive)

@@ -23,6 +23,7 @@ from handlers.context import CoreSettings
 from handlers.directory import ensure_person, find_identity, membership
 from handlers.grammar import UserError
 from handlers.roles import ROLE_GROUPS
+from storage import kv
 from storage.models import (
     JOIN_POLICIES,
     NAME_MAX,
@@ -370,13 +371,41 @@ def _check_against_store(session: Session, plan: Plan) -> None:
     problems.raise_if_any()
 
 
+LAST_APPLY_KEY = "governance:applied_at"
+# chat commands whose effect a file can undo, by what they touched
+GROUP_VERBS = ("rename", "update", "archive", "join_policy")
+
+
 class _Writer:
-    def __init__(self, session: Session, settings: CoreSettings, now_naive: dt.datetime) -> None:
+    def __init__(self, session: Session, settings: CoreSettings, now_naive: dt.datetime,
+                 since: dt.datetime | None) -> None:
         self.session = session
         self.settings = settings
         self.now_naive = now_naive
+        self.since = since
         self.today = now_naive.replace(tzinfo=dt.UTC).astimezone(settings.zone).date()
         self.changes: list[str] = []
+        # changes that would undo something done in chat since the last apply
+        self.overrides: list[str] = []
+
+    def chat_change(self, what: str, entity: str, entity_id: int, verbs: Sequence[str],
+                    person: int | None = None) -> None:
+        """Note ``what`` as an override when someone changed it in chat since the last
+        apply (an audit row with a person as its actor), naming the last of them."""
+        stmt = (select(AuditLog, Person.display_name)
+                .join(Person, Person.id == AuditLog.actor_id)
+                .where(AuditLog.entity == entity, AuditLog.entity_id == entity_id,
+                       AuditLog.verb.in_(verbs))
+                .order_by(AuditLog.at.desc(), AuditLog.id.desc()))
+        if self.since is not None:
+            stmt = stmt.where(AuditLog.at > self.since)
+        for row, name in self.session.execute(stmt):
+            if person is not None and (row.detail or {}).get("person") != person:
+                continue
+            self.overrides.append(
+                f"{what}: changed in chat by {name} on {row.at:%Y-%m-%d %H:%M} UTC "
+                f"({row.verb.replace('_', ' ')})")
+            return
 
     def audit(self, verb: str, entity: str, entity_id: int | None, **detail: Any) -> None:
         detail["source"] = "governance"
@@ -416,6 +445,8 @@ class _Writer:
                     wanted["join_policy"] = "request"
             changed = [field for field, new in wanted.items() if getattr(group, field) != new]
             if changed:
+                self.chat_change(f"group {spec.slug}: {', '.join(changed)}", "group",
+                                 group.id, GROUP_VERBS)
                 for field in changed:
                     setattr(group, field, wanted[field])
                 # named as the file spells them: join only where the file says join
@@ -470,6 +501,8 @@ class _Writer:
             m.project = spec.project
             changed.append(f"project {spec.project}")
         if changed:
+            self.chat_change(f"{who} in {group.slug}: {', '.join(changed)}", "group", group.id,
+                             ("add_member",), person=person.id)
             self.audit("add_member", "group", group.id, person=person.id, role=m.role,
                        project=m.project)
             self.changes.append(f"updated {who} in {group.slug}: {', '.join(changed)}")
@@ -483,6 +516,11 @@ class _Writer:
         remind = spec.remind or (old.remind_offsets if old else DEFAULT_REMIND)
         link = (spec.link or None) if spec.link is not None else (old.link if old else None)
         duration = spec.duration or (old.duration_minutes if old else DEFAULT_DURATION)
+        before = None if old is None else {
+            "rule": old.rule_text, "time": f"{old.start_time:%H:%M}", "timezone": old.timezone,
+            "remind": old.remind_offsets, "link": old.link or "none",
+            "duration": str(old.duration_minutes)}
+        series_id = None if old is None else old.id
         try:
             _series, changed = upsert_series(
                 self.session, group,
@@ -497,13 +535,23 @@ class _Writer:
                 f"  - group {group.slug} meeting: {err.message}",
                 show_usage=False,
             ) from None
-        if changed:
-            self.audit("schedule", "group", group.id, rule=spec.rule,
-                       time=spec.start_time.strftime("%H:%M"), timezone=zone)
+        if not changed:
+            return
+        self.audit("schedule", "group", group.id, rule=spec.rule,
+                   time=spec.start_time.strftime("%H:%M"), timezone=zone)
+        if before is None or series_id is None:
             self.changes.append(
                 f"meeting of {group.slug}: {spec.rule} at {spec.start_time:%H:%M} "
                 f"{zone}, reminders {remind}"
             )
+            return
+        after = {"rule": _series.rule_text, "time": f"{_series.start_time:%H:%M}",
+                 "timezone": _series.timezone, "remind": _series.remind_offsets,
+                 "link": _series.link or "none", "duration": str(_series.duration_minutes)}
+        diff = ", ".join(f"{k} {before[k]} -> {after[k]}" for k in after if before[k] != after[k])
+        what = f"meeting of {group.slug}: {diff or 'restarted'}"
+        self.chat_change(what, "meeting_series", series_id, ("schedule",))
+        self.changes.append(what)
 
     def admin(self, platform: str, ident: str) -> None:
         person = find_identity(self.session, platform, ident) or self.person(platform, ident)
@@ -511,6 +559,40 @@ class _Writer:
             person.is_admin = True
             self.audit("grant_admin", "person", person.id)
             self.changes.append(f"made {platform}:{ident} an admin")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What an apply did: its changes, and those of them that undo a change made in chat
+    since the last apply (the caller refuses to commit these without ``--force``)."""
+
+    changes: list[str]
+    overrides: list[str]
+
+
+def last_applied(session: Session) -> dt.datetime | None:
+    """When a governance file was last applied (naive UTC), if ever."""
+    raw = kv.get(session, LAST_APPLY_KEY)
+    return dt.datetime.fromisoformat(raw) if raw else None
+
+
+def apply_with_overrides(
+    session: Session, settings: CoreSettings, data: Mapping[str, Any], *,
+    now_naive: dt.datetime,
+) -> Outcome:
+    """Make the store match ``data`` and mark the time of this apply; the caller commits or
+    rolls back. Raises UserError, having written nothing, if any entry is invalid."""
+    plan = parse_governance(data)
+    _check_against_store(session, plan)
+    writer = _Writer(session, settings, now_naive, last_applied(session))
+    with session.begin_nested():
+        for spec in plan.groups:
+            writer.group(spec)
+        for platform, ident in plan.admins:
+            writer.admin(platform, ident)
+        kv.put(session, LAST_APPLY_KEY, now_naive.isoformat())
+        session.flush()
+    return Outcome(writer.changes, writer.overrides)
 
 
 def apply_governance(
@@ -521,16 +603,7 @@ def apply_governance(
 
     Raises UserError, having written nothing, if any entry is invalid.
     """
-    plan = parse_governance(data)
-    _check_against_store(session, plan)
-    writer = _Writer(session, settings, now_naive)
-    with session.begin_nested():
-        for spec in plan.groups:
-            writer.group(spec)
-        for platform, ident in plan.admins:
-            writer.admin(platform, ident)
-        session.flush()
-    return writer.changes
+    return apply_with_overrides(session, settings, data, now_naive=now_naive).changes
 
 
 def describe(changes: Sequence[str]) -> str:
@@ -538,3 +611,59 @@ def describe(changes: Sequence[str]) -> str:
     if not changes:
         return "no changes"
     return "\n".join(changes) + f"\n{len(changes)} change{'s' if len(changes) != 1 else ''}"
+
+
+# --- export: the store as a governance file that applies with no changes ----------------------
+
+
+def _toml_str(value: str) -> str:
+    """A TOML basic string (JSON's escapes are TOML's, but DEL must be escaped too)."""
+    import json
+
+    return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007F")
+
+
+def _person_ref(person: Person) -> str | None:
+    ident = person.identities[0] if person.identities else None
+    return None if ident is None else f"{ident.platform}:{ident.external_id}"
+
+
+def export_governance(session: Session) -> str:
+    """Every group with its channels, members and meeting series, and the stored admins,
+    as a governance file: applying it to the same store reports no changes."""
+    lines = ["# Exported by `taskbot governance export`: the store as it stands.",
+             "# `taskbot governance apply` on this file changes nothing until it is edited.",
+             ""]
+    admins = [ref for p in session.scalars(select(Person).where(Person.is_admin)
+                                           .order_by(Person.id))
+              if (ref := _person_ref(p)) is not None]
+    if admins:
+        lines += [f"admins = [{', '.join(_toml_str(a) for a in admins)}]", ""]
+    for group in session.scalars(select(Group).order_by(Group.id)):
+        lines += ["[[group]]", f"slug = {_toml_str(group.slug)}",
+                  f"name = {_toml_str(group.name)}",
+                  f"mandate = {_toml_str(group.mandate or '')}",
+                  f"restricted = {'true' if group.restricted else 'false'}",
+                  "channels = [" + ", ".join(_toml_str(f"{c.platform}:{c.channel_id}")
+                                             for c in group.channels) + "]"]
+        members = []
+        for m in group.memberships:
+            ref = _person_ref(m.person)
+            if ref is None:
+                continue  # a person with no account left cannot be named in a file
+            entry = f"{{ user = {_toml_str(ref)}, role = {_toml_str(m.role)}"
+            if m.project:
+                entry += f", project = {_toml_str(m.project)}"
+            members.append(f"  {entry} }},")
+        lines += ["members = [", *members, "]"] if members else ["members = []"]
+        series = group.series
+        if series is not None:
+            lines += ["", "[group.meeting]", f"rule = {_toml_str(series.rule_text)}",
+                      f"time = \"{series.start_time:%H:%M}\"",
+                      f"timezone = {_toml_str(series.timezone)}",
+                      f"remind = {_toml_str(series.remind_offsets)}",
+                      f"duration = {series.duration_minutes}"]
+            if series.link:
+                lines.append(f"link = {_toml_str(series.link)}")
+        lines.append("")
+    return "\n".join(lines)

@@ -438,6 +438,16 @@ def may_read_feed(ctx: Ctx, group: Group | None) -> bool:
     return is_member(ctx, group)
 
 
+def feed_groups(ctx: Ctx) -> list[Group]:
+    """The groups in the holder's ``all`` feed: every group for the secretariat and admins,
+    else the groups they are a member of (those whose own feed they may read)."""
+    stmt = select(Group).order_by(Group.id)
+    if not staff(ctx):
+        stmt = stmt.join(Membership, Membership.group_id == Group.id).where(
+            Membership.person_id == ctx.actor.id)
+    return list(ctx.session.scalars(stmt))
+
+
 def feed_path(key: str, feed: str) -> str:
     return f"/calendar/{feed}.ics?token={key}"
 
@@ -478,6 +488,28 @@ def absolute(settings: CoreSettings, path: str) -> str:
     """A link people can open: the public URL of ``taskbot run`` when it is set."""
     base = settings.public_url.rstrip("/")
     return base + path if base else path
+
+
+def web_link(settings: CoreSettings, path: str, label: str = "") -> Span:
+    """What a reply shows for one of the bot's web pages: a link with the host when the
+    public URL is set, else the bare path (with ``NO_WEB_ADDRESS`` said once beside it)."""
+    url = absolute(settings, path)
+    return Link(url, label) if url.startswith(("http://", "https://")) else url
+
+
+NO_WEB_ADDRESS = (
+    "The bot's web address is not set, so this is only the path: an admin sets "
+    "TASKBOT_PUBLIC_URL (like https://taskbot.example.org) to the address where taskbot run "
+    "serves PORT, and the links then start with it; until then, put that address in front "
+    "of the path yourself."
+)
+
+
+def say_web_hint(reply: Reply, settings: CoreSettings) -> Reply:
+    """The hint for links without a host, when the public URL is not set."""
+    if not settings.public_url:
+        reply.say(NO_WEB_ADDRESS)
+    return reply
 
 
 # --- tables as HTML and Markdown --------------------------------------------------------------
@@ -569,8 +601,10 @@ class GroupMonth:
     done: int = 0
     decisions: int = 0  # decisions of the month addressed to the group
     acked: int = 0  # of those, acknowledged by the group (by now)
-    held: int = 0  # meetings that took place in the month (so far)
+    scheduled: int = 0  # occurrences of the series in the month (so far), moves included
+    held: int = 0  # meetings actually run (meeting start, then ended or closed by itself)
     skipped: int = 0
+    moved: int = 0  # occurrences of the month moved to another day or time
 
 
 @dataclass
@@ -597,20 +631,19 @@ class MonthlyReport:
 
 
     def table(self) -> Table:
-        rows = tuple(
-            ((g.slug,), (str(g.open),), (str(g.overdue),), (str(g.done),),
-             (f"{g.acked}/{g.decisions}",), (str(g.held),), (str(g.skipped),))
-            for g in self.groups
-        )
+        def row(g: GroupMonth) -> tuple[tuple[Span, ...], ...]:
+            return ((g.slug,), (str(g.open),), (str(g.overdue),), (str(g.done),),
+                    (f"{g.acked}/{g.decisions}",), (str(g.scheduled),), (str(g.held),),
+                    (str(g.skipped),), (str(g.moved),))
+
         total = GroupMonth("total", "total")
         for g in self.groups:
-            for attr in ("open", "overdue", "done", "decisions", "acked", "held", "skipped"):
+            for attr in ("open", "overdue", "done", "decisions", "acked", "scheduled", "held",
+                         "skipped", "moved"):
                 setattr(total, attr, getattr(total, attr) + getattr(g, attr))
-        rows += (((total.slug,), (str(total.open),), (str(total.overdue),),
-                  (str(total.done),), (f"{total.acked}/{total.decisions}",),
-                  (str(total.held),), (str(total.skipped),)),)
+        rows = (*(row(g) for g in self.groups), row(total))
         return Table(("group", "open", "overdue", "done", "decisions acked",
-                      "meetings held", "skipped"), rows)
+                      "meetings scheduled", "held", "skipped", "moved"), rows)
 
 
 def snapshots(session: Session, points: Sequence[tuple[dt.datetime, dt.date]]
@@ -711,15 +744,24 @@ def build_report(ctx: Ctx, month: dt.date) -> MonthlyReport:
         by_id[gid].acked += acked is not None
 
     month_start = start.replace(tzinfo=dt.UTC)
+    until = min(as_of, end.replace(tzinfo=dt.UTC))
     for g in groups:
         series = g.series
         if series is None:
             continue
-        held = occurrences(series, month_start, min(as_of, end.replace(tzinfo=dt.UTC)))
-        by_id[g.id].held = len(held)
-        by_id[g.id].skipped = sum(
-            1 for e in series.exceptions
-            if e.kind == "skip" and month <= e.original_date < next_month(month))
+        by_id[g.id].scheduled = len(occurrences(series, month_start, until))
+        in_month = [e for e in series.exceptions if month <= e.original_date < next_month(month)]
+        by_id[g.id].skipped = sum(1 for e in in_month if e.kind == "skip")
+        by_id[g.id].moved = sum(1 for e in in_month if e.kind == "move")
+    # held: a meeting was run (started, and ended or closed by itself), not a calendar date
+    for gid, n in session.execute(
+        select(Meeting.group_id, func.count())
+        .where(Meeting.ended_at.is_not(None), Meeting.started_at >= start,
+               Meeting.started_at < until.astimezone(dt.UTC).replace(tzinfo=None))
+        .group_by(Meeting.group_id)
+    ):
+        if gid in by_id:
+            by_id[gid].held = int(n)
 
     return MonthlyReport(month, as_of, [by_id[g.id] for g in groups],
                          list(decisions.values()), history,
@@ -1099,7 +1141,8 @@ def register(reg: Registry) -> None:
     @reg.command(
         "secretariat", "report", "[<month>]",
         "the monthly report for the BoC (this month to date, or 2026-10, october, last month):"
-        " numbers per group, a chart, Markdown and HTML files",
+        " numbers per group (meetings held: run with meeting start), a chart, Markdown and HTML"
+        " files",
         "secretariat, admin",
     )
     def secretariat_report(ctx: Ctx, args: Args) -> Reply:
@@ -1125,21 +1168,19 @@ def register(reg: Registry) -> None:
         assert secret is not None
         key = link_key(ctx.session, ctx.actor.id, ctx.now, create=True) or ""
         expires = int((ctx.now + dt.timedelta(days=days)).timestamp())
-        url = absolute(ctx.settings, dashboard_path(secret, ctx.actor.id, key, expires))
+        path = dashboard_path(secret, ctx.actor.id, key, expires)
         ctx.audit("link", "dashboard", None, expires=expires)
         reply = Reply(private=True, secret=True)
         reply.say("Your dashboard link (keep it to yourself; it works until ",
                   When(dt.datetime.fromtimestamp(expires, dt.UTC), ctx.settings.timezone),
                   "):")
-        reply.say(Link(url, "Taskbot dashboard") if url.startswith("http") else url)
-        if not ctx.settings.public_url:
-            reply.say("The bot's web address is not set (TASKBOT_PUBLIC_URL): open the path "
-                      "on the host and PORT where taskbot run serves.")
-        return reply
+        reply.say(web_link(ctx.settings, path, "Taskbot dashboard"))
+        return say_web_hint(reply, ctx.settings)
 
     @reg.command(
         "meeting", "feed", "[<group>|all|reset]",
         "your private calendar subscription link (updates itself, unlike meeting calendar); "
+        "all: the meetings of every group you are in; "
         "reset: a new one, and your old feed and dashboard links stop working",
         "members of the group; all: anyone in a group; reset: anyone",
     )
@@ -1160,13 +1201,15 @@ def register(reg: Registry) -> None:
                 raise Refused("a member of a group (or the secretariat)", "meeting feed all")
             feed, title = "all", "All group meetings"
         key = link_key(ctx.session, ctx.actor.id, ctx.now, create=True) or ""
-        url = absolute(ctx.settings, feed_path(key, feed))
         reply = Reply(private=True, secret=True)
+        scope = ("works while you are in the group" if group is not None
+                 else "shows every group's meetings" if staff(ctx)
+                 else "shows the meetings of the groups you are in")
         reply.say(f"{title}: subscribe to this address in Outlook, Google Calendar or "
-                  "Thunderbird (add calendar from URL); it is yours alone, works while you "
-                  "are in the group, and `meeting feed reset` revokes it.")
-        reply.say(Link(url) if url.startswith("http") else url)
-        return reply
+                  f"Thunderbird (add calendar from URL); it is yours alone, {scope}, and "
+                  "`meeting feed reset` revokes it.")
+        reply.say(web_link(ctx.settings, feed_path(key, feed)))
+        return say_web_hint(reply, ctx.settings)
 
     @reg.command(
         "secretariat", "feeds", "[reset <@user>]",
@@ -1192,9 +1235,8 @@ def register(reg: Registry) -> None:
                   "with meeting feed)", style="heading")
         feeds = ["all", *ctx.session.scalars(select(Group.slug).order_by(Group.slug))]
         for feed in feeds:
-            url = absolute(ctx.settings, feed_path(key, feed))
-            reply.say(f"{feed}: ", Link(url) if url.startswith("http") else url)
-        return reply
+            reply.say(f"{feed}: ", web_link(ctx.settings, feed_path(key, feed)))
+        return say_web_hint(reply, ctx.settings)
 
 
 # --- the monthly report before each BoC meeting (planned by the delivery engine) -------------

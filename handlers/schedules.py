@@ -46,6 +46,11 @@ log = logging.getLogger(__name__)
 DAY = dt.timedelta(days=1)
 MAX_GRACE = DAY
 NUDGE_TIME = dt.time(9, 0)
+# a group's working hours, in its own zone: reminders that need someone to act (the
+# acknowledgement of a decision) wait for them rather than arrive at night or on a Sunday
+WORK_START = dt.time(9, 0)
+WORK_END = dt.time(17, 0)
+WORK_DAYS = range(5)  # Monday to Friday
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 # platforms in the order a person's direct messages prefer them
 DM_PREFERENCE = ("slack", "matrix", "shell")
@@ -606,6 +611,8 @@ def compose_digest(session: Session, payload: dict[str, Any],
     done_n = session.scalar(base.where(Action.status == "done",
                                        Action.closed_at >= week_ago)) or 0
     nxt = upcoming(group.series, slot) if group.series else []
+    if not open_n and not done_n and not (nxt and nxt[0].start < slot + dt.timedelta(days=7)):
+        return None  # nothing open, nothing done, no meeting this week: a table of zeros
     blocks: list[Block] = [
         Text((f"{group.name}: the week ahead",), "heading"),
         Table(("open", "overdue", "done this week", "next meeting"),
@@ -622,9 +629,32 @@ def compose_digest(session: Session, payload: dict[str, Any],
 # --- decision acknowledgement reminders -----------------------------------------------------
 
 
+def group_zone(group: Group, settings: CoreSettings) -> str:
+    """The zone a group lives in: its meeting series' zone, else the bot's."""
+    return group.series.timezone if group.series is not None else settings.timezone
+
+
+def working_time(at: dt.datetime, zone: str) -> dt.datetime:
+    """``at`` if it falls in working hours in ``zone`` (weekdays WORK_START to WORK_END
+    local), else the start of the next working day (aware UTC). Wall times are placed in
+    the zone day by day, so a DST change moves the instant, never the local 09:00."""
+    tzinfo = ZoneInfo(zone)
+    local = at.astimezone(tzinfo)
+    day = local.date()
+    if local.weekday() in WORK_DAYS and WORK_START <= local.time() < WORK_END:
+        return at.astimezone(dt.UTC)
+    if local.time() >= WORK_START:
+        day += DAY  # past today's start (after hours): tomorrow's at the earliest
+    while day.weekday() not in WORK_DAYS:
+        day += DAY
+    return place(dt.datetime.combine(day, WORK_START), tzinfo).astimezone(dt.UTC)
+
+
+
 def plan_ack_reminders(session: Session, now: dt.datetime,
                        settings: CoreSettings) -> list[outbox.NewRow]:
-    """One reminder per target group that has not acknowledged a decision in time.
+    """One reminder per target group that has not acknowledged a decision in time, sent
+    in the group's working hours (``working_time``).
 
     ``reminded_at`` marks a target once its reminder is planned, so the query only ever
     sees the few targets still waiting for theirs.
@@ -635,13 +665,15 @@ def plan_ack_reminders(session: Session, now: dt.datetime,
         .join(Decision, Decision.id == DecisionTarget.decision_id)
         .where(DecisionTarget.acked_at.is_(None), DecisionTarget.reminded_at.is_(None),
                Decision.revoked_at.is_(None), Decision.created_at <= naive_utc(now - DAY))
-        .options(selectinload(DecisionTarget.group).selectinload(Group.channels))
+        .options(selectinload(DecisionTarget.group).selectinload(Group.channels),
+                 selectinload(DecisionTarget.group).selectinload(Group.series))
     ).all()
     for target, created in pending:
         value = setting(target.group, "ack_reminder")
         if value == "off" or target.group.archived_at is not None:
             continue
-        due = aware_utc(created) + parse_offsets(value)[0]
+        due = working_time(aware_utc(created) + parse_offsets(value)[0],
+                           group_zone(target.group, settings))
         if due > now:
             continue
         target.reminded_at = naive_utc(now)

@@ -30,6 +30,7 @@ from handlers.reports import (
     DASHBOARD_PATH,
     check_dashboard,
     dashboard_html,
+    feed_groups,
     feed_holder,
     html_page,
     malformed_link,
@@ -71,9 +72,9 @@ def calendar_response(sessions: sessionmaker[Session], core: CoreSettings, name:
         if holder is None:
             return 403, "Forbidden: this calendar link is not valid.\n"
         if name == "all":
+            # only the groups whose own feed the holder may read, as they stand now
             group = None
-            groups = list(session.scalars(select(Group).order_by(Group.id)))
-            title = "All group meetings"
+            groups, title = feed_groups(holder), "All group meetings"
         else:
             group = session.scalar(select(Group).where(Group.slug == name))
             if group is None:

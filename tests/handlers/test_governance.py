@@ -339,3 +339,97 @@ def _state_of_entry(entry: dict[str, Any]) -> dict[str, Any]:
         "remind": format_offsets(parse_offsets(meeting["remind"])),
         "link": meeting["link"], "duration": meeting["duration"],
     }
+
+
+# --- a file never silently undoes what was done in chat; export reproduces the store ------------
+
+
+def outcome(bot: Bot, data: dict[str, Any], at: dt.datetime = NOW) -> Any:
+    from handlers.governance import apply_with_overrides
+
+    with bot.sessions.begin() as session:
+        return apply_with_overrides(session, bot.settings, data, now_naive=at)
+
+
+def test_apply_names_what_it_would_undo_from_chat(bare_bot: Bot) -> None:
+    bot = bare_bot
+    preset_data = load_toml(preset_text(), "preset")
+    assert outcome(bot, preset_data).overrides == []
+    bot.admin("tg add replication @carol as chair")
+    bot.now = dt.datetime(2026, 11, 28, 10, 15, tzinfo=dt.UTC)
+    out = bot.say("carol", "#replication",
+                  "meeting schedule replication 2nd wednesday 10:30 link "
+                  "https://meet.example.org/repl")
+    assert "now meets" in out
+    again = outcome(bot, preset_data, NOW + dt.timedelta(hours=2))
+    # the file gives a time, so it would change it back (named, with who and when); it
+    # gives no link, so the link is kept
+    assert again.changes == ["meeting of replication: time 10:30 -> 10:00"]
+    assert again.overrides == [
+        "meeting of replication: time 10:30 -> 10:00: changed in chat by carol on "
+        "2026-11-28 10:15 UTC (schedule)"]
+    with bot.sessions() as s:
+        series = s.scalar(select(MeetingSeries).join(Group).where(Group.slug == "replication"))
+        assert series is not None and series.link == "https://meet.example.org/repl"
+    # once applied, that chat change is behind the last apply: nothing more to name
+    assert outcome(bot, preset_data, NOW + dt.timedelta(hours=3)).changes == []
+
+
+def test_member_changes_in_chat_are_named(bare_bot: Bot) -> None:
+    apply(bare_bot, SMALL)
+    bare_bot.now = dt.datetime(2026, 11, 28, 11, 0, tzinfo=dt.UTC)
+    assert "as chair" in bare_bot.say("alice", "#repl", "tg add repl @bob project Bravo as chair")
+    got = outcome(bare_bot, {"group": [{"slug": "repl", "members": [
+        {"user": "shell:bob", "role": "member"}]}]}, NOW + dt.timedelta(hours=3))
+    assert got.changes == ["updated shell:bob in repl: role member"]
+    assert len(got.overrides) == 1 and "changed in chat by alice" in got.overrides[0]
+
+
+_RULES = ["first tuesday", "2nd wednesday", "last thursday", "day 15", "3rd friday",
+          "RRULE:FREQ=MONTHLY;BYDAY=-1SU"]
+_text = st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), max_size=30).map(
+    str.strip)
+
+
+@given(
+    groups=st.lists(st.fixed_dictionaries({
+        "name": _text.filter(bool), "mandate": _text, "restricted": st.booleans(),
+        "rule": st.sampled_from(_RULES), "hour": st.integers(0, 23),
+        "zone": st.sampled_from(["Europe/Brussels", "America/New_York", "Asia/Kolkata"]),
+        "link": st.sampled_from([None, "https://meet.example.org/a?b=c&d=e"]),
+        "members": st.lists(st.sampled_from(["shell:ann", "slack:U01", "matrix:@b:x.org"]),
+                            unique=True, max_size=3),
+        "project": st.one_of(st.none(), _text.filter(bool)),
+    }), min_size=1, max_size=3),
+    chat=st.booleans(),
+)
+@settings(max_examples=15, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_export_then_apply_changes_nothing(bare_bot: Bot, groups: list[dict[str, Any]],
+                                           chat: bool) -> None:
+    from handlers.governance import export_governance
+
+    run = next(_examples)
+    data: dict[str, Any] = {"admins": ["shell:ann"], "group": []}
+    for i, g in enumerate(groups):
+        meeting = {"rule": g["rule"], "time": f"{g['hour']:02d}:05", "timezone": g["zone"]}
+        if g["link"]:
+            meeting["link"] = g["link"]
+        data["group"].append({
+            "slug": f"x{run}-{i}", "name": f"{g['name']} {run}-{i}", "mandate": g["mandate"],
+            "restricted": g["restricted"], "channels": [f"shell:#x{run}-{i}"],
+            "members": [{"user": u, "project": g["project"], "role": "chair" if n else "member"}
+                        if g["project"] else {"user": u} for n, u in enumerate(g["members"])],
+            "meeting": meeting,
+        })
+    apply(bare_bot, data)
+    if chat:  # changes made in chat are exported too
+        bare_bot.admin(f"meeting schedule x{run}-0 last monday 16:45 Europe/Lisbon remind 2d")
+        bare_bot.admin(f"tg add x{run}-0 @zed project Zulu as chair")
+    with bare_bot.sessions() as s:
+        text = export_governance(s)
+    exported = load_toml(text, "export")
+    got = outcome(bare_bot, exported, NOW + dt.timedelta(hours=1))
+    assert got.changes == [] and got.overrides == [], text
+    with bare_bot.sessions() as s:
+        assert export_governance(s) == text

@@ -205,13 +205,27 @@ def rep(bare_bot: Bot) -> Bot:
     bot.now = dt.datetime(2026, 11, 20, 8, tzinfo=dt.UTC)
     bot.admin("decision post repl Publish the guide")
     bot.say("alice", None, "decision ack D-2 repl")
+    # meetings run (held is what was run, not what the calendar says): comms on 29 Oct,
+    # repl three times on the day its November meeting was moved to; comms's 26 Nov date
+    # passes with no meeting run
+    bot.admin("tg link comms", channel="#comms")
+    bot.admin("tg link repl", channel="#repl")
+    bot.now = dt.datetime(2026, 10, 29, 13, tzinfo=dt.UTC)
+    bot.admin("meeting start", channel="#comms")
+    bot.now += dt.timedelta(hours=1)
+    bot.admin("meeting end", channel="#comms")
+    for hour in (9, 11, 14):
+        bot.now = dt.datetime(2026, 11, 5, hour, tzinfo=dt.UTC)
+        bot.admin("meeting start", channel="#repl")
+        bot.now += dt.timedelta(minutes=50)
+        bot.admin("meeting end", channel="#repl")
     bot.now = now
     return bot
 
 
 def numbers(report: reports.MonthlyReport) -> dict[str, tuple[int, ...]]:
-    return {g.slug: (g.open, g.overdue, g.done, g.decisions, g.acked, g.held, g.skipped)
-            for g in report.groups}
+    return {g.slug: (g.open, g.overdue, g.done, g.decisions, g.acked, g.scheduled, g.held,
+                     g.skipped, g.moved) for g in report.groups}
 
 
 def build(bot: Bot, month: dt.date) -> reports.MonthlyReport:
@@ -222,11 +236,11 @@ def build(bot: Bot, month: dt.date) -> reports.MonthlyReport:
 def test_report_numbers_match_the_hand_computed_fixture(rep: Bot) -> None:
     october = build(rep, dt.date(2026, 10, 1))
     assert not october.partial
-    #                  open overdue done  dec acked held skipped
+    #                  open overdue done dec acked scheduled held skipped moved
     assert numbers(october) == {
-        "secretariat": (0, 0, 0, 0, 0, 0, 0),
-        "repl": (3, 1, 1, 1, 0, 0, 1),  # open 1,3,8; overdue 1; done 2; 6 Oct skipped
-        "comms": (1, 1, 0, 1, 1, 1, 0),  # open 6 (due 31 Oct); 29 Oct held
+        "secretariat": (0, 0, 0, 0, 0, 0, 0, 0, 0),
+        "repl": (3, 1, 1, 1, 0, 0, 0, 1, 0),  # open 1,3,8; overdue 1; done 2; 6 Oct skipped
+        "comms": (1, 1, 0, 1, 1, 1, 1, 0, 0),  # open 6 (due 31 Oct); 29 Oct run
     }
     assert [(d.id, d.targets) for d in october.decisions] == [
         (1, [("comms", True), ("repl", False)])]
@@ -241,9 +255,11 @@ def test_report_numbers_match_the_hand_computed_fixture(rep: Bot) -> None:
     november = build(rep, dt.date(2026, 11, 1))
     assert november.partial
     assert numbers(november) == {
-        "secretariat": (0, 0, 0, 0, 0, 0, 0),
-        "repl": (2, 2, 2, 1, 1, 1, 0),  # open 1,4 (both late); done 3 and 8; moved 5 Nov held
-        "comms": (2, 1, 0, 0, 0, 1, 0),  # open 6,7; 26 Nov held
+        "secretariat": (0, 0, 0, 0, 0, 0, 0, 0, 0),
+        # open 1,4 (both late); done 3 and 8; 3 Nov moved to 5 Nov, run three times that day
+        "repl": (2, 2, 2, 1, 1, 1, 3, 0, 1),
+        # open 6,7; 26 Nov on the calendar, but no meeting was run: not held
+        "comms": (2, 1, 0, 0, 0, 1, 0, 0, 0),
     }
     assert november.history[-1][1] == {"secretariat": (0, 0), "repl": (2, 2), "comms": (2, 1)}
     # the current month agrees with secretariat summary
@@ -260,8 +276,10 @@ def test_report_command_posts_text_chart_and_files(rep: Bot, tmp_path: Path) -> 
     assert text.startswith("== Monthly report, October 2026 ==")
     assert "1 decisions this month, 1 waiting for acknowledgement: D-1 (repl)" in text
     table = next(b for b in reply.blocks if isinstance(b, Table))
-    assert [plain_spans(c) for c in table.rows[1]] == ["repl", "3", "1", "1", "0/1", "0", "1"]
-    assert [plain_spans(c) for c in table.rows[-1]] == ["total", "4", "2", "1", "1/2", "1", "1"]
+    assert [plain_spans(c) for c in table.rows[1]] == ["repl", "3", "1", "1", "0/1", "0", "0", "1",
+                                                        "0"]
+    assert [plain_spans(c) for c in table.rows[-1]] == ["total", "4", "2", "1", "1/2", "1", "1", "1",
+                                                         "0"]
     files = {b.name: b for b in reply.blocks if isinstance(b, File)}
     assert set(files) == {"report-2026-10.png", "report-2026-10.md", "report-2026-10.html"}
     png = files["report-2026-10.png"]
@@ -270,7 +288,7 @@ def test_report_command_posts_text_chart_and_files(rep: Bot, tmp_path: Path) -> 
     assert reports.png_size(png.content) == (1000, 500)
     (tmp_path / png.name).write_bytes(png.content)
     md = files["report-2026-10.md"].content.decode()
-    assert "| repl | 3 | 1 | 1 | 0/1 | 0 | 1 |" in md
+    assert "| repl | 3 | 1 | 1 | 0/1 | 0 | 0 | 1 | 0 |" in md
     assert "![Open and overdue actions per group](report-2026-10.png)" in md
     page = files["report-2026-10.html"].content.decode()
     assert page.startswith("<!DOCTYPE html>") and "data:image/png;base64," in page
@@ -395,7 +413,7 @@ def test_delivery_posts_the_report_before_the_board_meets(rep: Bot) -> None:
     assert "Before the Board meets Wed 02 Dec 2026 14:00 CET: the report for November 2026" in text
     assert "[file report-2026-11.png" in text and "[file report-2026-11.html" in text
     assert "Open and overdue as of 30 Nov 2026 15:00 CET (month to date)" in text
-    assert re.search(r"^repl +2 +2 +2 +1/1 +1 +0$", text, re.MULTILINE), text
+    assert re.search(r"^repl +2 +2 +2 +1/1 +1 +3 +0 +1$", text, re.MULTILINE), text
 
 
 def test_report_month_for_a_meeting() -> None:
@@ -426,3 +444,27 @@ def test_export_local_dates_match_direct_conversion(zone: str) -> None:
             assert (convert.by_hour.get(str(at)[:13]) or want) == want, at
         t += dt.timedelta(hours=1)
     assert convert(None) == ""
+
+
+# --- links to the bot's web pages: the host when it is known, a hint when it is not ----------
+
+
+@pytest.mark.parametrize("line", ["meeting feed repl", "meeting feed all",
+                                  "secretariat feeds", "secretariat dashboard"])
+def test_web_links_have_a_host_or_a_hint(bare_bot: Bot, line: str) -> None:
+    import dataclasses
+
+    bot = bare_bot
+    bot.admin("tg create repl Replication")
+    bot.admin("tg create secretariat Secretariat")
+    bot.admin("tg add repl @sam")
+    bot.admin("tg add secretariat @sam")
+    bare = bot.say("sam", None, line)
+    assert re.search(r"(?m)^(\w+: )?/(calendar|dashboard)\S*", bare), bare
+    assert "TASKBOT_PUBLIC_URL" in bare and bare.count("TASKBOT_PUBLIC_URL") == 1
+    bot.router.settings = dataclasses.replace(bot.settings,
+                                              public_url="https://taskbot.example.org/")
+    full = bot.say("sam", None, line)
+    assert re.search(r"https://taskbot\.example\.org/(calendar|dashboard)", full), full
+    assert "TASKBOT_PUBLIC_URL" not in full
+    assert "example.org//" not in full

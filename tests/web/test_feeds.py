@@ -114,3 +114,20 @@ def test_wrong_or_missing_tokens_are_refused(bare_bot: Bot, served: str) -> None
         raise AssertionError("POST was accepted")
     except urllib.error.HTTPError as err:
         assert err.code == 405
+
+
+def test_all_feed_has_only_the_groups_the_holder_may_see(bare_bot: Bot, served: str) -> None:
+    setup_groups(bare_bot)
+    # alice chairs repl only: her "all" feed is repl's meetings, not comms' or data's
+    url = link(bare_bot, served, "meeting feed all", who="alice")
+    assert feed_occurrences(fetch(url).body) == bot_occurrences(bare_bot, ["repl"])
+    # checked on every fetch, against her memberships as they are now
+    bare_bot.admin("tg add comms @alice")
+    bare_bot.admin("tg remove repl @alice")
+    assert feed_occurrences(fetch(url).body) == bot_occurrences(bare_bot, ["comms"])
+    # the secretariat's "all" is every group
+    bare_bot.admin("tg create secretariat Secretariat")
+    bare_bot.admin("tg add secretariat @sam")
+    staff = link(bare_bot, served, "meeting feed all", who="sam")
+    assert feed_occurrences(fetch(staff).body) == bot_occurrences(
+        bare_bot, ["repl", "comms", "data"])
