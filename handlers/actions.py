@@ -33,7 +33,7 @@ from sqlalchemy.sql.base import ExecutableOption
 from sqlalchemy.sql.elements import ColumnElement
 
 from handlers.context import Ctx
-from handlers.dates import DateError, parse_date
+from handlers.dates import not_past, parse_date, take_due_tail
 from handlers.directory import (
     find_group,
     mention,
@@ -608,10 +608,7 @@ def _date_or_none(ctx: Ctx, words: list[str]) -> dt.date | None:
 
 
 def _not_past(ctx: Ctx, due: dt.date) -> None:
-    if due < ctx.today:
-        raise UserError(
-            f"The due date {due:%a %d %b %Y} is in the past (today is {ctx.today:%a %d %b %Y})."
-        )
+    not_past(due, ctx.today)
 
 
 def _last_keyword(args: Args, word: str, end: int) -> list[str] | None:
@@ -743,31 +740,10 @@ def register(reg: Registry) -> None:
     )
     def action_add(ctx: Ctx, args: Args) -> Reply:
         raw_users = _take_mentions(ctx, args)
-        end, opts = args.take_trailing_options(
-            {
-                "due": lambda words: parse_date(words, ctx.today),
-                "group": lambda words: _group_named(ctx, words),
-            }
-        )
-        due = opts.get("due")
-        group = opts.get("group")
-        unread_due: list[str] | None = None
-        tail = _last_keyword(args, "due", end) if due is None else None
-        if tail and len(tail) <= 4:
-            # "due 31 Feb" was meant as a date: say so rather than file it as text.
-            try:
-                parse_date(tail, ctx.today)
-            except DateError as err:
-                if err.shaped:
-                    raise
-                if len(tail) <= 2:
-                    unread_due = tail
+        end, due, group = take_due_tail(args, ctx.today, lambda words: _group_named(ctx, words))
         title = check_length(args.text_between(args.pos, end), TITLE_MAX, "title")
         if not title:
             raise UserError("Missing <text...>: what is to be done.")
-        assert due is None or isinstance(due, dt.date)
-        if due is not None:
-            _not_past(ctx, due)
         if group is None:
             group = ctx.channel_group
         if group is None:
@@ -779,13 +755,7 @@ def register(reg: Registry) -> None:
         require_member(ctx, group, "action add")
         people = _resolve_all(ctx, raw_users) or [ctx.actor]
         action = create_action(ctx, group=group, title=title, assignees=people, due=due)
-        reply = Reply(private=False).say("Added ", *_summary(action), ".")
-        if unread_due:
-            reply.say(
-                f"No due date set: {' '.join(unread_due)!r} is not a date I can read; "
-                f"`action due {action_label(action)} <date>` sets one."
-            )
-        return reply
+        return Reply(private=False).say("Added ", *_summary(action), ".")
 
     @reg.command(
         "action", "list", "[mine|all|<@user>|<group>] [overdue|done [since <date>]]",

@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 
 from handlers.actions import CANCELLED, OPEN, create_action
 from handlers.context import CoreSettings, Ctx
-from handlers.dates import parse_date
+from handlers.dates import take_due_tail
 from handlers.decisions import (
     boc_group,
     channels_of,
@@ -67,7 +67,7 @@ from handlers.messages import (
     text,
 )
 from handlers.recurrence import parse_offsets
-from handlers.roles import BOC, chair_and_up, is_boc, require_chair, staff
+from handlers.roles import BOC, chair_and_up, is_boc, require_chair, require_member, staff
 from handlers.router import Incoming, Registry, Router, error_reply
 from storage.models import (
     TEXT_MAX,
@@ -92,9 +92,16 @@ MAX_MEETING = dt.timedelta(hours=24)
 ACK_REACTION = "✅"  # Matrix key; Slack's name is ACK_REACTION_SLACK
 ACK_REACTION_SLACK = "white_check_mark"
 TAGS = ("topic", "info", "link", "idea", "action", "agreed", "decision", "undo", "chair")
-CHAIR_TAGS = frozenset({"topic", "action", "agreed", "decision", "undo", "chair"})
+# MeetBot's split: anyone in the meeting records #info, #idea, #link; #action follows
+# `action add` (members of the group); #undo of one's own last line is anyone's, of another's
+# a chair's; the rest steers the meeting and is the chairs'.
+CHAIR_TAGS = frozenset({"topic", "agreed", "decision", "chair"})
 _TAG = re.compile(r"^#([A-Za-z]+)(?=\s|$)")
 _BEFORE_TOPICS = "Before the first topic"
+
+
+# the usage a refused tagged line is answered with, as a command's is
+TAG_USAGE = {"action": "Usage: #action [<@user> ...] <text...> [due <date>]"}
 
 
 def tag_of(line: str) -> str | None:
@@ -217,7 +224,8 @@ def capture_line(router: Router, msg: Incoming) -> Reply | None:
             session.flush()
         return reply
     except UserError as err:
-        return error_reply(err.message, None)
+        usage = None if isinstance(err, Refused) else TAG_USAGE.get(tag_of(msg.text.strip()) or "")
+        return error_reply(err.message, usage)
     except Exception:
         error_id = secrets.token_hex(4)
         log.exception("meeting capture failed (error id %s)", error_id)
@@ -244,6 +252,8 @@ def capture(ctx: Ctx, meeting: Meeting, line: str) -> Reply | None:
     body = line[len(tag) + 1:].strip()
     if tag in CHAIR_TAGS and not is_meeting_chair(ctx, meeting):
         raise Refused(f"a chair of this meeting (or of {meeting.group.slug})", f"#{tag}")
+    if tag == "action" and not is_meeting_chair(ctx, meeting):
+        require_member(ctx, meeting.group, "#action")
     if tag == "undo":
         return _undo(ctx, meeting)
     if tag == "chair":
@@ -296,13 +306,10 @@ def _action(ctx: Ctx, meeting: Meeting, body: str) -> Reply:
     while (tok := args.peek()) is not None and parse_mention(tok, ctx.platform) is not None:
         raws.append(tok)
         args.pos += 1
-    end, opts = args.take_trailing_options({"due": lambda w: parse_date(w, ctx.today)})
-    due = opts.get("due")
+    end, due, _ = take_due_tail(args, ctx.today)
     title = check_length(args.text_between(args.pos, end), TITLE_MAX, "action")
     if not title:
         raise UserError("#action needs what is to be done: #action @user <text> [due <date>].")
-    if due is not None and due < ctx.today:
-        raise UserError(f"The due date {due:%a %d %b %Y} is in the past.")
     people = [resolve_user(ctx, raw) for raw in raws] or [ctx.actor]
     group = meeting.group
     action = create_action(
@@ -383,6 +390,9 @@ def _undo(ctx: Ctx, meeting: Meeting) -> Reply:
     )
     if item is None:
         raise UserError("Nothing to undo: no item captured yet.")
+    if item.author_id != ctx.actor.id and not is_meeting_chair(ctx, meeting):
+        raise Refused(f"a chair of this meeting (or of {meeting.group.slug})",
+                      "#undo of another's line")
     if item.kind == "decision":
         raise UserError(
             f"Decision D-{item.decision_id} was already posted to its groups, so #undo "
@@ -683,7 +693,8 @@ def register(reg: Registry) -> None:
         "meeting", "start", "[<group>] [for <duration>]",
         "open a meeting in this channel: #topic #info #link #idea #action #agreed "
         "#decision #undo #chair lines are captured until meeting end (closed after 4h "
-        "unless for says otherwise)",
+        "unless for says otherwise); members tag #info #link #idea #action and #undo "
+        "their own last line, chairs the rest",
         "chair and up",
     )
     def meeting_start(ctx: Ctx, args: Args) -> Reply:

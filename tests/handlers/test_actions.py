@@ -126,11 +126,53 @@ def test_add(
     assert events(abot, 1)[0][0] == "created"
 
 
-def test_add_with_unreadable_due_keeps_text_and_says_so(abot: Bot) -> None:
-    out = abot.say("bob", "#repl", "action add Fix the heating due fooday")
-    assert "Added A-1: Fix the heating due fooday for @bob in repl." in out
-    assert "No due date set: 'fooday' is not a date I can read; `action due A-1 <date>`" in out
-    assert action(abot, 1).due is None
+@pytest.mark.parametrize(
+    ("line", "title"),
+    [
+        ("action add @bob Check the due diligence report", "Check the due diligence report"),
+        ("action add Pay what is due", "Pay what is due"),
+        ("action add Review the due process for grants", "Review the due process for grants"),
+        ("action add Brief the working group on budgets", "Brief the working group on budgets"),
+        ('action add Do the "due" diligence', 'Do the "due" diligence'),
+    ],
+)
+def test_words_that_are_not_a_date_stay_in_the_title_silently(
+    abot: Bot, line: str, title: str
+) -> None:
+    out = abot.say("bob", "#repl", line)
+    assert f"Added A-1: {title} for @bob in repl." in out
+    assert out.count("\n") == 0  # no warning line
+    assert action(abot, 1).due is None and action(abot, 1).title == title
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("action add @bob T6 due yesterday",
+         "The due date Fri 27 Nov 2026 is in the past (today is Sat 28 Nov 2026)."),
+        ("action add @bob Fix the heating due fooday", "Can't read 'fooday' as a date"),
+        ("action add @bob Do it due blah", "Can't read 'blah' as a date"),
+        ("action add @bob Do it due Friday 4pm",
+         "A due date is a day, without a time of day: write `due Friday` (that is Fri 04 Dec"),
+        ("action add @bob Do it due 2026-12-15 16:00",
+         "A due date is a day, without a time of day: write `due 2026-12-15`"),
+        ("action add @bob Do it due 15 Dec 10:30", "without a time of day"),
+        ("action add @bob Do it due next fortnight", "Can't read 'next fortnight' as a date"),
+        ("action add @bob Do it due 3 Smarch", "Can't read '3 Smarch' as a date"),
+        ("action add @bob do it group nogroup", "Unknown group 'nogroup'."),
+        ("action add @bob do it group nogroup due friday", "Unknown group 'nogroup'."),
+        ("action add @bob do it due friday group nogroup", "Unknown group 'nogroup'."),
+        ("action add @bob do it due blah group repl", "Can't read 'blah' as a date"),
+        ("action add @bob do it group repl due yesterday", "is in the past"),
+    ],
+)
+def test_a_failed_due_or_group_tail_is_an_error(abot: Bot, line: str, expected: str) -> None:
+    before = abot.counts()
+    reply = abot.ask("bob", "#repl", line)
+    out = render_reply(reply)
+    assert reply.error and expected in out, out
+    assert "Usage: action add [<@user> ...] <text...> [due <date>] [group <group>]" in out
+    assert abot.counts() == before
 
 
 @pytest.mark.parametrize(
@@ -153,8 +195,8 @@ def test_add_with_unreadable_due_keeps_text_and_says_so(abot: Bot) -> None:
          "The due date Fri 27 Nov 2026 is in the past (today is Sat 28 Nov 2026)."),
         ("bob", "#repl", "action add Do it due 31 Feb", "'31 Feb' is not a real date"),
         ("bob", "#repl", "action add Do it due 2026-02-30", "'2026-02-30' is not a real date"),
-        ("bob", "#repl", "action add Do it due 15/12/2027",
-         "could be read two ways: write the date as YYYY-MM-DD"),
+        ("bob", "#repl", "action add Do it due 12/15/2027",
+         "'12/15/2027' is not a real date: numeric dates are day first"),
         ("bob", "#repl", "action add Do it due 31 Feb group repl", "is not a real date"),
         ("bob", "#repl", "action add " + "x" * 501,
          "The title is too long (501 characters; at most 500)."),
@@ -476,7 +518,7 @@ def test_due_set_and_clear(abot: Bot) -> None:
         ("action due A-1 fooday", "Can't read 'fooday' as a date"),
         ("action due A-1 2026-11-27", "The due date Fri 27 Nov 2026 is in the past"),
         ("action due A-1 31 Feb", "'31 Feb' is not a real date"),
-        ("action due A-1 12/01/2027", "could be read two ways"),
+        ("action due A-1 01/13/2027", "numeric dates are day first"),
         ("action due A-7 friday", "No action A-7."),
     ],
 )

@@ -100,9 +100,12 @@ def test_word_lists_are_joined() -> None:
         ("2026-02-30", "'2026-02-30' is not a real date", True),
         ("2027-02-29", "is not a real date", True),
         ("2026-13-01", "is not a real date", True),
-        ("15/12/2027", "could be read two ways: write the date as YYYY-MM-DD", True),
-        ("12/15", "could be read two ways", True),
-        ("15.12.2027", "could be read two ways", True),
+        ("12/15", "'12/15' is not a real date: numeric dates are day first", True),
+        ("31/04/2027", "is not a real date: numeric dates are day first", True),
+        ("29.02.2027", "is not a real date: numeric dates are day first", True),
+        ("2027/12/15", "numeric dates are day first, like 15/12/2026", True),
+        ("15/12.2027", "numeric dates are day first, like 15/12/2026", True),
+        ("15/12/27", "numeric dates are day first, like 15/12/2026", True),
         ("in 0 days", "the number must be between 1 and 999", True),
         ("in 1000 weeks", "the number must be between 1 and 999", True),
         ("32 Dec", "is not a real date", True),
@@ -114,6 +117,61 @@ def test_errors(phrase: str, message: str, shaped: bool) -> None:
     assert message in info.value.message
     assert info.value.shaped is shaped
     assert isinstance(info.value, UserError)
+
+
+@pytest.mark.parametrize(
+    ("phrase", "expected"),
+    [
+        ("15/12", D(2026, 12, 15)),
+        ("15.12.2026", D(2026, 12, 15)),
+        ("15/12/2027", D(2027, 12, 15)),
+        ("03/04", D(2027, 4, 3)),  # day first: 3 April, next one from Sat 28 Nov 2026
+        ("3.4.2027", D(2027, 4, 3)),
+        ("28/11", SAT),
+        ("27/11", D(2027, 11, 27)),
+        ("15.12.", D(2026, 12, 15)),
+        ("29/02", D(2028, 2, 29)),
+    ],
+)
+def test_day_first_numeric(phrase: str, expected: dt.date) -> None:
+    assert parse_date(phrase, SAT) == expected
+
+
+@given(
+    st.dates(min_value=D(1000, 1, 1), max_value=D(9999, 12, 31)),
+    st.sampled_from(["/", "."]),
+    st.booleans(),
+)
+def test_day_first_round_trip(day: dt.date, sep: str, pad: bool) -> None:
+    """Every real day written d/m/yyyy or d.m.yyyy, padded or not, reads back as itself."""
+    fmt = "%02d" if pad else "%d"
+    text = sep.join((fmt % day.day, fmt % day.month, str(day.year)))
+    assert parse_date(text, SAT) == day
+
+
+@given(st.dates(min_value=D(2000, 1, 1), max_value=D(2100, 12, 30)), st.sampled_from("/."))
+def test_day_first_without_year_is_next_such_day(today: dt.date, sep: str) -> None:
+    """``d/m`` is the first such day on or after today, never in the past, within a year
+    (a 29 February within the leap cycle)."""
+    target = today + dt.timedelta(days=40)
+    got = parse_date(f"{target.day}{sep}{target.month}", today)
+    assert got.day == target.day and got.month == target.month
+    assert today <= got <= today + dt.timedelta(days=366)
+
+
+@given(st.integers(0, 99), st.integers(0, 99), st.integers(2000, 2100), st.sampled_from("/."))
+def test_impossible_day_first_refused_with_one_message(
+    day: int, month: int, year: int, sep: str
+) -> None:
+    try:
+        expected = dt.date(year, month, day)
+    except ValueError:
+        with pytest.raises(DateError) as info:
+            parse_date(f"{day}{sep}{month}{sep}{year}", SAT)
+        assert "is not a real date: numeric dates are day first" in info.value.message
+        assert info.value.shaped
+    else:
+        assert parse_date(f"{day}{sep}{month}{sep}{year}", SAT) == expected
 
 
 def test_format_date() -> None:

@@ -300,3 +300,78 @@ def test_shell_script_runs_a_meeting(tg: Bot, tmp_path: Path) -> None:
                      "minutes-repl-2026-12-31.txt"]
     with Session(tg.engine) as s:
         assert len(s.scalars(select(MeetingItem)).all()) == 4
+
+
+def test_members_record_actions_as_outside_a_meeting(tg: Bot) -> None:
+    """#action follows `action add`: any member of the group may record one, as MeetBot lets
+    anyone; a non-member is refused as `action add` refuses, and nothing is written."""
+    tg.say("alice", "#repl", "meeting start")
+    out = cap_text(tg, "carol", "#repl", "#action @carol Write the introduction")
+    assert "Action A-1 for @carol: Write the introduction" in out
+    assert "Added A-2" in tg.say("carol", "#repl", "action add @carol Write the summary")
+    before = tg.counts()
+    refused = cap(tg, "zed", "#repl", "#action @carol Sneak one in")
+    assert refused is not None and refused.error
+    assert "Only a member of repl (or the secretariat) can do #action." in render_reply(refused)
+    after = tg.counts()
+    # zed's line still counts for attendance; no action or item is written
+    assert after["actions"] == before["actions"]
+    assert after["meeting_items"] == before["meeting_items"]
+
+
+@pytest.mark.parametrize("tag", ["#topic Budget", "#agreed Flat budget", "#chair @bob"])
+def test_members_may_not_steer_the_meeting(tg: Bot, tag: str) -> None:
+    tg.say("alice", "#repl", "meeting start")
+    before = tg.counts()
+    refused = cap(tg, "carol", "#repl", tag)
+    assert refused is not None and refused.error
+    assert "Only a chair of this meeting (or of repl) can do #" in render_reply(refused)
+    assert tg.counts() == before
+
+
+def test_a_member_undoes_only_their_own_last_line(tg: Bot) -> None:
+    tg.say("alice", "#repl", "meeting start")
+    cap_text(tg, "alice", "#repl", "#topic Budget review")
+    before = tg.counts()
+    refused = cap(tg, "carol", "#repl", "#undo")
+    assert refused is not None and refused.error
+    assert "Only a chair of this meeting (or of repl) can do #undo of another's line." in (
+        render_reply(refused))
+    assert tg.counts() == before
+    cap_text(tg, "carol", "#repl", "#action @carol Write the introduction")
+    assert "Removed: #action Write the introduction" in cap_text(tg, "carol", "#repl", "#undo")
+    with Session(tg.engine) as s:
+        assert s.get(Action, 1).status == "cancelled"  # type: ignore[union-attr]
+        assert [i.kind for i in s.scalars(select(MeetingItem))] == ["topic"]
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("#action @bob Review chapter 1 due yesterday",
+         "The due date Wed 30 Dec 2026 is in the past (today is Thu 31 Dec 2026)."),
+        ("#action @bob Review chapter 1 due blah", "Can't read 'blah' as a date"),
+        ("#action @bob Review chapter 1 due Friday 4pm", "without a time of day"),
+        ("#action @bob Review chapter 1 due 31/02", "is not a real date"),
+    ],
+)
+def test_action_tail_refused_as_action_add_refuses(tg: Bot, line: str, expected: str) -> None:
+    """#action reads its `due` tail by the same rule as `action add`: nothing written."""
+    tg.say("alice", "#repl", "meeting start")
+    before = tg.counts()
+    bad = cap(tg, "alice", "#repl", line)
+    assert bad is not None and bad.error
+    out = render_reply(bad)
+    assert expected in out, out
+    assert "Usage: #action [<@user> ...] <text...> [due <date>]" in out
+    after = tg.counts()
+    assert after["actions"] == before["actions"]
+    assert after["meeting_items"] == before["meeting_items"]
+
+
+def test_action_keeps_plain_words_after_due(tg: Bot) -> None:
+    tg.say("alice", "#repl", "meeting start")
+    out = cap_text(tg, "alice", "#repl", "#action @bob Check the due diligence report")
+    assert out == "Action A-1 for @bob: Check the due diligence report"
+    with Session(tg.engine) as s:
+        assert s.get(Action, 1).due is None  # type: ignore[union-attr]

@@ -250,7 +250,7 @@ def test_move_then_skip_then_move_back(sched: Bot) -> None:
          "Only a chair of repl, the secretariat or an admin can do meeting move."),
         ("root", "meeting skip nowhere 2026-12-31", "Unknown group 'nowhere'."),
         ("root", "meeting skip repl", "Missing <date>."),
-        ("root", "meeting skip repl 31/12/2026", "could be read two ways"),
+        ("root", "meeting skip repl 31/11/2026", "is not a real date: numeric dates are day first"),
         ("root", "meeting skip repl someday", "someday"),
         ("root", "meeting skip repl 2026-12-30",
          "repl has no meeting on Wed 30 Dec 2026. Next meetings: Thu 31 Dec 2026, "
