@@ -107,8 +107,8 @@ def test_a_revoked_decision_gets_no_acknowledgement_reminder(board: Bot) -> None
     bot.say("bea", None, "decision revoke D-1 Withdrawn.")
     sender = RecordingSender()
     engine = DeliveryEngine(bot.sessions, bot.settings, {"shell": sender})
-    start = bot.now + dt.timedelta(days=7)
-    for h in range(30):
+    start = bot.now + dt.timedelta(days=7)  # a Saturday: the reminder waits for Monday 09:00
+    for h in range(0, 80, 2):
         bot.now = start + dt.timedelta(hours=h)
         engine.tick(bot.now)
     texts = [t for _, t, _ in sender.sent if "has not acknowledged" in t]
