@@ -105,8 +105,15 @@ def _day_month(raw: str, words: list[str], today: dt.date) -> dt.date | None:
     day = int(m.group(1))
     if year is not None:
         return _make(raw, year, month, day)
+    return _next_such_day(lambda y: _make(raw, y, month, day), month, day, today)
+
+
+def _next_such_day(make: Callable[[int], dt.date], month: int, day: int,
+                   today: dt.date) -> dt.date:
+    """A day and month with no year: the next one on or after ``today`` (``make(year)``
+    builds it, or refuses an impossible one in its own words); 29 February is the next
+    leap day, within one leap cycle."""
     if month == 2 and day == 29:
-        # The next 29 February on or after today, within the next leap cycle.
         for y in range(today.year, today.year + 9):
             try:
                 candidate = dt.date(y, 2, 29)
@@ -114,10 +121,8 @@ def _day_month(raw: str, words: list[str], today: dt.date) -> dt.date | None:
                 continue
             if candidate >= today:
                 return candidate
-    candidate = _make(raw, today.year, month, day)
-    if candidate < today:
-        candidate = _make(raw, today.year + 1, month, day)
-    return candidate
+    candidate = make(today.year)
+    return candidate if candidate >= today else make(today.year + 1)
 
 
 def _numeric(raw: str, m: re.Match[str], today: dt.date) -> dt.date:
@@ -126,18 +131,7 @@ def _numeric(raw: str, m: re.Match[str], today: dt.date) -> dt.date:
     day, month = int(m.group(1)), int(m.group(3))
     if m.group(4) is not None:
         return _make_numeric(raw, int(m.group(4)), month, day)
-    if month == 2 and day == 29:
-        for y in range(today.year, today.year + 9):
-            try:
-                candidate = dt.date(y, 2, 29)
-            except ValueError:
-                continue
-            if candidate >= today:
-                return candidate
-    candidate = _make_numeric(raw, today.year, month, day)
-    if candidate < today:
-        candidate = _make_numeric(raw, today.year + 1, month, day)
-    return candidate
+    return _next_such_day(lambda y: _make_numeric(raw, y, month, day), month, day, today)
 
 
 def _make_numeric(raw: str, year: int, month: int, day: int) -> dt.date:
