@@ -705,10 +705,7 @@ def _done_list(
     reply = Reply()
     if not rows:
         return reply.say(f"No done actions {scope}.")
-    total = len(rows)
-    if total > LIST_LIMIT:
-        total = ctx.session.scalar(select(func.count(Action.id)).where(*where)) or 0
-    shown = rows[:LIST_LIMIT]
+    shown, total = _first_and_total(ctx, rows, where, LIST_LIMIT)
     reply.say(f"Done actions {scope}: {total}", style="heading")
     reply.add(Table(
         ("id", "title", "assignees", "group", "done"),
@@ -1008,10 +1005,7 @@ def register(reg: Registry) -> None:
         reply = Reply()
         if not found:
             return reply.say(f"No actions {scope} match {said}.")
-        total = len(found)
-        if total > FIND_LIMIT:
-            total = ctx.session.scalar(select(func.count(Action.id)).where(*where)) or 0
-        shown = found[:FIND_LIMIT]
+        shown, total = _first_and_total(ctx, found, where, FIND_LIMIT)
         reply.say(f"Actions {scope} matching {said}: {total}", style="heading")
         reply.add(Table(ACTION_HEADERS, tuple(action_row(a, ctx.today) for a in shown)))
         if total > len(shown):
@@ -1019,3 +1013,12 @@ def register(reg: Registry) -> None:
                       "Add a word to narrow it down.")
         return reply
 
+
+def _first_and_total(ctx: Ctx, rows: list[Action], where: list[Any],
+                     limit: int) -> tuple[list[Action], int]:
+    """``rows`` was fetched with ``limit + 1``: the first ``limit`` to show, and how many
+    match in all (counted only when there are more than fit, so a short list costs one query)."""
+    total = len(rows)
+    if total > limit:
+        total = ctx.session.scalar(select(func.count(Action.id)).where(*where)) or 0
+    return rows[:limit], total
