@@ -27,7 +27,14 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot import container as composition
 from bot.config import ConfigError, Settings, load_settings, redact_url
 from bot.governance import outcome_of_file, outcome_of_preset
-from bot.shell import DEFAULT_CHANNEL, Shell, os_user, parse_channel, parse_user
+from bot.shell import (
+    DEFAULT_CHANNEL,
+    Shell,
+    enable_line_editing,
+    os_user,
+    parse_channel,
+    parse_user,
+)
 from handlers.governance import describe
 from handlers.grammar import UserError
 from storage.db import make_engine, upgrade
@@ -109,6 +116,8 @@ def start_shell(settings: Settings, as_user: str | None, channel: str | None,
     """The shell; ``serve_web``: the feeds and dashboard on ``PORT`` beside it (``taskbot
     run`` with no chat platform, on a terminal)."""
     me = os_user()
+    if sys.stdin.isatty():
+        enable_line_editing()  # before the web and delivery threads start
     box = shell_container(settings, me)
     stop_web: Callable[[], None] | None = None
     try:

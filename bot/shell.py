@@ -36,6 +36,17 @@ Shell commands (everything else goes to the bot; `help` lists the bot's commands
 Commands may be typed with or without a leading / or !."""
 
 
+def enable_line_editing() -> None:
+    """Load readline, so ``input()`` edits lines and keeps history.
+
+    Call it before any other thread starts: readline's first load writes ``LINES`` and
+    ``COLUMNS`` into the environment, and ``setenv`` while another thread reads the
+    environment (``getenv``: time zones, libfaketime's timed waits) may crash the process.
+    """
+    with contextlib.suppress(ImportError):  # not on every platform
+        import readline  # noqa: F401
+
+
 def os_user() -> str:
     """The login name as a valid shell user name (``me`` if it has none usable)."""
     try:
@@ -182,8 +193,8 @@ class Shell:
         return 1 if self.failed else 0
 
     def run_interactive(self) -> int:
-        with contextlib.suppress(ImportError):  # not on every platform
-            import readline  # noqa: F401  (line editing and history for input())
+        """Prompt and read until Ctrl-D; call :func:`enable_line_editing` first, before any
+        other thread starts."""
         self.write(f"Taskbot shell as {self.user} in {self.channel}. :help for shell "
                    "commands, help for the bot's, Ctrl-D to leave.")
         while True:

@@ -382,6 +382,52 @@ def _wait_reading_the_terminal(pid: int) -> None:
     raise AssertionError(f"the shell never waited on its terminal: {call} {where}")
 
 
+# Runs the bot's shell with an audit hook that notes how many threads exist when readline
+# is first imported (the import that writes LINES and COLUMNS into the environment).
+_COUNT_THREADS_AT_READLINE = """
+import runpy, sys, threading
+notes = sys.argv[1]
+def note(event, args):
+    if event == "import" and args[0] == "readline":
+        with open(notes, "a") as f:
+            f.write(f"{threading.active_count()}\\n")
+sys.addaudithook(note)
+sys.argv = ["bot", "shell", "--in", "#data"]
+runpy.run_module("bot", run_name="__main__", alter_sys=True)
+"""
+
+
+def test_the_shell_loads_readline_before_any_other_thread(taskbot: Taskbot) -> None:
+    """readline's first import calls ``setenv``; with the web or delivery thread already
+    running (each reads the environment: time zones, libfaketime), that raced into a
+    segfault of the shell at start, about one start in eighty under scripts/test-at."""
+    pty = pytest.importorskip("pty")
+    import os
+    import select
+
+    notes = taskbot.cwd / "threads-at-readline"
+    pid, fd = pty.fork()
+    if pid == 0:  # pragma: no cover - the child
+        os.chdir(taskbot.cwd)
+        os.execve(sys.executable, [sys.executable, "-c", _COUNT_THREADS_AT_READLINE,
+                                   str(notes)], taskbot.env())
+    output = b""
+    deadline = time.monotonic() + 60
+    while b"boss@#data> " not in output and time.monotonic() < deadline:
+        if select.select([fd], [], [], 1)[0]:
+            try:
+                output += os.read(fd, 4096)
+            except OSError:
+                break
+    with contextlib.suppress(OSError):
+        os.write(fd, b"\x04")  # Ctrl-D
+    _, status = os.waitpid(pid, 0)
+    os.close(fd)
+    assert b"boss@#data> " in output, output.decode(errors="replace")
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert set(notes.read_text().split()) == {"1"}  # the main thread alone
+
+
 def test_shell_prompts_on_a_terminal(taskbot: Taskbot) -> None:
     """On a pseudo-terminal the shell prompts ``user@channel> ``, Ctrl-C drops the line and
     Ctrl-D ends it."""
