@@ -18,7 +18,7 @@ from typing import TextIO
 
 from bot.textrender import render_reply
 from handlers.grammar import shell_name
-from handlers.meeting_mode import capture_line, looks_like_tag
+from handlers.meeting_mode import capture_line, looks_like_tag, meeting_open_in
 from handlers.messages import File, Reply
 from handlers.router import Incoming, Router
 
@@ -131,6 +131,16 @@ class Shell:
             return True
         if line.startswith(":"):
             return self.meta(line)
+        if not self.router.names_a_command(line) and meeting_open_in(
+                self.router, PLATFORM, self.channel):
+            # discussion in a meeting, as in a chat channel: the speaker counts as present
+            talk = capture_line(self.router, Incoming(
+                platform=PLATFORM, user_id=self.user, user_name=self.user, text=line,
+                channel_id=self.channel))
+            if talk is not None:
+                self.failed |= talk.error
+                self.show(talk)
+            return True
         reply = self.router.handle(
             Incoming(platform=PLATFORM, user_id=self.user, user_name=self.user, text=line,
                      channel_id=self.channel)

@@ -237,6 +237,11 @@ def capture_line(router: Router, msg: Incoming) -> Reply | None:
         session.close()
 
 
+def meeting_open_in(router: Router, platform: str, channel_id: str) -> bool:
+    """Whether a meeting runs in the channel (a reader session: writes nothing)."""
+    return _meeting_open_in(router, platform, channel_id)
+
+
 def _meeting_open_in(router: Router, platform: str, channel_id: str) -> bool:
     with router.deferred() as session:
         return open_meeting_in(session, platform, channel_id, router.settings.clock()) is not None
@@ -713,9 +718,13 @@ def register(reg: Registry) -> None:
         require_chair(ctx, group, "meeting start")
         running = open_meeting_of(ctx.session, group)
         if running is not None:
+            zone = ZoneInfo(zone_of(group, ctx.settings))
+            since = _aware(running.started_at).astimezone(zone)
+            when = (f"{since:%H:%M %Z}" if since.date() == ctx.now.astimezone(zone).date()
+                    else f"{since:%a %d %b %H:%M %Z}")
             raise UserError(
                 f"{group.slug} already has a meeting open (in {running.channel_id}, since "
-                f"{_aware(running.started_at):%H:%M} UTC): meeting end closes it.",
+                f"{when}): meeting end closes it.",
                 show_usage=False)
         here = open_meeting_in(ctx.session, ctx.platform, ctx.channel_id, ctx.now)
         if here is not None:

@@ -210,6 +210,21 @@ class Router:
         parsed = self.parse(msg)
         return None if isinstance(parsed, Reply) else parsed[0]
 
+    def names_a_command(self, text: str) -> bool:
+        """Whether a line reads as a command where every line might be one (the shell): it
+        starts with ``/`` or ``!``, or with ``help``, a command's two words, or a word that
+        is a command on its own. Anything else said in a meeting is talk ("Meeting notes
+        later?" included)."""
+        words = text.strip().lower().split(maxsplit=2)
+        if not words:
+            return False
+        if words[0][:1] in ("/", "!"):
+            return True
+        verbs = self.registry.commands.get(words[0])
+        if words[0] == "help" or (verbs is not None and len(words) == 1 and "" in verbs):
+            return True
+        return verbs is not None and len(words) > 1 and words[1] in verbs
+
     def parse(self, msg: Incoming) -> tuple[Command, Args] | Reply:
         """The resolved command and its arguments, or the reply for a line that is none
         (help, an unknown command, a bad line). Reads no store."""

@@ -21,7 +21,7 @@ from handlers.delivery import DeliveryEngine
 from handlers.meeting_mode import capture_line
 from handlers.messages import Block, ChannelRef, File, Reply
 from handlers.router import Incoming
-from storage.models import Action, AgendaItem, Decision, Meeting, MeetingItem
+from storage.models import Action, AgendaItem, Decision, Meeting, MeetingAttendee, MeetingItem
 from tests.support.dialog import Bot
 
 UTC = dt.UTC
@@ -70,7 +70,13 @@ def test_start_needs_a_chair_and_shows_the_agenda(tg: Bot) -> None:
     out = tg.say("alice", "#repl", "meeting start")
     assert "Meeting of Replication started, chaired by @alice" in out
     assert "1. Budget review" in out and "3. Site visits" in out
-    assert "already has a meeting open" in tg.say("alice", "#repl", "meeting start")
+    again = tg.say("alice", "#repl", "meeting start")
+    # the time it opened, in the group's zone as everything else is (10:00 Brussels)
+    assert "already has a meeting open (in #repl, since 10:00 CET)" in again
+    tg.now = MEETING + dt.timedelta(hours=15)  # 01:00 the next day in Brussels
+    again = tg.say("alice", "#repl", "meeting start for 20h")
+    assert "since Thu 31 Dec 10:00 CET" in again
+    tg.now = MEETING
     with Session(tg.engine) as s:
         m = s.scalars(select(Meeting)).one()
         assert m.occurrence_date == dt.date(2026, 12, 31)
@@ -300,6 +306,34 @@ def test_shell_script_runs_a_meeting(tg: Bot, tmp_path: Path) -> None:
                      "minutes-repl-2026-12-31.txt"]
     with Session(tg.engine) as s:
         assert len(s.scalars(select(MeetingItem)).all()) == 4
+
+
+def test_shell_talk_in_a_meeting_is_discussion(tg: Bot, tmp_path: Path) -> None:
+    """In the shell every line is read as a command; while a meeting runs in the channel a
+    line that names no command is talk, as in a chat channel: no reply, the speaker counts
+    as present. Commands (with or without / or !) still run, and outside a meeting the same
+    line is an unknown command."""
+    out = io.StringIO()
+    shell = Shell(router=tg.router, user="carol", channel="#repl", out=out,
+                  export_dir=tmp_path / "out")
+    assert shell.run_script(["Hello everyone"]) == 1
+    assert "Unknown command 'Hello'" in out.getvalue()
+    tg.say("alice", "#repl", "meeting start")
+    for line in ("Hello everyone", "Sorry I'm late", "Meeting notes later?"):
+        out.seek(0)
+        out.truncate()
+        shell.failed = False
+        assert shell.run_script([line]) == 0, out.getvalue()
+        assert out.getvalue() == ""
+    out.seek(0)
+    out.truncate()
+    assert shell.run_script(["action list mine", "/meeting frobnicate"]) == 1
+    assert "Unknown command" not in out.getvalue()
+    assert "Unknown meeting subcommand 'frobnicate'" in out.getvalue()
+    with Session(tg.engine) as s:
+        attendees = s.scalars(select(MeetingAttendee)).all()
+        lines = {a.person.display_name: a.lines for a in attendees}
+        assert lines == {"alice": 1, "carol": 3}  # alice's `meeting start`
 
 
 def test_members_record_actions_as_outside_a_meeting(tg: Bot) -> None:

@@ -77,3 +77,17 @@ def test_control_characters_are_refused_on_both_stores(bare_bot: Bot, bad: str) 
     assert reply.error
     assert "control character" in bare_bot.say("root", "#x", f"action add A{bad} group repl")
     assert bare_bot.counts() == before
+
+
+def test_names_a_command_knows_every_command_and_no_talk(bare_bot: Bot) -> None:
+    """What the shell reads as a command while a meeting runs: every registered command in
+    any case, help, and any prefixed line; talk that merely starts with a noun is not."""
+    router = bare_bot.router
+    for noun, verbs in router.registry.commands.items():
+        for verb in verbs:
+            assert router.names_a_command(f"{noun.upper()} {verb} x"), (noun, verb)
+    for line in ("help", "HELP action", "/meeting frobnicate", "!hello"):
+        assert router.names_a_command(line), line
+    for line in ("", "   ", "Hello all", "Meeting notes later?", "action items first",
+                 "decision: we wait", "tg"):
+        assert not router.names_a_command(line), line
