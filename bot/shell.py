@@ -16,11 +16,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
+from sqlalchemy import select
+
 from bot.textrender import render_reply
 from handlers.grammar import shell_name
 from handlers.meeting_mode import capture_line, looks_like_tag, meeting_open_in
 from handlers.messages import File, Reply
 from handlers.router import Incoming, Router
+from storage.models import Group
 
 PLATFORM = "shell"
 DEFAULT_CHANNEL = "#general"
@@ -45,6 +48,70 @@ def enable_line_editing() -> None:
     """
     with contextlib.suppress(ImportError):  # not on every platform
         import readline  # noqa: F401
+
+
+def complete_with(router: Router) -> None:
+    """Tab completes commands and groups (when readline is loaded: a terminal)."""
+    try:
+        import readline
+    except ImportError:
+        return
+    completer = Completer(router)
+    readline.set_completer(completer.complete)
+    readline.set_completer_delims(" ")  # '#', '@' and ':' belong to the word
+    if "libedit" in (readline.__doc__ or ""):
+        readline.parse_and_bind("bind ^I rl_complete")
+    else:
+        readline.parse_and_bind("tab: complete")
+
+
+class Completer:
+    """Tab completion for the interactive shell: shell commands, then a command's two words,
+    then group slugs (read from the store at each first Tab, so a new group completes at
+    once) and, after ``:in``, their channels."""
+
+    META = (":as", ":in", ":help", ":quit")
+
+    def __init__(self, router: Router) -> None:
+        self.router = router
+        self._matches: list[str] = []
+
+    def groups(self) -> list[str]:
+        with self.router.deferred() as session:
+            return list(session.scalars(
+                select(Group.slug).where(Group.archived_at.is_(None)).order_by(Group.slug)))
+
+    def candidates(self, before: str) -> list[str]:
+        """Every completion of the last word of ``before`` (the line up to the cursor)."""
+        words = before.split(" ")
+        done, word = [w for w in words[:-1] if w], words[-1]
+        commands = self.router.registry.commands
+        if not done:
+            pool: Iterable[str] = (self.META if word.startswith(":")
+                                   else [*sorted(commands), "help"])
+        elif done[0] == ":in" and len(done) == 1:
+            pool = [f"#{slug}" for slug in self.groups()]
+        elif done[0].startswith(":"):
+            pool = ()
+        elif len(done) == 1 and done[0].lower().lstrip("/!") in commands:
+            pool = sorted(v for v in commands[done[0].lower().lstrip("/!")] if v)
+        elif done[0].lower() == "help" and len(done) == 1:
+            pool = sorted(commands)
+        else:
+            pool = self.groups()
+        return [f"{c} " for c in pool if c.startswith(word)]
+
+    def complete(self, text: str, state: int) -> str | None:
+        """readline's completer: ``state`` 0 computes the matches, later calls page them."""
+        if state == 0:
+            import readline
+
+            line = readline.get_line_buffer()[: readline.get_endidx()]
+            try:
+                self._matches = self.candidates(line)
+            except Exception:  # a store error must not break the line being typed
+                self._matches = []
+        return self._matches[state] if state < len(self._matches) else None
 
 
 def os_user() -> str:
@@ -205,6 +272,7 @@ class Shell:
     def run_interactive(self) -> int:
         """Prompt and read until Ctrl-D; call :func:`enable_line_editing` first, before any
         other thread starts."""
+        complete_with(self.router)
         self.write(f"Taskbot shell as {self.user} in {self.channel}. :help for shell "
                    "commands, help for the bot's, Ctrl-D to leave.")
         while True:

@@ -429,8 +429,8 @@ def test_the_shell_loads_readline_before_any_other_thread(taskbot: Taskbot) -> N
 
 
 def test_shell_prompts_on_a_terminal(taskbot: Taskbot) -> None:
-    """On a pseudo-terminal the shell prompts ``user@channel> ``, Ctrl-C drops the line and
-    Ctrl-D ends it."""
+    """On a pseudo-terminal the shell prompts ``user@channel> ``, Tab completes, Ctrl-C drops
+    the line and Ctrl-D ends it."""
     pty = pytest.importorskip("pty")
     import os
     import select
@@ -478,7 +478,10 @@ def test_shell_prompts_on_a_terminal(taskbot: Taskbot) -> None:
     # thread (the delivery ticker) that takes SIGINT swallows it until the next key
     assert _threads_taking(pid, signal.SIGINT) == []
     _wait_reading_the_terminal(pid)
-    os.write(fd, b"tg show\n")
+    os.write(fd, b"tg sh\t")  # Tab completes the subcommand
+    read_until(b"tg show ")
+    _wait_reading_the_terminal(pid)
+    os.write(fd, b"\n")
     read_until(b"Data Management (data)")
     read_until(b"boss@#data> ")
     _wait_reading_the_terminal(pid)
