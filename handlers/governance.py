@@ -372,13 +372,16 @@ def _check_against_store(session: Session, plan: Plan) -> None:
 
 
 LAST_APPLY_KEY = "governance:applied_at"
+# the last audit row an apply saw: a chat change is an audit row after it. An id, not a time:
+# a fixed or stepped clock, or two writes in one second, cannot hide a change
+AUDIT_MARK_KEY = "governance:audit_mark"
 # chat commands whose effect a file can undo, by what they touched
 GROUP_VERBS = ("rename", "update", "archive", "join_policy")
 
 
 class _Writer:
     def __init__(self, session: Session, settings: CoreSettings, now_naive: dt.datetime,
-                 since: dt.datetime | None) -> None:
+                 since: LastApply) -> None:
         self.session = session
         self.settings = settings
         self.now_naive = now_naive
@@ -397,8 +400,10 @@ class _Writer:
                 .where(AuditLog.entity == entity, AuditLog.entity_id == entity_id,
                        AuditLog.verb.in_(verbs))
                 .order_by(AuditLog.at.desc(), AuditLog.id.desc()))
-        if self.since is not None:
-            stmt = stmt.where(AuditLog.at > self.since)
+        if self.since.audit_mark is not None:
+            stmt = stmt.where(AuditLog.id > self.since.audit_mark)
+        elif self.since.at is not None:  # applied before the mark was kept
+            stmt = stmt.where(AuditLog.at > self.since.at)
         for row, name in self.session.execute(stmt):
             if person is not None and (row.detail or {}).get("person") != person:
                 continue
@@ -570,10 +575,19 @@ class Outcome:
     overrides: list[str]
 
 
-def last_applied(session: Session) -> dt.datetime | None:
-    """When a governance file was last applied (naive UTC), if ever."""
-    raw = kv.get(session, LAST_APPLY_KEY)
-    return dt.datetime.fromisoformat(raw) if raw else None
+@dataclass(frozen=True)
+class LastApply:
+    """When a governance file was last applied (naive UTC) and the last audit row it saw;
+    both None if never."""
+
+    at: dt.datetime | None
+    audit_mark: int | None
+
+
+def last_applied(session: Session) -> LastApply:
+    at, mark = kv.get(session, LAST_APPLY_KEY), kv.get(session, AUDIT_MARK_KEY)
+    return LastApply(dt.datetime.fromisoformat(at) if at else None,
+                     int(mark) if mark else None)
 
 
 def apply_with_overrides(
@@ -591,6 +605,9 @@ def apply_with_overrides(
         for platform, ident in plan.admins:
             writer.admin(platform, ident)
         kv.put(session, LAST_APPLY_KEY, now_naive.isoformat())
+        session.flush()
+        mark = session.scalar(select(func.max(AuditLog.id)))
+        kv.put(session, AUDIT_MARK_KEY, str(mark or 0))
         session.flush()
     return Outcome(writer.changes, writer.overrides)
 
@@ -643,7 +660,7 @@ def export_governance(session: Session) -> str:
         lines += ["[[group]]", f"slug = {_toml_str(group.slug)}",
                   f"name = {_toml_str(group.name)}",
                   f"mandate = {_toml_str(group.mandate or '')}",
-                  f"restricted = {'true' if group.restricted else 'false'}",
+                  f"join = {_toml_str(group.join_policy)}",
                   "channels = [" + ", ".join(_toml_str(f"{c.platform}:{c.channel_id}")
                                              for c in group.channels) + "]"]
         members = []

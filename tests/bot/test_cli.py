@@ -208,6 +208,40 @@ def test_governance_apply_twice(taskbot: Taskbot) -> None:
     assert "Lighthouse One" in out and "second Wednesday at 10:00 Europe/Brussels" in out
 
 
+def test_governance_apply_keeps_chat_changes_until_forced_and_export_round_trips(
+        taskbot: Taskbot) -> None:
+    """A chair's change in chat since the last apply is named and kept (nothing written, exit
+    1) unless --force; a field the file omits (the link) is never removed; the export applies
+    with no changes, and an unwritable --output is one line."""
+    (taskbot.cwd / "gov.toml").write_text(GOOD)
+    assert taskbot("governance", "apply", "gov.toml").returncode == 0
+    taskbot.shell("meeting schedule repl 2nd wednesday 10:30 link https://meet.example.org/r\n",
+                  "--as", "alice", "--in", "#repl")
+    before = counts(taskbot.url)
+    kept = taskbot("governance", "apply", "gov.toml")
+    assert kept.returncode == 1, kept.stdout + kept.stderr
+    assert "nothing was written: this would undo changes made in chat" in kept.stderr
+    assert "meeting of repl" in kept.stderr and "alice" in kept.stderr
+    assert "--force" in kept.stderr and "Traceback" not in kept.stderr
+    assert counts(taskbot.url) == before
+    assert "10:30" in taskbot.shell("meeting next repl\n")
+    forced = taskbot("governance", "apply", "gov.toml", "--force")
+    assert forced.returncode == 0, forced.stderr
+    assert "overrode (--force) changes made in chat since the last apply" in forced.stdout
+    shown = taskbot.shell("tg show repl\n")
+    assert "at 10:00" in shown and "https://meet.example.org/r" in shown  # link kept
+    exported = taskbot("governance", "export", "--output", "export.toml")
+    assert exported.returncode == 0, exported.stderr
+    text = (taskbot.cwd / "export.toml").read_text()
+    assert 'join = "request"' in text and "https://meet.example.org/r" in text
+    again = taskbot("governance", "apply", "export.toml")
+    assert again.returncode == 0 and again.stdout.strip() == "no changes", again.stdout
+    bad = taskbot("governance", "export", "--output", "/nonexistent/x.toml")
+    assert bad.returncode == 1
+    assert bad.stderr.strip() == ("taskbot: cannot write /nonexistent/x.toml: "
+                                  "No such file or directory")
+
+
 @pytest.mark.parametrize(
     ("content", "message"),
     [

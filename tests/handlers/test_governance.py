@@ -426,8 +426,13 @@ def test_export_then_apply_changes_nothing(bare_bot: Bot, groups: list[dict[str,
     if chat:  # changes made in chat are exported too
         bare_bot.admin(f"meeting schedule x{run}-0 last monday 16:45 Europe/Lisbon remind 2d")
         bare_bot.admin(f"tg add x{run}-0 @zed project Zulu as chair")
+        bare_bot.admin(f"tg settings x{run}-0 join open")
     with bare_bot.sessions() as s:
         text = export_governance(s)
+        for group in s.scalars(select(Group).where(Group.slug.like(f"x{run}-%"))):
+            # the join policy is in the file, so a fresh store gets it too
+            assert f'slug = "{group.slug}"' in text
+            assert f'join = "{group.join_policy}"' in text.split(f'slug = "{group.slug}"')[1]
     exported = load_toml(text, "export")
     got = outcome(bare_bot, exported, NOW + dt.timedelta(hours=1))
     assert got.changes == [] and got.overrides == [], text
