@@ -340,9 +340,19 @@ class Router:
 
 
 def build_registry() -> Registry:
-    from handlers import actions, admin, decisions, groups, meeting_mode, meetings, secretariat
+    from handlers import (
+        actions,
+        admin,
+        decisions,
+        groups,
+        meeting_held,
+        meeting_mode,
+        meetings,
+        secretariat,
+    )
 
     reg = Registry()
-    for module in (groups, meetings, meeting_mode, actions, decisions, secretariat, admin):
+    for module in (groups, meetings, meeting_mode, meeting_held, actions, decisions,
+                   secretariat, admin):
         module.register(reg)
     return reg

@@ -42,6 +42,7 @@ def _strangers_line(line: str) -> str:
 GUARDED = [
     "meeting schedule boc <rule> 99:99 Mars/Base remind 0x link ftp://x",
     "meeting skip boc 31/31/31",
+    "meeting held boc 31/31/31",
     "meeting move boc never to never 99:99",
     "meeting start boc for ever",
     "tg create Bad! x" + " y" * 50,
