@@ -39,6 +39,7 @@ if str(ROOT) not in sys.path:
 
 from sqlalchemy import Engine, event, func, insert, select, text  # noqa: E402
 
+from bot.mentions import platform_mentions  # noqa: E402
 from bot.textrender import render_reply  # noqa: E402
 from handlers.context import CoreSettings  # noqa: E402
 from handlers.messages import Reply  # noqa: E402
@@ -346,7 +347,8 @@ class Bench:
         self.engine = engine
         self.router = Router(
             make_session_factory(engine),
-            CoreSettings(timezone=ZONE, admins=frozenset({f"shell:{ADMIN}"}), clock=lambda: NOW),
+            CoreSettings(timezone=ZONE, admins=frozenset({f"shell:{ADMIN}"}), clock=lambda: NOW,
+                         mentions=platform_mentions()),
             build_registry(),
         )
 

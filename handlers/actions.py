@@ -37,12 +37,11 @@ from handlers.dates import not_past, parse_date, take_due_tail
 from handlers.directory import (
     find_group,
     mention,
-    person_by_identity,
-    resolve_user,
     take_group,
 )
-from handlers.grammar import Args, Refused, UserError, check_length, parse_id, parse_mention
+from handlers.grammar import Args, Refused, UserError, check_length, parse_id
 from handlers.messages import Button, Buttons, Day, Mention, Reply, Span, Table, When
+from handlers.people import is_person, resolve_people, resolve_person
 from handlers.roles import SECRETARIAT, Guard, is_admin, is_chair, require_member, staff
 from handlers.router import Registry
 from storage.models import (
@@ -575,28 +574,12 @@ def _event_text(event: ActionEvent) -> tuple[Span, ...]:
 
 
 def _take_mentions(ctx: Ctx, args: Args) -> list[str]:
-    """Leading ``<@user>`` tokens (with ``@`` in the shell, so plain words stay text)."""
+    """Leading ``<@user>`` tokens (written as mentions, so plain words stay text)."""
     raws: list[str] = []
-    while (tok := args.peek()) is not None and parse_mention(tok, ctx.platform) is not None:
+    while (tok := args.peek()) is not None and is_person(ctx, tok):
         raws.append(tok)
         args.pos += 1
     return raws
-
-
-def _resolve_all(ctx: Ctx, raws: Sequence[str]) -> list[Person]:
-    """:func:`resolve_user` for each mention, with the identities the reply will mention
-    loaded in the same select (unknown or new people take resolve_user's own path)."""
-    people: list[Person] = []
-    for raw in raws:
-        ref = parse_mention(raw, ctx.platform, bare_ok=True)
-        person: Person | None = None
-        if ref is not None and ref in {(i.platform, i.external_id)
-                                       for i in ctx.actor.identities}:
-            person = ctx.actor  # "@me": loaded with its identities already
-        elif ref is not None:
-            person = person_by_identity(ctx.session, *ref)
-        people.append(person if person is not None else resolve_user(ctx, raw))
-    return people
 
 
 def _date_or_none(ctx: Ctx, words: list[str]) -> dt.date | None:
@@ -750,7 +733,7 @@ def register(reg: Registry) -> None:
             raise UserError("Name a group with `group <group>`: this channel is not linked to one.")
         assert isinstance(group, Group)
         require_member(ctx, group, "action add")
-        people = _resolve_all(ctx, raw_users) or [ctx.actor]
+        people = resolve_people(ctx, raw_users) or [ctx.actor]
         action = create_action(ctx, group=group, title=title, assignees=people, due=due)
         return Reply(private=False).say("Added ", *_summary(action), ".")
 
@@ -785,9 +768,9 @@ def register(reg: Registry) -> None:
             person, scope = ctx.actor, "for you"
         elif args.accept("all"):
             scope = "in all groups"
-        elif parse_mention(word, ctx.platform) is not None:
+        elif is_person(ctx, word):
             args.pos += 1
-            person = resolve_user(ctx, word)
+            person = resolve_person(ctx, word)
             scope = f"for @{person.display_name}"
         else:
             named = take_group(ctx, args)
@@ -911,7 +894,7 @@ def register(reg: Registry) -> None:
             raise UserError("Missing <@user>.")
         args.pos = len(args.tokens)
         require_change(ctx, action, "action assign")
-        people = _unique([resolve_user(ctx, raw) for raw in raws])
+        people = resolve_people(ctx, raws)
         set_assignees(ctx, action, people)
         return Reply(private=False).say(
             f"{action_label(action)} is now for ", *people_spans(people), "."

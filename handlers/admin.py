@@ -5,9 +5,10 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from handlers.context import Ctx
-from handlers.directory import mention, resolve_user
+from handlers.directory import mention
 from handlers.grammar import Args, Refused, UserError
 from handlers.messages import Reply, Span
+from handlers.people import resolve_person
 from handlers.roles import is_admin
 from handlers.router import Registry
 from storage.models import Person
@@ -41,7 +42,7 @@ def register(reg: Registry) -> None:
         raw = args.next("<@user>")
         args.done()
         _require_admin(ctx, "admin add")
-        person = resolve_user(ctx, raw)
+        person = resolve_person(ctx, raw)
         if person.is_admin:
             return Reply().say(mention(person), " is an admin already.")
         person.is_admin = True
@@ -53,7 +54,7 @@ def register(reg: Registry) -> None:
         raw = args.next("<@user>")
         args.done()
         _require_admin(ctx, "admin remove")
-        person = resolve_user(ctx, raw)
+        person = resolve_person(ctx, raw)
         if not person.is_admin:
             raise UserError(f"{person.display_name} is not an admin made in chat.")
         person.is_admin = False

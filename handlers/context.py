@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, cast
 from zoneinfo import ZoneInfo
@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Table, bindparam, insert, select
 from sqlalchemy.orm import Session
 
+from handlers.mentions import MentionRules
 from storage.models import AuditLog, Channel, Group, Person
 
 Clock = Callable[[], dt.datetime]
@@ -30,6 +31,8 @@ class CoreSettings:
     export_dir: str = "."
     # where ``taskbot run`` serves its web pages (calendar feeds, dashboard), for links
     public_url: str = ""
+    # how each platform writes a person (its adapter registers it): handlers.people reads it
+    mentions: MentionRules = field(default_factory=MentionRules)
 
     @property
     def zone(self) -> ZoneInfo:

@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from handlers.context import Ctx, utc_now
-from handlers.grammar import Args, UserError, parse_mention
+from handlers.grammar import Args, UserError
 from handlers.messages import Mention
 from storage.models import NAME_MAX, SLUG_MAX, Group, Identity, Membership, Person
 
@@ -78,28 +78,6 @@ def mention(person: Person) -> Mention:
         person.display_name,
         tuple((i.platform, i.external_id) for i in person.identities),
     )
-
-
-def resolve_user(ctx: Ctx, raw: str, *, create: bool = False) -> Person:
-    """A ``<@user>`` argument as a person.
-
-    Slack and Matrix ids are verified by their platform, so they may be created on first
-    mention; shell names are created only where ``create`` (``tg add``), so a typo is an
-    error rather than a ghost person.
-    """
-    ref = parse_mention(raw, ctx.platform, bare_ok=True)
-    if ref is None:
-        raise UserError(f"{raw!r} is not a user (mention them, like @name).")
-    platform, external_id = ref
-    if any(i.platform == platform and i.external_id == external_id
-           for i in ctx.actor.identities):
-        return ctx.actor  # "@me" is common, and the actor is loaded already
-    person = find_identity(ctx.session, platform, external_id)
-    if person is not None:
-        return person
-    if create or platform != "shell":
-        return ensure_person(ctx.session, platform, external_id)
-    raise UserError(f"Unknown user {raw}: add them to a group first with tg add.")
 
 
 def all_groups(session: Session) -> list[Group]:

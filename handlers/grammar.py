@@ -62,7 +62,8 @@ _QUOTES = {'"': '"', "“": "”", "”": "”"}
 
 
 def tokenize(line: str) -> list[Token]:
-    """Split on whitespace; ``"..."`` groups words, ``<...>`` (a Slack mention) is one token."""
+    """Split on whitespace; ``"..."`` groups words, ``<...>`` (a bracketed mention) is one
+    token."""
     tokens: list[Token] = []
     i, n = 0, len(line)
     while i < n:
@@ -225,9 +226,6 @@ def check_length(value: str, limit: int, what: str) -> str:
     return value
 
 
-_SLACK_MENTION = re.compile(r"^<@([UW][A-Z0-9]{2,20})(?:\|[^>]*)?>$")
-_MATRIX_ID = re.compile(r"^@[a-z0-9._=\-/+]+:[A-Za-z0-9.\-]+(?::\d+)?$", re.ASCII)
-_MATRIX_PILL = re.compile(r"^https://matrix\.to/#/(@[^?\s]+)")
 # a shell user name: a letter of any script, then letters, ASCII digits, '.', '_', '-'
 _SHELL_NAME = re.compile(r"^@?([^\W\d_](?:[^\W\d]|[0-9.\-]){0,63})$")
 
@@ -239,25 +237,3 @@ def shell_name(raw: str) -> str | None:
     return m.group(1) if m else None
 
 
-def parse_mention(raw: str, platform: str, *, bare_ok: bool = False) -> tuple[str, str] | None:
-    """Return ``(platform, external_id)`` for a user reference, or None if it is not one.
-
-    ``bare_ok`` accepts a shell name without ``@`` where the grammar expects a user.
-    """
-    m = _SLACK_MENTION.match(raw)
-    if m:
-        return ("slack", m.group(1))
-    pill = _MATRIX_PILL.match(raw)
-    if pill:
-        raw = pill.group(1)
-    if _MATRIX_ID.match(raw):
-        return ("matrix", raw)
-    if platform == "shell" or platform not in ("slack", "matrix"):
-        name = shell_name(raw)
-        if name is not None and (raw.startswith("@") or bare_ok):
-            return ("shell", name)
-    return None
-
-
-def is_mention(raw: str, platform: str) -> bool:
-    return parse_mention(raw, platform) is not None

@@ -17,11 +17,11 @@ from handlers.directory import (
     membership,
     mention,
     optional_group,
-    resolve_user,
     take_group,
 )
 from handlers.grammar import Args, Refused, UserError, check_length
 from handlers.messages import Block, ChannelRef, Post, Reply, Span, Table, When, text
+from handlers.people import resolve_person
 from handlers.roles import (
     ROLE_GROUPS,
     chair_and_up,
@@ -252,7 +252,7 @@ def _request_named(ctx: Ctx, args: Args, what: str) -> tuple[Group, Person, Join
     raw_user = args.next("<@user>")
     args.done()
     require_chair(ctx, group, what)
-    person = resolve_user(ctx, raw_user)
+    person = resolve_person(ctx, raw_user)
     req = request_of(ctx, group, person)
     if req is None or req.status != "pending":
         raise UserError(
@@ -546,7 +546,7 @@ def register(reg: Registry) -> None:
                 raise UserError(f"Role must be chair or member, not {role!r}.")
         args.done()
         require_chair(ctx, group, "tg add")
-        person = resolve_user(ctx, raw_user, create=True)
+        person = resolve_person(ctx, raw_user, create=True)
         m = membership(ctx.session, group, person)
         if m is None:
             m = Membership(
@@ -583,7 +583,7 @@ def register(reg: Registry) -> None:
         raw_to = _take_reassign(args)
         args.done()
         require_chair(ctx, group, "tg remove")
-        person = resolve_user(ctx, raw_user)
+        person = resolve_person(ctx, raw_user)
         m = membership(ctx.session, group, person)
         if m is None:
             raise UserError(f"{person.display_name} is not a member of {group.slug}.")
@@ -735,7 +735,7 @@ def _reassignee(ctx: Ctx, group: Group, leaving: Person, raw: str | None) -> Per
     anything is written, so a bad name removes no one)."""
     if raw is None:
         return None
-    to = resolve_user(ctx, raw)
+    to = resolve_person(ctx, raw)
     if to.id == leaving.id:
         raise UserError(f"Reassign to someone other than @{leaving.display_name}.")
     if membership(ctx.session, group, to) is None:

@@ -40,7 +40,7 @@ from handlers.decisions import (
     past_date,
     record_decision,
 )
-from handlers.directory import ensure_person, mention, resolve_user, take_group
+from handlers.directory import ensure_person, mention, take_group
 from handlers.grammar import (
     MAX_LINE,
     Args,
@@ -49,7 +49,6 @@ from handlers.grammar import (
     ascii_int,
     check_length,
     control_character_error,
-    parse_mention,
     tokenize,
 )
 from handlers.meetings import Occurrence, occurrences, upcoming
@@ -66,6 +65,7 @@ from handlers.messages import (
     plain_spans,
     text,
 )
+from handlers.people import is_person, resolve_people, resolve_person
 from handlers.recurrence import parse_offsets
 from handlers.roles import BOC, chair_and_up, is_boc, require_chair, require_member, staff
 from handlers.router import Incoming, Registry, Router, error_reply
@@ -308,14 +308,14 @@ def _agenda_match(ctx: Ctx, meeting: Meeting, body: str) -> AgendaItem | None:
 def _action(ctx: Ctx, meeting: Meeting, body: str) -> Reply:
     args = Args(body, tokenize(body))
     raws: list[str] = []
-    while (tok := args.peek()) is not None and parse_mention(tok, ctx.platform) is not None:
+    while (tok := args.peek()) is not None and is_person(ctx, tok):
         raws.append(tok)
         args.pos += 1
     end, due, _ = take_due_tail(args, ctx.today)
     title = check_length(args.text_between(args.pos, end), TITLE_MAX, "action")
     if not title:
         raise UserError("#action needs what is to be done: #action @user <text> [due <date>].")
-    people = [resolve_user(ctx, raw) for raw in raws] or [ctx.actor]
+    people = resolve_people(ctx, raws) or [ctx.actor]
     group = meeting.group
     action = create_action(
         ctx, group=group, title=title, assignees=people, due=due,
@@ -372,7 +372,7 @@ def _chair(ctx: Ctx, meeting: Meeting, body: str) -> Reply:
     words = body.split()
     if not words:
         raise UserError("#chair needs someone: #chair <@user>.")
-    people = [resolve_user(ctx, w) for w in words]
+    people = [resolve_person(ctx, w) for w in words]
     chairs = list(meeting.chair_ids or [])
     for p in people:
         if p.id not in chairs:

@@ -26,7 +26,7 @@ from sqlalchemy import Select, case, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from handlers.context import CoreSettings, Ctx
-from handlers.directory import mention, resolve_user, take_group
+from handlers.directory import mention, take_group
 from handlers.grammar import Args, Refused, UserError, ascii_int
 from handlers.messages import (
     Block,
@@ -41,6 +41,7 @@ from handlers.messages import (
     When,
     plain_of,
 )
+from handlers.people import resolve_person
 from handlers.roles import is_member, require_member, require_staff, staff
 from handlers.router import Registry
 from handlers.secretariat import CSV_HEADER, ActionQuery, csv_batches, write_csv
@@ -1221,7 +1222,7 @@ def register(reg: Registry) -> None:
             raw = args.next("<@user>")
             args.done()
             require_staff(ctx, "secretariat feeds reset")
-            person = resolve_user(ctx, raw)
+            person = resolve_person(ctx, raw)
             reset_link_key(ctx.session, person.id, ctx.now)
             ctx.audit("link", "link_key", person.id, reset="secretariat")
             return Reply(private=True).say(

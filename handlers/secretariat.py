@@ -22,9 +22,10 @@ from typing import Any, TextIO, TypeVar
 from sqlalchemy import ColumnElement, FromClause, Select, String, bindparam, cast, func, select
 
 from handlers.context import Ctx
-from handlers.directory import all_groups, find_identity, take_group
-from handlers.grammar import Args, UserError, parse_mention
+from handlers.directory import all_groups, take_group
+from handlers.grammar import Args, UserError
 from handlers.messages import Day, File, Mention, Reply, Span, Table, When
+from handlers.people import is_person, resolve_person
 from handlers.roles import require_staff
 from handlers.router import Registry
 from storage.models import (
@@ -102,7 +103,7 @@ def _take_project(ctx: Ctx, args: Args) -> str:
             return projects[key]
     typed = []
     for w in words:
-        if w.lower() in _KEYWORDS or parse_mention(w, ctx.platform) is not None:
+        if w.lower() in _KEYWORDS or is_person(ctx, w):
             break
         typed.append(w)
     if not typed:
@@ -136,14 +137,11 @@ def parse_action_query(ctx: Ctx, args: Args) -> ActionQuery:
         elif low == "project":
             args.pos += 1
             q.project = _take_project(ctx, args)
-        elif (ref := parse_mention(word, ctx.platform)) is not None:
+        elif is_person(ctx, word):
             args.pos += 1
             if q.person is not None:
                 raise UserError("Name at most one <@user>.")
-            person = find_identity(ctx.session, *ref)
-            if person is None:
-                raise UserError(f"Unknown user {word}: no one by that name has been seen here.")
-            q.person = person
+            q.person = resolve_person(ctx, word)
         else:
             raise UserError(f"Unexpected {word!r}.")
     return q

@@ -78,12 +78,12 @@ def test_a_too_long_line_gets_its_commands_usage(bot: Bot) -> None:
 
 @pytest.mark.parametrize("typed", ["Émile", "@Émile", "E\u0301mile", "Zoë-2", "Łucja.k"])
 def test_shell_names_take_letters_of_any_script(typed: str) -> None:
+    from bot.mentions import platform_mentions
     from bot.shell import parse_user
-    from handlers.grammar import parse_mention
 
     name = parse_user(typed)
     assert name == unicodedata.normalize("NFC", typed.lstrip("@"))
-    assert parse_mention("@" + typed.lstrip("@"), "shell") == ("shell", name)
+    assert platform_mentions().read("@" + typed.lstrip("@"), "shell") == ("shell", name)
 
 
 @pytest.mark.parametrize("typed", ["٣x", "1abc", "_x", "a b", "x" * 65])

@@ -10,6 +10,7 @@ import datetime as dt
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
+from bot.mentions import platform_mentions
 from bot.textrender import render_reply
 from handlers.context import CoreSettings
 from handlers.messages import Reply
@@ -27,7 +28,8 @@ class Bot:
         self.now = now
         self.sessions = make_session_factory(engine)
         self.settings = CoreSettings(
-            timezone=timezone, admins=frozenset({f"shell:{ADMIN}"}), clock=lambda: self.now
+            timezone=timezone, admins=frozenset({f"shell:{ADMIN}"}), clock=lambda: self.now,
+            mentions=platform_mentions(),
         )
         self.router = Router(self.sessions, self.settings, build_registry())
         if preset:
