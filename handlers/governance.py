@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from handlers.context import CoreSettings
 from handlers.directory import ensure_person, find_identity, membership
 from handlers.grammar import UserError
+from handlers.mentions import MentionRules
 from handlers.roles import ROLE_GROUPS
 from storage import kv
 from storage.models import (
@@ -38,7 +39,6 @@ from storage.models import (
     Person,
 )
 
-PLATFORMS = ("shell", "slack", "matrix")
 SLUG = re.compile(rf"^[a-z][a-z0-9-]{{1,{SLUG_MAX - 1}}}$")
 TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$", re.ASCII)
 OFFSET = re.compile(r"^\d{1,3}[dhm]$", re.ASCII)
@@ -113,25 +113,30 @@ class _Problems:
             )
 
 
-def parse_ref(raw: object, what: str) -> tuple[str, str]:
-    """``platform:id`` as used for channels and users (``matrix:!room:server`` keeps its
-    own colons)."""
+def parse_ref(raw: object, what: str, rules: MentionRules) -> tuple[str, str]:
+    """``platform:id`` as used for channels and users (an id keeps its own colons); the
+    platforms are those the adapters registered."""
+    platforms = rules.platforms
     if not isinstance(raw, str) or ":" not in raw:
-        raise ValueError(f"{what} {raw!r} must be a string like 'slack:C0123' or 'shell:#name'")
+        raise ValueError(f"{what} {raw!r} must be a string like '<platform>:<id>' "
+                         f"(platform one of {', '.join(platforms)})")
     platform, _, ident = raw.partition(":")
     platform = platform.strip().lower()
     ident = ident.strip()
-    if platform not in PLATFORMS:
-        raise ValueError(f"{what} {raw!r}: platform must be one of {', '.join(PLATFORMS)}")
+    if platform not in platforms:
+        raise ValueError(f"{what} {raw!r}: platform must be one of {', '.join(platforms)}")
     if not ident or len(ident) > 255:
         raise ValueError(f"{what} {raw!r} has no id after the platform")
     return platform, ident
 
 
-def _user_ref(raw: object) -> tuple[str, str]:
-    platform, ident = parse_ref(raw, "user")
-    if platform == "shell":
-        ident = ident.removeprefix("@")
+def _user_ref(raw: object, rules: MentionRules) -> tuple[str, str]:
+    """A person: where people are typed names (a local syntax), ``@ann`` is ``ann``, as in
+    chat; a platform's own ids are kept exactly."""
+    platform, ident = parse_ref(raw, "user", rules)
+    syntax = rules.own(platform)
+    if syntax is not None and syntax.local:
+        ident = syntax.read(ident, bare=True) or ident
     return platform, ident
 
 
@@ -218,7 +223,8 @@ def _meeting(problems: _Problems, where: str, raw: object) -> MeetingSpec | None
     return MeetingSpec(rule, start, zone, remind, link, duration)
 
 
-def _members(problems: _Problems, where: str, raw: object) -> tuple[MemberSpec, ...]:
+def _members(problems: _Problems, where: str, raw: object,
+             rules: MentionRules) -> tuple[MemberSpec, ...]:
     if not isinstance(raw, list):
         problems.add(where, "members must be a list of { user = ..., project = ..., role = ... }")
         return ()
@@ -227,11 +233,11 @@ def _members(problems: _Problems, where: str, raw: object) -> tuple[MemberSpec, 
     for i, entry in enumerate(raw, 1):
         here = f"{where} member {i}"
         if not isinstance(entry, Mapping):
-            problems.add(here, "must be a table like { user = \"slack:U0123\" }")
+            problems.add(here, "must be a table like { user = \"<platform>:<id>\" }")
             continue
         _unknown_keys(problems, here, entry, MEMBER_KEYS)
         try:
-            platform, ident = _user_ref(entry.get("user"))
+            platform, ident = _user_ref(entry.get("user"), rules)
         except ValueError as err:
             problems.add(here, str(err))
             continue
@@ -247,7 +253,7 @@ def _members(problems: _Problems, where: str, raw: object) -> tuple[MemberSpec, 
     return tuple(out)
 
 
-def parse_governance(data: Mapping[str, Any]) -> Plan:
+def parse_governance(data: Mapping[str, Any], rules: MentionRules) -> Plan:
     """Validate the whole declaration; raise one UserError listing every problem."""
     problems = _Problems()
     _unknown_keys(problems, "file", data, TOP_KEYS)
@@ -309,7 +315,7 @@ def parse_governance(data: Mapping[str, Any]) -> Plan:
             raw_channels = []
         for ch in raw_channels:
             try:
-                ref = parse_ref(ch, "channel")
+                ref = parse_ref(ch, "channel", rules)
             except ValueError as err:
                 problems.add(where, str(err))
                 continue
@@ -320,7 +326,7 @@ def parse_governance(data: Mapping[str, Any]) -> Plan:
         meeting = None
         if "meeting" in raw:
             meeting = _meeting(problems, where, raw["meeting"])
-        members = _members(problems, where, raw.get("members", []))
+        members = _members(problems, where, raw.get("members", []), rules)
         groups.append(
             GroupSpec(slug, name, mandate, restricted, tuple(refs), meeting, members, join)
         )
@@ -331,7 +337,7 @@ def parse_governance(data: Mapping[str, Any]) -> Plan:
         raw_admins = []
     for raw in raw_admins:
         try:
-            admins.append(_user_ref(raw))
+            admins.append(_user_ref(raw, rules))
         except ValueError as err:
             problems.add("admins", str(err))
     problems.raise_if_any()
@@ -596,7 +602,7 @@ def apply_with_overrides(
 ) -> Outcome:
     """Make the store match ``data`` and mark the time of this apply; the caller commits or
     rolls back. Raises UserError, having written nothing, if any entry is invalid."""
-    plan = parse_governance(data)
+    plan = parse_governance(data, settings.mentions)
     _check_against_store(session, plan)
     writer = _Writer(session, settings, now_naive, last_applied(session))
     with session.begin_nested():

@@ -20,6 +20,7 @@ from handlers.directory import (
     take_group,
 )
 from handlers.grammar import Args, Refused, UserError, check_length
+from handlers.mentions import MentionRules
 from handlers.messages import Block, ChannelRef, Post, Reply, Span, Table, When, text
 from handlers.people import resolve_person
 from handlers.roles import (
@@ -111,12 +112,10 @@ def chairs(group: Group) -> list[Person]:
     return [m.person for m in group.memberships if m.role == "chair"]
 
 
-def direct_ref(person: Person) -> ChannelRef | None:
-    """Where a direct message to ``person`` goes: their preferred platform's chat."""
-    from handlers.schedules import DM_PREFERENCE
-
-    ids = sorted(person.identities, key=lambda i: (
-        DM_PREFERENCE.index(i.platform) if i.platform in DM_PREFERENCE else 99, i.id))
+def direct_ref(person: Person, rules: MentionRules) -> ChannelRef | None:
+    """Where a direct message to ``person`` goes: their preferred platform's chat (the
+    order the adapters registered their platforms in)."""
+    ids = sorted(person.identities, key=lambda i: (rules.dm_rank(i.platform), i.id))
     return ChannelRef.direct(ids[0].platform, ids[0].external_id) if ids else None
 
 
@@ -214,7 +213,8 @@ def request_to_join(ctx: Ctx, group: Group) -> Reply:
     ]
     reply = Reply()
     heads = chairs(group)
-    refs = [ref for ref in (direct_ref(p) for p in heads) if ref is not None]
+    rules = ctx.settings.mentions
+    refs = [ref for ref in (direct_ref(p, rules) for p in heads) if ref is not None]
     if refs:
         reply.posts.append(Post(group.slug, group.name, refs, notice))
         reply.say(f"Asked to join {group.slug}: its chair{'s' if len(heads) != 1 else ''} ",
@@ -263,9 +263,9 @@ def _request_named(ctx: Ctx, args: Args, what: str) -> tuple[Group, Person, Join
     return group, person, req
 
 
-def _tell(reply: Reply, group: Group, person: Person, blocks: list[Block]) -> None:
+def _tell(ctx: Ctx, reply: Reply, group: Group, person: Person, blocks: list[Block]) -> None:
     """A direct message to ``person`` about their request."""
-    ref = direct_ref(person)
+    ref = direct_ref(person, ctx.settings.mentions)
     if ref is not None:
         reply.posts.append(Post(group.slug, group.name, [ref], list(blocks)))
 
@@ -675,7 +675,7 @@ def register(reg: Registry) -> None:
         ctx.session.flush()
         ctx.audit("approve_join", "group", group.id, person=person.id)
         reply.say("Approved: ", mention(person), f" is now a member of {group.slug}.")
-        _tell(reply, group, person, [text(
+        _tell(ctx, reply, group, person, [text(
             f"Your request to join {group.name} ({group.slug}) was approved by ",
             mention(ctx.actor), ": you are a member now.")])
         return reply
@@ -692,7 +692,7 @@ def register(reg: Registry) -> None:
         ctx.audit("deny_join", "group", group.id, person=person.id)
         reply = Reply().say("Declined the request of ", mention(person),
                             f" to join {group.slug}.")
-        _tell(reply, group, person, [text(
+        _tell(ctx, reply, group, person, [text(
             f"Your request to join {group.name} ({group.slug}) was declined by ",
             mention(ctx.actor), ". Ask them, or the secretariat, if you think it should "
             "not have been.")])

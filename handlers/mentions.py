@@ -91,6 +91,20 @@ class MentionRules:
 
     syntaxes: tuple[MentionSyntax, ...] = ()
 
+    @property
+    def platforms(self) -> tuple[str, ...]:
+        """The registered platforms, in registration order: also the order in which a
+        person's direct messages prefer them."""
+        return tuple(dict.fromkeys(s.platform for s in self.syntaxes))
+
+    def dm_rank(self, platform: str) -> int:
+        """Where ``platform`` stands in the direct-message preference (unknown ones last)."""
+        order = self.platforms
+        return order.index(platform) if platform in order else len(order)
+
+    def own(self, platform: str) -> MentionSyntax | None:
+        return next((s for s in self.syntaxes if s.platform == platform), None)
+
     def on(self, platform: str) -> list[MentionSyntax]:
         own = [s for s in self.syntaxes if s.platform == platform]
         return own + [s for s in self.syntaxes if s.platform != platform and not s.local]

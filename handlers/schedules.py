@@ -52,8 +52,6 @@ WORK_START = dt.time(9, 0)
 WORK_END = dt.time(17, 0)
 WORK_DAYS = range(5)  # Monday to Friday
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-# platforms in the order a person's direct messages prefer them
-DM_PREFERENCE = ("slack", "matrix", "shell")
 
 DEFAULTS: dict[str, str] = {
     "reminders": "on",  # meeting reminders: on (the series' offsets), off, or offsets
@@ -493,7 +491,7 @@ def plan_nudges(session: Session, now: dt.datetime,
         identities[pid].append((platform, ext))
     for person_id, action_ids in per_person.items():
         ids = identities.get(person_id, [])
-        ids.sort(key=lambda i: DM_PREFERENCE.index(i[0]) if i[0] in DM_PREFERENCE else 99)
+        ids.sort(key=lambda i: settings.mentions.dm_rank(i[0]))  # the adapters' order
         if not ids:
             continue
         platform, ext = ids[0]

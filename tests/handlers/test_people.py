@@ -204,3 +204,28 @@ def test_the_resolver_names_no_platform() -> None:
     for path in ("handlers/people.py", "handlers/mentions.py"):
         source = (ROOT / path).read_text(encoding="utf-8").lower()
         assert "slack" not in source and "matrix" not in source, path
+
+
+def test_platforms_and_their_direct_message_order_are_the_registered_ones() -> None:
+    """A platform is an addition: governance files accept exactly the registered platforms,
+    and a person's direct messages prefer them in registration order."""
+    import re as _re
+
+    from handlers.governance import parse_governance
+    from handlers.grammar import UserError
+    from handlers.mentions import MentionRules, NameSyntax, PatternSyntax
+
+    mail = PatternSyntax("mail", (_re.compile(r"(?P<id>[^@\s]+@[^@\s]+)"),), _re.compile(r"\S+@"))
+    rules = MentionRules((mail, NameSyntax("shell")))
+    assert rules.platforms == ("mail", "shell")
+    assert [rules.dm_rank(p) for p in ("mail", "shell", "elsewhere")] == [0, 1, 2]
+    data = {"group": [{"slug": "repl", "name": "Replication", "channels": ["shell:#repl"],
+                       "members": [{"user": "mail:ann@example.org"}, {"user": "shell:@bo"}]}]}
+    plan = parse_governance(data, rules)
+    assert [(m.platform, m.external_id) for m in plan.groups[0].members] == [
+        ("mail", "ann@example.org"), ("shell", "bo")]
+    with pytest.raises(UserError, match="platform must be one of mail, shell"):
+        parse_governance({"admins": ["chat:U1"]}, rules)
+    for path in ("handlers/governance.py", "handlers/schedules.py", "handlers/groups.py"):
+        source = (ROOT / path).read_text(encoding="utf-8").lower()
+        assert "slack" not in source and "matrix" not in source, path
