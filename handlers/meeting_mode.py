@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from handlers.actions import CANCELLED, OPEN, create_action
@@ -37,7 +37,6 @@ from handlers.decisions import (
     channels_of,
     decision_blocks,
     parse_targets,
-    past_date,
     record_decision,
 )
 from handlers.directory import ensure_person, mention, take_group
@@ -56,7 +55,6 @@ from handlers.messages import (
     Block,
     ChannelRef,
     Day,
-    File,
     Post,
     Reply,
     Span,
@@ -279,7 +277,14 @@ def capture(ctx: Ctx, meeting: Meeting, line: str) -> Reply | None:
         body = check_length(body, TEXT_MAX, f"#{tag}")
     item = _add_item(ctx, meeting, tag, body, agenda_item_id=agenda_id)
     label = {"agreed": "Agreed", "topic": "Topic"}.get(tag, tag.capitalize())
-    return Reply().say(f"{label} noted (#{item.id}): {body}")
+    return Reply().say(f"{label} noted (#{item_number(ctx.session, item)}): {body}")
+
+
+def item_number(session: Session, item: MeetingItem) -> int:
+    """An item's number within its meeting (1 for the first line captured), so numbers do
+    not run on from meeting to meeting or group to group."""
+    return session.scalar(select(func.count()).select_from(MeetingItem).where(
+        MeetingItem.meeting_id == item.meeting_id, MeetingItem.id <= item.id)) or 0
 
 
 def _add_item(ctx: Ctx, meeting: Meeting, kind: str, body: str, *,
@@ -445,6 +450,20 @@ def _person_spans(session: Session, pid: int | None) -> tuple[Span, ...]:
     return (mention(person),) if person is not None else ("someone",)
 
 
+def _credit(session: Session, item: MeetingItem) -> tuple[Span, ...]:
+    """Who a captured line is credited to: its author, and for an action whose assignees
+    are others, those assignees first (``for @bob, @carol; by @alice``)."""
+    author = _person_spans(session, item.author_id)
+    act = session.get(Action, item.action_id) if item.action_id is not None else None
+    people = [a.person for a in act.assignees] if act is not None else []
+    if not people or [p.id for p in people] == [item.author_id]:
+        return author
+    spans: list[Span] = ["for "]
+    for i, p in enumerate(people):
+        spans += [", " if i else "", mention(p)]
+    return (*spans, "; by ", *author)
+
+
 def minutes_blocks(session: Session, meeting: Meeting, settings: CoreSettings,
                    carried: Sequence[str] = ()) -> list[Block]:
     """The minutes as neutral blocks: header, topics with their items, actions, agreements
@@ -454,7 +473,8 @@ def minutes_blocks(session: Session, meeting: Meeting, settings: CoreSettings,
     start = _aware(meeting.started_at).astimezone(zone)
     end = _aware(meeting.ended_at).astimezone(zone) if meeting.ended_at else None
     blocks: list[Block] = [
-        text(f"Minutes: {group.name} meeting, {start:%a %d %b %Y}", style="heading"),
+        text(f"Minutes: {group.name} meeting, {start:%a %d %b %Y} (M-{meeting.id})",
+             style="heading"),
     ]
     when = f"Started {start:%H:%M}" + (f", ended {end:%H:%M} {start.tzname()}" if end else "")
     chairs: list[Span] = []
@@ -483,7 +503,7 @@ def minutes_blocks(session: Session, meeting: Meeting, settings: CoreSettings,
                          "decision": f"DECISION D-{it.decision_id}"}.get(it.kind,
                                                                          it.kind.upper())
                 blocks.append(text(f"  - {label}: {it.text} (",
-                                   *_person_spans(session, it.author_id), ")"))
+                                   *_credit(session, it), ")"))
     actions = [it for it in items if it.kind == "action" and it.action_id is not None]
     if actions:
         rows = []
@@ -670,10 +690,10 @@ def compose_minutes(session: Session, meeting_id: int,
     meeting = session.get(Meeting, meeting_id)
     if meeting is None or meeting.ended_at is None:
         return None
-    return minutes_blocks(session, meeting, settings, _carried_of(meeting))
+    return minutes_blocks(session, meeting, settings, carried_of(meeting))
 
 
-def _carried_of(meeting: Meeting) -> list[str]:
+def carried_of(meeting: Meeting) -> list[str]:
     """The carried-over items as the stored minutes list them."""
     text_ = meeting.minutes_text or ""
     marker = "== Carried over to the next meeting's agenda ==\n"
@@ -780,48 +800,14 @@ def register(reg: Registry) -> None:
                                 actor_id=ctx.actor.id)
         reply = Reply(private=False)
         reply.add(*minutes.blocks)
-        local = _aware(meeting.started_at).astimezone(ZoneInfo(zone_of(group, ctx.settings)))
-        reply.say(f"Stored: meeting minutes {group.slug} {local:%Y-%m-%d} returns them, "
-                  "with Markdown and HTML files.")
+        reply.say(f"Stored as M-{meeting.id}: meeting minutes {group.slug} M-{meeting.id} "
+                  "returns them, with Markdown and HTML files (meeting minutes "
+                  f"{group.slug} list shows every meeting).")
         here = ChannelRef(meeting.platform, meeting.channel_id)
         others = [ChannelRef(c.platform, c.channel_id) for c in group.channels
                   if ChannelRef(c.platform, c.channel_id) != here]
         if others:
             reply.posts.append(Post(group.slug, group.name, others, list(minutes.blocks)))
-        return reply
-
-    @reg.command("meeting", "minutes", "[<group>] [<date>]",
-                 "the minutes of a group's last (or that day's) meeting, with .md and .html")
-    def meeting_minutes(ctx: Ctx, args: Args) -> Reply:
-        group = take_group(ctx, args, optional=True)
-        words = args.remaining()
-        args.pos = len(args.tokens)
-        group = group or ctx.channel_group
-        if group is None:
-            raise UserError("Name the group: this channel is not linked to one.")
-        zone = ZoneInfo(zone_of(group, ctx.settings))
-        stmt = (select(Meeting).where(Meeting.group_id == group.id,
-                                      Meeting.ended_at.is_not(None))
-                .order_by(Meeting.started_at.desc()))
-        if words:
-            day = past_date(words, ctx.now.astimezone(zone).date())
-            lo = dt.datetime.combine(day, dt.time.min, tzinfo=zone)
-            stmt = stmt.where(Meeting.started_at >= _naive(lo),
-                              Meeting.started_at < _naive(lo + dt.timedelta(days=1)))
-        meeting = ctx.session.scalars(stmt.limit(1)).first()
-        if meeting is None or meeting.minutes_text is None:
-            when = f" on {day:%a %d %b %Y}" if words else ""
-            raise UserError(f"No minutes of a {group.slug} meeting{when}.", show_usage=False)
-        stamp = f"{_aware(meeting.started_at).astimezone(zone):%Y-%m-%d}"
-        name = f"minutes-{group.slug}-{stamp}"
-        reply = Reply()
-        reply.add(*minutes_blocks(ctx.session, meeting, ctx.settings, _carried_of(meeting)))
-        reply.add(File(f"{name}.md", "text/markdown", meeting.minutes_md.encode("utf-8")
-                       if meeting.minutes_md else b"", f"Minutes {group.slug} {stamp}"))
-        reply.add(File(f"{name}.html", "text/html", (meeting.minutes_html or "").encode(),
-                       f"Minutes {group.slug} {stamp}"))
-        reply.add(File(f"{name}.txt", "text/plain", meeting.minutes_text.encode("utf-8"),
-                       f"Minutes {group.slug} {stamp}"))
         return reply
 
 
@@ -830,10 +816,14 @@ __all__ = [
     "ACK_REACTION_SLACK",
     "capture",
     "capture_line",
+    "carried_of",
     "close_meeting",
     "compose_minutes",
+    "item_number",
     "looks_like_tag",
+    "minutes_blocks",
     "plan_auto_close",
     "register",
     "tag_of",
+    "zone_of",
 ]

@@ -346,13 +346,14 @@ def build_registry() -> Registry:
         decisions,
         groups,
         meeting_held,
+        meeting_minutes,
         meeting_mode,
         meetings,
         secretariat,
     )
 
     reg = Registry()
-    for module in (groups, meetings, meeting_mode, meeting_held, actions, decisions,
-                   secretariat, admin):
+    for module in (groups, meetings, meeting_mode, meeting_minutes, meeting_held, actions,
+                   decisions, secretariat, admin):
         module.register(reg)
     return reg

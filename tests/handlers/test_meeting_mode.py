@@ -117,10 +117,11 @@ def test_full_meeting(tg: Bot) -> None:
     tg.now = MEETING + dt.timedelta(minutes=55)
     assert "chair of this meeting" in tg.say("bob", "#repl", "meeting end")
     out = tg.say("alice", "#repl", "meeting end")
-    assert "== Minutes: Replication meeting, Thu 31 Dec 2026 ==" in out
+    assert "== Minutes: Replication meeting, Thu 31 Dec 2026 (M-1) ==" in out
     assert "Started 10:00, ended 10:55 CET; chaired by @alice." in out
     assert "1. Budget review" in out and "  - INFO: Spend is at 40% (@bob)" in out
-    assert "  - ACTION A-1: Draft the budget (@alice)" in out
+    # an action is credited to the people it is for as well as to who noted it
+    assert "  - ACTION A-1: Draft the budget (for @bob, @carol; by @alice)" in out
     assert "2. The guide, chapter 2" in out and "  - LINK: https://example.org/guide (@bob)" in out
     assert "  - IDEA: A video walkthrough (@bob)" in out
     assert "A-1  Draft the budget  @bob, @carol  Fri 15 Jan 2027" in out
