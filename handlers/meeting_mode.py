@@ -649,7 +649,11 @@ def _carry_agenda(session: Session, meeting: Meeting, now: dt.datetime) -> list[
     group = meeting.group
     if meeting.occurrence_date is None or group.series is None:
         return []
-    reached = {it.agenda_item_id for it in meeting.items if it.agenda_item_id is not None}
+    # an item reached in any meeting held for this date is reached (a group may meet twice)
+    reached = set(session.scalars(
+        select(MeetingItem.agenda_item_id).join(Meeting).where(
+            Meeting.group_id == group.id, Meeting.occurrence_date == meeting.occurrence_date,
+            MeetingItem.agenda_item_id.is_not(None))))
     left = [a for a in agenda_of(session, group, meeting.occurrence_date)
             if a.id not in reached]
     if not left:
@@ -662,6 +666,10 @@ def _carry_agenda(session: Session, meeting: Meeting, now: dt.datetime) -> list[
                 if o.original_date != meeting.occurrence_date), None)
     if nxt is None:
         return []
+    # an earlier meeting of the same date may have carried an item over already
+    there = {" ".join(a.text.lower().split())
+             for a in agenda_of(session, group, nxt.original_date)}
+    left = [a for a in left if " ".join(a.text.lower().split()) not in there]
     for a in left:
         session.add(AgendaItem(group_id=group.id, occurrence_date=nxt.original_date,
                                text=a.text, author_id=a.author_id, created_at=_naive(now)))

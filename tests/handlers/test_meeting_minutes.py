@@ -179,3 +179,24 @@ def test_a_meeting_marked_held_is_listed_and_reads_as_marked(tg: Bot) -> None:
     minutes = tg.say("bob", None, "meeting minutes repl M-1")
     assert "marked held by @root; its minutes were not taken in chat" in minutes
     assert "Attendance" not in minutes
+
+
+def test_two_meetings_of_one_date_carry_its_agenda_over_once(tg: Bot) -> None:
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session
+
+    from storage.models import AgendaItem
+
+    tg.now = DAY - dt.timedelta(days=2)
+    for item in ("Budget", "Site visits", "Guide"):
+        assert not tg.ask("bob", "#repl", f"meeting agenda {item}").error
+    first = meet(tg, DAY, 30, [("alice", "#topic Budget")])
+    assert "== Carried over to the next meeting's agenda ==\n- Site visits\n- Guide" in first
+    # a second meeting for the same date, reaching nothing: Budget stays reached (by the
+    # first) and what is left is not carried a second time
+    second = meet(tg, DAY + dt.timedelta(hours=1), 30, [("bob", "#info Follow-up")])
+    assert "Budget" not in second.split("== Attendance ==")[1]
+    with Session(tg.engine) as s:
+        nxt = [a.text for a in s.scalars(select(AgendaItem).where(
+            AgendaItem.occurrence_date == dt.date(2027, 1, 28)).order_by(AgendaItem.id))]
+    assert nxt == ["Site visits", "Guide"]
