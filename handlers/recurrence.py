@@ -180,7 +180,7 @@ class _WindowedRule(rrule):  # type: ignore[misc]  # dateutil ships no types her
     walk rebuilds its month masks at every new month (every new year for YEARLY) and reads
     ``_bynweekday`` once or twice each time; counting those reads bounds the walk by the
     window's length instead. (A dateutil upgrade that changed this shows in
-    tests/handlers/test_recurrence.py, which times the impossible rules by counting.)
+    tests/handlers/test_permission_first.py, which counts the periods each rule walks.)
     """
 
     _reads_left = -1  # < 0: not counting
