@@ -137,12 +137,13 @@ def start_shell(settings: Settings, as_user: str | None, channel: str | None,
         if hasattr(sys.stdin, "reconfigure"):
             sys.stdin.reconfigure(errors="replace")  # a stray byte is not a reason to stop
         shell = Shell(box.router, user=as_user or me, channel=channel or DEFAULT_CHANNEL,
-                      export_dir=Path(box.core.export_dir))
-        if sys.stdin.isatty():
-            # scheduled posts for shell channels appear as they fall due
-            from bot.scheduler import ShellSender, start_background
+                      export_dir=Path(box.core.export_dir), deliver=box.dispatcher.deliver)
+        from bot.scheduler import ShellSender, start_background
 
-            box.dispatcher.register("shell", ShellSender(shell.write))
+        # a command's posts for shell channels, and (interactive) scheduled ones as they
+        # fall due, are printed; those for chat platforms wait for taskbot run
+        box.dispatcher.register("shell", ShellSender(shell.write))
+        if sys.stdin.isatty():
             scheduler = start_background(box)
             try:
                 return shell.run_interactive()

@@ -33,6 +33,7 @@ class Container:
     # what the preset did on first start (empty when the store had groups already)
     preset_changes: list[str] = field(default_factory=list)
     # every adapter of ``taskbot run`` registers its Sender here, so posts cross platforms
+    # (it sends a command's posts, outbox rows already, at once through the delivery engine)
     dispatcher: Dispatcher = field(default_factory=Dispatcher)
 
     def close(self) -> None:
@@ -79,4 +80,4 @@ def build(
         engine.dispose()
         raise
     return Container(settings, core, engine, sessions, router, make_reader_factory(engine),
-                     changes)
+                     changes, Dispatcher(sessions, core))

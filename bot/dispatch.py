@@ -1,47 +1,77 @@
-"""Fan-out of a reply's posts to every platform this process is connected to.
+"""A command's posts, sent by the process that ran it, on every platform it is connected to.
 
 A decision typed in Slack must reach the target group's Matrix room too, so posts are not
-the receiving adapter's business: each adapter registers its Sender here, and whoever
-handled the command hands the reply's posts over.
+the receiving adapter's business: each adapter registers its Sender here. The posts are
+outbox rows already, written in the command's transaction (``handlers.posts``); this sends
+them at once through the delivery engine, so a send that fails is retried and one this
+process cannot make (a platform it is not connected to) waits for the process that can.
 """
 
 from __future__ import annotations
 
 import logging
-import uuid
+import time
 
-from handlers.delivery import Sender
-from handlers.messages import Post
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from handlers.context import CoreSettings
+from handlers.delivery import DeliveryEngine, Sender
+from storage import outbox
+from storage.models import Outbox
 
 log = logging.getLogger(__name__)
 
 
 class Dispatcher:
-    def __init__(self) -> None:
+    def __init__(self, sessions: sessionmaker[Session] | None = None,
+                 settings: CoreSettings | None = None) -> None:
         self.senders: dict[str, Sender] = {}
+        self.sessions = sessions
+        self.settings = settings
 
     def register(self, platform: str, sender: Sender) -> None:
         self.senders[platform] = sender
 
-    def deliver(self, posts: list[Post]) -> list[str]:
-        """Send each post to each of its channels on a connected platform.
+    def deliver(self, keys: list[str]) -> list[str]:
+        """Send the outbox rows ``keys`` now.
 
-        Returns one line per channel that could not be reached, for the caller to show;
-        channels on platforms this process is not connected to are skipped (and logged).
+        Returns one line per channel that could not be reached, for the caller to show,
+        and one per platform this process is not connected to, naming who delivers them.
         Called from a worker thread, never from the event loop: senders block.
         """
+        if not keys:
+            return []
+        if self.sessions is None or self.settings is None:
+            raise RuntimeError("Dispatcher.deliver needs the store: build it with sessions")
+        engine = DeliveryEngine(self.sessions, self.settings, self.senders, sleep=time.sleep)
+        try:
+            result = engine.deliver(keys)
+        except Exception:  # the rows stay in the outbox: the next tick sends them
+            log.exception("posts %s: sending at once failed; the next tick retries", keys[:3])
+        else:
+            if {d.key for d in result.delivered} >= set(keys):
+                return []  # the usual case: every post went out, nothing to read back
+        with self.sessions() as session:
+            rows = session.execute(select(
+                Outbox.platform, Outbox.channel_id, Outbox.status, Outbox.last_error,
+            ).where(Outbox.key.in_(keys)).order_by(Outbox.id)).all()
         problems: list[str] = []
-        for post in posts:
-            for channel in post.channels:
-                sender = self.senders.get(channel.platform)
-                if sender is None:
-                    log.info("post for %s:%s skipped: platform not connected",
-                             channel.platform, channel.channel_id)
-                    continue
-                try:
-                    sender.send(channel, post.blocks, f"post-{uuid.uuid4().hex}")
-                except Exception as err:  # one unreachable channel must not stop the rest
-                    log.exception("post to %s:%s failed", channel.platform, channel.channel_id)
-                    problems.append(f"Could not post to {channel.platform}:{channel.channel_id}"
-                                    f" ({type(err).__name__}).")
+        waiting: dict[str, int] = {}
+        for platform, channel_id, status, error in rows:
+            if status in (outbox.SENT, outbox.SKIPPED):
+                continue
+            if platform not in self.senders:
+                waiting[platform] = waiting.get(platform, 0) + 1
+                continue
+            if status == outbox.FAILED:
+                problems.append(f"Could not post to {platform}:{channel_id} ({error}).")
+            elif status == outbox.PENDING:
+                problems.append(f"Could not post to {platform}:{channel_id} yet ({error}); "
+                                "it is retried (secretariat deliveries shows it).")
+        for platform, n in sorted(waiting.items()):
+            log.info("%d post(s) for %s wait for a process connected to it", n, platform)
+            problems.append(f"{n} post{'s' if n != 1 else ''} for {platform} wait"
+                            f"{'s' if n == 1 else ''} for the bot connected to it "
+                            "(taskbot run with it configured delivers them).")
         return problems

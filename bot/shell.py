@@ -18,10 +18,10 @@ from typing import TextIO
 
 from sqlalchemy import select
 
-from bot.textrender import render_reply
+from bot.textrender import render_post, render_reply
 from handlers.grammar import shell_name
 from handlers.meeting_mode import capture_line, looks_like_tag, meeting_open_in
-from handlers.messages import File, Reply
+from handlers.messages import File, Post, Reply
 from handlers.router import Incoming, Router
 from storage.models import Group
 
@@ -172,6 +172,10 @@ class Shell:
     read_line: Callable[[str], str] = input
     # a line of this session was refused or failed: a script then exits 1
     failed: bool = False
+    # sends a command's posts (their outbox keys) at once, returning what could not be
+    # sent; the shell's own channels are printed by the sender registered for them. Without
+    # it (a Shell built on a bare router) posts are only printed.
+    deliver: Callable[[list[str]], list[str]] | None = None
 
     def write(self, text: str) -> None:
         if text:
@@ -217,7 +221,19 @@ class Shell:
         return True
 
     def show(self, reply: Reply) -> None:
-        self.write(render_reply(reply))
+        if self.deliver is None or not reply.queued:
+            self.write(render_reply(reply))
+        else:
+            self.write(render_reply(Reply(blocks=reply.blocks)))
+            problems = self.deliver(reply.queued)  # prints the posts for shell channels
+            for post in reply.posts:
+                # what goes to other platforms' channels is shown here as it is queued
+                away = [c for c in post.channels if c.platform != PLATFORM]
+                if away or not post.channels:
+                    self.write(render_post(Post(post.group_slug, post.group_name, away,
+                                                post.blocks)))
+            for problem in problems:
+                self.write(problem)
         files = [b for b in reply.blocks if isinstance(b, File)]
         for post in reply.posts:
             files.extend(b for b in post.blocks if isinstance(b, File))

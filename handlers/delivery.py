@@ -154,12 +154,24 @@ class DeliveryEngine:
         now = now or self.settings.clock()
         result = TickResult()
         self.plan(now, result)
+        self._drain(now, result, None)
+        return result
+
+    def deliver(self, keys: list[str], now: dt.datetime | None = None) -> TickResult:
+        """Send these rows now (a command's posts, just committed), as a tick would: rows
+        another ticker holds, or for a platform this process lacks, are left to it."""
+        result = TickResult()
+        if keys:
+            self._drain(now or self.settings.clock(), result, keys)
+        return result
+
+    def _drain(self, now: dt.datetime, result: TickResult, keys: list[str] | None) -> None:
         # a channel whose send was put off keeps its later rows back too, so that each
         # channel sees its messages in order
         blocked: dict[ChannelRef, dt.datetime] = {}
         budget = [self.wait_budget]
         while True:
-            claim = self._claim(now, result)
+            claim = self._claim(now, result, keys)
             for i, (row_id, key, kind, channel, due_at, blocks) in enumerate(claim.rows):
                 left = self.lease_left(claim)
                 if left < self.reserve:
@@ -168,7 +180,7 @@ class DeliveryEngine:
                                 len(claim.rows) - i)
                     for row in claim.rows[i:]:
                         self._defer(row[0], claim.token, None)
-                    return result
+                    return
                 if channel in blocked:
                     self._defer(row_id, claim.token, blocked[channel])
                     continue
@@ -178,7 +190,6 @@ class DeliveryEngine:
                     blocked[channel] = retry_at
             if len(claim.rows) < self.batch:
                 break
-        return result
 
     def lease_left(self, claim: Claim) -> float:
         """Seconds of the claim's usable lease left, by whichever clock ran further."""
@@ -193,13 +204,15 @@ class DeliveryEngine:
             outbox.mark_status(session, row_id, token, outbox.PENDING, error, until,
                                untried=True)
 
-    def _claim(self, now: dt.datetime, result: TickResult) -> Claim:
+    def _claim(self, now: dt.datetime, result: TickResult,
+               keys: list[str] | None = None) -> Claim:
         out: list[Claimed] = []
         token = outbox.new_token()
         started, started_mono = self.settings.clock(), self.monotonic()
         with self.sessions.begin() as session:
             rows: list[Outbox] = outbox.claim(
-                session, naive_utc(now), self.lease, self.batch, sorted(self.senders), token
+                session, naive_utc(now), self.lease, self.batch, sorted(self.senders), token,
+                keys,
             )
             kinds: dict[str, list[dict[str, Any]]] = {}
             for row in rows:

@@ -64,6 +64,7 @@ from handlers.messages import (
     text,
 )
 from handlers.people import is_person, resolve_people, resolve_person
+from handlers.posts import queue_posts
 from handlers.recurrence import parse_offsets
 from handlers.roles import BOC, chair_and_up, is_boc, require_chair, require_member, staff
 from handlers.router import Incoming, Registry, Router, error_reply
@@ -219,6 +220,8 @@ def capture_line(router: Router, msg: Incoming) -> Reply | None:
             ctx = Ctx(session=session, actor=actor, platform=msg.platform,
                       channel_id=msg.channel_id, settings=router.settings, now=now)
             reply = capture(ctx, meeting, msg.text)
+            if reply is not None and reply.posts and not reply.error:
+                reply.queued = queue_posts(session, reply.posts, now, msg.once)
             session.flush()
         return reply
     except UserError as err:

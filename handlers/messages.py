@@ -135,6 +135,9 @@ class Reply:
     # True: the run's idempotency key (``Incoming.once``) was written already, so nothing
     # was done; an adapter that answers replays silently drops it
     duplicate: bool = False
+    # the outbox keys the router wrote for ``posts`` in the command's own transaction: the
+    # adapter sends them at once (DeliveryEngine.deliver), any later tick if it could not
+    queued: list[str] = field(default_factory=list)
 
     def add(self, *blocks: Block) -> Reply:
         self.blocks.extend(blocks)

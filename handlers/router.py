@@ -20,6 +20,7 @@ from handlers.context import CoreSettings, Ctx
 from handlers.directory import ensure_person, person_by_identity
 from handlers.grammar import MAX_LINE, Args, UserError, control_character_error, tokenize
 from handlers.messages import Reply, Table, text
+from handlers.posts import queue_posts
 from handlers.roles import Guard, guard_for
 from storage import kv
 from storage.db import make_reader_factory
@@ -288,6 +289,8 @@ class Router:
                     return already_done()
                 actor = ensure_person(session, msg.platform, msg.user_id, msg.user_name)
                 reply = cmd.handler(self._ctx(session, actor, msg, now), args)
+                if reply.posts and not reply.error:
+                    reply.queued = queue_posts(session, reply.posts, now, msg.once)
                 # the key that this run happened, written last: committed with the work
                 # it guards, and a command that only reads takes no write lock before it
                 if msg.once is not None and not kv.claim(session, msg.once):

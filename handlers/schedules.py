@@ -22,6 +22,8 @@ from sqlalchemy.orm import Session, selectinload
 from handlers.context import CoreSettings, Ctx
 from handlers.grammar import Args, UserError
 from handlers.messages import Block, ChannelRef, Day, Link, Mention, Table, Text, When
+from handlers.posts import KIND as POST_KIND
+from handlers.posts import compose_post
 from handlers.recurrence import format_offsets, parse_offsets, place
 from storage import outbox
 from storage.models import (
@@ -760,6 +762,7 @@ COMPOSERS: dict[str, Composer] = {
     "ack_reminder": compose_ack_reminder,
     "meeting_minutes": compose_meeting_minutes,
     "boc_report": compose_boc_report,
+    POST_KIND: compose_post,  # a command's posts (handlers.posts)
 }
 # optional: load what a batch of one kind shows before its rows are composed one by one
 PREFETCH: dict[str, Prefetch] = {

@@ -51,6 +51,7 @@ STATUSES = ("open", "overdue", "all")
 # so they never stand before the noun ("No all deliveries.", "24 all actions").
 STATUS_LABELS = {"open": "open actions", "overdue": "overdue actions",
                  "all": "actions (open and done)"}
+KIND_LABELS = {"post": "command post"}  # an outbox kind as ``secretariat deliveries`` shows it
 DELIVERY_LABELS = {"problems": "failed or missed deliveries", "all": "deliveries"}
 CSV_HEADER = (
     "id", "group", "project", "assignees", "title", "status", "created", "due", "done",
@@ -741,12 +742,14 @@ def register(reg: Registry) -> None:
         reply = Reply(secret=True)
         summary = ", ".join(f"{counts.get(s, 0)} {s}" for s in
                             ("pending", "sending", "sent", "failed", "missed", "skipped"))
-        reply.say(f"Scheduled messages: {summary}", style="heading")
+        # scheduled messages and commands' posts (handlers.posts) alike: both are outbox rows
+        reply.say(f"Outgoing messages: {summary}", style="heading")
         if not rows:
             return reply.say(f"No {DELIVERY_LABELS.get(which, f'{which} deliveries')}.")
         table_rows = tuple(
             (
-                (str(r.id),), (r.kind.replace("_", " "),), (f"{r.platform}:{r.channel_id}",),
+                (str(r.id),), (KIND_LABELS.get(r.kind, r.kind.replace("_", " ")),),
+                (f"{r.platform}:{r.channel_id}",),
                 (When(r.due_at.replace(tzinfo=dt.UTC), ctx.settings.timezone),),
                 (r.status,), (str(r.attempts),), ((r.last_error or "")[:80],),
             )

@@ -54,16 +54,15 @@ def insert_new(session: Session, rows: Iterable[NewRow], now: dt.datetime) -> li
         return []
     dialect = session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    inserted: list[str] = []
-    for start in range(0, len(values), 500):
-        stmt = (
-            insert(Outbox)
-            .values(values[start : start + 500])
-            .on_conflict_do_nothing(index_elements=["key"])
-            .returning(Outbox.key)
-        )
-        inserted.extend(session.scalars(stmt))
-    return inserted
+    # one cached statement with the rows as its parameters (SQLAlchemy batches them into
+    # multi-row INSERTs itself): a ``.values(list)`` statement was compiled anew each call,
+    # which cost a command's three posts as much as their insert
+    stmt = (
+        insert(Outbox)
+        .on_conflict_do_nothing(index_elements=["key"])
+        .returning(Outbox.key)
+    )
+    return list(session.scalars(stmt, values))
 
 
 def existing_keys(session: Session, keys: list[str]) -> set[str]:
@@ -80,13 +79,13 @@ def new_token() -> str:
 
 def claim(
     session: Session, now: dt.datetime, lease: dt.timedelta, limit: int, platforms: list[str],
-    token: str,
+    token: str, keys: list[str] | None = None,
 ) -> list[Outbox]:
     """Take up to ``limit`` due rows under ``token``: pending ones whose retry time has
     come, and sending ones whose lease ran out (their process died or took too long).
 
     For a pending row ``claimed_until`` is the earliest retry time, for a sending row the
-    end of its lease.
+    end of its lease. ``keys``, when given, limits the claim to those rows.
     """
     query = (
         select(Outbox)
@@ -102,6 +101,8 @@ def claim(
         .order_by(Outbox.due_at, Outbox.id)
         .limit(limit)
     )
+    if keys is not None:  # these rows only (a command's posts, sent as it answers)
+        query = query.where(Outbox.key.in_(keys))
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
     rows = list(session.scalars(query))

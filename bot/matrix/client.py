@@ -129,7 +129,7 @@ class MatrixBot:
         self.options = options
         self.sessions = sessions
         self.router = router
-        self.dispatcher = dispatcher or Dispatcher()
+        self.dispatcher = dispatcher or Dispatcher(router.sessions, router.settings)
         self.state = MatrixState(sessions, options.user_id)
         self.client = AsyncClient(
             options.homeserver,
@@ -422,7 +422,7 @@ class MatrixBot:
                 self.state.mark_seen(event_id)  # nothing ran: no command to repeat
             if names:
                 self.adopt_names(names)
-            problems = self.dispatcher.deliver(reply.posts) if reply.posts else []
+            problems = self.dispatcher.deliver(reply.queued)
             return reply, problems
 
         reply, problems = await asyncio.to_thread(work)
@@ -571,7 +571,7 @@ class MatrixBot:
             if reply is None:
                 return None, []
             self.state.mark_seen(event_id)
-            return reply, self.dispatcher.deliver(reply.posts) if reply.posts else []
+            return reply, self.dispatcher.deliver(reply.queued)
 
         reply, problems = await asyncio.to_thread(work)
         if reply is None:

@@ -308,10 +308,10 @@ class SlackAdapter:
                 log.info("slack request %s handled already: not run again", key)
                 return False
             reply, rendered = result
-            if reply.posts:
+            if reply.queued:
                 # senders block on their platform's HTTP (and wait out a 429): not on the
                 # core's pool, where that would hold up everyone's commands
-                problems = await asyncio.to_thread(self.dispatcher.deliver, reply.posts)
+                problems = await asyncio.to_thread(self.dispatcher.deliver, reply.queued)
                 for problem in problems:
                     reply.blocks.append(Text((problem,)))
             await self.answer(reply, origin, rendered)

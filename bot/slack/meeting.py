@@ -74,8 +74,8 @@ async def handle_message(adapter: SlackAdapter, event: dict[str, Any],
         if reply is None:
             return
         problems: list[str] = []
-        if reply.posts:
-            problems = await asyncio.to_thread(adapter.dispatcher.deliver, reply.posts)
+        if reply.queued:
+            problems = await asyncio.to_thread(adapter.dispatcher.deliver, reply.queued)
         if reply.private and not reply.error:
             try:
                 await adapter.client.reactions_add(channel=channel, name=ACK_REACTION_SLACK,

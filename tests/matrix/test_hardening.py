@@ -171,7 +171,7 @@ def test_private_replies_go_to_the_direct_room_only(world: World) -> None:
             text = "\n".join(str(e["content"]) for e in direct)
             assert "/dashboard?exp=" in text and "sig=" in text
             assert "/calendar/repl.ics?token=" in text and "/calendar/all.ics?token=" in text
-            assert "Scheduled messages" in text
+            assert "Outgoing messages" in text
             assert any(e["content"].get("msgtype") == "m.file"
                        and e["content"].get("filename", "").endswith(".csv") for e in direct)
         finally:

@@ -13,12 +13,25 @@ from sqlalchemy.orm import Session
 from bot.mentions import platform_mentions
 from bot.textrender import render_reply
 from handlers.context import CoreSettings
-from handlers.messages import Reply
+from handlers.delivery import DeliveryEngine
+from handlers.messages import Block, ChannelRef, Reply
 from handlers.router import Incoming, Router, build_registry
 from storage.db import make_session_factory
 from storage.models import Base
 
 ADMIN = "root"
+
+
+class _Poster:
+    """The shell sender of the dialog: records what a command posted."""
+
+    def __init__(self, posted: list[tuple[ChannelRef, list[Block]]]) -> None:
+        self.posted = posted
+
+    def send(self, channel: ChannelRef, blocks: list[Block], key: str,
+             timeout: float | None = None) -> str:
+        self.posted.append((channel, blocks))
+        return f"dialog:{key}"
 
 
 class Bot:
@@ -32,6 +45,8 @@ class Bot:
             mentions=platform_mentions(),
         )
         self.router = Router(self.sessions, self.settings, build_registry())
+        self.posted: list[tuple[ChannelRef, list[Block]]] = []
+        self._poster = _Poster(self.posted)
         if preset:
             from bot.governance import apply_preset
 
@@ -39,9 +54,18 @@ class Bot:
                 apply_preset(session, self.settings)
 
     def ask(self, who: str, channel: str | None, line: str) -> Reply:
-        return self.router.handle(
+        reply = self.router.handle(
             Incoming(platform="shell", user_id=who, text=line, channel_id=channel)
         )
+        self.deliver(reply)
+        return reply
+
+    def deliver(self, reply: Reply | None) -> None:
+        """As the shell does: a command's posts for shell channels are sent at once (kept in
+        ``posted``); those for other platforms stay in the outbox for their adapter."""
+        if reply is not None and reply.queued:
+            DeliveryEngine(self.sessions, self.settings, {"shell": self._poster}).deliver(
+                reply.queued)
 
     def say(self, who: str, channel: str | None, line: str) -> str:
         """The reply as the shell would print it."""
