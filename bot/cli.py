@@ -56,7 +56,11 @@ its lines was refused or failed (the others still ran), else 0."""
 
 # --- platforms -----------------------------------------------------------------------------
 
-Runner = Callable[[composition.Container], Coroutine[Any, Any, None]]
+Serve = Coroutine[Any, Any, None]
+# a platform's runner starts what must exist before ``taskbot run`` starts threads (Slack's
+# core processes: a fork beside a running thread can leave the child stuck before its exec)
+# and returns the coroutine that serves until cancelled
+Runner = Callable[[composition.Container], Coroutine[Any, Any, Serve]]
 
 
 @dataclass(frozen=True)
@@ -67,25 +71,25 @@ class Platform:
     runner: Runner | None  # None: the adapter is not in this build
 
 
-async def run_slack(box: composition.Container) -> None:
+async def run_slack(box: composition.Container) -> Serve:
     """Imported on use, so the shell starts without loading Bolt."""
-    from bot.slack.app import run
+    from bot.slack.app import prepare
 
-    await run(box)
+    return await prepare(box)
 
 
-async def run_matrix(box: composition.Container) -> None:
+async def run_matrix(box: composition.Container) -> Serve:
     """Imported on use, so the shell starts without loading matrix-nio."""
     from bot.matrix.client import run
 
-    await run(box)
+    return run(box)
 
 
-async def run_web(box: composition.Container) -> None:
+async def run_web(box: composition.Container) -> Serve:
     """Calendar feeds and the dashboard on ``PORT`` (Slack in HTTP mode serves them itself)."""
     from bot.web import serve
 
-    await serve(box)
+    return serve(box)
 
 
 def slack_serves_http(settings: Settings) -> bool:
@@ -213,9 +217,17 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
         async def run_all() -> None:
             from bot.scheduler import start_async
 
+            serving: list[Serve] = []
+            try:
+                for runner in runners:  # every fork before the first thread
+                    serving.append(await runner(box))
+            except BaseException:
+                for serve in serving:
+                    serve.close()
+                raise
             scheduler = start_async(box)
             try:
-                await asyncio.gather(*(runner(box) for runner in runners))
+                await asyncio.gather(*serving)
             finally:
                 scheduler.shutdown(wait=False)
 

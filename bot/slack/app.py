@@ -145,6 +145,7 @@ class SlackAdapter:
         if core_processes is None:
             core_processes = 1 if dialect == "sqlite" else 2
         self.core = CoreProcess(settings, core_processes) if core_processes > 0 else None
+        self._core_started = False
         self._http: aiohttp.ClientSession | None = None
         self._socket: Any = None
         self.port: int | None = None
@@ -451,12 +452,19 @@ class SlackAdapter:
 
     # --- life cycle -------------------------------------------------------------------------
 
-    async def start(self) -> None:
-        """Register the sender, start the core process, then listen: Socket Mode with an
-        app token, else HTTP."""
-        self.sender.bind(asyncio.get_running_loop())
-        if self.core is not None:
+    async def start_core(self) -> None:
+        """Start the core processes. ``taskbot run`` does this before any thread of its own
+        starts (:func:`prepare`): a fork while another thread holds a lock (libc's, or an
+        LD_PRELOADed library's) can leave the child stuck before its exec."""
+        if self.core is not None and not self._core_started:
+            self._core_started = True
             await self.core.start()
+
+    async def start(self) -> None:
+        """Register the sender, start the core process (unless started already), then
+        listen: Socket Mode with an app token, else HTTP."""
+        self.sender.bind(asyncio.get_running_loop())
+        await self.start_core()
         # one pooled HTTP session for every Web API and response_url call (without it each
         # call would open a new connection)
         self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
@@ -509,14 +517,30 @@ class SlackAdapter:
             await self.core.close()
 
 
-async def run(box: Container) -> None:
-    """``taskbot run``'s Slack runner: start, serve until cancelled, stop."""
+async def prepare(box: Container) -> Coroutine[Any, Any, None]:
+    """``taskbot run``'s Slack runner, first half: the adapter with its core processes
+    started (before the delivery thread exists); returns the second half, which listens,
+    serves until cancelled and stops."""
     from bot.web import build_routes
 
     adapter = SlackAdapter(box.router, box.sessions, box.settings, box.dispatcher,
                            extra_routes=build_routes(box))
-    await adapter.start()
     try:
+        await adapter.start_core()
+    except BaseException:
+        await adapter.stop()
+        raise
+    return _serve(adapter)
+
+
+async def _serve(adapter: SlackAdapter) -> None:
+    try:
+        await adapter.start()
         await asyncio.Event().wait()
     finally:
         await adapter.stop()
+
+
+async def run(box: Container) -> None:
+    """Both halves at once (for callers with no thread of their own yet to protect)."""
+    await (await prepare(box))
