@@ -621,7 +621,7 @@ def register(reg: Registry) -> None:
     def secretariat_actions(ctx: Ctx, args: Args) -> Reply:
         q = parse_action_query(ctx, args)
         require_staff(ctx, "secretariat actions")
-        reply = Reply()
+        reply = Reply(secret=True)  # every group's actions, the restricted ones' too
         if q.csv:
             content, n = actions_csv(ctx, q)
             name = f"actions-{ctx.today.isoformat()}.csv"
@@ -667,7 +667,7 @@ def register(reg: Registry) -> None:
             .group_by(DecisionTarget.group_id),
         )
         groups = all_groups(ctx.session)
-        reply = Reply()
+        reply = Reply(secret=True)  # staff-only figures: a Matrix room gets a pointer
         month = ctx.today.strftime("%B %Y")
         reply.say(f"Summary, {ctx.today.isoformat()}", style="heading")
         if not groups:

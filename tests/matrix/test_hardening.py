@@ -152,7 +152,8 @@ def test_private_replies_go_to_the_direct_room_only(world: World) -> None:
                 assert "Usage" not in body(r), body(r)
             asked = ["!secretariat dashboard 90", "!secretariat feeds", "!meeting feed",
                      "!meeting feed all", "!secretariat actions all csv",
-                     "!secretariat deliveries all"]
+                     "!secretariat deliveries all", "!secretariat summary",
+                     "!secretariat actions all"]
             for line in asked:
                 r = await bob.ask(room, line)
                 assert "direct chat" in body(r), (line, body(r))
