@@ -36,6 +36,7 @@ from bot.container import Container
 from bot.dispatch import Dispatcher
 from bot.slack import core_process
 from bot.slack.core_process import CoreProcess
+from bot.slack.fields import object_field, text_field, well_formed
 from bot.slack.render import (
     ACTION_MODAL,
     PLATFORM,
@@ -175,7 +176,14 @@ class SlackAdapter:
         set keeps a reference until it is done."""
         task = asyncio.get_running_loop().create_task(work)
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[Any]) -> None:
+        """A request's work that raised is logged once, here, with its traceback: the
+        request had its answer, so nothing else would say it failed."""
+        self._tasks.discard(task)
+        if not task.cancelled() and (err := task.exception()) is not None:
+            log.error("slack: a request's work failed", exc_info=err)
 
     def acking(self, work: Callable[..., Awaitable[None]]) -> Callable[..., Awaitable[None]]:
         """A listener that acknowledges (events need none: Bolt acks them on return) and
@@ -212,11 +220,12 @@ class SlackAdapter:
         async def listener(ack: Any, body: dict[str, Any], context: Any = None) -> None:
             await ack()
             key = (context or {}).get(ONCE)
-            text = unescape(str(body.get("text") or "")).strip()
-            origin = Origin(str(body.get("user_id")), body.get("channel_id"),
-                            body.get("response_url"))
-            if noun == "action" and not text and body.get("trigger_id"):
-                self.spawn(self.open_action_modal(str(body["trigger_id"]), origin, key))
+            text = unescape(text_field(body, "text") or "").strip()
+            origin = Origin(str(text_field(body, "user_id")), text_field(body, "channel_id"),
+                            text_field(body, "response_url"))
+            trigger = text_field(body, "trigger_id")
+            if noun == "action" and not text and trigger:
+                self.spawn(self.open_action_modal(trigger, origin, key))
                 return
             self.spawn(self.run_command(f"{noun} {text}".strip(), origin, key))
 
@@ -229,27 +238,29 @@ class SlackAdapter:
 
     async def _on_button(self, body: dict[str, Any], action: dict[str, Any],
                          context: Any = None) -> None:
-        user = str((body.get("user") or {}).get("id"))
-        channel = (body.get("channel") or {}).get("id")
-        origin = Origin(user, channel, body.get("response_url"))
-        acted = await self.run_command(str(action.get("value") or ""), origin,
-                                       (context or {}).get(ONCE))
-        if acted and (body.get("view") or {}).get("type") == "home":
+        user = str(text_field(object_field(body, "user"), "id"))
+        channel = text_field(object_field(body, "channel"), "id")
+        origin = Origin(user, channel, text_field(body, "response_url"))
+        value = text_field(action, "value") if isinstance(action, dict) else None
+        acted = await self.run_command(value or "", origin, (context or {}).get(ONCE))
+        if acted and text_field(object_field(body, "view"), "type") == "home":
             await self.publish_home(user)
 
     async def _on_modal(self, body: dict[str, Any], view: dict[str, Any],
                         context: Any = None) -> None:
+        view = view if isinstance(view, dict) else {}
         try:
-            meta = json.loads(view.get("private_metadata") or "{}")
+            meta = json.loads(text_field(view, "private_metadata") or "{}")
         except ValueError:
             meta = {}
-        user = str((body.get("user") or {}).get("id"))
-        values = (view.get("state") or {}).get("values") or {}
-        origin = Origin(user, meta.get("channel"), meta.get("response_url"))
+        meta = meta if isinstance(meta, dict) else {}
+        user = str(text_field(object_field(body, "user"), "id"))
+        values = object_field(object_field(view, "state"), "values")
+        origin = Origin(user, text_field(meta, "channel"), text_field(meta, "response_url"))
         await self.run_command(modal_command(values), origin, (context or {}).get(ONCE))
 
     async def _on_home_opened(self, event: dict[str, Any], context: Any = None) -> None:
-        if (event.get("tab", "home") == "home" and event.get("user")
+        if ((text_field(event, "tab") or "home") == "home" and text_field(event, "user")
                 and await self._first_time((context or {}).get(ONCE))):
             await self.publish_home(str(event["user"]))
 
@@ -261,7 +272,7 @@ class SlackAdapter:
 
     async def _membership(self, event: dict[str, Any], context: Any, *, joined: bool) -> None:
         """A join or leave of a bound channel, for groups that follow their channel."""
-        user, channel = event.get("user"), event.get("channel")
+        user, channel = text_field(event, "user"), text_field(event, "channel")
         if not user or not channel or user == context.get("bot_user_id"):
             return  # the bot itself being invited or removed is no membership
         try:
@@ -481,7 +492,17 @@ class SlackAdapter:
         web_app = web.Application()
 
         async def events(request: web.Request) -> web.Response:
-            bolt_req = await to_bolt_request(request)
+            try:
+                bolt_req = await to_bolt_request(request)
+            except Exception as err:
+                # Bolt parses the body before it checks the signature: a body of the wrong
+                # shape (``payload=null``), signed or not, raised there and answered 500
+                log.warning("slack: a request body that does not parse (%s: %s): 400",
+                            type(err).__name__, str(err)[:200])
+                return web.Response(status=400, text="bad request")
+            if not well_formed(bolt_req.body):
+                log.warning("slack: a request body of the wrong shape: 400")
+                return web.Response(status=400, text="bad request")
             bolt_resp = await self.app.async_dispatch(bolt_req)
             response: web.Response = await to_aiohttp_response(bolt_resp)
             return response

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot.slack.fields import list_field, object_field, text_field
 from handlers.messages import (
     Block,
     Buttons,
@@ -312,16 +313,18 @@ def action_modal(groups: list[tuple[str, str]], metadata: str,
 def modal_command(values: dict[str, Any]) -> str:
     """The ``action add`` line a submitted modal stands for (``view.state.values``)."""
 
-    def value(block: str) -> Any:
-        return values.get(block, {}).get(block, {})
+    def value(block: str) -> dict[str, Any]:
+        return object_field(object_field(values, block), block)
 
-    title = (value("text").get("value") or "").strip()
-    users = value("assignees").get("selected_users") or []
-    due = value("due").get("selected_date")
+    title = (text_field(value("text"), "value") or "").strip()
+    users = [u for u in list_field(value("assignees"), "selected_users")
+             if isinstance(u, str) and _USER_ID.match(u)]
+    due = text_field(value("due"), "selected_date")
     group_el = value("group")
-    group = (group_el.get("selected_option") or {}).get("value") or group_el.get("value")
+    group = (text_field(object_field(group_el, "selected_option"), "value")
+             or text_field(group_el, "value"))
     quoted = '"' + title.replace('"', "'") + '"'
-    parts = ["action add", *(f"<@{u}>" for u in users if _USER_ID.match(u)), quoted]
+    parts = ["action add", *(f"<@{u}>" for u in users), quoted]
     if due:
         parts += ["due", str(due)]
     if group:
