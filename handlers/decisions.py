@@ -529,7 +529,8 @@ def register(reg: Registry) -> None:
     @reg.command(
         "decision", "ack", "<id> [<group>]",
         "acknowledge a decision for your group (staff may name the group)",
-        "a member of a target group",
+        "a member of a target group since before the decision was posted, or its chair"
+        " (staff may name the group)",
     )
     def decision_ack(ctx: Ctx, args: Args) -> Reply:
         decision = get_decision(ctx, args.next("<id>"))

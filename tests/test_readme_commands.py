@@ -42,3 +42,43 @@ def test_readme_table_matches_the_registry() -> None:
             if not any(" ".join(r.split()[:2]) == words for r in readme):
                 problems.append(f"{words}: registered as `{line}` but missing from README")
     assert not problems, "README command table and registry differ:\n" + "\n".join(problems)
+
+
+ROLES = ("anyone", "member", "chair", "boc", "secretariat", "admin")
+
+
+def readme_who() -> dict[str, str]:
+    """Each usage of the table under ``## Commands`` with the text of its "who" column."""
+    text = README.read_text(encoding="utf-8")
+    section = text.split("## Commands", 1)[1].split("\n## ", 1)[0]
+    who: dict[str, str] = {}
+    for line in section.splitlines():
+        if not line.startswith("| `"):
+            continue
+        cols = re.split(r"(?<!\\)\|", line)
+        for usage in re.findall(r"`([^`]+)`", cols[1]):
+            who[usage.replace("\\|", "|")] = cols[2].strip()
+    return who
+
+
+def _roles(text: str) -> set[str]:
+    text = text.lower().replace("chair and up", "chair, secretariat, admin")
+    return {role for role in ROLES if role in text}
+
+
+def test_readme_names_everyone_help_names() -> None:
+    """The README's "who" column may say more than ``help`` does, never less: each role
+    help names for a command (anyone, members, chairs, BoC, secretariat, admins) is named
+    in its README row too."""
+    readme = readme_who()
+    problems = []
+    for verbs in build_registry().commands.values():
+        for c in verbs.values():
+            said = readme.get(c.line)
+            if said is None:
+                continue  # test_readme_table_matches_the_registry reports it
+            missing = _roles(c.who) - _roles(said)
+            if missing:
+                problems.append(f"{c.noun} {c.verb}: help names {sorted(missing)}; README says "
+                                f"{said!r}")
+    assert not problems, "\n".join(problems)
