@@ -633,3 +633,27 @@ def test_open_actions_queries(abot: Bot) -> None:
         assert [x.person.display_name for x in rows[1].assignees] == ["alice"]
         assert rows[0].group is not None and rows[0].group.slug == "repl"
     assert action_label(12) == "A-12"
+
+
+@pytest.mark.parametrize(
+    ("when", "due"),
+    [("15/12", dt.date(2026, 12, 15)), ("15.12.2026", dt.date(2026, 12, 15)),
+     ("3/1", dt.date(2027, 1, 3)), ("03.01.27", None)],
+)
+def test_european_dates_are_read_day_first_by_the_command(
+    abot: Bot, when: str, due: dt.date | None
+) -> None:
+    """Issue 12 item 9, through the command and not only the date reader: numeric dates
+    are day first (today is 28 Nov 2026, so 3/1 is next January); a two-digit year is
+    refused with the usage and writes nothing."""
+    before = abot.counts()
+    reply = abot.ask("bob", "#repl", f"action add @bob Send the minutes due {when}")
+    if due is None:
+        assert reply.error and "Usage: action add" in render_reply(reply)
+        assert abot.counts() == before
+        return
+    assert not reply.error, render_reply(reply)
+    with Session(abot.engine) as s:
+        action = s.scalars(select(Action).order_by(Action.id.desc())).first()
+        assert action is not None
+        assert (action.title, action.due) == ("Send the minutes", due)

@@ -354,7 +354,8 @@ def test_members_record_actions_as_outside_a_meeting(tg: Bot) -> None:
     assert after["meeting_items"] == before["meeting_items"]
 
 
-@pytest.mark.parametrize("tag", ["#topic Budget", "#agreed Flat budget", "#chair @bob"])
+@pytest.mark.parametrize("tag", ["#topic Budget", "#agreed Flat budget", "#chair @bob",
+                                 "#decision repl Adopt the guide"])
 def test_members_may_not_steer_the_meeting(tg: Bot, tag: str) -> None:
     tg.say("alice", "#repl", "meeting start")
     before = tg.counts()
