@@ -560,8 +560,3 @@ async def _serve(adapter: SlackAdapter) -> None:
         await asyncio.Event().wait()
     finally:
         await adapter.stop()
-
-
-async def run(box: Container) -> None:
-    """Both halves at once (for callers with no thread of their own yet to protect)."""
-    await (await prepare(box))
