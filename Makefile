@@ -29,6 +29,7 @@ GUARD_AT ?= 2036-10-26 00:40 UTC
 test: $(STAMP) /usr/bin/chromium
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 	$(BIN)/pytest
 	scripts/test-at '$(GUARD_AT)' tests/bot tests/delivery
 

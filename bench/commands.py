@@ -39,7 +39,7 @@ if str(ROOT) not in sys.path:
 
 from sqlalchemy import Engine, event, func, insert, select, text  # noqa: E402
 
-from bot.mentions import platform_mentions  # noqa: E402
+from bot.platforms import registered_platforms  # noqa: E402
 from bot.textrender import render_reply  # noqa: E402
 from handlers.context import CoreSettings  # noqa: E402
 from handlers.messages import Reply  # noqa: E402
@@ -348,7 +348,7 @@ class Bench:
         self.router = Router(
             make_session_factory(engine),
             CoreSettings(timezone=ZONE, admins=frozenset({f"shell:{ADMIN}"}), clock=lambda: NOW,
-                         mentions=platform_mentions()),
+                         platforms=registered_platforms()),
             build_registry(),
         )
 

@@ -27,6 +27,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot import container as composition
 from bot.config import ConfigError, Settings, load_settings, redact_url
 from bot.governance import outcome_of_file, outcome_of_preset
+from bot.logs import setup_logging
 from bot.shell import (
     DEFAULT_CHANNEL,
     Shell,
@@ -584,31 +585,6 @@ def _arg(parse: Callable[[str], str]) -> Callable[[str], str]:
             raise argparse.ArgumentTypeError(str(err)) from None
 
     return convert
-
-
-def setup_logging() -> None:
-    """One line per problem on stderr; full tracebacks go to ./taskbot.log (made on first
-    use), where the error id of an apology can be looked up."""
-    root = logging.getLogger()
-    if root.handlers:
-        return
-    root.setLevel(logging.WARNING)
-    console = logging.StreamHandler(sys.stderr)
-    console.setFormatter(_OneLine("taskbot: %(levelname)s: %(message)s"))
-    root.addHandler(console)
-    file = logging.FileHandler("taskbot.log", delay=True, encoding="utf-8")
-    file.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    root.addHandler(file)
-
-
-class _OneLine(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        saved = record.exc_info, record.exc_text, record.stack_info
-        record.exc_info = record.exc_text = record.stack_info = None
-        try:
-            return super().format(record).splitlines()[0]
-        finally:
-            record.exc_info, record.exc_text, record.stack_info = saved
 
 
 def main(argv: Sequence[str] | None = None) -> int:

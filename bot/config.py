@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
-from bot.mentions import platform_mentions
+from bot.platforms import registered_platforms
 from handlers.context import Clock, CoreSettings, utc_now
 from handlers.grammar import ascii_int
 from storage.db import normalise_url
@@ -146,7 +146,7 @@ class Settings:
     def to_core(self, *, extra_admins: frozenset[str] = frozenset()) -> CoreSettings:
         return CoreSettings(timezone=self.timezone, admins=self.admins | extra_admins,
                             public_url=self.public_url, clock=self.clock(),
-                            export_dir=self.export_dir, mentions=platform_mentions())
+                            export_dir=self.export_dir, platforms=registered_platforms())
 
 
 UNPARSABLE_URL = "<a database URL that does not parse (not shown: it may hold a password)>"

@@ -19,7 +19,7 @@ from typing import TextIO
 from sqlalchemy import select
 
 from bot.textrender import render_post, render_reply
-from handlers.grammar import shell_name
+from handlers.grammar import typed_name
 from handlers.meeting_mode import capture_line, looks_like_tag, meeting_open_in
 from handlers.messages import File, Post, Reply
 from handlers.router import Incoming, Router
@@ -125,7 +125,7 @@ def os_user() -> str:
 
 
 def parse_user(raw: str) -> str:
-    name = shell_name(raw)
+    name = typed_name(raw)
     if name is None:
         raise ValueError(
             f"{raw.strip()!r} is not a user name: a letter, then letters, digits, '.', '_', '-'."

@@ -13,6 +13,7 @@ from sqlalchemy import Table, bindparam, insert, select
 from sqlalchemy.orm import Session
 
 from handlers.mentions import MentionRules
+from handlers.platforms import Platforms
 from storage.models import AuditLog, Channel, Group, Person
 
 Clock = Callable[[], dt.datetime]
@@ -31,8 +32,13 @@ class CoreSettings:
     export_dir: str = "."
     # where ``taskbot run`` serves its web pages (calendar feeds, dashboard), for links
     public_url: str = ""
-    # how each platform writes a person (its adapter registers it): handlers.people reads it
-    mentions: MentionRules = field(default_factory=MentionRules)
+    # what each platform's adapter registered about it (how people and commands are
+    # written there): the core's only knowledge of platforms
+    platforms: Platforms = field(default_factory=Platforms)
+
+    @property
+    def mentions(self) -> MentionRules:
+        return self.platforms.mentions
 
     @property
     def zone(self) -> ZoneInfo:

@@ -226,14 +226,14 @@ def check_length(value: str, limit: int, what: str) -> str:
     return value
 
 
-# a shell user name: a letter of any script, then letters, ASCII digits, '.', '_', '-'
-_SHELL_NAME = re.compile(r"^@?([^\W\d_](?:[^\W\d]|[0-9.\-]){0,63})$")
+# a typed name: a letter of any script, then letters, ASCII digits, '.', '_', '-'
+_TYPED_NAME = re.compile(r"^@?([^\W\d_](?:[^\W\d]|[0-9.\-]){0,63})$")
 
 
-def shell_name(raw: str) -> str | None:
-    """The shell user a word names (``@Émile`` or ``Émile``, NFC so that both ways of
+def typed_name(raw: str) -> str | None:
+    """The person a typed word names (``@Émile`` or ``Émile``, NFC so that both ways of
     typing an accent are one person), or None."""
-    m = _SHELL_NAME.match(unicodedata.normalize("NFC", raw.strip()))
+    m = _TYPED_NAME.match(unicodedata.normalize("NFC", raw.strip()))
     return m.group(1) if m else None
 
 

@@ -10,8 +10,8 @@ Adapters call :func:`capture_line` for every ordinary (non-command) message. It 
 - None: not for the meeting (no meeting open there, or a line without a tag; the speaker is
   still counted as present);
 - a Reply with ``error``: tell the speaker (ephemeral / notice);
-- a private Reply: a quiet acknowledgement, a reaction (:data:`ACK_REACTION`) where the
-  platform has them, the text where it has none (the shell);
+- a private Reply: a quiet acknowledgement, a reaction where the platform has them (each
+  adapter picks its own), the text where it has none;
 - a public Reply: show it in the channel. ``reply.posts`` go out like any command's.
 """
 
@@ -88,8 +88,6 @@ log = logging.getLogger(__name__)
 
 DEFAULT_AUTO_CLOSE = dt.timedelta(hours=4)
 MAX_MEETING = dt.timedelta(hours=24)
-ACK_REACTION = "✅"  # Matrix key; Slack's name is ACK_REACTION_SLACK
-ACK_REACTION_SLACK = "white_check_mark"
 TAGS = ("topic", "info", "link", "idea", "action", "agreed", "decision", "undo", "chair")
 # MeetBot's split: anyone in the meeting records #info, #idea, #link; #action follows
 # `action add` (members of the group); #undo of one's own last line is anyone's, of another's
@@ -823,8 +821,6 @@ def register(reg: Registry) -> None:
 
 
 __all__ = [
-    "ACK_REACTION",
-    "ACK_REACTION_SLACK",
     "capture",
     "capture_line",
     "carried_of",

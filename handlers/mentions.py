@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Protocol
 
-from handlers.grammar import shell_name
+from handlers.grammar import typed_name
 
 
 class MentionSyntax(Protocol):
@@ -78,7 +78,7 @@ class NameSyntax:
     def read(self, raw: str, *, bare: bool) -> str | None:
         if not (bare or raw.startswith("@")):
             return None
-        return shell_name(raw)
+        return typed_name(raw)
 
     def attempts(self, raw: str) -> bool:
         return raw.startswith("@")

@@ -64,7 +64,7 @@ class Incoming:
     text: str
     channel_id: str | None = None
     user_name: str | None = None
-    prefix: str = ""  # how the platform spells commands: "/" on Slack, "!" on Matrix
+    prefix: str = ""  # how the platform spells commands (its sigil), for usage lines
     # An idempotency key for this command run (an event id, a request id), namespaced by
     # the adapter. It is written in the command's own transaction, so the command and the
     # mark that it ran commit together, and a run whose key is already written is not
@@ -213,13 +213,13 @@ class Router:
 
     def names_a_command(self, text: str) -> bool:
         """Whether a line reads as a command where every line might be one (the shell): it
-        starts with ``/`` or ``!``, or with ``help``, a command's two words, or a word that
-        is a command on its own. Anything else said in a meeting is talk ("Meeting notes
-        later?" included)."""
+        starts with a platform's command sigil, or with ``help``, a command's two words, or
+        a word that is a command on its own. Anything else said in a meeting is talk
+        ("Meeting notes later?" included)."""
         words = text.strip().lower().split(maxsplit=2)
         if not words:
             return False
-        if words[0][:1] in ("/", "!"):
+        if words[0][:1] in self.settings.platforms.sigils:
             return True
         verbs = self.registry.commands.get(words[0])
         if words[0] == "help" or (verbs is not None and len(words) == 1 and "" in verbs):
@@ -229,9 +229,7 @@ class Router:
     def parse(self, msg: Incoming) -> tuple[Command, Args] | Reply:
         """The resolved command and its arguments, or the reply for a line that is none
         (help, an unknown command, a bad line). Reads no store."""
-        line = msg.text.strip()
-        if line[:1] in ("/", "!"):
-            line = line[1:]
+        line = self.settings.platforms.strip_sigil(msg.text.strip())
         if (problem := control_character_error(line)) is not None:
             return error_reply(problem, None)
         if len(line) > MAX_LINE:

@@ -51,7 +51,7 @@ from bot.matrix.render import PLATFORM, TooLong, command_text, file_content, ren
 from bot.matrix.state import MatrixState
 from handlers.delivery import SendFailed
 from handlers.directory import find_identity
-from handlers.meeting_mode import ACK_REACTION, capture_line
+from handlers.meeting_mode import capture_line
 from handlers.messages import Block, ChannelRef, File, Reply, Text
 from handlers.router import Command, Incoming, Router
 from storage.models import NAME_MAX, Membership
@@ -65,6 +65,7 @@ SEND_WAIT_MAX = 90.0  # seconds a send may wait on M_LIMIT_EXCEEDED before givin
 BACKOFF_MAX = 60.0
 MATRIX_ID = re.compile(r"@[a-z0-9._=/+-]+:[A-Za-z0-9.:\[\]-]+", re.IGNORECASE)
 LINK_COMMANDS = {("tg", "link"), ("tg", "unlink")}
+ACK_REACTION = "✅"  # the key of the reaction that acknowledges a meeting capture
 
 DECLINE_REASON = (
     "Taskbot joins rooms on invitation by an admin, the secretariat or a member of a "

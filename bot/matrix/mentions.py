@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 
 from handlers.mentions import PatternSyntax
+from handlers.platforms import Profile
 
 _USER_ID = r"@[a-z0-9._=\-/+]+:[A-Za-z0-9.\-]+(?::\d+)?"
 
@@ -19,3 +20,5 @@ MATRIX_MENTIONS = PatternSyntax(
     # "@x:" or a matrix.to link: written as a Matrix id, even where it is not a valid one
     attempt=re.compile(r"@[^\s:]*:|https://matrix\.to/#/"),
 )
+
+MATRIX = Profile("matrix", MATRIX_MENTIONS, sigil="!")

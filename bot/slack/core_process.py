@@ -219,8 +219,8 @@ def _write_all(fd: int, data: bytes) -> None:
 
 def serve(fd_in: int, fd_out: int) -> None:
     """The child's loop: a settings frame first, then one command per frame, until EOF."""
-    from bot.cli import setup_logging
     from bot.container import build
+    from bot.logs import setup_logging
 
     setup_logging()
     router: Router | None = None

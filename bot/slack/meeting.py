@@ -14,7 +14,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from bot.slack.render import unescape
-from handlers.meeting_mode import ACK_REACTION_SLACK, capture_line
+from handlers.meeting_mode import capture_line
 from handlers.messages import Reply, Text
 from handlers.router import Incoming
 
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PLATFORM = "slack"
+ACK_REACTION = "white_check_mark"  # the emoji that acknowledges a meeting capture
 
 
 def register(adapter: SlackAdapter) -> None:
@@ -78,7 +79,7 @@ async def handle_message(adapter: SlackAdapter, event: dict[str, Any],
             problems = await asyncio.to_thread(adapter.dispatcher.deliver, reply.queued)
         if reply.private and not reply.error:
             try:
-                await adapter.client.reactions_add(channel=channel, name=ACK_REACTION_SLACK,
+                await adapter.client.reactions_add(channel=channel, name=ACK_REACTION,
                                                    timestamp=ts)
                 reply.blocks = []  # the reaction is the acknowledgement
             except Exception as err:  # no reactions:write: the ephemeral text instead

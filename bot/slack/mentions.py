@@ -6,9 +6,12 @@ from __future__ import annotations
 import re
 
 from handlers.mentions import PatternSyntax
+from handlers.platforms import Profile
 
 SLACK_MENTIONS = PatternSyntax(
     platform="slack",
     patterns=(re.compile(r"<@(?P<id>[UW][A-Z0-9]{2,20})(?:\|[^>]*)?>", re.ASCII),),
     attempt=re.compile(r"<@"),
 )
+
+SLACK = Profile("slack", SLACK_MENTIONS, sigil="/")

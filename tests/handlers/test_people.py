@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.mentions import platform_mentions
+from bot.platforms import platform_mentions
 from bot.textrender import render_reply
 from handlers.grammar import tokenize
 from handlers.router import Incoming, Router, build_registry

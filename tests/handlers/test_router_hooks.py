@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from bot.platforms import registered_platforms
 from handlers.context import CoreSettings
 from handlers.messages import Reply
 from handlers.router import Command, Incoming, Router, build_registry
@@ -58,7 +59,7 @@ class _NoStore:
         raise AssertionError("parsing opened a session")
 
 
-_PARSER = Router(_NoStore(), CoreSettings(), build_registry())  # type: ignore[arg-type]
+_PARSER = Router(_NoStore(), CoreSettings(platforms=registered_platforms()), build_registry())  # type: ignore[arg-type]
 
 
 @settings(max_examples=150, deadline=None)

@@ -78,7 +78,7 @@ def test_a_too_long_line_gets_its_commands_usage(bot: Bot) -> None:
 
 @pytest.mark.parametrize("typed", ["Émile", "@Émile", "E\u0301mile", "Zoë-2", "Łucja.k"])
 def test_shell_names_take_letters_of_any_script(typed: str) -> None:
-    from bot.mentions import platform_mentions
+    from bot.platforms import platform_mentions
     from bot.shell import parse_user
 
     name = parse_user(typed)

@@ -22,7 +22,7 @@ from sqlalchemy import Engine
 
 from bot.dispatch import Dispatcher
 from bot.matrix.client import MatrixBot, MatrixOptions
-from bot.mentions import platform_mentions
+from bot.platforms import registered_platforms
 from handlers.context import CoreSettings
 from handlers.router import Router, build_registry
 from storage.db import make_session_factory
@@ -160,7 +160,7 @@ class World:
 
     def bot(self, dispatcher: Dispatcher | None = None, **overrides: Any) -> MatrixBot:
         sessions = make_session_factory(self.engine)
-        router = Router(sessions, CoreSettings(admins=self.admins, mentions=platform_mentions()), build_registry())
+        router = Router(sessions, CoreSettings(admins=self.admins, platforms=registered_platforms()), build_registry())
         return MatrixBot(self.options(**overrides), sessions, router, dispatcher)
 
     def human(self, name: str) -> Human:

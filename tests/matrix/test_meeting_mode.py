@@ -6,8 +6,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from bot.matrix.client import MatrixBot
-from handlers.meeting_mode import ACK_REACTION
+from bot.matrix.client import ACK_REACTION, MatrixBot
 from tests.matrix.conftest import Human, World, body, pill, wait_until
 
 

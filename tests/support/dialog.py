@@ -10,7 +10,7 @@ import datetime as dt
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from bot.mentions import platform_mentions
+from bot.platforms import registered_platforms
 from bot.textrender import render_reply
 from handlers.context import CoreSettings
 from handlers.delivery import DeliveryEngine
@@ -42,7 +42,7 @@ class Bot:
         self.sessions = make_session_factory(engine)
         self.settings = CoreSettings(
             timezone=timezone, admins=frozenset({f"shell:{ADMIN}"}), clock=lambda: self.now,
-            mentions=platform_mentions(),
+            platforms=registered_platforms(),
         )
         self.router = Router(self.sessions, self.settings, build_registry())
         self.posted: list[tuple[ChannelRef, list[Block]]] = []
