@@ -6,6 +6,7 @@ Nothing in the code base keeps module-level state; whoever needs the store gets 
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 
 from sqlalchemy import Engine, select
@@ -80,4 +81,5 @@ def build(
         engine.dispose()
         raise
     return Container(settings, core, engine, sessions, router, make_reader_factory(engine),
-                     changes, Dispatcher(sessions, core))
+                     changes, Dispatcher(sessions, core,
+                                              dt.timedelta(seconds=settings.lease_seconds)))

@@ -9,6 +9,7 @@ process cannot make (a platform it is not connected to) waits for the process th
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import time
 
@@ -16,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from handlers.context import CoreSettings
-from handlers.delivery import DeliveryEngine, Sender
+from handlers.delivery import LEASE, DeliveryEngine, Sender
 from storage import outbox
 from storage.models import Outbox
 
@@ -25,13 +26,24 @@ log = logging.getLogger(__name__)
 
 class Dispatcher:
     def __init__(self, sessions: sessionmaker[Session] | None = None,
-                 settings: CoreSettings | None = None) -> None:
+                 settings: CoreSettings | None = None, lease: dt.timedelta = LEASE) -> None:
         self.senders: dict[str, Sender] = {}
         self.sessions = sessions
         self.settings = settings
+        self.lease = lease
 
     def register(self, platform: str, sender: Sender) -> None:
         self.senders[platform] = sender
+
+    def engine(self) -> DeliveryEngine:
+        """The delivery engine on this process's senders (adapters that register later are
+        seen too) and its lease: the one way both ticks and a command's posts claim rows,
+        so a post claimed at once and orphaned by a crash is taken over as soon as a
+        scheduled one would be."""
+        if self.sessions is None or self.settings is None:
+            raise RuntimeError("Dispatcher.engine needs the store: build it with sessions")
+        return DeliveryEngine(self.sessions, self.settings, self.senders, sleep=time.sleep,
+                              lease=self.lease)
 
     def deliver(self, keys: list[str]) -> list[str]:
         """Send the outbox rows ``keys`` now.
@@ -42,9 +54,8 @@ class Dispatcher:
         """
         if not keys:
             return []
-        if self.sessions is None or self.settings is None:
-            raise RuntimeError("Dispatcher.deliver needs the store: build it with sessions")
-        engine = DeliveryEngine(self.sessions, self.settings, self.senders, sleep=time.sleep)
+        engine = self.engine()
+        assert self.sessions is not None
         try:
             result = engine.deliver(keys)
         except Exception:  # the rows stay in the outbox: the next tick sends them

@@ -10,7 +10,6 @@ import asyncio
 import datetime as dt
 import logging
 import threading
-import time
 from collections.abc import Callable
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -44,10 +43,7 @@ class ShellSender:
 
 def delivery_engine(box: Container) -> DeliveryEngine:
     """The engine on the dispatcher's senders: adapters that start later are seen too."""
-    return DeliveryEngine(
-        box.sessions, box.core, box.dispatcher.senders, sleep=time.sleep,
-        lease=dt.timedelta(seconds=box.settings.lease_seconds),
-    )
+    return box.dispatcher.engine()
 
 
 def report(result: TickResult) -> None:

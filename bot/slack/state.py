@@ -14,7 +14,9 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import datetime as dt
+import hashlib
 import logging
+import re
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -115,6 +117,20 @@ class NameCache:
         return name
 
 
+# what Slack's own ids look like; anything else in a request is kept only as its hash
+_PLAIN_ID = re.compile(r"[A-Za-z0-9._:=+/-]{1,160}", re.ASCII)
+
+
+def key_part(value: str) -> str:
+    """``value`` as it may stand in a stored key: itself when it reads as an id, else its
+    SHA-256 (a NUL, which PostgreSQL refuses in text, or a length a prefix cut would make
+    two requests one). A hash starts with ``#``, which no kept id has, so the two kinds
+    never meet."""
+    if _PLAIN_ID.fullmatch(value):
+        return value
+    return "#" + hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
+
+
 def request_key(body: Mapping[str, Any], headers: Mapping[str, Any]) -> str | None:
     """What makes a request the same request again: Slack's own id where it has one (an
     event's ``event_id`` across its retries, a command's or interaction's ``trigger_id``),
@@ -122,12 +138,12 @@ def request_key(body: Mapping[str, Any], headers: Mapping[str, Any]) -> str | No
     kind = body.get("type")
     if kind == "event_callback":
         event_id = body.get("event_id")
-        return (EVENT_PREFIX + str(event_id))[:255] if event_id else None
+        return EVENT_PREFIX + key_part(str(event_id)) if event_id else None
     if kind == "url_verification":
         return None
     trigger = body.get("trigger_id")
     if isinstance(trigger, str) and trigger:
-        return (REQUEST_PREFIX + "t:" + trigger)[:255]
+        return REQUEST_PREFIX + "t:" + key_part(trigger)
 
     def header(name: str) -> str | None:
         value = headers.get(name)
@@ -136,7 +152,7 @@ def request_key(body: Mapping[str, Any], headers: Mapping[str, Any]) -> str | No
         return str(value) if value else None
 
     sig, ts = header("x-slack-signature"), header("x-slack-request-timestamp")
-    return (REQUEST_PREFIX + f"s:{ts}:{sig}")[:255] if sig and ts else None
+    return REQUEST_PREFIX + "s:" + key_part(f"{ts}:{sig}") if sig and ts else None
 
 
 class AlreadyHandled(UserError):

@@ -1,6 +1,7 @@
 """``taskbot run`` killed with SIGKILL while it delivers, then restarted: no reminder lost,
 none doubled on Matrix (the transaction id comes from the outbox key), and on Slack, which
-has no idempotency, at most the one post that was in flight at the kill repeats.
+has no idempotency, at most the one post that was in flight at the kill repeats. And a
+command's post (a decision's) killed between its commit and its send: sent once after.
 
 The process is real (``python -m bot run``, TASKBOT_TICK_SECONDS=0.5, lease 3 s), so is the
 homeserver; the store is SQLite or PostgreSQL. The platform is slowed down (Synapse's
@@ -21,12 +22,13 @@ from typing import Any
 
 from aiohttp import web
 from nio import AsyncClient, AsyncClientConfig, MessageDirection, RoomMessagesError, SyncError
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func, select
 
+from storage.models import Channel, Decision, Outbox
 from tests.delivery.common import seed_reminders, statuses, tally
 from tests.matrix.conftest import Human, World, body
 from tests.matrix.test_run import matrix_env, taskbot_run
-from tests.slack.conftest import SECRET, bot_env
+from tests.slack.conftest import SECRET, SlackBot, bot_env
 from tests.slack.fake_slack import FakeSlack
 from tests.support.postgres import _free_port
 
@@ -193,5 +195,80 @@ def test_sigkill_while_delivering_to_slack(engine: Engine, tmp_path: Path) -> No
             (i,) = doubled
             assert i == at_kill["sent"], (i, at_kill)  # the row after the last one marked
         assert posted_at_kill >= at_kill["sent"]
+    finally:
+        fake.stop()
+
+
+class HeldSlack(FakeSlack):
+    """Holds every ``chat.postMessage`` to one channel while ``holding``: unanswered and
+    unrecorded until the caller goes away, when it is dropped. That is a post on its way
+    when the process died, which Slack never got."""
+
+    def __init__(self, channel: str) -> None:
+        super().__init__()
+        self.channel = channel
+        self.holding = False
+        self.held = 0
+        self.dropped = 0
+
+    async def _api(self, request: web.Request) -> web.Response:
+        if self.holding and request.match_info["method"] == "chat.postMessage":
+            raw = (await request.read()).decode()  # read() keeps the body for the base class
+            if self.channel in raw:
+                self.held += 1
+                while request.transport is not None and not request.transport.is_closing():
+                    await asyncio.sleep(0.02)
+                self.dropped += 1
+                return web.Response(status=500)  # to no one: the caller is gone
+        return await super()._api(request)
+
+
+def slack_posts(engine: Engine) -> list[str]:
+    """The statuses of the command posts for Slack (the BoC's shell channel gets the
+    decision too, and waits there for a shell)."""
+    with engine.connect() as conn:
+        return list(conn.scalars(select(Outbox.status).where(
+            Outbox.kind == "post", Outbox.platform == "slack")))
+
+
+def test_sigkill_between_a_decisions_commit_and_its_post(engine: Engine, tmp_path: Path) -> None:
+    """The decision and its post's outbox row commit together; the process dies while the
+    post is on its way. After the restart the post reaches the group's channel once."""
+    fake = HeldSlack("C_OUT").start()
+    try:
+        url = engine.url.render_as_string(hide_password=False)
+        port = _free_port()
+        env: dict[str, Any] = bot_env(url, fake, SLACK_SIGNING_SECRET=SECRET, PORT=str(port),
+                                      TASKBOT_TICK_SECONDS="0.5", TASKBOT_LEASE_SECONDS="3")
+        log = tmp_path / "bot.log"
+        with taskbot_run(env, log, ready="Slack: listening") as proc:
+            slack = SlackBot(f"http://127.0.0.1:{port}", fake, proc, log)
+            for n, line in enumerate(("create outreach Outreach", "link outreach"), 1):
+                slack.slash("/tg", line, channel="C_OUT")  # answered in the channel
+                fake.wait_for("api", "chat.postMessage", n, 15,
+                              lambda c: c.body.get("channel") == "C_OUT")
+            with engine.connect() as conn:
+                assert conn.scalar(select(func.count()).select_from(Channel).where(
+                    Channel.platform == "slack", Channel.channel_id == "C_OUT")) == 1
+            fake.holding = True
+            slack.slash("/decision", "post outreach Print the leaflets", channel="C_ADMIN")
+            wait_for(lambda: fake.held == 1, 30, "the decision's post on its way", log)
+            with engine.connect() as conn:  # committed before the send began
+                assert conn.scalar(select(func.count()).select_from(Decision)) == 1
+            assert slack_posts(engine) == ["sending"]
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(10)
+        wait_for(lambda: fake.dropped == 1, 30, "the held post dropped", log)
+        fake.holding = False
+        assert not [c for c in fake.find("api", "chat.postMessage")
+                    if "Print the leaflets" in c.dump]
+        with taskbot_run(env, log, ready="Slack: listening"):
+            wait_for(lambda: slack_posts(engine) == ["sent"], 60, "the post sent", log,
+                     every=0.1)
+        posts = [c for c in fake.find("api", "chat.postMessage")
+                 if c.body.get("channel") == "C_OUT" and "Print the leaflets" in c.dump]
+        assert len(posts) == 1, [c.dump for c in posts]
+        with engine.connect() as conn:
+            assert conn.scalar(select(func.count()).select_from(Decision)) == 1
     finally:
         fake.stop()
