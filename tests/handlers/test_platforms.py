@@ -4,34 +4,21 @@ way the table says, for a platform it has never heard of as for the ones that sh
 from __future__ import annotations
 
 import re
-from typing import ClassVar
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from sqlalchemy.orm import Session
 
 from bot.platforms import SHELL, registered_platforms
-from handlers.context import CoreSettings
 from handlers.mentions import NameSyntax, PatternSyntax
 from handlers.platforms import Platforms, Profile
-from handlers.router import Incoming, Router, build_registry
+from handlers.router import Incoming
+from tests.support.dialog import parser
 
 # a platform the core was never told of: people by address, commands after a '%'
 POST = Profile("post", PatternSyntax(
     platform="post", patterns=(re.compile(r"(?P<id>[a-z]+@[a-z]+\.[a-z]+)"),),
     attempt=re.compile(r"[^\s@]+@")), sigil="%")
-
-
-class _NoStore:
-    kw: ClassVar[dict[str, object]] = {}
-
-    def __call__(self) -> Session:
-        raise AssertionError("parsing opened a session")
-
-
-def parser(platforms: Platforms) -> Router:
-    return Router(_NoStore(), CoreSettings(platforms=platforms), build_registry())  # type: ignore[arg-type]
 
 
 def test_a_new_platforms_sigil_and_people_are_read_without_a_core_edit() -> None:

@@ -4,7 +4,6 @@ key written in the command's own transaction."""
 from __future__ import annotations
 
 import threading
-from typing import ClassVar
 
 import pytest
 from hypothesis import given, settings
@@ -12,13 +11,11 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bot.platforms import registered_platforms
-from handlers.context import CoreSettings
 from handlers.messages import Reply
-from handlers.router import Command, Incoming, Router, build_registry
+from handlers.router import Command, Incoming
 from storage import kv
 from storage.models import Action, KvState
-from tests.support.dialog import ADMIN, Bot
+from tests.support.dialog import ADMIN, Bot, parser
 
 # every spelling of one command: prefixes, quotes, case, spacing
 LINK_SPELLINGS = [
@@ -50,16 +47,7 @@ def test_the_guard_sees_the_parsed_command_and_can_refuse(bare_bot: Bot, line: s
     assert bare_bot.counts() == before
 
 
-class _NoStore:
-    """A session factory that fails if used: parsing must not touch the store."""
-
-    kw: ClassVar[dict[str, object]] = {}  # a sessionmaker's settings: no engine bound
-
-    def __call__(self) -> Session:
-        raise AssertionError("parsing opened a session")
-
-
-_PARSER = Router(_NoStore(), CoreSettings(platforms=registered_platforms()), build_registry())  # type: ignore[arg-type]
+_PARSER = parser()
 
 
 @settings(max_examples=150, deadline=None)

@@ -6,6 +6,7 @@ It goes through the same Router as every adapter, with an injected clock.
 from __future__ import annotations
 
 import datetime as dt
+from typing import ClassVar
 
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
@@ -15,11 +16,27 @@ from bot.textrender import render_reply
 from handlers.context import CoreSettings
 from handlers.delivery import DeliveryEngine
 from handlers.messages import Block, ChannelRef, Reply
+from handlers.platforms import Platforms
 from handlers.router import Incoming, Router, build_registry
 from storage.db import make_session_factory
 from storage.models import Base
 
 ADMIN = "root"
+
+
+class _NoStore:
+    """A session factory that fails if used: parsing must not touch the store."""
+
+    kw: ClassVar[dict[str, object]] = {}  # a sessionmaker's settings: no engine bound
+
+    def __call__(self) -> Session:
+        raise AssertionError("parsing opened a session")
+
+
+def parser(platforms: Platforms | None = None) -> Router:
+    """A router that can parse and resolve lines but fails if it touches a store."""
+    settings = CoreSettings(platforms=platforms or registered_platforms())
+    return Router(_NoStore(), settings, build_registry())  # type: ignore[arg-type]
 
 
 class _Poster:
