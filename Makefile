@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench manifest clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -32,6 +32,10 @@ test: $(STAMP) /usr/bin/chromium
 	$(BIN)/lint-imports
 	$(BIN)/pytest
 	scripts/test-at '$(GUARD_AT)' tests/bot tests/delivery
+
+# slack-app-manifest.yml from the command registry (a test fails when they differ)
+manifest: $(STAMP)
+	$(BIN)/python -m bot.slack.manifest > slack-app-manifest.yml
 
 bench: $(STAMP)
 	$(BIN)/python bench/commands.py

@@ -712,7 +712,7 @@ def _done_list(
 
 
 def register(reg: Registry) -> None:
-    reg.noun("action", "action items: who does what by when")
+    reg.noun("action", "action items: who does what by when", common=("add", "list", "done"))
 
     @reg.command(
         "action", "add", "[<@user> ...] <text...> [due <date>] [group <group>]",

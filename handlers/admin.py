@@ -20,7 +20,7 @@ def _require_admin(ctx: Ctx, what: str) -> None:
 
 
 def register(reg: Registry) -> None:
-    reg.noun("admin", "who administers the bot")
+    reg.noun("admin", "who administers the bot", common=("list", "add", "remove"))
 
     # who holds the keys is itself worth guarding: not everyone needs the list of admins
     @reg.command("admin", "list", "", "admins made in chat (TASKBOT_ADMINS come on top)",

@@ -326,7 +326,8 @@ def _join_spans(items: list[tuple[Span, ...]], sep: str = ", ") -> tuple[Span, .
 
 
 def register(reg: Registry) -> None:
-    reg.noun("decision", "the BoC's decisions: post, register, acknowledgements, linked actions")
+    reg.noun("decision", "the BoC's decisions: post, register, acknowledgements, linked actions",
+             common=("post", "list", "ack"))
 
     @reg.command(
         "decision", "post", "<group>[,<group>...] <text...>",

@@ -271,7 +271,8 @@ def _tell(ctx: Ctx, reply: Reply, group: Group, person: Person, blocks: list[Blo
 
 
 def register(reg: Registry) -> None:
-    reg.noun("tg", "task groups: channels, members, projects and roles")
+    reg.noun("tg", "task groups: channels, members, projects and roles",
+             common=("list", "show", "add", "link"))
 
     @reg.command(
         "tg", "list", "[all]",

@@ -315,7 +315,8 @@ def open_actions(ctx: Ctx, group: Group) -> list[Action]:
 
 
 def register(reg: Registry) -> None:
-    reg.noun("meeting", "monthly meetings: schedule, next, skip, move, agenda, calendar")
+    reg.noun("meeting", "monthly meetings: their schedule, agenda, minutes and calendar",
+             common=("next", "schedule", "agenda"))
 
     @reg.command(
         "meeting", "schedule",

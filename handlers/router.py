@@ -79,9 +79,13 @@ class Registry:
     def __init__(self) -> None:
         self.commands: dict[str, dict[str, Command]] = {}
         self.nouns: dict[str, str] = {}  # noun -> summary
+        self.common: dict[str, tuple[str, ...]] = {}  # noun -> its most used verbs
 
-    def noun(self, noun: str, summary: str) -> None:
+    def noun(self, noun: str, summary: str, *, common: tuple[str, ...] = ()) -> None:
+        """Declare a command noun; ``common``: the verbs a platform's short usage hint
+        shows (a chat client's command menu), most used first."""
         self.nouns[noun] = summary
+        self.common[noun] = common
         self.commands.setdefault(noun, {})
 
     def command(
@@ -115,7 +119,7 @@ class Registry:
             reply.add(Table(("command", "what it does"), tuple(rows)))
             reply.say(f"{prefix}help <command> shows a command's usage.")
             return reply
-        noun = args[0].lstrip("/!").lower()
+        noun = args[0].lower()
         if noun == "help":
             reply.say(f"{prefix}help: shows the commands and their usage", style="heading")
             reply.add(text(f"{prefix}{HELP_USAGE}", style="code"))
@@ -334,6 +338,8 @@ class Router:
         return f"Commands: {', '.join(self.registry.nouns)}; {prefix}help shows usage."
 
     def _help(self, args: list[str], prefix: str) -> Reply:
+        if args:  # `help /tg` or `help !tg`: the command, as another platform spells it
+            args = [self.settings.platforms.strip_sigil(args[0]), *args[1:]]
         try:
             return self.registry.help(args, prefix)
         except UserError as err:

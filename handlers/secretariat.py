@@ -610,7 +610,8 @@ def _grouped(ctx: Ctx, stmt: Select[Any, Any]) -> dict[int | None, int]:
 
 
 def register(reg: Registry) -> None:
-    reg.noun("secretariat", "cross-group views for the secretariat: actions, summary")
+    reg.noun("secretariat", "cross-group views for the secretariat: actions, deliveries, reports",
+             common=("actions", "summary", "report"))
 
     @reg.command(
         "secretariat", "actions",

@@ -37,6 +37,7 @@ from bot.dispatch import Dispatcher
 from bot.slack import core_process
 from bot.slack.core_process import CoreProcess
 from bot.slack.fields import object_field, text_field, well_formed
+from bot.slack.manifest import EVENTS, slash_commands
 from bot.slack.render import (
     ACTION_MODAL,
     PLATFORM,
@@ -61,21 +62,7 @@ T = TypeVar("T")
 
 EVENTS_PATH = "/slack/events"
 DEFAULT_PORT = 3000
-# slash command -> the core's noun (help is a slash command of its own)
-SLASH_COMMANDS: dict[str, str] = {
-    "/tg": "tg",
-    "/meeting": "meeting",
-    "/action": "action",
-    "/decision": "decision",
-    "/secretariat": "secretariat",
-    "/admin": "admin",
-    "/taskbot-help": "help",
-}
 BUTTON_ACTION = re.compile(r"^taskbot:")
-# the events the app subscribes to (slack-app-manifest.yml lists the same)
-EVENTS = ("app_home_opened", "member_joined_channel", "member_left_channel")
-# channel messages, for meeting mode (bot.slack.meeting); Bolt hears both as "message"
-MESSAGE_EVENTS = ("message.channels", "message.groups")
 ONCE = "taskbot_request_key"  # the Bolt context entry with the request's dedupe key
 
 
@@ -157,7 +144,7 @@ class SlackAdapter:
     def _register(self) -> None:
         app = self.app
         app.middleware(self._once_per_request)
-        for slash, noun in SLASH_COMMANDS.items():
+        for slash, noun in slash_commands(self.router.registry).items():
             app.command(slash)(self._slash_listener(noun))
         app.action(BUTTON_ACTION)(self.acking(self._on_button))
         app.view(ACTION_MODAL)(self.acking(self._on_modal))

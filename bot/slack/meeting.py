@@ -1,10 +1,9 @@
 """Meeting mode on Slack: channel messages (``message`` events) go to the meeting open in
 that channel, if any; quiet captures are acknowledged with a reaction.
 
-Wiring (for the Slack adapter's owner): call :func:`register` from
-``SlackAdapter._register``, add ``message`` to ``EVENTS``, and add the ``channels:history``,
+Wiring: ``SlackAdapter._register`` calls :func:`register`; the ``channels:history``,
 ``groups:history`` and ``reactions:write`` scopes and the ``message.channels`` /
-``message.groups`` bot events to the manifest.
+``message.groups`` bot events are in ``bot.slack.manifest``.
 """
 
 from __future__ import annotations

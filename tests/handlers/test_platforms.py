@@ -39,6 +39,17 @@ def test_an_unregistered_sigil_is_part_of_the_line() -> None:
     assert not router.names_a_command("/tg list")
 
 
+def test_help_names_a_command_as_any_registered_platform_spells_it() -> None:
+    router = parser(Platforms((POST, SHELL)))
+    for line in ("help %tg add", "help tg add", "%help %tg add"):
+        reply = router.parse(Incoming("shell", "root", line, "#x"))
+        assert not isinstance(reply, tuple) and not reply.error, line
+        assert "tg add <group> <@user>" in str(reply), line
+    refused = router.parse(Incoming("shell", "root", "help /tg", "#x"))  # '/' is no sigil here
+    assert not isinstance(refused, tuple) and refused.error
+    assert "No command '/tg'" in str(refused)
+
+
 @given(sigil=st.characters(categories=["P", "S"]), words=st.sampled_from(
     ["tg list", "action list all", "meeting next", "help"]))
 def test_any_registered_sigil_is_stripped_once(sigil: str, words: str) -> None:

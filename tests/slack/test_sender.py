@@ -12,7 +12,7 @@ import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import Engine, func, select
 
-from bot.slack.app import EVENTS, MESSAGE_EVENTS, SLASH_COMMANDS
+from bot.slack import manifest
 from bot.slack.sender import SlackSender
 from bot.slack.state import EventDedup
 from handlers.delivery import SendFailed
@@ -160,20 +160,35 @@ def test_event_dedup_survives_a_restart(engine: Engine) -> None:
         assert s.scalar(select(func.count()).select_from(KvState)) == 2
 
 
+def test_manifest_is_generated_from_the_registry() -> None:
+    """The file Slack installs is what bot.slack.manifest renders from the registry, so a
+    command added to the core is a slash command (`make manifest` rewrites the file)."""
+    on_disk = (ROOT / "slack-app-manifest.yml").read_text()
+    assert on_disk == manifest.render(build_registry()), "run `make manifest`"
+
+
 def test_manifest_matches_the_app() -> None:
     yaml = pytest.importorskip("yaml")
-    manifest = yaml.safe_load((ROOT / "slack-app-manifest.yml").read_text())
-    commands = manifest["features"]["slash_commands"]
-    assert {c["command"] for c in commands} == set(SLASH_COMMANDS)
+    registry = build_registry()
+    data = yaml.safe_load(manifest.render(registry))
+    commands = data["features"]["slash_commands"]
+    assert {c["command"] for c in commands} == set(manifest.slash_commands(registry))
     # every noun of the core can be reached on Slack (admin had no slash command)
-    assert set(build_registry().nouns) | {"help"} == set(SLASH_COMMANDS.values())
+    assert set(registry.nouns) | {"help"} == set(manifest.slash_commands(registry).values())
     assert all(c["should_escape"] is True for c in commands)
-    assert manifest["features"]["app_home"]["home_tab_enabled"] is True
-    assert manifest["settings"]["interactivity"]["is_enabled"] is True
-    assert manifest["settings"]["socket_mode_enabled"] is True
-    assert manifest["settings"]["event_subscriptions"]["bot_events"] == [
-        *EVENTS, *MESSAGE_EVENTS]
+    for c in commands:
+        assert 0 < len(c["description"]) <= manifest.DESCRIPTION_WIDTH, c
+        assert 0 < len(c["usage_hint"]) <= manifest.HINT_WIDTH, c
+    for noun, common in registry.common.items():  # a hint names real verbs, first of all
+        assert set(common) <= set(registry.commands[noun]), noun
+        slash = next(c for c in commands if c["command"] == f"/{noun}")
+        assert slash["usage_hint"].startswith(common[0]), slash
+    assert data["features"]["app_home"]["home_tab_enabled"] is True
+    assert data["settings"]["interactivity"]["is_enabled"] is True
+    assert data["settings"]["socket_mode_enabled"] is True
+    assert data["settings"]["event_subscriptions"]["bot_events"] == [
+        *manifest.EVENTS, *manifest.MESSAGE_EVENTS]
     # member_joined_channel / member_left_channel need channels:read and groups:read
-    assert set(manifest["oauth_config"]["scopes"]["bot"]) == {
+    assert set(data["oauth_config"]["scopes"]["bot"]) == {
         "commands", "chat:write", "users:read", "im:write", "files:write", "channels:read",
         "groups:read", "channels:history", "groups:history", "reactions:write"}
