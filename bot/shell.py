@@ -20,7 +20,6 @@ from sqlalchemy import select
 
 from bot.textrender import render_post, render_reply
 from handlers.grammar import typed_name
-from handlers.meeting_mode import capture_line, looks_like_tag, meeting_open_in
 from handlers.messages import File, Post, Reply
 from handlers.router import Incoming, Router
 from storage.models import Group
@@ -190,35 +189,29 @@ class Shell:
         line = line.strip()
         if not line:
             return True
+        said = Incoming(platform=PLATFORM, user_id=self.user, user_name=self.user, text=line,
+                        channel_id=self.channel)
         if line.startswith("#"):
             # a #tag line is a capture while a meeting is open in this channel; else a comment
-            if looks_like_tag(line):
-                captured = capture_line(self.router, Incoming(
-                    platform=PLATFORM, user_id=self.user, user_name=self.user, text=line,
-                    channel_id=self.channel))
-                if captured is not None:
-                    self.failed |= captured.error
-                    self.show(captured)
+            if self.router.addressed(line):
+                self._show_heard(said)
             return True
         if line.startswith(":"):
             return self.meta(line)
-        if not self.router.names_a_command(line) and meeting_open_in(
-                self.router, PLATFORM, self.channel):
+        if not self.router.names_a_command(line) and self.router.listening(said):
             # discussion in a meeting, as in a chat channel: the speaker counts as present
-            talk = capture_line(self.router, Incoming(
-                platform=PLATFORM, user_id=self.user, user_name=self.user, text=line,
-                channel_id=self.channel))
-            if talk is not None:
-                self.failed |= talk.error
-                self.show(talk)
+            self._show_heard(said)
             return True
-        reply = self.router.handle(
-            Incoming(platform=PLATFORM, user_id=self.user, user_name=self.user, text=line,
-                     channel_id=self.channel)
-        )
+        reply = self.router.handle(said)
         self.failed |= reply.error
         self.show(reply)
         return True
+
+    def _show_heard(self, said: Incoming) -> None:
+        heard = self.router.hear(said)
+        if heard is not None:
+            self.failed |= heard.error
+            self.show(heard)
 
     def show(self, reply: Reply) -> None:
         if self.deliver is None or not reply.queued:

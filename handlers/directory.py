@@ -72,6 +72,17 @@ def ensure_person(
     return person
 
 
+# the bot's own person row: the actor of the work it does on a schedule, so what that work
+# reads or writes names a real person (never an admin, never typed by anyone: no platform
+# reads mentions of "system")
+SYSTEM_PLATFORM = "system"
+SYSTEM_ID = "taskbot"
+
+
+def system_person(session: Session) -> Person:
+    return ensure_person(session, SYSTEM_PLATFORM, SYSTEM_ID, "Taskbot")
+
+
 def mention(person: Person) -> Mention:
     return Mention(
         person.id,

@@ -6,7 +6,9 @@ item at once (linked to the meeting's series and date), ``#decision`` in the BoC
 a BoC decision posted to its target groups exactly as ``decision post`` does, and agenda
 items nobody reached move to the next meeting's agenda.
 
-Adapters call :func:`capture_line` for every ordinary (non-command) message. It answers:
+Its captures are a listener of the router (:data:`LISTENER`): adapters give every ordinary
+(non-command) channel message to ``Router.hear``, which runs it in the router's unit of
+work, as a command runs. It answers:
 - None: not for the meeting (no meeting open there, or a line without a tag; the speaker is
   still counted as present);
 - a Reply with ``error``: tell the speaker (ephemeral / notice);
@@ -21,7 +23,6 @@ import datetime as dt
 import html
 import logging
 import re
-import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
@@ -39,15 +40,13 @@ from handlers.decisions import (
     parse_targets,
     record_decision,
 )
-from handlers.directory import ensure_person, mention, take_group
+from handlers.directory import mention, take_group
 from handlers.grammar import (
-    MAX_LINE,
     Args,
     Refused,
     UserError,
     ascii_int,
     check_length,
-    control_character_error,
     tokenize,
 )
 from handlers.meetings import Occurrence, occurrences, upcoming
@@ -64,10 +63,9 @@ from handlers.messages import (
     text,
 )
 from handlers.people import is_person, resolve_people, resolve_person
-from handlers.posts import queue_posts
 from handlers.recurrence import parse_offsets
 from handlers.roles import BOC, chair_and_up, is_boc, require_chair, require_member, staff
-from handlers.router import Incoming, Registry, Router, error_reply
+from handlers.router import Incoming, Listener, Registry
 from storage.models import (
     TEXT_MAX,
     TITLE_MAX,
@@ -186,64 +184,25 @@ def _count_speaker(session: Session, meeting: Meeting, person: Person,
 # --- capture ---------------------------------------------------------------------------------
 
 
-def capture_line(router: Router, msg: Incoming) -> Reply | None:
-    """An ordinary channel message, for the meeting running there if any (see module doc).
-
-    Costs one indexed lookup when no meeting is open, and writes nothing then: the lookup
-    runs in a deferred (reader) session, so on SQLite a busy channel's chatter never takes
-    the write lock. It reads the store, not a cache, so a meeting opened by another process
-    is seen at once; the write transaction that follows looks again.
-    """
-    if msg.channel_id is None:
-        return None
-    tagged = looks_like_tag(msg.text.strip())
-    if (problem := control_character_error(msg.text)) is not None:
-        return error_reply(problem, None) if tagged else None
-    if not _meeting_open_in(router, msg.platform, msg.channel_id):
-        return None
-    if tagged and len(msg.text.strip()) > MAX_LINE:
-        # the same cap as a command line, before anything is parsed or written
-        return error_reply(
-            f"That line is too long ({len(msg.text.strip())} characters; at most {MAX_LINE})"
-            "; nothing was captured.", None,
-        )
-    session = router.sessions()
-    try:
-        with session.begin():
-            now = router.settings.clock()
-            meeting = open_meeting_in(session, msg.platform, msg.channel_id, now)
-            if meeting is None:
-                return None
-            actor = ensure_person(session, msg.platform, msg.user_id, msg.user_name)
-            ctx = Ctx(session=session, actor=actor, platform=msg.platform,
-                      channel_id=msg.channel_id, settings=router.settings, now=now)
-            reply = capture(ctx, meeting, msg.text)
-            if reply is not None and reply.posts and not reply.error:
-                reply.queued = queue_posts(session, reply.posts, now, msg.once)
-            session.flush()
-        return reply
-    except UserError as err:
-        usage = None if isinstance(err, Refused) else TAG_USAGE.get(tag_of(msg.text.strip()) or "")
-        return error_reply(err.message, usage)
-    except Exception:
-        error_id = secrets.token_hex(4)
-        log.exception("meeting capture failed (error id %s)", error_id)
-        return error_reply(
-            f"Sorry, that line was not captured (error id {error_id}); nothing was changed.",
-            None,
-        )
-    finally:
-        session.close()
+def _wants(session: Session, msg: Incoming, now: dt.datetime) -> bool:
+    """Whether a meeting runs in the line's channel: one indexed lookup, in the router's
+    reader session, so on SQLite a busy channel's chatter never takes the write lock. It
+    reads the store, not a cache, so a meeting opened by another process is seen at once."""
+    return msg.channel_id is not None and open_meeting_in(
+        session, msg.platform, msg.channel_id, now) is not None
 
 
-def meeting_open_in(router: Router, platform: str, channel_id: str) -> bool:
-    """Whether a meeting runs in the channel (a reader session: writes nothing)."""
-    return _meeting_open_in(router, platform, channel_id)
+def _hear(ctx: Ctx, line: str) -> Reply | None:
+    """The line, for the meeting open in the channel: looked up again in the write
+    transaction, as it may have ended since :func:`_wants` saw it."""
+    assert ctx.channel_id is not None  # the router hears channel lines only
+    meeting = open_meeting_in(ctx.session, ctx.platform, ctx.channel_id, ctx.now)
+    return None if meeting is None else capture(ctx, meeting, line)
 
 
-def _meeting_open_in(router: Router, platform: str, channel_id: str) -> bool:
-    with router.deferred() as session:
-        return open_meeting_in(session, platform, channel_id, router.settings.clock()) is not None
+LISTENER = Listener(
+    name="meeting capture", wants=_wants, hear=_hear, addressed=looks_like_tag,
+    usage=lambda line: TAG_USAGE.get(tag_of(line) or ""), done="captured")
 
 
 def capture(ctx: Ctx, meeting: Meeting, line: str) -> Reply | None:
@@ -723,6 +682,8 @@ def _duration(words: list[str]) -> dt.timedelta:
 
 
 def register(reg: Registry) -> None:
+    reg.listener(LISTENER)
+
     @reg.command(
         "meeting", "start", "[<group>] [for <duration>]",
         "open a meeting in this channel: #topic #info #link #idea #action #agreed "
@@ -821,8 +782,8 @@ def register(reg: Registry) -> None:
 
 
 __all__ = [
+    "LISTENER",
     "capture",
-    "capture_line",
     "carried_of",
     "close_meeting",
     "compose_minutes",

@@ -17,8 +17,15 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from handlers.context import CoreSettings, Ctx
-from handlers.directory import ensure_person, person_by_identity
-from handlers.grammar import MAX_LINE, Args, UserError, control_character_error, tokenize
+from handlers.directory import SYSTEM_PLATFORM, ensure_person, person_by_identity, system_person
+from handlers.grammar import (
+    MAX_LINE,
+    Args,
+    Refused,
+    UserError,
+    control_character_error,
+    tokenize,
+)
 from handlers.messages import Reply, Table, text
 from handlers.posts import queue_posts
 from handlers.roles import Guard, guard_for
@@ -72,6 +79,25 @@ class Incoming:
     once: str | None = None
 
 
+@dataclass(frozen=True)
+class Listener:
+    """A feature that hears ordinary channel lines, not commands (meeting mode's captures).
+
+    The router runs it in the same unit of work as a command: one transaction, the speaker
+    made a person, its posts queued with the line, and errors answered the same way."""
+
+    name: str
+    # a cheap read (a reader session: writes nothing) of whether the line is for it
+    wants: Callable[[Session, Incoming, dt.datetime], bool]
+    # the work, in the transaction: a Reply to give, or None (nothing to say)
+    hear: Callable[[Ctx, str], Reply | None]
+    # whether the line was meant for the bot, so bad input there gets an answer
+    addressed: Callable[[str], bool]
+    # the usage an error about the line is answered with, if any
+    usage: Callable[[str], str | None]
+    done: str = "taken"  # what it does with a line, for "nothing was <done>"
+
+
 HELP_USAGE = "help [<command> [<subcommand>]]"
 
 
@@ -80,6 +106,10 @@ class Registry:
         self.commands: dict[str, dict[str, Command]] = {}
         self.nouns: dict[str, str] = {}  # noun -> summary
         self.common: dict[str, tuple[str, ...]] = {}  # noun -> its most used verbs
+        self.listeners: list[Listener] = []
+
+    def listener(self, listener: Listener) -> None:
+        self.listeners.append(listener)
 
     def noun(self, noun: str, summary: str, *, common: tuple[str, ...] = ()) -> None:
         """Declare a command noun; ``common``: the verbs a platform's short usage hint
@@ -274,24 +304,54 @@ class Router:
         self, sessions: sessionmaker[Session], msg: Incoming, cmd: Command, args: Args,
         *, retry: bool = False,
     ) -> Reply:
+        def guard(session: Session, now: dt.datetime) -> None:
+            if cmd.guard is None:
+                return
+            # before anything is parsed or written: someone seen for the first time is
+            # checked as they are (no roles), not created first
+            known = person_by_identity(session, msg.platform, msg.user_id)
+            probe = known or Person(display_name=msg.user_name or msg.user_id,
+                                    is_admin=False, identities=[Identity(
+                                        platform=msg.platform, external_id=msg.user_id)])
+            cmd.guard(self._ctx(session, probe, msg, now), Args(args.line, args.tokens))
+
+        def usage(err: UserError) -> str | None:
+            return self.registry.usage(cmd.noun, cmd.verb, msg.prefix) if err.show_usage else None
+
+        def failed() -> Reply:
+            error_id = secrets.token_hex(4)
+            log.exception("command failed (error id %s): %s %s", error_id, cmd.noun, cmd.verb)
+            return error_reply(
+                f"Sorry, something went wrong on our side (error id {error_id}). "
+                "Nothing was changed; the secretariat can look it up in the log.",
+                None,
+            )
+
+        reply = self._unit(sessions, msg, lambda ctx: cmd.handler(ctx, args), guard=guard,
+                           usage=usage, failed=failed, retry=retry)
+        assert reply is not None  # a handler always answers
+        return reply
+
+    def _unit(
+        self, sessions: sessionmaker[Session], msg: Incoming,
+        work: Callable[[Ctx], Reply | None], *,
+        usage: Callable[[UserError], str | None], failed: Callable[[], Reply],
+        guard: Callable[[Session, dt.datetime], None] | None = None, retry: bool = False,
+    ) -> Reply | None:
+        """The one unit of work, for a command and for a line a listener hears: one
+        transaction; the guard, then the idempotency key, then the speaker made a person,
+        the work, its posts queued as outbox rows, the key written; all or nothing."""
         session = sessions()
         try:
             with session.begin():
                 now = self.settings.clock()
-                if cmd.guard is not None:
-                    # before anything is parsed or written: someone seen for the first
-                    # time is checked as they are (no roles), not created first
-                    known = person_by_identity(session, msg.platform, msg.user_id)
-                    probe = known or Person(display_name=msg.user_name or msg.user_id,
-                                            is_admin=False, identities=[Identity(
-                                                platform=msg.platform,
-                                                external_id=msg.user_id)])
-                    cmd.guard(self._ctx(session, probe, msg, now), Args(args.line, args.tokens))
+                if guard is not None:
+                    guard(session, now)
                 if msg.once is not None and kv.get(session, msg.once) is not None:
                     return already_done()
                 actor = ensure_person(session, msg.platform, msg.user_id, msg.user_name)
-                reply = cmd.handler(self._ctx(session, actor, msg, now), args)
-                if reply.posts and not reply.error:
+                reply = work(self._ctx(session, actor, msg, now))
+                if reply is not None and reply.posts and not reply.error:
                     reply.queued = queue_posts(session, reply.posts, now, msg.once)
                 # the key that this run happened, written last: committed with the work
                 # it guards, and a command that only reads takes no write lock before it
@@ -302,29 +362,70 @@ class Router:
         except _Duplicate:
             return already_done()
         except UserError as err:
-            usage = self.registry.usage(cmd.noun, cmd.verb, msg.prefix) if err.show_usage else None
-            return error_reply(err.message, usage)
+            return error_reply(err.message, usage(err))
         except OperationalError as err:
             if retry and _lost_the_write_race(err):
                 raise _Retry from err
-            return self._failed(cmd)
+            return failed()
         except Exception:
-            return self._failed(cmd)
+            return failed()
         finally:
             session.close()
+
+    # --- lines that are not commands ----------------------------------------------------------
+
+    def addressed(self, line: str) -> bool:
+        """Whether a listener takes the line as meant for the bot (a meeting's ``#tag``)."""
+        return any(x.addressed(line.strip()) for x in self.registry.listeners)
+
+    def listening(self, msg: Incoming) -> bool:
+        """Whether some listener wants this channel line (a read that writes nothing)."""
+        return self._listener_for(msg) is not None
+
+    def hear(self, msg: Incoming) -> Reply | None:
+        """An ordinary channel line, for the listener that wants it (see :class:`Listener`):
+        None when no listener does, or it has nothing to say."""
+        if msg.channel_id is None or not self.registry.listeners:
+            return None
+        line = msg.text.strip()
+        addressed = [x for x in self.registry.listeners if x.addressed(line)]
+        if (problem := control_character_error(msg.text)) is not None:
+            return error_reply(problem, None) if addressed else None
+        listener = self._listener_for(msg)
+        if listener is None:
+            return None
+        if listener in addressed and len(line) > MAX_LINE:
+            # the same cap as a command line, before anything is parsed or written
+            return error_reply(
+                f"That line is too long ({len(line)} characters; at most {MAX_LINE})"
+                f"; nothing was {listener.done}.", None,
+            )
+
+        def usage(err: UserError) -> str | None:
+            return None if isinstance(err, Refused) else listener.usage(line)
+
+        def failed() -> Reply:
+            error_id = secrets.token_hex(4)
+            log.exception("%s failed (error id %s)", listener.name, error_id)
+            return error_reply(
+                f"Sorry, that line was not {listener.done} (error id {error_id}); "
+                "nothing was changed.", None,
+            )
+
+        return self._unit(self.sessions, msg, lambda ctx: listener.hear(ctx, msg.text),
+                          usage=usage, failed=failed)
+
+    def _listener_for(self, msg: Incoming) -> Listener | None:
+        if msg.channel_id is None or not self.registry.listeners:
+            return None
+        with self.deferred() as session:
+            now = self.settings.clock()
+            return next((x for x in self.registry.listeners if x.wants(session, msg, now)),
+                        None)
 
     def _ctx(self, session: Session, actor: Person, msg: Incoming, now: dt.datetime) -> Ctx:
         return Ctx(session=session, actor=actor, platform=msg.platform,
                    channel_id=msg.channel_id, settings=self.settings, now=now)
-
-    def _failed(self, cmd: Command) -> Reply:
-        error_id = secrets.token_hex(4)
-        log.exception("command failed (error id %s): %s %s", error_id, cmd.noun, cmd.verb)
-        return error_reply(
-            f"Sorry, something went wrong on our side (error id {error_id}). "
-            "Nothing was changed; the secretariat can look it up in the log.",
-            None,
-        )
 
     def _usage_of(self, line: str, prefix: str) -> str:
         """The usage for a line that cannot be parsed whole: its command's, read from the
@@ -344,6 +445,14 @@ class Router:
             return self.registry.help(args, prefix)
         except UserError as err:
             return error_reply(err.message, f"Usage: {prefix}{HELP_USAGE}")
+
+
+def system_context(session: Session, settings: CoreSettings) -> Ctx:
+    """The context of work the bot does on its own (a scheduled composition), in the
+    caller's transaction: the actor is the bot's own person row, no channel, the clock now.
+    It passes no permission check a command makes; work that needs one is not run as it."""
+    return Ctx(session=session, actor=system_person(session), platform=SYSTEM_PLATFORM,
+               channel_id=None, settings=settings, now=settings.clock())
 
 
 def build_registry() -> Registry:

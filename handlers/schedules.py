@@ -19,8 +19,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from handlers.context import CoreSettings, Ctx
-from handlers.grammar import Args, UserError
+from handlers.context import CoreSettings
+from handlers.grammar import UserError
 from handlers.messages import Block, ChannelRef, Day, Link, Mention, Table, Text, When
 from handlers.posts import KIND as POST_KIND
 from handlers.posts import compose_post
@@ -391,16 +391,13 @@ def compose_meeting_reminder(session: Session, payload: dict[str, Any],
 
 def compose_boc_summary(session: Session, payload: dict[str, Any],
                         settings: CoreSettings) -> list[Block] | None:
-    """The secretariat summary, exactly as ``secretariat summary`` answers it."""
-    from handlers.router import build_registry
+    """The secretariat summary, exactly as ``secretariat summary`` answers it, composed as
+    the bot itself (its own person row), not as a command with a borrowed admin."""
+    from handlers.router import system_context
+    from handlers.secretariat import summary
 
     start = dt.datetime.fromisoformat(payload["start"])
-    command = build_registry().find("secretariat", "summary")
-    assert command is not None
-    system = Person(display_name="Taskbot", is_admin=True)
-    ctx = Ctx(session=session, actor=system, platform="system", channel_id=None,
-              settings=settings, now=settings.clock())
-    reply = command.handler(ctx, Args.of(""))
+    reply = summary(system_context(session, settings))
     return [Text(("Before the Board meets ", When(start, payload["zone"]),
                   ": where the groups stand"), "heading"), *reply.blocks]
 

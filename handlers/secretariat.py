@@ -609,6 +609,73 @@ def _grouped(ctx: Ctx, stmt: Select[Any, Any]) -> dict[int | None, int]:
     return {gid: int(n) for gid, n in ctx.session.execute(stmt)}
 
 
+def summary(ctx: Ctx) -> Reply:
+    """Per group: open, overdue, done this month, next meeting, unacknowledged decisions;
+    ``secretariat summary`` and the BoC's scheduled summary both answer with it."""
+    from handlers.meetings import next_meeting
+
+    start, end = month_bounds(ctx)
+    per_group = select(Action.group_id, func.count()).group_by(Action.group_id)
+    open_n = _grouped(ctx, per_group.where(Action.status == "open"))
+    overdue_n = _grouped(
+        ctx, per_group.where(Action.status == "open", Action.due < ctx.today)
+    )
+    done_n = _grouped(
+        ctx,
+        per_group.where(
+            Action.status == "done", Action.closed_at >= start, Action.closed_at < end
+        ),
+    )
+    unacked = _grouped(
+        ctx,
+        select(DecisionTarget.group_id, func.count())
+        .join(Decision, Decision.id == DecisionTarget.decision_id)
+        .where(DecisionTarget.acked_at.is_(None), Decision.revoked_at.is_(None))
+        .group_by(DecisionTarget.group_id),
+    )
+    groups = all_groups(ctx.session)
+    reply = Reply(secret=True)  # staff-only figures: a Matrix room gets a pointer
+    month = ctx.today.strftime("%B %Y")
+    reply.say(f"Summary, {ctx.today.isoformat()}", style="heading")
+    if not groups:
+        return reply.say("No groups yet.")
+    rows: list[tuple[tuple[Span, ...], ...]] = []
+    keys: list[int | None] = [g.id for g in groups]
+    if any(None in d for d in (open_n, overdue_n, done_n)):
+        keys.append(None)
+    by_id = {g.id: g for g in groups}
+    for key in keys:
+        meeting: tuple[Span, ...] = ("-",)
+        if key is not None:
+            occ = next_meeting(ctx, by_id[key])
+            meeting = (When(occ.start, occ.zone),) if occ else ("none scheduled",)
+        rows.append(
+            (
+                (by_id[key].slug if key is not None else "(no group)",),
+                (str(open_n.get(key, 0)),),
+                (str(overdue_n.get(key, 0)),),
+                (str(done_n.get(key, 0)),),
+                meeting,
+                (str(unacked.get(key, 0)),) if key is not None else ("-",),
+            )
+        )
+    rows.append(
+        (
+            ("total",),
+            (str(sum(open_n.values())),),
+            (str(sum(overdue_n.values())),),
+            (str(sum(done_n.values())),),
+            ("",),
+            (str(sum(unacked.values())),),
+        )
+    )
+    headers = (
+        "group", "open", "overdue", f"done in {month}", "next meeting", "unacknowledged",
+    )
+    reply.add(Table(headers, tuple(rows)))
+    return reply
+
+
 def register(reg: Registry) -> None:
     reg.noun("secretariat", "cross-group views for the secretariat: actions, deliveries, reports",
              common=("actions", "summary", "report"))
@@ -646,68 +713,7 @@ def register(reg: Registry) -> None:
     def secretariat_summary(ctx: Ctx, args: Args) -> Reply:
         args.done()
         require_staff(ctx, "secretariat summary")
-        from handlers.meetings import next_meeting
-
-        start, end = month_bounds(ctx)
-        per_group = select(Action.group_id, func.count()).group_by(Action.group_id)
-        open_n = _grouped(ctx, per_group.where(Action.status == "open"))
-        overdue_n = _grouped(
-            ctx, per_group.where(Action.status == "open", Action.due < ctx.today)
-        )
-        done_n = _grouped(
-            ctx,
-            per_group.where(
-                Action.status == "done", Action.closed_at >= start, Action.closed_at < end
-            ),
-        )
-        unacked = _grouped(
-            ctx,
-            select(DecisionTarget.group_id, func.count())
-            .join(Decision, Decision.id == DecisionTarget.decision_id)
-            .where(DecisionTarget.acked_at.is_(None), Decision.revoked_at.is_(None))
-            .group_by(DecisionTarget.group_id),
-        )
-        groups = all_groups(ctx.session)
-        reply = Reply(secret=True)  # staff-only figures: a Matrix room gets a pointer
-        month = ctx.today.strftime("%B %Y")
-        reply.say(f"Summary, {ctx.today.isoformat()}", style="heading")
-        if not groups:
-            return reply.say("No groups yet.")
-        rows: list[tuple[tuple[Span, ...], ...]] = []
-        keys: list[int | None] = [g.id for g in groups]
-        if any(None in d for d in (open_n, overdue_n, done_n)):
-            keys.append(None)
-        by_id = {g.id: g for g in groups}
-        for key in keys:
-            meeting: tuple[Span, ...] = ("-",)
-            if key is not None:
-                occ = next_meeting(ctx, by_id[key])
-                meeting = (When(occ.start, occ.zone),) if occ else ("none scheduled",)
-            rows.append(
-                (
-                    (by_id[key].slug if key is not None else "(no group)",),
-                    (str(open_n.get(key, 0)),),
-                    (str(overdue_n.get(key, 0)),),
-                    (str(done_n.get(key, 0)),),
-                    meeting,
-                    (str(unacked.get(key, 0)),) if key is not None else ("-",),
-                )
-            )
-        rows.append(
-            (
-                ("total",),
-                (str(sum(open_n.values())),),
-                (str(sum(overdue_n.values())),),
-                (str(sum(done_n.values())),),
-                ("",),
-                (str(sum(unacked.values())),),
-            )
-        )
-        headers = (
-            "group", "open", "overdue", f"done in {month}", "next meeting", "unacknowledged",
-        )
-        reply.add(Table(headers, tuple(rows)))
-        return reply
+        return summary(ctx)
 
 
     @reg.command(

@@ -51,7 +51,6 @@ from bot.matrix.render import PLATFORM, TooLong, command_text, file_content, ren
 from bot.matrix.state import MatrixState
 from handlers.delivery import SendFailed
 from handlers.directory import find_identity
-from handlers.meeting_mode import capture_line
 from handlers.messages import Block, ChannelRef, File, Reply, Text
 from handlers.router import Command, Incoming, Router
 from storage.models import NAME_MAX, Membership
@@ -568,7 +567,7 @@ class MatrixBot:
                             prefix=self.options.prefix)
 
         def work() -> tuple[Reply | None, list[str]]:
-            reply = capture_line(self.router, incoming)
+            reply = self.router.hear(incoming)
             if reply is None:
                 return None, []
             self.state.mark_seen(event_id)

@@ -13,7 +13,6 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from bot.slack.render import unescape
-from handlers.meeting_mode import capture_line
 from handlers.messages import Reply, Text
 from handlers.router import Incoming
 
@@ -67,7 +66,7 @@ async def handle_message(adapter: SlackAdapter, event: dict[str, Any],
 
         def capture() -> Reply | None:
             with adapter.once.handling(key, alone=False) as once:
-                reply = capture_line(adapter.router, incoming)
+                reply = adapter.router.hear(incoming)
             return None if once is not None and once.duplicate else reply
 
         reply: Reply | None = await asyncio.to_thread(capture)

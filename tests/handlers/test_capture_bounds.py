@@ -17,7 +17,6 @@ from sqlalchemy.exc import OperationalError
 from bot.textrender import render_reply
 from handlers.dates import parse_date
 from handlers.grammar import MAX_LINE, Args
-from handlers.meeting_mode import capture_line
 from handlers.messages import Reply
 from handlers.router import Incoming
 from storage.models import Group
@@ -28,7 +27,7 @@ MEETING = dt.datetime(2026, 12, 31, 9, 0, tzinfo=dt.UTC)
 
 
 def cap(bot: Bot, who: str, channel: str, line: str) -> Reply | None:
-    return capture_line(bot.router, Incoming(platform="shell", user_id=who, text=line,
+    return bot.router.hear(Incoming(platform="shell", user_id=who, text=line,
                                              channel_id=channel))
 
 

@@ -7,7 +7,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.textrender import render_reply
-from handlers.meeting_mode import capture_line
 from handlers.router import Incoming
 from tests.support.dialog import Bot
 
@@ -137,7 +136,7 @@ def test_agenda_numbers_in_a_meeting_are_ascii(bare_bot: Bot, n: str) -> None:
     bare_bot.admin("meeting schedule repl first tuesday 10:00")
     bare_bot.admin("meeting agenda repl Budget", channel="#repl")
     bare_bot.admin("meeting start repl", channel="#repl")
-    reply = capture_line(bare_bot.router, Incoming(platform="shell", user_id="root",
+    reply = bare_bot.router.hear(Incoming(platform="shell", user_id="root",
                                                    text=f"#topic {n}", channel_id="#repl"))
     assert reply is not None
     rendered = render_reply(reply)

@@ -12,7 +12,6 @@ from sqlalchemy.orm import Session
 
 from bot.textrender import render_reply
 from handlers.delivery import DeliveryEngine
-from handlers.meeting_mode import capture_line
 from handlers.router import Incoming
 from storage.models import Group
 from tests.handlers.test_delivery import RecordingSender
@@ -95,7 +94,7 @@ def test_archived_groups_leave_the_lists_and_keep_their_records(bot: Bot) -> Non
     bot.admin("tg add boc @bea as chair")
     bot.say("bea", "#boc", "meeting start")
     started = bot.counts()
-    said = capture_line(bot.router, Incoming(platform="shell", user_id="bea",
+    said = bot.router.hear(Incoming(platform="shell", user_id="bea",
                                              channel_id="#boc",
                                              text="#decision finance Fund more."))
     assert said is not None and said.error

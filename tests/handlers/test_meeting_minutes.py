@@ -11,7 +11,6 @@ import datetime as dt
 
 import pytest
 
-from handlers.meeting_mode import capture_line
 from handlers.messages import File, Reply
 from handlers.router import Incoming
 from tests.support.dialog import Bot
@@ -21,7 +20,7 @@ DAY = dt.datetime(2026, 12, 31, 9, 0, tzinfo=UTC)  # 10:00 in Brussels
 
 
 def cap(bot: Bot, who: str, channel: str, line: str) -> str:
-    reply = capture_line(bot.router, Incoming(platform="shell", user_id=who, text=line,
+    reply = bot.router.hear(Incoming(platform="shell", user_id=who, text=line,
                                               channel_id=channel))
     assert reply is not None and not reply.error, line
     from bot.textrender import render_reply

@@ -18,7 +18,6 @@ from sqlalchemy.orm import Session
 from bot.shell import Shell
 from bot.textrender import render_blocks, render_reply
 from handlers.delivery import DeliveryEngine
-from handlers.meeting_mode import capture_line
 from handlers.messages import Block, ChannelRef, File, Reply
 from handlers.router import Incoming
 from storage.models import Action, AgendaItem, Decision, Meeting, MeetingAttendee, MeetingItem
@@ -29,7 +28,7 @@ MEETING = dt.datetime(2026, 12, 31, 9, 0, tzinfo=UTC)
 
 
 def cap(bot: Bot, who: str, channel: str, line: str) -> Reply | None:
-    return capture_line(bot.router, Incoming(platform="shell", user_id=who, text=line,
+    return bot.router.hear(Incoming(platform="shell", user_id=who, text=line,
                                              channel_id=channel))
 
 

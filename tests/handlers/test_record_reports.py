@@ -15,7 +15,6 @@ import pytest
 
 from handlers import reports
 from handlers.directory import find_group
-from handlers.meeting_mode import capture_line
 from handlers.router import Incoming
 from tests.handlers.test_decisions import seed
 from tests.support.dialog import Bot
@@ -24,7 +23,7 @@ FORMULA = "=HYPERLINK(\"http://evil.example\",\"click\")"
 
 
 def cap(bot: Bot, who: str, channel: str, line: str) -> None:
-    reply = capture_line(bot.router, Incoming(platform="shell", user_id=who, text=line,
+    reply = bot.router.hear(Incoming(platform="shell", user_id=who, text=line,
                                               channel_id=channel))
     assert reply is not None and not reply.error, line
 

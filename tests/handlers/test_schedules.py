@@ -9,10 +9,11 @@ import pytest
 from sqlalchemy import select
 
 from handlers.delivery import DeliveryEngine, SendFailed
+from handlers.directory import SYSTEM_ID, SYSTEM_PLATFORM
 from handlers.grammar import UserError
 from handlers.messages import ChannelRef
 from handlers.schedules import nudge_days, validate_setting
-from storage.models import Group, MeetingSeries
+from storage.models import Group, Identity, MeetingSeries
 from tests.handlers.test_delivery import RecordingSender, run_ticks
 from tests.support.dialog import Bot
 
@@ -146,6 +147,10 @@ def test_boc_summary_before_the_board_meets(bare_bot: Bot) -> None:
     assert len(summary) == 1 and summary[0][0] == ChannelRef("shell", "#boc")
     assert "Before the Board meets" in summary[0][1] and "repl" in summary[0][1]
     assert kinds(sender).count("meeting_reminder") == 1
+    # composed as the bot's own person row (one, never an admin), not a borrowed admin
+    with bot.sessions() as s:
+        system = s.scalars(select(Identity).where(Identity.platform == SYSTEM_PLATFORM)).all()
+        assert [(i.external_id, i.person.is_admin) for i in system] == [(SYSTEM_ID, False)]
 
 
 def test_nudge_days() -> None:
