@@ -16,13 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from sqlalchemy import select
-
 from bot.textrender import render_post, render_reply
 from handlers.grammar import typed_name
+from handlers.lookups import active_slugs
 from handlers.messages import File, Post, Reply
 from handlers.router import Incoming, Router
-from storage.models import Group
 
 PLATFORM = "shell"
 DEFAULT_CHANNEL = "#general"
@@ -76,9 +74,7 @@ class Completer:
         self._matches: list[str] = []
 
     def groups(self) -> list[str]:
-        with self.router.deferred() as session:
-            return list(session.scalars(
-                select(Group.slug).where(Group.archived_at.is_(None)).order_by(Group.slug)))
+        return active_slugs(self.router.deferred)
 
     def candidates(self, before: str) -> list[str]:
         """Every completion of the last word of ``before`` (the line up to the cursor)."""

@@ -41,7 +41,6 @@ from nio import (
     WhoamiError,
 )
 from nio.api import Api
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.config import ConfigError, Settings
@@ -50,10 +49,9 @@ from bot.dispatch import Dispatcher
 from bot.matrix.render import PLATFORM, TooLong, command_text, file_content, render
 from bot.matrix.state import MatrixState
 from handlers.delivery import SendFailed
-from handlers.directory import find_identity
+from handlers.lookups import adopt_names, known_member
 from handlers.messages import Block, ChannelRef, File, Reply, Text
 from handlers.router import Command, Incoming, Router
-from storage.models import NAME_MAX, Membership
 
 log = logging.getLogger(__name__)
 
@@ -421,7 +419,7 @@ class MatrixBot:
             else:
                 self.state.mark_seen(event_id)  # nothing ran: no command to repeat
             if names:
-                self.adopt_names(names)
+                adopt_names(self.sessions, PLATFORM, names)
             problems = self.dispatcher.deliver(reply.queued)
             return reply, problems
 
@@ -456,15 +454,6 @@ class MatrixBot:
             return  # older rooms: creators hold an ordinary power level
         extra = content.get("additional_creators") or []
         self.creators[room_id] = {str(create.get("sender")), *map(str, extra)}
-
-    def adopt_names(self, names: dict[str, str]) -> None:
-        """People first seen as a bare Matrix id (``tg add @bob:server``) get the display
-        name of their profile in this room."""
-        with self.sessions.begin() as session:
-            for user_id, name in names.items():
-                person = find_identity(session, PLATFORM, user_id)
-                if person is not None and person.display_name == user_id:
-                    person.display_name = name[:NAME_MAX]
 
     def link_level(self, room_id: str) -> int:
         """Binding a room needs the level for state events: a moderator by default."""
@@ -512,7 +501,8 @@ class MatrixBot:
                 is_direct = bool(content.get("is_direct"))
         if inviter is None:
             return
-        allowed = await asyncio.to_thread(self.inviter_allowed, inviter)
+        allowed = await asyncio.to_thread(known_member, self.sessions, self.options.admins,
+                                          PLATFORM, inviter)
         if not allowed:
             log.info("declining the invite to %s from %s", room_id, inviter)
             await self._leave(room_id, DECLINE_REASON)
@@ -528,21 +518,6 @@ class MatrixBot:
         else:
             await self.send_blocks(room_id, [Text((WELCOME.format(p=self.options.prefix),))],
                                    f"welcome:{room_id}")
-
-    def inviter_allowed(self, user_id: str) -> bool:
-        """Admins, and people who belong to some group (the secretariat is a group too)."""
-        admins = self.options.admins
-        if user_id in admins or f"{PLATFORM}:{user_id}" in admins:
-            return True
-        with self.sessions() as session:
-            person = find_identity(session, PLATFORM, user_id)
-            if person is None:
-                return False
-            if person.is_admin:
-                return True
-            return session.scalar(
-                select(Membership.id).where(Membership.person_id == person.id).limit(1)
-            ) is not None
 
     async def _leave(self, room_id: str, reason: str) -> None:
         method, path = Api.room_leave(self.client.access_token, room_id)

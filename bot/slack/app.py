@@ -28,7 +28,6 @@ from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.app.async_app import AsyncApp
 from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.config import Settings
@@ -51,10 +50,10 @@ from bot.slack.render import (
 from bot.slack.sender import SlackSender
 from bot.slack.state import NameCache, RequestOnce, request_key
 from handlers.delivery import SendFailed
+from handlers.lookups import group_choices, groups_of
 from handlers.membership_sync import channel_membership_changed
 from handlers.messages import Block, File, Reply, Text
 from handlers.router import Incoming, Router
-from storage.models import Channel, Group, Identity, Membership
 
 log = logging.getLogger(__name__)
 
@@ -384,22 +383,12 @@ class SlackAdapter:
 
     # --- modal and home ---------------------------------------------------------------------
 
-    def _groups_for_modal(self, channel_id: str | None) -> tuple[list[tuple[str, str]], str | None]:
-        with self.sessions() as session:
-            groups = [(slug, name) for slug, name in session.execute(
-                select(Group.slug, Group.name).order_by(Group.slug))]
-            current = None
-            if channel_id:
-                current = session.scalar(
-                    select(Group.slug).join(Channel)
-                    .where(Channel.platform == PLATFORM, Channel.channel_id == channel_id))
-        return groups, current
-
     async def open_action_modal(self, trigger_id: str, origin: Origin,
                                 key: str | None = None) -> None:
         if not await self._first_time(key):
             return
-        groups, current = await self._core(self._groups_for_modal, origin.channel_id)
+        groups, current = await self._core(group_choices, self.sessions, PLATFORM,
+                                           origin.channel_id)
         meta = json.dumps({"channel": origin.channel_id, "response_url": origin.response_url})
         try:
             await self.client.views_open(trigger_id=trigger_id,
@@ -418,12 +407,7 @@ class SlackAdapter:
         sections: list[tuple[str, list[Block]]] = []
         mine = run("action list mine")
         sections.append(("Your open actions", list(mine.blocks)))
-        with self.sessions() as session:
-            slugs = list(session.scalars(
-                select(Group.slug).join(Membership).join(
-                    Identity, Identity.person_id == Membership.person_id)
-                .where(Identity.platform == PLATFORM, Identity.external_id == user_id)
-                .order_by(Group.slug)))
+        slugs = groups_of(self.sessions, PLATFORM, user_id)
         meetings: list[Block] = []
         for slug in slugs[:10]:
             reply = run(f"meeting next {slug}")

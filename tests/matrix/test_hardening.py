@@ -18,6 +18,7 @@ from sqlalchemy import event, func, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
+from bot.matrix import render
 from bot.matrix.client import MatrixBot
 from bot.matrix.render import MAX_BODY
 from bot.matrix.state import MatrixState
@@ -83,9 +84,17 @@ def _hostile(size: int) -> dict[str, str]:
 
 
 def test_hostile_bodies_neither_hold_the_loop_nor_come_back(
-    world: World, caplog: pytest.LogCaptureFixture
+    world: World, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     caplog.set_level(logging.WARNING, logger="bot.matrix.client")
+    parsed: list[int] = []
+    read_formatted = render.read_formatted
+
+    def spy(formatted: str) -> str:
+        parsed.append(len(formatted))
+        return read_formatted(formatted)
+
+    monkeypatch.setattr(render, "read_formatted", spy)
 
     async def scenario() -> None:
         alice = world.human("alice")
@@ -103,8 +112,10 @@ def test_hostile_bodies_neither_hold_the_loop_nor_come_back(
             for event_id in sent:
                 reply = await alice.wait_reply(room, event_id)
                 assert "too long to be a command" in body(reply)
-            # 64 KB bodies fed through the client's own path: each handled in < 100 ms of
-            # the loop thread's CPU time (the bound the issue asks for; not wall time)
+            # 64 KB bodies fed through the client's own path: refused by their length, so
+            # the HTML reader never sees one (its CPU bound on what the cap lets through is
+            # tests/matrix/test_render.py's; timing this path here would time the loop's
+            # other work too: the sync, the sends)
             for i, (shape, html) in enumerate(_hostile(64 * 1024).items()):
                 for content in ({"body": "!tg list", "formatted_body": html},
                                 {"body": html}):
@@ -112,11 +123,14 @@ def test_hostile_bodies_neither_hold_the_loop_nor_come_back(
                               "sender": alice.user_id, "origin_server_ts": int(time.time() * 1000),
                               "content": {"msgtype": "m.text",
                                           "format": "org.matrix.custom.html", **content}}
-                    start = time.thread_time()
                     await bot.handle_event(room, source)
-                    assert time.thread_time() - start < 0.1, shape
                     await bot.handle_event(room, source)  # seen: not read, not logged again
+                    assert parsed == [], shape
             assert len(html) > MAX_BODY
+            assert len(parsed) == 0
+            # the spy is in the client's path: a short pill is read through it
+            assert render.command_text("x", '!a <a href="https://matrix.to/#/@c:d">C</a>')
+            assert len(parsed) == 1
         finally:
             await bot.stop()
             await alice.stop()

@@ -108,7 +108,8 @@ def test_crash_and_restart_of_taskbot_run(world: World, tmp_path: Path) -> None:
 @pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
 def test_decision_reaches_matrix_and_slack_at_once(world: World, tmp_path: Path) -> None:
     """One process runs Slack (HTTP mode, recording fake) and Matrix; a decision posted on
-    either platform reaches the target group's Slack channel and its Matrix room."""
+    either platform, or in a `taskbot shell` beside it, reaches the target group's Slack
+    channel and its Matrix room, once."""
     fake = FakeSlack().start()
     port = _free_port()
     url = world.engine.url.render_as_string(hide_password=False)
@@ -116,6 +117,9 @@ def test_decision_reaches_matrix_and_slack_at_once(world: World, tmp_path: Path)
     env.update(matrix_env(world, url, TASKBOT_ADMINS=",".join([ADMIN, *world.admins])))
     env.update({"SLACK_BOT_TOKEN": "xoxb-test-token", "SLACK_API_URL": fake.api_url,
                 "SLACK_SIGNING_SECRET": SECRET, "PORT": str(port)})
+    env["TASKBOT_TICK_SECONDS"] = "0.5"  # how soon a row another process wrote goes out
+    # the shell: the same store, no platform configured, the login name an admin there
+    shell_env = {k: v for k, v in env.items() if not k.startswith(("SLACK_", "MATRIX_"))}
     log = tmp_path / "bot.log"
     slack = None
 
@@ -153,6 +157,28 @@ def test_decision_reaches_matrix_and_slack_at_once(world: World, tmp_path: Path)
             await asyncio.to_thread(
                 fake.wait_for, "api", "chat.postMessage", 1, 15,
                 lambda c: c.body.get("channel") == "C_OUT" and "Book the venue" in c.dump)
+
+            # from `taskbot shell`, a second process on the same store that is connected to
+            # neither platform: its decision's posts are outbox rows, and the running
+            # `taskbot run` delivers them to the group's Slack channel and Matrix room
+            shell = await asyncio.to_thread(
+                subprocess.run, [sys.executable, "-m", "bot", "shell"], cwd=tmp_path,
+                env=shell_env, input="decision post outreach Hire the printer\n",
+                capture_output=True, text=True, timeout=60)
+            assert shell.returncode == 0, shell.stdout + shell.stderr
+            assert "D-3" in shell.stdout, shell.stdout
+            await carol.wait_for(room, lambda e: e.get("sender") == bot_id
+                                 and "Hire the printer" in body(e))
+            await asyncio.to_thread(
+                fake.wait_for, "api", "chat.postMessage", 1, 15,
+                lambda c: c.body.get("channel") == "C_OUT" and "Hire the printer" in c.dump)
+            await asyncio.sleep(1.5)  # room for a second delivery to show up
+            printed = [e for e in carol.messages_from(room, bot_id)
+                       if "Hire the printer" in body(e)]
+            assert len(printed) == 1, [body(e) for e in printed]
+            assert len([c for c in fake.find("api", "chat.postMessage")
+                        if c.body.get("channel") == "C_OUT"
+                        and "Hire the printer" in c.dump]) == 1
         finally:
             await alice.stop()
             await carol.stop()
