@@ -711,6 +711,39 @@ def _done_list(
 # --- commands ------------------------------------------------------------------------------
 
 
+def open_list(ctx: Ctx, *, group_id: int | None, person_id: int | None, scope: str,
+              overdue: bool = False) -> Reply:
+    """Open (or overdue) actions of a group, a person or everyone, oldest due first, with
+    Done buttons: ``action list`` and the person's home page both show it."""
+    before = ctx.today if overdue else None
+    rows = list_page(
+        ctx.session, group_id=group_id, person_id=person_id, overdue_before=before,
+        limit=LIST_LIMIT + 1,
+    )
+    kind = "overdue actions" if overdue else "open actions"
+    reply = Reply()
+    if not rows:
+        return reply.say(f"No {kind} {scope}.")
+    shown = rows[:LIST_LIMIT]
+    total = len(rows)
+    if len(rows) > LIST_LIMIT:
+        total = count_open_actions(
+            ctx.session, group_id=group_id, person_id=person_id, overdue_before=before
+        )
+    reply.say(f"{kind.capitalize()} {scope}: {total}", style="heading")
+    today = ctx.today
+    reply.add(Table(ACTION_HEADERS, tuple(list_row(r, who, today) for r, who in shown)))
+    buttons = done_buttons(ctx, shown)
+    if buttons is not None:
+        reply.add(buttons)
+    if total > len(shown):
+        reply.say(
+            f"…and {total - len(shown)} more. Narrow it down: "
+            "action list mine|<@user>|<group> [overdue]."
+        )
+    return reply
+
+
 def register(reg: Registry) -> None:
     reg.noun("action", "action items: who does what by when", common=("add", "list", "done"))
 
@@ -780,33 +813,8 @@ def register(reg: Registry) -> None:
         person_id = person.id if person is not None else None
         if state == DONE:
             return _done_list(ctx, group_id, person_id, scope, since)
-        before = ctx.today if overdue else None
-        rows = list_page(
-            ctx.session, group_id=group_id, person_id=person_id, overdue_before=before,
-            limit=LIST_LIMIT + 1,
-        )
-        kind = "overdue actions" if overdue else "open actions"
-        reply = Reply()
-        if not rows:
-            return reply.say(f"No {kind} {scope}.")
-        shown = rows[:LIST_LIMIT]
-        total = len(rows)
-        if len(rows) > LIST_LIMIT:
-            total = count_open_actions(
-                ctx.session, group_id=group_id, person_id=person_id, overdue_before=before
-            )
-        reply.say(f"{kind.capitalize()} {scope}: {total}", style="heading")
-        today = ctx.today
-        reply.add(Table(ACTION_HEADERS, tuple(list_row(r, who, today) for r, who in shown)))
-        buttons = done_buttons(ctx, shown)
-        if buttons is not None:
-            reply.add(buttons)
-        if total > len(shown):
-            reply.say(
-                f"…and {total - len(shown)} more. Narrow it down: "
-                "action list mine|<@user>|<group> [overdue]."
-            )
-        return reply
+        return open_list(ctx, group_id=group_id, person_id=person_id, scope=scope,
+                         overdue=overdue)
 
     @reg.command("action", "show", "<id>", "one action in full, with its notes and history")
     def action_show(ctx: Ctx, args: Args) -> Reply:

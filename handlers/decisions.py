@@ -325,6 +325,59 @@ def _join_spans(items: list[tuple[Span, ...]], sep: str = ", ") -> tuple[Span, .
     return tuple(spans)
 
 
+def register_of(ctx: Ctx, group: Group | None, scope: str, since: dt.date | None) -> Reply:
+    """The decision register, newest first, with acknowledgements and linked actions
+    (``decision list``, the home page): of the decisions for ``group``, or all."""
+    where: list[ColumnElement[bool]] = []
+    if group is not None:
+        where.append(
+            Decision.id.in_(
+                select(DecisionTarget.decision_id).where(DecisionTarget.group_id == group.id)
+            )
+        )
+    if since is not None:
+        where.append(Decision.created_at >= utc_naive_of_local_day(ctx, since))
+    total = ctx.session.scalar(select(func.count(Decision.id)).where(*where)) or 0
+    decisions = list(
+        ctx.session.scalars(
+            select(Decision)
+            .where(*where)
+            .options(selectinload(Decision.targets).selectinload(DecisionTarget.group))
+            .order_by(Decision.created_at.desc(), Decision.id.desc())
+            .limit(LIST_CAP)
+        )
+    )
+    heading = f"Decisions for {scope}" + (f" since {since.isoformat()}" if since else "")
+    reply = Reply()
+    reply.say(heading, style="heading")
+    if not decisions:
+        return reply.say("No decisions" + (" in that period." if since else " yet."))
+    counts = linked_action_counts(ctx, [d.id for d in decisions])
+    rows = []
+    for d in decisions:
+        open_n, all_n = counts.get(d.id, (0, 0))
+        pending = [t.group.slug for t in d.targets if t.acked_at is None]
+        rows.append(
+            (
+                (decision_label(d.id),),
+                (When(aware(d.created_at), ctx.settings.timezone, with_time=False),),
+                (preview(d.text),),
+                (", ".join(t.group.slug for t in d.targets),),
+                ("revoked" if d.revoked_at is not None else ack_summary(d.targets)
+                 + (f" (pending: {', '.join(pending)})" if pending else ""),),
+                (f"{open_n} open / {all_n}" if all_n else "none",),
+            )
+        )
+    reply.add(
+        Table(("id", "date", "decision", "targets", "acknowledged", "actions"), tuple(rows))
+    )
+    if total > len(decisions):
+        reply.say(
+            f"and {total - len(decisions)} more; add `since <date>` or a group to narrow."
+        )
+    return reply
+
+
 def register(reg: Registry) -> None:
     reg.noun("decision", "the BoC's decisions: post, register, acknowledgements, linked actions",
              common=("post", "list", "ack"))
@@ -405,55 +458,7 @@ def register(reg: Registry) -> None:
                     group = bound
             scope = group.slug if group is not None else "all groups"
         args.done()
-
-        where: list[ColumnElement[bool]] = []
-        if group is not None:
-            where.append(
-                Decision.id.in_(
-                    select(DecisionTarget.decision_id).where(DecisionTarget.group_id == group.id)
-                )
-            )
-        if since is not None:
-            where.append(Decision.created_at >= utc_naive_of_local_day(ctx, since))
-        total = ctx.session.scalar(select(func.count(Decision.id)).where(*where)) or 0
-        decisions = list(
-            ctx.session.scalars(
-                select(Decision)
-                .where(*where)
-                .options(selectinload(Decision.targets).selectinload(DecisionTarget.group))
-                .order_by(Decision.created_at.desc(), Decision.id.desc())
-                .limit(LIST_CAP)
-            )
-        )
-        heading = f"Decisions for {scope}" + (f" since {since.isoformat()}" if since else "")
-        reply = Reply()
-        reply.say(heading, style="heading")
-        if not decisions:
-            return reply.say("No decisions" + (" in that period." if since else " yet."))
-        counts = linked_action_counts(ctx, [d.id for d in decisions])
-        rows = []
-        for d in decisions:
-            open_n, all_n = counts.get(d.id, (0, 0))
-            pending = [t.group.slug for t in d.targets if t.acked_at is None]
-            rows.append(
-                (
-                    (decision_label(d.id),),
-                    (When(aware(d.created_at), ctx.settings.timezone, with_time=False),),
-                    (preview(d.text),),
-                    (", ".join(t.group.slug for t in d.targets),),
-                    ("revoked" if d.revoked_at is not None else ack_summary(d.targets)
-                     + (f" (pending: {', '.join(pending)})" if pending else ""),),
-                    (f"{open_n} open / {all_n}" if all_n else "none",),
-                )
-            )
-        reply.add(
-            Table(("id", "date", "decision", "targets", "acknowledged", "actions"), tuple(rows))
-        )
-        if total > len(decisions):
-            reply.say(
-                f"and {total - len(decisions)} more; add `since <date>` or a group to narrow."
-            )
-        return reply
+        return register_of(ctx, group, scope, since)
 
     @reg.command(
         "decision", "show", "<id>",

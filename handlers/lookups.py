@@ -1,6 +1,6 @@
 """The questions an adapter asks of the store outside a command: which groups a form offers
-or a shell completes, which groups a person is in, whether someone may invite the bot, and
-the display names a profile gives.
+or a shell completes, whether someone may invite the bot, and the display names a profile
+gives.
 
 Here so that no adapter runs a query of its own: each takes the session factory, opens a
 short session, and returns plain values the adapter renders.
@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from handlers.directory import find_identity
-from storage.models import NAME_MAX, Channel, Group, Identity, Membership
+from storage.models import NAME_MAX, Channel, Group, Membership
 
 
 def group_choices(sessions: sessionmaker[Session], platform: str, channel_id: str | None
@@ -37,16 +37,6 @@ def active_slugs(sessions: sessionmaker[Session]) -> list[str]:
     with sessions() as session:
         return list(session.scalars(
             select(Group.slug).where(Group.archived_at.is_(None)).order_by(Group.slug)))
-
-
-def groups_of(sessions: sessionmaker[Session], platform: str, external_id: str) -> list[str]:
-    """The slugs of the groups the person behind a platform id belongs to."""
-    with sessions() as session:
-        return list(session.scalars(
-            select(Group.slug).join(Membership).join(
-                Identity, Identity.person_id == Membership.person_id)
-            .where(Identity.platform == platform, Identity.external_id == external_id)
-            .order_by(Group.slug)))
 
 
 def known_member(sessions: sessionmaker[Session], admins: frozenset[str], platform: str,

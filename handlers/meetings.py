@@ -314,6 +314,19 @@ def open_actions(ctx: Ctx, group: Group) -> list[Action]:
     )
 
 
+def next_of(ctx: Ctx, group: Group) -> Reply:
+    """A group's next meeting with its link (``meeting next <group>``, the home page)."""
+    reply = Reply()
+    series = series_of(group)
+    found = upcoming(series, ctx.now)
+    if not found:
+        return reply.say(f"{group.slug} has no more meetings ({describe(series)}).")
+    reply.say(f"Next {group.name} meeting: ", *when_spans(found[0]))
+    if series.link:
+        reply.say("Join: ", Link(series.link))
+    return reply
+
+
 def register(reg: Registry) -> None:
     reg.noun("meeting", "monthly meetings: their schedule, agenda, minutes and calendar",
              common=("next", "schedule", "agenda"))
@@ -391,16 +404,9 @@ def register(reg: Registry) -> None:
         args.done()
         if group is None and not everyone:
             group = ctx.channel_group
-        reply = Reply()
         if group is not None:
-            series = series_of(group)
-            found = upcoming(series, ctx.now)
-            if not found:
-                return reply.say(f"{group.slug} has no more meetings ({describe(series)}).")
-            reply.say(f"Next {group.name} meeting: ", *when_spans(found[0]))
-            if series.link:
-                reply.say("Join: ", Link(series.link))
-            return reply
+            return next_of(ctx, group)
+        reply = Reply()
         rows: list[tuple[tuple[Span, ...], ...]] = []
         for g in all_groups(ctx.session):
             if g.series is None or g.archived_at is not None:  # archived: left out

@@ -11,6 +11,7 @@ import logging
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
@@ -34,6 +35,7 @@ from storage.db import make_reader_factory
 from storage.models import Identity, Person
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 Handler = Callable[[Ctx, Args], Reply]
 # A command's permission policy (handlers.roles.Guard) is checked by the router before the
@@ -369,6 +371,27 @@ class Router:
             return failed()
         except Exception:
             return failed()
+        finally:
+            session.close()
+
+    # --- a page for the person -------------------------------------------------------------
+
+    def view(self, msg: Incoming, look: Callable[[Ctx], T]) -> T | Reply:
+        """What ``look`` builds for the person behind ``msg`` (a home page), in one
+        transaction: the person is made as a command makes them, nothing else is written.
+        A failure is an error Reply, as a command's is."""
+        session = self.sessions()
+        try:
+            with session.begin():
+                actor = ensure_person(session, msg.platform, msg.user_id, msg.user_name)
+                return look(self._ctx(session, actor, msg, self.settings.clock()))
+        except UserError as err:
+            return error_reply(err.message, None)
+        except Exception:
+            error_id = secrets.token_hex(4)
+            log.exception("a page failed (error id %s)", error_id)
+            return error_reply(f"Sorry, that page could not be built (error id {error_id}).",
+                               None)
         finally:
             session.close()
 

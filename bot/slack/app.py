@@ -50,7 +50,8 @@ from bot.slack.render import (
 from bot.slack.sender import SlackSender
 from bot.slack.state import NameCache, RequestOnce, request_key
 from handlers.delivery import SendFailed
-from handlers.lookups import group_choices, groups_of
+from handlers.home import home
+from handlers.lookups import group_choices
 from handlers.membership_sync import channel_membership_changed
 from handlers.messages import Block, File, Reply, Text
 from handlers.router import Incoming, Router
@@ -399,29 +400,12 @@ class SlackAdapter:
                 "Could not open the form; type /action add <text> instead."), origin)
 
     def _home_blocks(self, user_id: str, name: str | None) -> list[tuple[str, list[Block]]]:
-        """Worker thread: the person's open actions, their groups' meetings, decisions."""
-
-        def run(line: str) -> Reply:
-            return self.router.handle(Incoming(PLATFORM, user_id, line, None, name, "/"))
-
-        sections: list[tuple[str, list[Block]]] = []
-        mine = run("action list mine")
-        sections.append(("Your open actions", list(mine.blocks)))
-        slugs = groups_of(self.sessions, PLATFORM, user_id)
-        meetings: list[Block] = []
-        for slug in slugs[:10]:
-            reply = run(f"meeting next {slug}")
-            if not reply.error:
-                meetings.extend(reply.blocks)
-        if not slugs:
-            meetings.append(Text(("You are in no group yet: /tg list shows them, "
-                                  "/tg join <group> joins one.",)))
-        elif not meetings:
-            meetings.append(Text(("No meetings scheduled for your groups.",)))
-        sections.append(("Your groups' next meetings", meetings))
-        decisions = run("decision list")
-        sections.append(("Recent decisions", list(decisions.blocks)))
-        return sections
+        """Worker thread: the person's page, as the core builds it."""
+        page = self.router.view(Incoming(PLATFORM, user_id, "", None, name, "/"),
+                                lambda ctx: home(ctx, "/"))
+        if isinstance(page, Reply):  # it failed: the apology, where the page would be
+            return [("Taskbot", list(page.blocks))]
+        return page
 
     async def publish_home(self, user_id: str) -> None:
         try:
