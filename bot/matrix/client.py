@@ -43,6 +43,7 @@ from nio import (
 from nio.api import Api
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.bridge import wait_on
 from bot.config import ConfigError, Settings
 from bot.container import Container
 from bot.dispatch import Dispatcher
@@ -640,17 +641,7 @@ class MatrixBot:
         loop = self.loop
         if loop is None or self._stopping:
             raise SendFailed("the Matrix client is not running", retry_after=30.0)
-        try:
-            running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        if running is loop:
-            raise RuntimeError("a blocking send from the event loop would deadlock")
-
-        async def wrapped() -> str:
-            return await make()
-
-        return asyncio.run_coroutine_threadsafe(wrapped(), loop).result(timeout)
+        return wait_on(loop, make, timeout)
 
 
 async def run(box: Container) -> None:

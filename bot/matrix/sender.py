@@ -10,7 +10,6 @@ its own bound: past it the post on the loop is cancelled and the row stays for a
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 from typing import TYPE_CHECKING
 
 from handlers.delivery import SendFailed
@@ -43,5 +42,5 @@ class MatrixSender:
             # after the lease; the outer bound only covers a loop too busy to run it
             return self.bot.call_soon(
                 lambda: asyncio.wait_for(self.bot.post(channel, blocks, key), bound), bound + 5)
-        except concurrent.futures.TimeoutError:
+        except TimeoutError:
             raise SendFailed("the homeserver did not answer in time", retry_after=30.0) from None

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 import time
 from collections.abc import Awaitable, Callable
 from functools import partial
@@ -21,6 +20,7 @@ from typing import Any, TypeVar
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.bridge import wait_on
 from bot.slack.render import PLATFORM, Rendered, render_blocks
 from handlers.delivery import RETRY_AFTER_MAX, SendFailed
 from handlers.messages import Block, ChannelRef, File
@@ -68,13 +68,11 @@ class SlackSender:
         self.thread_timeout = thread_timeout
         self.sleep = sleep
         self.loop: asyncio.AbstractEventLoop | None = None
-        self._loop_thread: int | None = None
         self._dms: dict[str, str] = {}  # user id -> direct message channel id
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
         """The loop the client lives on; ``send`` from other threads hops to it."""
         self.loop = loop
-        self._loop_thread = threading.get_ident()
 
     async def call(self, method: str, make: Callable[[], Awaitable[T]],
                    deadline: float | None = None) -> T:
@@ -153,16 +151,12 @@ class SlackSender:
         ``timeout`` bounds the whole send, 429 waits included (past it: SendFailed)."""
         if self.loop is None:
             raise SendFailed("Slack is not connected yet", retry_after=5.0)
-        if threading.get_ident() == self._loop_thread:
-            raise RuntimeError("SlackSender.send blocks; call it from a worker thread")
         bound = self.thread_timeout if timeout is None else min(self.thread_timeout, timeout)
         if bound <= 0:
             raise SendFailed(f"Slack post to {channel.channel_id}: no time left to send")
         deadline = time.monotonic() + bound
-        future = asyncio.run_coroutine_threadsafe(
-            self.post(channel.channel_id, blocks, deadline), self.loop)
         try:
-            return future.result(bound)
+            return wait_on(self.loop, lambda: self.post(channel.channel_id, blocks, deadline),
+                           bound)
         except TimeoutError as err:
-            future.cancel()
             raise SendFailed(f"Slack post to {channel.channel_id} timed out") from err
