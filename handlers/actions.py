@@ -321,7 +321,7 @@ def create_action(
         decision_id=decision_id,
         meeting_series_id=meeting_series_id,
         meeting_date=meeting_date,
-        created_at=ctx.now_naive,
+        created_at=ctx.now,
     )
     for person in _unique(assignees):
         action.assignees.append(ActionAssignee(person=person))
@@ -547,7 +547,7 @@ def _event(ctx: Ctx, action: Action, kind: str, detail: str = "") -> None:
     writing to it, and the unit of work cost more than the insert)."""
     ctx.session.execute(_EVENT_INSERT, {
         "action_id": action.id, "actor_id": ctx.actor.id, "kind": kind,
-        "detail": detail[:TEXT_MAX], "at": ctx.now_naive})
+        "detail": detail[:TEXT_MAX], "at": ctx.now})
 
 
 def _event_text(event: ActionEvent) -> tuple[Span, ...]:
@@ -880,7 +880,7 @@ def register(reg: Registry) -> None:
                     show_usage=False,
                 )
             action.status = to
-            action.closed_at = None if to == OPEN else ctx.now_naive
+            action.closed_at = None if to == OPEN else ctx.now
             _event(ctx, action, kind)
             ctx.audit(verb, "action", action.id, status=to)
             return Reply(private=False).say(f"{said} ", *_summary(action), ".")
@@ -937,7 +937,7 @@ def register(reg: Registry) -> None:
         body = check_length(args.rest_text("<text...>"), TEXT_MAX, "note")
         require_change(ctx, action, "action note")
         note = ActionNote(
-            action_id=action.id, author_id=ctx.actor.id, text=body, created_at=ctx.now_naive
+            action_id=action.id, author_id=ctx.actor.id, text=body, created_at=ctx.now
         )
         ctx.session.add(note)
         ctx.session.flush()

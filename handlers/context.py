@@ -69,11 +69,6 @@ class Ctx:
         """Today in the bot's zone (the zone due dates are counted in)."""
         return self.now.astimezone(self.settings.zone).date()
 
-    @property
-    def now_naive(self) -> dt.datetime:
-        """UTC without zone, the way the store keeps instants."""
-        return self.now.astimezone(dt.UTC).replace(tzinfo=None)
-
     @cached_property
     def channel_group(self) -> Group | None:
         if self.channel_id is None:
@@ -87,4 +82,4 @@ class Ctx:
         insert)."""
         self.session.execute(_AUDIT_INSERT, {
             "actor_id": self.actor.id, "verb": verb, "entity": entity,
-            "entity_id": entity_id, "detail": detail, "at": self.now_naive})
+            "entity_id": entity_id, "detail": detail, "at": self.now})

@@ -100,8 +100,6 @@ def past_date(words: list[str], today: dt.date) -> dt.date:
         return day.replace(year=day.year - 1, day=28)
 
 
-def aware(naive_utc: dt.datetime) -> dt.datetime:
-    return naive_utc.replace(tzinfo=dt.UTC)
 
 
 def preview(value: str, limit: int = PREVIEW) -> str:
@@ -156,7 +154,7 @@ def parse_targets(ctx: Ctx, line: str) -> tuple[list[Group], str]:
 
 def record_decision(ctx: Ctx, targets: list[Group], text: str, **detail: Any) -> Decision:
     """A decision with one acknowledgement row per target group, audited."""
-    decision = Decision(text=text, author=ctx.actor, created_at=ctx.now_naive)
+    decision = Decision(text=text, author=ctx.actor, created_at=ctx.now)
     for g in targets:
         decision.targets.append(DecisionTarget(group=g))
     ctx.session.add(decision)
@@ -177,7 +175,7 @@ def refuse_revoked(ctx: Ctx, decision: Decision, what: str | None) -> None:
     """A revoked decision takes no ``what`` (None: it cannot be revoked again)."""
     if decision.revoked_at is not None:
         label = decision_label(decision.id)
-        day = f"{aware(decision.revoked_at).astimezone(ctx.settings.zone):%d %b %Y}"
+        day = f"{decision.revoked_at.astimezone(ctx.settings.zone):%d %b %Y}"
         raise UserError(
             (f"{label} was revoked on {day}, so it takes no {what}" if what
              else f"{label} was revoked already, on {day}")
@@ -210,7 +208,7 @@ def decision_blocks(ctx: Ctx, decision: Decision) -> list[Block]:
         text(decision.text, style="quote"),
         text(
             "Posted by ", *author, " on ",
-            When(aware(decision.created_at), ctx.settings.timezone, with_time=False),
+            When(decision.created_at, ctx.settings.timezone, with_time=False),
             f" for {slugs}. Members of a target group: acknowledge with `decision ack {label}`.",
         ),
         Buttons((Button("Acknowledge", f"decision ack {label}", "primary"),)),
@@ -254,11 +252,11 @@ def change_decision(ctx: Ctx, args: Args, kind: str) -> Reply:
     previous = decision.text
     decision.events.append(DecisionEvent(
         kind=kind, text=body, previous=previous if kind == "amend" else "",
-        actor_id=ctx.actor.id, at=ctx.now_naive))
+        actor_id=ctx.actor.id, at=ctx.now))
     if kind == "amend":
         decision.text = body
     else:
-        decision.revoked_at = ctx.now_naive
+        decision.revoked_at = ctx.now
     ctx.session.flush()
     ctx.audit(kind, "decision", decision.id, text=body)
     reply = Reply(private=False)
@@ -360,7 +358,7 @@ def register_of(ctx: Ctx, group: Group | None, scope: str, since: dt.date | None
         rows.append(
             (
                 (decision_label(d.id),),
-                (When(aware(d.created_at), ctx.settings.timezone, with_time=False),),
+                (When(d.created_at, ctx.settings.timezone, with_time=False),),
                 (preview(d.text),),
                 (", ".join(t.group.slug for t in d.targets),),
                 ("revoked" if d.revoked_at is not None else ack_summary(d.targets)
@@ -473,9 +471,9 @@ def register(reg: Registry) -> None:
         reply.say(f"Decision {label}", style="heading")
         reply.say(decision.text, style="quote")
         author: tuple[Span, ...] = (mention(decision.author),) if decision.author else ("unknown",)
-        reply.say("Posted by ", *author, " on ", When(aware(decision.created_at), zone))
+        reply.say("Posted by ", *author, " on ", When(decision.created_at, zone))
         if decision.revoked_at is not None:
-            reply.say("Revoked on ", When(aware(decision.revoked_at), zone),
+            reply.say("Revoked on ", When(decision.revoked_at, zone),
                       ": it no longer needs carrying out or acknowledging.")
         if decision.events:
             rows_h = []
@@ -483,7 +481,7 @@ def register(reg: Registry) -> None:
                 who_h: tuple[Span, ...] = (mention(e.actor),) if e.actor else ("someone",)
                 detail = (f"was: {preview(e.previous, 120)}" if e.kind == "amend"
                           else f"reason: {preview(e.text, 120)}")
-                rows_h.append(((When(aware(e.at), zone),), who_h,
+                rows_h.append(((When(e.at, zone),), who_h,
                                ("amended" if e.kind == "amend" else "revoked",), (detail,)))
             reply.say("History", style="heading")
             reply.add(Table(("when", "by", "change", "detail"), tuple(rows_h)))
@@ -494,7 +492,7 @@ def register(reg: Registry) -> None:
                 by = ("pending",)
             else:
                 by = (mention(t.acked_by),) if t.acked_by else ("someone (left)",)
-            when: tuple[Span, ...] = (When(aware(t.acked_at), zone),) if t.acked_at else ("-",)
+            when: tuple[Span, ...] = (When(t.acked_at, zone),) if t.acked_at else ("-",)
             ack_rows.append(((t.group.slug,), by, when))
         reply.say(f"Acknowledgement: {ack_summary(decision.targets)}")
         reply.add(Table(("group", "acknowledged by", "when"), tuple(ack_rows)))
@@ -582,12 +580,12 @@ def register(reg: Registry) -> None:
                 assert t.acked_at is not None
                 reply.say(
                     f"{label} was already acknowledged for {t.group.slug} by ", *who, " on ",
-                    When(aware(t.acked_at), ctx.settings.timezone), ".",
+                    When(t.acked_at, ctx.settings.timezone), ".",
                 )
             return reply
         for t in fresh:
             t.acked_by = ctx.actor
-            t.acked_at = ctx.now_naive
+            t.acked_at = ctx.now
             ctx.audit("ack", "decision", decision.id, group=t.group.slug)
         ctx.session.flush()
         slugs = ", ".join(t.group.slug for t in fresh)

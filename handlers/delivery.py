@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from handlers.context import CoreSettings
 from handlers.messages import Block, ChannelRef
-from handlers.schedules import COMPOSERS, PLANNERS, PREFETCH, aware_utc, naive_utc
+from handlers.schedules import COMPOSERS, PLANNERS, PREFETCH, naive_utc
 from storage import outbox
 from storage.models import Outbox
 
@@ -222,9 +222,9 @@ class DeliveryEngine:
                     PREFETCH[kind](session, payloads)
             for row in rows:
                 grace = dt.timedelta(seconds=row.payload.get("grace_s", 86400))
-                if now - aware_utc(row.due_at) > grace:
+                if now - row.due_at > grace:
                     row.status, row.claimed_until = outbox.MISSED, None
-                    row.last_error = f"missed by {now - aware_utc(row.due_at)}"
+                    row.last_error = f"missed by {now - row.due_at}"
                     log.warning("outbox %s missed: due %s, now %s", row.key, row.due_at, now)
                     result.missed.append(row.key)
                     continue

@@ -131,7 +131,7 @@ def settle_request(ctx: Ctx, group: Group, person: Person, status: str) -> bool:
     if req is None or req.status != "pending":
         return False
     req.status = status
-    req.decided_at = ctx.now_naive
+    req.decided_at = ctx.now
     req.decided_by_id = ctx.actor.id
     return True
 
@@ -199,10 +199,10 @@ def request_to_join(ctx: Ctx, group: Group) -> Reply:
             show_usage=False,
         )
     if req is None:
-        req = JoinRequest(group=group, person=ctx.actor, created_at=ctx.now_naive)
+        req = JoinRequest(group=group, person=ctx.actor, created_at=ctx.now)
         ctx.session.add(req)
     else:  # approved before (and left since), or withdrawn: ask again
-        req.status, req.created_at = "pending", ctx.now_naive
+        req.status, req.created_at = "pending", ctx.now
         req.decided_at = req.decided_by_id = None
     ctx.session.flush()
     ctx.audit("request_join", "group", group.id, person=ctx.actor.id)
@@ -359,7 +359,7 @@ def register(reg: Registry) -> None:
             raise UserError(f"A group named {slug!r} or {name!r} exists already.")
         group = Group(slug=slug, name=name, mandate="", restricted=slug in ROLE_GROUPS,
                       join_policy="closed" if slug in ROLE_GROUPS else "request",
-                      created_at=ctx.now_naive)
+                      created_at=ctx.now)
         ctx.session.add(group)
         ctx.session.flush()
         ctx.audit("create", "group", group.id, slug=slug, name=name)
@@ -404,7 +404,7 @@ def register(reg: Registry) -> None:
                             show_usage=False)
         if group.archived_at is not None:
             return Reply().say(f"{group.slug} is archived already.")
-        group.archived_at = ctx.now_naive
+        group.archived_at = ctx.now
         ctx.audit("archive", "group", group.id)
         open_n = open_action_counts(ctx).get(group.id, 0)
         reply = Reply(private=False).say(
@@ -428,7 +428,7 @@ def register(reg: Registry) -> None:
         group.archived_at = None
         group.next_digest_at = None  # the delivery engine plans the group afresh
         if group.series is not None:
-            group.series.next_reminder_at = ctx.now_naive  # from now: nothing missed is sent
+            group.series.next_reminder_at = ctx.now  # from now: nothing missed is sent
         ctx.audit("unarchive", "group", group.id)
         return Reply(private=False).say(
             f"{group.slug} is back: its reminders, digests and nudges resume from now.")
@@ -458,7 +458,7 @@ def register(reg: Registry) -> None:
             )
         ch = Channel(
             group=group, platform=ctx.platform, channel_id=ctx.channel_id,
-            created_at=ctx.now_naive,
+            created_at=ctx.now,
         )
         ctx.session.add(ch)
         ctx.session.flush()
@@ -499,7 +499,7 @@ def register(reg: Registry) -> None:
         group.settings = {**(group.settings or {}), key: value}
         group.next_digest_at = None  # the delivery engine plans the group afresh
         if group.series is not None:
-            group.series.next_reminder_at = ctx.now_naive  # planned afresh from now
+            group.series.next_reminder_at = ctx.now  # planned afresh from now
         ctx.audit("settings", "group", group.id, key=key, old=old, new=value)
         return Reply(private=False).say(f"{group.slug}: {key} is now {value} (was {old}).")
 
@@ -552,7 +552,7 @@ def register(reg: Registry) -> None:
         if m is None:
             m = Membership(
                 group=group, person=person, role=role or "member", project=project,
-                created_at=ctx.now_naive,
+                created_at=ctx.now,
             )
             ctx.session.add(m)
             verb = "Added"
@@ -617,7 +617,7 @@ def register(reg: Registry) -> None:
         if policy == "open" or staff(ctx):
             ctx.session.add(
                 Membership(group=group, person=ctx.actor, role="member",
-                           created_at=ctx.now_naive))
+                           created_at=ctx.now))
             settle_request(ctx, group, ctx.actor, "approved")
             ctx.session.flush()
             ctx.audit("join", "group", group.id, person=ctx.actor.id)
@@ -668,11 +668,11 @@ def register(reg: Registry) -> None:
         group, person, req = _request_named(ctx, args, "tg approve")
         reply = Reply(private=False)
         req.status = "approved"
-        req.decided_at = ctx.now_naive
+        req.decided_at = ctx.now
         req.decided_by_id = ctx.actor.id
         if membership(ctx.session, group, person) is None:
             ctx.session.add(Membership(group=group, person=person, role="member",
-                                       created_at=ctx.now_naive))
+                                       created_at=ctx.now))
         ctx.session.flush()
         ctx.audit("approve_join", "group", group.id, person=person.id)
         reply.say("Approved: ", mention(person), f" is now a member of {group.slug}.")
@@ -688,7 +688,7 @@ def register(reg: Registry) -> None:
     def tg_deny(ctx: Ctx, args: Args) -> Reply:
         group, person, req = _request_named(ctx, args, "tg deny")
         req.status = "denied"
-        req.decided_at = ctx.now_naive
+        req.decided_at = ctx.now
         req.decided_by_id = ctx.actor.id
         ctx.audit("deny_join", "group", group.id, person=person.id)
         reply = Reply().say("Declined the request of ", mention(person),

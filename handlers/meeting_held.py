@@ -27,9 +27,6 @@ from storage.models import Meeting, MeetingSeries
 RECENT = dt.timedelta(days=45)
 
 
-def _naive(aware: dt.datetime) -> dt.datetime:
-    return aware.astimezone(dt.UTC).replace(tzinfo=None)
-
 
 def _past_meetings(ctx: Ctx, series: MeetingSeries, since: dt.datetime) -> list[Occurrence]:
     """The series' meetings (skips left out, moves at their new time) that began by now."""
@@ -82,7 +79,7 @@ def register(reg: Registry) -> None:
             return Reply().say(f"The {group.name} meeting of {what} is already held.")
         note = (f"The {group.name} meeting of {what} was marked held by "
                 f"@{ctx.actor.display_name}; its minutes were not taken in chat.")
-        at = _naive(occ.start)
+        at = occ.start
         meeting = Meeting(
             group=group, platform=ctx.platform, channel_id=ctx.channel_id or "",
             occurrence_date=occ.original_date, chair_ids=[ctx.actor.id],

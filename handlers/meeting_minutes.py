@@ -41,9 +41,6 @@ def marked_held(meeting: Meeting) -> bool:
     return meeting.started_at == meeting.ended_at and not meeting.items
 
 
-def _aware(naive_utc: dt.datetime) -> dt.datetime:
-    return naive_utc.replace(tzinfo=dt.UTC)
-
 
 def _past(group: Group) -> Select[Meeting]:
     return (select(Meeting).where(Meeting.group_id == group.id, Meeting.ended_at.is_not(None))
@@ -62,7 +59,7 @@ def _on_day(ctx: Ctx, group: Group, day: dt.date, zone: ZoneInfo) -> list[Meetin
 
 
 def _same_day(ctx: Ctx, meeting: Meeting, zone: ZoneInfo) -> list[Meeting]:
-    day = _aware(meeting.started_at).astimezone(zone).date()
+    day = meeting.started_at.astimezone(zone).date()
     return _on_day(ctx, meeting.group, day, zone)
 
 
@@ -70,7 +67,7 @@ def _numbers(meetings: Sequence[Meeting], zone: ZoneInfo) -> dict[int, tuple[int
     """Each meeting's number on its day and how many that day had: ``(2, 3)``."""
     days: dict[dt.date, list[int]] = {}
     for m in sorted(meetings, key=lambda m: (m.started_at, m.id)):
-        days.setdefault(_aware(m.started_at).astimezone(zone).date(), []).append(m.id)
+        days.setdefault(m.started_at.astimezone(zone).date(), []).append(m.id)
     return {mid: (i, len(ids)) for ids in days.values() for i, mid in enumerate(ids, 1)}
 
 
@@ -84,7 +81,7 @@ def _table(ctx: Ctx, meetings: Sequence[Meeting], zone: ZoneInfo,
                 MeetingItem.kind != "chair").group_by(MeetingItem.meeting_id))}
     rows = []
     for m in meetings:
-        start = _aware(m.started_at).astimezone(zone)
+        start = m.started_at.astimezone(zone)
         chairs: list[Span] = []
         for i, pid in enumerate(m.chair_ids or []):
             person = ctx.session.get(Person, pid)
@@ -106,7 +103,7 @@ def _listing(ctx: Ctx, group: Group, meetings: list[Meeting], zone: ZoneInfo,
     shown = list(reversed(meetings))[:LIST_MAX]
     reply.add(_table(ctx, shown, zone, _numbers(meetings, zone)))
     if len(meetings) > LIST_MAX:
-        oldest = _aware(shown[-1].started_at).astimezone(zone)
+        oldest = shown[-1].started_at.astimezone(zone)
         reply.say(f"{len(meetings) - LIST_MAX} older meetings, before {oldest:%d %b %Y}, are "
                   f"not listed: meeting minutes {group.slug} <date> finds one.")
     reply.say(f"meeting minutes {group.slug} M-<id> returns one meeting's minutes.")
@@ -118,7 +115,7 @@ def _minutes(ctx: Ctx, meeting: Meeting, zone: ZoneInfo) -> Reply:
     when the day had several meetings)."""
     group = meeting.group
     day = _same_day(ctx, meeting, zone)
-    stamp = f"{_aware(meeting.started_at).astimezone(zone):%Y-%m-%d}"
+    stamp = f"{meeting.started_at.astimezone(zone):%Y-%m-%d}"
     if len(day) > 1:
         stamp += f"-{[m.id for m in day].index(meeting.id) + 1}"
     name = f"minutes-{group.slug}-{stamp}"
@@ -126,7 +123,7 @@ def _minutes(ctx: Ctx, meeting: Meeting, zone: ZoneInfo) -> Reply:
     reply = Reply()
     if marked_held(meeting):
         blocks: list[Block] = [text(f"Minutes: {group.name} meeting M-{meeting.id}, "
-                                    f"{_aware(meeting.started_at).astimezone(zone):%a %d %b %Y}",
+                                    f"{meeting.started_at.astimezone(zone):%a %d %b %Y}",
                                     style="heading"),
                                text(meeting.minutes_text or "")]
     else:

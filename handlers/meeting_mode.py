@@ -112,12 +112,6 @@ def looks_like_tag(line: str) -> bool:
     return _TAG.match(line.strip()) is not None
 
 
-def _aware(naive_utc: dt.datetime) -> dt.datetime:
-    return naive_utc.replace(tzinfo=dt.UTC)
-
-
-def _naive(aware: dt.datetime) -> dt.datetime:
-    return aware.astimezone(dt.UTC).replace(tzinfo=None)
 
 
 def zone_of(group: Group, settings: CoreSettings) -> str:
@@ -134,7 +128,7 @@ def open_meeting_in(
     return session.scalar(
         select(Meeting).where(
             Meeting.platform == platform, Meeting.channel_id == channel_id,
-            Meeting.ended_at.is_(None), Meeting.closes_at > _naive(now),
+            Meeting.ended_at.is_(None), Meeting.closes_at > now,
         ).order_by(Meeting.id.desc()).limit(1)
     )
 
@@ -176,7 +170,7 @@ def _count_speaker(session: Session, meeting: Meeting, person: Person,
         MeetingAttendee.meeting_id == meeting.id, MeetingAttendee.person_id == person.id))
     if row is None:
         session.add(MeetingAttendee(meeting=meeting, person=person, lines=1,
-                                    first_at=_naive(now)))
+                                    first_at=now))
     else:
         row.lines += 1
 
@@ -252,7 +246,7 @@ def _add_item(ctx: Ctx, meeting: Meeting, kind: str, body: str, *,
               agenda_item_id: int | None = None) -> MeetingItem:
     item = MeetingItem(meeting=meeting, kind=kind, text=body, author_id=ctx.actor.id,
                        action_id=action_id, decision_id=decision_id,
-                       agenda_item_id=agenda_item_id, created_at=ctx.now_naive)
+                       agenda_item_id=agenda_item_id, created_at=ctx.now)
     ctx.session.add(item)
     ctx.session.flush()
     ctx.audit("capture", "meeting_item", item.id, meeting=meeting.id, kind=kind)
@@ -285,7 +279,7 @@ def _action(ctx: Ctx, meeting: Meeting, body: str) -> Reply:
     action = create_action(
         ctx, group=group, title=title, assignees=people, due=due,
         meeting_series_id=group.series.id if group.series is not None else None,
-        meeting_date=meeting.occurrence_date or _aware(meeting.started_at).astimezone(
+        meeting_date=meeting.occurrence_date or meeting.started_at.astimezone(
             ZoneInfo(zone_of(group, ctx.settings))).date(),
     )
     _add_item(ctx, meeting, "action", title, action_id=action.id)
@@ -371,9 +365,9 @@ def _undo(ctx: Ctx, meeting: Meeting) -> Reply:
     if item.kind == "action" and item.action_id is not None:
         action = ctx.session.get(Action, item.action_id)
         if action is not None and action.status == OPEN:
-            action.status, action.closed_at = CANCELLED, ctx.now_naive
+            action.status, action.closed_at = CANCELLED, ctx.now
             ctx.session.add(ActionEvent(action=action, actor_id=ctx.actor.id, kind="cancelled",
-                                        detail="undone in the meeting", at=ctx.now_naive))
+                                        detail="undone in the meeting", at=ctx.now))
             ctx.audit("cancel", "action", action.id, reason="meeting undo")
     if item.kind == "chair":
         chairs = list(meeting.chair_ids or [])
@@ -430,8 +424,8 @@ def minutes_blocks(session: Session, meeting: Meeting, settings: CoreSettings,
     and decisions, attendance, carried-over agenda."""
     group = meeting.group
     zone = ZoneInfo(zone_of(group, settings))
-    start = _aware(meeting.started_at).astimezone(zone)
-    end = _aware(meeting.ended_at).astimezone(zone) if meeting.ended_at else None
+    start = meeting.started_at.astimezone(zone)
+    end = meeting.ended_at.astimezone(zone) if meeting.ended_at else None
     blocks: list[Block] = [
         text(f"Minutes: {group.name} meeting, {start:%a %d %b %Y} (M-{meeting.id})",
              style="heading"),
@@ -587,7 +581,7 @@ def render_text(blocks: Sequence[Block]) -> str:
 def close_meeting(session: Session, meeting: Meeting, settings: CoreSettings,
                   now: dt.datetime, *, actor_id: int | None, auto: bool = False) -> Minutes:
     """End a meeting: carry unreached agenda items over, write and store the minutes."""
-    meeting.ended_at = _naive(now) if not auto else min(_naive(now), meeting.closes_at)
+    meeting.ended_at = now if not auto else min(now, meeting.closes_at)
     meeting.auto_closed = auto
     carried = _carry_agenda(session, meeting, now)
     session.flush()
@@ -601,7 +595,7 @@ def close_meeting(session: Session, meeting: Meeting, settings: CoreSettings,
     session.add(AuditLog(actor_id=actor_id, verb="auto_close" if auto else "end",
                          entity="meeting", entity_id=meeting.id,
                          detail={"group": meeting.group.slug, "carried": len(carried)},
-                         at=_naive(now)))
+                         at=now))
     return minutes
 
 
@@ -632,7 +626,7 @@ def _carry_agenda(session: Session, meeting: Meeting, now: dt.datetime) -> list[
     left = [a for a in left if " ".join(a.text.lower().split()) not in there]
     for a in left:
         session.add(AgendaItem(group_id=group.id, occurrence_date=nxt.original_date,
-                               text=a.text, author_id=a.author_id, created_at=_naive(now)))
+                               text=a.text, author_id=a.author_id, created_at=now))
     return [a.text for a in left]
 
 
@@ -644,7 +638,7 @@ def plan_auto_close(session: Session, now: dt.datetime,
     """Close every meeting whose auto-close time has come; returns, per meeting, the
     outbox key, platform, channel and meeting id for posting its minutes."""
     due = list(session.scalars(select(Meeting).where(
-        Meeting.ended_at.is_(None), Meeting.closes_at <= _naive(now))))
+        Meeting.ended_at.is_(None), Meeting.closes_at <= now)))
     out = []
     for meeting in due:
         close_meeting(session, meeting, settings, now, actor_id=None, auto=True)
@@ -709,7 +703,7 @@ def register(reg: Registry) -> None:
         running = open_meeting_of(ctx.session, group)
         if running is not None:
             zone = ZoneInfo(zone_of(group, ctx.settings))
-            since = _aware(running.started_at).astimezone(zone)
+            since = running.started_at.astimezone(zone)
             when = (f"{since:%H:%M %Z}" if since.date() == ctx.now.astimezone(zone).date()
                     else f"{since:%a %d %b %H:%M %Z}")
             raise UserError(
@@ -725,8 +719,8 @@ def register(reg: Registry) -> None:
         meeting = Meeting(
             group=group, platform=ctx.platform, channel_id=ctx.channel_id,
             occurrence_date=occ.original_date if occ else None, chair_ids=[ctx.actor.id],
-            started_by_id=ctx.actor.id, started_at=ctx.now_naive,
-            closes_at=ctx.now_naive + auto,
+            started_by_id=ctx.actor.id, started_at=ctx.now,
+            closes_at=ctx.now + auto,
         )
         ctx.session.add(meeting)
         ctx.session.flush()

@@ -377,7 +377,7 @@ def register(reg: Registry) -> None:
         require_chair(ctx, group, "meeting schedule")
         series, changed = upsert_series(
             ctx.session, group, rule_text=rule_text, start_time=start_time, timezone=zone.key,
-            offsets=offsets, link=link, now_naive=ctx.now_naive,
+            offsets=offsets, link=link, now_naive=ctx.now,
             today=ctx.now.astimezone(zone).date(),
         )
         if not changed:
@@ -443,10 +443,10 @@ def register(reg: Registry) -> None:
             raise UserError(
                 f"The {original:%a %d %b %Y} meeting is already skipped.", show_usage=False
             )
-        series.next_reminder_at = ctx.now_naive  # reminders are planned afresh from now
+        series.next_reminder_at = ctx.now  # reminders are planned afresh from now
         if exc is None:
             exc = MeetingException(series=series, original_date=original, kind="skip",
-                                   created_at=ctx.now_naive)
+                                   created_at=ctx.now)
             ctx.session.add(exc)
             what = f"{original:%a %d %b %Y}"
         else:
@@ -513,14 +513,14 @@ def register(reg: Registry) -> None:
                 f"The {original:%a %d %b} meeting is already at {series.start_time:%H:%M}.",
                 show_usage=False,
             )
-        series.next_reminder_at = ctx.now_naive  # reminders are planned afresh from now
+        series.next_reminder_at = ctx.now  # reminders are planned afresh from now
         if back_home:
             assert exc is not None
             series.exceptions.remove(exc)  # the meeting is back where the rule puts it
         elif exc is None:
             ctx.session.add(MeetingException(
                 series=series, original_date=original, kind="move", new_start=new_start,
-                created_at=ctx.now_naive,
+                created_at=ctx.now,
             ))
         else:
             exc.kind, exc.new_start = "move", new_start
@@ -557,7 +557,7 @@ def register(reg: Registry) -> None:
         nxt = occ[0]
         if item:
             agenda = AgendaItem(group_id=group.id, occurrence_date=nxt.original_date,
-                                text=item, author_id=ctx.actor.id, created_at=ctx.now_naive)
+                                text=item, author_id=ctx.actor.id, created_at=ctx.now)
             ctx.session.add(agenda)
             ctx.session.flush()
             ctx.audit("add_agenda", "agenda_item", agenda.id, group=group.slug,

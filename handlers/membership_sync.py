@@ -38,14 +38,9 @@ def _audit(session: Session, verb: str, group: Group, person_id: int, channel: s
            now: dt.datetime) -> None:
     session.add(AuditLog(
         actor_id=person_id, verb=verb, entity="group", entity_id=group.id,
-        detail={"person": person_id, "via": channel}, at=_naive_utc(now),
+        detail={"person": person_id, "via": channel}, at=now,
     ))
 
-
-def _naive_utc(now: dt.datetime) -> dt.datetime:
-    if now.tzinfo is None:
-        return now
-    return now.astimezone(dt.UTC).replace(tzinfo=None)
 
 
 def channel_membership_changed(
@@ -73,7 +68,7 @@ def channel_membership_changed(
         if membership(session, group, person) is not None:
             return None
         session.add(Membership(group=group, person=person, role="member",
-                               created_at=_naive_utc(now)))
+                               created_at=now))
         session.flush()
         _audit(session, "join", group, person.id, where, now)
         return f"{person.display_name} joined {group.slug} (joined {where})"

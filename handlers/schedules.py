@@ -124,8 +124,6 @@ def naive_utc(at: dt.datetime) -> dt.datetime:
     return at.astimezone(dt.UTC).replace(tzinfo=None)
 
 
-def aware_utc(at: dt.datetime) -> dt.datetime:
-    return at.replace(tzinfo=dt.UTC)
 
 
 def grace_for(offset: dt.timedelta) -> dt.timedelta:
@@ -232,8 +230,8 @@ def plan_meeting_reminders(session: Session, now: dt.datetime,
             series.next_reminder_at = naive_utc(now + MAX_LOOKBACK)
             continue
         horizon = max(o for _, o in extra)
-        created = aware_utc(series.created_at)
-        since = (aware_utc(series.next_reminder_at) if series.next_reminder_at
+        created = series.created_at
+        since = (series.next_reminder_at if series.next_reminder_at
                  else now - MAX_GRACE)
         since = max(since, now - MAX_LOOKBACK, created)
         upcoming_due: list[dt.datetime] = []
@@ -572,7 +570,7 @@ def plan_digests(session: Session, now: dt.datetime,
             continue
         slot = _digest_slot(now, settings.timezone, value)
         group.next_digest_at = naive_utc(_next_digest(slot, settings.timezone, now))
-        if slot is None or aware_utc(group.created_at) > slot:
+        if slot is None or group.created_at > slot:
             continue
         week = slot.astimezone(settings.zone).date()
         for ch in group.channels:
@@ -669,7 +667,7 @@ def plan_ack_reminders(session: Session, now: dt.datetime,
         value = setting(target.group, "ack_reminder")
         if value == "off" or target.group.archived_at is not None:
             continue
-        due = working_time(aware_utc(created) + parse_offsets(value)[0],
+        due = working_time(created + parse_offsets(value)[0],
                            group_zone(target.group, settings))
         if due > now:
             continue

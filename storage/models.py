@@ -1,8 +1,9 @@
 """SQLAlchemy models: the one store that the shell, Slack and Matrix share.
 
-Times are stored as naive UTC (``DateTime`` without zone) so SQLite and PostgreSQL agree;
-meeting wall times are stored naive-local beside their zone name, since a series must keep
-its local hour across DST changes.
+Instants are stored as naive UTC (``DateTime`` without zone) so SQLite and PostgreSQL agree,
+and read and written as aware UTC datetimes through one column type (:class:`UtcDateTime`):
+code never converts by hand. Meeting wall times are stored naive-local beside their zone
+name, since a series must keep its local hour across DST changes.
 """
 
 from __future__ import annotations
@@ -22,7 +23,31 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+
+class UtcDateTime(TypeDecorator[dt.datetime]):
+    """An instant: stored as naive UTC, read back aware (UTC). A naive value written is
+    taken as UTC already (what the store has always held); an aware one is converted."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None,
+                           dialect: Dialect) -> dt.datetime | None:
+        if value is None or value.tzinfo is None:
+            return value
+        return value.astimezone(dt.UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: dt.datetime | None,
+                             dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is not None:
+            return value.astimezone(dt.UTC)
+        return value.replace(tzinfo=dt.UTC)
 
 # Stable constraint names, so Alembic batch mode on SQLite can find them again.
 NAMING = {
@@ -60,15 +85,15 @@ class Group(Base):
     # what the delivery engine schedules for the group (handlers.schedules.DEFAULTS)
     settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     # the delivery engine's bookmark for the weekly digest (NULL: work it out again)
-    next_digest_at: Mapped[dt.datetime | None] = mapped_column(DateTime, index=True)
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    next_digest_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     # one of JOIN_POLICIES; a restricted group, and boc and secretariat whatever is stored,
     # are closed (handlers.groups.join_policy reads it)
     join_policy: Mapped[str] = mapped_column(String(8), default="request",
                                              server_default="request")
     # set by ``tg archive``: nothing is scheduled for it and lists leave it out; its records
     # stay and are reported
-    archived_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    archived_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
 
     channels: Mapped[list[Channel]] = relationship(
         back_populates="group", cascade="all, delete-orphan", order_by="Channel.id"
@@ -94,8 +119,8 @@ class JoinRequest(Base):
         ForeignKey("people.id", ondelete="CASCADE"), index=True
     )
     status: Mapped[str] = mapped_column(String(12), default="pending")  # approved | denied
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
-    decided_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    decided_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
     decided_by_id: Mapped[int | None] = mapped_column(
         ForeignKey("people.id", ondelete="SET NULL")
     )
@@ -115,7 +140,7 @@ class Channel(Base):
     group_id: Mapped[int] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"), index=True)
     platform: Mapped[str] = mapped_column(String(16))
     channel_id: Mapped[str] = mapped_column(String(255))
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
 
     group: Mapped[Group] = relationship(back_populates="channels")
 
@@ -126,7 +151,7 @@ class Person(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     display_name: Mapped[str] = mapped_column(String(NAME_MAX))
     is_admin: Mapped[bool] = mapped_column(default=False)
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
 
     identities: Mapped[list[Identity]] = relationship(
         back_populates="person", cascade="all, delete-orphan", order_by="Identity.id"
@@ -159,7 +184,7 @@ class Membership(Base):
     )
     role: Mapped[str] = mapped_column(String(16), default="member")  # chair | member
     project: Mapped[str | None] = mapped_column(String(PROJECT_MAX))
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
 
     group: Mapped[Group] = relationship(back_populates="memberships")
     person: Mapped[Person] = relationship(back_populates="memberships")
@@ -182,10 +207,10 @@ class MeetingSeries(Base):
     link: Mapped[str | None] = mapped_column(String(URL_MAX))
     remind_offsets: Mapped[str] = mapped_column(String(100), default="7d,1d,1h")
     starts_on: Mapped[dt.date] = mapped_column(Date)  # DTSTART's local date
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     # the delivery engine's bookmark: reminders due from this instant on are still to be
     # planned; a change to the series sets it to the time of the change
-    next_reminder_at: Mapped[dt.datetime | None] = mapped_column(DateTime, index=True)
+    next_reminder_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, index=True)
 
     group: Mapped[Group] = relationship(back_populates="series")
     exceptions: Mapped[list[MeetingException]] = relationship(
@@ -206,7 +231,7 @@ class MeetingException(Base):
     original_date: Mapped[dt.date] = mapped_column(Date)
     kind: Mapped[str] = mapped_column(String(8))  # skip | move
     new_start: Mapped[dt.datetime | None] = mapped_column(DateTime)  # naive local
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
 
     series: Mapped[MeetingSeries] = relationship(back_populates="exceptions")
 
@@ -220,7 +245,7 @@ class AgendaItem(Base):
     occurrence_date: Mapped[dt.date] = mapped_column(Date)  # original local date
     text: Mapped[str] = mapped_column(String(TITLE_MAX))
     author_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
 
     author: Mapped[Person | None] = relationship()
 
@@ -245,9 +270,9 @@ class Meeting(Base):
     started_by_id: Mapped[int | None] = mapped_column(
         ForeignKey("people.id", ondelete="SET NULL")
     )
-    started_at: Mapped[dt.datetime] = mapped_column(DateTime)
-    closes_at: Mapped[dt.datetime] = mapped_column(DateTime, index=True)  # auto-close
-    ended_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    started_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    closes_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, index=True)  # auto-close
+    ended_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
     auto_closed: Mapped[bool] = mapped_column(default=False)
     minutes_text: Mapped[str | None] = mapped_column(Text)
     minutes_md: Mapped[str | None] = mapped_column(Text)
@@ -281,7 +306,7 @@ class MeetingItem(Base):
     agenda_item_id: Mapped[int | None] = mapped_column(
         ForeignKey("agenda_items.id", ondelete="SET NULL")
     )
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
 
     meeting: Mapped[Meeting] = relationship(back_populates="items")
     author: Mapped[Person | None] = relationship()
@@ -297,7 +322,7 @@ class MeetingAttendee(Base):
     meeting_id: Mapped[int] = mapped_column(ForeignKey("meetings.id", ondelete="CASCADE"))
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
     lines: Mapped[int] = mapped_column(Integer, default=0)
-    first_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    first_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
 
     meeting: Mapped[Meeting] = relationship(back_populates="attendees")
     person: Mapped[Person] = relationship()
@@ -309,9 +334,9 @@ class Decision(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     text: Mapped[str] = mapped_column(String(TEXT_MAX))
     author_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime, index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, index=True)
     # set by ``decision revoke`` (the reason is in its DecisionEvent): kept in the register
-    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
 
     author: Mapped[Person | None] = relationship()
     targets: Mapped[list[DecisionTarget]] = relationship(
@@ -336,9 +361,9 @@ class DecisionTarget(Base):
     decision_id: Mapped[int] = mapped_column(ForeignKey("decisions.id", ondelete="CASCADE"))
     group_id: Mapped[int] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"))
     acked_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
-    acked_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    acked_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
     # when the delivery engine planned the "not acknowledged yet" reminder
-    reminded_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    reminded_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
 
     decision: Mapped[Decision] = relationship(back_populates="targets")
     group: Mapped[Group] = relationship()
@@ -359,7 +384,7 @@ class DecisionEvent(Base):
     text: Mapped[str] = mapped_column(String(TEXT_MAX))
     previous: Mapped[str] = mapped_column(String(TEXT_MAX), default="")
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
-    at: Mapped[dt.datetime] = mapped_column(DateTime)
+    at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
 
     decision: Mapped[Decision] = relationship(back_populates="events")
     actor: Mapped[Person | None] = relationship()
@@ -388,8 +413,8 @@ class Action(Base):
         ForeignKey("meeting_series.id", ondelete="SET NULL")
     )
     meeting_date: Mapped[dt.date | None] = mapped_column(Date)
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
-    closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    closed_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
 
     group: Mapped[Group | None] = relationship()
     author: Mapped[Person | None] = relationship(foreign_keys=[author_id])
@@ -429,7 +454,7 @@ class ActionNote(Base):
     )
     author_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
     text: Mapped[str] = mapped_column(String(TEXT_MAX))
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
 
     action: Mapped[Action] = relationship(back_populates="notes")
     author: Mapped[Person | None] = relationship()
@@ -447,7 +472,7 @@ class ActionEvent(Base):
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
     kind: Mapped[str] = mapped_column(String(20))
     detail: Mapped[str] = mapped_column(String(TEXT_MAX), default="")
-    at: Mapped[dt.datetime] = mapped_column(DateTime)
+    at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
 
     action: Mapped[Action] = relationship(back_populates="events")
     actor: Mapped[Person | None] = relationship()
@@ -465,16 +490,16 @@ class Outbox(Base):
     platform: Mapped[str] = mapped_column(String(16))
     channel_id: Mapped[str] = mapped_column(String(255))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
-    due_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    due_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     status: Mapped[str] = mapped_column(String(12), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
-    claimed_until: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    claimed_until: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
     # who holds a sending row: a mark by a ticker whose claim was taken over changes nothing
     claim_token: Mapped[str | None] = mapped_column(String(32))
-    sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
     message_id: Mapped[str | None] = mapped_column(String(255))
     last_error: Mapped[str | None] = mapped_column(String(TEXT_MAX))
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
 
 
 class KvState(Base):
@@ -485,7 +510,7 @@ class KvState(Base):
 
     key: Mapped[str] = mapped_column(String(255), primary_key=True)
     value: Mapped[str] = mapped_column(Text, default="")
-    updated_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
 
 
 class AuditLog(Base):
@@ -498,7 +523,7 @@ class AuditLog(Base):
     entity: Mapped[str] = mapped_column(String(40))
     entity_id: Mapped[int | None]
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    at: Mapped[dt.datetime] = mapped_column(DateTime, index=True)
+    at: Mapped[dt.datetime] = mapped_column(UtcDateTime, index=True)
 
 
 class LinkKey(Base):
@@ -511,4 +536,4 @@ class LinkKey(Base):
     person_id: Mapped[int] = mapped_column(
         ForeignKey("people.id", ondelete="CASCADE"), primary_key=True)
     token: Mapped[str] = mapped_column(String(32), unique=True)
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)

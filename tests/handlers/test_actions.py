@@ -116,7 +116,7 @@ def test_add(
     }
     a = action(abot, 1)
     assert a.status == "open" and a.due == due and a.closed_at is None
-    assert a.created_at == dt.datetime(2026, 11, 28, 9, 0)
+    assert a.created_at == dt.datetime(2026, 11, 28, 9, 0, tzinfo=dt.UTC)  # aware, read back
     with Session(abot.engine) as s:
         g = s.get(Group, a.group_id)
         author = s.get(Person, a.author_id)
@@ -380,7 +380,7 @@ def test_life_cycle(abot: Bot) -> None:
     out = abot.say("bob", None, "action done A-1")
     assert "Completed A-1: Write it (due Fri 04 Dec 2026) for @bob in repl." in out
     a = action(abot, 1)
-    assert a.status == "done" and a.closed_at == dt.datetime(2026, 11, 28, 9, 0)
+    assert a.status == "done" and a.closed_at == dt.datetime(2026, 11, 28, 9, 0, tzinfo=dt.UTC)
     assert "No open actions" in abot.say("bob", "#repl", "action list")
 
     abot.now = dt.datetime(2026, 11, 29, 9, 0, tzinfo=dt.UTC)
@@ -390,7 +390,7 @@ def test_life_cycle(abot: Bot) -> None:
 
     assert "Cancelled A-1: Write it" in abot.say("sam", None, "action cancel 1")
     a = action(abot, 1)
-    assert a.status == "cancelled" and a.closed_at == dt.datetime(2026, 11, 29, 9, 0)
+    assert a.status == "cancelled" and a.closed_at == dt.datetime(2026, 11, 29, 9, 0, tzinfo=dt.UTC)
     assert "Status: cancelled on Sun 29 Nov 2026 10:00 CET" in abot.say("bob", None,
                                                                        "action show A-1")
     assert "Reopened A-1" in abot.say("root", None, "action reopen A-1")

@@ -48,7 +48,8 @@ def test_a_chair_marks_the_last_meeting_held_and_the_report_counts_it(comms: Bot
     with Session(comms.engine) as s:
         m = s.scalars(select(Meeting)).one()
         assert (m.occurrence_date, m.started_at, m.ended_at) == (
-            dt.date(2026, 11, 26), dt.datetime(2026, 11, 26, 13), dt.datetime(2026, 11, 26, 13))
+            dt.date(2026, 11, 26), dt.datetime(2026, 11, 26, 13, tzinfo=dt.UTC),
+            dt.datetime(2026, 11, 26, 13, tzinfo=dt.UTC))
         assert m.minutes_text is not None and "marked held by @carl" in m.minutes_text
     # again, by date: already held, nothing more written
     before = comms.counts()
@@ -67,7 +68,7 @@ def test_a_moved_meeting_is_marked_on_the_day_it_moved_to(comms: Bot) -> None:
         m = s.scalars(select(Meeting)).one()
         # keyed by the series date, as agenda items and exceptions are; at the moved time
         assert (m.occurrence_date, m.started_at) == (
-            dt.date(2026, 11, 26), dt.datetime(2026, 11, 24, 8, 30))
+            dt.date(2026, 11, 26), dt.datetime(2026, 11, 24, 8, 30, tzinfo=dt.UTC))
 
 
 @pytest.mark.parametrize(("when", "line", "expected"), [

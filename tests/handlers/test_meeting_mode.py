@@ -79,7 +79,7 @@ def test_start_needs_a_chair_and_shows_the_agenda(tg: Bot) -> None:
     with Session(tg.engine) as s:
         m = s.scalars(select(Meeting)).one()
         assert m.occurrence_date == dt.date(2026, 12, 31)
-        assert m.closes_at == MEETING.replace(tzinfo=None) + dt.timedelta(hours=4)
+        assert m.closes_at == MEETING + dt.timedelta(hours=4)
 
 
 def test_full_meeting(tg: Bot) -> None:
@@ -256,8 +256,7 @@ def test_auto_close_by_the_delivery_engine(tg: Bot) -> None:
     assert len([s for s in sender.sent if "Minutes" in s[1]]) == 1
     with Session(tg.engine) as s:
         m = s.scalars(select(Meeting)).one()
-        assert m.auto_closed and m.ended_at == (MEETING + dt.timedelta(hours=2)).replace(
-            tzinfo=None)
+        assert m.auto_closed and m.ended_at == MEETING + dt.timedelta(hours=2)
     assert "closed automatically" in tg.say("bob", "#repl", "meeting minutes")
     # and a new meeting can start
     assert "started" in tg.say("alice", "#repl", "meeting start")

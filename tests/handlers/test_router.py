@@ -53,7 +53,7 @@ def test_unexpected_error_is_an_apology_with_id_and_rolls_back(
     bot = Bot(engine, now=DEFAULT_NOW, preset=False)
 
     def broken(ctx: Ctx, args: Args) -> Reply:
-        ctx.session.add(Group(slug="half", name="Half written", created_at=ctx.now_naive))
+        ctx.session.add(Group(slug="half", name="Half written", created_at=ctx.now))
         ctx.session.flush()
         raise RuntimeError("boom")
 
