@@ -187,6 +187,14 @@ def error_reply(message: str, usage: str | None) -> Reply:
     return reply
 
 
+def apology(what: str, say: Callable[[str], str]) -> Reply:
+    """A failure of ours, inside an ``except``: logged with its traceback under a short
+    error id, and answered with ``say(error_id)`` so the secretariat can find it."""
+    error_id = secrets.token_hex(4)
+    log.exception("%s failed (error id %s)", what, error_id)
+    return error_reply(say(error_id), None)
+
+
 def already_done() -> Reply:
     """The answer to a command run whose idempotency key was already written."""
     return Reply(duplicate=True).say(
@@ -321,13 +329,9 @@ class Router:
             return self.registry.usage(cmd.noun, cmd.verb, msg.prefix) if err.show_usage else None
 
         def failed() -> Reply:
-            error_id = secrets.token_hex(4)
-            log.exception("command failed (error id %s): %s %s", error_id, cmd.noun, cmd.verb)
-            return error_reply(
+            return apology(f"command {cmd.noun} {cmd.verb}", lambda error_id: (
                 f"Sorry, something went wrong on our side (error id {error_id}). "
-                "Nothing was changed; the secretariat can look it up in the log.",
-                None,
-            )
+                "Nothing was changed; the secretariat can look it up in the log."))
 
         reply = self._unit(sessions, msg, lambda ctx: cmd.handler(ctx, args), guard=guard,
                            usage=usage, failed=failed, retry=retry)
@@ -388,10 +392,8 @@ class Router:
         except UserError as err:
             return error_reply(err.message, None)
         except Exception:
-            error_id = secrets.token_hex(4)
-            log.exception("a page failed (error id %s)", error_id)
-            return error_reply(f"Sorry, that page could not be built (error id {error_id}).",
-                               None)
+            return apology("a page", lambda error_id: (
+                f"Sorry, that page could not be built (error id {error_id})."))
         finally:
             session.close()
 
@@ -428,12 +430,9 @@ class Router:
             return None if isinstance(err, Refused) else listener.usage(line)
 
         def failed() -> Reply:
-            error_id = secrets.token_hex(4)
-            log.exception("%s failed (error id %s)", listener.name, error_id)
-            return error_reply(
+            return apology(listener.name, lambda error_id: (
                 f"Sorry, that line was not {listener.done} (error id {error_id}); "
-                "nothing was changed.", None,
-            )
+                "nothing was changed."))
 
         return self._unit(self.sessions, msg, lambda ctx: listener.hear(ctx, msg.text),
                           usage=usage, failed=failed)
