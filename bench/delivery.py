@@ -49,6 +49,7 @@ from bot.config import Settings  # noqa: E402
 from handlers.context import CoreSettings  # noqa: E402
 from handlers.delivery import DeliveryEngine, TickResult  # noqa: E402
 from handlers.messages import Block, ChannelRef  # noqa: E402
+from handlers.router import build_registry  # noqa: E402
 from storage.db import make_engine, make_session_factory  # noqa: E402
 from storage.models import (  # noqa: E402
     Action,
@@ -324,7 +325,8 @@ def lateness_run(url: str, clock: Clock, n: int, tick_seconds: float) -> list[fl
     try:
         clock.offset = LATENESS_AT - dt.datetime.now(UTC)
         # catch up to the run's start, so that only the rows below fall due during it
-        DeliveryEngine(box.sessions, box.core, box.dispatcher.senders).tick(clock())
+        DeliveryEngine(box.sessions, box.core, box.dispatcher.senders,
+                       kinds=box.router.registry.kinds).tick(clock())
         start = clock()
         with box.engine.begin() as conn:
             series = list(conn.execute(
@@ -376,7 +378,8 @@ def run_child(url: str, args: argparse.Namespace) -> None:
     clock = Clock(WARMUP_AT)
     core = CoreSettings(timezone=ZONE, clock=clock)
     sender = RecordingSender()
-    delivery = DeliveryEngine(make_session_factory(engine), core, {"shell": sender})
+    delivery = DeliveryEngine(make_session_factory(engine), core, {"shell": sender},
+                              kinds=build_registry().kinds)
     misses: list[str] = []
     label = "SQLite" if engine.dialect.name == "sqlite" else "PostgreSQL"
     load = f"{os.getloadavg()[0]:.1f}"

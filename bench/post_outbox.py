@@ -72,7 +72,7 @@ def run(url: str, runs: int) -> None:
     bot = Bot(engine, now=NOW, preset=False)
     seed(bot)
     sender = Recorder()
-    dispatcher = Dispatcher(bot.sessions, bot.settings)
+    dispatcher = Dispatcher(bot.sessions, bot.settings, bot.router.registry.kinds)
     dispatcher.register("shell", sender)
     real_queue = router_module.queue_posts
 

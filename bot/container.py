@@ -7,7 +7,7 @@ Nothing in the code base keeps module-level state; whoever needs the store gets 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
@@ -32,10 +32,10 @@ class Container:
     # sessions that only read (web routes, exports): on SQLite they hold no write lock
     readers: sessionmaker[Session]
     # what the preset did on first start (empty when the store had groups already)
-    preset_changes: list[str] = field(default_factory=list)
+    preset_changes: list[str]
     # every adapter of ``taskbot run`` registers its Sender here, so posts cross platforms
     # (it sends a command's posts, outbox rows already, at once through the delivery engine)
-    dispatcher: Dispatcher = field(default_factory=Dispatcher)
+    dispatcher: Dispatcher
 
     def close(self) -> None:
         self.engine.dispose()
@@ -81,5 +81,5 @@ def build(
         engine.dispose()
         raise
     return Container(settings, core, engine, sessions, router, make_reader_factory(engine),
-                     changes, Dispatcher(sessions, core,
-                                              dt.timedelta(seconds=settings.lease_seconds)))
+                     changes, Dispatcher(sessions, core, router.registry.kinds,
+                                         dt.timedelta(seconds=settings.lease_seconds)))

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from handlers.context import CoreSettings
 from handlers.delivery import LEASE, DeliveryEngine, Sender
+from handlers.scheduling import ScheduleKinds
 from storage import outbox
 from storage.models import Outbox
 
@@ -25,11 +26,12 @@ log = logging.getLogger(__name__)
 
 
 class Dispatcher:
-    def __init__(self, sessions: sessionmaker[Session] | None = None,
-                 settings: CoreSettings | None = None, lease: dt.timedelta = LEASE) -> None:
+    def __init__(self, sessions: sessionmaker[Session], settings: CoreSettings,
+                 kinds: ScheduleKinds, lease: dt.timedelta = LEASE) -> None:
         self.senders: dict[str, Sender] = {}
         self.sessions = sessions
         self.settings = settings
+        self.kinds = kinds  # the features' schedule kinds (Registry.kinds)
         self.lease = lease
 
     def register(self, platform: str, sender: Sender) -> None:
@@ -40,10 +42,8 @@ class Dispatcher:
         seen too) and its lease: the one way both ticks and a command's posts claim rows,
         so a post claimed at once and orphaned by a crash is taken over as soon as a
         scheduled one would be."""
-        if self.sessions is None or self.settings is None:
-            raise RuntimeError("Dispatcher.engine needs the store: build it with sessions")
-        return DeliveryEngine(self.sessions, self.settings, self.senders, sleep=time.sleep,
-                              lease=self.lease)
+        return DeliveryEngine(self.sessions, self.settings, self.senders, kinds=self.kinds,
+                              sleep=time.sleep, lease=self.lease)
 
     def deliver(self, keys: list[str]) -> list[str]:
         """Send the outbox rows ``keys`` now.
@@ -55,7 +55,6 @@ class Dispatcher:
         if not keys:
             return []
         engine = self.engine()
-        assert self.sessions is not None
         try:
             result = engine.deliver(keys)
         except Exception:  # the rows stay in the outbox: the next tick sends them

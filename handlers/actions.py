@@ -745,6 +745,9 @@ def open_list(ctx: Ctx, *, group_id: int | None, person_id: int | None, scope: s
 
 
 def register(reg: Registry) -> None:
+    from handlers import nudges
+
+    nudges.register(reg.kinds)
     reg.noun("action", "action items: who does what by when", common=("add", "list", "done"))
 
     @reg.command(

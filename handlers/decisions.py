@@ -377,6 +377,9 @@ def register_of(ctx: Ctx, group: Group | None, scope: str, since: dt.date | None
 
 
 def register(reg: Registry) -> None:
+    from handlers import ack_reminders
+
+    ack_reminders.register(reg.kinds)
     reg.noun("decision", "the BoC's decisions: post, register, acknowledgements, linked actions",
              common=("post", "list", "ack"))
 

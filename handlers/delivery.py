@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from handlers.context import CoreSettings
 from handlers.messages import Block, ChannelRef
-from handlers.schedules import COMPOSERS, PLANNERS, PREFETCH, naive_utc
+from handlers.scheduling import ScheduleKinds, naive_utc
 from storage import outbox
 from storage.models import Outbox
 
@@ -118,6 +118,7 @@ class DeliveryEngine:
         settings: CoreSettings,
         senders: dict[str, Sender],
         *,
+        kinds: ScheduleKinds,
         batch: int = 200,
         sleep: Callable[[float], None] | None = None,
         lease: dt.timedelta = LEASE,
@@ -126,6 +127,7 @@ class DeliveryEngine:
         self.sessions = sessions
         self.settings = settings
         self.senders = senders
+        self.kinds = kinds  # the features' planners and composers, from the composition root
         self.batch = batch
         self.sleep = sleep
         self.lease = lease
@@ -140,7 +142,7 @@ class DeliveryEngine:
     def plan(self, now: dt.datetime, result: TickResult) -> None:
         rows: list[outbox.NewRow] = []
         with self.sessions.begin() as session:
-            for planner in PLANNERS:
+            for planner in self.kinds.planners:
                 rows.extend(planner(session, now, self.settings))
             inserted = set(outbox.insert_new(session, rows, naive_utc(now)))
         result.planned = len(inserted)
@@ -218,8 +220,8 @@ class DeliveryEngine:
             for row in rows:
                 kinds.setdefault(row.kind, []).append(row.payload)
             for kind, payloads in kinds.items():
-                if kind in PREFETCH:
-                    PREFETCH[kind](session, payloads)
+                if kind in self.kinds.prefetch:
+                    self.kinds.prefetch[kind](session, payloads)
             for row in rows:
                 grace = dt.timedelta(seconds=row.payload.get("grace_s", 86400))
                 if now - row.due_at > grace:
@@ -228,7 +230,7 @@ class DeliveryEngine:
                     log.warning("outbox %s missed: due %s, now %s", row.key, row.due_at, now)
                     result.missed.append(row.key)
                     continue
-                composer = COMPOSERS.get(row.kind)
+                composer = self.kinds.composers.get(row.kind)
                 if composer is None:
                     row.status, row.claimed_until = outbox.FAILED, None
                     row.last_error = f"no composer for {row.kind!r}"

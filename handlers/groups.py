@@ -473,7 +473,7 @@ def register(reg: Registry) -> None:
     )
     def tg_settings(ctx: Ctx, args: Args) -> Reply:
         from handlers.membership_sync import FOLLOW
-        from handlers.schedules import DEFAULTS, SETTING_HELP, setting, validate_setting
+        from handlers.scheduling import DEFAULTS, SETTING_HELP, setting, validate_setting
 
         group = group_or_channel(ctx, take_group(ctx, args, optional=True))
         if args.empty():

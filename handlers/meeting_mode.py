@@ -25,6 +25,7 @@ import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
@@ -66,6 +67,8 @@ from handlers.people import is_person, resolve_people, resolve_person
 from handlers.recurrence import parse_offsets
 from handlers.roles import BOC, chair_and_up, is_boc, require_chair, require_member, staff
 from handlers.router import Incoming, Listener, Registry
+from handlers.scheduling import MAX_GRACE, outbox_row
+from storage import outbox
 from storage.models import (
     TEXT_MAX,
     TITLE_MAX,
@@ -655,6 +658,19 @@ def compose_minutes(session: Session, meeting_id: int,
     return minutes_blocks(session, meeting, settings, carried_of(meeting))
 
 
+def plan_meeting_autoclose(session: Session, now: dt.datetime,
+                           settings: CoreSettings) -> list[outbox.NewRow]:
+    """Close meetings past their auto-close time; their minutes go to the meeting's channel."""
+    return [outbox_row(key, "meeting_minutes", platform, channel, {"meeting_id": mid},
+                       now, MAX_GRACE, now)
+            for key, platform, channel, mid in plan_auto_close(session, now, settings)]
+
+
+def compose_meeting_minutes(session: Session, payload: dict[str, Any],
+                            settings: CoreSettings) -> list[Block] | None:
+    return compose_minutes(session, int(payload["meeting_id"]), settings)
+
+
 def carried_of(meeting: Meeting) -> list[str]:
     """The carried-over items as the stored minutes list them."""
     text_ = meeting.minutes_text or ""
@@ -677,6 +693,8 @@ def _duration(words: list[str]) -> dt.timedelta:
 
 def register(reg: Registry) -> None:
     reg.listener(LISTENER)
+    reg.kinds.planner(plan_meeting_autoclose)
+    reg.kinds.kind("meeting_minutes", compose_meeting_minutes)
 
     @reg.command(
         "meeting", "start", "[<group>] [for <duration>]",

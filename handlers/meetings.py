@@ -328,6 +328,9 @@ def next_of(ctx: Ctx, group: Group) -> Reply:
 
 
 def register(reg: Registry) -> None:
+    from handlers import meeting_reminders
+
+    meeting_reminders.register(reg.kinds)
     reg.noun("meeting", "monthly meetings: their schedule, agenda, minutes and calendar",
              common=("next", "schedule", "agenda"))
 

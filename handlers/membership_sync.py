@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from handlers.directory import ensure_person, membership, person_by_identity
 from handlers.roles import grants_role
-from handlers.schedules import setting
+from handlers.scheduling import setting
 from storage.models import AuditLog, Channel, Group, Membership
 
 FOLLOW = "follow_channel"

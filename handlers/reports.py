@@ -1138,6 +1138,8 @@ def _feed_choice(ctx: Ctx, args: Args) -> Group | None:
 
 def register(reg: Registry) -> None:
     """``secretariat report|dashboard|feeds`` and ``meeting feed``."""
+    reg.kinds.planner(plan_boc_report)
+    reg.kinds.kind("boc_report", compose_boc_report)
 
     @reg.command(
         "secretariat", "report", "[<month>]",
@@ -1253,9 +1255,10 @@ def plan_boc_report(session: Session, now: dt.datetime,
     Only the window of the last grace period is expanded, so an idle tick costs a lookup of
     the boc group and a day of its series; rows are keyed, so planning again adds nothing.
     """
+    from handlers.meeting_reminders import reminder_time
     from handlers.meetings import occurrences, upcoming
     from handlers.recurrence import parse_offsets
-    from handlers.schedules import MAX_GRACE, _row, reminder_time, setting
+    from handlers.scheduling import MAX_GRACE, outbox_row, setting
 
     group = session.scalar(select(Group).where(Group.slug == "boc"))
     if group is None or group.series is None or not group.channels:
@@ -1287,8 +1290,8 @@ def plan_boc_report(session: Session, now: dt.datetime,
             key = (f"boc_report:{series.id}:{occ.original_date.isoformat()}:"
                    f"{ch.platform}:{ch.channel_id}")
             payload = {"start": occ.start.isoformat(), "zone": occ.zone}
-            rows.append(_row(key, "boc_report", ch.platform, ch.channel_id, payload, due,
-                             MAX_GRACE, now))
+            rows.append(outbox_row(key, "boc_report", ch.platform, ch.channel_id, payload,
+                                   due, MAX_GRACE, now))
     if not later:
         later = [reminder_time(o, offset) for o in upcoming(series, now + offset - pad, 3)]
         later = [d for d in later if d > now]

@@ -28,8 +28,10 @@ from handlers.grammar import (
     tokenize,
 )
 from handlers.messages import Reply, Table, text
-from handlers.posts import queue_posts
+from handlers.posts import KIND as POST_KIND
+from handlers.posts import compose_post, queue_posts
 from handlers.roles import Guard, guard_for
+from handlers.scheduling import ScheduleKinds
 from storage import kv
 from storage.db import make_reader_factory
 from storage.models import Identity, Person
@@ -109,6 +111,9 @@ class Registry:
         self.nouns: dict[str, str] = {}  # noun -> summary
         self.common: dict[str, tuple[str, ...]] = {}  # noun -> its most used verbs
         self.listeners: list[Listener] = []
+        # what the delivery engine plans and composes: each feature adds its kinds
+        self.kinds = ScheduleKinds()
+        self.kinds.kind(POST_KIND, compose_post)  # a command's posts (handlers.posts)
 
     def listener(self, listener: Listener) -> None:
         self.listeners.append(listener)

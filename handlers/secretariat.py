@@ -20,14 +20,15 @@ from dataclasses import dataclass
 from typing import Any, TextIO, TypeVar
 
 from sqlalchemy import ColumnElement, FromClause, Select, String, bindparam, cast, func, select
+from sqlalchemy.orm import Session
 
-from handlers.context import Ctx
+from handlers.context import CoreSettings, Ctx
 from handlers.directory import all_groups, take_group
 from handlers.grammar import Args, UserError
-from handlers.messages import Day, File, Mention, Reply, Span, Table, When
+from handlers.messages import Block, Day, File, Mention, Reply, Span, Table, Text, When
 from handlers.people import is_person, resolve_person
 from handlers.roles import require_staff
-from handlers.router import Registry
+from handlers.router import Registry, system_context
 from storage.models import (
     Action,
     ActionAssignee,
@@ -676,9 +677,20 @@ def summary(ctx: Ctx) -> Reply:
     return reply
 
 
+def compose_boc_summary(session: Session, payload: dict[str, Any],
+                        settings: CoreSettings) -> list[Block] | None:
+    """The secretariat summary, exactly as ``secretariat summary`` answers it, composed as
+    the bot itself (its own person row), not as a command with a borrowed admin."""
+    start = dt.datetime.fromisoformat(payload["start"])
+    reply = summary(system_context(session, settings))
+    return [Text(("Before the Board meets ", When(start, payload["zone"]),
+                  ": where the groups stand"), "heading"), *reply.blocks]
+
+
 def register(reg: Registry) -> None:
     reg.noun("secretariat", "cross-group views for the secretariat: actions, deliveries, reports",
              common=("actions", "summary", "report"))
+    reg.kinds.kind("boc_summary", compose_boc_summary)
 
     @reg.command(
         "secretariat", "actions",

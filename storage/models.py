@@ -82,7 +82,7 @@ class Group(Base):
     mandate: Mapped[str] = mapped_column(Text, default="")
     # boc / secretariat groups grant roles, so joining them is not self-service.
     restricted: Mapped[bool] = mapped_column(default=False)
-    # what the delivery engine schedules for the group (handlers.schedules.DEFAULTS)
+    # what the delivery engine schedules for the group (handlers.scheduling.DEFAULTS)
     settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     # the delivery engine's bookmark for the weekly digest (NULL: work it out again)
     next_digest_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, index=True)

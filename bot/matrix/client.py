@@ -128,7 +128,8 @@ class MatrixBot:
         self.options = options
         self.sessions = sessions
         self.router = router
-        self.dispatcher = dispatcher or Dispatcher(router.sessions, router.settings)
+        self.dispatcher = dispatcher or Dispatcher(router.sessions, router.settings,
+                                                   router.registry.kinds)
         self.state = MatrixState(sessions, options.user_id)
         self.client = AsyncClient(
             options.homeserver,

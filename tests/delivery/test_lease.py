@@ -17,6 +17,7 @@ from sqlalchemy import Engine, select
 from bot.slack.sender import SlackSender
 from handlers.context import CoreSettings
 from handlers.delivery import LEASE, DeliveryEngine, TickResult
+from handlers.router import build_registry
 from storage import outbox
 from storage.db import make_session_factory
 from storage.models import Outbox
@@ -61,7 +62,7 @@ def test_two_tickers_and_a_slow_slack_post_each_row_once(engine: Engine,
         loop.bind(sender)
         engines[name] = DeliveryEngine(
             make_session_factory(engine), CoreSettings(clock=lambda: clock[0]),
-            {"slack": sender}, sleep=None)
+            {"slack": sender}, sleep=None, kinds=build_registry().kinds)
     first_result: list[TickResult] = []
     first = threading.Thread(target=lambda: first_result.append(engines["first"].tick(START)))
     try:

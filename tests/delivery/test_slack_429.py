@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 from bot.slack.sender import SlackSender
 from handlers.context import CoreSettings
 from handlers.delivery import DeliveryEngine
+from handlers.router import build_registry
 from storage.db import make_session_factory
 from tests.delivery.common import label, seed_reminders, statuses
 from tests.slack.fake_slack import FakeSlack
@@ -73,7 +74,7 @@ def test_429_for_a_while(engine: Engine, fake: FakeSlack, in_tick_waits: bool) -
     settings = CoreSettings(clock=lambda: clock[0])
     engine_slept: list[float] = []
     delivery = DeliveryEngine(make_session_factory(engine), settings, {"slack": sender},
-                              sleep=engine_slept.append if in_tick_waits else None)
+                              sleep=engine_slept.append if in_tick_waits else None, kinds=build_registry().kinds)
     try:
         ticks = 0
         while statuses(engine)["sent"] < len(CHANNELS) * PER_CHANNEL:

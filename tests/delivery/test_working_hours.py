@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from handlers.delivery import DeliveryEngine
-from handlers.schedules import WORK_END, WORK_START, working_time
+from handlers.scheduling import WORK_END, WORK_START, working_time
 from tests.handlers.test_delivery import RecordingSender, run_ticks
 from tests.support.dialog import Bot
 
@@ -84,7 +84,7 @@ def test_ack_reminder_waits_for_working_hours(bare_bot: Bot, posted: dt.datetime
     bot.now = posted
     assert "D-1" in bot.say("carol", "#boc", "decision post repl Adopt the playbook")
     sender = RecordingSender()
-    engine = DeliveryEngine(bot.sessions, bot.settings, {"shell": sender})
+    engine = DeliveryEngine(bot.sessions, bot.settings, {"shell": sender}, kinds=bot.router.registry.kinds)
     times = run_ticks(engine, bot, posted + dt.timedelta(days=6), sent + dt.timedelta(days=2),
                       dt.timedelta(minutes=15))
     acks = [i for i, (_, _, key) in enumerate(sender.sent) if key.startswith("ack:")]
@@ -103,7 +103,7 @@ def test_no_digest_of_zeros(bare_bot: Bot) -> None:
     # Saturday 28 Nov: "meets" meets on Thursday 10 Dec, in the week of the 7 Dec digest
     bot.admin("meeting schedule meets 2nd thursday 10:00")
     sender = RecordingSender()
-    engine = DeliveryEngine(bot.sessions, bot.settings, {"shell": sender})
+    engine = DeliveryEngine(bot.sessions, bot.settings, {"shell": sender}, kinds=bot.router.registry.kinds)
     run_ticks(engine, bot, dt.datetime(2026, 11, 28, 9, 0, tzinfo=UTC),
               dt.datetime(2026, 12, 15, 0, 0, tzinfo=UTC), dt.timedelta(hours=1))
     digests = sorted((ch.channel_id, key.split(":")[2]) for ch, _, key in sender.sent

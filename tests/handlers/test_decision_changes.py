@@ -106,7 +106,7 @@ def test_a_revoked_decision_gets_no_acknowledgement_reminder(board: Bot) -> None
     bot.say("bea", "#boc", "decision post comms Keep this one.")
     bot.say("bea", None, "decision revoke D-1 Withdrawn.")
     sender = RecordingSender()
-    engine = DeliveryEngine(bot.sessions, bot.settings, {"shell": sender})
+    engine = DeliveryEngine(bot.sessions, bot.settings, {"shell": sender}, kinds=bot.router.registry.kinds)
     start = bot.now + dt.timedelta(days=7)  # a Saturday: the reminder waits for Monday 09:00
     for h in range(0, 80, 2):
         bot.now = start + dt.timedelta(hours=h)

@@ -49,7 +49,7 @@ def setup_group(bot: Bot) -> None:
 def engine_for(bot: Bot, sender: RecordingSender, sleeps: list[float] | None = None) -> DeliveryEngine:
     return DeliveryEngine(
         bot.sessions, bot.settings, {"shell": sender},
-        sleep=(sleeps.append if sleeps is not None else None),
+        sleep=(sleeps.append if sleeps is not None else None), kinds=bot.router.registry.kinds
     )
 
 
@@ -192,7 +192,7 @@ def test_any_server_delay_gives_a_retry_time(bare_bot: Bot, delay: float) -> Non
 def test_rows_for_platforms_without_a_sender_stay_pending(bare_bot: Bot) -> None:
     bot = bare_bot
     setup_group(bot)
-    engine = DeliveryEngine(bot.sessions, bot.settings, {})
+    engine = DeliveryEngine(bot.sessions, bot.settings, {}, kinds=bot.router.registry.kinds)
     at = dt.datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
     result = engine.tick(at)
     assert result.delivered == [] and result.planned == 2  # the reminder; the nudge slot

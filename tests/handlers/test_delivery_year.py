@@ -74,7 +74,7 @@ def test_a_year_of_reminders_in_four_zones(engine: Engine) -> None:
         bot.admin(f"tg settings {slug} boc_summary off")
     expected = expected_reminders()
     sender = RecordingSender()
-    delivery = DeliveryEngine(bot.sessions, bot.settings, {"shell": sender})
+    delivery = DeliveryEngine(bot.sessions, bot.settings, {"shell": sender}, kinds=bot.router.registry.kinds)
     # tick a minute before each expected instant (nothing may go early), at it, and at
     # 06:00 UTC every day besides
     instants = {due + d for _, due, _ in expected for d in (-dt.timedelta(minutes=1),

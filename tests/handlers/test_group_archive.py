@@ -124,7 +124,7 @@ def _setup(bot: Bot) -> None:
 
 
 def _run(bot: Bot, sender: RecordingSender, start: dt.datetime, hours: int) -> None:
-    engine = DeliveryEngine(bot.sessions, bot.settings, {"shell": sender})
+    engine = DeliveryEngine(bot.sessions, bot.settings, {"shell": sender}, kinds=bot.router.registry.kinds)
     for h in range(hours):
         bot.now = start + dt.timedelta(hours=h)
         engine.tick(bot.now)

@@ -238,7 +238,7 @@ def test_auto_close_by_the_delivery_engine(tg: Bot) -> None:
     cap_text(tg, "alice", "#repl", "#topic Budget review")
     cap_text(tg, "alice", "#repl", "#action @bob Send the slides")
     sender = Recorder()
-    engine = DeliveryEngine(tg.sessions, tg.settings, {"shell": sender})
+    engine = DeliveryEngine(tg.sessions, tg.settings, {"shell": sender}, kinds=tg.router.registry.kinds)
     tg.now = MEETING + dt.timedelta(hours=1, minutes=59)
     engine.tick()
     assert not [s for s in sender.sent if "Minutes" in s[1]]

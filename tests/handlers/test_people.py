@@ -226,6 +226,7 @@ def test_platforms_and_their_direct_message_order_are_the_registered_ones() -> N
         ("mail", "ann@example.org"), ("shell", "bo")]
     with pytest.raises(UserError, match="platform must be one of mail, shell"):
         parse_governance({"admins": ["chat:U1"]}, rules)
-    for path in ("handlers/governance.py", "handlers/schedules.py", "handlers/groups.py"):
+    for path in ("handlers/governance.py", "handlers/nudges.py", "handlers/scheduling.py",
+                 "handlers/groups.py"):
         source = (ROOT / path).read_text(encoding="utf-8").lower()
         assert "slack" not in source and "matrix" not in source, path

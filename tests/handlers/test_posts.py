@@ -112,7 +112,7 @@ def test_a_post_committed_and_not_sent_is_sent_once_by_a_later_tick(bare_bot: Bo
     assert all(status == "pending" for *_, status in post_rows(bot))
     # another process starts and ticks: the posts go out, each once, with its own key
     recorder = Recorder()
-    engine = DeliveryEngine(bot.sessions, bot.settings, {"shell": recorder})
+    engine = DeliveryEngine(bot.sessions, bot.settings, {"shell": recorder}, kinds=bot.router.registry.kinds)
     later = bot.now + dt.timedelta(minutes=5)
     assert len(engine.tick(later).delivered) == 2
     assert engine.tick(later + dt.timedelta(minutes=1)).delivered == []
@@ -129,7 +129,7 @@ def test_the_post_says_what_was_decided_when_it_was_decided(bare_bot: Bot) -> No
     decide(bot)
     bot.admin("tg rename repl Replication and Scaling")
     recorder = Recorder()
-    DeliveryEngine(bot.sessions, bot.settings, {"shell": recorder}).tick(bot.now)
+    DeliveryEngine(bot.sessions, bot.settings, {"shell": recorder}, kinds=bot.router.registry.kinds).tick(bot.now)
     shown = [json.dumps(blocks_to_json(blocks)) for _, blocks, _ in recorder.sent]
     assert all("Replication and Scaling" not in s for s in shown)
 
@@ -143,7 +143,7 @@ def test_a_post_for_a_platform_not_connected_waits_and_says_so(bare_bot: Bot) ->
                       created_at=dt.datetime(2026, 11, 1)))
     keys = decide(bot)
     shell_sender = Recorder()
-    dispatcher = Dispatcher(bot.sessions, bot.settings)
+    dispatcher = Dispatcher(bot.sessions, bot.settings, bot.router.registry.kinds)
     dispatcher.register("shell", shell_sender)
     problems = dispatcher.deliver(keys)
     assert problems == ["1 post for slack waits for the bot connected to it "
@@ -152,7 +152,7 @@ def test_a_post_for_a_platform_not_connected_waits_and_says_so(bare_bot: Bot) ->
     assert ("slack", "C0REPL", "pending") in post_rows(bot)
     # taskbot run starts with Slack: its first tick sends it, once
     slack = Recorder()
-    engine = DeliveryEngine(bot.sessions, bot.settings, {"shell": Recorder(), "slack": slack})
+    engine = DeliveryEngine(bot.sessions, bot.settings, {"shell": Recorder(), "slack": slack}, kinds=bot.router.registry.kinds)
     engine.tick(bot.now + dt.timedelta(hours=2))
     engine.tick(bot.now + dt.timedelta(hours=3))
     assert [c for c, _, _ in slack.sent] == [ChannelRef("slack", "C0REPL")]
@@ -163,7 +163,7 @@ def test_a_post_older_than_its_grace_is_missed_not_sent(bare_bot: Bot) -> None:
     bot = board(bare_bot)
     decide(bot)
     recorder = Recorder()
-    engine = DeliveryEngine(bot.sessions, bot.settings, {"shell": recorder})
+    engine = DeliveryEngine(bot.sessions, bot.settings, {"shell": recorder}, kinds=bot.router.registry.kinds)
     result = engine.tick(bot.now + dt.timedelta(days=8))
     missed = [key for key in result.missed if key.startswith(f"{KIND}:")]
     assert len(missed) == 2 and recorder.sent == []

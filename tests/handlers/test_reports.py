@@ -402,7 +402,7 @@ def test_delivery_posts_the_report_before_the_board_meets(rep: Bot) -> None:
     # first Wednesday: 2 Dec 2026 14:00 CET; the report is due two days before, 30 Nov
     bot.admin("meeting schedule boc first wednesday 14:00 remind 1h")
     sender = RecordingSender()
-    engine = DeliveryEngine(bot.sessions, bot.settings, {"shell": sender})
+    engine = DeliveryEngine(bot.sessions, bot.settings, {"shell": sender}, kinds=bot.router.registry.kinds)
     run_ticks(engine, bot, dt.datetime(2026, 11, 30, 6, 0, tzinfo=dt.UTC),
               dt.datetime(2026, 12, 2, 14, 0, tzinfo=dt.UTC), dt.timedelta(hours=2))
     posted = [(ch, text, key) for ch, text, key in sender.sent if key.startswith("boc_report:")]

@@ -12,7 +12,8 @@ from handlers.delivery import DeliveryEngine, SendFailed
 from handlers.directory import SYSTEM_ID, SYSTEM_PLATFORM
 from handlers.grammar import UserError
 from handlers.messages import ChannelRef
-from handlers.schedules import nudge_days, validate_setting
+from handlers.nudges import nudge_days
+from handlers.scheduling import validate_setting
 from storage.models import Group, Identity, MeetingSeries
 from tests.handlers.test_delivery import RecordingSender, run_ticks
 from tests.support.dialog import Bot
@@ -44,7 +45,7 @@ def test_nudges_one_message_a_day_per_person(bare_bot: Bot) -> None:
     bot.say("alice", "#repl", "action add @alice @bob Book the room due 2026-11-30")
     bot.say("alice", "#repl", "action add @bob Send the invite due 2026-12-01")
     sender = RecordingSender()
-    engine = DeliveryEngine(bot.sessions, bot.settings, {"shell": sender})
+    engine = DeliveryEngine(bot.sessions, bot.settings, {"shell": sender}, kinds=bot.router.registry.kinds)
     run_ticks(engine, bot, dt.datetime(2026, 11, 28, 9, 0, tzinfo=UTC),
               dt.datetime(2026, 12, 9, 12, 0, tzinfo=UTC), dt.timedelta(hours=1))
     dms = [(ch.channel_id, text, key) for ch, text, key in sender.sent]
@@ -73,12 +74,12 @@ def test_done_actions_are_not_nudged(bare_bot: Bot) -> None:
     bot.say("alice", "#repl", "action add @alice Draft due 2026-11-30")
     # planned at 09:00 on the 29th (Brussels), closed before any tick sends it
     sender = RecordingSender()
-    engine = DeliveryEngine(bot.sessions, bot.settings, {})
+    engine = DeliveryEngine(bot.sessions, bot.settings, {}, kinds=bot.router.registry.kinds)
     at = dt.datetime(2026, 11, 29, 8, 0, tzinfo=UTC)
     bot.now = at
     engine.tick(at)  # planned, but no shell sender in this process: stays pending
     bot.say("alice", "#repl", "action done A-1")
-    engine = DeliveryEngine(bot.sessions, bot.settings, {"shell": sender})
+    engine = DeliveryEngine(bot.sessions, bot.settings, {"shell": sender}, kinds=bot.router.registry.kinds)
     result = engine.tick(at + dt.timedelta(minutes=5))
     assert sender.sent == [] and len(result.skipped) == 1
 
@@ -91,7 +92,7 @@ def test_weekly_digest_in_each_channel(bare_bot: Bot) -> None:
     bot.admin("tg settings repl nudges off")
     bot.admin("tg settings repl digest friday 16:30")
     sender = RecordingSender()
-    engine = DeliveryEngine(bot.sessions, bot.settings, {"shell": sender})
+    engine = DeliveryEngine(bot.sessions, bot.settings, {"shell": sender}, kinds=bot.router.registry.kinds)
     run_ticks(engine, bot, dt.datetime(2026, 11, 28, 9, 0, tzinfo=UTC),
               dt.datetime(2026, 12, 12, 0, 0, tzinfo=UTC), dt.timedelta(minutes=30))
     digests = [(ch, t) for ch, t, k in sender.sent if k.startswith("digest:")]
@@ -108,7 +109,7 @@ def test_unacknowledged_decision_reminded_once_after_7_days(bare_bot: Bot) -> No
         bot.admin(f"tg settings {group} digest off")
     bot.say("carol", "#boc", "decision post repl Adopt the replication playbook")
     sender = RecordingSender()
-    engine = DeliveryEngine(bot.sessions, bot.settings, {"shell": sender})
+    engine = DeliveryEngine(bot.sessions, bot.settings, {"shell": sender}, kinds=bot.router.registry.kinds)
     run_ticks(engine, bot, dt.datetime(2026, 11, 28, 9, 0, tzinfo=UTC),
               dt.datetime(2026, 12, 10, 0, 0, tzinfo=UTC), dt.timedelta(hours=2))
     acks = [(ch, t) for ch, t, k in sender.sent if k.startswith("ack:")]
@@ -125,7 +126,7 @@ def test_acknowledged_decision_is_not_reminded(bare_bot: Bot) -> None:
     bot.say("carol", "#boc", "decision post repl Adopt the playbook")
     bot.say("bob", "#repl", "decision ack D-1")
     sender = RecordingSender()
-    engine = DeliveryEngine(bot.sessions, bot.settings, {"shell": sender})
+    engine = DeliveryEngine(bot.sessions, bot.settings, {"shell": sender}, kinds=bot.router.registry.kinds)
     run_ticks(engine, bot, dt.datetime(2026, 12, 5, 9, 0, tzinfo=UTC),
               dt.datetime(2026, 12, 6, 12, 0, tzinfo=UTC), dt.timedelta(hours=2))
     assert [k for k in kinds(sender) if k == "ack"] == []
@@ -140,7 +141,7 @@ def test_boc_summary_before_the_board_meets(bare_bot: Bot) -> None:
     bot.admin("meeting schedule boc first tuesday 10:00 remind 1h")
     bot.say("alice", "#repl", "action add @bob Late item due 2026-11-30")
     sender = RecordingSender()
-    engine = DeliveryEngine(bot.sessions, bot.settings, {"shell": sender})
+    engine = DeliveryEngine(bot.sessions, bot.settings, {"shell": sender}, kinds=bot.router.registry.kinds)
     run_ticks(engine, bot, dt.datetime(2026, 12, 1, 6, 0, tzinfo=UTC),
               dt.datetime(2026, 12, 1, 9, 0, tzinfo=UTC), dt.timedelta(minutes=30))
     summary = [(ch, t) for ch, t, k in sender.sent if k.startswith("boc_summary:")]
@@ -204,7 +205,7 @@ def test_secretariat_sees_missed_and_failed_deliveries(bare_bot: Bot) -> None:
                  timeout: float | None = None) -> str:
             raise SendFailed("channel_not_found", permanent=True)
 
-    engine = DeliveryEngine(bot.sessions, bot.settings, {"shell": Broken()})  # type: ignore[dict-item]
+    engine = DeliveryEngine(bot.sessions, bot.settings, {"shell": Broken()}, kinds=bot.router.registry.kinds)  # type: ignore[dict-item]
     at = dt.datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
     bot.now = at
     assert len(engine.tick(at).failed) == 1
@@ -234,7 +235,7 @@ def test_an_idle_tick_expands_no_series(bot: Bot, monkeypatch: pytest.MonkeyPatc
         return real(series, *args)
 
     monkeypatch.setattr(meetings, "occurrences", counting)
-    engine = DeliveryEngine(bot.sessions, bot.settings, {"shell": RecordingSender()})
+    engine = DeliveryEngine(bot.sessions, bot.settings, {"shell": RecordingSender()}, kinds=bot.router.registry.kinds)
     at = dt.datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
     engine.tick(at)
     assert calls  # the preset's seven series are planned once

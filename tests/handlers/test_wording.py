@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from handlers.grammar import MAX_LINE
-from handlers.schedules import series_offsets
+from handlers.meeting_reminders import series_offsets
 from storage.models import Group
 from tests.support.dialog import Bot
 

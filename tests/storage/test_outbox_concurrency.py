@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, func, select
 
-from handlers import delivery, schedules
 from handlers.context import CoreSettings
 from handlers.delivery import DeliveryEngine, SendFailed
 from handlers.messages import Block, ChannelRef, Text
+from handlers.scheduling import ScheduleKinds
 from storage import outbox
 from storage.db import make_engine, make_session_factory
 from storage.models import Outbox
@@ -24,6 +24,13 @@ NOW = dt.datetime(2026, 12, 1, 9, 0, tzinfo=dt.UTC)
 
 def compose_test(session: Any, payload: dict[str, Any], settings: CoreSettings) -> list[Block]:
     return [Text((f"message {payload['n']}",))]
+
+
+def only_test_kind() -> ScheduleKinds:
+    """The engine's kinds for these tests: one composer of numbered messages, no planner."""
+    kinds = ScheduleKinds()
+    kinds.kind("test", compose_test)
+    return kinds
 
 
 class FileSender:
@@ -55,18 +62,16 @@ def seed(engine: Engine, n: int) -> None:
 
 
 def worker(url: str, path: str) -> None:
-    schedules.COMPOSERS["test"] = compose_test
-    delivery.COMPOSERS["test"] = compose_test
     engine = make_engine(url)
     settings = CoreSettings(clock=lambda: NOW)
     DeliveryEngine(make_session_factory(engine), settings, {"shell": FileSender(path)},
-                   batch=100).tick(NOW)
+                   batch=100, kinds=only_test_kind()).tick(NOW)
     engine.dispose()
 
 
 @pytest.mark.parametrize("processes", [2, 4])
 def test_parallel_ticks_send_each_row_once(
-    engine: Engine, tmp_path: Path, processes: int, monkeypatch: pytest.MonkeyPatch
+    engine: Engine, tmp_path: Path, processes: int
 ) -> None:
     n = 10_000 if engine.dialect.name == "postgresql" else 2_000
     seed(engine, n)
@@ -107,14 +112,11 @@ class FlakySender:
         return key
 
 
-def test_a_rate_limited_channel_keeps_its_order(
-    engine: Engine, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setitem(delivery.COMPOSERS, "test", compose_test)
+def test_a_rate_limited_channel_keeps_its_order(engine: Engine) -> None:
     seed(engine, 30)
     sender = FlakySender()
     eng = DeliveryEngine(make_session_factory(engine), CoreSettings(clock=lambda: NOW),
-                         {"shell": sender}, sleep=lambda s: None)
+                         {"shell": sender}, sleep=lambda s: None, kinds=only_test_kind())
     first = eng.tick(NOW)
     # #c0's first message waits 90 s; its two later ones wait behind it, the rest go out
     assert len(first.delivered) == 27

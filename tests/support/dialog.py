@@ -81,8 +81,8 @@ class Bot:
         """As the shell does: a command's posts for shell channels are sent at once (kept in
         ``posted``); those for other platforms stay in the outbox for their adapter."""
         if reply is not None and reply.queued:
-            DeliveryEngine(self.sessions, self.settings, {"shell": self._poster}).deliver(
-                reply.queued)
+            DeliveryEngine(self.sessions, self.settings, {"shell": self._poster},
+                           kinds=self.router.registry.kinds).deliver(reply.queued)
 
     def say(self, who: str, channel: str | None, line: str) -> str:
         """The reply as the shell would print it."""
