@@ -41,9 +41,10 @@ from sqlalchemy import Engine, event, func, insert, select, text  # noqa: E402
 
 from bot.platforms import registered_platforms  # noqa: E402
 from bot.textrender import render_reply  # noqa: E402
-from handlers.context import CoreSettings  # noqa: E402
-from handlers.messages import Reply  # noqa: E402
-from handlers.router import Incoming, Router, build_registry  # noqa: E402
+from handlers.catalog import build_registry  # noqa: E402
+from handlers.core.context import CoreSettings  # noqa: E402
+from handlers.core.messages import Reply  # noqa: E402
+from handlers.core.router import Incoming, Router  # noqa: E402
 from storage.db import make_engine, make_session_factory  # noqa: E402
 from storage.models import (  # noqa: E402
     Action,

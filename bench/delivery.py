@@ -46,10 +46,10 @@ if str(ROOT) not in sys.path:
 from sqlalchemy import Engine, event, insert, or_, select, text, update  # noqa: E402
 
 from bot.config import Settings  # noqa: E402
-from handlers.context import CoreSettings  # noqa: E402
-from handlers.delivery import DeliveryEngine, TickResult  # noqa: E402
-from handlers.messages import Block, ChannelRef  # noqa: E402
-from handlers.router import build_registry  # noqa: E402
+from handlers.catalog import build_registry  # noqa: E402
+from handlers.core.context import CoreSettings  # noqa: E402
+from handlers.core.messages import Block, ChannelRef  # noqa: E402
+from handlers.delivery._engine import DeliveryEngine, TickResult  # noqa: E402
 from storage.db import make_engine, make_session_factory  # noqa: E402
 from storage.models import (  # noqa: E402
     Action,

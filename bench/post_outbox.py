@@ -33,9 +33,9 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bot.dispatch import Dispatcher  # noqa: E402
-from handlers import router as router_module  # noqa: E402
-from handlers.messages import Block, ChannelRef  # noqa: E402
-from handlers.router import Incoming  # noqa: E402
+from handlers.core import router as router_module  # noqa: E402
+from handlers.core.messages import Block, ChannelRef  # noqa: E402
+from handlers.core.router import Incoming  # noqa: E402
 from storage.db import make_engine, upgrade  # noqa: E402
 from tests.support.dialog import Bot  # noqa: E402
 

@@ -36,8 +36,8 @@ from bot.shell import (
     parse_channel,
     parse_user,
 )
+from handlers.core.grammar import UserError
 from handlers.governance import describe
-from handlers.grammar import UserError
 from storage.db import make_engine, upgrade
 from storage.models import Outbox
 
@@ -426,7 +426,7 @@ def run_report(settings: Settings, args: argparse.Namespace,
 
 
 def _report_group(ctx: Any, name: str | None) -> Any:
-    from handlers.directory import find_group
+    from handlers.core.directory import find_group
 
     if not name:
         return None

@@ -19,8 +19,8 @@ from sqlalchemy import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
 from bot.platforms import registered_platforms
-from handlers.context import Clock, CoreSettings, utc_now
-from handlers.grammar import ascii_int
+from handlers.core.context import Clock, CoreSettings, utc_now
+from handlers.core.grammar import ascii_int
 from storage.db import normalise_url
 
 DEFAULT_DATABASE_URL = "sqlite:///taskbot.sqlite3"

@@ -16,8 +16,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.config import Settings
 from bot.dispatch import Dispatcher
 from bot.governance import apply_preset
-from handlers.context import CoreSettings
-from handlers.router import Router, build_registry
+from handlers.catalog import build_registry
+from handlers.core.context import CoreSettings
+from handlers.core.router import Router
 from storage.db import make_engine, make_reader_factory, make_session_factory, upgrade
 from storage.models import Group
 

@@ -16,9 +16,9 @@ import time
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from handlers.context import CoreSettings
+from handlers.core.context import CoreSettings
+from handlers.core.scheduling import ScheduleKinds
 from handlers.delivery import LEASE, DeliveryEngine, Sender
-from handlers.scheduling import ScheduleKinds
 from storage import outbox
 from storage.models import Outbox
 

@@ -13,9 +13,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from handlers.context import CoreSettings
+from handlers.core.context import CoreSettings
+from handlers.core.grammar import UserError
 from handlers.governance import Outcome, apply_governance, apply_with_overrides
-from handlers.grammar import UserError
 
 PRESET = "scalable_cities.toml"
 

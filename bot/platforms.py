@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from bot.matrix.mentions import MATRIX
 from bot.slack.mentions import SLACK
-from handlers.mentions import MentionRules, NameSyntax
-from handlers.platforms import Platforms, Profile
+from handlers.core.mentions import MentionRules, NameSyntax
+from handlers.core.platforms import Platforms, Profile
 
 SHELL = Profile("shell", NameSyntax(platform="shell"))
 

@@ -18,8 +18,8 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from bot.container import Container
 from bot.textrender import render_blocks
 from bot.threads import signals_stay_with_main
+from handlers.core.messages import Block, ChannelRef
 from handlers.delivery import DeliveryEngine, TickResult
-from handlers.messages import Block, ChannelRef
 
 log = logging.getLogger(__name__)
 

@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import TextIO
 
 from bot.textrender import render_post, render_reply
-from handlers.grammar import typed_name
-from handlers.lookups import active_slugs
-from handlers.messages import File, Post, Reply
-from handlers.router import Incoming, Router
+from handlers.core.grammar import typed_name
+from handlers.core.lookups import active_slugs
+from handlers.core.messages import File, Post, Reply
+from handlers.core.router import Incoming, Router
 
 PLATFORM = "shell"
 DEFAULT_CHANNEL = "#general"

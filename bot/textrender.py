@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from handlers.messages import Block, Buttons, File, Post, Reply, Table, Text, plain_spans
+from handlers.core.messages import Block, Buttons, File, Post, Reply, Table, Text, plain_spans
 
 MAX_CELL = 60
 

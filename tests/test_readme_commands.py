@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from handlers.router import HELP_USAGE, build_registry
+from handlers.catalog import build_registry
+from handlers.core.router import HELP_USAGE
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 

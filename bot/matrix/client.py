@@ -49,10 +49,10 @@ from bot.container import Container
 from bot.dispatch import Dispatcher
 from bot.matrix.render import PLATFORM, TooLong, command_text, file_content, render
 from bot.matrix.state import MatrixState
+from handlers.core.lookups import adopt_names, known_member
+from handlers.core.messages import Block, ChannelRef, File, Reply, Text
+from handlers.core.router import Command, Incoming, Router
 from handlers.delivery import SendFailed
-from handlers.lookups import adopt_names, known_member
-from handlers.messages import Block, ChannelRef, File, Reply, Text
-from handlers.router import Command, Incoming, Router
 
 log = logging.getLogger(__name__)
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import re
 
-from handlers.mentions import PatternSyntax
-from handlers.platforms import Profile
+from handlers.core.mentions import PatternSyntax
+from handlers.core.platforms import Profile
 
 _USER_ID = r"@[a-z0-9._=\-/+]+:[A-Za-z0-9.\-]+(?::\d+)?"
 

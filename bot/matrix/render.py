@@ -15,8 +15,8 @@ from typing import Any
 from urllib.parse import quote
 
 from bot.textrender import render_table
-from handlers.grammar import MAX_LINE
-from handlers.messages import (
+from handlers.core.grammar import MAX_LINE
+from handlers.core.messages import (
     Block,
     Buttons,
     Day,

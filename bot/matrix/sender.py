@@ -12,8 +12,8 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
+from handlers.core.messages import Block, ChannelRef
 from handlers.delivery import SendFailed
-from handlers.messages import Block, ChannelRef
 
 if TYPE_CHECKING:
     from bot.matrix.client import MatrixBot

@@ -49,12 +49,12 @@ from bot.slack.render import (
 )
 from bot.slack.sender import SlackSender
 from bot.slack.state import NameCache, RequestOnce, request_key
+from handlers.core.lookups import group_choices
+from handlers.core.messages import Block, File, Reply, Text
+from handlers.core.router import Incoming, Router
 from handlers.delivery import SendFailed
+from handlers.groups import channel_membership_changed
 from handlers.home import home
-from handlers.lookups import group_choices
-from handlers.membership_sync import channel_membership_changed
-from handlers.messages import Block, File, Reply, Text
-from handlers.router import Incoming, Router
 
 log = logging.getLogger(__name__)
 

@@ -27,8 +27,8 @@ from typing import Any
 from bot.config import Settings
 from bot.slack.render import Rendered, render_blocks
 from bot.slack.state import RequestOnce
-from handlers.messages import Reply
-from handlers.router import Incoming, Router
+from handlers.core.messages import Reply
+from handlers.core.router import Incoming, Router
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import json
 
-from handlers.router import Registry, build_registry
+from handlers.catalog import build_registry
+from handlers.core.router import Registry
 
 HELP_COMMAND = "/taskbot-help"
 DESCRIPTION_WIDTH = 100  # what Slack's command menu shows of a description

@@ -13,8 +13,8 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from bot.slack.render import unescape
-from handlers.messages import Reply, Text
-from handlers.router import Incoming
+from handlers.core.messages import Reply, Text
+from handlers.core.router import Incoming
 
 if TYPE_CHECKING:
     from bot.slack.app import SlackAdapter

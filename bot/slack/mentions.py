@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import re
 
-from handlers.mentions import PatternSyntax
-from handlers.platforms import Profile
+from handlers.core.mentions import PatternSyntax
+from handlers.core.platforms import Profile
 
 SLACK_MENTIONS = PatternSyntax(
     platform="slack",

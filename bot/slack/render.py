@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.slack.fields import list_field, object_field, text_field
-from handlers.messages import (
+from handlers.core.messages import (
     Block,
     Buttons,
     Day,

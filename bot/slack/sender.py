@@ -22,8 +22,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.bridge import wait_on
 from bot.slack.render import PLATFORM, Rendered, render_blocks
+from handlers.core.messages import Block, ChannelRef, File
 from handlers.delivery import RETRY_AFTER_MAX, SendFailed
-from handlers.messages import Block, ChannelRef, File
 
 log = logging.getLogger(__name__)
 

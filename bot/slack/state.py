@@ -30,7 +30,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 
-from handlers.grammar import UserError
+from handlers.core.grammar import UserError
 from storage.models import KvState
 
 log = logging.getLogger(__name__)

@@ -24,8 +24,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.threads import signals_stay_with_main
-from handlers import ics
-from handlers.context import CoreSettings
+from handlers.core.context import CoreSettings
+from handlers.meetings import ics_calendar
 from handlers.reports import (
     DASHBOARD_PATH,
     check_dashboard,
@@ -84,7 +84,7 @@ def calendar_response(sessions: sessionmaker[Session], core: CoreSettings, name:
         if not may_read_feed(holder, group):
             return 403, "Forbidden: this calendar link is no longer valid for you.\n"
         series = [g.series for g in groups if g.series is not None]
-        return 200, ics.calendar(series, dtstamp=now, name=title)
+        return 200, ics_calendar(series, dtstamp=now, name=title)
 
 
 def dashboard_response(sessions: sessionmaker[Session], core: CoreSettings,

@@ -19,7 +19,7 @@ from bot.config import (
     parse_dotenv,
     redact_url,
 )
-from handlers.context import utc_now
+from handlers.core.context import utc_now
 
 
 def test_parse_dotenv() -> None:

@@ -11,8 +11,9 @@ from bot.matrix.render import render as matrix_render
 from bot.slack.render import render_blocks as slack_render
 from bot.slack.render import unescape
 from bot.textrender import render_reply
-from handlers.messages import Reply, Table
-from handlers.router import Command, build_registry
+from handlers.catalog import build_registry
+from handlers.core.messages import Reply, Table
+from handlers.core.router import Command
 
 REGISTRY = build_registry()
 COMMANDS = [c for verbs in REGISTRY.commands.values() for c in verbs.values()]

@@ -15,9 +15,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import Engine, select
 
 from bot.slack.sender import SlackSender
-from handlers.context import CoreSettings
-from handlers.delivery import LEASE, DeliveryEngine, TickResult
-from handlers.router import build_registry
+from handlers.catalog import build_registry
+from handlers.core.context import CoreSettings
+from handlers.delivery._engine import LEASE, DeliveryEngine, TickResult
 from storage import outbox
 from storage.db import make_session_factory
 from storage.models import Outbox

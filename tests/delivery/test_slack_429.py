@@ -13,9 +13,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import Engine
 
 from bot.slack.sender import SlackSender
-from handlers.context import CoreSettings
-from handlers.delivery import DeliveryEngine
-from handlers.router import build_registry
+from handlers.catalog import build_registry
+from handlers.core.context import CoreSettings
+from handlers.delivery._engine import DeliveryEngine
 from storage.db import make_session_factory
 from tests.delivery.common import label, seed_reminders, statuses
 from tests.slack.fake_slack import FakeSlack

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from handlers.delivery import DeliveryEngine
-from handlers.scheduling import WORK_END, WORK_START, working_time
+from handlers.core.scheduling import WORK_END, WORK_START, working_time
+from handlers.delivery._engine import DeliveryEngine
 from tests.handlers.test_delivery import RecordingSender, run_ticks
 from tests.support.dialog import Bot
 

@@ -12,8 +12,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.textrender import render_reply
-from handlers.actions import DONE_BUTTONS, action_label, count_open_actions, open_actions
-from handlers.messages import Buttons, Table
+from handlers.actions._commands import DONE_BUTTONS, action_label, count_open_actions, open_actions
+from handlers.core.messages import Buttons, Table
 from storage.models import Action, ActionEvent, AuditLog, Decision, Group, Person
 from tests.support.dialog import Bot
 

@@ -15,10 +15,10 @@ from sqlalchemy import Engine, create_engine, event, insert
 from sqlalchemy.exc import OperationalError
 
 from bot.textrender import render_reply
-from handlers.dates import parse_date
-from handlers.grammar import MAX_LINE, Args
-from handlers.messages import Reply
-from handlers.router import Incoming
+from handlers.core.dates import parse_date
+from handlers.core.grammar import MAX_LINE, Args
+from handlers.core.messages import Reply
+from handlers.core.router import Incoming
 from storage.models import Group
 from tests.support.counting import trailing_option_words
 from tests.support.dialog import Bot

@@ -14,9 +14,9 @@ import io
 from hypothesis import given
 from hypothesis import strategies as st
 
-from handlers.messages import File
-from handlers.router import Incoming
-from handlers.secretariat import CSV_HEADER, csv_cell, write_csv
+from handlers.core.messages import File
+from handlers.core.router import Incoming
+from handlers.secretariat._commands import CSV_HEADER, csv_cell, write_csv
 from tests.support.dialog import Bot
 
 DANGER = "=+-@\t\r"

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from handlers.dates import DateError, format_date, parse_date
-from handlers.grammar import UserError
+from handlers.core.dates import DateError, format_date, parse_date
+from handlers.core.grammar import UserError
 
 D = dt.date
 SAT = D(2026, 11, 28)  # the test clock's day: Saturday 28 Nov 2026

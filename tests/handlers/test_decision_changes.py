@@ -10,8 +10,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.textrender import render_reply
-from handlers.delivery import DeliveryEngine
-from handlers.messages import ChannelRef
+from handlers.core.messages import ChannelRef
+from handlers.delivery._engine import DeliveryEngine
 from storage.models import TEXT_MAX, AuditLog, Decision, DecisionEvent
 from tests.handlers.test_delivery import RecordingSender
 from tests.support.dialog import Bot

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from handlers.messages import Buttons, ChannelRef, Reply
+from handlers.core.messages import Buttons, ChannelRef, Reply
 from storage.models import TEXT_MAX, Action, ActionAssignee, AuditLog, DecisionTarget, Identity
 from tests.support.dialog import Bot
 
@@ -278,7 +278,7 @@ def test_list_filters_by_group_and_since_newest_first(board: Bot) -> None:
 
 
 def test_list_caps_rows(board: Bot) -> None:
-    from handlers.decisions import LIST_CAP
+    from handlers.decisions._commands import LIST_CAP
 
     bot = board
     for i in range(LIST_CAP + 3):
@@ -300,6 +300,6 @@ def test_list_caps_rows(board: Bot) -> None:
     ],
 )
 def test_since_dates_look_back(words: str, expected: dt.date) -> None:
-    from handlers.decisions import past_date
+    from handlers.decisions._commands import past_date
 
     assert past_date(words.split(), dt.date(2026, 11, 28)) == expected

@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import select
 
 from bot.textrender import render_blocks
-from handlers.delivery import RETRY_AFTER_MAX, DeliveryEngine, SendFailed
-from handlers.messages import Block, ChannelRef
+from handlers.core.messages import Block, ChannelRef
+from handlers.delivery._engine import RETRY_AFTER_MAX, DeliveryEngine, SendFailed
 from storage.models import Outbox
 from tests.support.dialog import Bot
 

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
 
-from handlers.delivery import DeliveryEngine
+from handlers.delivery._engine import DeliveryEngine
 from tests.handlers.test_delivery import RecordingSender
 from tests.support.dialog import Bot
 

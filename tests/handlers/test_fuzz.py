@@ -7,7 +7,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.textrender import render_reply
-from handlers.router import Incoming
+from handlers.core.router import Incoming
 from tests.support.dialog import Bot
 
 WORDS = [

@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from bot.governance import apply_preset, load_toml, preset_text
-from handlers.governance import apply_governance, describe
-from handlers.grammar import UserError
+from handlers.core.grammar import UserError
+from handlers.governance._presets import apply_governance, describe
 from storage.models import AuditLog, Channel, Group, MeetingSeries, Membership
 from tests.support.dialog import Bot
 
@@ -328,7 +328,7 @@ def test_left_out_keys_keep_what_is_stored(
 
 def _state_of_entry(entry: dict[str, Any]) -> dict[str, Any]:
     """What ``_state`` reads once ``entry`` is applied whole (labels as the store keeps them)."""
-    from handlers.recurrence import format_offsets, parse_offsets, parse_rule
+    from handlers.core.recurrence import format_offsets, parse_offsets, parse_rule
 
     meeting, member = entry["meeting"], entry["members"][0]
     return {
@@ -345,7 +345,7 @@ def _state_of_entry(entry: dict[str, Any]) -> dict[str, Any]:
 
 
 def outcome(bot: Bot, data: dict[str, Any], at: dt.datetime = NOW) -> Any:
-    from handlers.governance import apply_with_overrides
+    from handlers.governance._presets import apply_with_overrides
 
     with bot.sessions.begin() as session:
         return apply_with_overrides(session, bot.settings, data, now_naive=at)
@@ -407,7 +407,7 @@ _text = st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), m
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 def test_export_then_apply_changes_nothing(bare_bot: Bot, groups: list[dict[str, Any]],
                                            chat: bool) -> None:
-    from handlers.governance import export_governance
+    from handlers.governance._presets import export_governance
 
     run = next(_examples)
     data: dict[str, Any] = {"admins": ["shell:ann"], "group": []}

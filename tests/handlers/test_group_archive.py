@@ -11,8 +11,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.textrender import render_reply
-from handlers.delivery import DeliveryEngine
-from handlers.router import Incoming
+from handlers.core.router import Incoming
+from handlers.delivery._engine import DeliveryEngine
 from storage.models import Group
 from tests.handlers.test_delivery import RecordingSender
 from tests.support.dialog import Bot

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from bot.textrender import render_blocks
-from handlers.home import home
-from handlers.messages import Reply
-from handlers.router import Incoming
+from handlers.core.messages import Reply
+from handlers.core.router import Incoming
+from handlers.home._page import home
 from tests.support.dialog import Bot
 
 

@@ -17,10 +17,10 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from handlers.ics import escape_text, fold, vtimezone
-from handlers.meetings import occurrences
-from handlers.messages import File
-from handlers.recurrence import place
+from handlers.core.messages import File
+from handlers.core.recurrence import place
+from handlers.meetings._commands import occurrences
+from handlers.meetings._ics import escape_text, fold, vtimezone
 from storage.models import MeetingSeries
 from tests.support.dialog import Bot
 
@@ -192,7 +192,7 @@ def test_vtimezone_agrees_with_zoneinfo(zone: str) -> None:
         probes.append(at)
         at += dt.timedelta(hours=11)
     # and a second either side of each real transition
-    from handlers.ics import transitions
+    from handlers.meetings._ics import transitions
 
     for tr in transitions(zi, first, dt.datetime(2040, 1, 1, tzinfo=UTC)):
         probes += [tr.at - dt.timedelta(seconds=1), tr.at]

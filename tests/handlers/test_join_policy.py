@@ -14,9 +14,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.textrender import render_reply
-from handlers.governance import apply_governance
-from handlers.grammar import UserError
-from handlers.messages import ChannelRef
+from handlers.core.grammar import UserError
+from handlers.core.messages import ChannelRef
+from handlers.governance._presets import apply_governance
 from storage.models import Decision, Group, JoinRequest, Membership, Person
 from tests.support.dialog import Bot
 

@@ -11,8 +11,8 @@ import datetime as dt
 
 import pytest
 
-from handlers.messages import File, Reply
-from handlers.router import Incoming
+from handlers.core.messages import File, Reply
+from handlers.core.router import Incoming
 from tests.support.dialog import Bot
 
 UTC = dt.UTC

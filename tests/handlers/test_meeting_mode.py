@@ -17,9 +17,9 @@ from sqlalchemy.orm import Session
 
 from bot.shell import Shell
 from bot.textrender import render_blocks, render_reply
-from handlers.delivery import DeliveryEngine
-from handlers.messages import Block, ChannelRef, File, Reply
-from handlers.router import Incoming
+from handlers.core.messages import Block, ChannelRef, File, Reply
+from handlers.core.router import Incoming
+from handlers.delivery._engine import DeliveryEngine
 from storage.models import Action, AgendaItem, Decision, Meeting, MeetingAttendee, MeetingItem
 from tests.support.dialog import Bot
 

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.textrender import render_reply
-from handlers.messages import File, Reply, Text, When
+from handlers.core.messages import File, Reply, Text, When
 from storage.models import Action, AgendaItem, MeetingException, MeetingSeries
 from tests.support.dialog import Bot
 

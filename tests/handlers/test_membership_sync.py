@@ -8,7 +8,7 @@ import re
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from handlers.membership_sync import channel_membership_changed
+from handlers.groups._sync import channel_membership_changed
 from storage.models import AuditLog, Group, Membership, Person
 from tests.support.dialog import Bot
 

@@ -15,8 +15,9 @@ from sqlalchemy.orm import Session
 
 from bot.platforms import platform_mentions
 from bot.textrender import render_reply
-from handlers.grammar import tokenize
-from handlers.router import Incoming, Router, build_registry
+from handlers.catalog import build_registry
+from handlers.core.grammar import tokenize
+from handlers.core.router import Incoming, Router
 from storage.models import Action, Identity, Person
 from tests.support.dialog import Bot
 
@@ -201,7 +202,7 @@ def test_a_missing_person_is_the_same_line_everywhere(bot: Bot) -> None:
 
 
 def test_the_resolver_names_no_platform() -> None:
-    for path in ("handlers/people.py", "handlers/mentions.py"):
+    for path in ("handlers/core/people.py", "handlers/core/mentions.py"):
         source = (ROOT / path).read_text(encoding="utf-8").lower()
         assert "slack" not in source and "matrix" not in source, path
 
@@ -211,9 +212,9 @@ def test_platforms_and_their_direct_message_order_are_the_registered_ones() -> N
     and a person's direct messages prefer them in registration order."""
     import re as _re
 
-    from handlers.governance import parse_governance
-    from handlers.grammar import UserError
-    from handlers.mentions import MentionRules, NameSyntax, PatternSyntax
+    from handlers.core.grammar import UserError
+    from handlers.core.mentions import MentionRules, NameSyntax, PatternSyntax
+    from handlers.governance._presets import parse_governance
 
     mail = PatternSyntax("mail", (_re.compile(r"(?P<id>[^@\s]+@[^@\s]+)"),), _re.compile(r"\S+@"))
     rules = MentionRules((mail, NameSyntax("shell")))
@@ -226,7 +227,8 @@ def test_platforms_and_their_direct_message_order_are_the_registered_ones() -> N
         ("mail", "ann@example.org"), ("shell", "bo")]
     with pytest.raises(UserError, match="platform must be one of mail, shell"):
         parse_governance({"admins": ["chat:U1"]}, rules)
-    for path in ("handlers/governance.py", "handlers/nudges.py", "handlers/scheduling.py",
-                 "handlers/groups.py"):
+    for path in ("handlers/governance/_presets.py", "handlers/actions/_nudges.py",
+                 "handlers/core/scheduling.py",
+                 "handlers/groups/_commands.py"):
         source = (ROOT / path).read_text(encoding="utf-8").lower()
         assert "slack" not in source and "matrix" not in source, path

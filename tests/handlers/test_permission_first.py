@@ -17,7 +17,7 @@ from sqlalchemy import Engine, create_engine, event, insert
 from sqlalchemy.exc import OperationalError
 
 from bot.textrender import render_reply
-from handlers.recurrence import local_occurrences
+from handlers.core.recurrence import local_occurrences
 from storage.models import Group
 from tests.support.counting import dateutil_periods
 from tests.support.dialog import Bot

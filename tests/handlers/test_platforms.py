@@ -10,9 +10,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.platforms import SHELL, registered_platforms
-from handlers.mentions import NameSyntax, PatternSyntax
-from handlers.platforms import Platforms, Profile
-from handlers.router import Incoming
+from handlers.core.mentions import NameSyntax, PatternSyntax
+from handlers.core.platforms import Platforms, Profile
+from handlers.core.router import Incoming
 from tests.support.dialog import parser
 
 # a platform the core was never told of: people by address, commands after a '%'

@@ -13,8 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.dispatch import Dispatcher
-from handlers.delivery import DeliveryEngine
-from handlers.messages import (
+from handlers.core.messages import (
     Block,
     Button,
     Buttons,
@@ -28,8 +27,9 @@ from handlers.messages import (
     Text,
     When,
 )
-from handlers.posts import KIND, blocks_from_json, blocks_to_json
-from handlers.router import Incoming
+from handlers.core.posts import KIND, blocks_from_json, blocks_to_json
+from handlers.core.router import Incoming
+from handlers.delivery._engine import DeliveryEngine
 from storage.models import Channel, Group, Outbox
 from tests.support.dialog import Bot
 

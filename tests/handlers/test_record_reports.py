@@ -13,9 +13,9 @@ import json
 
 import pytest
 
-from handlers import reports
-from handlers.directory import find_group
-from handlers.router import Incoming
+from handlers.core.directory import find_group
+from handlers.core.router import Incoming
+from handlers.reports import _commands as reports
 from tests.handlers.test_decisions import seed
 from tests.support.dialog import Bot
 

@@ -12,8 +12,8 @@ from dateutil import tz
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from handlers.grammar import UserError
-from handlers.recurrence import (
+from handlers.core.grammar import UserError
+from handlers.core.recurrence import (
     format_offsets,
     local_occurrences,
     parse_offsets,

@@ -15,9 +15,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.textrender import render_reply
-from handlers import reports
-from handlers.messages import File, Table, plain_spans
-from handlers.secretariat import CSV_HEADER, ActionQuery, actions_csv
+from handlers.core.messages import File, Table, plain_spans
+from handlers.reports import _commands as reports
+from handlers.secretariat._commands import CSV_HEADER, ActionQuery, actions_csv
 from storage.models import Action, Decision, Group, Identity, KvState
 from tests.handlers.test_secretariat import seed
 from tests.support.dialog import Bot
@@ -390,8 +390,8 @@ def test_decision_ids_in_fixture(rep: Bot) -> None:
 
 
 def test_delivery_posts_the_report_before_the_board_meets(rep: Bot) -> None:
-    from handlers.delivery import DeliveryEngine
-    from handlers.messages import ChannelRef
+    from handlers.core.messages import ChannelRef
+    from handlers.delivery._engine import DeliveryEngine
     from tests.handlers.test_delivery import RecordingSender, run_ticks
 
     bot = rep
@@ -431,7 +431,7 @@ def test_export_local_dates_match_direct_conversion(zone: str) -> None:
     instants as either database prints them (with and without microseconds)."""
     from zoneinfo import ZoneInfo
 
-    from handlers.secretariat import LocalDates
+    from handlers.secretariat._commands import LocalDates
 
     tz = ZoneInfo(zone)
     convert = LocalDates(tz)

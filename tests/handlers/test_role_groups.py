@@ -13,9 +13,9 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from handlers.governance import apply_governance
-from handlers.grammar import UserError
-from handlers.membership_sync import channel_membership_changed
+from handlers.core.grammar import UserError
+from handlers.governance._presets import apply_governance
+from handlers.groups._sync import channel_membership_changed
 from storage.models import Group, Membership, Person
 from tests.support.dialog import Bot
 

@@ -8,10 +8,10 @@ import re
 import pytest
 from sqlalchemy import Engine
 
-from handlers.context import Ctx
-from handlers.grammar import Args
-from handlers.messages import Reply
-from handlers.router import Incoming
+from handlers.core.context import Ctx
+from handlers.core.grammar import Args
+from handlers.core.messages import Reply
+from handlers.core.router import Incoming
 from storage.models import Group
 from tests.conftest import DEFAULT_NOW
 from tests.support.dialog import Bot

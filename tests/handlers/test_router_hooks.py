@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from handlers.messages import Reply
-from handlers.router import Command, Incoming
+from handlers.core.messages import Reply
+from handlers.core.router import Command, Incoming
 from storage import kv
 from storage.models import Action, KvState
 from tests.support.dialog import ADMIN, Bot, parser

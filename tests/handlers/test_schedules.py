@@ -8,12 +8,12 @@ import re
 import pytest
 from sqlalchemy import select
 
-from handlers.delivery import DeliveryEngine, SendFailed
-from handlers.directory import SYSTEM_ID, SYSTEM_PLATFORM
-from handlers.grammar import UserError
-from handlers.messages import ChannelRef
-from handlers.nudges import nudge_days
-from handlers.scheduling import validate_setting
+from handlers.actions._nudges import nudge_days
+from handlers.core.directory import SYSTEM_ID, SYSTEM_PLATFORM
+from handlers.core.grammar import UserError
+from handlers.core.messages import ChannelRef
+from handlers.core.scheduling import validate_setting
+from handlers.delivery._engine import DeliveryEngine, SendFailed
 from storage.models import Group, Identity, MeetingSeries
 from tests.handlers.test_delivery import RecordingSender, run_ticks
 from tests.support.dialog import Bot
@@ -225,7 +225,7 @@ def test_secretariat_sees_missed_and_failed_deliveries(bare_bot: Bot) -> None:
 def test_an_idle_tick_expands_no_series(bot: Bot, monkeypatch: pytest.MonkeyPatch) -> None:
     """The bookmark keeps idle ticks cheap: a series is expanded only when a reminder may
     be due, or after it changed."""
-    from handlers import meetings
+    from handlers.meetings import _commands as meetings
 
     calls: list[int] = []
     real = meetings.occurrences

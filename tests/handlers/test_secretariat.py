@@ -15,7 +15,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from bot.textrender import render_reply
-from handlers.messages import File, Table, plain_spans
+from handlers.core.messages import File, Table, plain_spans
 from storage.models import Action, ActionAssignee, Group, Identity
 from tests.support.dialog import Bot
 
@@ -172,7 +172,7 @@ def test_csv_parses_back_to_the_rows(sec: Bot) -> None:
 
 
 def test_table_is_capped_and_csv_has_everything(sec: Bot) -> None:
-    from handlers.secretariat import TABLE_CAP
+    from handlers.secretariat._commands import TABLE_CAP
 
     bot = sec
     with Session(bot.engine) as s, s.begin():
@@ -250,7 +250,7 @@ def test_bad_input_and_refusals_write_nothing(sec: Bot, who: str, line: str, exp
 
 
 def test_csv_streams_in_batches_to_the_same_file(sec: Bot, monkeypatch: pytest.MonkeyPatch) -> None:
-    import handlers.secretariat as module
+    import handlers.secretariat._commands as module
 
     whole = next(b for b in sec.ask("sam", None, "secretariat actions all csv").blocks
                  if isinstance(b, File))

@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from handlers.grammar import MAX_LINE
-from handlers.meeting_reminders import series_offsets
+from handlers.core.grammar import MAX_LINE
+from handlers.meetings._reminders import series_offsets
 from storage.models import Group
 from tests.support.dialog import Bot
 

@@ -23,8 +23,9 @@ from sqlalchemy import Engine
 from bot.dispatch import Dispatcher
 from bot.matrix.client import MatrixBot, MatrixOptions
 from bot.platforms import registered_platforms
-from handlers.context import CoreSettings
-from handlers.router import Router, build_registry
+from handlers.catalog import build_registry
+from handlers.core.context import CoreSettings
+from handlers.core.router import Router
 from storage.db import make_session_factory
 from tests.support.synapse import Account, Synapse, synapse_server
 

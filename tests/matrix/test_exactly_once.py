@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from bot.matrix.client import MatrixBot
 from bot.matrix.sender import MatrixSender
 from bot.matrix.state import MatrixState
-from handlers.messages import ChannelRef, Text
+from handlers.core.messages import ChannelRef, Text
 from storage import kv
 from storage.models import Action
 from tests.matrix.conftest import Human, World, body, reply_to, wait_until

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from bot.matrix.client import txn_id
 from bot.matrix.render import MAX_BODY, TooLong, command_text, render
-from handlers.messages import Button, Buttons, File, Link, Mention, Table, Text
+from handlers.core.messages import Button, Buttons, File, Link, Mention, Table, Text
 
 BOB = Mention(2, "Bob <b>", (("matrix", "@bob:example.org"), ("slack", "U2")))
 SHELL_ONLY = Mention(3, "carol", (("shell", "carol"),))

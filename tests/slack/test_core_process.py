@@ -16,7 +16,7 @@ import pytest
 from bot.config import Settings
 from bot.container import build
 from bot.slack.core_process import CoreProcess
-from handlers.router import Incoming
+from handlers.core.router import Incoming
 
 ROOT = Path(__file__).resolve().parents[2]
 

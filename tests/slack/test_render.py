@@ -21,8 +21,8 @@ from bot.slack.render import (
     span_mrkdwn,
     unescape,
 )
-from handlers.grammar import tokenize
-from handlers.messages import (
+from handlers.core.grammar import tokenize
+from handlers.core.messages import (
     Button,
     Buttons,
     Day,

@@ -15,9 +15,9 @@ from sqlalchemy import Engine, func, select
 from bot.slack import manifest
 from bot.slack.sender import SlackSender
 from bot.slack.state import EventDedup
-from handlers.delivery import SendFailed
-from handlers.messages import ChannelRef, File, Text
-from handlers.router import build_registry
+from handlers.catalog import build_registry
+from handlers.core.messages import ChannelRef, File, Text
+from handlers.delivery._engine import SendFailed
 from storage.db import make_session_factory
 from storage.models import KvState
 from tests.slack.fake_slack import FakeSlack

@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, func, select
 
-from handlers.context import CoreSettings
-from handlers.delivery import DeliveryEngine, SendFailed
-from handlers.messages import Block, ChannelRef, Text
-from handlers.scheduling import ScheduleKinds
+from handlers.core.context import CoreSettings
+from handlers.core.messages import Block, ChannelRef, Text
+from handlers.core.scheduling import ScheduleKinds
+from handlers.delivery._engine import DeliveryEngine, SendFailed
 from storage import outbox
 from storage.db import make_engine, make_session_factory
 from storage.models import Outbox

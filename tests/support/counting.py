@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from dateutil import rrule as dateutil_rrule
 
-from handlers.grammar import Args
+from handlers.core.grammar import Args
 
 
 def dateutil_periods(monkeypatch: pytest.MonkeyPatch) -> list[int]:

@@ -13,11 +13,12 @@ from sqlalchemy.orm import Session
 
 from bot.platforms import registered_platforms
 from bot.textrender import render_reply
-from handlers.context import CoreSettings
-from handlers.delivery import DeliveryEngine
-from handlers.messages import Block, ChannelRef, Reply
-from handlers.platforms import Platforms
-from handlers.router import Incoming, Router, build_registry
+from handlers.catalog import build_registry
+from handlers.core.context import CoreSettings
+from handlers.core.messages import Block, ChannelRef, Reply
+from handlers.core.platforms import Platforms
+from handlers.core.router import Incoming, Router
+from handlers.delivery._engine import DeliveryEngine
 from storage.db import make_session_factory
 from storage.models import Base
 

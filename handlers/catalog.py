@@ -1,0 +1,28 @@
+"""The catalog: every feature the bot has, registered in the order help lists them.
+
+The one module above the features; the composition root builds its registry here. The core
+(router) imports no feature, so a feature is added by adding it to this list.
+"""
+
+from __future__ import annotations
+
+from handlers import (
+    actions,
+    admin,
+    decisions,
+    groups,
+    meeting_mode,
+    meetings,
+    reports,
+    secretariat,
+)
+from handlers.core.router import Registry
+
+FEATURES = (groups, meetings, meeting_mode, actions, decisions, secretariat, reports, admin)
+
+
+def build_registry() -> Registry:
+    reg = Registry()
+    for feature in FEATURES:
+        feature.register(reg)
+    return reg

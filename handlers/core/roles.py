@@ -1,0 +1,143 @@
+"""Roles come from membership: boc and secretariat groups, chairs, and admins."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy import bindparam, select
+
+from handlers.core.context import Ctx
+from handlers.core.directory import take_group
+from handlers.core.grammar import Args, Refused
+from storage.models import Group, Membership
+
+BOC = "boc"
+SECRETARIAT = "secretariat"
+# The groups whose membership is a role. They are joined only by being added (``tg add`` by
+# someone allowed to, or a governance file's ``members``): never by ``tg join``, a followed
+# channel or any flag or setting, since one stored value would otherwise hand out the role.
+ROLE_GROUPS = frozenset({BOC, SECRETARIAT})
+
+
+def grants_role(group: Group) -> bool:
+    """Whether membership of ``group`` is a role (decided by the slug, never by a flag)."""
+    return group.slug in ROLE_GROUPS
+
+
+def is_admin(ctx: Ctx) -> bool:
+    if ctx.actor.is_admin:
+        return True
+    admins = ctx.settings.admins
+    return any(
+        i.external_id in admins or f"{i.platform}:{i.external_id}" in admins
+        for i in ctx.actor.identities
+    )
+
+
+# Built once (role checks run in most commands): see handlers.context.
+_MEMBER_OF_SLUG = (
+    select(Membership.id).join(Group)
+    .where(Group.slug == bindparam("slug"), Membership.person_id == bindparam("person_id"))
+)
+_ROLE_IN = select(Membership.role).where(
+    Membership.group_id == bindparam("group_id"), Membership.person_id == bindparam("person_id")
+)
+
+
+def _member_of_slug(ctx: Ctx, slug: str) -> bool:
+    found = ctx.session.scalar(_MEMBER_OF_SLUG, {"slug": slug, "person_id": ctx.actor.id})
+    return found is not None
+
+
+def is_secretariat(ctx: Ctx) -> bool:
+    return _member_of_slug(ctx, SECRETARIAT)
+
+
+def is_boc(ctx: Ctx) -> bool:
+    return _member_of_slug(ctx, BOC)
+
+
+def role_in(ctx: Ctx, group: Group) -> str | None:
+    """``chair``, ``member`` or None."""
+    role: str | None = ctx.session.scalar(
+        _ROLE_IN, {"group_id": group.id, "person_id": ctx.actor.id})
+    return role
+
+
+def is_chair(ctx: Ctx, group: Group) -> bool:
+    return role_in(ctx, group) == "chair"
+
+
+def is_member(ctx: Ctx, group: Group) -> bool:
+    return role_in(ctx, group) is not None
+
+
+def staff(ctx: Ctx) -> bool:
+    """Admin or secretariat: the people who may act on any group."""
+    return is_admin(ctx) or is_secretariat(ctx)
+
+
+def chair_and_up(ctx: Ctx, group: Group | None) -> bool:
+    return staff(ctx) or (group is not None and is_chair(ctx, group))
+
+
+def require_staff(ctx: Ctx, what: str) -> None:
+    if not staff(ctx):
+        raise Refused("an admin or the secretariat", what)
+
+
+def require_chair(ctx: Ctx, group: Group, what: str) -> None:
+    if not chair_and_up(ctx, group):
+        raise Refused(f"a chair of {group.slug}, the secretariat or an admin", what)
+
+
+def require_member(ctx: Ctx, group: Group, what: str) -> None:
+    if not (is_member(ctx, group) or staff(ctx)):
+        raise Refused(f"a member of {group.slug} (or the secretariat)", what)
+
+
+# --- permission policies the router checks before a handler parses (see handlers.router) ---
+
+Guard = Callable[[Ctx, Args], None]
+_STAFF = frozenset({"admin, secretariat", "secretariat, admin"})
+_CHAIR = frozenset({"admin, secretariat, chair", "chair and up"})
+_BOC = "BoC members, secretariat, admin"
+
+
+def _named_group(ctx: Ctx, args: Args, usage: str) -> Group | None:
+    """The group a chair-level command is about, read the way its handler reads it (a
+    first ``<group>``, an optional one, or the channel's), or None to let it report."""
+    if usage.startswith("<group>"):
+        return take_group(ctx, args)
+    if usage.startswith("[<group>]"):
+        return take_group(ctx, args, optional=True) or ctx.channel_group
+    if not usage:
+        return ctx.channel_group
+    return None
+
+
+def guard_for(who: str, usage: str, what: str) -> Guard | None:
+    """The guard a command's declared ``who`` stands for, or None when the policy depends
+    on what the command finds (an action's assignees, a meeting's chairs): the handler
+    checks those itself, after a cheap lookup."""
+    if who in _STAFF:
+        return lambda ctx, _args: require_staff(ctx, what)
+    if who == "admin":
+        def admin_only(ctx: Ctx, _args: Args) -> None:
+            if not is_admin(ctx):
+                raise Refused("an admin", what)
+        return admin_only
+    if who == _BOC:
+        def boc_or_staff(ctx: Ctx, _args: Args) -> None:
+            if not (is_boc(ctx) or staff(ctx)):
+                raise Refused("a BoC member, the secretariat or an admin", what)
+        return boc_or_staff
+    if who in _CHAIR:
+        def chair(ctx: Ctx, args: Args) -> None:
+            if staff(ctx):
+                return
+            group = _named_group(ctx, args, usage)
+            if group is not None:
+                require_chair(ctx, group, what)
+        return chair
+    return None

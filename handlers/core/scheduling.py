@@ -1,0 +1,229 @@
+"""The kit every schedule kind is built with: planners find what fell due and write outbox
+rows, composers write each message when it is sent (so it shows the agenda and actions as
+they are then). Each feature registers its kinds (``Registry.kinds``); the composition root
+hands them to the delivery engine, so the engine knows no feature.
+
+Per-group switches live in ``Group.settings`` (see DEFAULTS), set by ``tg settings`` or the
+governance file. Daily and weekly slots are planned once: a marker row in the outbox says
+the slot was planned, so an idle tick costs one indexed lookup per slot.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from handlers.core.context import CoreSettings
+from handlers.core.grammar import UserError
+from handlers.core.messages import Block
+from handlers.core.recurrence import format_offsets, parse_offsets, place
+from storage import outbox
+from storage.models import Group, Outbox
+
+DAY = dt.timedelta(days=1)
+
+
+MAX_GRACE = DAY
+
+# how far back a series that was not planned for a while is looked at: what fell due in that
+# time is recorded (missed, or late within grace), not silently passed over
+MAX_LOOKBACK = dt.timedelta(days=31)
+NUDGE_TIME = dt.time(9, 0)
+
+
+# a group's working hours, in its own zone: reminders that need someone to act (the
+# acknowledgement of a decision) wait for them rather than arrive at night or on a Sunday
+WORK_START = dt.time(9, 0)
+
+
+WORK_END = dt.time(17, 0)
+
+
+WORK_DAYS = range(5)  # Monday to Friday
+
+
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+DEFAULTS: dict[str, str] = {
+    "reminders": "on",  # meeting reminders: on (the series' offsets), off, or offsets
+    "nudges": "on",  # direct messages about this group's due and overdue actions
+    "digest": "monday 09:00",  # weekly digest in the group's channels, or off
+    "boc_summary": "1d",  # before each BoC meeting, the secretariat summary (boc only)
+    "boc_report": "2d",  # before each BoC meeting, the monthly report (boc only)
+    "ack_reminder": "7d",  # remind target groups that have not acknowledged a decision
+    "follow_channel": "off",  # joining/leaving a bound channel joins/leaves the group
+}
+
+
+SETTING_HELP: dict[str, str] = {
+    "reminders": "on|off|<offsets like 2d,2h>",
+    "nudges": "on|off",
+    "digest": "<weekday> <HH:MM>|off",
+    "boc_summary": "<offset like 1d or 2h>|off",
+    "boc_report": "<offset like 2d>|off",
+    "ack_reminder": "<days like 7d>|off",
+    "follow_channel": "on|off",
+}
+
+
+_DIGEST = re.compile(r"^(mon|tue|wed|thu|fri|sat|sun)[a-z]* ([01]?\d|2[0-3]):([0-5]\d)$",
+                     re.ASCII)
+
+
+def validate_setting(key: str, value: str) -> str:
+    """The normalised value, or UserError naming what is allowed."""
+    key = key.lower()
+    value = " ".join(value.lower().split())
+    if key not in DEFAULTS:
+        raise UserError(f"No setting {key!r}. Settings: {', '.join(DEFAULTS)}.")
+    if value == "off":
+        return value
+    if key == "reminders":
+        if value == "on":
+            return value
+        # the README's retiming: offsets of its own, bounded as `meeting schedule ... remind`
+        try:
+            return format_offsets(parse_offsets(value))
+        except UserError as err:
+            raise UserError(
+                f"reminders is on, off or offsets like 2d,2h: {err.message}") from None
+    if key in ("nudges", "follow_channel"):
+        if value != "on":
+            raise UserError(f"{key} is on or off.")
+        return value
+    if key == "digest":
+        m = _DIGEST.match(value)
+        if not m:
+            raise UserError("digest is a weekday and a time, like `monday 09:00`, or off.")
+        day = next(d for d in WEEKDAYS if d.startswith(m.group(1)))
+        return f"{day} {int(m.group(2)):02d}:{m.group(3)}"
+    try:
+        offsets = parse_offsets(value)
+    except UserError as err:
+        raise UserError(f"{key}: {err.message}") from None
+    if len(offsets) != 1:
+        raise UserError(f"{key} takes one offset, like 1d, or off.")
+    if key == "ack_reminder" and offsets[0] % DAY:
+        raise UserError("ack_reminder counts whole days, like 7d.")
+    return value
+
+
+def setting(group: Group, key: str) -> str:
+    return str((group.settings or {}).get(key, DEFAULTS[key]))
+
+
+def naive_utc(at: dt.datetime) -> dt.datetime:
+    return at.astimezone(dt.UTC).replace(tzinfo=None)
+
+
+def grace_for(offset: dt.timedelta) -> dt.timedelta:
+    """How late a reminder may still go out: an hour for a 1-hour one, a day at most."""
+    return min(offset, MAX_GRACE)
+
+
+def offset_key(offset: dt.timedelta) -> str:
+    return f"{int(offset.total_seconds())}s"
+
+
+def in_words(offset: dt.timedelta) -> str:
+    secs = int(offset.total_seconds())
+    for unit, size in (("week", 604800), ("day", 86400), ("hour", 3600), ("minute", 60)):
+        if secs % size == 0 and secs >= size:
+            n = secs // size
+            return f"{n} {unit}" + ("s" if n != 1 else "")
+    return f"{secs} seconds"
+
+
+def outbox_row(key: str, kind: str, platform: str, channel: str, payload: dict[str, Any],
+               due: dt.datetime, grace: dt.timedelta, now: dt.datetime) -> outbox.NewRow:
+    late = now - due > grace
+    payload = {**payload, "grace_s": int(grace.total_seconds())}
+    return outbox.NewRow(
+        key=key[:255], kind=kind, platform=platform, channel_id=channel, payload=payload,
+        due_at=naive_utc(due), status=outbox.MISSED if late else outbox.PENDING,
+    )
+
+
+def slot_planned(session: Session, marker: str) -> bool:
+    return session.scalar(select(Outbox.id).where(Outbox.key == marker)) is not None
+
+
+def slot_marker(key: str, at: dt.datetime) -> outbox.NewRow:
+    """A row that records that a daily or weekly slot was planned; never sent."""
+    return outbox.NewRow(key=key, kind="slot", platform="-", channel_id="-", payload={},
+                         due_at=naive_utc(at), status=outbox.SENT)
+
+
+def compose_cache(session: Session) -> dict[str, Any]:
+    """Per-claim scratch space: what a prefetch loaded for a whole batch of rows."""
+    cache: dict[str, Any] = session.info.setdefault("compose_cache", {})
+    return cache
+
+
+def local_slot(now: dt.datetime, zone: str, at: dt.time) -> dt.datetime | None:
+    """Today's slot at local ``at`` if it has passed, else yesterday's (aware UTC)."""
+    local_today = now.astimezone(ZoneInfo(zone)).date()
+    for day in (local_today, local_today - DAY):
+        slot = place(dt.datetime.combine(day, at), zone).astimezone(dt.UTC)
+        if slot <= now:
+            return slot
+    return None
+
+
+def group_zone(group: Group, settings: CoreSettings) -> str:
+    """The zone a group lives in: its meeting series' zone, else the bot's."""
+    return group.series.timezone if group.series is not None else settings.timezone
+
+
+def working_time(at: dt.datetime, zone: str) -> dt.datetime:
+    """``at`` if it falls in working hours in ``zone`` (weekdays WORK_START to WORK_END
+    local), else the start of the next working day (aware UTC). Wall times are placed in
+    the zone day by day, so a DST change moves the instant, never the local 09:00."""
+    tzinfo = ZoneInfo(zone)
+    local = at.astimezone(tzinfo)
+    day = local.date()
+    if local.weekday() in WORK_DAYS and WORK_START <= local.time() < WORK_END:
+        return at.astimezone(dt.UTC)
+    if local.time() >= WORK_START:
+        day += DAY  # past today's start (after hours): tomorrow's at the earliest
+    while day.weekday() not in WORK_DAYS:
+        day += DAY
+    return place(dt.datetime.combine(day, WORK_START), tzinfo).astimezone(dt.UTC)
+
+
+Planner = Callable[[Session, dt.datetime, CoreSettings], list[outbox.NewRow]]
+
+
+Composer = Callable[[Session, dict[str, Any], CoreSettings], "list[Block] | None"]
+
+
+Prefetch = Callable[[Session, list[dict[str, Any]]], None]
+
+
+@dataclass
+class ScheduleKinds:
+    """The planners and composers the features registered, for the delivery engine."""
+
+    planners: list[Planner] = field(default_factory=list)
+    composers: dict[str, Composer] = field(default_factory=dict)
+    # optional: load what a batch of one kind shows before its rows are composed one by one
+    prefetch: dict[str, Prefetch] = field(default_factory=dict)
+
+    def planner(self, plan: Planner) -> None:
+        self.planners.append(plan)
+
+    def kind(self, name: str, compose: Composer, *, prefetch: Prefetch | None = None) -> None:
+        """Declare how rows of kind ``name`` are composed; a kind has one composer."""
+        if name in self.composers:
+            raise ValueError(f"schedule kind {name!r} is registered twice")
+        self.composers[name] = compose
+        if prefetch is not None:
+            self.prefetch[name] = prefetch

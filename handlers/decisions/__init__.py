@@ -1,0 +1,29 @@
+"""The BoC's decisions: the register, the fan-out to the target groups, acknowledgements
+and the reminders about missing ones."""
+
+from __future__ import annotations
+
+from handlers.core.router import Registry
+from handlers.decisions import _acks, _commands
+from handlers.decisions._commands import (
+    boc_group,
+    channels_of,
+    decision_blocks,
+    linked_action_counts,
+    parse_targets,
+    past_date,
+    record_decision,
+    register_of,
+    utc_naive_of_local_day,
+)
+
+
+def register(reg: Registry) -> None:
+    _commands.register(reg)
+    _acks.register(reg.kinds)
+
+
+__all__ = [
+    "boc_group", "channels_of", "decision_blocks", "linked_action_counts", "parse_targets",
+    "past_date", "record_decision", "register", "register_of", "utc_naive_of_local_day",
+]

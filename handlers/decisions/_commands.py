@@ -1,0 +1,635 @@
+"""``decision``: the BoC's decision register, its fan-out to the task groups, and their acks.
+
+A decision concerns one or more groups (its targets); each target acknowledges it once, and
+actions carry it out (``Action.decision_id``). The register answers "who has seen what, and
+what is being done about it" without anyone keeping a spreadsheet.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import ColumnElement, func, select
+from sqlalchemy.orm import selectinload
+
+from handlers.core.context import Ctx
+from handlers.core.dates import parse_date
+from handlers.core.directory import all_groups, find_group, membership, mention, take_group
+from handlers.core.grammar import Args, Refused, UserError, check_length, parse_id
+from handlers.core.messages import (
+    Block,
+    Button,
+    Buttons,
+    ChannelRef,
+    Day,
+    Post,
+    Reply,
+    Span,
+    Table,
+    When,
+    text,
+)
+from handlers.core.roles import BOC, SECRETARIAT, is_boc, is_chair, is_member, staff
+from handlers.core.router import Registry
+from storage.models import (
+    TEXT_MAX,
+    Action,
+    ActionAssignee,
+    Decision,
+    DecisionEvent,
+    DecisionTarget,
+    Group,
+)
+
+LIST_CAP = 50
+PREVIEW = 80
+_WORD = re.compile(r"[^\s,]+")
+_YEAR = re.compile(r"\d{4}", re.ASCII)
+
+
+def decision_label(decision_id: int) -> str:
+    return f"D-{decision_id}"
+
+
+def action_ref(action_id: int) -> str:
+    """Our own rendering of an action id (the action family owns the canonical one)."""
+    return f"A-{action_id}"
+
+
+def get_decision(ctx: Ctx, raw: str) -> Decision:
+    """The decision a ``D-7`` / ``7`` argument names; UserError if there is none."""
+    n = parse_id(raw, "D", "a decision")
+    decision = ctx.session.get(Decision, n)
+    if decision is None:
+        raise UserError(f"No decision {decision_label(n)}. `decision list` shows the register.")
+    return decision
+
+
+def get_action(ctx: Ctx, raw: str) -> Action:
+    n = parse_id(raw, "A", "an action")
+    action = ctx.session.get(Action, n)
+    if action is None:
+        raise UserError(f"No action {action_ref(n)}.")
+    return action
+
+
+def utc_naive_of_local_day(ctx: Ctx, day: dt.date) -> dt.datetime:
+    """The stored (naive UTC) instant at which ``day`` begins in the bot's zone."""
+    start = dt.datetime.combine(day, dt.time.min, tzinfo=ctx.settings.zone)
+    return start.astimezone(dt.UTC).replace(tzinfo=None)
+
+
+def past_date(words: list[str], today: dt.date) -> dt.date:
+    """A ``since`` date: the phrases mean the *last* such day, not the next one.
+
+    ``parse_date`` reads dates for due dates, so ``1 Nov`` on 28 Nov is next year's and
+    ``monday`` is the coming one; here they are moved back a year or a week unless the
+    user wrote the year.
+    """
+    day = parse_date(words, today)
+    if day <= today or any(_YEAR.search(w) for w in words):
+        return day
+    if (day - today).days <= 7:
+        return day - dt.timedelta(days=7)
+    try:
+        return day.replace(year=day.year - 1)
+    except ValueError:  # 29 Feb
+        return day.replace(year=day.year - 1, day=28)
+
+
+
+
+def preview(value: str, limit: int = PREVIEW) -> str:
+    flat = " ".join(value.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def parse_targets(ctx: Ctx, line: str) -> tuple[list[Group], str]:
+    """Split ``repl,comms Adopt the plan`` into its target groups and the decision text.
+
+    Targets are slugs or full names separated by commas (spaces after a comma are fine).
+    Each item takes the longest run of words that names a group; the list ends at the first
+    item not followed by a comma, and the rest of the line is the text.
+    """
+    groups = all_groups(ctx.session)
+    by_key: dict[str, Group] = {}
+    for g in groups:
+        by_key.setdefault(g.name.lower(), g)
+    for g in groups:
+        by_key[g.slug.lower()] = g
+    targets: list[Group] = []
+    pos = 0
+    while True:
+        words: list[re.Match[str]] = []
+        for m in _WORD.finditer(line, pos):
+            words.append(m)
+            if line[m.end() : m.end() + 1] == ",":
+                break
+        if not words:
+            raise UserError("Missing <group>." if not targets else "Missing a group after ','.")
+        found = 0
+        for n in range(len(words), 0, -1):
+            key = " ".join(w.group(0) for w in words[:n]).lower()
+            if key in by_key:
+                found = n
+                break
+        if not found:
+            first = words[0].group(0)
+            raise UserError(f"Unknown group {first!r}. `tg list` shows the groups.")
+        group = by_key[" ".join(w.group(0) for w in words[:found]).lower()]
+        if group.archived_at is not None:
+            raise UserError(f"{group.slug} is archived: a decision cannot be posted to an "
+                            f"archived group (tg unarchive {group.slug} brings it back).")
+        if group not in targets:
+            targets.append(group)
+        end = words[found - 1].end()
+        if line[end : end + 1] == ",":
+            pos = end + 1
+            continue
+        return targets, line[end:].strip()
+
+
+def record_decision(ctx: Ctx, targets: list[Group], text: str, **detail: Any) -> Decision:
+    """A decision with one acknowledgement row per target group, audited."""
+    decision = Decision(text=text, author=ctx.actor, created_at=ctx.now)
+    for g in targets:
+        decision.targets.append(DecisionTarget(group=g))
+    ctx.session.add(decision)
+    ctx.session.flush()
+    ctx.audit("post", "decision", decision.id, targets=[g.slug for g in targets], **detail)
+    return decision
+
+
+def may_ack(ctx: Ctx, decision: Decision, group: Group) -> bool:
+    """Whether the actor's acknowledgement counts for ``group``: a chair of it, or someone
+    who was a member already when the decision was posted (joining afterwards, to
+    acknowledge, does not count)."""
+    m = membership(ctx.session, group, ctx.actor)
+    return m is not None and (m.role == "chair" or m.created_at <= decision.created_at)
+
+
+def refuse_revoked(ctx: Ctx, decision: Decision, what: str | None) -> None:
+    """A revoked decision takes no ``what`` (None: it cannot be revoked again)."""
+    if decision.revoked_at is not None:
+        label = decision_label(decision.id)
+        day = f"{decision.revoked_at.astimezone(ctx.settings.zone):%d %b %Y}"
+        raise UserError(
+            (f"{label} was revoked on {day}, so it takes no {what}" if what
+             else f"{label} was revoked already, on {day}")
+            + f"; `decision show {label}` has its history.",
+            show_usage=False,
+        )
+
+
+def channels_of(group: Group) -> list[ChannelRef]:
+    return [ChannelRef(c.platform, c.channel_id) for c in group.channels]
+
+
+def boc_group(ctx: Ctx) -> Group | None:
+    return find_group(ctx.session, BOC)
+
+
+def ack_summary(targets: Iterable[DecisionTarget]) -> str:
+    ts = list(targets)
+    done = sum(1 for t in ts if t.acked_at is not None)
+    return f"{done}/{len(ts)} acknowledged"
+
+
+def decision_blocks(ctx: Ctx, decision: Decision) -> list[Block]:
+    """What each channel sees when a decision is posted: text, id, author, an ack button."""
+    label = decision_label(decision.id)
+    slugs = ", ".join(t.group.slug for t in decision.targets)
+    author: tuple[Span, ...] = (mention(decision.author),) if decision.author else ("unknown",)
+    return [
+        text(f"BoC decision {label}", style="heading"),
+        text(decision.text, style="quote"),
+        text(
+            "Posted by ", *author, " on ",
+            When(decision.created_at, ctx.settings.timezone, with_time=False),
+            f" for {slugs}. Members of a target group: acknowledge with `decision ack {label}`.",
+        ),
+        Buttons((Button("Acknowledge", f"decision ack {label}", "primary"),)),
+    ]
+
+
+def fan_out(ctx: Ctx, decision: Decision, blocks: list[Block], reply: Reply) -> list[str]:
+    """Post ``blocks`` to the channels of each target group and of the BoC, the groups a
+    decision is posted to; returns the slugs of those with no channel linked."""
+    recipients = [t.group for t in decision.targets]
+    boc = boc_group(ctx)
+    if boc is not None and boc not in recipients:
+        recipients.append(boc)
+    unlinked: list[str] = []
+    for g in recipients:
+        chans = channels_of(g)
+        if chans:
+            reply.posts.append(Post(g.slug, g.name, chans, list(blocks)))
+        else:
+            unlinked.append(g.slug)
+    return unlinked
+
+
+def change_decision(ctx: Ctx, args: Args, kind: str) -> Reply:
+    """``decision amend <id> <text...>`` and ``decision revoke <id> <reason...>``: the
+    change is kept in the decision's history and posted where the decision was."""
+    decision = get_decision(ctx, args.next("<id>"))
+    what = "<text...>" if kind == "amend" else "<reason...>"
+    body = args.rest_text(what, required=False)
+    if len(body) >= 2 and body[0] in "\"“" and body[-1] in "\"”":
+        body = body[1:-1].strip()
+    if not body:
+        raise UserError(f"Missing {what}: "
+                        + ("the decision's new wording." if kind == "amend"
+                           else "why is it revoked?"))
+    body = check_length(body, TEXT_MAX, "decision text" if kind == "amend" else "reason")
+    label = decision_label(decision.id)
+    refuse_revoked(ctx, decision, "amendments" if kind == "amend" else None)
+    if kind == "amend" and body == decision.text:
+        return Reply().say(f"That is the wording of {label} already; nothing changed.")
+    previous = decision.text
+    decision.events.append(DecisionEvent(
+        kind=kind, text=body, previous=previous if kind == "amend" else "",
+        actor_id=ctx.actor.id, at=ctx.now))
+    if kind == "amend":
+        decision.text = body
+    else:
+        decision.revoked_at = ctx.now
+    ctx.session.flush()
+    ctx.audit(kind, "decision", decision.id, text=body)
+    reply = Reply(private=False)
+    heading = f"BoC decision {label} amended" if kind == "amend" else (
+        f"BoC decision {label} revoked")
+    blocks: list[Block] = [text(heading, style="heading")]
+    if kind == "amend":
+        blocks += [text(body, style="quote"), text("It said: ", preview(previous, 200)),
+                   text("Amended by ", mention(ctx.actor), ". Acknowledgements given "
+                        "stand; `decision show ", label, "` has the history.")]
+    else:
+        blocks += [text(preview(decision.text, 200), style="quote"),
+                   text("Reason: ", body),
+                   text("Revoked by ", mention(ctx.actor), ": it no longer needs carrying "
+                        "out or acknowledging. Its record and linked actions are kept.")]
+    unlinked = fan_out(ctx, decision, blocks, reply)
+    reply.say(f"{'Amended' if kind == 'amend' else 'Revoked'} {label}; posted where it was "
+              "posted.")
+    if unlinked:
+        reply.say(f"Not posted to {', '.join(unlinked)}: no channel linked (tg link binds one).")
+    return reply
+
+
+def linked_action_counts(ctx: Ctx, ids: list[int]) -> dict[int, tuple[int, int]]:
+    """decision id -> (open linked actions, all linked actions)."""
+    if not ids:
+        return {}
+    rows = ctx.session.execute(
+        select(Action.decision_id, Action.status, func.count())
+        .where(Action.decision_id.in_(ids))
+        .group_by(Action.decision_id, Action.status)
+    )
+    out: dict[int, tuple[int, int]] = {}
+    for did, status, n in rows:
+        if did is None:
+            continue
+        open_n, all_n = out.get(did, (0, 0))
+        out[did] = (open_n + (n if status == "open" else 0), all_n + n)
+    return out
+
+
+def _late_or_not_member(ctx: Ctx, decision: Decision, groups: list[Group],
+                        what: str) -> Refused:
+    """The refusal of an acknowledgement: who may give it, and why the actor may not."""
+    label = decision_label(decision.id)
+    slugs = " or ".join(g.slug for g in groups)
+    needed = f"a member of {slugs}" + (", the secretariat or an admin" if len(groups) == 1
+                                       and what != label else "")
+    late = [g.slug for g in groups if is_member(ctx, g)]
+    err = Refused(needed, f"decision ack {what}")
+    if late:
+        err.message += (f" You joined {', '.join(late)} after {label} was posted, so your "
+                        "acknowledgement would not count: it comes from someone who was a "
+                        "member then, or a chair.")
+    return err
+
+
+def _join_spans(items: list[tuple[Span, ...]], sep: str = ", ") -> tuple[Span, ...]:
+    spans: list[Span] = []
+    for i, item in enumerate(items):
+        if i:
+            spans.append(sep)
+        spans.extend(item)
+    return tuple(spans)
+
+
+def register_of(ctx: Ctx, group: Group | None, scope: str, since: dt.date | None) -> Reply:
+    """The decision register, newest first, with acknowledgements and linked actions
+    (``decision list``, the home page): of the decisions for ``group``, or all."""
+    where: list[ColumnElement[bool]] = []
+    if group is not None:
+        where.append(
+            Decision.id.in_(
+                select(DecisionTarget.decision_id).where(DecisionTarget.group_id == group.id)
+            )
+        )
+    if since is not None:
+        where.append(Decision.created_at >= utc_naive_of_local_day(ctx, since))
+    total = ctx.session.scalar(select(func.count(Decision.id)).where(*where)) or 0
+    decisions = list(
+        ctx.session.scalars(
+            select(Decision)
+            .where(*where)
+            .options(selectinload(Decision.targets).selectinload(DecisionTarget.group))
+            .order_by(Decision.created_at.desc(), Decision.id.desc())
+            .limit(LIST_CAP)
+        )
+    )
+    heading = f"Decisions for {scope}" + (f" since {since.isoformat()}" if since else "")
+    reply = Reply()
+    reply.say(heading, style="heading")
+    if not decisions:
+        return reply.say("No decisions" + (" in that period." if since else " yet."))
+    counts = linked_action_counts(ctx, [d.id for d in decisions])
+    rows = []
+    for d in decisions:
+        open_n, all_n = counts.get(d.id, (0, 0))
+        pending = [t.group.slug for t in d.targets if t.acked_at is None]
+        rows.append(
+            (
+                (decision_label(d.id),),
+                (When(d.created_at, ctx.settings.timezone, with_time=False),),
+                (preview(d.text),),
+                (", ".join(t.group.slug for t in d.targets),),
+                ("revoked" if d.revoked_at is not None else ack_summary(d.targets)
+                 + (f" (pending: {', '.join(pending)})" if pending else ""),),
+                (f"{open_n} open / {all_n}" if all_n else "none",),
+            )
+        )
+    reply.add(
+        Table(("id", "date", "decision", "targets", "acknowledged", "actions"), tuple(rows))
+    )
+    if total > len(decisions):
+        reply.say(
+            f"and {total - len(decisions)} more; add `since <date>` or a group to narrow."
+        )
+    return reply
+
+
+def register(reg: Registry) -> None:
+    reg.noun("decision", "the BoC's decisions: post, register, acknowledgements, linked actions",
+             common=("post", "list", "ack"))
+
+    @reg.command(
+        "decision", "post", "<group>[,<group>...] <text...>",
+        "record a BoC decision and post it to each target group and to the BoC",
+        "BoC members, secretariat, admin",
+    )
+    def decision_post(ctx: Ctx, args: Args) -> Reply:
+        if args.empty():
+            raise UserError("Missing <group>.")
+        line = args.line[args.tokens[args.pos].start :]
+        args.pos = len(args.tokens)
+        targets, body = parse_targets(ctx, line)
+        if len(body) >= 2 and body[0] in "\"“" and body[-1] in "\"”":
+            body = body[1:-1].strip()  # the text typed in quotes: store it without them
+        if not body:
+            raise UserError("Missing <text...>: what was decided?")
+        body = check_length(body, TEXT_MAX, "decision text")
+        if not (is_boc(ctx) or staff(ctx)):
+            raise Refused("a BoC member, the secretariat or an admin", "decision post")
+        decision = record_decision(ctx, targets, body)
+        label = decision_label(decision.id)
+        slugs = [g.slug for g in targets]
+
+        reply = Reply(private=False)
+        unlinked = fan_out(ctx, decision, decision_blocks(ctx, decision), reply)
+        reply.say(f"Recorded decision {label} for {', '.join(slugs)}.")
+        reply.say(body, style="quote")
+        if unlinked:
+            reply.say(
+                f"Not posted to {', '.join(unlinked)}: no channel linked "
+                "(tg link binds one)."
+            )
+        return reply
+
+    @reg.command(
+        "decision", "amend", "<id> <text...>",
+        "change a decision's wording; the old one is kept in its history and the change "
+        "posted where the decision was",
+        "BoC members, secretariat, admin",
+    )
+    def decision_amend(ctx: Ctx, args: Args) -> Reply:
+        return change_decision(ctx, args, "amend")
+
+    @reg.command(
+        "decision", "revoke", "<id> <reason...>",
+        "revoke a decision, with the reason; kept in the register, posted where it was",
+        "BoC members, secretariat, admin",
+    )
+    def decision_revoke(ctx: Ctx, args: Args) -> Reply:
+        return change_decision(ctx, args, "revoke")
+
+    @reg.command(
+        "decision", "list", "[<group>|all] [since <date>]",
+        "the register, newest first, with acknowledgements and linked actions",
+    )
+    def decision_list(ctx: Ctx, args: Args) -> Reply:
+        end, opts = args.take_trailing_options(
+            {"since": lambda words: past_date(words, ctx.today)}
+        )
+        args.tokens = args.tokens[:end]
+        since = opts.get("since")
+        for i in range(len(args.tokens) - 1, args.pos - 1, -1):
+            if args.tokens[i].value.lower() == "since":
+                # a "since" whose date did not parse: give the date's error, not "unknown group"
+                parse_date([t.value for t in args.tokens[i + 1 :]], ctx.today)
+        group: Group | None
+        if args.accept("all"):
+            group = None
+            scope = "all groups"
+        else:
+            group = take_group(ctx, args, optional=args.empty())
+            if group is None:
+                bound = ctx.channel_group
+                if bound is not None and bound.slug not in (BOC, SECRETARIAT):
+                    group = bound
+            scope = group.slug if group is not None else "all groups"
+        args.done()
+        return register_of(ctx, group, scope, since)
+
+    @reg.command(
+        "decision", "show", "<id>",
+        "one decision: text, author, per-group acknowledgement, linked actions",
+    )
+    def decision_show(ctx: Ctx, args: Args) -> Reply:
+        decision = get_decision(ctx, args.next("<id>"))
+        args.done()
+        label = decision_label(decision.id)
+        zone = ctx.settings.timezone
+        reply = Reply()
+        reply.say(f"Decision {label}", style="heading")
+        reply.say(decision.text, style="quote")
+        author: tuple[Span, ...] = (mention(decision.author),) if decision.author else ("unknown",)
+        reply.say("Posted by ", *author, " on ", When(decision.created_at, zone))
+        if decision.revoked_at is not None:
+            reply.say("Revoked on ", When(decision.revoked_at, zone),
+                      ": it no longer needs carrying out or acknowledging.")
+        if decision.events:
+            rows_h = []
+            for e in decision.events:
+                who_h: tuple[Span, ...] = (mention(e.actor),) if e.actor else ("someone",)
+                detail = (f"was: {preview(e.previous, 120)}" if e.kind == "amend"
+                          else f"reason: {preview(e.text, 120)}")
+                rows_h.append(((When(e.at, zone),), who_h,
+                               ("amended" if e.kind == "amend" else "revoked",), (detail,)))
+            reply.say("History", style="heading")
+            reply.add(Table(("when", "by", "change", "detail"), tuple(rows_h)))
+        ack_rows = []
+        for t in decision.targets:
+            by: tuple[Span, ...]
+            if t.acked_at is None:
+                by = ("pending",)
+            else:
+                by = (mention(t.acked_by),) if t.acked_by else ("someone (left)",)
+            when: tuple[Span, ...] = (When(t.acked_at, zone),) if t.acked_at else ("-",)
+            ack_rows.append(((t.group.slug,), by, when))
+        reply.say(f"Acknowledgement: {ack_summary(decision.targets)}")
+        reply.add(Table(("group", "acknowledged by", "when"), tuple(ack_rows)))
+        actions = list(
+            ctx.session.scalars(
+                select(Action)
+                .where(Action.decision_id == decision.id)
+                .options(
+                    selectinload(Action.group),
+                    selectinload(Action.assignees).selectinload(ActionAssignee.person),
+                )
+                .order_by(Action.id)
+            )
+        )
+        if not actions:
+            reply.say(f"No linked actions. Link one with `decision link {label} <action-id>`.")
+            return reply
+        rows = []
+        for a in actions:
+            who = _join_spans([(mention(x.person),) for x in a.assignees]) or ("-",)
+            status = a.status
+            if a.status == "open" and a.due is not None and a.due < ctx.today:
+                status = f"overdue {(ctx.today - a.due).days}d"
+            rows.append(
+                (
+                    (action_ref(a.id),),
+                    (a.group.slug if a.group else "-",),
+                    (preview(a.title, 60),),
+                    who,
+                    (Day(a.due),) if a.due else ("-",),
+                    (status,),
+                )
+            )
+        reply.say("Linked actions", style="heading")
+        reply.add(Table(("action", "group", "title", "assignees", "due", "status"), tuple(rows)))
+        return reply
+
+    @reg.command(
+        "decision", "ack", "<id> [<group>]",
+        "acknowledge a decision for your group (staff may name the group)",
+        "a member of a target group since before the decision was posted, or its chair"
+        " (staff may name the group)",
+    )
+    def decision_ack(ctx: Ctx, args: Args) -> Reply:
+        decision = get_decision(ctx, args.next("<id>"))
+        named = None if args.empty() else take_group(ctx, args)
+        args.done()
+        refuse_revoked(ctx, decision, "acknowledgements")
+        label = decision_label(decision.id)
+        targets = {t.group_id: t for t in decision.targets}
+        target_slugs = " or ".join(t.group.slug for t in decision.targets)
+        chosen: list[DecisionTarget]
+        if named is not None:
+            if named.id not in targets:
+                raise UserError(
+                    f"{label} is not addressed to {named.slug}; its targets: "
+                    f"{', '.join(t.group.slug for t in decision.targets)}.",
+                    show_usage=False,
+                )
+            if not (may_ack(ctx, decision, named) or staff(ctx)):
+                raise _late_or_not_member(ctx, decision, [named], f"{label} {named.slug}")
+            chosen = [targets[named.id]]
+        else:
+            bound = ctx.channel_group
+            if bound is not None and bound.id in targets and may_ack(ctx, decision, bound):
+                chosen = [targets[bound.id]]
+            else:
+                mine = [t for t in decision.targets if may_ack(ctx, decision, t.group)]
+                if not mine:
+                    if staff(ctx):
+                        raise UserError(
+                            f"You are not a member of {target_slugs}: name the group you "
+                            f"acknowledge for, like `decision ack {label} "
+                            f"{decision.targets[0].group.slug}`.",
+                        )
+                    raise _late_or_not_member(
+                        ctx, decision, [t.group for t in decision.targets], label)
+                pending = [t for t in mine if t.acked_at is None]
+                chosen = pending or mine
+        fresh = [t for t in chosen if t.acked_at is None]
+        if not fresh:
+            reply = Reply()
+            for t in chosen:
+                who: tuple[Span, ...] = (mention(t.acked_by),) if t.acked_by else ("someone",)
+                assert t.acked_at is not None
+                reply.say(
+                    f"{label} was already acknowledged for {t.group.slug} by ", *who, " on ",
+                    When(t.acked_at, ctx.settings.timezone), ".",
+                )
+            return reply
+        for t in fresh:
+            t.acked_by = ctx.actor
+            t.acked_at = ctx.now
+            ctx.audit("ack", "decision", decision.id, group=t.group.slug)
+        ctx.session.flush()
+        slugs = ", ".join(t.group.slug for t in fresh)
+        summary = ack_summary(decision.targets)
+        reply = Reply(private=False)
+        reply.say(mention(ctx.actor), f" acknowledged {label} for {slugs} ({summary}).")
+        boc = boc_group(ctx)
+        if boc is not None and boc.channels and (ctx.channel_group is None
+                                                 or ctx.channel_group.id != boc.id):
+            reply.posts.append(
+                Post(
+                    boc.slug, boc.name, channels_of(boc),
+                    [text(f"{slugs} acknowledged {label} ({summary}): ",
+                          preview(decision.text, 60))],
+                )
+            )
+        return reply
+
+    @reg.command(
+        "decision", "link", "<decision-id> <action-id>",
+        "record that an action carries out a decision",
+        "BoC members, secretariat, admin, chair of the action's group",
+    )
+    def decision_link(ctx: Ctx, args: Args) -> Reply:
+        raw_d = args.next("<decision-id>")
+        raw_a = args.next("<action-id>")
+        args.done()
+        decision = get_decision(ctx, raw_d)
+        action = get_action(ctx, raw_a)
+        allowed = is_boc(ctx) or staff(ctx) or (
+            action.group is not None and is_chair(ctx, action.group)
+        )
+        if not allowed:
+            chair = f"a chair of {action.group.slug}, " if action.group else ""
+            raise Refused(f"a BoC member, {chair}the secretariat or an admin", "decision link")
+        label = decision_label(decision.id)
+        if action.decision_id == decision.id:
+            return Reply().say(f"{action_ref(action.id)} is already linked to {label}.")
+        previous = action.decision_id
+        action.decision_id = decision.id
+        ctx.audit("link", "action", action.id, decision=decision.id, previous=previous)
+        reply = Reply(private=False)
+        msg = f"Linked {action_ref(action.id)} ({preview(action.title, 60)}) to {label}"
+        if previous is not None:
+            msg += f" (was {decision_label(previous)})"
+        return reply.say(msg + ".")
+

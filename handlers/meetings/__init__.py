@@ -1,0 +1,29 @@
+"""Monthly meetings: series, skips and moves, agenda, calendar feeds, meetings marked
+held, and the reminders before each."""
+
+from __future__ import annotations
+
+from handlers.core.router import Registry
+from handlers.meetings import _commands, _held, _reminders
+from handlers.meetings._commands import (
+    Occurrence,
+    next_meeting,
+    next_of,
+    occurrences,
+    upcoming,
+    upsert_series,
+)
+from handlers.meetings._ics import calendar as ics_calendar
+from handlers.meetings._reminders import reminder_time
+
+
+def register(reg: Registry) -> None:
+    _commands.register(reg)
+    _held.register(reg)
+    _reminders.register(reg.kinds)
+
+
+__all__ = [
+    "Occurrence", "ics_calendar", "next_meeting", "next_of", "occurrences", "register",
+    "reminder_time", "upcoming", "upsert_series",
+]

@@ -1,0 +1,630 @@
+"""``meeting``: each group's monthly series, its one-off skips and moves, agenda and calendar.
+
+Occurrences are never stored: they are computed from the series (a naive-local RRULE and a
+zone, see handlers.recurrence) and its exceptions, so a rule change or a DST change can never
+leave stale rows behind. Exceptions are keyed by the occurrence's original local date.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from handlers.core.context import Ctx
+from handlers.core.dates import parse_date
+from handlers.core.directory import all_groups, group_or_channel, mention, take_group
+from handlers.core.grammar import Args, UserError, check_length
+from handlers.core.messages import (
+    Block,
+    ChannelRef,
+    Day,
+    File,
+    Link,
+    Post,
+    Reply,
+    Span,
+    Table,
+    Text,
+    When,
+    text,
+)
+from handlers.core.recurrence import (
+    format_offsets,
+    is_occurrence,
+    local_occurrences,
+    looks_like_time,
+    next_local,
+    parse_offsets,
+    parse_rule,
+    parse_time,
+    parse_zone,
+    place,
+    to_local_naive,
+)
+from handlers.core.roles import require_chair, require_member
+from handlers.core.router import Registry
+from handlers.meetings import _ics as ics
+from storage.models import (
+    TITLE_MAX,
+    URL_MAX,
+    Action,
+    AgendaItem,
+    Group,
+    MeetingException,
+    MeetingSeries,
+)
+from storage.sql import undated_last
+
+DEFAULT_OFFSETS = "7d,1d,1h"
+_URL = re.compile(r"^https?://[^\s<>\"]+$", re.IGNORECASE)
+# how far ``meeting next`` and the skip/move checks look ahead, a year at a time
+_LOOKAHEAD_YEARS = 5
+_SHOW_ACTIONS = 20
+
+
+@dataclass(frozen=True)
+class Occurrence:
+    """One meeting. ``start`` is aware UTC (so arithmetic is absolute); ``zone`` is the
+    series' zone for display; ``original_date`` is the rule's local date, the key that
+    exceptions and agenda items use even when the meeting was moved."""
+
+    start: dt.datetime
+    zone: str
+    original_date: dt.date
+    moved: bool = False
+    # the wall time as scheduled, before a DST gap moved it (reminders count days from it)
+    wall: dt.datetime | None = None
+
+    @property
+    def local(self) -> dt.datetime:
+        return self.start.astimezone(ZoneInfo(self.zone))
+
+
+def _utc(aware: dt.datetime) -> dt.datetime:
+    return aware.astimezone(dt.UTC)
+
+
+def occurrences(
+    series: MeetingSeries, start_utc: dt.datetime, end_utc: dt.datetime
+) -> list[Occurrence]:
+    """Meetings with ``start_utc <= start < end_utc``, exceptions applied, in time order.
+
+    The rule is expanded only over the window (padded by a day for zone offsets), from the
+    series' own start date, so the cost follows the window, not the age of the series.
+    """
+    zone = ZoneInfo(series.timezone)
+    pad = dt.timedelta(days=2)
+    lo = max(
+        to_local_naive(start_utc, zone) - pad,
+        dt.datetime.combine(series.starts_on, dt.time.min),
+    )
+    hi = to_local_naive(end_utc, zone) + pad
+    exceptions = {e.original_date: e for e in series.exceptions}
+    out: list[Occurrence] = []
+    for naive in local_occurrences(series.rule, series.starts_on, series.start_time, lo, hi):
+        if naive.date() in exceptions:
+            continue
+        at = _utc(place(naive, zone))
+        if start_utc <= at < end_utc:
+            out.append(Occurrence(at, series.timezone, naive.date(), wall=naive))
+    for exc in exceptions.values():
+        if exc.kind == "move" and exc.new_start is not None:
+            at = _utc(place(exc.new_start, zone))
+            if start_utc <= at < end_utc:
+                out.append(Occurrence(at, series.timezone, exc.original_date, moved=True,
+                                      wall=exc.new_start))
+    out.sort(key=lambda o: (o.start, o.original_date))
+    return out
+
+
+def upcoming(series: MeetingSeries, after: dt.datetime, limit: int = 1) -> list[Occurrence]:
+    """The first ``limit`` meetings starting strictly after ``after`` (aware)."""
+    found: list[Occurrence] = []
+    lo = after
+    for _ in range(_LOOKAHEAD_YEARS):
+        hi = lo + dt.timedelta(days=366)
+        found.extend(o for o in occurrences(series, lo, hi) if o.start > after)
+        if len(found) >= limit:
+            break
+        lo = hi
+    return found[:limit]
+
+
+def next_meeting(ctx: Ctx, group: Group) -> Occurrence | None:
+    """The group's first meeting starting after ``ctx.now``, or None."""
+    series = group.series
+    if series is None:
+        return None
+    found = upcoming(series, ctx.now)
+    return found[0] if found else None
+
+
+def check_link(link: str) -> str:
+    link = link.strip()
+    if len(link) > URL_MAX:
+        raise UserError(f"The link is too long ({len(link)} characters; at most {URL_MAX}).")
+    if not _URL.match(link):
+        raise UserError(f"{link!r} is not a web link: it must start with http:// or https://.")
+    return link
+
+
+def upsert_series(
+    session: Session,
+    group: Group,
+    *,
+    rule_text: str,
+    start_time: dt.time,
+    timezone: str,
+    offsets: str = DEFAULT_OFFSETS,
+    link: str | None = None,
+    duration_minutes: int = 60,
+    now_naive: dt.datetime,
+    today: dt.date,
+) -> tuple[MeetingSeries, bool]:
+    """Make ``group``'s one series match; returns it and whether anything changed.
+
+    Validates everything first (UserError, nothing written). A changed series restarts on
+    ``today`` and keeps only the future exceptions that are still occurrences of it; an
+    unchanged one is left alone, so applying the same governance file twice is a no-op.
+    """
+    rule, label = parse_rule(rule_text)
+    parse_zone(timezone)
+    remind = format_offsets(parse_offsets(offsets))
+    link = check_link(link) if link else None
+    if not 1 <= duration_minutes <= 24 * 60:
+        raise UserError("A meeting lasts from 1 minute to 24 hours.")
+    start_time = start_time.replace(second=0, microsecond=0, tzinfo=None)
+    if next_local(rule, today, start_time, dt.datetime.combine(today, dt.time.min)) is None:
+        raise UserError(f"{label} gives no meeting from {today.isoformat()} on.")
+
+    series = group.series
+    wanted = (rule, label, start_time, timezone, duration_minutes, link, remind)
+    if series is not None and wanted == (
+        series.rule, series.rule_text, series.start_time, series.timezone,
+        series.duration_minutes, series.link, series.remind_offsets,
+    ):
+        return series, False
+    if series is None:
+        series = MeetingSeries(group=group, created_at=now_naive)
+        session.add(series)
+    series.rule, series.rule_text, series.start_time = rule, label, start_time
+    series.timezone, series.duration_minutes = timezone, duration_minutes
+    series.link, series.remind_offsets, series.starts_on = link, remind, today
+    series.next_reminder_at = now_naive  # reminders are planned afresh from now
+    for exc in list(series.exceptions):
+        if exc.original_date < today or not is_occurrence(rule, today, start_time,
+                                                          exc.original_date):
+            series.exceptions.remove(exc)
+    session.flush()
+    return series, True
+
+
+# --- shared pieces of the commands -----------------------------------------------------------
+
+
+def group_channels(group: Group) -> list[ChannelRef]:
+    return [ChannelRef(c.platform, c.channel_id) for c in group.channels]
+
+
+def announce(ctx: Ctx, group: Group, reply: Reply, *blocks: Block) -> Reply:
+    """Show ``blocks`` to the channel, and post them to the group's own channels unless the
+    command was typed in one of them (they would see it twice)."""
+    reply.private = False
+    reply.add(*blocks)
+    if group.channels and not (ctx.channel_group is not None and ctx.channel_group.id == group.id):
+        reply.posts.append(Post(group.slug, group.name, group_channels(group), list(blocks)))
+    return reply
+
+
+def series_of(group: Group) -> MeetingSeries:
+    if group.series is None:
+        raise UserError(
+            f"{group.slug} has no meeting scheduled: a chair can set one with meeting schedule.",
+            show_usage=False,
+        )
+    return group.series
+
+
+def series_today(ctx: Ctx, series: MeetingSeries) -> dt.date:
+    return ctx.now.astimezone(ZoneInfo(series.timezone)).date()
+
+
+def describe(series: MeetingSeries) -> str:
+    offsets = parse_offsets(series.remind_offsets)
+    human = ", ".join(format_offsets([d]) for d in offsets)
+    return (
+        f"{series.rule_text} at {series.start_time:%H:%M} {series.timezone}, "
+        f"reminders {human} before"
+    )
+
+
+def when_spans(occ: Occurrence) -> tuple[Span, ...]:
+    spans: tuple[Span, ...] = (When(occ.start, occ.zone),)
+    if occ.moved:
+        spans += (f" (moved from {occ.original_date:%a %d %b})",)
+    return spans
+
+
+def _date_of(occ: Occurrence) -> str:
+    return f"{occ.local:%a %d %b %Y}"
+
+
+def _soon_list(series: MeetingSeries, ctx: Ctx) -> str:
+    soon = upcoming(series, ctx.now, 4)
+    return ", ".join(_date_of(o) for o in soon) or "none"
+
+
+def find_occurrence(ctx: Ctx, series: MeetingSeries, day: dt.date) -> dt.date:
+    """The original date of the meeting a user means by ``day``: a date of the rule, or the
+    new date of a moved meeting. Past or unknown dates are errors listing the next ones."""
+    check_horizon(ctx, series, day)
+    if day < series_today(ctx, series):
+        raise UserError(
+            f"{day:%a %d %b %Y} is past. Next meetings: {_soon_list(series, ctx)}.",
+            show_usage=False,
+        )
+    for exc in series.exceptions:
+        if exc.kind == "move" and exc.new_start is not None and exc.new_start.date() == day:
+            return exc.original_date
+    if day >= series.starts_on and is_occurrence(
+        series.rule, series.starts_on, series.start_time, day
+    ):
+        return day
+    raise UserError(
+        f"{series.group.slug} has no meeting on {day:%a %d %b %Y}. "
+        f"Next meetings: {_soon_list(series, ctx)}.",
+        show_usage=False,
+    )
+
+
+def check_horizon(ctx: Ctx, series: MeetingSeries, day: dt.date) -> None:
+    """One-off changes are for the next few years; this also bounds every expansion."""
+    if day.year > series_today(ctx, series).year + _LOOKAHEAD_YEARS:
+        raise UserError(
+            f"{day:%d %b %Y} is more than {_LOOKAHEAD_YEARS} years ahead.", show_usage=False
+        )
+
+
+def exception_for(series: MeetingSeries, original: dt.date) -> MeetingException | None:
+    return next((e for e in series.exceptions if e.original_date == original), None)
+
+
+def _take_time(args: Args) -> dt.time | None:
+    """A trailing ``HH:MM`` (anything shaped like one, so 25:00 is a clear error)."""
+    if args.tokens[args.pos :] and looks_like_time(args.tokens[-1].value):
+        raw = args.tokens[-1].value
+        args.tokens = args.tokens[:-1]
+        return parse_time(raw)
+    return None
+
+
+def open_actions(ctx: Ctx, group: Group) -> list[Action]:
+    return list(
+        ctx.session.scalars(
+            select(Action)
+            .where(Action.group_id == group.id, Action.status == "open")
+            .order_by(undated_last(Action.due), Action.id)
+            .limit(_SHOW_ACTIONS + 1)
+        )
+    )
+
+
+def next_of(ctx: Ctx, group: Group) -> Reply:
+    """A group's next meeting with its link (``meeting next <group>``, the home page)."""
+    reply = Reply()
+    series = series_of(group)
+    found = upcoming(series, ctx.now)
+    if not found:
+        return reply.say(f"{group.slug} has no more meetings ({describe(series)}).")
+    reply.say(f"Next {group.name} meeting: ", *when_spans(found[0]))
+    if series.link:
+        reply.say("Join: ", Link(series.link))
+    return reply
+
+
+def register(reg: Registry) -> None:
+    reg.noun("meeting", "monthly meetings: their schedule, agenda, minutes and calendar",
+             common=("next", "schedule", "agenda"))
+
+    @reg.command(
+        "meeting", "schedule",
+        "<group> <rule> <HH:MM> [<Area/City>] [remind <offsets>] [link <url>]",
+        "set the group's monthly series; rule: first tuesday, 2nd wednesday, last thursday, "
+        "day 15 or an RRULE: line; offsets like 7d,1d,1h",
+        "admin, secretariat, chair",
+    )
+    def meeting_schedule(ctx: Ctx, args: Args) -> Reply:
+        group = take_group(ctx, args)
+        assert group is not None
+        rest = args.remaining()
+        at = next((i for i, w in enumerate(rest) if looks_like_time(w)), None)
+        if at is None:
+            if not rest:
+                raise UserError("Missing <rule>.")
+            raise UserError("Missing <HH:MM>: the meeting's local time, like 14:00.")
+        rule_words = rest[:at]
+        if rule_words and rule_words[-1].lower() == "at":
+            rule_words = rule_words[:-1]
+        rule_text = " ".join(rule_words)
+        rule, label = parse_rule(rule_text)
+        args.pos += at
+        start_time = parse_time(args.next("<HH:MM>"))
+        zone_name = ctx.settings.timezone
+        peek = args.peek()
+        if peek is not None and peek.lower() not in ("remind", "link"):
+            zone_name = args.next("<Area/City>")
+        zone = parse_zone(zone_name)
+        offsets, link = DEFAULT_OFFSETS, None
+        while not args.empty():
+            if args.accept("remind"):
+                words: list[str] = []
+                while not args.empty() and (args.peek() or "").lower() != "link":
+                    words.append(args.next("<offsets>"))
+                if not words:
+                    raise UserError("Missing reminder offsets after remind, like 7d,1d,1h.")
+                offsets = format_offsets(parse_offsets(",".join(words)))
+            elif args.accept("link"):
+                if link is not None:
+                    raise UserError("Give one link.")
+                link = check_link(args.next("<url>"))
+            else:
+                args.done()
+        require_chair(ctx, group, "meeting schedule")
+        series, changed = upsert_series(
+            ctx.session, group, rule_text=rule_text, start_time=start_time, timezone=zone.key,
+            offsets=offsets, link=link, now_naive=ctx.now,
+            today=ctx.now.astimezone(zone).date(),
+        )
+        if not changed:
+            return Reply().say(f"{group.slug} already meets {describe(series)}.")
+        ctx.audit(
+            "schedule", "meeting_series", series.id, group=group.slug, rule=rule,
+            label=label, time=f"{start_time:%H:%M}", timezone=zone.key, remind=offsets,
+            link=link,
+        )
+        blocks: list[Block] = [text(f"{group.name} now meets {describe(series)}.")]
+        nxt = upcoming(series, ctx.now)
+        if nxt:
+            blocks.append(text("Next meeting: ", *when_spans(nxt[0])))
+        if link:
+            blocks.append(text("Join: ", Link(link)))
+        return announce(ctx, group, Reply(), *blocks)
+
+    @reg.command("meeting", "next", "[<group>|all]", "the next meeting of a group, or of all")
+    def meeting_next(ctx: Ctx, args: Args) -> Reply:
+        everyone = args.accept("all") is not None
+        group = None if everyone else take_group(ctx, args, optional=True)
+        if group is None and not args.empty():
+            take_group(ctx, args)  # reports the unknown group
+        args.done()
+        if group is None and not everyone:
+            group = ctx.channel_group
+        if group is not None:
+            return next_of(ctx, group)
+        reply = Reply()
+        rows: list[tuple[tuple[Span, ...], ...]] = []
+        for g in all_groups(ctx.session):
+            if g.series is None or g.archived_at is not None:  # archived: left out
+                continue
+            occ = upcoming(g.series, ctx.now)
+            rows.append((
+                (g.slug,),
+                when_spans(occ[0]) if occ else ("none",),
+                (Link(g.series.link),) if g.series.link else ("-",),
+            ))
+        if not rows:
+            return reply.say("No meetings are scheduled yet.")
+        rows.sort(key=lambda r: (not isinstance(r[1][0], When),
+                                 r[1][0].at if isinstance(r[1][0], When) else ctx.now))
+        return reply.add(Table(("group", "next meeting", "link"), tuple(rows)))
+
+    @reg.command(
+        "meeting", "skip", "<group> <date>", "cancel one meeting (announced in the channel)",
+        "chair and up",
+    )
+    def meeting_skip(ctx: Ctx, args: Args) -> Reply:
+        group = take_group(ctx, args)
+        assert group is not None
+        words = args.remaining()
+        if not words:
+            raise UserError("Missing <date>.")
+        series = series_of(group)
+        day = parse_date(words, series_today(ctx, series))
+        args.pos = len(args.tokens)
+        require_chair(ctx, group, "meeting skip")
+        original = find_occurrence(ctx, series, day)
+        exc = exception_for(series, original)
+        if exc is not None and exc.kind == "skip":
+            raise UserError(
+                f"The {original:%a %d %b %Y} meeting is already skipped.", show_usage=False
+            )
+        series.next_reminder_at = ctx.now  # reminders are planned afresh from now
+        if exc is None:
+            exc = MeetingException(series=series, original_date=original, kind="skip",
+                                   created_at=ctx.now)
+            ctx.session.add(exc)
+            what = f"{original:%a %d %b %Y}"
+        else:
+            assert exc.new_start is not None
+            what = f"{exc.new_start:%a %d %b %Y} (moved from {original:%a %d %b})"
+            exc.kind, exc.new_start = "skip", None
+        ctx.session.flush()
+        ctx.audit("skip", "meeting_series", series.id, group=group.slug,
+                  date=original.isoformat())
+        blocks: list[Block] = [text(f"The {group.name} meeting of {what} is cancelled.")]
+        nxt = upcoming(series, ctx.now)
+        if nxt:
+            blocks.append(text("Next meeting: ", *when_spans(nxt[0])))
+        return announce(ctx, group, Reply(), *blocks)
+
+    @reg.command(
+        "meeting", "move", "<group> <date> to <date> <HH:MM>",
+        "move one meeting (announced in the channel)", "chair and up",
+    )
+    def meeting_move(ctx: Ctx, args: Args) -> Reply:
+        group = take_group(ctx, args)
+        assert group is not None
+        rest = [w.lower() for w in args.remaining()]
+        if "to" not in rest:
+            raise UserError("Missing to <date> <HH:MM>.")
+        split = rest.index("to")
+        series = series_of(group)
+        today = series_today(ctx, series)
+        given_time = _take_time(args)
+        new_time = given_time or series.start_time
+        from_words = args.remaining()[:split]
+        to_words = args.remaining()[split + 1 :]
+        if not from_words:
+            raise UserError("Missing the <date> of the meeting to move.")
+        if not to_words and given_time is None:
+            raise UserError("Missing the new <date> and <HH:MM>.")
+        day = parse_date(from_words, today)
+        # "to 15:00" alone keeps the day and changes the hour
+        new_day = parse_date(to_words, today) if to_words else day
+        args.pos = len(args.tokens)
+        require_chair(ctx, group, "meeting move")
+        original = find_occurrence(ctx, series, day)
+        check_horizon(ctx, series, new_day)
+        new_start = dt.datetime.combine(new_day, new_time)
+        if _utc(place(new_start, series.timezone)) <= ctx.now:
+            raise UserError(f"{new_start:%a %d %b %Y %H:%M} is past.", show_usage=False)
+        clash = [
+            o for o in occurrences(
+                series, _utc(place(dt.datetime.combine(new_day, dt.time.min), series.timezone)),
+                _utc(place(dt.datetime.combine(new_day + dt.timedelta(days=1), dt.time.min),
+                           series.timezone)),
+            )
+            if o.original_date != original
+        ]
+        if clash:
+            raise UserError(
+                f"{group.slug} already meets on {new_day:%a %d %b %Y}: skip that one first.",
+                show_usage=False,
+            )
+        exc = exception_for(series, original)
+        back_home = new_start == dt.datetime.combine(original, series.start_time)
+        if back_home and exc is None:
+            raise UserError(
+                f"The {original:%a %d %b} meeting is already at {series.start_time:%H:%M}.",
+                show_usage=False,
+            )
+        series.next_reminder_at = ctx.now  # reminders are planned afresh from now
+        if back_home:
+            assert exc is not None
+            series.exceptions.remove(exc)  # the meeting is back where the rule puts it
+        elif exc is None:
+            ctx.session.add(MeetingException(
+                series=series, original_date=original, kind="move", new_start=new_start,
+                created_at=ctx.now,
+            ))
+        else:
+            exc.kind, exc.new_start = "move", new_start
+        ctx.session.flush()
+        ctx.audit("move", "meeting_series", series.id, group=group.slug,
+                  date=original.isoformat(), to=new_start.isoformat())
+        occ = Occurrence(_utc(place(new_start, series.timezone)), series.timezone, original,
+                         moved=not back_home)
+        now_on = "is back at its usual time, " if back_home else "is now on "
+        blocks: list[Block] = [text(
+            f"The {group.name} meeting of {original:%a %d %b %Y} {now_on}",
+            When(occ.start, occ.zone), ".",
+        )]
+        if series.link:
+            blocks.append(text("Join: ", Link(series.link)))
+        return announce(ctx, group, Reply(), *blocks)
+
+    @reg.command(
+        "meeting", "agenda", "[<group>] [<text...>]",
+        "add to, or show, the next meeting's agenda (with the group's open actions)",
+        "members add; anyone shows",
+    )
+    def meeting_agenda(ctx: Ctx, args: Args) -> Reply:
+        group = group_or_channel(ctx, take_group(ctx, args, optional=True))
+        item = args.rest_text(required=False)
+        if item:
+            item = check_length(item, TITLE_MAX, "agenda item")
+        series = series_of(group)
+        if item:
+            require_member(ctx, group, "meeting agenda")
+        occ = upcoming(series, ctx.now)
+        if not occ:
+            raise UserError(f"{group.slug} has no next meeting.", show_usage=False)
+        nxt = occ[0]
+        if item:
+            agenda = AgendaItem(group_id=group.id, occurrence_date=nxt.original_date,
+                                text=item, author_id=ctx.actor.id, created_at=ctx.now)
+            ctx.session.add(agenda)
+            ctx.session.flush()
+            ctx.audit("add_agenda", "agenda_item", agenda.id, group=group.slug,
+                      date=nxt.original_date.isoformat())
+            return Reply(private=False).say(
+                "Added to the agenda of the ", group.name, " meeting on ", When(nxt.start,
+                                                                                nxt.zone),
+                f": {item}",
+            )
+        reply = Reply()
+        reply.say(f"Agenda: {group.name}, ", *when_spans(nxt), style="heading")
+        items = list(ctx.session.scalars(
+            select(AgendaItem)
+            .where(AgendaItem.group_id == group.id,
+                   AgendaItem.occurrence_date == nxt.original_date)
+            .order_by(AgendaItem.id)
+        ))
+        if items:
+            for i, a in enumerate(items, 1):
+                spans: list[Span] = [f"{i}. {a.text}"]
+                if a.author is not None:
+                    spans += [" (", mention(a.author), ")"]
+                reply.add(Text(tuple(spans)))
+        else:
+            reply.say("Nothing on the agenda yet: meeting agenda <text...> adds an item.")
+        actions = open_actions(ctx, group)
+        if actions:
+            rows = []
+            for act in actions[:_SHOW_ACTIONS]:
+                who: list[Span] = []
+                for k, asg in enumerate(act.assignees):
+                    if k:
+                        who.append(", ")
+                    who.append(mention(asg.person))
+                rows.append((
+                    (f"A-{act.id}",), (act.title,), tuple(who) or ("-",),
+                    (Day(act.due),) if act.due else ("-",),
+                ))
+            reply.say("Open actions", style="heading")
+            reply.add(Table(("id", "action", "who", "due"), tuple(rows)))
+            if len(actions) > _SHOW_ACTIONS:
+                reply.say(f"... and more: action list {group.slug} shows them all.")
+        else:
+            reply.say("No open actions.")
+        return reply
+
+    @reg.command(
+        "meeting", "calendar", "[<group>]",
+        "an iCalendar (.ics) file of the series, with its skips and moves",
+    )
+    def meeting_calendar(ctx: Ctx, args: Args) -> Reply:
+        group = take_group(ctx, args, optional=True)
+        if group is None and not args.empty():
+            take_group(ctx, args)  # reports the unknown group
+        args.done()
+        group = group or ctx.channel_group
+        if group is not None:
+            series_list = [series_of(group)]
+            name, title = f"{group.slug}.ics", f"{group.name} meetings"
+        else:
+            series_list = [g.series for g in all_groups(ctx.session)
+                           if g.series is not None and g.archived_at is None]
+            if not series_list:
+                raise UserError("No meetings are scheduled yet.", show_usage=False)
+            name, title = "meetings.ics", "All group meetings"
+        body = ics.calendar(series_list, dtstamp=ctx.now, name=title)
+        reply = Reply()
+        reply.add(File(name, "text/calendar", body.encode("utf-8"), title))
+        reply.say(f"{title}: import the file into your calendar.")
+        return reply
