@@ -38,8 +38,8 @@ from sqlalchemy import select  # noqa: E402
 
 from bench.commands import NOW, ZONE, seed_store  # noqa: E402
 from bot.web import dashboard_response  # noqa: E402
+from handlers import reports  # noqa: E402
 from handlers.core.context import CoreSettings  # noqa: E402
-from handlers.reports import _commands as reports  # noqa: E402
 from handlers.secretariat._commands import ActionQuery  # noqa: E402
 from storage import kv  # noqa: E402
 from storage.db import make_engine, make_reader_factory, make_session_factory  # noqa: E402

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from handlers.reports import _commands as reports
+from handlers import reports
 from storage.models import Meeting
 from tests.support.dialog import Bot
 

@@ -13,9 +13,10 @@ import json
 
 import pytest
 
+from handlers import reports
 from handlers.core.directory import find_group
+from handlers.core.grammar import UserError
 from handlers.core.router import Incoming
-from handlers.reports import _commands as reports
 from tests.handlers.test_decisions import seed
 from tests.support.dialog import Bot
 
@@ -115,5 +116,5 @@ def test_an_open_meeting_is_exported_as_open(rec: Bot) -> None:
 
 
 def test_an_unknown_format_is_refused(rec: Bot) -> None:
-    with pytest.raises(reports.UserError, match="Unknown format 'xml'"):
+    with pytest.raises(UserError, match="Unknown format 'xml'"):
         export(rec, "meetings", "xml")

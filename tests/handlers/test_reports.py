@@ -15,8 +15,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.textrender import render_reply
+from handlers import reports
+from handlers.core.grammar import UserError
 from handlers.core.messages import File, Table, plain_spans
-from handlers.reports import _commands as reports
 from handlers.secretariat._commands import CSV_HEADER, ActionQuery, actions_csv
 from storage.models import Action, Decision, Group, Identity, KvState
 from tests.handlers.test_secretariat import seed
@@ -101,7 +102,7 @@ def test_markdown_export_escapes_cells(sec: Bot) -> None:
 
 
 def test_unknown_format_is_a_user_error(sec: Bot) -> None:
-    with pytest.raises(reports.UserError):
+    with pytest.raises(UserError):
         export(sec, "xlsx")
 
 

@@ -13,7 +13,7 @@ import recurring_ical_events
 from sqlalchemy import select
 
 from handlers.meetings._commands import occurrences
-from handlers.reports._commands import feed_path
+from handlers.reports import feed_path
 from storage.models import Group
 from tests.support.dialog import Bot
 from tests.web.conftest import fetch

@@ -17,7 +17,7 @@ from typing import IO
 
 import pytest
 
-from handlers.reports._commands import dashboard_path, feed_path, link_key, web_secret
+from handlers.reports import dashboard_path, feed_path, link_key, web_secret
 from storage.db import make_engine, make_session_factory
 from storage.models import Person
 from tests.slack.fake_slack import FakeSlack

@@ -1,0 +1,209 @@
+"""The secretariat's dashboard page: filters from the query string, the tables they
+select, every value escaped.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+from collections.abc import Sequence
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
+from sqlalchemy import Select, case, func, select
+from sqlalchemy.orm import Session, selectinload
+
+from handlers.core.context import CoreSettings, Ctx
+from handlers.core.messages import (
+    Day,
+    Table,
+    When,
+    plain_of,
+)
+from handlers.reports._html import html_page, html_table
+from handlers.reports._links import row_id
+from handlers.reports._monthly import DecisionLine, decision_text
+from handlers.secretariat import ActionQuery
+from storage.models import (
+    Action,
+    Decision,
+    DecisionTarget,
+    Group,
+    MeetingSeries,
+    Membership,
+    Person,
+)
+
+
+@dataclass(frozen=True)
+class DashboardFilters:
+    group: str = ""  # slug
+    person: int | None = None
+    project: str = ""
+    overdue: bool = False
+
+    def params(self) -> dict[str, str]:
+        out: dict[str, str] = {}
+        if self.group:
+            out["group"] = self.group
+        if self.person is not None:
+            out["person"] = str(self.person)
+        if self.project:
+            out["project"] = self.project
+        if self.overdue:
+            out["overdue"] = "1"
+        return out
+
+
+def parse_filters(query: dict[str, str]) -> DashboardFilters:
+    """GET parameters as typed; nonsense is ignored rather than refused (a page, not a
+    command)."""
+    person = query.get("person", "").strip()
+    return DashboardFilters(
+        group=query.get("group", "").strip().lower()[:64],
+        person=row_id(person),
+        project=query.get("project", "").strip()[:200],
+        overdue=query.get("overdue", "") in ("1", "on", "yes", "true"),
+    )
+
+
+def _options(name: str, label: str, choices: Sequence[tuple[str, str]], chosen: str) -> str:
+    opts = ['<option value="">all</option>'] + [
+        f'<option value="{html.escape(v, quote=True)}"'
+        f'{" selected" if v == chosen else ""}>{html.escape(text)}</option>'
+        for v, text in choices
+    ]
+    return (f'<label>{html.escape(label)}<select name="{name}">{"".join(opts)}</select>'
+            "</label>")
+
+
+def dashboard_html(ctx: Ctx, f: DashboardFilters, hidden: dict[str, str]) -> str:
+    """The page: groups with counts and next meeting, the filtered actions, recent decisions
+    with acknowledgement. ``hidden`` are the link's own parameters, carried by the form."""
+    from handlers.meetings import next_meeting
+    from handlers.secretariat import actions_table, known_projects
+
+    session, today = ctx.session, ctx.today
+    # series and their exceptions in two selects, not two per group
+    groups = list(session.scalars(
+        select(Group).order_by(Group.slug)
+        .options(selectinload(Group.series).selectinload(MeetingSeries.exceptions))))
+    by_slug = {g.slug: g for g in groups}
+    counts = dict(
+        (gid, (int(n), int(late or 0))) for gid, n, late in session.execute(
+            select(Action.group_id, func.count(),
+                   func.sum(case((Action.due < today, 1), else_=0)))
+            .where(Action.status == "open").group_by(Action.group_id)))
+    group_rows = []
+    for g in groups:
+        occ = next_meeting(ctx, g)
+        n_open, n_late = counts.get(g.id, (0, 0))
+        group_rows.append(((g.slug,), (g.name,), (str(n_open),), (str(n_late),),
+                           (When(occ.start, occ.zone),) if occ else ("none scheduled",)))
+    groups_table = Table(("group", "name", "open", "overdue", "next meeting"),
+                         tuple(group_rows))
+
+    q = ActionQuery(status="overdue" if f.overdue else "open")
+    problems: list[str] = []
+    if f.group:
+        q.group = by_slug.get(f.group)
+        if q.group is None:
+            problems.append(f"no group {f.group!r}")
+    if f.person is not None:
+        q.person = session.get(Person, f.person)
+        if q.person is None:
+            problems.append("no such person")
+    projects = known_projects(ctx)
+    if f.project:
+        q.project = projects.get(f.project.lower())
+        if q.project is None:
+            problems.append(f"no project {f.project!r}")
+    # the group counts above already hold the total of every filter without a person or
+    # project: no second count of the open actions
+    known: int | None = None
+    if q.person is None and q.project is None:
+        pick = 1 if f.overdue else 0
+        if q.group is not None:
+            known = counts.get(q.group.id, (0, 0))[pick]
+        else:
+            known = sum(c[pick] for c in counts.values())
+    table, total = (None, 0) if problems else actions_table(ctx, q, known)
+
+    people = [(str(pid), name) for pid, name in session.execute(
+        select(Person.id, Person.display_name)
+        .where(Person.id.in_(_assignee_ids()))
+        .order_by(func.lower(Person.display_name)))]
+    form = ['<form method="get" action="">']
+    form += [f'<input type="hidden" name="{html.escape(k, quote=True)}" '
+             f'value="{html.escape(v, quote=True)}">' for k, v in hidden.items()]
+    form.append(_options("group", "group", [(g.slug, g.slug) for g in groups], f.group))
+    form.append(_options("person", "person", people,
+                         str(f.person) if f.person is not None else ""))
+    form.append(_options("project", "project",
+                         sorted(((p, p) for p in projects.values()), key=lambda x: x[0].lower()),
+                         q.project or f.project))
+    form.append('<label>overdue only<input type="checkbox" name="overdue" value="1"'
+                f'{" checked" if f.overdue else ""}></label>')
+    form.append('<button type="submit">Filter</button>')
+    clear = html.escape("?" + urlencode(hidden), quote=True)
+    form.append(f'<a href="{clear}">clear</a></form>')
+
+    parts = [f"<h1>Taskbot dashboard</h1><p class=\"muted\">As of "
+             f"{html.escape(plain_of(When(ctx.now, ctx.settings.timezone)))}. "
+             "Read-only; reload for fresh figures.</p>",
+             "<h2>Groups</h2>", html_table(groups_table, numeric=(2, 3)),
+             f"<h2 id=\"actions\">{html.escape(q.describe().capitalize())}: "
+             f"<span id=\"total\">{total}</span></h2>", "".join(form)]
+    if problems:
+        parts.append(f"<p class=\"late\">Nothing matches: {html.escape('; '.join(problems))}."
+                     "</p>")
+    elif table is None:
+        parts.append("<p>None.</p>")
+    else:
+        parts.append(html_table(table))
+        if total > len(table.rows):
+            parts.append(f"<p class=\"muted\">and {total - len(table.rows)} more: "
+                         "narrow the filters, or export with <code>secretariat actions csv"
+                         "</code>.</p>")
+    parts.append("<h2>Recent decisions</h2>")
+    parts.append(_decisions_html(session, ctx.settings))
+    return html_page("Taskbot dashboard", "".join(parts))
+
+
+def _assignee_ids() -> Select[int]:
+    """Members of any group: the choices of the person filter (read from the memberships,
+    which stay small, rather than from every open action)."""
+    return select(Membership.person_id).distinct()
+
+
+DASHBOARD_DECISIONS = 20
+
+
+def _decisions_html(session: Session, settings: CoreSettings) -> str:
+    recent = list(session.execute(
+        select(Decision.id, Decision.text, Decision.created_at)
+        .order_by(Decision.created_at.desc(), Decision.id.desc()).limit(DASHBOARD_DECISIONS)))
+    if not recent:
+        return "<p>No decisions yet.</p>"
+    acks: dict[int, list[tuple[str, bool]]] = {}
+    for did, slug, acked in session.execute(
+        select(DecisionTarget.decision_id, Group.slug, DecisionTarget.acked_at)
+        .join(Group, Group.id == DecisionTarget.group_id)
+        .where(DecisionTarget.decision_id.in_([r.id for r in recent]))
+        .order_by(Group.slug)
+    ):
+        acks.setdefault(did, []).append((slug, acked is not None))
+    rows = []
+    for did, text, created in recent:
+        posted = created.replace(tzinfo=dt.UTC).astimezone(settings.zone).date()
+        line = DecisionLine(did, text, posted, acks.get(did, []))
+        ack = ", ".join(
+            f'<span class="{"ok" if ok else "late"}">{html.escape(slug)} '
+            f'{"acknowledged" if ok else "waiting"}</span>' for slug, ok in line.targets)
+        rows.append(f"<tr><td data-label=\"id\">D-{did}</td>"
+                    f"<td data-label=\"posted\">{html.escape(plain_of(Day(posted)))}</td>"
+                    f"<td data-label=\"decision\">{html.escape(decision_text(line))}</td>"
+                    f"<td data-label=\"acknowledgement\">{ack or '-'}</td></tr>")
+    return ("<table><thead><tr><th>id</th><th>posted</th><th>decision</th>"
+            "<th>acknowledgement</th></tr></thead><tbody>" + "".join(rows)
+            + "</tbody></table>")

@@ -1,0 +1,388 @@
+"""The Board's monthly report: each group's open and overdue work, the month's
+decisions and their acknowledgements, six months of history, as Markdown, HTML and a
+chart. matplotlib is imported only while a chart is drawn, so loading the core stays light.
+"""
+
+from __future__ import annotations
+
+import calendar as _calendar
+import datetime as dt
+import html
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import case, func, select
+from sqlalchemy.orm import Session, selectinload
+
+from handlers.core.context import CoreSettings, Ctx
+from handlers.core.grammar import UserError
+from handlers.core.messages import (
+    File,
+    Reply,
+    Span,
+    Table,
+)
+from handlers.reports._html import html_page, html_table, md_cell, md_table
+from storage.models import (
+    Action,
+    Decision,
+    DecisionTarget,
+    Group,
+    Meeting,
+    MeetingSeries,
+)
+
+HISTORY_MONTHS = 6
+_MONTHS = {name.lower(): i for i, name in enumerate(_calendar.month_name) if name}
+_MONTHS.update({name.lower(): i for i, name in enumerate(_calendar.month_abbr) if name})
+
+
+def parse_month(raw: str, today: dt.date) -> dt.date:
+    """``2026-10``, ``october``, ``oct 2026``, ``this month``, ``last month`` -> the first
+    day of that month. A bare month name is the latest one not after this month."""
+    text = " ".join(raw.lower().split())
+    if text in ("", "this month", "this"):
+        return today.replace(day=1)
+    if text in ("last month", "last", "previous"):
+        return (today.replace(day=1) - dt.timedelta(days=1)).replace(day=1)
+    m = re.fullmatch(r"(\d{4})-(\d{1,2})", text, re.ASCII)
+    if m and 1 <= int(m.group(2)) <= 12:
+        return dt.date(int(m.group(1)), int(m.group(2)), 1)
+    m = re.fullmatch(r"([a-z]+)\.?(?: (\d{4}))?", text, re.ASCII)
+    if m and m.group(1) in _MONTHS:
+        month = _MONTHS[m.group(1)]
+        if m.group(2):
+            return dt.date(int(m.group(2)), month, 1)
+        year = today.year if month <= today.month else today.year - 1
+        return dt.date(year, month, 1)
+    raise UserError(f"{raw!r} is not a month: use 2026-10, october, oct 2026 or last month.")
+
+
+def next_month(first: dt.date) -> dt.date:
+    return (first + dt.timedelta(days=32)).replace(day=1)
+
+
+def _utc_naive(day: dt.date, settings: CoreSettings) -> dt.datetime:
+    local = dt.datetime.combine(day, dt.time.min, tzinfo=settings.zone)
+    return local.astimezone(dt.UTC).replace(tzinfo=None)
+
+
+@dataclass
+class GroupMonth:
+    slug: str
+    name: str
+    open: int = 0
+    overdue: int = 0
+    done: int = 0
+    decisions: int = 0  # decisions of the month addressed to the group
+    acked: int = 0  # of those, acknowledged by the group (by now)
+    scheduled: int = 0  # occurrences of the series in the month (so far), moves included
+    held: int = 0  # meetings actually run (meeting start, then ended or closed by itself)
+    skipped: int = 0
+    moved: int = 0  # occurrences of the month moved to another day or time
+
+
+@dataclass
+class DecisionLine:
+    id: int
+    text: str
+    posted: dt.date
+    targets: list[tuple[str, bool]]  # (group slug, acknowledged)
+
+
+@dataclass
+class MonthlyReport:
+    month: dt.date  # first day
+    as_of: dt.datetime  # aware: the month's end, or now for the current month
+    groups: list[GroupMonth]
+    decisions: list[DecisionLine]
+    # (first day of month, {slug: (open, overdue)}) for the last HISTORY_MONTHS months
+    history: list[tuple[dt.date, dict[str, tuple[int, int]]]] = field(default_factory=list)
+    partial: bool = False  # the current month, to date
+
+    @property
+    def title(self) -> str:
+        return f"Monthly report, {self.month:%B %Y}"
+
+
+    def table(self) -> Table:
+        def row(g: GroupMonth) -> tuple[tuple[Span, ...], ...]:
+            return ((g.slug,), (str(g.open),), (str(g.overdue),), (str(g.done),),
+                    (f"{g.acked}/{g.decisions}",), (str(g.scheduled),), (str(g.held),),
+                    (str(g.skipped),), (str(g.moved),))
+
+        total = GroupMonth("total", "total")
+        for g in self.groups:
+            for attr in ("open", "overdue", "done", "decisions", "acked", "scheduled", "held",
+                         "skipped", "moved"):
+                setattr(total, attr, getattr(total, attr) + getattr(g, attr))
+        rows = (*(row(g) for g in self.groups), row(total))
+        return Table(("group", "open", "overdue", "done", "decisions acked",
+                      "meetings scheduled", "held", "skipped", "moved"), rows)
+
+
+def snapshots(session: Session, points: Sequence[tuple[dt.datetime, dt.date]]
+              ) -> list[dict[int | None, tuple[int, int]]]:
+    """Per point (an instant in naive UTC, the local date then): group id -> (open, overdue)
+    as they stood then. Read from creation and closing times: an action was open at ``at``
+    if it existed and was not yet closed (a due date changed later counts as it is now).
+
+    One pass over the actions for all points: each point is a pair of conditional sums.
+    """
+    if not points:
+        return []
+    first = min(at for at, _ in points)
+    last = max(at for at, _ in points)
+    columns: list[Any] = []
+    for at, day in points:
+        was_open = (Action.created_at < at) & (
+            (Action.status == "open") | (Action.closed_at >= at))
+        columns.append(func.sum(case((was_open, 1), else_=0)))
+        columns.append(func.sum(case((was_open & (Action.due < day), 1), else_=0)))
+    stmt = (
+        select(Action.group_id, *columns)
+        .where(Action.created_at < last,
+               (Action.status == "open") | (Action.closed_at >= first))
+        .group_by(Action.group_id)
+    )
+    out: list[dict[int | None, tuple[int, int]]] = [{} for _ in points]
+    for gid, *sums in session.execute(stmt):
+        for i in range(len(points)):
+            n, late = int(sums[2 * i] or 0), int(sums[2 * i + 1] or 0)
+            if n:
+                out[i][gid] = (n, late)
+    return out
+
+
+def _as_of(month: dt.date, settings: CoreSettings, now: dt.datetime) -> tuple[dt.datetime,
+                                                                             dt.date]:
+    """The report's instant (aware UTC) and local date: the month's end or now."""
+    end = dt.datetime.combine(next_month(month), dt.time.min, tzinfo=settings.zone)
+    end_utc = end.astimezone(dt.UTC)
+    if now < end_utc:
+        return now.astimezone(dt.UTC), now.astimezone(settings.zone).date()
+    return end_utc, next_month(month)
+
+
+def build_report(ctx: Ctx, month: dt.date) -> MonthlyReport:
+    """The numbers of one month, per group, and six months of open/overdue history."""
+    from handlers.meetings import occurrences
+
+    settings, session = ctx.settings, ctx.session
+    if month > ctx.today:
+        raise UserError(f"{month:%B %Y} has not started yet.", show_usage=False)
+    start = _utc_naive(month, settings)
+    end = _utc_naive(next_month(month), settings)
+    as_of, as_of_day = _as_of(month, settings, ctx.now)
+    groups = list(session.scalars(
+        select(Group).order_by(Group.id)
+        .options(selectinload(Group.series).selectinload(MeetingSeries.exceptions))))
+    by_id = {g.id: GroupMonth(g.slug, g.name) for g in groups}
+
+    first = month
+    for _ in range(HISTORY_MONTHS - 1):
+        first = (first - dt.timedelta(days=1)).replace(day=1)
+    months = [first]
+    while len(months) < HISTORY_MONTHS:
+        months.append(next_month(months[-1]))
+    points = [_as_of(m, settings, ctx.now) for m in months]
+    counts = snapshots(session, [(at.replace(tzinfo=None), day) for at, day in points])
+    history = [(m, {g.slug: c.get(g.id, (0, 0)) for g in groups})
+               for m, c in zip(months, counts, strict=True)]
+    assert points[-1] == (as_of, as_of_day)
+    for gid, (n_open, n_late) in counts[-1].items():
+        if gid in by_id:
+            by_id[gid].open, by_id[gid].overdue = n_open, n_late
+    for gid, n in session.execute(
+        select(Action.group_id, func.count())
+        .where(Action.status == "done", Action.closed_at >= start, Action.closed_at < end)
+        .group_by(Action.group_id)
+    ):
+        if gid in by_id:
+            by_id[gid].done = int(n)
+
+    decisions: dict[int, DecisionLine] = {}
+    for did, text, created, slug, gid, acked in session.execute(
+        select(Decision.id, Decision.text, Decision.created_at, Group.slug, Group.id,
+               DecisionTarget.acked_at)
+        .join(DecisionTarget, DecisionTarget.decision_id == Decision.id)
+        .join(Group, Group.id == DecisionTarget.group_id)
+        .where(Decision.created_at >= start, Decision.created_at < end)
+        .order_by(Decision.id, Group.slug)
+    ):
+        line = decisions.get(did)
+        if line is None:
+            posted = created.replace(tzinfo=dt.UTC).astimezone(settings.zone).date()
+            line = decisions[did] = DecisionLine(did, text, posted, [])
+        line.targets.append((slug, acked is not None))
+        by_id[gid].decisions += 1
+        by_id[gid].acked += acked is not None
+
+    month_start = start.replace(tzinfo=dt.UTC)
+    until = min(as_of, end.replace(tzinfo=dt.UTC))
+    for g in groups:
+        series = g.series
+        if series is None:
+            continue
+        by_id[g.id].scheduled = len(occurrences(series, month_start, until))
+        in_month = [e for e in series.exceptions if month <= e.original_date < next_month(month)]
+        by_id[g.id].skipped = sum(1 for e in in_month if e.kind == "skip")
+        by_id[g.id].moved = sum(1 for e in in_month if e.kind == "move")
+    # held: a meeting was run (started, and ended or closed by itself), not a calendar date
+    for gid, n in session.execute(
+        select(Meeting.group_id, func.count())
+        .where(Meeting.ended_at.is_not(None), Meeting.started_at >= start,
+               Meeting.started_at < until.astimezone(dt.UTC).replace(tzinfo=None))
+        .group_by(Meeting.group_id)
+    ):
+        if gid in by_id:
+            by_id[gid].held = int(n)
+
+    return MonthlyReport(month, as_of, [by_id[g.id] for g in groups],
+                         list(decisions.values()), history,
+                         partial=as_of < end.replace(tzinfo=dt.UTC))
+
+
+def decision_text(d: DecisionLine, limit: int = 120) -> str:
+    text = " ".join(d.text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _ack_line(d: DecisionLine) -> str:
+    return ", ".join(f"{slug} {'acknowledged' if ok else 'waiting'}" for slug, ok in d.targets)
+
+
+def _as_of_text(report: MonthlyReport, settings: CoreSettings) -> str:
+    if report.partial:
+        local = report.as_of.astimezone(settings.zone)
+        return f"{local:%d %b %Y %H:%M %Z} (month to date)"
+    return "the end of the month"
+
+
+def report_markdown(report: MonthlyReport, settings: CoreSettings,
+                    chart_name: str | None = None) -> str:
+    lines = [f"# {report.title}", "",
+             f"Open and overdue as of {_as_of_text(report, settings)}; "
+             "done, decisions and meetings within the month.", "",
+             md_table(report.table()), ""]
+    if chart_name:
+        lines += [f"![Open and overdue actions per group]({chart_name})", ""]
+    lines += ["## Decisions", ""]
+    if not report.decisions:
+        lines.append("No decisions this month.")
+    for d in report.decisions:
+        lines.append(f"- **D-{d.id}** ({d.posted:%d %b}) {md_cell(decision_text(d))} — "
+                     f"{_ack_line(d)}")
+    lines += ["", "## Six months", "", md_table(history_table(report)), ""]
+    return "\n".join(lines)
+
+
+def history_table(report: MonthlyReport) -> Table:
+    slugs = [g.slug for g in report.groups]
+    rows = tuple(
+        ((f"{first:%b %Y}",), *((f"{counts[s][0]} / {counts[s][1]}",) for s in slugs))
+        for first, counts in report.history
+    )
+    return Table(("month (open / overdue)", *slugs), rows)
+
+
+def report_html(report: MonthlyReport, settings: CoreSettings, png: bytes | None) -> str:
+    """One self-contained page: the chart is embedded, so the file can be mailed on."""
+    import base64
+
+    parts = [f"<h1>{html.escape(report.title)}</h1>",
+             f"<p class=\"muted\">Open and overdue as of "
+             f"{html.escape(_as_of_text(report, settings))}; done, decisions and meetings "
+             "within the month.</p>",
+             html_table(report.table())]
+    if png:
+        data = base64.b64encode(png).decode("ascii")
+        parts.append(f'<img alt="Open and overdue actions per group, last six months" '
+                     f'src="data:image/png;base64,{data}">')
+    parts.append("<h2>Decisions</h2>")
+    if not report.decisions:
+        parts.append("<p>No decisions this month.</p>")
+    else:
+        parts.append("<ul>" + "".join(
+            f"<li><b>D-{d.id}</b> ({d.posted:%d %b}) {html.escape(decision_text(d))} — "
+            + ", ".join(
+                f'<span class="{"ok" if ok else "late"}">{html.escape(slug)} '
+                f'{"acknowledged" if ok else "waiting"}</span>' for slug, ok in d.targets)
+            + "</li>" for d in report.decisions) + "</ul>")
+    parts += ["<h2>Six months</h2>", html_table(history_table(report))]
+    return html_page(report.title, "".join(parts))
+
+
+CHART_SIZE = (10.0, 5.0)  # inches
+CHART_DPI = 100
+
+
+def report_chart(report: MonthlyReport) -> bytes:
+    """A PNG: open (solid) and overdue (dashed) actions per group, one colour per group,
+    over the last six months. Agg backend, no display needed."""
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=CHART_SIZE, dpi=CHART_DPI)
+    ax = fig.add_subplot()
+    labels = [f"{first:%b %Y}" for first, _ in report.history]
+    xs = list(range(len(labels)))
+    colors = [f"C{i % 10}" for i in range(len(report.groups))]
+    for g, color in zip(report.groups, colors, strict=True):
+        opens = [counts.get(g.slug, (0, 0))[0] for _, counts in report.history]
+        lates = [counts.get(g.slug, (0, 0))[1] for _, counts in report.history]
+        ax.plot(xs, opens, color=color, marker="o", label=f"{g.slug} open")
+        ax.plot(xs, lates, color=color, marker="x", linestyle="--", label=f"{g.slug} overdue")
+    ax.set_xticks(xs, labels)
+    ax.set_ylabel("actions")
+    ax.set_ylim(bottom=0)
+    ax.set_title("Open (solid) and overdue (dashed) actions per group")
+    ax.grid(True, alpha=0.3)
+    if report.groups:
+        ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize="small")
+    fig.subplots_adjust(left=0.07, right=0.78, bottom=0.1, top=0.92)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=CHART_DPI)
+    return buf.getvalue()
+
+
+def png_size(data: bytes) -> tuple[int, int]:
+    """(width, height) from a PNG's IHDR; ValueError when it is not a PNG."""
+    if data[:8] != b"\x89PNG\r\n\x1a\n" or data[12:16] != b"IHDR":
+        raise ValueError("not a PNG")
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+
+
+def report_files(ctx: Ctx, report: MonthlyReport) -> list[File]:
+    """The chart, and the report as Markdown and as a self-contained HTML page."""
+    stem = f"report-{report.month:%Y-%m}"
+    png = report_chart(report)
+    md = report_markdown(report, ctx.settings, chart_name=f"{stem}.png")
+    page = report_html(report, ctx.settings, png)
+    return [
+        File(f"{stem}.png", "image/png", png, title=f"{report.title}: open and overdue"),
+        File(f"{stem}.md", "text/markdown", md.encode("utf-8"), title=report.title),
+        File(f"{stem}.html", "text/html", page.encode("utf-8"), title=report.title),
+    ]
+
+
+def report_reply(ctx: Ctx, report: MonthlyReport) -> Reply:
+    reply = Reply(private=False)
+    reply.say(report.title, style="heading")
+    reply.say(f"Open and overdue as of {_as_of_text(report, ctx.settings)};"
+              " done, decisions and meetings within the month.")
+    reply.add(report.table())
+    waiting = [d for d in report.decisions if not all(ok for _, ok in d.targets)]
+    if report.decisions:
+        reply.say(f"{len(report.decisions)} decisions this month, {len(waiting)} waiting for "
+                  "acknowledgement" + (": " + "; ".join(
+                      f"D-{d.id} ({', '.join(s for s, ok in d.targets if not ok)})"
+                      for d in waiting) if waiting else "."))
+    reply.add(*report_files(ctx, report))
+    return reply
