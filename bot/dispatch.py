@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
+from collections.abc import Sequence
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -45,7 +46,7 @@ class Dispatcher:
         return DeliveryEngine(self.sessions, self.settings, self.senders, kinds=self.kinds,
                               sleep=time.sleep, lease=self.lease)
 
-    def deliver(self, keys: list[str]) -> list[str]:
+    def deliver(self, keys: Sequence[str]) -> list[str]:
         """Send the outbox rows ``keys`` now.
 
         Returns one line per channel that could not be reached, for the caller to show,

@@ -11,7 +11,7 @@ import contextlib
 import getpass
 import os
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
@@ -170,7 +170,7 @@ class Shell:
     # sends a command's posts (their outbox keys) at once, returning what could not be
     # sent; the shell's own channels are printed by the sender registered for them. Without
     # it (a Shell built on a bare router) posts are only printed.
-    deliver: Callable[[list[str]], list[str]] | None = None
+    deliver: Callable[[Sequence[str]], list[str]] | None = None
 
     def write(self, text: str) -> None:
         if text:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from handlers.core.messages import Block, Buttons, File, Post, Reply, Table, Text, plain_spans
 
 MAX_CELL = 60
@@ -48,7 +50,7 @@ def render_block(block: Block) -> str:
     return f"[file {block.name}, {len(block.content)} bytes]"
 
 
-def render_blocks(blocks: list[Block]) -> str:
+def render_blocks(blocks: Sequence[Block]) -> str:
     return "\n".join(render_block(b) for b in blocks)
 
 

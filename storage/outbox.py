@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -79,7 +79,7 @@ def new_token() -> str:
 
 def claim(
     session: Session, now: dt.datetime, lease: dt.timedelta, limit: int, platforms: list[str],
-    token: str, keys: list[str] | None = None,
+    token: str, keys: Sequence[str] | None = None,
 ) -> list[Outbox]:
     """Take up to ``limit`` due rows under ``token``: pending ones whose retry time has
     come, and sending ones whose lease ran out (their process died or took too long).

@@ -311,8 +311,7 @@ class SlackAdapter:
                 # senders block on their platform's HTTP (and wait out a 429): not on the
                 # core's pool, where that would hold up everyone's commands
                 problems = await asyncio.to_thread(self.dispatcher.deliver, reply.queued)
-                for problem in problems:
-                    reply.blocks.append(Text((problem,)))
+                reply = reply.add(*(Text((problem,)) for problem in problems))
             await self.answer(reply, origin, rendered)
         except Exception:
             log.exception("slack: answering %r failed", line[:80])

@@ -79,10 +79,10 @@ async def handle_message(adapter: SlackAdapter, event: dict[str, Any],
             try:
                 await adapter.client.reactions_add(channel=channel, name=ACK_REACTION,
                                                    timestamp=ts)
-                reply.blocks = []  # the reaction is the acknowledgement
+                reply = reply.but(blocks=())  # the reaction is the acknowledgement
             except Exception as err:  # no reactions:write: the ephemeral text instead
                 log.info("slack: no reaction for a capture (%s); answering in text", err)
-        reply.blocks.extend(Text((p,)) for p in problems)
+        reply = reply.add(*(Text((p,)) for p in problems))
         if not reply.blocks:
             return
         await adapter.answer(reply, Origin(user, channel))

@@ -689,8 +689,8 @@ def _done_list(
     if not rows:
         return reply.say(f"No done actions {scope}.")
     shown, total = _first_and_total(ctx, rows, where, LIST_LIMIT)
-    reply.say(f"Done actions {scope}: {total}", style="heading")
-    reply.add(Table(
+    reply = reply.say(f"Done actions {scope}: {total}", style="heading")
+    reply = reply.add(Table(
         ("id", "title", "assignees", "group", "done"),
         tuple(
             (
@@ -703,8 +703,8 @@ def _done_list(
         ),
     ))
     if total > len(shown):
-        reply.say(f"…and {total - len(shown)} more. Narrow it down: "
-                  "action list mine|<@user>|<group> done since <date>.")
+        reply = reply.say(f"…and {total - len(shown)} more. Narrow it down: "
+                          "action list mine|<@user>|<group> done since <date>.")
     return reply
 
 
@@ -730,14 +730,14 @@ def open_list(ctx: Ctx, *, group_id: int | None, person_id: int | None, scope: s
         total = count_open_actions(
             ctx.session, group_id=group_id, person_id=person_id, overdue_before=before
         )
-    reply.say(f"{kind.capitalize()} {scope}: {total}", style="heading")
+    reply = reply.say(f"{kind.capitalize()} {scope}: {total}", style="heading")
     today = ctx.today
-    reply.add(Table(ACTION_HEADERS, tuple(list_row(r, who, today) for r, who in shown)))
+    reply = reply.add(Table(ACTION_HEADERS, tuple(list_row(r, who, today) for r, who in shown)))
     buttons = done_buttons(ctx, shown)
     if buttons is not None:
-        reply.add(buttons)
+        reply = reply.add(buttons)
     if total > len(shown):
-        reply.say(
+        reply = reply.say(
             f"…and {total - len(shown)} more. Narrow it down: "
             "action list mine|<@user>|<group> [overdue]."
         )
@@ -821,31 +821,31 @@ def register(reg: Registry) -> None:
         action = get_action(ctx.session, args.next("<id>"))
         args.done()
         reply = Reply()
-        reply.say(f"{action_label(action)}: {action.title}", style="heading")
+        reply = reply.say(f"{action_label(action)}: {action.title}", style="heading")
         status: list[Span] = [status_marker(action, ctx.today)]
         if action.closed_at is not None:
             status += [" on ", _when(ctx, action.closed_at)]
-        reply.say("Status: ", *status)
+        reply = reply.say("Status: ", *status)
         group = action.group
-        reply.say("Group: ", f"{group.name} ({group.slug})" if group else "none")
-        reply.say("Assigned to: ", *people_spans(assignees_of(action), "nobody"))
-        reply.say("Due: ", *((Day(action.due),) if action.due else ("no due date",)))
+        reply = reply.say("Group: ", f"{group.name} ({group.slug})" if group else "none")
+        reply = reply.say("Assigned to: ", *people_spans(assignees_of(action), "nobody"))
+        reply = reply.say("Due: ", *((Day(action.due),) if action.due else ("no due date",)))
         author: tuple[Span, ...] = (mention(action.author),) if action.author else ("unknown",)
-        reply.say("Added by ", *author, " on ", _when(ctx, action.created_at))
+        reply = reply.say("Added by ", *author, " on ", _when(ctx, action.created_at))
         if action.decision is not None:
             text = action.decision.text
             short = text if len(text) <= 80 else text[:79] + "…"
-            reply.say(f"Decision: D-{action.decision.id}: {short}")
+            reply = reply.say(f"Decision: D-{action.decision.id}: {short}")
         if action.meeting_date is not None:
-            reply.say("Meeting: ", Day(action.meeting_date))
+            reply = reply.say("Meeting: ", Day(action.meeting_date))
         if action.notes:
-            reply.say("Notes", style="heading")
+            reply = reply.say("Notes", style="heading")
             for note in action.notes:
                 who: tuple[Span, ...] = (mention(note.author),) if note.author else ("someone",)
-                reply.say(_when(ctx, note.created_at), " ", *who, f": {note.text}")
+                reply = reply.say(_when(ctx, note.created_at), " ", *who, f": {note.text}")
         if action.events:
-            reply.say("History", style="heading")
-            reply.add(
+            reply = reply.say("History", style="heading")
+            reply = reply.add(
                 Table(
                     ("when", "who", "what"),
                     tuple(
@@ -997,11 +997,11 @@ def register(reg: Registry) -> None:
         if not found:
             return reply.say(f"No actions {scope} match {said}.")
         shown, total = _first_and_total(ctx, found, where, FIND_LIMIT)
-        reply.say(f"Actions {scope} matching {said}: {total}", style="heading")
-        reply.add(Table(ACTION_HEADERS, tuple(action_row(a, ctx.today) for a in shown)))
+        reply = reply.say(f"Actions {scope} matching {said}: {total}", style="heading")
+        reply = reply.add(Table(ACTION_HEADERS, tuple(action_row(a, ctx.today) for a in shown)))
         if total > len(shown):
-            reply.say(f"…and {total - len(shown)} more (open first, then the newest). "
-                      "Add a word to narrow it down.")
+            reply = reply.say(f"…and {total - len(shown)} more (open first, then the newest). "
+                              "Add a word to narrow it down.")
         return reply
 
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 
@@ -111,20 +112,31 @@ class ChannelRef:
         return None
 
 
-@dataclass
+@dataclass(frozen=True)
 class Post:
     """A message for every channel bound to a group, outside the reply to the caller."""
 
     group_slug: str
     group_name: str
-    channels: list[ChannelRef]
-    blocks: list[Block]
+    channels: Sequence[ChannelRef]
+    blocks: Sequence[Block]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "channels", tuple(self.channels))
+        object.__setattr__(self, "blocks", tuple(self.blocks))
 
 
-@dataclass
+@dataclass(frozen=True)
 class Reply:
-    blocks: list[Block] = field(default_factory=list)
-    posts: list[Post] = field(default_factory=list)
+    """What a command answers: immutable, so what the router committed (its posts, the
+    keys it queued) is what every adapter renders; each builder returns a new reply.
+
+    A call whose result is dropped (``reply.say(...)`` as a statement) would lose its
+    text, so ``tests/handlers/test_reply_model.py`` reads the code for one.
+    """
+
+    blocks: Sequence[Block] = ()
+    posts: Sequence[Post] = ()
     # True: only the person who typed the command sees it (Slack ephemeral).
     private: bool = True
     error: bool = False
@@ -137,15 +149,32 @@ class Reply:
     duplicate: bool = False
     # the outbox keys the router wrote for ``posts`` in the command's own transaction: the
     # adapter sends them at once (DeliveryEngine.deliver), any later tick if it could not
-    queued: list[str] = field(default_factory=list)
+    queued: Sequence[str] = ()
+
+    def __post_init__(self) -> None:
+        for name in ("blocks", "posts", "queued"):
+            object.__setattr__(self, name, tuple(getattr(self, name)))
 
     def add(self, *blocks: Block) -> Reply:
-        self.blocks.extend(blocks)
-        return self
+        return replace(self, blocks=(*self.blocks, *blocks))
 
     def say(self, *spans: Span, style: str = "plain") -> Reply:
-        self.blocks.append(Text(tuple(spans), style))
-        return self
+        return self.add(Text(tuple(spans), style))
+
+    def post(self, *posts: Post) -> Reply:
+        return replace(self, posts=(*self.posts, *posts))
+
+    def but(self, *, blocks: Sequence[Block] | None = None, private: bool | None = None,
+            queued: Sequence[str] | None = None, duplicate: bool | None = None) -> Reply:
+        """The same reply with some of its parts changed (what the router and adapters
+        may change: the text shown, who sees it, the keys queued, a replay)."""
+        return replace(
+            self,
+            blocks=self.blocks if blocks is None else tuple(blocks),
+            private=self.private if private is None else private,
+            queued=self.queued if queued is None else tuple(queued),
+            duplicate=self.duplicate if duplicate is None else duplicate,
+        )
 
     @property
     def confidential(self) -> bool:

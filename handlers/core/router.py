@@ -154,18 +154,18 @@ class Registry:
     def help(self, args: list[str], prefix: str) -> Reply:
         reply = Reply()
         if not args:
-            reply.say("Taskbot commands", style="heading")
+            reply = reply.say("Taskbot commands", style="heading")
             rows = []
             for noun, summary in self.nouns.items():
                 rows.append(((f"{prefix}{noun}",), (summary,)))
-            reply.add(Table(("command", "what it does"), tuple(rows)))
-            reply.say(f"{prefix}help <command> shows a command's usage.")
+            reply = reply.add(Table(("command", "what it does"), tuple(rows)))
+            reply = reply.say(f"{prefix}help <command> shows a command's usage.")
             return reply
         noun = args[0].lower()
         if noun == "help":
-            reply.say(f"{prefix}help: shows the commands and their usage", style="heading")
-            reply.add(text(f"{prefix}{HELP_USAGE}", style="code"))
-            reply.say("Lists the commands, or shows the usage of one command. Anyone.")
+            reply = reply.say(f"{prefix}help: shows the commands and their usage", style="heading")
+            reply = reply.add(text(f"{prefix}{HELP_USAGE}", style="code"))
+            reply = reply.say("Lists the commands, or shows the usage of one command. Anyone.")
             return reply
         if noun not in self.commands:
             raise UserError(f"No command {args[0]!r}. Commands: {', '.join(self.nouns)}.")
@@ -175,8 +175,8 @@ class Registry:
             cmds = [c for c in cmds if c.verb == verb]
             if not cmds:
                 raise UserError(f"{noun} has no subcommand {args[1]!r}.")
-        reply.say(f"{prefix}{noun}: {self.nouns.get(noun, '')}", style="heading")
-        reply.add(
+        reply = reply.say(f"{prefix}{noun}: {self.nouns.get(noun, '')}", style="heading")
+        reply = reply.add(
             Table(
                 ("usage", "what", "who"),
                 tuple(((f"{prefix}{c.line}",), (c.summary,), (c.who,)) for c in cmds),
@@ -191,9 +191,9 @@ class _Retry(Exception):
 
 def error_reply(message: str, usage: str | None) -> Reply:
     reply = Reply(error=True, private=True)
-    reply.add(text(message))
+    reply = reply.add(text(message))
     if usage:
-        reply.add(text(usage, style="code"))
+        reply = reply.add(text(usage, style="code"))
     return reply
 
 
@@ -368,7 +368,7 @@ class Router:
                 actor = ensure_person(session, msg.platform, msg.user_id, msg.user_name)
                 reply = work(self._ctx(session, actor, msg, now))
                 if reply is not None and reply.posts and not reply.error:
-                    reply.queued = queue_posts(session, reply.posts, now, msg.once)
+                    reply = reply.but(queued=queue_posts(session, reply.posts, now, msg.once))
                 # the key that this run happened, written last: committed with the work
                 # it guards, and a command that only reads takes no write lock before it
                 if msg.once is not None and not kv.claim(session, msg.once):

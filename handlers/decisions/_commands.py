@@ -215,21 +215,22 @@ def decision_blocks(ctx: Ctx, decision: Decision) -> list[Block]:
     ]
 
 
-def fan_out(ctx: Ctx, decision: Decision, blocks: list[Block], reply: Reply) -> list[str]:
-    """Post ``blocks`` to the channels of each target group and of the BoC, the groups a
-    decision is posted to; returns the slugs of those with no channel linked."""
+def fan_out(ctx: Ctx, decision: Decision, blocks: list[Block]) -> tuple[list[Post], list[str]]:
+    """The posts of ``blocks`` to the channels of each target group and of the BoC, the
+    groups a decision is posted to, and the slugs of those with no channel linked."""
     recipients = [t.group for t in decision.targets]
     boc = boc_group(ctx)
     if boc is not None and boc not in recipients:
         recipients.append(boc)
+    posts: list[Post] = []
     unlinked: list[str] = []
     for g in recipients:
         chans = channels_of(g)
         if chans:
-            reply.posts.append(Post(g.slug, g.name, chans, list(blocks)))
+            posts.append(Post(g.slug, g.name, chans, blocks))
         else:
             unlinked.append(g.slug)
-    return unlinked
+    return posts, unlinked
 
 
 def change_decision(ctx: Ctx, args: Args, kind: str) -> Reply:
@@ -272,11 +273,12 @@ def change_decision(ctx: Ctx, args: Args, kind: str) -> Reply:
                    text("Reason: ", body),
                    text("Revoked by ", mention(ctx.actor), ": it no longer needs carrying "
                         "out or acknowledging. Its record and linked actions are kept.")]
-    unlinked = fan_out(ctx, decision, blocks, reply)
-    reply.say(f"{'Amended' if kind == 'amend' else 'Revoked'} {label}; posted where it was "
-              "posted.")
+    posts, unlinked = fan_out(ctx, decision, blocks)
+    reply = reply.post(*posts).say(
+        f"{'Amended' if kind == 'amend' else 'Revoked'} {label}; posted where it was posted.")
     if unlinked:
-        reply.say(f"Not posted to {', '.join(unlinked)}: no channel linked (tg link binds one).")
+        reply = reply.say(
+            f"Not posted to {', '.join(unlinked)}: no channel linked (tg link binds one).")
     return reply
 
 
@@ -347,7 +349,7 @@ def register_of(ctx: Ctx, group: Group | None, scope: str, since: dt.date | None
     )
     heading = f"Decisions for {scope}" + (f" since {since.isoformat()}" if since else "")
     reply = Reply()
-    reply.say(heading, style="heading")
+    reply = reply.say(heading, style="heading")
     if not decisions:
         return reply.say("No decisions" + (" in that period." if since else " yet."))
     counts = linked_action_counts(ctx, [d.id for d in decisions])
@@ -366,11 +368,11 @@ def register_of(ctx: Ctx, group: Group | None, scope: str, since: dt.date | None
                 (f"{open_n} open / {all_n}" if all_n else "none",),
             )
         )
-    reply.add(
+    reply = reply.add(
         Table(("id", "date", "decision", "targets", "acknowledged", "actions"), tuple(rows))
     )
     if total > len(decisions):
-        reply.say(
+        reply = reply.say(
             f"and {total - len(decisions)} more; add `since <date>` or a group to narrow."
         )
     return reply
@@ -402,12 +404,12 @@ def register(reg: Registry) -> None:
         label = decision_label(decision.id)
         slugs = [g.slug for g in targets]
 
-        reply = Reply(private=False)
-        unlinked = fan_out(ctx, decision, decision_blocks(ctx, decision), reply)
-        reply.say(f"Recorded decision {label} for {', '.join(slugs)}.")
-        reply.say(body, style="quote")
+        posts, unlinked = fan_out(ctx, decision, decision_blocks(ctx, decision))
+        reply = Reply(private=False, posts=posts)
+        reply = reply.say(f"Recorded decision {label} for {', '.join(slugs)}.")
+        reply = reply.say(body, style="quote")
         if unlinked:
-            reply.say(
+            reply = reply.say(
                 f"Not posted to {', '.join(unlinked)}: no channel linked "
                 "(tg link binds one)."
             )
@@ -468,13 +470,13 @@ def register(reg: Registry) -> None:
         label = decision_label(decision.id)
         zone = ctx.settings.timezone
         reply = Reply()
-        reply.say(f"Decision {label}", style="heading")
-        reply.say(decision.text, style="quote")
+        reply = reply.say(f"Decision {label}", style="heading")
+        reply = reply.say(decision.text, style="quote")
         author: tuple[Span, ...] = (mention(decision.author),) if decision.author else ("unknown",)
-        reply.say("Posted by ", *author, " on ", When(decision.created_at, zone))
+        reply = reply.say("Posted by ", *author, " on ", When(decision.created_at, zone))
         if decision.revoked_at is not None:
-            reply.say("Revoked on ", When(decision.revoked_at, zone),
-                      ": it no longer needs carrying out or acknowledging.")
+            reply = reply.say("Revoked on ", When(decision.revoked_at, zone),
+                              ": it no longer needs carrying out or acknowledging.")
         if decision.events:
             rows_h = []
             for e in decision.events:
@@ -483,8 +485,8 @@ def register(reg: Registry) -> None:
                           else f"reason: {preview(e.text, 120)}")
                 rows_h.append(((When(e.at, zone),), who_h,
                                ("amended" if e.kind == "amend" else "revoked",), (detail,)))
-            reply.say("History", style="heading")
-            reply.add(Table(("when", "by", "change", "detail"), tuple(rows_h)))
+            reply = reply.say("History", style="heading")
+            reply = reply.add(Table(("when", "by", "change", "detail"), tuple(rows_h)))
         ack_rows = []
         for t in decision.targets:
             by: tuple[Span, ...]
@@ -494,8 +496,8 @@ def register(reg: Registry) -> None:
                 by = (mention(t.acked_by),) if t.acked_by else ("someone (left)",)
             when: tuple[Span, ...] = (When(t.acked_at, zone),) if t.acked_at else ("-",)
             ack_rows.append(((t.group.slug,), by, when))
-        reply.say(f"Acknowledgement: {ack_summary(decision.targets)}")
-        reply.add(Table(("group", "acknowledged by", "when"), tuple(ack_rows)))
+        reply = reply.say(f"Acknowledgement: {ack_summary(decision.targets)}")
+        reply = reply.add(Table(("group", "acknowledged by", "when"), tuple(ack_rows)))
         actions = list(
             ctx.session.scalars(
                 select(Action)
@@ -508,8 +510,8 @@ def register(reg: Registry) -> None:
             )
         )
         if not actions:
-            reply.say(f"No linked actions. Link one with `decision link {label} <action-id>`.")
-            return reply
+            return reply.say(
+                f"No linked actions. Link one with `decision link {label} <action-id>`.")
         rows = []
         for a in actions:
             who = _join_spans([(mention(x.person),) for x in a.assignees]) or ("-",)
@@ -526,9 +528,8 @@ def register(reg: Registry) -> None:
                     (status,),
                 )
             )
-        reply.say("Linked actions", style="heading")
-        reply.add(Table(("action", "group", "title", "assignees", "due", "status"), tuple(rows)))
-        return reply
+        return reply.say("Linked actions", style="heading").add(
+            Table(("action", "group", "title", "assignees", "due", "status"), tuple(rows)))
 
     @reg.command(
         "decision", "ack", "<id> [<group>]",
@@ -578,7 +579,7 @@ def register(reg: Registry) -> None:
             for t in chosen:
                 who: tuple[Span, ...] = (mention(t.acked_by),) if t.acked_by else ("someone",)
                 assert t.acked_at is not None
-                reply.say(
+                reply = reply.say(
                     f"{label} was already acknowledged for {t.group.slug} by ", *who, " on ",
                     When(t.acked_at, ctx.settings.timezone), ".",
                 )
@@ -591,11 +592,11 @@ def register(reg: Registry) -> None:
         slugs = ", ".join(t.group.slug for t in fresh)
         summary = ack_summary(decision.targets)
         reply = Reply(private=False)
-        reply.say(mention(ctx.actor), f" acknowledged {label} for {slugs} ({summary}).")
+        reply = reply.say(mention(ctx.actor), f" acknowledged {label} for {slugs} ({summary}).")
         boc = boc_group(ctx)
         if boc is not None and boc.channels and (ctx.channel_group is None
                                                  or ctx.channel_group.id != boc.id):
-            reply.posts.append(
+            reply = reply.post(
                 Post(
                     boc.slug, boc.name, channels_of(boc),
                     [text(f"{slugs} acknowledged {label} ({summary}): ",

@@ -19,7 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -159,7 +159,7 @@ class DeliveryEngine:
         self._drain(now, result, None)
         return result
 
-    def deliver(self, keys: list[str], now: dt.datetime | None = None) -> TickResult:
+    def deliver(self, keys: Sequence[str], now: dt.datetime | None = None) -> TickResult:
         """Send these rows now (a command's posts, just committed), as a tick would: rows
         another ticker holds, or for a platform this process lacks, are left to it."""
         result = TickResult()
@@ -167,7 +167,7 @@ class DeliveryEngine:
             self._drain(now or self.settings.clock(), result, keys)
         return result
 
-    def _drain(self, now: dt.datetime, result: TickResult, keys: list[str] | None) -> None:
+    def _drain(self, now: dt.datetime, result: TickResult, keys: Sequence[str] | None) -> None:
         # a channel whose send was put off keeps its later rows back too, so that each
         # channel sees its messages in order
         blocked: dict[ChannelRef, dt.datetime] = {}
@@ -207,7 +207,7 @@ class DeliveryEngine:
                                untried=True)
 
     def _claim(self, now: dt.datetime, result: TickResult,
-               keys: list[str] | None = None) -> Claim:
+               keys: Sequence[str] | None = None) -> Claim:
         out: list[Claimed] = []
         token = outbox.new_token()
         started, started_mono = self.settings.clock(), self.monotonic()

@@ -165,9 +165,9 @@ def set_join(ctx: Ctx, group: Group, raw: str) -> Reply:
                                      f"{JOIN_WORDS[value]}.")
     pending = _pending(ctx, group)
     if value != "request" and pending:
-        reply.say(f"{len(pending)} pending request{'s' if len(pending) != 1 else ''} "
-                  f"stay{'s' if len(pending) == 1 else ''}: tg requests {group.slug} lists "
-                  "them, tg approve or tg deny settles each.")
+        reply = reply.say(f"{len(pending)} pending request{'s' if len(pending) != 1 else ''} "
+                          f"stay{'s' if len(pending) == 1 else ''}: tg requests {group.slug} lists "
+                          "them, tg approve or tg deny settles each.")
     return reply
 
 
@@ -216,17 +216,17 @@ def request_to_join(ctx: Ctx, group: Group) -> Reply:
     rules = ctx.settings.mentions
     refs = [ref for ref in (direct_ref(p, rules) for p in heads) if ref is not None]
     if refs:
-        reply.posts.append(Post(group.slug, group.name, refs, notice))
-        reply.say(f"Asked to join {group.slug}: its chair{'s' if len(heads) != 1 else ''} ",
-                  *_join_mentions(heads), " will approve or decline. "
-                  "tg leave withdraws the request.")
+        reply = reply.post(Post(group.slug, group.name, refs, notice))
+        reply = reply.say(f"Asked to join {group.slug}: its chair{'s' if len(heads) != 1 else ''} ",
+                          *_join_mentions(heads), " will approve or decline. "
+                          "tg leave withdraws the request.")
         return reply
     channels = [ChannelRef(c.platform, c.channel_id) for c in group.channels]
     if channels:
-        reply.posts.append(Post(group.slug, group.name, channels, notice))
-    reply.say(f"Asked to join {group.slug}. It has no chair yet, so the secretariat or an "
-              "admin will approve or decline (tg requests lists it). "
-              "tg leave withdraws the request.")
+        reply = reply.post(Post(group.slug, group.name, channels, notice))
+    reply = reply.say(f"Asked to join {group.slug}. It has no chair yet, so the secretariat or an "
+                      "admin will approve or decline (tg requests lists it). "
+                      "tg leave withdraws the request.")
     return reply
 
 
@@ -263,11 +263,12 @@ def _request_named(ctx: Ctx, args: Args, what: str) -> tuple[Group, Person, Join
     return group, person, req
 
 
-def _tell(ctx: Ctx, reply: Reply, group: Group, person: Person, blocks: list[Block]) -> None:
-    """A direct message to ``person`` about their request."""
+def _tell(ctx: Ctx, reply: Reply, group: Group, person: Person, blocks: list[Block]) -> Reply:
+    """``reply`` with a direct message to ``person`` about their request."""
     ref = direct_ref(person, ctx.settings.mentions)
-    if ref is not None:
-        reply.posts.append(Post(group.slug, group.name, [ref], list(blocks)))
+    if ref is None:
+        return reply
+    return reply.post(Post(group.slug, group.name, [ref], blocks))
 
 
 def register(reg: Registry) -> None:
@@ -304,10 +305,10 @@ def register(reg: Registry) -> None:
             return reply.say("No groups yet. An admin can create one with tg create.")
         headers = ("group", "name", "channels", "chair", "members", "next meeting", "open")
         if rows:
-            reply.add(Table(headers, tuple(rows)))
+            reply = reply.add(Table(headers, tuple(rows)))
         if hidden:
-            reply.say(f"{hidden} archived group{'s' if hidden != 1 else ''} not shown: "
-                      f"tg list all shows {'them' if hidden != 1 else 'it'}.")
+            reply = reply.say(f"{hidden} archived group{'s' if hidden != 1 else ''} not shown: "
+                              f"tg list all shows {'them' if hidden != 1 else 'it'}.")
         return reply
 
     @reg.command("tg", "show", "[<group>]", "one group in full")
@@ -315,34 +316,34 @@ def register(reg: Registry) -> None:
         group = group_or_channel(ctx, optional_group(ctx, args))
         args.done()
         reply = Reply()
-        reply.say(f"{group.name} ({group.slug})", style="heading")
+        reply = reply.say(f"{group.name} ({group.slug})", style="heading")
         if group.mandate:
-            reply.say(group.mandate, style="quote")
-        reply.say(
+            reply = reply.say(group.mandate, style="quote")
+        reply = reply.say(
             "Channels: ", ", ".join(channel_label(c) for c in group.channels) or "none linked"
         )
         if group.archived_at is not None:
-            reply.say("Archived on ", When(group.archived_at.replace(tzinfo=dt.UTC),
+            reply = reply.say("Archived on ", When(group.archived_at.replace(tzinfo=dt.UTC),
                                            ctx.settings.timezone, with_time=False),
-                      ": nothing is scheduled for it; its records are kept.")
+                              ": nothing is scheduled for it; its records are kept.")
         policy = join_policy(group)
-        reply.say(f"Joining: {policy} ({JOIN_WORDS[policy]})")
-        reply.say("Next meeting: ", *next_meeting_span(ctx, group))
+        reply = reply.say(f"Joining: {policy} ({JOIN_WORDS[policy]})")
+        reply = reply.say("Next meeting: ", *next_meeting_span(ctx, group))
         if group.series is not None:
             s = group.series
-            reply.say(
+            reply = reply.say(
                 f"Series: {s.rule_text} at {s.start_time:%H:%M} {s.timezone}, "
                 f"reminders {s.remind_offsets}" + (f", link {s.link}" if s.link else "")
             )
-        reply.say(f"Open actions: {open_action_counts(ctx).get(group.id, 0)}")
+        reply = reply.say(f"Open actions: {open_action_counts(ctx).get(group.id, 0)}")
         if group.memberships:
             rows = tuple(
                 ((mention(m.person),), (m.role,), (m.project or "-",))
                 for m in sorted(group.memberships, key=lambda m: (m.role != "chair", m.id))
             )
-            reply.add(Table(("member", "role", "project"), rows))
+            reply = reply.add(Table(("member", "role", "project"), rows))
         else:
-            reply.say("No members yet.")
+            reply = reply.say("No members yet.")
         return reply
 
     @reg.command("tg", "create", "<group> <name...>", "a new group", "admin, secretariat")
@@ -413,8 +414,8 @@ def register(reg: Registry) -> None:
             "it). Its members, actions, decisions and minutes are kept and still reported.")
         if open_n:
             one = open_n == 1
-            reply.say(f"{open_n} open action{'' if one else 's'} stay{'s' if one else ''} "
-                      f"open: action list {group.slug} lists {'it' if one else 'them'}.")
+            reply = reply.say(f"{open_n} open action{'' if one else 's'} stay{'s' if one else ''} "
+                              f"open: action list {group.slug} lists {'it' if one else 'them'}.")
         return reply.say(f"tg unarchive {group.slug} brings it back.")
 
     @reg.command("tg", "unarchive", "<group>", "bring an archived group back",
@@ -655,7 +656,7 @@ def register(reg: Registry) -> None:
         reply = Reply().say(f"Requests to join {scope}", style="heading")
         if not rows:
             return reply.say("None pending.")
-        reply.add(Table(("group", "who", "asked"), tuple(rows)))
+        reply = reply.add(Table(("group", "who", "asked"), tuple(rows)))
         example = rows[0][0][0]
         return reply.say(f"Settle each with tg approve {example} <@user> or "
                          f"tg deny {example} <@user>.")
@@ -675,8 +676,8 @@ def register(reg: Registry) -> None:
                                        created_at=ctx.now))
         ctx.session.flush()
         ctx.audit("approve_join", "group", group.id, person=person.id)
-        reply.say("Approved: ", mention(person), f" is now a member of {group.slug}.")
-        _tell(ctx, reply, group, person, [text(
+        reply = reply.say("Approved: ", mention(person), f" is now a member of {group.slug}.")
+        reply = _tell(ctx, reply, group, person, [text(
             f"Your request to join {group.name} ({group.slug}) was approved by ",
             mention(ctx.actor), ": you are a member now.")])
         return reply
@@ -693,7 +694,7 @@ def register(reg: Registry) -> None:
         ctx.audit("deny_join", "group", group.id, person=person.id)
         reply = Reply().say("Declined the request of ", mention(person),
                             f" to join {group.slug}.")
-        _tell(ctx, reply, group, person, [text(
+        reply = _tell(ctx, reply, group, person, [text(
             f"Your request to join {group.name} ({group.slug}) was declined by ",
             mention(ctx.actor), ". Ask them, or the secretariat, if you think it should "
             "not have been.")])
@@ -756,12 +757,12 @@ def _open_work_said(ctx: Ctx, reply: Reply, group: Group, person: Person,
         if moved:
             ids = labels_line(len(moved), [action_label(a) for a in moved[:OPEN_WORK_SHOWN]])
             n = len(moved)
-            reply.say(f"{n} open action{'s' if n != 1 else ''} in {group.slug} "
-                      f"({ids}) now for ", mention(to), ".")
+            reply = reply.say(f"{n} open action{'s' if n != 1 else ''} in {group.slug} "
+                              f"({ids}) now for ", mention(to), ".")
         return reply
     total, labels = open_work(ctx, group, person)
     if total:
-        reply.say(
+        reply = reply.say(
             f"{total} open action{'s' if total != 1 else ''} in {group.slug} still "
             f"assigned to ", mention(person), f": {labels_line(total, labels)}. "
             "Give each to someone else with `action assign <id> @someone`."

@@ -320,13 +320,14 @@ def _decision(ctx: Ctx, meeting: Meeting, body: str) -> Reply:
     for g in recipients:
         chans = [c for c in channels_of(g) if c != here]
         if chans:
-            reply.posts.append(Post(g.slug, g.name, chans, list(blocks)))
+            reply = reply.post(Post(g.slug, g.name, chans, list(blocks)))
         elif not channels_of(g):
             unlinked.append(g.slug)
     slugs = ", ".join(g.slug for g in targets)
-    reply.say(f"Decision D-{decision.id} recorded for {slugs} and posted to them.")
+    reply = reply.say(f"Decision D-{decision.id} recorded for {slugs} and posted to them.")
     if unlinked:
-        reply.say(f"Not posted to {', '.join(unlinked)}: no channel linked (tg link binds one).")
+        reply = reply.say(
+            f"Not posted to {', '.join(unlinked)}: no channel linked (tg link binds one).")
     return reply
 
 
@@ -746,17 +747,17 @@ def register(reg: Registry) -> None:
         ctx.audit("start", "meeting", meeting.id, group=group.slug,
                   occurrence=occ.original_date.isoformat() if occ else None)
         reply = Reply(private=False)
-        reply.say(f"Meeting of {group.name} started, chaired by ", mention(ctx.actor), ".",
-                  style="heading")
-        reply.say("Tag lines to capture them: #topic, #info, #link, #idea, "
-                  "#action <@user ...> <text> [due <date>], #agreed <text>"
-                  + (", #decision <group>[,<group>] <text>" if group.slug == BOC else "")
-                  + ", #undo, #chair <@user>. meeting end posts the minutes.")
+        reply = reply.say(f"Meeting of {group.name} started, chaired by ", mention(ctx.actor), ".",
+                          style="heading")
+        reply = reply.say("Tag lines to capture them: #topic, #info, #link, #idea, "
+                          "#action <@user ...> <text> [due <date>], #agreed <text>"
+                          + (", #decision <group>[,<group>] <text>" if group.slug == BOC else "")
+                          + ", #undo, #chair <@user>. meeting end posts the minutes.")
         agenda = agenda_of(ctx.session, group, meeting.occurrence_date)
         if agenda:
-            reply.say("Agenda (#topic <n> takes an item up)", style="heading")
+            reply = reply.say("Agenda (#topic <n> takes an item up)", style="heading")
             for i, a in enumerate(agenda, 1):
-                reply.say(f"{i}. {a.text}")
+                reply = reply.say(f"{i}. {a.text}")
         return reply
 
     @reg.command("meeting", "end", "[<group>]",
@@ -781,15 +782,15 @@ def register(reg: Registry) -> None:
         minutes = close_meeting(ctx.session, meeting, ctx.settings, ctx.now,
                                 actor_id=ctx.actor.id)
         reply = Reply(private=False)
-        reply.add(*minutes.blocks)
-        reply.say(f"Stored as M-{meeting.id}: meeting minutes {group.slug} M-{meeting.id} "
-                  "returns them, with Markdown and HTML files (meeting minutes "
-                  f"{group.slug} list shows every meeting).")
+        reply = reply.add(*minutes.blocks)
+        reply = reply.say(f"Stored as M-{meeting.id}: meeting minutes {group.slug} M-{meeting.id} "
+                          "returns them, with Markdown and HTML files (meeting minutes "
+                          f"{group.slug} list shows every meeting).")
         here = ChannelRef(meeting.platform, meeting.channel_id)
         others = [ChannelRef(c.platform, c.channel_id) for c in group.channels
                   if ChannelRef(c.platform, c.channel_id) != here]
         if others:
-            reply.posts.append(Post(group.slug, group.name, others, list(minutes.blocks)))
+            reply = reply.post(Post(group.slug, group.name, others, list(minutes.blocks)))
         return reply
 
 

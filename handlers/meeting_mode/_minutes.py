@@ -101,12 +101,12 @@ def _listing(ctx: Ctx, group: Group, meetings: list[Meeting], zone: ZoneInfo,
              heading: str) -> Reply:
     reply = Reply().say(heading, style="heading")
     shown = list(reversed(meetings))[:LIST_MAX]
-    reply.add(_table(ctx, shown, zone, _numbers(meetings, zone)))
+    reply = reply.add(_table(ctx, shown, zone, _numbers(meetings, zone)))
     if len(meetings) > LIST_MAX:
         oldest = shown[-1].started_at.astimezone(zone)
-        reply.say(f"{len(meetings) - LIST_MAX} older meetings, before {oldest:%d %b %Y}, are "
-                  f"not listed: meeting minutes {group.slug} <date> finds one.")
-    reply.say(f"meeting minutes {group.slug} M-<id> returns one meeting's minutes.")
+        reply = reply.say(f"{len(meetings) - LIST_MAX} older meetings, before {oldest:%d %b %Y}, "
+                          f"are not listed: meeting minutes {group.slug} <date> finds one.")
+    reply = reply.say(f"meeting minutes {group.slug} M-<id> returns one meeting's minutes.")
     return reply
 
 
@@ -128,17 +128,17 @@ def _minutes(ctx: Ctx, meeting: Meeting, zone: ZoneInfo) -> Reply:
                                text(meeting.minutes_text or "")]
     else:
         blocks = minutes_blocks(ctx.session, meeting, ctx.settings, carried_of(meeting))
-    reply.add(*blocks)
+    reply = reply.add(*blocks)
     if len(day) > 1:
         others = ", ".join(f"M-{m.id}" for m in day if m.id != meeting.id)
-        reply.say(f"{group.slug} met {len(day)} times that day; the others: {others} "
-                  f"(meeting minutes {group.slug} list).")
-    reply.add(File(f"{name}.md", "text/markdown", (meeting.minutes_md or "").encode("utf-8"),
-                   title))
-    reply.add(File(f"{name}.html", "text/html", (meeting.minutes_html or "").encode("utf-8"),
-                   title))
-    reply.add(File(f"{name}.txt", "text/plain", (meeting.minutes_text or "").encode("utf-8"),
-                   title))
+        reply = reply.say(f"{group.slug} met {len(day)} times that day; the others: {others} "
+                          f"(meeting minutes {group.slug} list).")
+    reply = reply.add(File(f"{name}.md", "text/markdown",
+                           (meeting.minutes_md or "").encode("utf-8"), title))
+    reply = reply.add(File(f"{name}.html", "text/html",
+                           (meeting.minutes_html or "").encode("utf-8"), title))
+    reply = reply.add(File(f"{name}.txt", "text/plain",
+                           (meeting.minutes_text or "").encode("utf-8"), title))
     return reply
 
 

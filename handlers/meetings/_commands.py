@@ -214,10 +214,9 @@ def group_channels(group: Group) -> list[ChannelRef]:
 def announce(ctx: Ctx, group: Group, reply: Reply, *blocks: Block) -> Reply:
     """Show ``blocks`` to the channel, and post them to the group's own channels unless the
     command was typed in one of them (they would see it twice)."""
-    reply.private = False
-    reply.add(*blocks)
+    reply = reply.but(private=False).add(*blocks)
     if group.channels and not (ctx.channel_group is not None and ctx.channel_group.id == group.id):
-        reply.posts.append(Post(group.slug, group.name, group_channels(group), list(blocks)))
+        reply = reply.post(Post(group.slug, group.name, group_channels(group), blocks))
     return reply
 
 
@@ -321,9 +320,9 @@ def next_of(ctx: Ctx, group: Group) -> Reply:
     found = upcoming(series, ctx.now)
     if not found:
         return reply.say(f"{group.slug} has no more meetings ({describe(series)}).")
-    reply.say(f"Next {group.name} meeting: ", *when_spans(found[0]))
+    reply = reply.say(f"Next {group.name} meeting: ", *when_spans(found[0]))
     if series.link:
-        reply.say("Join: ", Link(series.link))
+        reply = reply.say("Join: ", Link(series.link))
     return reply
 
 
@@ -568,7 +567,7 @@ def register(reg: Registry) -> None:
                 f": {item}",
             )
         reply = Reply()
-        reply.say(f"Agenda: {group.name}, ", *when_spans(nxt), style="heading")
+        reply = reply.say(f"Agenda: {group.name}, ", *when_spans(nxt), style="heading")
         items = list(ctx.session.scalars(
             select(AgendaItem)
             .where(AgendaItem.group_id == group.id,
@@ -580,9 +579,9 @@ def register(reg: Registry) -> None:
                 spans: list[Span] = [f"{i}. {a.text}"]
                 if a.author is not None:
                     spans += [" (", mention(a.author), ")"]
-                reply.add(Text(tuple(spans)))
+                reply = reply.add(Text(tuple(spans)))
         else:
-            reply.say("Nothing on the agenda yet: meeting agenda <text...> adds an item.")
+            reply = reply.say("Nothing on the agenda yet: meeting agenda <text...> adds an item.")
         actions = open_actions(ctx, group)
         if actions:
             rows = []
@@ -596,12 +595,12 @@ def register(reg: Registry) -> None:
                     (f"A-{act.id}",), (act.title,), tuple(who) or ("-",),
                     (Day(act.due),) if act.due else ("-",),
                 ))
-            reply.say("Open actions", style="heading")
-            reply.add(Table(("id", "action", "who", "due"), tuple(rows)))
+            reply = reply.say("Open actions", style="heading")
+            reply = reply.add(Table(("id", "action", "who", "due"), tuple(rows)))
             if len(actions) > _SHOW_ACTIONS:
-                reply.say(f"... and more: action list {group.slug} shows them all.")
+                reply = reply.say(f"... and more: action list {group.slug} shows them all.")
         else:
-            reply.say("No open actions.")
+            reply = reply.say("No open actions.")
         return reply
 
     @reg.command(
@@ -625,6 +624,6 @@ def register(reg: Registry) -> None:
             name, title = "meetings.ics", "All group meetings"
         body = ics.calendar(series_list, dtstamp=ctx.now, name=title)
         reply = Reply()
-        reply.add(File(name, "text/calendar", body.encode("utf-8"), title))
-        reply.say(f"{title}: import the file into your calendar.")
+        reply = reply.add(File(name, "text/calendar", body.encode("utf-8"), title))
+        reply = reply.say(f"{title}: import the file into your calendar.")
         return reply

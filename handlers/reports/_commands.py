@@ -88,10 +88,10 @@ def register(reg: Registry) -> None:
         path = dashboard_path(secret, ctx.actor.id, key, expires)
         ctx.audit("link", "dashboard", None, expires=expires)
         reply = Reply(private=True, secret=True)
-        reply.say("Your dashboard link (keep it to yourself; it works until ",
-                  When(dt.datetime.fromtimestamp(expires, dt.UTC), ctx.settings.timezone),
-                  "):")
-        reply.say(web_link(ctx.settings, path, "Taskbot dashboard"))
+        reply = reply.say("Your dashboard link (keep it to yourself; it works until ",
+                          When(dt.datetime.fromtimestamp(expires, dt.UTC), ctx.settings.timezone),
+                          "):")
+        reply = reply.say(web_link(ctx.settings, path, "Taskbot dashboard"))
         return say_web_hint(reply, ctx.settings)
 
     @reg.command(
@@ -122,10 +122,10 @@ def register(reg: Registry) -> None:
         scope = ("works while you are in the group" if group is not None
                  else "shows every group's meetings" if staff(ctx)
                  else "shows the meetings of the groups you are in")
-        reply.say(f"{title}: subscribe to this address in Outlook, Google Calendar or "
-                  f"Thunderbird (add calendar from URL); it is yours alone, {scope}, and "
-                  "`meeting feed reset` revokes it.")
-        reply.say(web_link(ctx.settings, feed_path(key, feed)))
+        reply = reply.say(f"{title}: subscribe to this address in Outlook, Google Calendar or "
+                          f"Thunderbird (add calendar from URL); it is yours alone, {scope}, and "
+                          "`meeting feed reset` revokes it.")
+        reply = reply.say(web_link(ctx.settings, feed_path(key, feed)))
         return say_web_hint(reply, ctx.settings)
 
     @reg.command(
@@ -148,9 +148,9 @@ def register(reg: Registry) -> None:
         require_staff(ctx, "secretariat feeds")
         key = link_key(ctx.session, ctx.actor.id, ctx.now, create=True) or ""
         reply = Reply(private=True, secret=True)
-        reply.say("Your calendar feeds (read-only; yours alone: each member gets their own "
-                  "with meeting feed)", style="heading")
+        reply = reply.say("Your calendar feeds (read-only; yours alone: each member gets their own "
+                          "with meeting feed)", style="heading")
         feeds = ["all", *ctx.session.scalars(select(Group.slug).order_by(Group.slug))]
         for feed in feeds:
-            reply.say(f"{feed}: ", web_link(ctx.settings, feed_path(key, feed)))
+            reply = reply.say(f"{feed}: ", web_link(ctx.settings, feed_path(key, feed)))
         return say_web_hint(reply, ctx.settings)

@@ -206,5 +206,5 @@ NO_WEB_ADDRESS = (
 def say_web_hint(reply: Reply, settings: CoreSettings) -> Reply:
     """The hint for links without a host, when the public URL is not set."""
     if not settings.public_url:
-        reply.say(NO_WEB_ADDRESS)
+        reply = reply.say(NO_WEB_ADDRESS)
     return reply

@@ -374,15 +374,15 @@ def report_files(ctx: Ctx, report: MonthlyReport) -> list[File]:
 
 def report_reply(ctx: Ctx, report: MonthlyReport) -> Reply:
     reply = Reply(private=False)
-    reply.say(report.title, style="heading")
-    reply.say(f"Open and overdue as of {_as_of_text(report, ctx.settings)};"
-              " done, decisions and meetings within the month.")
-    reply.add(report.table())
+    reply = reply.say(report.title, style="heading")
+    reply = reply.say(f"Open and overdue as of {_as_of_text(report, ctx.settings)};"
+                      " done, decisions and meetings within the month.")
+    reply = reply.add(report.table())
     waiting = [d for d in report.decisions if not all(ok for _, ok in d.targets)]
     if report.decisions:
-        reply.say(f"{len(report.decisions)} decisions this month, {len(waiting)} waiting for "
-                  "acknowledgement" + (": " + "; ".join(
-                      f"D-{d.id} ({', '.join(s for s, ok in d.targets if not ok)})"
-                      for d in waiting) if waiting else "."))
-    reply.add(*report_files(ctx, report))
+        pending = "; ".join(f"D-{d.id} ({', '.join(s for s, ok in d.targets if not ok)})"
+                            for d in waiting)
+        reply = reply.say(f"{len(report.decisions)} decisions this month, {len(waiting)} waiting "
+                          "for acknowledgement" + (f": {pending}" if waiting else "."))
+    reply = reply.add(*report_files(ctx, report))
     return reply

@@ -637,7 +637,7 @@ def summary(ctx: Ctx) -> Reply:
     groups = all_groups(ctx.session)
     reply = Reply(secret=True)  # staff-only figures: a Matrix room gets a pointer
     month = ctx.today.strftime("%B %Y")
-    reply.say(f"Summary, {ctx.today.isoformat()}", style="heading")
+    reply = reply.say(f"Summary, {ctx.today.isoformat()}", style="heading")
     if not groups:
         return reply.say("No groups yet.")
     rows: list[tuple[tuple[Span, ...], ...]] = []
@@ -673,7 +673,7 @@ def summary(ctx: Ctx) -> Reply:
     headers = (
         "group", "open", "overdue", f"done in {month}", "next meeting", "unacknowledged",
     )
-    reply.add(Table(headers, tuple(rows)))
+    reply = reply.add(Table(headers, tuple(rows)))
     return reply
 
 
@@ -705,16 +705,16 @@ def register(reg: Registry) -> None:
         if q.csv:
             content, n = actions_csv(ctx, q)
             name = f"actions-{ctx.today.isoformat()}.csv"
-            reply.say(f"{n} {q.describe()} in {name}.")
-            reply.add(File(name, "text/csv", content, title=q.describe().capitalize()))
+            reply = reply.say(f"{n} {q.describe()} in {name}.")
+            reply = reply.add(File(name, "text/csv", content, title=q.describe().capitalize()))
             return reply
         table, total = actions_table(ctx, q)
-        reply.say(f"{q.describe().capitalize()}: {total}", style="heading")
+        reply = reply.say(f"{q.describe().capitalize()}: {total}", style="heading")
         if table is None:
             return reply.say("None.")
-        reply.add(table)
+        reply = reply.add(table)
         if total > len(table.rows):
-            reply.say(f"and {total - len(table.rows)} more — add csv for all.")
+            reply = reply.say(f"and {total - len(table.rows)} more — add csv for all.")
         return reply
 
     @reg.command(
@@ -762,7 +762,7 @@ def register(reg: Registry) -> None:
         summary = ", ".join(f"{counts.get(s, 0)} {s}" for s in
                             ("pending", "sending", "sent", "failed", "missed", "skipped"))
         # scheduled messages and commands' posts (handlers.posts) alike: both are outbox rows
-        reply.say(f"Outgoing messages: {summary}", style="heading")
+        reply = reply.say(f"Outgoing messages: {summary}", style="heading")
         if not rows:
             return reply.say(f"No {DELIVERY_LABELS.get(which, f'{which} deliveries')}.")
         table_rows = tuple(
@@ -774,6 +774,6 @@ def register(reg: Registry) -> None:
             )
             for r in rows
         )
-        reply.add(Table(("id", "what", "where", "due", "status", "tries", "last error"),
+        reply = reply.add(Table(("id", "what", "where", "due", "status", "tries", "last error"),
                         table_rows))
         return reply

@@ -35,7 +35,7 @@ def test_amend_keeps_the_old_wording_and_posts_where_the_decision_went(board: Bo
     bot.now += dt.timedelta(hours=2)
     reply = bot.ask("sam", None, "decision amend D-1 Adopt the replication playbook v2.")
     assert not reply.error and not reply.private
-    assert {p.group_slug: p.channels for p in reply.posts} == {
+    assert {p.group_slug: list(p.channels) for p in reply.posts} == {
         "replication": [ChannelRef("shell", "#replication")],
         "comms": [ChannelRef("shell", "#comms")],
         "boc": [ChannelRef("shell", "#boc")],

@@ -64,7 +64,7 @@ def board(bare_bot: Bot) -> Bot:
 
 
 def post_channels(reply: Reply) -> dict[str, list[ChannelRef]]:
-    return {p.group_slug: p.channels for p in reply.posts}
+    return {p.group_slug: list(p.channels) for p in reply.posts}
 
 
 def test_post_fans_out_to_targets_and_boc(board: Bot) -> None:
@@ -213,7 +213,7 @@ def test_dan_outside_channel_acks_all_his_pending_targets(board: Bot) -> None:
     # no note to the BoC channel when acknowledging from the BoC channel itself
     bot.say("bea", "#boc", "decision post repl Second")
     reply = bot.ask("bob", "#boc", "decision ack D-2")
-    assert not reply.error and reply.posts == []
+    assert not reply.error and reply.posts == ()
 
 
 def test_show_has_per_group_ack_state_and_linked_actions(board: Bot) -> None:

@@ -66,7 +66,7 @@ def test_joining_to_acknowledge_does_not_count(finance: Bot) -> None:
     # finance takes requests: joining asks the chair and makes bob no member yet
     reply = bot.ask("bob", None, "tg join finance")
     assert not reply.error
-    assert [(p.channels, p.group_slug) for p in reply.posts] == [
+    assert [(list(p.channels), p.group_slug) for p in reply.posts] == [
         ([ChannelRef("shell", "dm:carol")], "finance")]
     assert "bob" not in members(bot, "finance")
     assert "Only a member of finance" in bot.say("bob", None, "decision ack D-1")
@@ -156,7 +156,7 @@ def test_staff_join_directly(bot: Bot) -> None:
 
 def test_a_group_without_chair_tells_its_channels(bot: Bot) -> None:
     reply = bot.ask("bob", None, "tg join data")
-    assert [p.channels for p in reply.posts] == [[ChannelRef("shell", "#data")]]
+    assert [list(p.channels) for p in reply.posts] == [[ChannelRef("shell", "#data")]]
     assert "no chair yet" in render_reply(reply)
     assert "@bob" in bot.admin("tg requests data")
     assert "Approved: @bob" in bot.admin("tg approve data @bob")
@@ -182,7 +182,7 @@ def test_requests_approve_deny_and_withdraw(finance: Bot) -> None:
     assert bot.counts() == before
     # deny: told by direct message; asking again is refused until a chair adds them
     deny = bot.ask("carol", None, "tg deny finance @dave")
-    assert [p.channels for p in deny.posts] == [[ChannelRef("shell", "dm:dave")]]
+    assert [list(p.channels) for p in deny.posts] == [[ChannelRef("shell", "dm:dave")]]
     out = bot.say("dave", None, "tg join finance")
     assert "was declined" in out and "dave" not in members(bot, "finance")
     # withdraw by leaving; then asking again is a fresh request

@@ -83,7 +83,7 @@ def test_chair_schedules_in_own_channel_with_options(tg: Bot) -> None:
     reply = tg.ask("alice", "#repl", "meeting schedule repl 2nd Wednesday at 14:30 "
                    "America/New_York remind 2w, 30m link https://meet.example/r?a=1,b")
     out = render_reply(reply)
-    assert not reply.error and not reply.private and reply.posts == []
+    assert not reply.error and not reply.private and reply.posts == ()
     assert "meets second Wednesday at 14:30 America/New_York, reminders 14d, 30m before" in out
     assert whens(reply)[0] == When(dt.datetime(2026, 12, 9, 19, 30, tzinfo=UTC),
                                    "America/New_York")
@@ -217,7 +217,7 @@ def test_skip_announces_and_is_stored_by_original_date(sched: Bot) -> None:
     assert "Thu 28 Jan 2027" in sched.say("bob", "#repl", "meeting next")
     # typed in the group's own channel: said once, not posted again
     reply = sched.ask("alice", "#repl", "meeting skip repl 2027-01-28")
-    assert not reply.error and reply.posts == []
+    assert not reply.error and reply.posts == ()
 
 
 def test_move_then_skip_then_move_back(sched: Bot) -> None:

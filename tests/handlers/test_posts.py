@@ -176,7 +176,7 @@ def test_a_replayed_command_queues_its_posts_once(bare_bot: Bot) -> None:
                    text="decision post repl Adopt it", once="request:abc")
     first = bot.router.handle(msg)
     again = bot.router.handle(msg)
-    assert len(first.queued) == 2 and again.duplicate and again.queued == []
+    assert len(first.queued) == 2 and again.duplicate and again.queued == ()
     assert len(post_rows(bot)) == 2
 
 
@@ -184,7 +184,7 @@ def test_a_refused_or_failed_command_queues_nothing(bare_bot: Bot) -> None:
     bot = board(bare_bot)
     refused = bot.router.handle(Incoming(platform="shell", user_id="mallory",
                                          channel_id="#boc", text="decision post repl No"))
-    assert refused.error and refused.queued == []
+    assert refused.error and refused.queued == ()
     assert post_rows(bot) == []
 
 

@@ -63,7 +63,7 @@ def test_commands_run_in_the_child_and_come_back_rendered(settings: Settings) ->
             reply, rendered = await core.handle(command("tg create demo Demo group"))
             assert not reply.error and rendered is not None
             assert "Created group demo" in rendered.messages[0].text
-            assert reply.blocks == []  # rendered: the neutral blocks stay in the child
+            assert reply.blocks == ()  # rendered: the neutral blocks stay in the child
             reply, rendered = await core.handle(command("tg nonsense"))
             assert reply.error and rendered is not None
             assert "Unknown tg subcommand" in rendered.messages[0].text
