@@ -298,7 +298,7 @@ def cmd_tick(settings: Settings, args: argparse.Namespace) -> int:
         with box.sessions() as session:
             waiting = dict(session.execute(
                 select(Outbox.platform, func.count())
-                .where(Outbox.status == "pending", Outbox.due_at <= at.replace(tzinfo=None))
+                .where(Outbox.status == "pending", Outbox.due_at <= at)
                 .group_by(Outbox.platform)
             ).all())
         print(f"{len(result.delivered)} delivered, {len(result.missed)} missed, "

@@ -70,7 +70,7 @@ class MatrixState:
 
     def save_sync_token(self, token: str) -> None:
         """Store the token and prune event ids old enough that no replay can reach them."""
-        cutoff = dt.datetime.now(dt.UTC).replace(tzinfo=None) - SEEN_KEEP
+        cutoff = dt.datetime.now(dt.UTC) - SEEN_KEEP
         with self.sessions.begin() as session:
             kv.put(session, self._key("sync_token"), token)
             session.execute(

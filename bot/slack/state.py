@@ -41,15 +41,15 @@ KEEP_EVENTS = dt.timedelta(days=1)
 PRUNE_EVERY = 500
 
 
-def _utc_naive() -> dt.datetime:
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+def _utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
 
 
 class EventDedup:
     """``first_time(event_id)`` is True once per event id, across retries and restarts."""
 
     def __init__(self, sessions: sessionmaker[Session],
-                 clock: Callable[[], dt.datetime] = _utc_naive) -> None:
+                 clock: Callable[[], dt.datetime] = _utc_now) -> None:
         self.sessions = sessions
         self.clock = clock
         self._seen_here: set[str] = set()
@@ -181,7 +181,7 @@ class RequestOnce:
     """Each request acted on once, by its ``request_key``, across retries and restarts."""
 
     def __init__(self, sessions: sessionmaker[Session],
-                 clock: Callable[[], dt.datetime] = _utc_naive) -> None:
+                 clock: Callable[[], dt.datetime] = _utc_now) -> None:
         self.sessions = sessions
         self.clock = clock
         self._count = 0

@@ -670,7 +670,7 @@ def _done_list(
     ctx: Ctx, group_id: int | None, person_id: int | None, scope: str, since: dt.date | None
 ) -> Reply:
     """Done actions, the latest closed first (along ``actions(status, closed_at)``)."""
-    from handlers.decisions import utc_naive_of_local_day
+    from handlers.decisions import local_day_start
 
     where: list[ColumnElement[bool]] = [Action.status == DONE]
     if group_id is not None:
@@ -679,7 +679,7 @@ def _done_list(
         where.append(Action.id.in_(
             select(ActionAssignee.action_id).where(ActionAssignee.person_id == person_id)))
     if since is not None:
-        where.append(Action.closed_at >= utc_naive_of_local_day(ctx, since))
+        where.append(Action.closed_at >= local_day_start(ctx, since))
         scope += f" since {since:%a %d %b %Y}"
     rows = list(ctx.session.scalars(
         select(Action).where(*where).options(*_list_options())

@@ -24,7 +24,6 @@ from handlers.core.scheduling import (
     ScheduleKinds,
     compose_cache,
     local_slot,
-    naive_utc,
     outbox_row,
     setting,
     slot_marker,
@@ -148,16 +147,16 @@ def plan_digests(session: Session, now: dt.datetime,
     rows: list[outbox.NewRow] = []
     groups = session.scalars(
         select(Group)
-        .where(Group.next_digest_at.is_(None) | (Group.next_digest_at <= naive_utc(now)))
+        .where(Group.next_digest_at.is_(None) | (Group.next_digest_at <= now))
         .options(selectinload(Group.channels))
     )
     for group in groups:
         value = "off" if group.archived_at is not None else setting(group, "digest")
         if value == "off":
-            group.next_digest_at = naive_utc(now + MAX_LOOKBACK)
+            group.next_digest_at = now + MAX_LOOKBACK
             continue
         slot = _digest_slot(now, settings.timezone, value)
-        group.next_digest_at = naive_utc(_next_digest(slot, settings.timezone, now))
+        group.next_digest_at = _next_digest(slot, settings.timezone, now)
         if slot is None or group.created_at > slot:
             continue
         week = slot.astimezone(settings.zone).date()
@@ -187,7 +186,7 @@ def compose_digest(session: Session, payload: dict[str, Any],
         return None
     slot = dt.datetime.fromisoformat(payload["slot"])
     today = slot.astimezone(settings.zone).date()
-    week_ago = naive_utc(slot - dt.timedelta(days=7))
+    week_ago = slot - dt.timedelta(days=7)
     base = select(func.count()).select_from(Action).where(Action.group_id == group.id)
     open_n = session.scalar(base.where(Action.status == "open")) or 0
     overdue_n = session.scalar(base.where(Action.status == "open", Action.due < today)) or 0

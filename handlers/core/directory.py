@@ -63,7 +63,7 @@ def ensure_person(
     person = person_by_identity(session, platform, external_id)
     if person is None:
         name = (display_name or external_id)[:NAME_MAX]
-        person = Person(display_name=name, created_at=utc_now().replace(tzinfo=None))
+        person = Person(display_name=name, created_at=utc_now())
         person.identities.append(Identity(platform=platform, external_id=external_id))
         session.add(person)
         session.flush()

@@ -127,7 +127,7 @@ def queue_posts(session: Session, posts: Sequence[Post], now: dt.datetime,
     same run can never queue its posts twice; without one a fresh token is used.
     """
     base = base or secrets.token_hex(8)
-    at = now.astimezone(dt.UTC).replace(tzinfo=None)
+    at = now.astimezone(dt.UTC)
     rows: list[outbox.NewRow] = []
     for n, post in enumerate(posts):
         payload = {"group": post.group_slug, "blocks": blocks_to_json(post.blocks),

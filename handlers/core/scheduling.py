@@ -120,10 +120,6 @@ def setting(group: Group, key: str) -> str:
     return str((group.settings or {}).get(key, DEFAULTS[key]))
 
 
-def naive_utc(at: dt.datetime) -> dt.datetime:
-    return at.astimezone(dt.UTC).replace(tzinfo=None)
-
-
 def grace_for(offset: dt.timedelta) -> dt.timedelta:
     """How late a reminder may still go out: an hour for a 1-hour one, a day at most."""
     return min(offset, MAX_GRACE)
@@ -148,7 +144,7 @@ def outbox_row(key: str, kind: str, platform: str, channel: str, payload: dict[s
     payload = {**payload, "grace_s": int(grace.total_seconds())}
     return outbox.NewRow(
         key=key[:255], kind=kind, platform=platform, channel_id=channel, payload=payload,
-        due_at=naive_utc(due), status=outbox.MISSED if late else outbox.PENDING,
+        due_at=due, status=outbox.MISSED if late else outbox.PENDING,
     )
 
 
@@ -159,7 +155,7 @@ def slot_planned(session: Session, marker: str) -> bool:
 def slot_marker(key: str, at: dt.datetime) -> outbox.NewRow:
     """A row that records that a daily or weekly slot was planned; never sent."""
     return outbox.NewRow(key=key, kind="slot", platform="-", channel_id="-", payload={},
-                         due_at=naive_utc(at), status=outbox.SENT)
+                         due_at=at, status=outbox.SENT)
 
 
 def compose_cache(session: Session) -> dict[str, Any]:

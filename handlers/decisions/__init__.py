@@ -10,11 +10,11 @@ from handlers.decisions._commands import (
     channels_of,
     decision_blocks,
     linked_action_counts,
+    local_day_start,
     parse_targets,
     past_date,
     record_decision,
     register_of,
-    utc_naive_of_local_day,
 )
 
 
@@ -24,6 +24,14 @@ def register(reg: Registry) -> None:
 
 
 __all__ = [
-    "boc_group", "channels_of", "decision_blocks", "linked_action_counts", "parse_targets",
-    "past_date", "record_decision", "register", "register_of", "utc_naive_of_local_day",
+    "boc_group",
+    "channels_of",
+    "decision_blocks",
+    "linked_action_counts",
+    "local_day_start",
+    "parse_targets",
+    "past_date",
+    "record_decision",
+    "register",
+    "register_of",
 ]

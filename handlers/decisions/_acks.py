@@ -17,7 +17,6 @@ from handlers.core.scheduling import (
     MAX_GRACE,
     ScheduleKinds,
     group_zone,
-    naive_utc,
     outbox_row,
     setting,
     working_time,
@@ -39,7 +38,7 @@ def plan_ack_reminders(session: Session, now: dt.datetime,
         select(DecisionTarget, Decision.created_at)
         .join(Decision, Decision.id == DecisionTarget.decision_id)
         .where(DecisionTarget.acked_at.is_(None), DecisionTarget.reminded_at.is_(None),
-               Decision.revoked_at.is_(None), Decision.created_at <= naive_utc(now - DAY))
+               Decision.revoked_at.is_(None), Decision.created_at <= now - DAY)
         .options(selectinload(DecisionTarget.group).selectinload(Group.channels),
                  selectinload(DecisionTarget.group).selectinload(Group.series))
     ).all()
@@ -51,7 +50,7 @@ def plan_ack_reminders(session: Session, now: dt.datetime,
                            group_zone(target.group, settings))
         if due > now:
             continue
-        target.reminded_at = naive_utc(now)
+        target.reminded_at = now
         for ch in target.group.channels:
             key = f"ack:{target.decision_id}:{target.group_id}:{ch.platform}:{ch.channel_id}"
             rows.append(outbox_row(key, "ack_reminder", ch.platform, ch.channel_id,

@@ -76,10 +76,9 @@ def get_action(ctx: Ctx, raw: str) -> Action:
     return action
 
 
-def utc_naive_of_local_day(ctx: Ctx, day: dt.date) -> dt.datetime:
-    """The stored (naive UTC) instant at which ``day`` begins in the bot's zone."""
-    start = dt.datetime.combine(day, dt.time.min, tzinfo=ctx.settings.zone)
-    return start.astimezone(dt.UTC).replace(tzinfo=None)
+def local_day_start(ctx: Ctx, day: dt.date) -> dt.datetime:
+    """The instant (aware UTC) at which ``day`` begins in the bot's zone."""
+    return dt.datetime.combine(day, dt.time.min, tzinfo=ctx.settings.zone).astimezone(dt.UTC)
 
 
 def past_date(words: list[str], today: dt.date) -> dt.date:
@@ -336,7 +335,7 @@ def register_of(ctx: Ctx, group: Group | None, scope: str, since: dt.date | None
             )
         )
     if since is not None:
-        where.append(Decision.created_at >= utc_naive_of_local_day(ctx, since))
+        where.append(Decision.created_at >= local_day_start(ctx, since))
     total = ctx.session.scalar(select(func.count(Decision.id)).where(*where)) or 0
     decisions = list(
         ctx.session.scalars(

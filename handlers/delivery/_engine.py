@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from handlers.core.context import CoreSettings
 from handlers.core.messages import Block, ChannelRef
-from handlers.core.scheduling import ScheduleKinds, naive_utc
+from handlers.core.scheduling import ScheduleKinds
 from storage import outbox
 from storage.models import Outbox
 
@@ -144,7 +144,7 @@ class DeliveryEngine:
         with self.sessions.begin() as session:
             for planner in self.kinds.planners:
                 rows.extend(planner(session, now, self.settings))
-            inserted = set(outbox.insert_new(session, rows, naive_utc(now)))
+            inserted = set(outbox.insert_new(session, rows, now))
         result.planned = len(inserted)
         for row in rows:
             if row.key in inserted and row.status == outbox.MISSED:
@@ -213,7 +213,7 @@ class DeliveryEngine:
         started, started_mono = self.settings.clock(), self.monotonic()
         with self.sessions.begin() as session:
             rows: list[Outbox] = outbox.claim(
-                session, naive_utc(now), self.lease, self.batch, sorted(self.senders), token,
+                session, now, self.lease, self.batch, sorted(self.senders), token,
                 keys,
             )
             kinds: dict[str, list[dict[str, Any]]] = {}
@@ -275,7 +275,7 @@ class DeliveryEngine:
                                   None, False, now, result)
             with self.sessions.begin() as session:
                 held = outbox.mark_sent(session, row_id, claim.token, message_id,
-                                        naive_utc(self.settings.clock()))
+                                        self.settings.clock())
             if not held:
                 log.error("outbox %s: sent as %s after its claim was taken over", key,
                           message_id)
@@ -297,7 +297,7 @@ class DeliveryEngine:
                 result.failed.append(key)
                 return None
             backoff = delay if delay is not None else 30 * 2 ** (row.attempts - 1)
-            retry_at = naive_utc(now) + dt.timedelta(seconds=backoff)
+            retry_at = now + dt.timedelta(seconds=backoff)
             outbox.mark_status(session, row_id, token, outbox.PENDING, error, retry_at)
             log.warning("outbox %s: %s; retrying at %s", key, error, retry_at)
             result.retrying.append(key)

@@ -53,8 +53,7 @@ def _on_day(ctx: Ctx, group: Group, day: dt.date, zone: ZoneInfo) -> list[Meetin
     return list(ctx.session.scalars(
         select(Meeting).where(
             Meeting.group_id == group.id, Meeting.ended_at.is_not(None),
-            Meeting.started_at >= lo.astimezone(dt.UTC).replace(tzinfo=None),
-            Meeting.started_at < hi.astimezone(dt.UTC).replace(tzinfo=None),
+            Meeting.started_at >= lo, Meeting.started_at < hi,
         ).order_by(Meeting.started_at, Meeting.id)))
 
 

@@ -24,7 +24,6 @@ from handlers.core.scheduling import (
     compose_cache,
     grace_for,
     in_words,
-    naive_utc,
     offset_key,
     outbox_row,
     setting,
@@ -54,7 +53,7 @@ def _series_due(session: Session, now: dt.datetime) -> list[MeetingSeries]:
     return list(session.scalars(
         select(MeetingSeries)
         .where(MeetingSeries.next_reminder_at.is_(None)
-               | (MeetingSeries.next_reminder_at <= naive_utc(now)))
+               | (MeetingSeries.next_reminder_at <= now))
         .options(
             selectinload(MeetingSeries.group).selectinload(Group.channels),
             selectinload(MeetingSeries.exceptions),
@@ -91,7 +90,7 @@ def plan_meeting_reminders(session: Session, now: dt.datetime,
         group = series.group
         extra = series_offsets(series)
         if not extra:
-            series.next_reminder_at = naive_utc(now + MAX_LOOKBACK)
+            series.next_reminder_at = now + MAX_LOOKBACK
             continue
         horizon = max(o for _, o in extra)
         created = series.created_at
@@ -110,7 +109,7 @@ def plan_meeting_reminders(session: Session, now: dt.datetime,
                     continue
                 for ch in group.channels:
                     key = (f"{kind}:{series.id}:{occ.original_date.isoformat()}:"
-                           f"{naive_utc(occ.start):%Y%m%dT%H%M}:{offset_key(offset)}:"
+                           f"{occ.start.astimezone(dt.UTC):%Y%m%dT%H%M}:{offset_key(offset)}:"
                            f"{ch.platform}:{ch.channel_id}")
                     payload = {
                         "series_id": series.id, "group_id": group.id,
@@ -121,7 +120,7 @@ def plan_meeting_reminders(session: Session, now: dt.datetime,
                     rows.append(outbox_row(key, kind, ch.platform, ch.channel_id, payload,
                                            due, grace_for(offset), now))
         nxt = min(upcoming_due) if upcoming_due else _next_due(series, extra, now)
-        series.next_reminder_at = naive_utc(nxt if nxt else now + MAX_LOOKBACK)
+        series.next_reminder_at = nxt if nxt else now + MAX_LOOKBACK
     return rows
 
 

@@ -155,9 +155,9 @@ class RecordQuery:
 
 
 def _day_start(ctx: Ctx, day: dt.date) -> dt.datetime:
-    from handlers.decisions import utc_naive_of_local_day
+    from handlers.decisions import local_day_start
 
-    return utc_naive_of_local_day(ctx, day)
+    return local_day_start(ctx, day)
 
 
 def _names(ctx: Ctx) -> dict[int, str]:

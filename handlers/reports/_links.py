@@ -56,7 +56,7 @@ def link_key(session: Session, person_id: int, now: dt.datetime, *,
     key = session.get(LinkKey, person_id)
     if key is None and create:
         key = LinkKey(person_id=person_id, token=secrets.token_hex(TOKEN_HEX // 2),
-                      created_at=now.astimezone(dt.UTC).replace(tzinfo=None))
+                      created_at=now)
         session.add(key)
         session.flush()
     return None if key is None else key.token
@@ -69,7 +69,7 @@ def reset_link_key(session: Session, person_id: int, now: dt.datetime) -> str:
     if key is None:
         return link_key(session, person_id, now, create=True) or ""
     key.token = secrets.token_hex(TOKEN_HEX // 2)
-    key.created_at = now.astimezone(dt.UTC).replace(tzinfo=None)
+    key.created_at = now
     session.flush()
     return key.token
 

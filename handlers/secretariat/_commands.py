@@ -601,7 +601,7 @@ def month_bounds(ctx: Ctx) -> tuple[dt.datetime, dt.datetime]:
 
     def utc(day: dt.date) -> dt.datetime:
         local = dt.datetime.combine(day, dt.time.min, tzinfo=zone)
-        return local.astimezone(dt.UTC).replace(tzinfo=None)
+        return local.astimezone(dt.UTC)
 
     return utc(first), utc(nxt)
 
@@ -775,5 +775,5 @@ def register(reg: Registry) -> None:
             for r in rows
         )
         reply = reply.add(Table(("id", "what", "where", "due", "status", "tries", "last error"),
-                        table_rows))
+                                table_rows))
         return reply
