@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from sqlalchemy import bindparam, select
 
 from handlers.core.context import Ctx
 from handlers.core.directory import take_group
-from handlers.core.grammar import Args, Refused
+from handlers.core.grammar import Args, Refused, UserError
+from handlers.core.params import Spec
 from storage.models import Group, Membership
 
 BOC = "boc"
@@ -141,3 +143,68 @@ def guard_for(who: str, usage: str, what: str) -> Guard | None:
                 require_chair(ctx, group, what)
         return chair
     return None
+
+
+# --- declared policies (handlers.core.params: the typed commands) -----------------------------
+
+ANYONE_LEVEL, STAFF_LEVEL, ADMIN_LEVEL, BOC_LEVEL, CHAIR_LEVEL = (
+    "anyone", "staff", "admin", "boc", "chair")
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Who may run a command, declared with it: ``who`` is what help shows, ``level`` the
+    check the router makes before the line is parsed. ``anyone`` leaves the check to the
+    handler, after a cheap lookup, where it depends on what the command finds (an action's
+    assignees, a meeting's chairs): ``guard`` may then do it first instead."""
+
+    who: str
+    level: str = ANYONE_LEVEL
+    guard: Guard | None = None
+
+    def said(self, who: str) -> Policy:
+        """The same check, described in other words."""
+        return Policy(who, self.level, self.guard)
+
+    def check(self, spec: Spec, what: str) -> Guard | None:
+        if self.guard is not None:
+            return self.guard
+        if self.level == STAFF_LEVEL:
+            return lambda ctx, _args: require_staff(ctx, what)
+        if self.level == ADMIN_LEVEL:
+            def admin_only(ctx: Ctx, _args: Args) -> None:
+                if not is_admin(ctx):
+                    raise Refused("an admin", what)
+            return admin_only
+        if self.level == BOC_LEVEL:
+            def boc_or_staff(ctx: Ctx, _args: Args) -> None:
+                if not (is_boc(ctx) or staff(ctx)):
+                    raise Refused("a BoC member, the secretariat or an admin", what)
+            return boc_or_staff
+        if self.level == CHAIR_LEVEL:
+            param = spec.group_param
+
+            def chair(ctx: Ctx, args: Args) -> None:
+                if staff(ctx):
+                    return
+                if param is None:
+                    group = ctx.channel_group if not spec.params else None
+                else:
+                    assert param.read is not None
+                    try:
+                        found = param.read(ctx, args)
+                    except UserError:
+                        return  # the handler's parse says what is wrong with the line
+                    group = found if isinstance(found, Group) else ctx.channel_group
+                if group is not None:
+                    require_chair(ctx, group, what)
+            return chair
+        return None
+
+
+ANYONE = Policy("anyone")
+MEMBERS = Policy("members")
+STAFF = Policy("admin, secretariat", STAFF_LEVEL)
+ADMIN = Policy("admin", ADMIN_LEVEL)
+BOC_AND_STAFF = Policy("BoC members, secretariat, admin", BOC_LEVEL)
+CHAIR_AND_UP = Policy("admin, secretariat, chair", CHAIR_LEVEL)

@@ -33,9 +33,10 @@ from handlers.core.grammar import (
     tokenize,
 )
 from handlers.core.messages import Reply, Table, text
+from handlers.core.params import Spec, Values
 from handlers.core.posts import KIND as POST_KIND
 from handlers.core.posts import compose_post, queue_posts
-from handlers.core.roles import Guard, guard_for
+from handlers.core.roles import Guard, Policy, guard_for
 from handlers.core.scheduling import ScheduleKinds
 from storage import kv
 from storage.db import make_reader_factory
@@ -45,6 +46,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 Handler = Callable[[Ctx, Args], Reply]
+# a command declared with a typed spec (handlers.core.params) receives its parsed values
+TypedHandler = Callable[[Ctx, Values], Reply]
 # A command's permission policy (handlers.roles.Guard) is checked by the router before the
 # handler parses anything costly (rules, dates, free text). It looks at the arguments
 # through its own cursor (to name the group the command is about), raises Refused and never
@@ -60,6 +63,9 @@ class Command:
     who: str
     handler: Handler
     guard: Guard | None = None
+    # the declaration, for a typed command: its parameters and its permission policy
+    spec: Spec | None = None
+    policy: Policy | None = None
 
     @property
     def line(self) -> str:
@@ -138,6 +144,22 @@ class Registry:
             policy = guard or guard_for(who, usage, f"{noun} {verb}")
             self.commands.setdefault(noun, {})[verb] = Command(
                 noun, verb, usage, summary, who, fn, policy)
+            return fn
+
+        return deco
+
+    def declare(
+        self, noun: str, verb: str, params: Spec, summary: str, policy: Policy,
+    ) -> Callable[[TypedHandler], TypedHandler]:
+        """A command with typed parameters: its usage is generated from ``params``, its
+        permission is checked by the router before the line is parsed, and the handler is
+        given the parsed values."""
+        def deco(fn: TypedHandler) -> TypedHandler:
+            def run(ctx: Ctx, args: Args) -> Reply:
+                return fn(ctx, params.parse(ctx, args))
+            self.commands.setdefault(noun, {})[verb] = Command(
+                noun, verb, params.usage, summary, policy.who, run,
+                policy.check(params, f"{noun} {verb}"), params, policy)
             return fn
 
         return deco

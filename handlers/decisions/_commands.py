@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import selectinload
 
+from handlers.core import params as p
 from handlers.core.context import Ctx
 from handlers.core.dates import parse_date
 from handlers.core.directory import all_groups, find_group, membership, mention, take_group
@@ -32,7 +33,18 @@ from handlers.core.messages import (
     When,
     text,
 )
-from handlers.core.roles import BOC, SECRETARIAT, is_boc, is_chair, is_member, staff
+from handlers.core.params import Values
+from handlers.core.roles import (
+    ANYONE,
+    BOC,
+    BOC_AND_STAFF,
+    SECRETARIAT,
+    Policy,
+    is_boc,
+    is_chair,
+    is_member,
+    staff,
+)
 from handlers.core.router import Registry
 from storage.models import (
     TEXT_MAX,
@@ -232,19 +244,74 @@ def fan_out(ctx: Ctx, decision: Decision, blocks: list[Block]) -> tuple[list[Pos
     return posts, unlinked
 
 
-def change_decision(ctx: Ctx, args: Args, kind: str) -> Reply:
+def _wording(kind: str) -> Callable[[Ctx, Args], str]:
+    """The text of an amendment or of a revocation, without the quotes it was typed in."""
+    what = "<text...>" if kind == "amend" else "<reason...>"
+
+    def read(_ctx: Ctx, args: Args) -> str:
+        body = args.rest_text(what, required=False)
+        if len(body) >= 2 and body[0] in "\"“" and body[-1] in "\"”":
+            body = body[1:-1].strip()
+        if not body:
+            raise UserError(f"Missing {what}: "
+                            + ("the decision's new wording." if kind == "amend"
+                               else "why is it revoked?"))
+        return check_length(body, TEXT_MAX, "decision text" if kind == "amend" else "reason")
+    return read
+
+
+def _targets_and_text(ctx: Ctx, args: Args) -> tuple[list[Group], str]:
+    """``<group>[,<group>...] <text...>``: the target groups and the decision's text."""
+    if args.empty():
+        raise UserError("Missing <group>.")
+    line = args.line[args.tokens[args.pos].start :]
+    args.pos = len(args.tokens)
+    targets, body = parse_targets(ctx, line)
+    if len(body) >= 2 and body[0] in "\"“" and body[-1] in "\"”":
+        body = body[1:-1].strip()  # the text typed in quotes: store it without them
+    if not body:
+        raise UserError("Missing <text...>: what was decided?")
+    return targets, check_length(body, TEXT_MAX, "decision text")
+
+
+def _register_scope(ctx: Ctx, args: Args) -> tuple[Group | None, str, dt.date | None]:
+    """``[<group>|all] [since <date>]``: the group (None: all), its name, the first day."""
+    end, opts = args.take_trailing_options(
+        {"since": lambda words: past_date(words, ctx.today)}
+    )
+    args.tokens = args.tokens[:end]
+    since = opts.get("since")
+    for i in range(len(args.tokens) - 1, args.pos - 1, -1):
+        if args.tokens[i].value.lower() == "since":
+            # a "since" whose date did not parse: give the date's error, not "unknown group"
+            parse_date([t.value for t in args.tokens[i + 1 :]], ctx.today)
+    group: Group | None
+    if args.accept("all"):
+        return None, "all groups", since
+    group = take_group(ctx, args, optional=args.empty())
+    if group is None:
+        bound = ctx.channel_group
+        if bound is not None and bound.slug not in (BOC, SECRETARIAT):
+            group = bound
+    return group, group.slug if group is not None else "all groups", since
+
+
+DECISION = p.custom("<id>", lambda ctx, args: get_decision(ctx, args.next("<id>")), rest=False)
+LINKED_DECISION = p.custom(
+    "<decision-id>", lambda ctx, args: get_decision(ctx, args.next("<decision-id>")),
+    rest=False)
+LINKED_ACTION = p.custom(
+    "<action-id>", lambda ctx, args: get_action(ctx, args.next("<action-id>")), rest=False)
+TARGETS_AND_TEXT = p.custom("<group>[,<group>...] <text...>", _targets_and_text)
+NEW_WORDING = p.custom("<text...>", _wording("amend"))
+REASON = p.custom("<reason...>", _wording("revoke"))
+SCOPE = p.custom("[<group>|all] [since <date>]", _register_scope)
+ACK_GROUP = p.maybe_group()
+
+
+def change_decision(ctx: Ctx, decision: Decision, body: str, kind: str) -> Reply:
     """``decision amend <id> <text...>`` and ``decision revoke <id> <reason...>``: the
     change is kept in the decision's history and posted where the decision was."""
-    decision = get_decision(ctx, args.next("<id>"))
-    what = "<text...>" if kind == "amend" else "<reason...>"
-    body = args.rest_text(what, required=False)
-    if len(body) >= 2 and body[0] in "\"“" and body[-1] in "\"”":
-        body = body[1:-1].strip()
-    if not body:
-        raise UserError(f"Missing {what}: "
-                        + ("the decision's new wording." if kind == "amend"
-                           else "why is it revoked?"))
-    body = check_length(body, TEXT_MAX, "decision text" if kind == "amend" else "reason")
     label = decision_label(decision.id)
     refuse_revoked(ctx, decision, "amendments" if kind == "amend" else None)
     if kind == "amend" and body == decision.text:
@@ -381,24 +448,13 @@ def register(reg: Registry) -> None:
     reg.noun("decision", "the BoC's decisions: post, register, acknowledgements, linked actions",
              common=("post", "list", "ack"))
 
-    @reg.command(
-        "decision", "post", "<group>[,<group>...] <text...>",
+    @reg.declare(
+        "decision", "post", p.spec(TARGETS_AND_TEXT),
         "record a BoC decision and post it to each target group and to the BoC",
-        "BoC members, secretariat, admin",
+        BOC_AND_STAFF,
     )
-    def decision_post(ctx: Ctx, args: Args) -> Reply:
-        if args.empty():
-            raise UserError("Missing <group>.")
-        line = args.line[args.tokens[args.pos].start :]
-        args.pos = len(args.tokens)
-        targets, body = parse_targets(ctx, line)
-        if len(body) >= 2 and body[0] in "\"“" and body[-1] in "\"”":
-            body = body[1:-1].strip()  # the text typed in quotes: store it without them
-        if not body:
-            raise UserError("Missing <text...>: what was decided?")
-        body = check_length(body, TEXT_MAX, "decision text")
-        if not (is_boc(ctx) or staff(ctx)):
-            raise Refused("a BoC member, the secretariat or an admin", "decision post")
+    def decision_post(ctx: Ctx, v: Values) -> Reply:
+        targets, body = v[TARGETS_AND_TEXT]
         decision = record_decision(ctx, targets, body)
         label = decision_label(decision.id)
         slugs = [g.slug for g in targets]
@@ -414,58 +470,36 @@ def register(reg: Registry) -> None:
             )
         return reply
 
-    @reg.command(
-        "decision", "amend", "<id> <text...>",
+    @reg.declare(
+        "decision", "amend", p.spec(DECISION, NEW_WORDING),
         "change a decision's wording; the old one is kept in its history and the change "
         "posted where the decision was",
-        "BoC members, secretariat, admin",
+        BOC_AND_STAFF,
     )
-    def decision_amend(ctx: Ctx, args: Args) -> Reply:
-        return change_decision(ctx, args, "amend")
+    def decision_amend(ctx: Ctx, v: Values) -> Reply:
+        return change_decision(ctx, v[DECISION], v[NEW_WORDING], "amend")
 
-    @reg.command(
-        "decision", "revoke", "<id> <reason...>",
+    @reg.declare(
+        "decision", "revoke", p.spec(DECISION, REASON),
         "revoke a decision, with the reason; kept in the register, posted where it was",
-        "BoC members, secretariat, admin",
+        BOC_AND_STAFF,
     )
-    def decision_revoke(ctx: Ctx, args: Args) -> Reply:
-        return change_decision(ctx, args, "revoke")
+    def decision_revoke(ctx: Ctx, v: Values) -> Reply:
+        return change_decision(ctx, v[DECISION], v[REASON], "revoke")
 
-    @reg.command(
-        "decision", "list", "[<group>|all] [since <date>]",
-        "the register, newest first, with acknowledgements and linked actions",
+    @reg.declare(
+        "decision", "list", p.spec(SCOPE),
+        "the register, newest first, with acknowledgements and linked actions", ANYONE,
     )
-    def decision_list(ctx: Ctx, args: Args) -> Reply:
-        end, opts = args.take_trailing_options(
-            {"since": lambda words: past_date(words, ctx.today)}
-        )
-        args.tokens = args.tokens[:end]
-        since = opts.get("since")
-        for i in range(len(args.tokens) - 1, args.pos - 1, -1):
-            if args.tokens[i].value.lower() == "since":
-                # a "since" whose date did not parse: give the date's error, not "unknown group"
-                parse_date([t.value for t in args.tokens[i + 1 :]], ctx.today)
-        group: Group | None
-        if args.accept("all"):
-            group = None
-            scope = "all groups"
-        else:
-            group = take_group(ctx, args, optional=args.empty())
-            if group is None:
-                bound = ctx.channel_group
-                if bound is not None and bound.slug not in (BOC, SECRETARIAT):
-                    group = bound
-            scope = group.slug if group is not None else "all groups"
-        args.done()
-        return register_of(ctx, group, scope, since)
+    def decision_list(ctx: Ctx, v: Values) -> Reply:
+        return register_of(ctx, *v[SCOPE])
 
-    @reg.command(
-        "decision", "show", "<id>",
-        "one decision: text, author, per-group acknowledgement, linked actions",
+    @reg.declare(
+        "decision", "show", p.spec(DECISION),
+        "one decision: text, author, per-group acknowledgement, linked actions", ANYONE,
     )
-    def decision_show(ctx: Ctx, args: Args) -> Reply:
-        decision = get_decision(ctx, args.next("<id>"))
-        args.done()
+    def decision_show(ctx: Ctx, v: Values) -> Reply:
+        decision = v[DECISION]
         label = decision_label(decision.id)
         zone = ctx.settings.timezone
         reply = Reply()
@@ -530,16 +564,14 @@ def register(reg: Registry) -> None:
         return reply.say("Linked actions", style="heading").add(
             Table(("action", "group", "title", "assignees", "due", "status"), tuple(rows)))
 
-    @reg.command(
-        "decision", "ack", "<id> [<group>]",
+    @reg.declare(
+        "decision", "ack", p.spec(DECISION, ACK_GROUP),
         "acknowledge a decision for your group (staff may name the group)",
-        "a member of a target group since before the decision was posted, or its chair"
-        " (staff may name the group)",
+        Policy("a member of a target group since before the decision was posted, or its chair"
+               " (staff may name the group)"),
     )
-    def decision_ack(ctx: Ctx, args: Args) -> Reply:
-        decision = get_decision(ctx, args.next("<id>"))
-        named = None if args.empty() else take_group(ctx, args)
-        args.done()
+    def decision_ack(ctx: Ctx, v: Values) -> Reply:
+        decision, named = v[DECISION], v[ACK_GROUP]
         refuse_revoked(ctx, decision, "acknowledgements")
         label = decision_label(decision.id)
         targets = {t.group_id: t for t in decision.targets}
@@ -604,17 +636,13 @@ def register(reg: Registry) -> None:
             )
         return reply
 
-    @reg.command(
-        "decision", "link", "<decision-id> <action-id>",
+    @reg.declare(
+        "decision", "link", p.spec(LINKED_DECISION, LINKED_ACTION),
         "record that an action carries out a decision",
-        "BoC members, secretariat, admin, chair of the action's group",
+        Policy("BoC members, secretariat, admin, chair of the action's group"),
     )
-    def decision_link(ctx: Ctx, args: Args) -> Reply:
-        raw_d = args.next("<decision-id>")
-        raw_a = args.next("<action-id>")
-        args.done()
-        decision = get_decision(ctx, raw_d)
-        action = get_action(ctx, raw_a)
+    def decision_link(ctx: Ctx, v: Values) -> Reply:
+        decision, action = v[LINKED_DECISION], v[LINKED_ACTION]
         allowed = is_boc(ctx) or staff(ctx) or (
             action.group is not None and is_chair(ctx, action.group)
         )

@@ -9,26 +9,29 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from handlers.actions import OPEN_WORK_SHOWN, action_label, hand_over, labels_line, open_work
+from handlers.core import params as p
 from handlers.core.context import Ctx
 from handlers.core.directory import (
     all_groups,
     find_group,
-    group_or_channel,
     membership,
     mention,
-    optional_group,
-    take_group,
 )
 from handlers.core.grammar import Args, Refused, UserError, check_length
 from handlers.core.mentions import MentionRules
 from handlers.core.messages import Block, ChannelRef, Post, Reply, Span, Table, When, text
+from handlers.core.params import Values
 from handlers.core.people import resolve_person
 from handlers.core.roles import (
+    ANYONE,
+    CHAIR_AND_UP,
+    MEMBERS,
     ROLE_GROUPS,
+    STAFF,
+    Policy,
     chair_and_up,
     grants_role,
     require_chair,
-    require_staff,
     staff,
 )
 from handlers.core.router import Registry
@@ -245,14 +248,9 @@ def _join_mentions(people: list[Person]) -> tuple[Span, ...]:
     return tuple(spans)
 
 
-def _request_named(ctx: Ctx, args: Args, what: str) -> tuple[Group, Person, JoinRequest]:
+def _request_named(ctx: Ctx, v: Values) -> tuple[Group, Person, JoinRequest]:
     """The group, person and pending request that ``<group> <@user>`` name."""
-    group = take_group(ctx, args)
-    assert group is not None
-    raw_user = args.next("<@user>")
-    args.done()
-    require_chair(ctx, group, what)
-    person = resolve_person(ctx, raw_user)
+    group, person = v[GROUP], v[USER]
     req = request_of(ctx, group, person)
     if req is None or req.status != "pending":
         raise UserError(
@@ -271,17 +269,66 @@ def _tell(ctx: Ctx, reply: Reply, group: Group, person: Person, blocks: list[Blo
     return reply.post(Post(group.slug, group.name, [ref], blocks))
 
 
+def _member_tail(_ctx: Ctx, args: Args) -> tuple[str | None, str | None]:
+    """``[project <name...>] [as chair|member]``, in either order: (project, role)."""
+    role: str | None = None
+    project: str | None = None
+    rest = args.remaining()
+    if len(rest) >= 2 and rest[-2].lower() == "as":
+        role = rest[-1].lower()
+        if role not in ("chair", "member"):
+            raise UserError(f"Role must be chair or member, not {rest[-1]!r}.")
+        args.tokens = args.tokens[:-2]
+    if args.accept("project"):
+        project = check_length(args.rest_text("project name"), PROJECT_MAX, "project name")
+    if len(args) >= 2 and args.peek() == "as":
+        args.pos += 1
+        role = args.next("role").lower()
+        if role not in ("chair", "member"):
+            raise UserError(f"Role must be chair or member, not {role!r}.")
+    return project, role
+
+
+def _setting_change(_ctx: Ctx, args: Args) -> tuple[str, str] | None:
+    """``[<setting> <value...>]``: the setting's name (folded) and the value as typed."""
+    if args.empty():
+        return None
+    return args.next("<setting>").lower(), args.rest_text("<value>")
+
+
+def _reassign(_ctx: Ctx, args: Args) -> str | None:
+    """The ``<@user>`` of a trailing ``reassign <@user>``, if one is given (checked
+    against the group by :func:`_reassignee`)."""
+    if args.accept("reassign") is None:
+        return None
+    return args.next("<@user> after reassign")
+
+
+GROUP = p.group()
+HERE = p.group_or_here()
+SETTINGS_GROUP = p.group_or_here(more=True)
+MAYBE_GROUP = p.maybe_group()
+USER = p.person()
+NEW_USER = p.person(create=True)
+NEW_SLUG = p.word("<group>")
+NAME = p.text("<name...>", NAME_MAX, "name")
+ALL = p.choice("all")
+MEMBER_TAIL = p.custom("[project <name...>] [as chair|member]", _member_tail)
+SETTING = p.custom("[<setting> <value...>]", _setting_change)
+REASSIGN = p.custom("[reassign <@user>]", _reassign)
+
+
 def register(reg: Registry) -> None:
     reg.noun("tg", "task groups: channels, members, projects and roles",
              common=("list", "show", "add", "link"))
 
-    @reg.command(
-        "tg", "list", "[all]",
+    @reg.declare(
+        "tg", "list", p.spec(ALL),
         "groups: channels, chair, members, next meeting, open actions (all: archived too)",
+        ANYONE,
     )
-    def tg_list(ctx: Ctx, args: Args) -> Reply:
-        with_archived = args.accept("all") is not None
-        args.done()
+    def tg_list(ctx: Ctx, v: Values) -> Reply:
+        with_archived = v[ALL] is not None
         counts = open_action_counts(ctx)
         rows = []
         hidden = 0
@@ -311,10 +358,9 @@ def register(reg: Registry) -> None:
                               f"tg list all shows {'them' if hidden != 1 else 'it'}.")
         return reply
 
-    @reg.command("tg", "show", "[<group>]", "one group in full")
-    def tg_show(ctx: Ctx, args: Args) -> Reply:
-        group = group_or_channel(ctx, optional_group(ctx, args))
-        args.done()
+    @reg.declare("tg", "show", p.spec(HERE), "one group in full", ANYONE)
+    def tg_show(ctx: Ctx, v: Values) -> Reply:
+        group = v[HERE]
         reply = Reply()
         reply = reply.say(f"{group.name} ({group.slug})", style="heading")
         if group.mandate:
@@ -346,11 +392,9 @@ def register(reg: Registry) -> None:
             reply = reply.say("No members yet.")
         return reply
 
-    @reg.command("tg", "create", "<group> <name...>", "a new group", "admin, secretariat")
-    def tg_create(ctx: Ctx, args: Args) -> Reply:
-        slug = args.next("<group>").lower()
-        name = check_length(args.rest_text("<name...>"), NAME_MAX, "name")
-        require_staff(ctx, "tg create")
+    @reg.declare("tg", "create", p.spec(NEW_SLUG, NAME), "a new group", STAFF)
+    def tg_create(ctx: Ctx, v: Values) -> Reply:
+        slug, name = v[NEW_SLUG].lower(), v[NAME]
         if not SLUG.match(slug):
             raise UserError(
                 f"{slug!r} is not a valid group id: lowercase letters, digits and '-', "
@@ -366,16 +410,14 @@ def register(reg: Registry) -> None:
         ctx.audit("create", "group", group.id, slug=slug, name=name)
         return Reply(private=False).say(f"Created group {slug}: {name}.")
 
-    @reg.command(
-        "tg", "rename", "<group> <name...>",
+    @reg.declare(
+        "tg", "rename", p.spec(GROUP, NAME),
         "change a group's full name (its id, the slug, stays: scripts, files and feed "
         "links use it)",
-        "admin, secretariat",
+        STAFF,
     )
-    def tg_rename(ctx: Ctx, args: Args) -> Reply:
-        group = take_group(ctx, args)
-        assert group is not None
-        name = check_length(args.rest_text("<name...>"), NAME_MAX, "name")
+    def tg_rename(ctx: Ctx, v: Values) -> Reply:
+        group, name = v[GROUP], v[NAME]
         if len(name) >= 2 and name[0] in "\"“" and name[-1] in "\"”":
             name = name[1:-1].strip()
         if not name:
@@ -391,15 +433,13 @@ def register(reg: Registry) -> None:
         return Reply(private=False).say(
             f"Renamed {group.slug}: {old} is now {name} (its id stays {group.slug}).")
 
-    @reg.command(
-        "tg", "archive", "<group>",
+    @reg.declare(
+        "tg", "archive", p.spec(GROUP),
         "retire a group: nothing scheduled for it, left out of lists; its records kept",
-        "admin, secretariat",
+        STAFF,
     )
-    def tg_archive(ctx: Ctx, args: Args) -> Reply:
-        group = take_group(ctx, args)
-        assert group is not None
-        args.done()
+    def tg_archive(ctx: Ctx, v: Values) -> Reply:
+        group = v[GROUP]
         if grants_role(group):
             raise UserError(f"{group.slug} cannot be archived: its membership is a role.",
                             show_usage=False)
@@ -418,12 +458,9 @@ def register(reg: Registry) -> None:
                               f"open: action list {group.slug} lists {'it' if one else 'them'}.")
         return reply.say(f"tg unarchive {group.slug} brings it back.")
 
-    @reg.command("tg", "unarchive", "<group>", "bring an archived group back",
-                 "admin, secretariat")
-    def tg_unarchive(ctx: Ctx, args: Args) -> Reply:
-        group = take_group(ctx, args)
-        assert group is not None
-        args.done()
+    @reg.declare("tg", "unarchive", p.spec(GROUP), "bring an archived group back", STAFF)
+    def tg_unarchive(ctx: Ctx, v: Values) -> Reply:
+        group = v[GROUP]
         if group.archived_at is None:
             return Reply().say(f"{group.slug} is not archived.")
         group.archived_at = None
@@ -434,15 +471,11 @@ def register(reg: Registry) -> None:
         return Reply(private=False).say(
             f"{group.slug} is back: its reminders, digests and nudges resume from now.")
 
-    @reg.command(
-        "tg", "link", "<group>", "bind this channel or room to the group",
-        "admin, secretariat, chair",
+    @reg.declare(
+        "tg", "link", p.spec(GROUP), "bind this channel or room to the group", CHAIR_AND_UP,
     )
-    def tg_link(ctx: Ctx, args: Args) -> Reply:
-        group = take_group(ctx, args)
-        assert group is not None
-        args.done()
-        require_chair(ctx, group, "tg link")
+    def tg_link(ctx: Ctx, v: Values) -> Reply:
+        group = v[GROUP]
         if ctx.channel_id is None:
             raise UserError("tg link works in a channel or room, not in a direct message.")
         existing = ctx.session.scalar(
@@ -466,30 +499,30 @@ def register(reg: Registry) -> None:
         ctx.audit("link", "group", group.id, platform=ctx.platform, channel=ctx.channel_id)
         return Reply(private=False).say(f"This channel is now linked to {group.name}.")
 
-    @reg.command(
-        "tg", "settings", "[<group>] [<setting> <value...>]",
+    @reg.declare(
+        "tg", "settings", p.spec(SETTINGS_GROUP, SETTING),
         "show or change what is scheduled for a group (reminders, nudges, digest, ...) and "
         "how it is joined (join open|request|closed)",
-        "anyone reads; admin, secretariat, chair change",
+        Policy("anyone reads; admin, secretariat, chair change"),
     )
-    def tg_settings(ctx: Ctx, args: Args) -> Reply:
+    def tg_settings(ctx: Ctx, v: Values) -> Reply:
         from handlers.core.scheduling import DEFAULTS, SETTING_HELP, setting, validate_setting
         from handlers.groups._sync import FOLLOW
 
-        group = group_or_channel(ctx, take_group(ctx, args, optional=True))
-        if args.empty():
+        group, change = v[SETTINGS_GROUP], v[SETTING]
+        if change is None:
             rows = (
                 *(((key,), (setting(group, key),), (SETTING_HELP[key],)) for key in DEFAULTS),
                 ((JOIN,), (join_policy(group),), (JOIN_HELP,)),
             )
             reply = Reply().say(f"Settings of {group.slug}", style="heading")
             return reply.add(Table(("setting", "value", "values"), rows))
-        key = args.next("<setting>").lower()
+        key, raw = change
         if key == JOIN:
-            return set_join(ctx, group, args.rest_text("<value>"))
+            return set_join(ctx, group, raw)
         if key not in DEFAULTS:
             raise UserError(f"No setting {key!r}. Settings: {', '.join([*DEFAULTS, JOIN])}.")
-        value = validate_setting(key, args.rest_text("<value>"))
+        value = validate_setting(key, raw)
         require_chair(ctx, group, "tg settings")
         if key == FOLLOW and value == "on" and grants_role(group):
             raise UserError(
@@ -504,13 +537,11 @@ def register(reg: Registry) -> None:
         ctx.audit("settings", "group", group.id, key=key, old=old, new=value)
         return Reply(private=False).say(f"{group.slug}: {key} is now {value} (was {old}).")
 
-    @reg.command("tg", "unlink", "", "unbind this channel or room", "admin, secretariat, chair")
-    def tg_unlink(ctx: Ctx, args: Args) -> Reply:
-        args.done()
+    @reg.declare("tg", "unlink", p.spec(), "unbind this channel or room", CHAIR_AND_UP)
+    def tg_unlink(ctx: Ctx, _v: Values) -> Reply:
         group = ctx.channel_group
         if group is None:
             raise UserError("This channel is not linked to a group.")
-        require_chair(ctx, group, "tg unlink")
         ch = ctx.session.scalar(
             select(Channel).where(
                 Channel.platform == ctx.platform, Channel.channel_id == ctx.channel_id
@@ -521,34 +552,13 @@ def register(reg: Registry) -> None:
         ctx.audit("unlink", "group", group.id, platform=ctx.platform, channel=ctx.channel_id)
         return Reply(private=False).say(f"This channel is no longer linked to {group.name}.")
 
-    @reg.command(
-        "tg", "add", "<group> <@user> [project <name...>] [as chair|member]",
-        "add or update a member, with the project they represent",
-        "admin, secretariat, chair",
+    @reg.declare(
+        "tg", "add", p.spec(GROUP, NEW_USER, MEMBER_TAIL),
+        "add or update a member, with the project they represent", CHAIR_AND_UP,
     )
-    def tg_add(ctx: Ctx, args: Args) -> Reply:
-        group = take_group(ctx, args)
-        assert group is not None
-        raw_user = args.next("<@user>")
-        role: str | None = None
-        project: str | None = None
-        # [project <name...>] [as chair|member], in either order
-        rest = args.remaining()
-        if len(rest) >= 2 and rest[-2].lower() == "as":
-            role = rest[-1].lower()
-            if role not in ("chair", "member"):
-                raise UserError(f"Role must be chair or member, not {rest[-1]!r}.")
-            args.tokens = args.tokens[:-2]
-        if args.accept("project"):
-            project = check_length(args.rest_text("project name"), PROJECT_MAX, "project name")
-        if len(args) >= 2 and args.peek() == "as":
-            args.pos += 1
-            role = args.next("role").lower()
-            if role not in ("chair", "member"):
-                raise UserError(f"Role must be chair or member, not {role!r}.")
-        args.done()
-        require_chair(ctx, group, "tg add")
-        person = resolve_person(ctx, raw_user, create=True)
+    def tg_add(ctx: Ctx, v: Values) -> Reply:
+        group, person = v[GROUP], v[NEW_USER]
+        project, role = v[MEMBER_TAIL]
         m = membership(ctx.session, group, person)
         if m is None:
             m = Membership(
@@ -573,19 +583,13 @@ def register(reg: Registry) -> None:
             + (f", representing {m.project}" if m.project else "") + "."
         )
 
-    @reg.command(
-        "tg", "remove", "<group> <@user> [reassign <@user>]",
+    @reg.declare(
+        "tg", "remove", p.spec(GROUP, USER, REASSIGN),
         "remove a member; reassign: their open actions in the group go to that member",
-        "admin, secretariat, chair",
+        CHAIR_AND_UP,
     )
-    def tg_remove(ctx: Ctx, args: Args) -> Reply:
-        group = take_group(ctx, args)
-        assert group is not None
-        raw_user = args.next("<@user>")
-        raw_to = _take_reassign(args)
-        args.done()
-        require_chair(ctx, group, "tg remove")
-        person = resolve_person(ctx, raw_user)
+    def tg_remove(ctx: Ctx, v: Values) -> Reply:
+        group, person, raw_to = v[GROUP], v[USER], v[REASSIGN]
         m = membership(ctx.session, group, person)
         if m is None:
             raise UserError(f"{person.display_name} is not a member of {group.slug}.")
@@ -595,15 +599,14 @@ def register(reg: Registry) -> None:
         reply = Reply(private=False).say("Removed ", mention(person), f" from {group.slug}.")
         return _open_work_said(ctx, reply, group, person, to, "tg remove")
 
-    @reg.command(
-        "tg", "join", "<group>",
+    @reg.declare(
+        "tg", "join", p.spec(GROUP),
         "join a group: at once if it is open, by a chair's approval if it takes requests",
-        "anyone (open and request groups; closed ones, boc and secretariat only by tg add)",
+        ANYONE.said(
+            "anyone (open and request groups; closed ones, boc and secretariat only by tg add)"),
     )
-    def tg_join(ctx: Ctx, args: Args) -> Reply:
-        group = take_group(ctx, args)
-        assert group is not None
-        args.done()
+    def tg_join(ctx: Ctx, v: Values) -> Reply:
+        group = v[GROUP]
         if grants_role(group):
             # for everyone, staff included: a role is given by someone, on purpose
             raise UserError(
@@ -631,16 +634,13 @@ def register(reg: Registry) -> None:
             )
         return request_to_join(ctx, group)
 
-    @reg.command(
-        "tg", "requests", "[<group>]",
-        "pending requests to join (without a group: every group you chair)",
-        "admin, secretariat, chair",
+    @reg.declare(
+        "tg", "requests", p.spec(MAYBE_GROUP),
+        "pending requests to join (without a group: every group you chair)", CHAIR_AND_UP,
     )
-    def tg_requests(ctx: Ctx, args: Args) -> Reply:
-        group = optional_group(ctx, args) or ctx.channel_group
-        args.done()
+    def tg_requests(ctx: Ctx, v: Values) -> Reply:
+        group = v[MAYBE_GROUP] or ctx.channel_group
         if group is not None:
-            require_chair(ctx, group, "tg requests")
             groups = [group]
         else:
             groups = [g for g in all_groups(ctx.session) if chair_and_up(ctx, g)]
@@ -661,12 +661,12 @@ def register(reg: Registry) -> None:
         return reply.say(f"Settle each with tg approve {example} <@user> or "
                          f"tg deny {example} <@user>.")
 
-    @reg.command(
-        "tg", "approve", "<group> <@user>", "approve a request to join: they become a member",
-        "admin, secretariat, chair",
+    @reg.declare(
+        "tg", "approve", p.spec(GROUP, USER), "approve a request to join: they become a member",
+        CHAIR_AND_UP,
     )
-    def tg_approve(ctx: Ctx, args: Args) -> Reply:
-        group, person, req = _request_named(ctx, args, "tg approve")
+    def tg_approve(ctx: Ctx, v: Values) -> Reply:
+        group, person, req = _request_named(ctx, v)
         reply = Reply(private=False)
         req.status = "approved"
         req.decided_at = ctx.now
@@ -682,12 +682,11 @@ def register(reg: Registry) -> None:
             mention(ctx.actor), ": you are a member now.")])
         return reply
 
-    @reg.command(
-        "tg", "deny", "<group> <@user>", "decline a request to join",
-        "admin, secretariat, chair",
+    @reg.declare(
+        "tg", "deny", p.spec(GROUP, USER), "decline a request to join", CHAIR_AND_UP,
     )
-    def tg_deny(ctx: Ctx, args: Args) -> Reply:
-        group, person, req = _request_named(ctx, args, "tg deny")
+    def tg_deny(ctx: Ctx, v: Values) -> Reply:
+        group, person, req = _request_named(ctx, v)
         req.status = "denied"
         req.decided_at = ctx.now
         req.decided_by_id = ctx.actor.id
@@ -700,15 +699,12 @@ def register(reg: Registry) -> None:
             "not have been.")])
         return reply
 
-    @reg.command(
-        "tg", "leave", "<group> [reassign <@user>]",
-        "leave a group; reassign: your open actions in it go to that member", "members",
+    @reg.declare(
+        "tg", "leave", p.spec(GROUP, REASSIGN),
+        "leave a group; reassign: your open actions in it go to that member", MEMBERS,
     )
-    def tg_leave(ctx: Ctx, args: Args) -> Reply:
-        group = take_group(ctx, args)
-        assert group is not None
-        raw_to = _take_reassign(args)
-        args.done()
+    def tg_leave(ctx: Ctx, v: Values) -> Reply:
+        group, raw_to = v[GROUP], v[REASSIGN]
         m = membership(ctx.session, group, ctx.actor)
         if m is None:
             if settle_request(ctx, group, ctx.actor, "withdrawn"):
@@ -725,11 +721,6 @@ def register(reg: Registry) -> None:
 # --- open work left behind by someone leaving a group --------------------------------------
 
 
-def _take_reassign(args: Args) -> str | None:
-    """The ``<@user>`` of a trailing ``reassign <@user>``, if one is given."""
-    if args.accept("reassign") is None:
-        return None
-    return args.next("<@user> after reassign")
 
 
 def _reassignee(ctx: Ctx, group: Group, leaving: Person, raw: str | None) -> Person | None:

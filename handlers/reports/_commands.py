@@ -8,6 +8,7 @@ import datetime as dt
 
 from sqlalchemy import select
 
+from handlers.core import params as p
 from handlers.core.context import Ctx
 from handlers.core.directory import mention, take_group
 from handlers.core.grammar import Args, Refused, UserError
@@ -15,8 +16,9 @@ from handlers.core.messages import (
     Reply,
     When,
 )
+from handlers.core.params import Values
 from handlers.core.people import resolve_person
-from handlers.core.roles import require_member, require_staff, staff
+from handlers.core.roles import STAFF, Policy, require_member, staff
 from handlers.core.router import Registry
 from handlers.reports._links import (
     dashboard_path,
@@ -31,6 +33,7 @@ from handlers.reports._links import (
 from handlers.reports._monthly import build_report, parse_month, report_reply
 from storage.models import (
     Group,
+    Person,
 )
 
 DASHBOARD_DAYS = 7
@@ -52,35 +55,57 @@ def _feed_choice(ctx: Ctx, args: Args) -> Group | None:
     return group
 
 
+def _days(_ctx: Ctx, args: Args) -> int:
+    raw = args.accept(*(str(n) for n in range(1, DASHBOARD_MAX_DAYS + 1)))
+    if raw is None and not args.empty():
+        raise UserError(f"<days> is a whole number from 1 to {DASHBOARD_MAX_DAYS}.")
+    args.accept("days", "day")
+    return int(raw) if raw else DASHBOARD_DAYS
+
+
+def _feed(ctx: Ctx, args: Args) -> Group | str | None:
+    """``reset``, or the feed's group (None: all)."""
+    if args.accept("reset"):
+        return "reset"
+    return _feed_choice(ctx, args)
+
+
+def _reset_whom(ctx: Ctx, args: Args) -> Person | None:
+    """The person of ``reset <@user>``, or None."""
+    if args.accept("reset") is None:
+        return None
+    return resolve_person(ctx, args.next("<@user>"))
+
+
+SECRETARIAT_AND_ADMIN = STAFF.said("secretariat, admin")
+MONTH = p.custom("[<month>]", lambda ctx, args: parse_month(
+    args.rest_text(required=False), ctx.today))
+DAYS = p.custom("[<days>]", _days, rest=False)
+FEED = p.custom("[<group>|all|reset]", _feed, rest=False)
+RESET_WHOM = p.custom("[reset <@user>]", _reset_whom, rest=False)
+
+
 def register(reg: Registry) -> None:
     """``secretariat report|dashboard|feeds`` and ``meeting feed``."""
 
-    @reg.command(
-        "secretariat", "report", "[<month>]",
+    @reg.declare(
+        "secretariat", "report", p.spec(MONTH),
         "the monthly report for the BoC (this month to date, or 2026-10, october, last month):"
         " numbers per group (meetings held: run with meeting start), a chart, Markdown and HTML"
         " files",
-        "secretariat, admin",
+        SECRETARIAT_AND_ADMIN,
     )
-    def secretariat_report(ctx: Ctx, args: Args) -> Reply:
-        month = parse_month(args.rest_text(required=False), ctx.today)
-        require_staff(ctx, "secretariat report")
-        return report_reply(ctx, build_report(ctx, month))
+    def secretariat_report(ctx: Ctx, v: Values) -> Reply:
+        return report_reply(ctx, build_report(ctx, v[MONTH]))
 
-    @reg.command(
-        "secretariat", "dashboard", "[<days>]",
+    @reg.declare(
+        "secretariat", "dashboard", p.spec(DAYS),
         f"a private link to the read-only web dashboard, valid {DASHBOARD_DAYS} days "
         f"(or <days>, at most {DASHBOARD_MAX_DAYS})",
-        "secretariat, admin",
+        SECRETARIAT_AND_ADMIN,
     )
-    def secretariat_dashboard(ctx: Ctx, args: Args) -> Reply:
-        raw = args.accept(*(str(n) for n in range(1, DASHBOARD_MAX_DAYS + 1)))
-        if raw is None and not args.empty():
-            raise UserError(f"<days> is a whole number from 1 to {DASHBOARD_MAX_DAYS}.")
-        args.accept("days", "day")
-        args.done()
-        require_staff(ctx, "secretariat dashboard")
-        days = int(raw) if raw else DASHBOARD_DAYS
+    def secretariat_dashboard(ctx: Ctx, v: Values) -> Reply:
+        days = v[DAYS]
         secret = web_secret(ctx.session, create=True)
         assert secret is not None
         key = link_key(ctx.session, ctx.actor.id, ctx.now, create=True) or ""
@@ -94,23 +119,22 @@ def register(reg: Registry) -> None:
         reply = reply.say(web_link(ctx.settings, path, "Taskbot dashboard"))
         return say_web_hint(reply, ctx.settings)
 
-    @reg.command(
-        "meeting", "feed", "[<group>|all|reset]",
+    @reg.declare(
+        "meeting", "feed", p.spec(FEED),
         "your private calendar subscription link (updates itself, unlike meeting calendar); "
         "all: the meetings of every group you are in; "
         "reset: a new one, and your old feed and dashboard links stop working",
-        "members of the group; all: anyone in a group; reset: anyone",
+        Policy("members of the group; all: anyone in a group; reset: anyone"),
     )
-    def meeting_feed(ctx: Ctx, args: Args) -> Reply:
-        if args.accept("reset"):
-            args.done()
+    def meeting_feed(ctx: Ctx, v: Values) -> Reply:
+        group = v[FEED]
+        if group == "reset":
             reset_link_key(ctx.session, ctx.actor.id, ctx.now)
             ctx.audit("link", "link_key", ctx.actor.id, reset="self")
             return Reply(private=True).say(
                 "Done: your old calendar feed and dashboard links no longer work. "
                 "`meeting feed` gives you the new ones.")
-        group = _feed_choice(ctx, args)
-        if group is not None:
+        if isinstance(group, Group):
             require_member(ctx, group, f"meeting feed {group.slug}")
             feed, title = group.slug, f"{group.name} meetings"
         else:
@@ -128,24 +152,19 @@ def register(reg: Registry) -> None:
         reply = reply.say(web_link(ctx.settings, feed_path(key, feed)))
         return say_web_hint(reply, ctx.settings)
 
-    @reg.command(
-        "secretariat", "feeds", "[reset <@user>]",
+    @reg.declare(
+        "secretariat", "feeds", p.spec(RESET_WHOM),
         "your calendar subscription links for every group; reset <@user>: revoke that "
-        "person's feed and dashboard links", "secretariat, admin",
+        "person's feed and dashboard links", SECRETARIAT_AND_ADMIN,
     )
-    def secretariat_feeds(ctx: Ctx, args: Args) -> Reply:
-        if args.accept("reset"):
-            raw = args.next("<@user>")
-            args.done()
-            require_staff(ctx, "secretariat feeds reset")
-            person = resolve_person(ctx, raw)
+    def secretariat_feeds(ctx: Ctx, v: Values) -> Reply:
+        person = v[RESET_WHOM]
+        if person is not None:
             reset_link_key(ctx.session, person.id, ctx.now)
             ctx.audit("link", "link_key", person.id, reset="secretariat")
             return Reply(private=True).say(
                 "Done: ", mention(person), "'s calendar feed and dashboard links no "
                 "longer work; `meeting feed` gives them new ones.")
-        args.done()
-        require_staff(ctx, "secretariat feeds")
         key = link_key(ctx.session, ctx.actor.id, ctx.now, create=True) or ""
         reply = Reply(private=True, secret=True)
         reply = reply.say("Your calendar feeds (read-only; yours alone: each member gets their own "

@@ -22,12 +22,14 @@ from typing import Any, TextIO, TypeVar
 from sqlalchemy import ColumnElement, FromClause, Select, String, bindparam, cast, func, select
 from sqlalchemy.orm import Session
 
+from handlers.core import params as p
 from handlers.core.context import CoreSettings, Ctx
 from handlers.core.directory import all_groups, take_group
 from handlers.core.grammar import Args, UserError
 from handlers.core.messages import Block, Day, File, Mention, Reply, Span, Table, Text, When
+from handlers.core.params import Values
 from handlers.core.people import is_person, resolve_person
-from handlers.core.roles import require_staff
+from handlers.core.roles import STAFF
 from handlers.core.router import Registry, system_context
 from storage.models import (
     Action,
@@ -88,9 +90,9 @@ def known_projects(ctx: Ctx) -> dict[str, str]:
         select(Membership.project).where(Membership.project.is_not(None)).distinct()
     )
     out: dict[str, str] = {}
-    for p in rows:
-        if p:
-            out.setdefault(p.strip().lower(), p.strip())
+    for name in rows:
+        if name:
+            out.setdefault(name.strip().lower(), name.strip())
     return out
 
 
@@ -687,20 +689,34 @@ def compose_boc_summary(session: Session, payload: dict[str, Any],
                   ": where the groups stand"), "heading"), *reply.blocks]
 
 
+SECRETARIAT_AND_ADMIN = STAFF.said("secretariat, admin")
+DELIVERY_FILTERS = ("problems", "pending", "failed", "missed", "sent", "all")
+
+
+def _delivery_filter(_ctx: Ctx, args: Args) -> str:
+    which = args.accept(*DELIVERY_FILTERS)
+    if which is None and not args.empty():
+        raise UserError(f"Unknown filter {args.peek()!r}.")
+    return which or "problems"
+
+
+QUERY = p.custom("[open|overdue|all] [group <group>] [<@user>] [project <name...>] [csv]",
+                 parse_action_query)
+FILTER = p.custom(f"[{'|'.join(DELIVERY_FILTERS)}]", _delivery_filter, rest=False)
+
+
 def register(reg: Registry) -> None:
     reg.noun("secretariat", "cross-group views for the secretariat: actions, deliveries, reports",
              common=("actions", "summary", "report"))
     reg.kinds.kind("boc_summary", compose_boc_summary)
 
-    @reg.command(
-        "secretariat", "actions",
-        "[open|overdue|all] [group <group>] [<@user>] [project <name...>] [csv]",
+    @reg.declare(
+        "secretariat", "actions", p.spec(QUERY),
         "actions across all groups, oldest due first; csv returns every row as a file",
-        "secretariat, admin",
+        SECRETARIAT_AND_ADMIN,
     )
-    def secretariat_actions(ctx: Ctx, args: Args) -> Reply:
-        q = parse_action_query(ctx, args)
-        require_staff(ctx, "secretariat actions")
+    def secretariat_actions(ctx: Ctx, v: Values) -> Reply:
+        q = v[QUERY]
         reply = Reply(secret=True)  # every group's actions, the restricted ones' too
         if q.csv:
             content, n = actions_csv(ctx, q)
@@ -717,29 +733,22 @@ def register(reg: Registry) -> None:
             reply = reply.say(f"and {total - len(table.rows)} more — add csv for all.")
         return reply
 
-    @reg.command(
-        "secretariat", "summary", "",
+    @reg.declare(
+        "secretariat", "summary", p.spec(),
         "per group: open, overdue, done this month, next meeting, unacknowledged decisions",
-        "secretariat, admin",
+        SECRETARIAT_AND_ADMIN,
     )
-    def secretariat_summary(ctx: Ctx, args: Args) -> Reply:
-        args.done()
-        require_staff(ctx, "secretariat summary")
+    def secretariat_summary(ctx: Ctx, _v: Values) -> Reply:
         return summary(ctx)
 
 
-    @reg.command(
-        "secretariat", "deliveries", "[problems|pending|failed|missed|sent|all]",
+    @reg.declare(
+        "secretariat", "deliveries", p.spec(FILTER),
         "scheduled messages: what is waiting, what failed or was missed, and why",
-        "secretariat, admin",
+        SECRETARIAT_AND_ADMIN,
     )
-    def secretariat_deliveries(ctx: Ctx, args: Args) -> Reply:
-        which = args.accept("problems", "pending", "failed", "missed", "sent", "all")
-        if which is None and not args.empty():
-            raise UserError(f"Unknown filter {args.peek()!r}.")
-        args.done()
-        require_staff(ctx, "secretariat deliveries")
-        which = which or "problems"
+    def secretariat_deliveries(ctx: Ctx, v: Values) -> Reply:
+        which = v[FILTER]
         counts = dict(ctx.session.execute(
             select(Outbox.status, func.count())
             .where(Outbox.kind != "slot")
