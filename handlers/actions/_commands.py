@@ -32,6 +32,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session, joinedload, selectinl
 from sqlalchemy.sql.base import ExecutableOption
 from sqlalchemy.sql.elements import ColumnElement
 
+from handlers.core import params as p
 from handlers.core.context import Ctx
 from handlers.core.dates import not_past, parse_date, take_due_tail
 from handlers.core.directory import (
@@ -41,8 +42,19 @@ from handlers.core.directory import (
 )
 from handlers.core.grammar import Args, Refused, UserError, check_length, parse_id
 from handlers.core.messages import Button, Buttons, Day, Mention, Reply, Span, Table, When
+from handlers.core.params import Values
 from handlers.core.people import is_person, resolve_people, resolve_person
-from handlers.core.roles import SECRETARIAT, Guard, is_admin, is_chair, require_member, staff
+from handlers.core.roles import (
+    ANYONE,
+    MEMBERS,
+    SECRETARIAT,
+    Guard,
+    Policy,
+    is_admin,
+    is_chair,
+    require_member,
+    staff,
+)
 from handlers.core.router import Registry
 from storage.models import (
     TEXT_MAX,
@@ -391,10 +403,10 @@ def labels_line(total: int, labels: Sequence[str]) -> str:
 def _unique(people: Sequence[Person]) -> list[Person]:
     seen: set[int] = set()
     out: list[Person] = []
-    for p in people:
-        if p.id not in seen:
-            seen.add(p.id)
-            out.append(p)
+    for person in people:
+        if person.id not in seen:
+            seen.add(person.id)
+            out.append(person)
     return out
 
 
@@ -744,82 +756,129 @@ def open_list(ctx: Ctx, *, group_id: int | None, person_id: int | None, scope: s
     return reply
 
 
+def _new_action(ctx: Ctx, args: Args) -> tuple[list[str], str, dt.date | None, Group]:
+    """``[<@user> ...] <text...> [due <date>] [group <group>]``: the mentions (resolved
+    once the caller may add to the group), the title, the due date and the group."""
+    raw_users = _take_mentions(ctx, args)
+    end, due, group = take_due_tail(args, ctx.today, lambda words: _group_named(ctx, words))
+    title = check_length(args.text_between(args.pos, end), TITLE_MAX, "title")
+    if not title:
+        raise UserError("Missing <text...>: what is to be done.")
+    if group is None:
+        group = ctx.channel_group
+    if group is None:
+        tail = _last_keyword(args, "group", end)
+        if tail:
+            raise UserError(f"Unknown group {' '.join(tail)!r}. `tg list` shows the groups.")
+        raise UserError("Name a group with `group <group>`: this channel is not linked to one.")
+    args.pos = len(args.tokens)
+    return raw_users, title, due, group
+
+
+def _list_scope(ctx: Ctx, args: Args) -> tuple[str, int | None, Person | None, str,
+                                               dt.date | None]:
+    """``[mine|all|<@user>|<group>] [overdue|done [since <date>]]``: the state listed, the
+    group or the person (neither: all), how to say the scope, and the first day."""
+    since = _take_since(ctx, args)
+    toks = args.remaining()
+    state = OPEN
+    if toks and toks[-1].lower() in ("overdue", DONE):
+        state = toks[-1].lower()
+        args.tokens = args.tokens[:-1]
+    elif toks and toks[0].lower() in ("overdue", DONE):
+        state = toks[0].lower()
+        args.pos += 1
+    if since is not None and state != DONE:
+        raise UserError("since goes with done: action list done since <date>.")
+    group_id: int | None = None
+    person: Person | None = None
+    scope: str
+    word = args.peek()
+    if word is None:
+        bound = ctx.channel_group
+        if bound is not None:
+            group_id, scope = bound.id, f"in {bound.slug}"
+        else:
+            person, scope = ctx.actor, "for you"
+    elif args.accept("mine", "me"):
+        person, scope = ctx.actor, "for you"
+    elif args.accept("all"):
+        scope = "in all groups"
+    elif is_person(ctx, word):
+        args.pos += 1
+        person = resolve_person(ctx, word)
+        scope = f"for @{person.display_name}"
+    else:
+        named = take_group(ctx, args)
+        assert named is not None
+        group_id, scope = named.id, f"in {named.slug}"
+    return state, group_id, person, scope, since
+
+
+def _due_words(ctx: Ctx, args: Args) -> dt.date | None:
+    words = args.remaining()
+    if not words:
+        raise UserError("Missing <date> (or none to clear it).")
+    args.pos = len(args.tokens)
+    return _date_or_none(ctx, words)
+
+
+def _find_words(_ctx: Ctx, args: Args) -> list[str]:
+    words = [w for w in args.remaining() if w.strip()]
+    args.pos = len(args.tokens)
+    if not words:
+        raise UserError("Missing <words...>: what to look for.")
+    if len(words) > FIND_WORDS:
+        raise UserError(f"Too many words ({len(words)}; at most {FIND_WORDS}).")
+    return words
+
+
+ACTION = p.custom("<id>", lambda ctx, args: get_action(ctx.session, args.next("<id>")),
+                  rest=False)
+NEW_ACTION = p.custom("[<@user> ...] <text...> [due <date>] [group <group>]", _new_action)
+LIST_SCOPE = p.custom("[mine|all|<@user>|<group>] [overdue|done [since <date>]]", _list_scope)
+ASSIGNEES = p.people()
+DUE = p.custom("<date>|none", _due_words)
+NOTE = p.text("<text...>", TEXT_MAX, "note")
+NEW_TITLE = p.text("<text...>", TITLE_MAX, "title", missing="<text...>: the new title")
+FIND = p.custom("<words...>", _find_words)
+
+
+def _on_one_action(what: str) -> Policy:
+    return Policy("assignee, chair and up", guard=_may_change(what))
+
+
 def register(reg: Registry) -> None:
     reg.noun("action", "action items: who does what by when", common=("add", "list", "done"))
 
     @reg.command(
-        "action", "add", "[<@user> ...] <text...> [due <date>] [group <group>]",
-        "a new action item; mentions are the assignees (none: you)", "members",
+        "action", "add", p.spec(NEW_ACTION),
+        "a new action item; mentions are the assignees (none: you)", MEMBERS,
     )
-    def action_add(ctx: Ctx, args: Args) -> Reply:
-        raw_users = _take_mentions(ctx, args)
-        end, due, group = take_due_tail(args, ctx.today, lambda words: _group_named(ctx, words))
-        title = check_length(args.text_between(args.pos, end), TITLE_MAX, "title")
-        if not title:
-            raise UserError("Missing <text...>: what is to be done.")
-        if group is None:
-            group = ctx.channel_group
-        if group is None:
-            tail = _last_keyword(args, "group", end)
-            if tail:
-                raise UserError(f"Unknown group {' '.join(tail)!r}. `tg list` shows the groups.")
-            raise UserError("Name a group with `group <group>`: this channel is not linked to one.")
-        assert isinstance(group, Group)
+    def action_add(ctx: Ctx, v: Values) -> Reply:
+        raw_users, title, due, group = v[NEW_ACTION]
         require_member(ctx, group, "action add")
         people = resolve_people(ctx, raw_users) or [ctx.actor]
         action = create_action(ctx, group=group, title=title, assignees=people, due=due)
         return Reply(private=False).say("Added ", *_summary(action), ".")
 
     @reg.command(
-        "action", "list", "[mine|all|<@user>|<group>] [overdue|done [since <date>]]",
-        "open actions, oldest due first; done: closed ones, latest first",
+        "action", "list", p.spec(LIST_SCOPE),
+        "open actions, oldest due first; done: closed ones, latest first", ANYONE,
     )
-    def action_list(ctx: Ctx, args: Args) -> Reply:
-        since = _take_since(ctx, args)
-        toks = args.remaining()
-        state = OPEN
-        if toks and toks[-1].lower() in ("overdue", DONE):
-            state = toks[-1].lower()
-            args.tokens = args.tokens[:-1]
-        elif toks and toks[0].lower() in ("overdue", DONE):
-            state = toks[0].lower()
-            args.pos += 1
-        if since is not None and state != DONE:
-            raise UserError("since goes with done: action list done since <date>.")
+    def action_list(ctx: Ctx, v: Values) -> Reply:
+        state, group_id, person, scope, since = v[LIST_SCOPE]
         overdue = state == "overdue"
-        group_id: int | None = None
-        person: Person | None = None
-        scope: str
-        word = args.peek()
-        if word is None:
-            bound = ctx.channel_group
-            if bound is not None:
-                group_id, scope = bound.id, f"in {bound.slug}"
-            else:
-                person, scope = ctx.actor, "for you"
-        elif args.accept("mine", "me"):
-            person, scope = ctx.actor, "for you"
-        elif args.accept("all"):
-            scope = "in all groups"
-        elif is_person(ctx, word):
-            args.pos += 1
-            person = resolve_person(ctx, word)
-            scope = f"for @{person.display_name}"
-        else:
-            named = take_group(ctx, args)
-            assert named is not None
-            group_id, scope = named.id, f"in {named.slug}"
-        args.done()
         person_id = person.id if person is not None else None
         if state == DONE:
             return _done_list(ctx, group_id, person_id, scope, since)
         return open_list(ctx, group_id=group_id, person_id=person_id, scope=scope,
                          overdue=overdue)
 
-    @reg.command("action", "show", "<id>", "one action in full, with its notes and history")
-    def action_show(ctx: Ctx, args: Args) -> Reply:
-        action = get_action(ctx.session, args.next("<id>"))
-        args.done()
+    @reg.command("action", "show", p.spec(ACTION), "one action in full, with its notes and history",
+                 ANYONE)
+    def action_show(ctx: Ctx, v: Values) -> Reply:
+        action = v[ACTION]
         reply = Reply()
         reply = reply.say(f"{action_label(action)}: {action.title}", style="heading")
         status: list[Span] = [status_marker(action, ctx.today)]
@@ -863,12 +922,9 @@ def register(reg: Registry) -> None:
     def transition(
         verb: str, allowed_from: tuple[str, ...], to: str, kind: str, said: str, summary: str
     ) -> None:
-        @reg.command("action", verb, "<id>", summary, "assignee, chair and up",
-                     guard=_may_change(f"action {verb}"))
-        def handler(ctx: Ctx, args: Args) -> Reply:
-            action = get_action(ctx.session, args.next("<id>"))
-            args.done()
-            require_change(ctx, action, f"action {verb}")
+        @reg.command("action", verb, p.spec(ACTION), summary, _on_one_action(f"action {verb}"))
+        def handler(ctx: Ctx, v: Values) -> Reply:
+            action = v[ACTION]
             if action.status not in allowed_from:
                 label = action_label(action)
                 if action.status == OPEN:
@@ -892,34 +948,22 @@ def register(reg: Registry) -> None:
                "cancel an open action")
 
     @reg.command(
-        "action", "assign", "<id> <@user> ...", "give the action to these people instead",
-        "assignee, chair and up", guard=_may_change("action assign"),
+        "action", "assign", p.spec(ACTION, ASSIGNEES), "give the action to these people instead",
+        _on_one_action("action assign"),
     )
-    def action_assign(ctx: Ctx, args: Args) -> Reply:
-        action = get_action(ctx.session, args.next("<id>"))
-        raws = args.remaining()
-        if not raws:
-            raise UserError("Missing <@user>.")
-        args.pos = len(args.tokens)
-        require_change(ctx, action, "action assign")
-        people = resolve_people(ctx, raws)
+    def action_assign(ctx: Ctx, v: Values) -> Reply:
+        action, people = v[ACTION], v[ASSIGNEES]
         set_assignees(ctx, action, people)
         return Reply(private=False).say(
             f"{action_label(action)} is now for ", *people_spans(people), "."
         )
 
     @reg.command(
-        "action", "due", "<id> <date>|none", "set or clear the due date",
-        "assignee, chair and up", guard=_may_change("action due"),
+        "action", "due", p.spec(ACTION, DUE), "set or clear the due date",
+        _on_one_action("action due"),
     )
-    def action_due(ctx: Ctx, args: Args) -> Reply:
-        action = get_action(ctx.session, args.next("<id>"))
-        words = args.remaining()
-        if not words:
-            raise UserError("Missing <date> (or none to clear it).")
-        args.pos = len(args.tokens)
-        due = _date_or_none(ctx, words)
-        require_change(ctx, action, "action due")
+    def action_due(ctx: Ctx, v: Values) -> Reply:
+        action, due = v[ACTION], v[DUE]
         action.due = due
         _event(ctx, action, "due", due.isoformat() if due else "")
         ctx.audit("due", "action", action.id, due=due.isoformat() if due else None)
@@ -929,13 +973,11 @@ def register(reg: Registry) -> None:
         return reply.say(f"{action_label(action)} is now due ", Day(due), ".")
 
     @reg.command(
-        "action", "note", "<id> <text...>", "add a note to the action",
-        "assignee, chair and up", guard=_may_change("action note"),
+        "action", "note", p.spec(ACTION, NOTE), "add a note to the action",
+        _on_one_action("action note"),
     )
-    def action_note(ctx: Ctx, args: Args) -> Reply:
-        action = get_action(ctx.session, args.next("<id>"))
-        body = check_length(args.rest_text("<text...>"), TEXT_MAX, "note")
-        require_change(ctx, action, "action note")
+    def action_note(ctx: Ctx, v: Values) -> Reply:
+        action, body = v[ACTION], v[NOTE]
         note = ActionNote(
             action_id=action.id, author_id=ctx.actor.id, text=body, created_at=ctx.now
         )
@@ -948,14 +990,12 @@ def register(reg: Registry) -> None:
         )
 
     @reg.command(
-        "action", "edit", "<id> <text...>",
+        "action", "edit", p.spec(ACTION, NEW_TITLE),
         "fix the action's title (the old one is kept in its history)",
-        "assignee, chair and up", guard=_may_change("action edit"),
+        _on_one_action("action edit"),
     )
-    def action_edit(ctx: Ctx, args: Args) -> Reply:
-        action = get_action(ctx.session, args.next("<id>"))
-        title = check_length(args.rest_text("<text...>: the new title"), TITLE_MAX, "title")
-        require_change(ctx, action, "action edit")
+    def action_edit(ctx: Ctx, v: Values) -> Reply:
+        action, title = v[ACTION], v[NEW_TITLE]
         label = action_label(action)
         if title == action.title:
             raise UserError(f"{label} reads {title!r} already.", show_usage=False)
@@ -966,17 +1006,12 @@ def register(reg: Registry) -> None:
         return Reply(private=False).say("Edited ", *_summary(action), f" (was: {old}).")
 
     @reg.command(
-        "action", "find", "<words...>",
+        "action", "find", p.spec(FIND),
         "actions whose title or notes hold every word (yours and your groups'; "
-        "secretariat, admins: all)",
+        "secretariat, admins: all)", ANYONE,
     )
-    def action_find(ctx: Ctx, args: Args) -> Reply:
-        words = [w for w in args.remaining() if w.strip()]
-        args.pos = len(args.tokens)
-        if not words:
-            raise UserError("Missing <words...>: what to look for.")
-        if len(words) > FIND_WORDS:
-            raise UserError(f"Too many words ({len(words)}; at most {FIND_WORDS}).")
+    def action_find(ctx: Ctx, v: Values) -> Reply:
+        words = v[FIND]
         where = [_holds(w) for w in words]
         scope = "in all groups"
         if not staff(ctx):

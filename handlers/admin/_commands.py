@@ -21,7 +21,7 @@ def register(reg: Registry) -> None:
     reg.noun("admin", "who administers the bot", common=("list", "add", "remove"))
 
     # who holds the keys is itself worth guarding: not everyone needs the list of admins
-    @reg.declare("admin", "list", p.spec(), "admins made in chat (TASKBOT_ADMINS come on top)",
+    @reg.command("admin", "list", p.spec(), "admins made in chat (TASKBOT_ADMINS come on top)",
                  STAFF)
     def admin_list(ctx: Ctx, _v: Values) -> Reply:
         query = select(Person).where(Person.is_admin).order_by(Person.id)
@@ -34,7 +34,7 @@ def register(reg: Registry) -> None:
             spans.append(mention(person))
         return Reply().say(*spans)
 
-    @reg.declare("admin", "add", p.spec(USER), "make someone an admin", ADMIN)
+    @reg.command("admin", "add", p.spec(USER), "make someone an admin", ADMIN)
     def admin_add(ctx: Ctx, v: Values) -> Reply:
         person = v[USER]
         if person.is_admin:
@@ -43,7 +43,7 @@ def register(reg: Registry) -> None:
         ctx.audit("grant_admin", "person", person.id)
         return Reply().say(mention(person), " is now an admin.")
 
-    @reg.declare("admin", "remove", p.spec(USER), "take admin rights away", ADMIN)
+    @reg.command("admin", "remove", p.spec(USER), "take admin rights away", ADMIN)
     def admin_remove(ctx: Ctx, v: Values) -> Reply:
         person = v[USER]
         if not person.is_admin:

@@ -7,10 +7,10 @@ and check again. A parameter is its usage fragment plus the parser that reads it
 grammar too particular for the common parameters (a meeting's recurrence rule, a list's
 filters) is still declared in one place and read in one place.
 
-Parsing follows the line's shape: the leading parameters are read left to right; trailing
-``keyword <value>`` options are then peeled off the right end, each only when its value
-parses (so "report due to the weather" stays text); the free text takes what is left; and
-anything left over after that is reported as unexpected.
+Parsing follows the line's shape: trailing ``keyword <value>`` options are peeled off the
+right end first, each only when its value parses (so "report due to the weather" stays
+text); the leading parameters are then read left to right; the free text takes what is
+left; and anything left over after that is reported as unexpected.
 """
 
 from __future__ import annotations
@@ -80,9 +80,6 @@ class Spec:
         options = [p for p in self.params if p.keyword is not None]
         leading = [p for p in self.params if p.keyword is None and not p.rest]
         rest = [p for p in self.params if p.rest]
-        for p in leading:
-            assert p.read is not None
-            found[p] = p.read(ctx, args)
         if options:
             parsers: dict[str, Callable[[list[str]], object]] = {}
             for o in options:
@@ -93,6 +90,9 @@ class Spec:
                 assert o.keyword is not None
                 found[o] = taken.get(o.keyword)
             args.tokens = args.tokens[:end]
+        for p in leading:
+            assert p.read is not None
+            found[p] = p.read(ctx, args)
         for p in rest:
             assert p.read is not None
             found[p] = p.read(ctx, args)
@@ -131,8 +131,12 @@ def group_or_here(usage: str = "[<group>]", *, more: bool = False) -> Param[Grou
     return Param(usage, read, names_group=True)
 
 
-def maybe_group(usage: str = "[<group>]") -> Param[Group | None]:
-    """A group if the next words name one, None when nothing more is written."""
+def maybe_group(usage: str = "[<group>]", *, more: bool = False) -> Param[Group | None]:
+    """A group if the next words name one, else None; a word left that names no group is
+    reported as an unknown group, unless ``more`` parameters follow (then it is theirs)."""
+    if more:
+        return Param(usage, lambda ctx, args: take_group(ctx, args, optional=True),
+                     names_group=True)
     return Param(usage, optional_group, names_group=True)
 
 
@@ -150,6 +154,19 @@ def people(usage: str = "<@user> ...") -> Param[list[Person]]:
             raise UserError("Missing <@user>.")
         args.pos = len(args.tokens)
         return resolve_people(ctx, raws)
+    return Param(usage, read, rest=True)
+
+
+def words(usage: str, *, missing: str | None = None) -> Param[list[str]]:
+    """The words left, as typed, for a parser that needs what the other parameters found
+    (a date read in the zone of the group named before it); ``missing``: the message when
+    there are none (else none is fine)."""
+    def read(_ctx: Ctx, args: Args) -> list[str]:
+        found = args.remaining()
+        if not found and missing is not None:
+            raise UserError(missing)
+        args.pos = len(args.tokens)
+        return found
     return Param(usage, read, rest=True)
 
 

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from sqlalchemy import bindparam, select
 
 from handlers.core.context import Ctx
-from handlers.core.directory import take_group
 from handlers.core.grammar import Args, Refused, UserError
 from handlers.core.params import Spec
 from storage.models import Group, Membership
@@ -98,54 +97,10 @@ def require_member(ctx: Ctx, group: Group, what: str) -> None:
         raise Refused(f"a member of {group.slug} (or the secretariat)", what)
 
 
-# --- permission policies the router checks before a handler parses (see handlers.router) ---
+# --- permission policies, declared with each command and checked by the router before the
+# line is parsed (handlers.core.router): a guard raises Refused and never writes
 
 Guard = Callable[[Ctx, Args], None]
-_STAFF = frozenset({"admin, secretariat", "secretariat, admin"})
-_CHAIR = frozenset({"admin, secretariat, chair", "chair and up"})
-_BOC = "BoC members, secretariat, admin"
-
-
-def _named_group(ctx: Ctx, args: Args, usage: str) -> Group | None:
-    """The group a chair-level command is about, read the way its handler reads it (a
-    first ``<group>``, an optional one, or the channel's), or None to let it report."""
-    if usage.startswith("<group>"):
-        return take_group(ctx, args)
-    if usage.startswith("[<group>]"):
-        return take_group(ctx, args, optional=True) or ctx.channel_group
-    if not usage:
-        return ctx.channel_group
-    return None
-
-
-def guard_for(who: str, usage: str, what: str) -> Guard | None:
-    """The guard a command's declared ``who`` stands for, or None when the policy depends
-    on what the command finds (an action's assignees, a meeting's chairs): the handler
-    checks those itself, after a cheap lookup."""
-    if who in _STAFF:
-        return lambda ctx, _args: require_staff(ctx, what)
-    if who == "admin":
-        def admin_only(ctx: Ctx, _args: Args) -> None:
-            if not is_admin(ctx):
-                raise Refused("an admin", what)
-        return admin_only
-    if who == _BOC:
-        def boc_or_staff(ctx: Ctx, _args: Args) -> None:
-            if not (is_boc(ctx) or staff(ctx)):
-                raise Refused("a BoC member, the secretariat or an admin", what)
-        return boc_or_staff
-    if who in _CHAIR:
-        def chair(ctx: Ctx, args: Args) -> None:
-            if staff(ctx):
-                return
-            group = _named_group(ctx, args, usage)
-            if group is not None:
-                require_chair(ctx, group, what)
-        return chair
-    return None
-
-
-# --- declared policies (handlers.core.params: the typed commands) -----------------------------
 
 ANYONE_LEVEL, STAFF_LEVEL, ADMIN_LEVEL, BOC_LEVEL, CHAIR_LEVEL = (
     "anyone", "staff", "admin", "boc", "chair")

@@ -1,7 +1,9 @@
 """The command registry and the router that runs one command in one transaction.
 
-Each command declares its usage once here; ``help`` and every error reply are generated
-from that declaration. A command either commits whole or writes nothing.
+Each command declares its parameters and its permission policy once (handlers.core.params,
+handlers.core.roles.Policy); ``help``, every error reply, the chat clients' command menus
+and the Slack manifest are generated from that declaration. A command either commits whole
+or writes nothing.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from handlers.core.messages import Reply, Table, text
 from handlers.core.params import Spec, Values
 from handlers.core.posts import KIND as POST_KIND
 from handlers.core.posts import compose_post, queue_posts
-from handlers.core.roles import Guard, Policy, guard_for
+from handlers.core.roles import Guard, Policy
 from handlers.core.scheduling import ScheduleKinds
 from storage import kv
 from storage.db import make_reader_factory
@@ -45,27 +47,35 @@ from storage.models import Identity, Person
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-Handler = Callable[[Ctx, Args], Reply]
-# a command declared with a typed spec (handlers.core.params) receives its parsed values
-TypedHandler = Callable[[Ctx, Values], Reply]
-# A command's permission policy (handlers.roles.Guard) is checked by the router before the
-# handler parses anything costly (rules, dates, free text). It looks at the arguments
-# through its own cursor (to name the group the command is about), raises Refused and never
-# writes. By default it is the one that the command's declared ``who`` stands for.
+# a command's work: it is given its parsed arguments (handlers.core.params)
+Handler = Callable[[Ctx, Values], Reply]
+# A command's permission policy (handlers.core.roles.Policy) is checked by the router before
+# the line is parsed (rules, dates, free text). Its guard looks at the arguments through its
+# own cursor (to find the group the command is about), raises Refused and never writes.
 
 
 @dataclass(frozen=True)
 class Command:
     noun: str
     verb: str
-    usage: str  # the arguments after "noun verb"
+    spec: Spec
     summary: str
-    who: str
+    policy: Policy
     handler: Handler
-    guard: Guard | None = None
-    # the declaration, for a typed command: its parameters and its permission policy
-    spec: Spec | None = None
-    policy: Policy | None = None
+    guard: Guard | None
+
+    @property
+    def usage(self) -> str:
+        """The arguments after "noun verb", as help and error replies show them."""
+        return self.spec.usage
+
+    @property
+    def who(self) -> str:
+        return self.policy.who
+
+    def run(self, ctx: Ctx, args: Args) -> Reply:
+        """Parse the line's arguments by the declaration, then do the work."""
+        return self.handler(ctx, self.spec.parse(ctx, args))
 
     @property
     def line(self) -> str:
@@ -137,29 +147,13 @@ class Registry:
         self.commands.setdefault(noun, {})
 
     def command(
-        self, noun: str, verb: str, usage: str, summary: str, who: str = "anyone",
-        *, guard: Guard | None = None,
-    ) -> Callable[[Handler], Handler]:
-        def deco(fn: Handler) -> Handler:
-            policy = guard or guard_for(who, usage, f"{noun} {verb}")
-            self.commands.setdefault(noun, {})[verb] = Command(
-                noun, verb, usage, summary, who, fn, policy)
-            return fn
-
-        return deco
-
-    def declare(
         self, noun: str, verb: str, params: Spec, summary: str, policy: Policy,
-    ) -> Callable[[TypedHandler], TypedHandler]:
-        """A command with typed parameters: its usage is generated from ``params``, its
-        permission is checked by the router before the line is parsed, and the handler is
-        given the parsed values."""
-        def deco(fn: TypedHandler) -> TypedHandler:
-            def run(ctx: Ctx, args: Args) -> Reply:
-                return fn(ctx, params.parse(ctx, args))
+    ) -> Callable[[Handler], Handler]:
+        """Declare a command: its usage is generated from ``params``, ``policy`` is checked
+        by the router before the line is parsed, and the handler is given the parsed values."""
+        def deco(fn: Handler) -> Handler:
             self.commands.setdefault(noun, {})[verb] = Command(
-                noun, verb, params.usage, summary, policy.who, run,
-                policy.check(params, f"{noun} {verb}"), params, policy)
+                noun, verb, params, summary, policy, fn, policy.check(params, f"{noun} {verb}"))
             return fn
 
         return deco
@@ -307,7 +301,7 @@ class Router:
         (help, an unknown command, a bad line). Reads no store."""
         line = self.settings.platforms.strip_sigil(msg.text.strip())
         if (problem := control_character_error(line)) is not None:
-            return error_reply(problem, None)
+            return error_reply(problem, self._usage_of(line, msg.prefix))
         if len(line) > MAX_LINE:
             return error_reply(
                 f"That command is too long ({len(line)} characters; at most {MAX_LINE}).",
@@ -365,7 +359,7 @@ class Router:
                 f"Sorry, something went wrong on our side (error id {error_id}). "
                 "Nothing was changed; the secretariat can look it up in the log."))
 
-        reply = self._unit(sessions, msg, lambda ctx: cmd.handler(ctx, args), guard=guard,
+        reply = self._unit(sessions, msg, lambda ctx: cmd.run(ctx, args), guard=guard,
                            usage=usage, failed=failed, retry=retry)
         assert reply is not None  # a handler always answers
         return reply

@@ -448,7 +448,7 @@ def register(reg: Registry) -> None:
     reg.noun("decision", "the BoC's decisions: post, register, acknowledgements, linked actions",
              common=("post", "list", "ack"))
 
-    @reg.declare(
+    @reg.command(
         "decision", "post", p.spec(TARGETS_AND_TEXT),
         "record a BoC decision and post it to each target group and to the BoC",
         BOC_AND_STAFF,
@@ -470,7 +470,7 @@ def register(reg: Registry) -> None:
             )
         return reply
 
-    @reg.declare(
+    @reg.command(
         "decision", "amend", p.spec(DECISION, NEW_WORDING),
         "change a decision's wording; the old one is kept in its history and the change "
         "posted where the decision was",
@@ -479,7 +479,7 @@ def register(reg: Registry) -> None:
     def decision_amend(ctx: Ctx, v: Values) -> Reply:
         return change_decision(ctx, v[DECISION], v[NEW_WORDING], "amend")
 
-    @reg.declare(
+    @reg.command(
         "decision", "revoke", p.spec(DECISION, REASON),
         "revoke a decision, with the reason; kept in the register, posted where it was",
         BOC_AND_STAFF,
@@ -487,14 +487,14 @@ def register(reg: Registry) -> None:
     def decision_revoke(ctx: Ctx, v: Values) -> Reply:
         return change_decision(ctx, v[DECISION], v[REASON], "revoke")
 
-    @reg.declare(
+    @reg.command(
         "decision", "list", p.spec(SCOPE),
         "the register, newest first, with acknowledgements and linked actions", ANYONE,
     )
     def decision_list(ctx: Ctx, v: Values) -> Reply:
         return register_of(ctx, *v[SCOPE])
 
-    @reg.declare(
+    @reg.command(
         "decision", "show", p.spec(DECISION),
         "one decision: text, author, per-group acknowledgement, linked actions", ANYONE,
     )
@@ -564,7 +564,7 @@ def register(reg: Registry) -> None:
         return reply.say("Linked actions", style="heading").add(
             Table(("action", "group", "title", "assignees", "due", "status"), tuple(rows)))
 
-    @reg.declare(
+    @reg.command(
         "decision", "ack", p.spec(DECISION, ACK_GROUP),
         "acknowledge a decision for your group (staff may name the group)",
         Policy("a member of a target group since before the decision was posted, or its chair"
@@ -636,7 +636,7 @@ def register(reg: Registry) -> None:
             )
         return reply
 
-    @reg.declare(
+    @reg.command(
         "decision", "link", p.spec(LINKED_DECISION, LINKED_ACTION),
         "record that an action carries out a decision",
         Policy("BoC members, secretariat, admin, chair of the action's group"),

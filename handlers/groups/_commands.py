@@ -322,7 +322,7 @@ def register(reg: Registry) -> None:
     reg.noun("tg", "task groups: channels, members, projects and roles",
              common=("list", "show", "add", "link"))
 
-    @reg.declare(
+    @reg.command(
         "tg", "list", p.spec(ALL),
         "groups: channels, chair, members, next meeting, open actions (all: archived too)",
         ANYONE,
@@ -358,7 +358,7 @@ def register(reg: Registry) -> None:
                               f"tg list all shows {'them' if hidden != 1 else 'it'}.")
         return reply
 
-    @reg.declare("tg", "show", p.spec(HERE), "one group in full", ANYONE)
+    @reg.command("tg", "show", p.spec(HERE), "one group in full", ANYONE)
     def tg_show(ctx: Ctx, v: Values) -> Reply:
         group = v[HERE]
         reply = Reply()
@@ -392,7 +392,7 @@ def register(reg: Registry) -> None:
             reply = reply.say("No members yet.")
         return reply
 
-    @reg.declare("tg", "create", p.spec(NEW_SLUG, NAME), "a new group", STAFF)
+    @reg.command("tg", "create", p.spec(NEW_SLUG, NAME), "a new group", STAFF)
     def tg_create(ctx: Ctx, v: Values) -> Reply:
         slug, name = v[NEW_SLUG].lower(), v[NAME]
         if not SLUG.match(slug):
@@ -410,7 +410,7 @@ def register(reg: Registry) -> None:
         ctx.audit("create", "group", group.id, slug=slug, name=name)
         return Reply(private=False).say(f"Created group {slug}: {name}.")
 
-    @reg.declare(
+    @reg.command(
         "tg", "rename", p.spec(GROUP, NAME),
         "change a group's full name (its id, the slug, stays: scripts, files and feed "
         "links use it)",
@@ -433,7 +433,7 @@ def register(reg: Registry) -> None:
         return Reply(private=False).say(
             f"Renamed {group.slug}: {old} is now {name} (its id stays {group.slug}).")
 
-    @reg.declare(
+    @reg.command(
         "tg", "archive", p.spec(GROUP),
         "retire a group: nothing scheduled for it, left out of lists; its records kept",
         STAFF,
@@ -458,7 +458,7 @@ def register(reg: Registry) -> None:
                               f"open: action list {group.slug} lists {'it' if one else 'them'}.")
         return reply.say(f"tg unarchive {group.slug} brings it back.")
 
-    @reg.declare("tg", "unarchive", p.spec(GROUP), "bring an archived group back", STAFF)
+    @reg.command("tg", "unarchive", p.spec(GROUP), "bring an archived group back", STAFF)
     def tg_unarchive(ctx: Ctx, v: Values) -> Reply:
         group = v[GROUP]
         if group.archived_at is None:
@@ -471,7 +471,7 @@ def register(reg: Registry) -> None:
         return Reply(private=False).say(
             f"{group.slug} is back: its reminders, digests and nudges resume from now.")
 
-    @reg.declare(
+    @reg.command(
         "tg", "link", p.spec(GROUP), "bind this channel or room to the group", CHAIR_AND_UP,
     )
     def tg_link(ctx: Ctx, v: Values) -> Reply:
@@ -499,7 +499,7 @@ def register(reg: Registry) -> None:
         ctx.audit("link", "group", group.id, platform=ctx.platform, channel=ctx.channel_id)
         return Reply(private=False).say(f"This channel is now linked to {group.name}.")
 
-    @reg.declare(
+    @reg.command(
         "tg", "settings", p.spec(SETTINGS_GROUP, SETTING),
         "show or change what is scheduled for a group (reminders, nudges, digest, ...) and "
         "how it is joined (join open|request|closed)",
@@ -537,7 +537,7 @@ def register(reg: Registry) -> None:
         ctx.audit("settings", "group", group.id, key=key, old=old, new=value)
         return Reply(private=False).say(f"{group.slug}: {key} is now {value} (was {old}).")
 
-    @reg.declare("tg", "unlink", p.spec(), "unbind this channel or room", CHAIR_AND_UP)
+    @reg.command("tg", "unlink", p.spec(), "unbind this channel or room", CHAIR_AND_UP)
     def tg_unlink(ctx: Ctx, _v: Values) -> Reply:
         group = ctx.channel_group
         if group is None:
@@ -552,7 +552,7 @@ def register(reg: Registry) -> None:
         ctx.audit("unlink", "group", group.id, platform=ctx.platform, channel=ctx.channel_id)
         return Reply(private=False).say(f"This channel is no longer linked to {group.name}.")
 
-    @reg.declare(
+    @reg.command(
         "tg", "add", p.spec(GROUP, NEW_USER, MEMBER_TAIL),
         "add or update a member, with the project they represent", CHAIR_AND_UP,
     )
@@ -583,7 +583,7 @@ def register(reg: Registry) -> None:
             + (f", representing {m.project}" if m.project else "") + "."
         )
 
-    @reg.declare(
+    @reg.command(
         "tg", "remove", p.spec(GROUP, USER, REASSIGN),
         "remove a member; reassign: their open actions in the group go to that member",
         CHAIR_AND_UP,
@@ -599,7 +599,7 @@ def register(reg: Registry) -> None:
         reply = Reply(private=False).say("Removed ", mention(person), f" from {group.slug}.")
         return _open_work_said(ctx, reply, group, person, to, "tg remove")
 
-    @reg.declare(
+    @reg.command(
         "tg", "join", p.spec(GROUP),
         "join a group: at once if it is open, by a chair's approval if it takes requests",
         ANYONE.said(
@@ -634,7 +634,7 @@ def register(reg: Registry) -> None:
             )
         return request_to_join(ctx, group)
 
-    @reg.declare(
+    @reg.command(
         "tg", "requests", p.spec(MAYBE_GROUP),
         "pending requests to join (without a group: every group you chair)", CHAIR_AND_UP,
     )
@@ -661,7 +661,7 @@ def register(reg: Registry) -> None:
         return reply.say(f"Settle each with tg approve {example} <@user> or "
                          f"tg deny {example} <@user>.")
 
-    @reg.declare(
+    @reg.command(
         "tg", "approve", p.spec(GROUP, USER), "approve a request to join: they become a member",
         CHAIR_AND_UP,
     )
@@ -682,7 +682,7 @@ def register(reg: Registry) -> None:
             mention(ctx.actor), ": you are a member now.")])
         return reply
 
-    @reg.declare(
+    @reg.command(
         "tg", "deny", p.spec(GROUP, USER), "decline a request to join", CHAIR_AND_UP,
     )
     def tg_deny(ctx: Ctx, v: Values) -> Reply:
@@ -699,7 +699,7 @@ def register(reg: Registry) -> None:
             "not have been.")])
         return reply
 
-    @reg.declare(
+    @reg.command(
         "tg", "leave", p.spec(GROUP, REASSIGN),
         "leave a group; reassign: your open actions in it go to that member", MEMBERS,
     )

@@ -32,9 +32,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from handlers.actions import CANCELLED, OPEN, create_action
+from handlers.core import params as p
 from handlers.core.context import CoreSettings, Ctx
 from handlers.core.dates import take_due_tail
-from handlers.core.directory import mention, take_group
+from handlers.core.directory import mention
 from handlers.core.grammar import (
     Args,
     Refused,
@@ -55,9 +56,18 @@ from handlers.core.messages import (
     plain_spans,
     text,
 )
+from handlers.core.params import Values
 from handlers.core.people import is_person, resolve_people, resolve_person
 from handlers.core.recurrence import parse_offsets
-from handlers.core.roles import BOC, chair_and_up, is_boc, require_chair, require_member, staff
+from handlers.core.roles import (
+    BOC,
+    CHAIR_AND_UP,
+    Policy,
+    chair_and_up,
+    is_boc,
+    require_member,
+    staff,
+)
 from handlers.core.router import Incoming, Listener, Registry
 from handlers.core.scheduling import MAX_GRACE, outbox_row
 from handlers.decisions import (
@@ -287,8 +297,8 @@ def _action(ctx: Ctx, meeting: Meeting, body: str) -> Reply:
     )
     _add_item(ctx, meeting, "action", title, action_id=action.id)
     spans: list[Span] = [f"Action A-{action.id} for "]
-    for i, p in enumerate(people):
-        spans += [", " if i else "", mention(p)]
+    for i, person in enumerate(people):
+        spans += [", " if i else "", mention(person)]
     spans.append(f": {title}")
     if due is not None:
         spans += [", due ", Day(due)]
@@ -337,9 +347,9 @@ def _chair(ctx: Ctx, meeting: Meeting, body: str) -> Reply:
         raise UserError("#chair needs someone: #chair <@user>.")
     people = [resolve_person(ctx, w) for w in words]
     chairs = list(meeting.chair_ids or [])
-    for p in people:
-        if p.id not in chairs:
-            chairs.append(p.id)
+    for named in people:
+        if named.id not in chairs:
+            chairs.append(named.id)
     meeting.chair_ids = chairs
     names = ", ".join(p.display_name for p in people)
     _add_item(ctx, meeting, "chair", names)
@@ -417,8 +427,8 @@ def _credit(session: Session, item: MeetingItem) -> tuple[Span, ...]:
     if not people or [p.id for p in people] == [item.author_id]:
         return author
     spans: list[Span] = ["for "]
-    for i, p in enumerate(people):
-        spans += [", " if i else "", mention(p)]
+    for i, person in enumerate(people):
+        spans += [", " if i else "", mention(person)]
     return (*spans, "; by ", *author)
 
 
@@ -692,33 +702,30 @@ def _duration(words: list[str]) -> dt.timedelta:
     return delta
 
 
+MEETING_GROUP = p.maybe_group()
+FOR = p.option("for", "<duration>", p.words_as(lambda words: _duration(list(words))))
+
+
 def register(reg: Registry) -> None:
     reg.listener(LISTENER)
     reg.kinds.planner(plan_meeting_autoclose)
     reg.kinds.kind("meeting_minutes", compose_meeting_minutes)
 
     @reg.command(
-        "meeting", "start", "[<group>] [for <duration>]",
+        "meeting", "start", p.spec(MEETING_GROUP, FOR),
         "open a meeting in this channel: #topic #info #link #idea #action #agreed "
         "#decision #undo #chair lines are captured until meeting end (closed after 4h "
         "unless for says otherwise); members tag #info #link #idea #action and #undo "
         "their own last line, chairs the rest",
-        "chair and up",
+        CHAIR_AND_UP.said("chair and up"),
     )
-    def meeting_start(ctx: Ctx, args: Args) -> Reply:
-        end, opts = args.take_trailing_options({"for": _duration})
-        args.tokens = args.tokens[:end]
-        group = take_group(ctx, args, optional=True)
-        if group is None and not args.empty():
-            take_group(ctx, args)  # reports the unknown group
-        args.done()
-        group = group or ctx.channel_group
+    def meeting_start(ctx: Ctx, v: Values) -> Reply:
+        group = v[MEETING_GROUP] or ctx.channel_group
         if group is None:
             raise UserError("Name the group: this channel is not linked to one.")
         if ctx.channel_id is None:
             raise UserError("A meeting runs in a channel: start it in the group's channel.",
                             show_usage=False)
-        require_chair(ctx, group, "meeting start")
         running = open_meeting_of(ctx.session, group)
         if running is not None:
             zone = ZoneInfo(zone_of(group, ctx.settings))
@@ -733,7 +740,7 @@ def register(reg: Registry) -> None:
         if here is not None:
             raise UserError(f"This channel has a {here.group.slug} meeting open.",
                             show_usage=False)
-        auto = opts.get("for", DEFAULT_AUTO_CLOSE)
+        auto = v[FOR] or DEFAULT_AUTO_CLOSE
         occ = held_occurrence(group, ctx.now)
         meeting = Meeting(
             group=group, platform=ctx.platform, channel_id=ctx.channel_id,
@@ -760,14 +767,11 @@ def register(reg: Registry) -> None:
                 reply = reply.say(f"{i}. {a.text}")
         return reply
 
-    @reg.command("meeting", "end", "[<group>]",
+    @reg.command("meeting", "end", p.spec(MEETING_GROUP),
                  "close the meeting: post and store the minutes, carry the agenda over",
-                 "the meeting's chairs, chair and up")
-    def meeting_end(ctx: Ctx, args: Args) -> Reply:
-        group = take_group(ctx, args, optional=True)
-        if group is None and not args.empty():
-            take_group(ctx, args)
-        args.done()
+                 Policy("the meeting's chairs, chair and up"))
+    def meeting_end(ctx: Ctx, v: Values) -> Reply:
+        group = v[MEETING_GROUP]
         meeting: Meeting | None = None
         if group is None and ctx.channel_id is not None:
             meeting = open_meeting_in(ctx.session, ctx.platform, ctx.channel_id, ctx.now)

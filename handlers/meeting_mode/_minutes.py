@@ -15,16 +15,20 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, func, select
 
+from handlers.core import params as p
 from handlers.core.context import Ctx
-from handlers.core.directory import mention, take_group
-from handlers.core.grammar import Args, UserError, ascii_int
+from handlers.core.directory import mention
+from handlers.core.grammar import UserError, ascii_int
 from handlers.core.messages import Block, File, Reply, Span, Table, text
+from handlers.core.params import Values
+from handlers.core.roles import ANYONE
 from handlers.core.router import Registry
 from handlers.decisions import past_date
 from handlers.meeting_mode._capture import carried_of, minutes_blocks, zone_of
 from storage.models import Group, Meeting, MeetingItem, Person
 
-USAGE = "[<group>] [list|<M-id>|<date> [<n>]]"
+MINUTES_GROUP = p.maybe_group(more=True)
+WHICH = p.words("[list|<M-id>|<date> [<n>]]")
 # a list answers with the most recent meetings; older ones are reached by date or id
 LIST_MAX = 50
 _ID = re.compile(r"^[Mm]-?(\d{1,9})$", re.ASCII)
@@ -155,15 +159,14 @@ def _by_date(ctx: Ctx, words: list[str], today: dt.date) -> tuple[dt.date, int |
 
 def register(reg: Registry) -> None:
     @reg.command(
-        "meeting", "minutes", USAGE,
+        "meeting", "minutes", p.spec(MINUTES_GROUP, WHICH),
         "a group's past meetings: list shows them with their ids; M-<id>, or a date and the "
         "meeting's number that day, returns one's minutes (with .md and .html); no argument "
         "the last meeting's",
+        ANYONE,
     )
-    def meeting_minutes(ctx: Ctx, args: Args) -> Reply:
-        group = take_group(ctx, args, optional=True)
-        words = args.remaining()
-        args.pos = len(args.tokens)
+    def meeting_minutes(ctx: Ctx, v: Values) -> Reply:
+        group, words = v[MINUTES_GROUP], v[WHICH]
         if len(words) == 1 and (mid := meeting_id(words[0])) is not None:
             meeting = ctx.session.get(Meeting, mid)
             if meeting is None or meeting.ended_at is None:
@@ -212,4 +215,4 @@ def register(reg: Registry) -> None:
                         "or the id")
 
 
-__all__ = ["USAGE", "marked_held", "meeting_id", "register"]
+__all__ = ["marked_held", "meeting_id", "register"]

@@ -15,10 +15,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from handlers.core import params as p
 from handlers.core.context import Ctx
 from handlers.core.dates import parse_date
-from handlers.core.directory import all_groups, group_or_channel, mention, take_group
-from handlers.core.grammar import Args, UserError, check_length
+from handlers.core.directory import all_groups, mention, optional_group
+from handlers.core.grammar import Args, UserError
 from handlers.core.messages import (
     Block,
     ChannelRef,
@@ -33,6 +34,7 @@ from handlers.core.messages import (
     When,
     text,
 )
+from handlers.core.params import Values
 from handlers.core.recurrence import (
     format_offsets,
     is_occurrence,
@@ -46,7 +48,7 @@ from handlers.core.recurrence import (
     place,
     to_local_naive,
 )
-from handlers.core.roles import require_chair, require_member
+from handlers.core.roles import ANYONE, CHAIR_AND_UP, Policy, require_member
 from handlers.core.router import Registry
 from handlers.meetings import _ics as ics
 from storage.models import (
@@ -326,54 +328,106 @@ def next_of(ctx: Ctx, group: Group) -> Reply:
     return reply
 
 
+@dataclass(frozen=True)
+class _Series:
+    """What ``meeting schedule`` reads after the group."""
+
+    rule_text: str
+    rule: str
+    label: str
+    start_time: dt.time
+    zone: ZoneInfo
+    offsets: str
+    link: str | None
+
+
+def _series(ctx: Ctx, args: Args) -> _Series:
+    """``<rule> <HH:MM> [<Area/City>] [remind <offsets>] [link <url>]``."""
+    rest = args.remaining()
+    at = next((i for i, w in enumerate(rest) if looks_like_time(w)), None)
+    if at is None:
+        if not rest:
+            raise UserError("Missing <rule>.")
+        raise UserError("Missing <HH:MM>: the meeting's local time, like 14:00.")
+    rule_words = rest[:at]
+    if rule_words and rule_words[-1].lower() == "at":
+        rule_words = rule_words[:-1]
+    rule_text = " ".join(rule_words)
+    rule, label = parse_rule(rule_text)
+    args.pos += at
+    start_time = parse_time(args.next("<HH:MM>"))
+    zone_name = ctx.settings.timezone
+    peek = args.peek()
+    if peek is not None and peek.lower() not in ("remind", "link"):
+        zone_name = args.next("<Area/City>")
+    zone = parse_zone(zone_name)
+    offsets, link = DEFAULT_OFFSETS, None
+    while not args.empty():
+        if args.accept("remind"):
+            words: list[str] = []
+            while not args.empty() and (args.peek() or "").lower() != "link":
+                words.append(args.next("<offsets>"))
+            if not words:
+                raise UserError("Missing reminder offsets after remind, like 7d,1d,1h.")
+            offsets = format_offsets(parse_offsets(",".join(words)))
+        elif args.accept("link"):
+            if link is not None:
+                raise UserError("Give one link.")
+            link = check_link(args.next("<url>"))
+        else:
+            args.done()
+    return _Series(rule_text, rule, label, start_time, zone, offsets, link)
+
+
+def _next_scope(ctx: Ctx, args: Args) -> Group | None:
+    """``[<group>|all]``: the group, the channel's when none is named, None for all."""
+    if args.accept("all") is not None:
+        return None
+    return optional_group(ctx, args) or ctx.channel_group
+
+
+def _move(_ctx: Ctx, args: Args) -> tuple[list[str], list[str], dt.time | None]:
+    """``<date> to <date> <HH:MM>``: the words of the date, of the new date, the new time
+    (the dates are read in the series' zone, by the handler)."""
+    rest = [w.lower() for w in args.remaining()]
+    if "to" not in rest:
+        raise UserError("Missing to <date> <HH:MM>.")
+    split = rest.index("to")
+    given_time = _take_time(args)
+    from_words = args.remaining()[:split]
+    to_words = args.remaining()[split + 1 :]
+    if not from_words:
+        raise UserError("Missing the <date> of the meeting to move.")
+    if not to_words and given_time is None:
+        raise UserError("Missing the new <date> and <HH:MM>.")
+    args.pos = len(args.tokens)
+    return from_words, to_words, given_time
+
+
+GROUP = p.group()
+SERIES = p.custom("<rule> <HH:MM> [<Area/City>] [remind <offsets>] [link <url>]", _series)
+NEXT_SCOPE = p.custom("[<group>|all]", _next_scope, rest=False)
+DAY = p.words("<date>", missing="Missing <date>.")
+MOVE = p.custom("<date> to <date> <HH:MM>", _move)
+AGENDA_GROUP = p.group_or_here(more=True)
+AGENDA_ITEM = p.text("[<text...>]", TITLE_MAX, "agenda item", required=False)
+CALENDAR_GROUP = p.maybe_group()
+
+
 def register(reg: Registry) -> None:
     reg.noun("meeting", "monthly meetings: their schedule, agenda, minutes and calendar",
              common=("next", "schedule", "agenda"))
 
     @reg.command(
-        "meeting", "schedule",
-        "<group> <rule> <HH:MM> [<Area/City>] [remind <offsets>] [link <url>]",
+        "meeting", "schedule", p.spec(GROUP, SERIES),
         "set the group's monthly series; rule: first tuesday, 2nd wednesday, last thursday, "
         "day 15 or an RRULE: line; offsets like 7d,1d,1h",
-        "admin, secretariat, chair",
+        CHAIR_AND_UP,
     )
-    def meeting_schedule(ctx: Ctx, args: Args) -> Reply:
-        group = take_group(ctx, args)
-        assert group is not None
-        rest = args.remaining()
-        at = next((i for i, w in enumerate(rest) if looks_like_time(w)), None)
-        if at is None:
-            if not rest:
-                raise UserError("Missing <rule>.")
-            raise UserError("Missing <HH:MM>: the meeting's local time, like 14:00.")
-        rule_words = rest[:at]
-        if rule_words and rule_words[-1].lower() == "at":
-            rule_words = rule_words[:-1]
-        rule_text = " ".join(rule_words)
-        rule, label = parse_rule(rule_text)
-        args.pos += at
-        start_time = parse_time(args.next("<HH:MM>"))
-        zone_name = ctx.settings.timezone
-        peek = args.peek()
-        if peek is not None and peek.lower() not in ("remind", "link"):
-            zone_name = args.next("<Area/City>")
-        zone = parse_zone(zone_name)
-        offsets, link = DEFAULT_OFFSETS, None
-        while not args.empty():
-            if args.accept("remind"):
-                words: list[str] = []
-                while not args.empty() and (args.peek() or "").lower() != "link":
-                    words.append(args.next("<offsets>"))
-                if not words:
-                    raise UserError("Missing reminder offsets after remind, like 7d,1d,1h.")
-                offsets = format_offsets(parse_offsets(",".join(words)))
-            elif args.accept("link"):
-                if link is not None:
-                    raise UserError("Give one link.")
-                link = check_link(args.next("<url>"))
-            else:
-                args.done()
-        require_chair(ctx, group, "meeting schedule")
+    def meeting_schedule(ctx: Ctx, v: Values) -> Reply:
+        group, asked = v[GROUP], v[SERIES]
+        rule_text, rule, label = asked.rule_text, asked.rule, asked.label
+        start_time, zone, offsets, link = asked.start_time, asked.zone, asked.offsets, asked.link
         series, changed = upsert_series(
             ctx.session, group, rule_text=rule_text, start_time=start_time, timezone=zone.key,
             offsets=offsets, link=link, now_naive=ctx.now,
@@ -394,15 +448,10 @@ def register(reg: Registry) -> None:
             blocks.append(text("Join: ", Link(link)))
         return announce(ctx, group, Reply(), *blocks)
 
-    @reg.command("meeting", "next", "[<group>|all]", "the next meeting of a group, or of all")
-    def meeting_next(ctx: Ctx, args: Args) -> Reply:
-        everyone = args.accept("all") is not None
-        group = None if everyone else take_group(ctx, args, optional=True)
-        if group is None and not args.empty():
-            take_group(ctx, args)  # reports the unknown group
-        args.done()
-        if group is None and not everyone:
-            group = ctx.channel_group
+    @reg.command("meeting", "next", p.spec(NEXT_SCOPE), "the next meeting of a group, or of all",
+                 ANYONE)
+    def meeting_next(ctx: Ctx, v: Values) -> Reply:
+        group = v[NEXT_SCOPE]
         if group is not None:
             return next_of(ctx, group)
         reply = Reply()
@@ -423,19 +472,13 @@ def register(reg: Registry) -> None:
         return reply.add(Table(("group", "next meeting", "link"), tuple(rows)))
 
     @reg.command(
-        "meeting", "skip", "<group> <date>", "cancel one meeting (announced in the channel)",
-        "chair and up",
+        "meeting", "skip", p.spec(GROUP, DAY), "cancel one meeting (announced in the channel)",
+        CHAIR_AND_UP.said("chair and up"),
     )
-    def meeting_skip(ctx: Ctx, args: Args) -> Reply:
-        group = take_group(ctx, args)
-        assert group is not None
-        words = args.remaining()
-        if not words:
-            raise UserError("Missing <date>.")
+    def meeting_skip(ctx: Ctx, v: Values) -> Reply:
+        group = v[GROUP]
         series = series_of(group)
-        day = parse_date(words, series_today(ctx, series))
-        args.pos = len(args.tokens)
-        require_chair(ctx, group, "meeting skip")
+        day = parse_date(v[DAY], series_today(ctx, series))
         original = find_occurrence(ctx, series, day)
         exc = exception_for(series, original)
         if exc is not None and exc.kind == "skip":
@@ -462,31 +505,18 @@ def register(reg: Registry) -> None:
         return announce(ctx, group, Reply(), *blocks)
 
     @reg.command(
-        "meeting", "move", "<group> <date> to <date> <HH:MM>",
-        "move one meeting (announced in the channel)", "chair and up",
+        "meeting", "move", p.spec(GROUP, MOVE),
+        "move one meeting (announced in the channel)", CHAIR_AND_UP.said("chair and up"),
     )
-    def meeting_move(ctx: Ctx, args: Args) -> Reply:
-        group = take_group(ctx, args)
-        assert group is not None
-        rest = [w.lower() for w in args.remaining()]
-        if "to" not in rest:
-            raise UserError("Missing to <date> <HH:MM>.")
-        split = rest.index("to")
+    def meeting_move(ctx: Ctx, v: Values) -> Reply:
+        group = v[GROUP]
+        from_words, to_words, given_time = v[MOVE]
         series = series_of(group)
         today = series_today(ctx, series)
-        given_time = _take_time(args)
         new_time = given_time or series.start_time
-        from_words = args.remaining()[:split]
-        to_words = args.remaining()[split + 1 :]
-        if not from_words:
-            raise UserError("Missing the <date> of the meeting to move.")
-        if not to_words and given_time is None:
-            raise UserError("Missing the new <date> and <HH:MM>.")
         day = parse_date(from_words, today)
         # "to 15:00" alone keeps the day and changes the hour
         new_day = parse_date(to_words, today) if to_words else day
-        args.pos = len(args.tokens)
-        require_chair(ctx, group, "meeting move")
         original = find_occurrence(ctx, series, day)
         check_horizon(ctx, series, new_day)
         new_start = dt.datetime.combine(new_day, new_time)
@@ -538,15 +568,12 @@ def register(reg: Registry) -> None:
         return announce(ctx, group, Reply(), *blocks)
 
     @reg.command(
-        "meeting", "agenda", "[<group>] [<text...>]",
+        "meeting", "agenda", p.spec(AGENDA_GROUP, AGENDA_ITEM),
         "add to, or show, the next meeting's agenda (with the group's open actions)",
-        "members add; anyone shows",
+        Policy("members add; anyone shows"),
     )
-    def meeting_agenda(ctx: Ctx, args: Args) -> Reply:
-        group = group_or_channel(ctx, take_group(ctx, args, optional=True))
-        item = args.rest_text(required=False)
-        if item:
-            item = check_length(item, TITLE_MAX, "agenda item")
+    def meeting_agenda(ctx: Ctx, v: Values) -> Reply:
+        group, item = v[AGENDA_GROUP], v[AGENDA_ITEM]
         series = series_of(group)
         if item:
             require_member(ctx, group, "meeting agenda")
@@ -604,15 +631,11 @@ def register(reg: Registry) -> None:
         return reply
 
     @reg.command(
-        "meeting", "calendar", "[<group>]",
-        "an iCalendar (.ics) file of the series, with its skips and moves",
+        "meeting", "calendar", p.spec(CALENDAR_GROUP),
+        "an iCalendar (.ics) file of the series, with its skips and moves", ANYONE,
     )
-    def meeting_calendar(ctx: Ctx, args: Args) -> Reply:
-        group = take_group(ctx, args, optional=True)
-        if group is None and not args.empty():
-            take_group(ctx, args)  # reports the unknown group
-        args.done()
-        group = group or ctx.channel_group
+    def meeting_calendar(ctx: Ctx, v: Values) -> Reply:
+        group = v[CALENDAR_GROUP] or ctx.channel_group
         if group is not None:
             series_list = [series_of(group)]
             name, title = f"{group.slug}.ics", f"{group.name} meetings"

@@ -13,12 +13,13 @@ import html
 
 from sqlalchemy import select
 
+from handlers.core import params as p
 from handlers.core.context import Ctx
 from handlers.core.dates import parse_date
-from handlers.core.directory import take_group
-from handlers.core.grammar import Args, UserError
+from handlers.core.grammar import UserError
 from handlers.core.messages import Reply
-from handlers.core.roles import require_chair
+from handlers.core.params import Values
+from handlers.core.roles import CHAIR_AND_UP
 from handlers.core.router import Registry
 from handlers.meetings._commands import Occurrence, occurrences, series_of, series_today
 from storage.models import Meeting, MeetingSeries
@@ -48,19 +49,19 @@ def _meeting_on(ctx: Ctx, series: MeetingSeries, day: dt.date) -> Occurrence:
     return found[0]
 
 
+GROUP = p.group()
+DAY = p.words("[<date>]")
+
+
 def register(reg: Registry) -> None:
     @reg.command(
-        "meeting", "held", "<group> [<date>]",
+        "meeting", "held", p.spec(GROUP, DAY),
         "mark a series meeting held that ran outside the bot (no meeting start), so the "
         "monthly report counts it; the date defaults to the last meeting",
-        "chair and up",
+        CHAIR_AND_UP.said("chair and up"),
     )
-    def meeting_held(ctx: Ctx, args: Args) -> Reply:
-        group = take_group(ctx, args)
-        assert group is not None
-        words = args.remaining()
-        args.pos = len(args.tokens)
-        require_chair(ctx, group, "meeting held")
+    def meeting_held(ctx: Ctx, v: Values) -> Reply:
+        group, words = v[GROUP], v[DAY]
         series = series_of(group)
         if words:
             occ = _meeting_on(ctx, series, parse_date(words, series_today(ctx, series)))

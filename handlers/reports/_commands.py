@@ -88,7 +88,7 @@ RESET_WHOM = p.custom("[reset <@user>]", _reset_whom, rest=False)
 def register(reg: Registry) -> None:
     """``secretariat report|dashboard|feeds`` and ``meeting feed``."""
 
-    @reg.declare(
+    @reg.command(
         "secretariat", "report", p.spec(MONTH),
         "the monthly report for the BoC (this month to date, or 2026-10, october, last month):"
         " numbers per group (meetings held: run with meeting start), a chart, Markdown and HTML"
@@ -98,7 +98,7 @@ def register(reg: Registry) -> None:
     def secretariat_report(ctx: Ctx, v: Values) -> Reply:
         return report_reply(ctx, build_report(ctx, v[MONTH]))
 
-    @reg.declare(
+    @reg.command(
         "secretariat", "dashboard", p.spec(DAYS),
         f"a private link to the read-only web dashboard, valid {DASHBOARD_DAYS} days "
         f"(or <days>, at most {DASHBOARD_MAX_DAYS})",
@@ -119,7 +119,7 @@ def register(reg: Registry) -> None:
         reply = reply.say(web_link(ctx.settings, path, "Taskbot dashboard"))
         return say_web_hint(reply, ctx.settings)
 
-    @reg.declare(
+    @reg.command(
         "meeting", "feed", p.spec(FEED),
         "your private calendar subscription link (updates itself, unlike meeting calendar); "
         "all: the meetings of every group you are in; "
@@ -152,7 +152,7 @@ def register(reg: Registry) -> None:
         reply = reply.say(web_link(ctx.settings, feed_path(key, feed)))
         return say_web_hint(reply, ctx.settings)
 
-    @reg.declare(
+    @reg.command(
         "secretariat", "feeds", p.spec(RESET_WHOM),
         "your calendar subscription links for every group; reset <@user>: revoke that "
         "person's feed and dashboard links", SECRETARIAT_AND_ADMIN,

@@ -710,7 +710,7 @@ def register(reg: Registry) -> None:
              common=("actions", "summary", "report"))
     reg.kinds.kind("boc_summary", compose_boc_summary)
 
-    @reg.declare(
+    @reg.command(
         "secretariat", "actions", p.spec(QUERY),
         "actions across all groups, oldest due first; csv returns every row as a file",
         SECRETARIAT_AND_ADMIN,
@@ -733,7 +733,7 @@ def register(reg: Registry) -> None:
             reply = reply.say(f"and {total - len(table.rows)} more — add csv for all.")
         return reply
 
-    @reg.declare(
+    @reg.command(
         "secretariat", "summary", p.spec(),
         "per group: open, overdue, done this month, next meeting, unacknowledged decisions",
         SECRETARIAT_AND_ADMIN,
@@ -742,7 +742,7 @@ def register(reg: Registry) -> None:
         return summary(ctx)
 
 
-    @reg.declare(
+    @reg.command(
         "secretariat", "deliveries", p.spec(FILTER),
         "scheduled messages: what is waiting, what failed or was missed, and why",
         SECRETARIAT_AND_ADMIN,

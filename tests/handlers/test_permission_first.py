@@ -18,6 +18,7 @@ from sqlalchemy.exc import OperationalError
 
 from bot.textrender import render_reply
 from handlers.core.recurrence import local_occurrences
+from handlers.core.roles import ANYONE_LEVEL
 from storage.models import Group
 from tests.support.counting import dateutil_periods
 from tests.support.dialog import Bot
@@ -83,16 +84,18 @@ def test_a_stranger_is_refused_before_anything_is_parsed(bot: Bot, line: str, wh
 
 
 def test_every_staff_chair_and_admin_command_has_a_guard(bot: Bot) -> None:
-    """The declared ``who`` is the policy: each command whose who is a fixed role list is
+    """The declared policy is the check: each command whose policy is a fixed role is
     checked by the router, so none of them can parse first again."""
-    unguarded = [
-        f"{c.noun} {c.verb}" for verbs in bot.router.registry.commands.values()
-        for c in verbs.values()
-        if c.who in ("admin", "admin, secretariat", "secretariat, admin",
-                     "admin, secretariat, chair", "chair and up",
-                     "BoC members, secretariat, admin") and c.guard is None
-    ]
+    commands = [c for verbs in bot.router.registry.commands.values() for c in verbs.values()]
+    unguarded = [f"{c.noun} {c.verb}" for c in commands
+                 if c.policy.level != ANYONE_LEVEL and c.guard is None]
     assert unguarded == []
+    # and a fixed role is never declared as a description only
+    described = [f"{c.noun} {c.verb}" for c in commands if c.policy.level == ANYONE_LEVEL
+                 and c.who in ("admin", "admin, secretariat", "secretariat, admin",
+                               "admin, secretariat, chair", "chair and up",
+                               "BoC members, secretariat, admin")]
+    assert described == []
     named = {line.split()[0] + " " + line.split()[1] for line in GUARDED}
     guarded = {f"{c.noun} {c.verb}" for verbs in bot.router.registry.commands.values()
                for c in verbs.values() if c.guard is not None}

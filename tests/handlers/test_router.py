@@ -9,8 +9,9 @@ import pytest
 from sqlalchemy import Engine
 
 from handlers.core.context import Ctx
-from handlers.core.grammar import Args
 from handlers.core.messages import Reply
+from handlers.core.params import Values, spec
+from handlers.core.roles import ANYONE
 from handlers.core.router import Incoming
 from storage.models import Group
 from tests.conftest import DEFAULT_NOW
@@ -52,12 +53,12 @@ def test_unexpected_error_is_an_apology_with_id_and_rolls_back(
 ) -> None:
     bot = Bot(engine, now=DEFAULT_NOW, preset=False)
 
-    def broken(ctx: Ctx, args: Args) -> Reply:
+    def broken(ctx: Ctx, _values: Values) -> Reply:
         ctx.session.add(Group(slug="half", name="Half written", created_at=ctx.now))
         ctx.session.flush()
         raise RuntimeError("boom")
 
-    bot.router.registry.command("tg", "explode", "", "fails on purpose")(broken)
+    bot.router.registry.command("tg", "explode", spec(), "fails on purpose", ANYONE)(broken)
     before = bot.counts()
     with caplog.at_level(logging.ERROR):
         reply = bot.router.handle(Incoming("shell", "root", "tg explode", "#x"))
