@@ -47,7 +47,7 @@ def drop(session: Session, key: str) -> None:
     session.execute(delete(KvState).where(KvState.key == key))
 
 
-def claim(session: Session, key: str) -> bool:
+def claim(session: Session, key: str, now: dt.datetime | None = None) -> bool:
     """Write ``key`` in the caller's transaction unless it is there; False if it was.
 
     An idempotency key: committed with the work it guards, so the two cannot part. One
@@ -55,6 +55,6 @@ def claim(session: Session, key: str) -> bool:
     row (PostgreSQL) or the write lock (SQLite) and then inserts nothing.
     """
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    stmt = (insert(KvState).values(key=key, value="", updated_at=_now())
+    stmt = (insert(KvState).values(key=key, value="", updated_at=now or _now())
             .on_conflict_do_nothing(index_elements=["key"]).returning(KvState.key))
     return session.execute(stmt).first() is not None

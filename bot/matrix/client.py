@@ -46,6 +46,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.bridge import wait_on
 from bot.config import ConfigError, Settings
 from bot.container import Container
+from bot.conversation import Answer, Conversation
 from bot.dispatch import Dispatcher
 from bot.matrix.render import PLATFORM, TooLong, command_text, file_content, render
 from bot.matrix.state import MatrixState
@@ -131,6 +132,7 @@ class MatrixBot:
         self.dispatcher = dispatcher or Dispatcher(router.sessions, router.settings,
                                                    router.registry.kinds)
         self.state = MatrixState(sessions, options.user_id)
+        self.conversation = Conversation(router, self.dispatcher, self.state.events)
         self.client = AsyncClient(
             options.homeserver,
             options.user_id,
@@ -398,7 +400,7 @@ class MatrixBot:
             platform=PLATFORM, user_id=sender, text=line,
             channel_id=None if direct else room_id,
             user_name=self.display_name(room_id, sender), prefix=prefix,
-            once=MatrixState.seen_key(event_id),
+            once=self.state.seen_key(event_id),
         )
         resolved: list[Command] = []
 
@@ -413,19 +415,14 @@ class MatrixBot:
         names = {uid: name for uid in set(MATRIX_ID.findall(line))
                  if (name := self.display_name(room_id, uid))}
 
-        def work() -> tuple[Reply, list[str]]:
-            reply = self.router.handle(incoming, guard)
-            if resolved and not reply.error:
-                # the command ran and committed: its seen mark went in the same transaction
-                self.state.seen.add(event_id)
-            else:
-                self.state.mark_seen(event_id)  # nothing ran: no command to repeat
+        def work() -> Answer:
+            reply = self.conversation.run(incoming, guard)
             if names:
                 adopt_names(self.sessions, PLATFORM, names)
-            problems = self.dispatcher.deliver(reply.queued)
-            return reply, problems
+            return self.conversation.delivered(reply)
 
-        reply, problems = await asyncio.to_thread(work)
+        answer = await asyncio.to_thread(work)
+        reply, problems = answer.reply, answer.problems
         blocks = list(reply.blocks)
         if reply.confidential and not direct:
             blocks = [await self.send_direct_reply(sender, event_id, blocks)]
@@ -541,18 +538,11 @@ class MatrixBot:
         A quiet capture is acknowledged with a reaction, anything else as a reply."""
         incoming = Incoming(platform=PLATFORM, user_id=sender, text=line, channel_id=room_id,
                             user_name=self.display_name(room_id, sender),
-                            prefix=self.options.prefix)
-
-        def work() -> tuple[Reply | None, list[str]]:
-            reply = self.router.hear(incoming)
-            if reply is None:
-                return None, []
-            self.state.mark_seen(event_id)
-            return reply, self.dispatcher.deliver(reply.queued)
-
-        reply, problems = await asyncio.to_thread(work)
-        if reply is None:
+                            prefix=self.options.prefix, once=self.state.seen_key(event_id))
+        answer = await self.conversation.listen(incoming)
+        if answer is None:
             return
+        reply, problems = answer.reply, answer.problems
         if reply.private and not reply.error:
             await self.client.room_send(room_id, "m.reaction", {"m.relates_to": {
                 "rel_type": "m.annotation", "event_id": event_id, "key": ACK_REACTION,

@@ -3,7 +3,8 @@
 - the access token and device id, so a restart reuses the device instead of making one per
   start (and Synapse scopes transaction ids to the device: reuse keeps sends idempotent);
 - the sync token, written only after a batch's events were handled;
-- recently handled event ids, so an event seen twice (a replayed batch) acts once;
+- handled event ids (``bot.seen``, the store every adapter shares), so an event seen twice
+  (a replayed batch) acts once;
 - DM room per user, and rooms already told that the bot cannot read encrypted messages.
 """
 
@@ -12,11 +13,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 
-from sqlalchemy import delete
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.seen import SeenEvents
 from storage import kv
-from storage.models import KvState
 
 NS = "matrix:"
 SEEN = NS + "seen:"
@@ -31,15 +31,15 @@ class MatrixState:
         self.sessions = sessions
         # state belongs to one bot account: a changed MATRIX_USER_ID starts afresh
         self.account = account
-        self.seen: set[str] = set()
+        self.events = SeenEvents(sessions, SEEN, SEEN_KEEP)
         self.direct: set[str] = set()
 
     def _key(self, name: str) -> str:
         return f"{NS}{self.account}:{name}"
 
     def load(self) -> None:
+        self.events.load()
         with self.sessions() as session:
-            self.seen = {k[len(SEEN):] for k in kv.get_many(session, SEEN)}
             self.direct = {k[len(DIRECT):] for k in kv.get_many(session, DIRECT)}
 
     # --- login -------------------------------------------------------------------------------
@@ -69,30 +69,23 @@ class MatrixState:
             return kv.get(session, self._key("sync_token"))
 
     def save_sync_token(self, token: str) -> None:
-        """Store the token and prune event ids old enough that no replay can reach them."""
-        cutoff = dt.datetime.now(dt.UTC) - SEEN_KEEP
+        """Store the token (after its batch's events were handled), and prune old marks."""
         with self.sessions.begin() as session:
             kv.put(session, self._key("sync_token"), token)
-            session.execute(
-                delete(KvState).where(KvState.key.startswith(SEEN, autoescape=True),
-                                      KvState.updated_at < cutoff)
-            )
+        self.events.prune_if_due()
 
     def is_seen(self, event_id: str) -> bool:
-        return event_id in self.seen
+        """From memory (no read): on the loop, before an event is looked at."""
+        return self.events.known(self.seen_key(event_id))
 
-    @staticmethod
-    def seen_key(event_id: str) -> str:
-        """The event's seen mark, as the idempotency key of the command it carries: the
-        router writes it in the command's own transaction."""
-        return SEEN + event_id
+    def seen_key(self, event_id: str) -> str:
+        """The event's mark, as the idempotency key (``Incoming.once``) of the command or
+        the capture it carries: the router writes it in the work's own transaction."""
+        return self.events.key(event_id)
 
     def mark_seen(self, event_id: str) -> None:
-        """For events that ran no command (help, a refusal, an error, a poison event):
-        a command's own run writes its mark itself."""
-        self.seen.add(event_id)
-        with self.sessions.begin() as session:
-            kv.put(session, SEEN + event_id, "")
+        """For an event that ran nothing (a poison event, one not read)."""
+        self.events.mark_alone(self.seen_key(event_id))
 
     # --- rooms -------------------------------------------------------------------------------
 

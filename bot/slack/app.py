@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.config import Settings
 from bot.container import Container
+from bot.conversation import Conversation
 from bot.dispatch import Dispatcher
 from bot.slack import core_process
 from bot.slack.core_process import CoreProcess
@@ -48,7 +49,7 @@ from bot.slack.render import (
     unescape,
 )
 from bot.slack.sender import SlackSender
-from bot.slack.state import NameCache, RequestOnce, request_key
+from bot.slack.state import NameCache, request_key, seen_events
 from handlers.core.lookups import group_choices
 from handlers.core.messages import Block, File, Reply, Text
 from handlers.core.router import Incoming, Router
@@ -103,10 +104,10 @@ class SlackAdapter:
         self.client = AsyncWebClient(token=settings.slack_bot_token, base_url=base_url)
         self.sender = SlackSender(self.client)
         self.names = NameCache(self.client)
-        # each request acted on once: its mark goes in the transaction of the command it
-        # runs (on these sessions here; the core processes install their own)
-        self.once = RequestOnce(sessions)
-        self.once.install(sessions)
+        # each request acted on once (bot.seen): its mark goes in the transaction of the
+        # work it runs, and every line goes through the one conversation pipeline
+        self.seen = seen_events(sessions)
+        self.conversation = Conversation(router, dispatcher, self.seen)
         # Every listener below acknowledges and hands its work to a task, so Bolt may answer
         # Slack as soon as the listener returns. (With process_before_response=False Bolt
         # itself runs the listener in a task and polls every 10 ms for its ack: a 10 ms
@@ -194,7 +195,7 @@ class SlackAdapter:
         do nothing; otherwise hand its key to the listener, whose work marks it."""
         headers = req.headers if req is not None else {}
         key = request_key(body, headers)
-        if key is not None and await asyncio.to_thread(self.once.seen, key):
+        if key is not None and await asyncio.to_thread(self.seen.seen, key):
             retry = headers.get("x-slack-retry-num")
             log.info("slack request %s handled already (retry %s): skipped", key, retry)
             return BoltResponse(status=200, body="")
@@ -221,7 +222,7 @@ class SlackAdapter:
     async def _first_time(self, key: str | None) -> bool:
         """For work that writes nothing to the store: its mark in a transaction of its own,
         taken before the work (a crash in between loses it rather than doing it twice)."""
-        return key is None or await asyncio.to_thread(self.once.mark_alone, key)
+        return key is None or await asyncio.to_thread(self.seen.mark_alone, key)
 
     async def _on_button(self, body: dict[str, Any], action: dict[str, Any],
                          context: Any = None) -> None:
@@ -277,7 +278,7 @@ class SlackAdapter:
         """The change with the event's mark in its transaction: a retry finds the mark, a
         crash before the commit leaves neither."""
         with self.sessions.begin() as session:
-            if key is not None and not self.once.mark(session, key):
+            if key is not None and not self.seen.mark(session, key):
                 return None
             return channel_membership_changed(session, PLATFORM, channel, user, joined,
                                               self.router.settings.clock(), name)
@@ -291,7 +292,7 @@ class SlackAdapter:
     def _handle(self, incoming: Incoming,
                 key: str | None = None) -> tuple[Reply, Rendered | None] | None:
         """Without a core process (``core_processes=0``): the same work on a thread."""
-        return core_process.handle(self.router, incoming, self.once, key)
+        return core_process.handle(self.conversation, incoming, key)
 
     async def run_command(self, line: str, origin: Origin, key: str | None = None) -> bool:
         """Run and answer one command; False when its request (``key``) had been handled
@@ -310,8 +311,8 @@ class SlackAdapter:
             if reply.queued:
                 # senders block on their platform's HTTP (and wait out a 429): not on the
                 # core's pool, where that would hold up everyone's commands
-                problems = await asyncio.to_thread(self.dispatcher.deliver, reply.queued)
-                reply = reply.add(*(Text((problem,)) for problem in problems))
+                answer = await asyncio.to_thread(self.conversation.delivered, reply)
+                reply = answer.whole
             await self.answer(reply, origin, rendered)
         except Exception:
             log.exception("slack: answering %r failed", line[:80])

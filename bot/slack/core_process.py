@@ -25,10 +25,11 @@ import sys
 from typing import Any
 
 from bot.config import Settings
+from bot.conversation import Conversation
 from bot.slack.render import Rendered, render_blocks
-from bot.slack.state import RequestOnce
+from bot.slack.state import seen_events
 from handlers.core.messages import Reply
-from handlers.core.router import Incoming, Router
+from handlers.core.router import Incoming
 
 log = logging.getLogger(__name__)
 
@@ -36,31 +37,22 @@ _HEADER = struct.Struct("!I")
 Result = tuple[Reply, Rendered | None]
 
 
-def handle(router: Router, incoming: Incoming, once: RequestOnce | None = None,
+def handle(conversation: Conversation, incoming: Incoming,
            key: str | None = None) -> Result | None:
-    """One command in its transaction, and its reply rendered as Block Kit unless it has
-    posts for other channels (the parent adds their problems to it first).
+    """One command in its transaction (``Conversation.run``), and its reply rendered as
+    Block Kit unless it has posts for other channels (the parent sends them and adds their
+    problems to it first).
 
-    With a request ``key``, the request's mark is the command's idempotency key, written
-    in its transaction; None means the request had been handled already and nothing was
-    done. A refused command writes nothing, so its mark is written on its own after: a
-    replay is not answered twice either.
+    With a request ``key``, the request's mark is the command's idempotency key; None
+    means the request had been handled already and nothing was done.
 
     A rendered reply goes back without its neutral blocks, which the parent would not read
     (unless there are files, whose names it needs): pickling a fifty-row table twice cost
     both processes more than sending it to Slack.
     """
-    if key is None:
-        reply = router.handle(incoming)
-    else:
-        reply = router.handle(dataclasses.replace(incoming, once=key))
-        if reply.duplicate:
-            return None
-        if once is not None:
-            if reply.error:
-                once.mark_alone(key)
-            else:
-                once.marked_elsewhere()
+    reply = conversation.run(dataclasses.replace(incoming, once=key))
+    if reply.duplicate:
+        return None
     if reply.posts:
         return reply, None
     rendered = render_blocks(list(reply.blocks))
@@ -223,8 +215,7 @@ def serve(fd_in: int, fd_out: int) -> None:
     from bot.logs import setup_logging
 
     setup_logging()
-    router: Router | None = None
-    once: RequestOnce | None = None
+    conversation: Conversation | None = None
     while True:
         head = _read_exactly(fd_in, _HEADER.size)
         if head is None:
@@ -237,15 +228,15 @@ def serve(fd_in: int, fd_out: int) -> None:
             if isinstance(payload, Settings):
                 # the parent migrated the store and applied the preset before it started us
                 router = build(payload, migrate=False, preset=False).router
-                once = RequestOnce(router.sessions)
-                once.install(router.sessions)
+                # the parent delivers the posts: it has the platforms' senders
+                conversation = Conversation(router, None, seen_events(router.sessions))
                 gc.collect()
                 gc.freeze()  # start-up objects out of the cyclic collector's walks
                 result: tuple[int, bool, Any] = (rid, True, None)
             else:
-                assert router is not None, "no settings frame"
+                assert conversation is not None, "no settings frame"
                 incoming, key = payload
-                result = (rid, True, handle(router, incoming, once, key))
+                result = (rid, True, handle(conversation, incoming, key))
         except Exception as err:  # Router.handle answers its own errors; this is a bug
             log.exception("core process: request failed")
             result = (rid, False, f"{type(err).__name__}: {err}")

@@ -13,7 +13,6 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from bot.slack.render import unescape
-from handlers.core.messages import Reply, Text
 from handlers.core.router import Incoming
 
 if TYPE_CHECKING:
@@ -47,7 +46,7 @@ def register(adapter: SlackAdapter) -> None:
 async def handle_message(adapter: SlackAdapter, event: dict[str, Any],
                          key: str | None = None) -> None:
     """One channel message: ignored unless a meeting is open in the channel. A capture
-    writes the event's mark (``key``) in its own transaction, so a retry captures nothing."""
+    writes the event's mark (``key``) in its transaction, so a retry captures nothing."""
     from bot.slack.app import Origin
 
     if event.get("subtype") or event.get("bot_id"):
@@ -62,19 +61,12 @@ async def handle_message(adapter: SlackAdapter, event: dict[str, Any],
         return
     try:
         name = await adapter.names.name_of(user)
-        incoming = Incoming(PLATFORM, user, line, channel, name, "/")
-
-        def capture() -> Reply | None:
-            with adapter.once.handling(key, alone=False) as once:
-                reply = adapter.router.hear(incoming)
-            return None if once is not None and once.duplicate else reply
-
-        reply: Reply | None = await asyncio.to_thread(capture)
-        if reply is None:
+        # the event's mark (its ``once``) is written with the capture, in its transaction
+        incoming = Incoming(PLATFORM, user, line, channel, name, "/", once=key)
+        answer = await adapter.conversation.listen(incoming)
+        if answer is None:
             return
-        problems: list[str] = []
-        if reply.queued:
-            problems = await asyncio.to_thread(adapter.dispatcher.deliver, reply.queued)
+        reply = answer.reply
         if reply.private and not reply.error:
             try:
                 await adapter.client.reactions_add(channel=channel, name=ACK_REACTION,
@@ -82,7 +74,7 @@ async def handle_message(adapter: SlackAdapter, event: dict[str, Any],
                 reply = reply.but(blocks=())  # the reaction is the acknowledgement
             except Exception as err:  # no reactions:write: the ephemeral text instead
                 log.info("slack: no reaction for a capture (%s); answering in text", err)
-        reply = reply.add(*(Text((p,)) for p in problems))
+        reply = reply.add(*answer.notes)
         if not reply.blocks:
             return
         await adapter.answer(reply, Origin(user, channel))

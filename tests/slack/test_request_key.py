@@ -6,7 +6,8 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.slack.state import EVENT_PREFIX, REQUEST_PREFIX, key_part, request_key
+from bot.seen import key_part
+from bot.slack.state import EVENT_PREFIX, REQUEST_PREFIX, request_key
 
 _STORABLE = st.characters(blacklist_categories=["Cs"])  # what a JSON or form body can carry
 

@@ -10,16 +10,12 @@ from pathlib import Path
 
 import pytest
 from slack_sdk.web.async_client import AsyncWebClient
-from sqlalchemy import Engine, func, select
 
 from bot.slack import manifest
 from bot.slack.sender import SlackSender
-from bot.slack.state import EventDedup
 from handlers.catalog import build_registry
 from handlers.core.messages import ChannelRef, File, Text
 from handlers.delivery._engine import SendFailed
-from storage.db import make_session_factory
-from storage.models import KvState
 from tests.slack.fake_slack import FakeSlack
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -146,18 +142,6 @@ def test_permanent_errors_are_marked(fake: FakeSlack) -> None:
     with pytest.raises(SendFailed) as err:
         asyncio.run(sender.call("chat.postMessage", not_in_channel))
     assert err.value.permanent
-
-
-def test_event_dedup_survives_a_restart(engine: Engine) -> None:
-    sessions = make_session_factory(engine)
-    first = EventDedup(sessions)
-    assert first.first_time("Ev1") is True
-    assert first.first_time("Ev1") is False
-    restarted = EventDedup(sessions)  # a new process: nothing in memory
-    assert restarted.first_time("Ev1") is False
-    assert restarted.first_time("Ev2") is True
-    with sessions() as s:
-        assert s.scalar(select(func.count()).select_from(KvState)) == 2
 
 
 def test_manifest_is_generated_from_the_registry() -> None:
