@@ -26,6 +26,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot import container as composition
 from bot.config import ConfigError, Settings, load_settings, redact_url
+from bot.conversation import Conversation
 from bot.governance import outcome_of_file, outcome_of_preset
 from bot.logs import setup_logging
 from bot.shell import (
@@ -142,7 +143,8 @@ def start_shell(settings: Settings, as_user: str | None, channel: str | None,
         if hasattr(sys.stdin, "reconfigure"):
             sys.stdin.reconfigure(errors="replace")  # a stray byte is not a reason to stop
         shell = Shell(box.router, user=as_user or me, channel=channel or DEFAULT_CHANNEL,
-                      export_dir=Path(box.core.export_dir), deliver=box.dispatcher.deliver)
+                      export_dir=Path(box.core.export_dir),
+                      conversation=Conversation(box.router, box.dispatcher))
         from bot.scheduler import ShellSender, start_background
 
         # a command's posts for shell channels, and (interactive) scheduled ones as they
@@ -288,7 +290,7 @@ def cmd_tick(settings: Settings, args: argparse.Namespace) -> int:
         result = delivery_engine(box).tick(at)
         zone = core.zone
         for d in result.delivered:
-            due = d.due_at.replace(tzinfo=dt.UTC).astimezone(zone)
+            due = d.due_at.astimezone(zone)
             print(f"delivered {d.kind.replace('_', ' ')} to {d.channel.platform}:"
                   f"{d.channel.channel_id} (due {due:%Y-%m-%d %H:%M %Z})")
         for key in result.missed:

@@ -7,6 +7,9 @@ is settled (written with the work, or alone when nothing was written, so a redel
 nothing and is not answered twice), the posts the work queued are sent through the
 dispatcher at once, and what could not be sent is added to the reply for the person.
 
+A join or a leave of a channel goes the same way (``presence``). The shell has no
+redeliveries and so no seen store.
+
 ``run`` and ``hear`` block (the store, then the platforms' HTTP): adapters call them from a
 worker thread, or ``ask`` and ``listen`` from their event loop.
 """
@@ -45,7 +48,7 @@ class Answer:
 
 class Conversation:
     def __init__(self, router: Router, dispatcher: Dispatcher | None,
-                 seen: SeenEvents) -> None:
+                 seen: SeenEvents | None = None) -> None:
         # without a dispatcher (a core process that only runs commands) the posts stay
         # queued for the caller's ``delivered``
         self.router = router
@@ -66,7 +69,7 @@ class Conversation:
             return refused
 
         reply = self.router.handle(msg, checked)
-        if msg.once is not None:
+        if msg.once is not None and self.seen is not None:
             self.seen.settle(msg.once, reply, ran=bool(ran))
         return reply
 
@@ -77,9 +80,15 @@ class Conversation:
         reply = self.router.hear(msg)
         if reply is None:
             return None
-        if msg.once is not None and not self.seen.settle(msg.once, reply, ran=True):
+        if (msg.once is not None and self.seen is not None
+                and not self.seen.settle(msg.once, reply, ran=True)):
             return None
         return reply
+
+    def presence(self, msg: Incoming, joined: bool) -> tuple[str, ...]:
+        """``msg``'s person joined (or left) its channel: what that changed, a line each for
+        the log. The event's mark is written with the change (``Router.presence``)."""
+        return self.router.presence(msg, joined)
 
     def delivered(self, reply: Reply) -> Answer:
         """The posts the reply's work queued, sent now, and a line for each channel that

@@ -6,7 +6,6 @@ The Scalable Cities preset ships as package data (``bot/presets/scalable_cities.
 from __future__ import annotations
 
 import tomllib
-from datetime import UTC
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -42,9 +41,7 @@ def preset_text() -> str:
 
 
 def apply_data(session: Session, settings: CoreSettings, data: dict[str, Any]) -> list[str]:
-    # the clock is aware; the store keeps naive UTC
-    now_naive = settings.clock().astimezone(UTC).replace(tzinfo=None)
-    return apply_governance(session, settings, data, now_naive=now_naive)
+    return apply_governance(session, settings, data, now=settings.clock())
 
 
 def apply_file(session: Session, settings: CoreSettings, path: Path | str) -> list[str]:
@@ -59,11 +56,9 @@ def apply_preset(session: Session, settings: CoreSettings) -> list[str]:
 
 def outcome_of_file(session: Session, settings: CoreSettings, path: Path | str) -> Outcome:
     """Apply a file in the caller's transaction; the outcome names what undoes chat."""
-    now_naive = settings.clock().astimezone(UTC).replace(tzinfo=None)
-    return apply_with_overrides(session, settings, read_file(Path(path)), now_naive=now_naive)
+    return apply_with_overrides(session, settings, read_file(Path(path)), now=settings.clock())
 
 
 def outcome_of_preset(session: Session, settings: CoreSettings) -> Outcome:
-    now_naive = settings.clock().astimezone(UTC).replace(tzinfo=None)
     data = load_toml(preset_text(), f"preset {PRESET}")
-    return apply_with_overrides(session, settings, data, now_naive=now_naive)
+    return apply_with_overrides(session, settings, data, now=settings.clock())

@@ -11,11 +11,12 @@ import contextlib
 import getpass
 import os
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
+from bot.conversation import Conversation
 from bot.textrender import render_post, render_reply
 from handlers.core.grammar import typed_name
 from handlers.core.lookups import active_slugs
@@ -167,10 +168,19 @@ class Shell:
     read_line: Callable[[str], str] = input
     # a line of this session was refused or failed: a script then exits 1
     failed: bool = False
-    # sends a command's posts (their outbox keys) at once, returning what could not be
-    # sent; the shell's own channels are printed by the sender registered for them. Without
-    # it (a Shell built on a bare router) posts are only printed.
-    deliver: Callable[[Sequence[str]], list[str]] | None = None
+    # the one pipeline, as every adapter's; with a dispatcher it sends a command's posts
+    # (their outbox keys) at once, the shell's own channels printed by the sender registered
+    # for them. Without one (a Shell built on a bare router) posts are only printed.
+    conversation: Conversation | None = None
+
+    def __post_init__(self) -> None:
+        if self.conversation is None:
+            self.conversation = Conversation(self.router, None)
+
+    @property
+    def talk(self) -> Conversation:
+        assert self.conversation is not None  # set in __post_init__
+        return self.conversation
 
     def write(self, text: str) -> None:
         if text:
@@ -198,23 +208,24 @@ class Shell:
             # discussion in a meeting, as in a chat channel: the speaker counts as present
             self._show_heard(said)
             return True
-        reply = self.router.handle(said)
+        reply = self.talk.run(said)
         self.failed |= reply.error
         self.show(reply)
         return True
 
     def _show_heard(self, said: Incoming) -> None:
-        heard = self.router.hear(said)
+        heard = self.talk.hear(said)
         if heard is not None:
             self.failed |= heard.error
             self.show(heard)
 
     def show(self, reply: Reply) -> None:
-        if self.deliver is None or not reply.queued:
+        if self.talk.dispatcher is None or not reply.queued:
             self.write(render_reply(reply))
         else:
             self.write(render_reply(Reply(blocks=reply.blocks)))
-            problems = self.deliver(reply.queued)  # prints the posts for shell channels
+            # prints the posts for shell channels, returns what could not be sent
+            problems = self.talk.delivered(reply).problems
             for post in reply.posts:
                 # what goes to other platforms' channels is shown here as it is queued
                 away = [c for c in post.channels if c.platform != PLATFORM]

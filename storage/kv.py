@@ -18,7 +18,7 @@ from storage.models import KvState
 
 
 def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    return dt.datetime.now(dt.UTC)
 
 
 def get(session: Session, key: str) -> str | None:

@@ -54,7 +54,6 @@ from handlers.core.lookups import group_choices
 from handlers.core.messages import Block, File, Reply, Text
 from handlers.core.router import Incoming, Router
 from handlers.delivery import SendFailed
-from handlers.groups import channel_membership_changed
 from handlers.home import home
 
 log = logging.getLogger(__name__)
@@ -265,23 +264,13 @@ class SlackAdapter:
             return  # the bot itself being invited or removed is no membership
         try:
             name = await self.names.name_of(str(user)) if joined else None
-            said = await self._core(self._membership_changed, str(channel), str(user),
-                                    joined, name, context.get(ONCE))
-            if said:
-                log.info("slack: %s", said)
+            said = await self._core(self.conversation.presence, Incoming(
+                PLATFORM, str(user), "", str(channel), name, once=context.get(ONCE)), joined)
+            for line in said:
+                log.info("slack: %s", line)
         except Exception:
             log.exception("slack: %s of %s by %s failed", "join" if joined else "leave",
                           channel, user)
-
-    def _membership_changed(self, channel: str, user: str, joined: bool,
-                            name: str | None, key: str | None = None) -> str | None:
-        """The change with the event's mark in its transaction: a retry finds the mark, a
-        crash before the commit leaves neither."""
-        with self.sessions.begin() as session:
-            if key is not None and not self.seen.mark(session, key):
-                return None
-            return channel_membership_changed(session, PLATFORM, channel, user, joined,
-                                              self.router.settings.clock(), name)
 
     # --- the work ---------------------------------------------------------------------------
 

@@ -518,8 +518,8 @@ def done_buttons(
     return Buttons(tuple(out)) if out else None
 
 
-def _when(ctx: Ctx, naive_utc: dt.datetime) -> When:
-    return When(naive_utc.replace(tzinfo=dt.UTC), ctx.settings.timezone)
+def _when(ctx: Ctx, at: dt.datetime) -> When:
+    return When(at, ctx.settings.timezone)
 
 
 def _summary(action: Action) -> tuple[Span, ...]:
@@ -708,7 +708,7 @@ def _done_list(
             (
                 (action_label(a),), (a.title,), people_spans(assignees_of(a)),
                 (a.group.slug if a.group else "-",),
-                (When(a.closed_at.replace(tzinfo=dt.UTC), ctx.settings.timezone,
+                (When(a.closed_at, ctx.settings.timezone,
                       with_time=False),) if a.closed_at else ("-",),
             )
             for a in shown

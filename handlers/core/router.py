@@ -123,6 +123,16 @@ class Listener:
     done: str = "taken"  # what it does with a line, for "nothing was <done>"
 
 
+@dataclass(frozen=True)
+class Presence:
+    """A feature that hears people join or leave a channel (a group that follows its
+    channel's members): not a line, but the same unit of work, with the event's key."""
+
+    name: str
+    # the change, in the router's transaction: what changed (for the log), or None
+    changed: Callable[[Session, Incoming, bool, dt.datetime], str | None]
+
+
 HELP_USAGE = "help [<command> [<subcommand>]]"
 
 
@@ -132,12 +142,16 @@ class Registry:
         self.nouns: dict[str, str] = {}  # noun -> summary
         self.common: dict[str, tuple[str, ...]] = {}  # noun -> its most used verbs
         self.listeners: list[Listener] = []
+        self.presence: list[Presence] = []
         # what the delivery engine plans and composes: each feature adds its kinds
         self.kinds = ScheduleKinds()
         self.kinds.kind(POST_KIND, compose_post)  # a command's posts (handlers.posts)
 
     def listener(self, listener: Listener) -> None:
         self.listeners.append(listener)
+
+    def watch_presence(self, presence: Presence) -> None:
+        self.presence.append(presence)
 
     def noun(self, noun: str, summary: str, *, common: tuple[str, ...] = ()) -> None:
         """Declare a command noun; ``common``: the verbs a platform's short usage hint
@@ -462,6 +476,32 @@ class Router:
 
         return self._unit(self.sessions, msg, lambda ctx: listener.hear(ctx, msg.text),
                           usage=usage, failed=failed)
+
+    # --- people joining and leaving ------------------------------------------------------
+
+    def presence(self, msg: Incoming, joined: bool) -> tuple[str, ...]:
+        """``msg.user_id`` joined (or left) ``msg.channel_id``: every presence watcher in
+        one transaction, with the event's key (``msg.once``) written in it, so a
+        redelivery finds the key and a crash before the commit leaves neither. Returns
+        what changed, a line each, for the log; a failure is logged and changes nothing."""
+        if msg.channel_id is None or not self.registry.presence:
+            return ()
+        try:
+            with self.sessions.begin() as session:
+                if msg.once is not None and kv.get(session, msg.once) is not None:
+                    return ()
+                now = self.settings.clock()
+                said = tuple(line for w in self.registry.presence
+                             if (line := w.changed(session, msg, joined, now)) is not None)
+                if msg.once is not None and not kv.claim(session, msg.once):
+                    raise _Duplicate
+            return said
+        except _Duplicate:
+            return ()
+        except Exception:
+            log.exception("%s of %s:%s by %s failed", "join" if joined else "leave",
+                          msg.platform, msg.channel_id, msg.user_id)
+            return ()
 
     def _listener_for(self, msg: Incoming) -> Listener | None:
         if msg.channel_id is None or not self.registry.listeners:

@@ -386,13 +386,13 @@ GROUP_VERBS = ("rename", "update", "archive", "join_policy")
 
 
 class _Writer:
-    def __init__(self, session: Session, settings: CoreSettings, now_naive: dt.datetime,
+    def __init__(self, session: Session, settings: CoreSettings, now: dt.datetime,
                  since: LastApply) -> None:
         self.session = session
         self.settings = settings
-        self.now_naive = now_naive
+        self.now = now
         self.since = since
-        self.today = now_naive.replace(tzinfo=dt.UTC).astimezone(settings.zone).date()
+        self.today = now.astimezone(settings.zone).date()
         self.changes: list[str] = []
         # changes that would undo something done in chat since the last apply
         self.overrides: list[str] = []
@@ -421,7 +421,7 @@ class _Writer:
     def audit(self, verb: str, entity: str, entity_id: int | None, **detail: Any) -> None:
         detail["source"] = "governance"
         self.session.add(AuditLog(actor_id=None, verb=verb, entity=entity, entity_id=entity_id,
-                                  detail=detail, at=self.now_naive))
+                                  detail=detail, at=self.now))
 
     def group(self, spec: GroupSpec) -> None:
         group = self.session.scalar(select(Group).where(Group.slug == spec.slug))
@@ -431,7 +431,7 @@ class _Writer:
             join = "closed" if role_group or spec.restricted else (spec.join or "request")
             group = Group(slug=spec.slug, name=spec.name, mandate=spec.mandate or "",
                           restricted=join == "closed", join_policy=join,
-                          created_at=self.now_naive)
+                          created_at=self.now)
             self.session.add(group)
             self.session.flush()
             self.audit("create", "group", group.id, slug=spec.slug, name=spec.name)
@@ -480,7 +480,7 @@ class _Writer:
         if bound is not None:
             return
         self.session.add(Channel(group=group, platform=platform, channel_id=ident,
-                                 created_at=self.now_naive))
+                                 created_at=self.now))
         self.session.flush()
         self.audit("link", "group", group.id, platform=platform, channel=ident)
         self.changes.append(f"linked {platform}:{ident} to {group.slug}")
@@ -495,7 +495,7 @@ class _Writer:
         if m is None:
             role = spec.role or "member"
             self.session.add(Membership(group=group, person=person, role=role,
-                                        project=spec.project, created_at=self.now_naive))
+                                        project=spec.project, created_at=self.now))
             self.session.flush()
             self.audit("add_member", "group", group.id, person=person.id, role=role,
                        project=spec.project)
@@ -537,7 +537,7 @@ class _Writer:
                 self.session, group,
                 rule_text=spec.rule, start_time=spec.start_time, timezone=zone,
                 offsets=remind, link=link, duration_minutes=duration,
-                now_naive=self.now_naive, today=self.today,
+                now=self.now, today=self.today,
             )
         except UserError as err:
             # the rule grammar lives with the meetings; name the entry it came from
@@ -583,7 +583,7 @@ class Outcome:
 
 @dataclass(frozen=True)
 class LastApply:
-    """When a governance file was last applied (naive UTC) and the last audit row it saw;
+    """When a governance file was last applied (aware UTC) and the last audit row it saw;
     both None if never."""
 
     at: dt.datetime | None
@@ -592,25 +592,28 @@ class LastApply:
 
 def last_applied(session: Session) -> LastApply:
     at, mark = kv.get(session, LAST_APPLY_KEY), kv.get(session, AUDIT_MARK_KEY)
-    return LastApply(dt.datetime.fromisoformat(at) if at else None,
-                     int(mark) if mark else None)
+    when = dt.datetime.fromisoformat(at) if at else None
+    if when is not None and when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)  # written naive UTC by earlier versions
+    return LastApply(when, int(mark) if mark else None)
 
 
 def apply_with_overrides(
     session: Session, settings: CoreSettings, data: Mapping[str, Any], *,
-    now_naive: dt.datetime,
+    now: dt.datetime,
 ) -> Outcome:
-    """Make the store match ``data`` and mark the time of this apply; the caller commits or
-    rolls back. Raises UserError, having written nothing, if any entry is invalid."""
+    """Make the store match ``data`` and mark the time of this apply (``now``, aware); the
+    caller commits or rolls back. Raises UserError, having written nothing, if any entry
+    is invalid."""
     plan = parse_governance(data, settings.mentions)
     _check_against_store(session, plan)
-    writer = _Writer(session, settings, now_naive, last_applied(session))
+    writer = _Writer(session, settings, now.astimezone(dt.UTC), last_applied(session))
     with session.begin_nested():
         for spec in plan.groups:
             writer.group(spec)
         for platform, ident in plan.admins:
             writer.admin(platform, ident)
-        kv.put(session, LAST_APPLY_KEY, now_naive.isoformat())
+        kv.put(session, LAST_APPLY_KEY, writer.now.isoformat())
         session.flush()
         mark = session.scalar(select(func.max(AuditLog.id)))
         kv.put(session, AUDIT_MARK_KEY, str(mark or 0))
@@ -620,13 +623,13 @@ def apply_with_overrides(
 
 def apply_governance(
     session: Session, settings: CoreSettings, data: Mapping[str, Any], *,
-    now_naive: dt.datetime,
+    now: dt.datetime,
 ) -> list[str]:
     """Make the store match ``data``; returns the changes made (empty: nothing to do).
 
     Raises UserError, having written nothing, if any entry is invalid.
     """
-    return apply_with_overrides(session, settings, data, now_naive=now_naive).changes
+    return apply_with_overrides(session, settings, data, now=now).changes
 
 
 def describe(changes: Sequence[str]) -> str:

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from handlers.core.router import Registry
-from handlers.groups import _commands
-from handlers.groups._sync import channel_membership_changed
+from handlers.groups import _commands, _sync
 
 
 def register(reg: Registry) -> None:
     _commands.register(reg)
+    _sync.register(reg)
 
 
 __all__ = [
-    "channel_membership_changed", "register",
+    "register",
 ]

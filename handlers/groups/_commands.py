@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 
 from sqlalchemy import func, select
@@ -190,7 +189,7 @@ def request_to_join(ctx: Ctx, group: Group) -> Reply:
     if req is not None and req.status == "pending":
         return Reply().say(
             f"You asked to join {group.slug} on ",
-            When(req.created_at.replace(tzinfo=dt.UTC), zone),
+            When(req.created_at, zone),
             "; its chairs decide (tg approve). tg leave withdraws the request.")
     if req is not None and req.status == "denied":
         who: tuple[Span, ...] = (mention(req.decided_by),) if req.decided_by else ("a chair",)
@@ -369,8 +368,8 @@ def register(reg: Registry) -> None:
             "Channels: ", ", ".join(channel_label(c) for c in group.channels) or "none linked"
         )
         if group.archived_at is not None:
-            reply = reply.say("Archived on ", When(group.archived_at.replace(tzinfo=dt.UTC),
-                                           ctx.settings.timezone, with_time=False),
+            reply = reply.say("Archived on ", When(group.archived_at, ctx.settings.timezone,
+                                                   with_time=False),
                               ": nothing is scheduled for it; its records are kept.")
         policy = join_policy(group)
         reply = reply.say(f"Joining: {policy} ({JOIN_WORDS[policy]})")
@@ -650,8 +649,7 @@ def register(reg: Registry) -> None:
         for g in groups:
             for req in _pending(ctx, g):
                 rows.append(((g.slug,), (mention(req.person),),
-                             (When(req.created_at.replace(tzinfo=dt.UTC),
-                                   ctx.settings.timezone),)))
+                             (When(req.created_at, ctx.settings.timezone),)))
         scope = group.slug if group is not None else "your groups"
         reply = Reply().say(f"Requests to join {scope}", style="heading")
         if not rows:

@@ -1,8 +1,9 @@
 """A group that follows its channel: joining or leaving a bound channel joins or leaves it.
 
 A chair turns this on with ``tg settings <group> follow_channel on`` (off by default: most
-channels have guests, observers and the secretariat in them, who are not members). Adapters
-call :func:`channel_membership_changed` when the platform reports a join or a leave.
+channels have guests, observers and the secretariat in them, who are not members). The
+feature watches presence (``Router.presence``): an adapter reports a join or a leave there,
+and the router runs :func:`channel_membership_changed` in its transaction.
 
 The rules, decided once here:
 
@@ -28,6 +29,7 @@ from sqlalchemy.orm import Session
 
 from handlers.core.directory import ensure_person, membership, person_by_identity
 from handlers.core.roles import grants_role
+from handlers.core.router import Incoming, Presence, Registry
 from handlers.core.scheduling import setting
 from storage.models import AuditLog, Channel, Group, Membership
 
@@ -84,3 +86,13 @@ def channel_membership_changed(
     session.flush()
     _audit(session, "leave", group, found.id, where, now)
     return f"{found.display_name} left {group.slug} (left {where})"
+
+
+def _changed(session: Session, msg: Incoming, joined: bool, now: dt.datetime) -> str | None:
+    assert msg.channel_id is not None  # the router hears only a channel's presence
+    return channel_membership_changed(session, msg.platform, msg.channel_id, msg.user_id,
+                                      joined, now, msg.user_name)
+
+
+def register(reg: Registry) -> None:
+    reg.watch_presence(Presence("channel-following", _changed))

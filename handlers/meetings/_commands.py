@@ -165,7 +165,7 @@ def upsert_series(
     offsets: str = DEFAULT_OFFSETS,
     link: str | None = None,
     duration_minutes: int = 60,
-    now_naive: dt.datetime,
+    now: dt.datetime,
     today: dt.date,
 ) -> tuple[MeetingSeries, bool]:
     """Make ``group``'s one series match; returns it and whether anything changed.
@@ -192,12 +192,12 @@ def upsert_series(
     ):
         return series, False
     if series is None:
-        series = MeetingSeries(group=group, created_at=now_naive)
+        series = MeetingSeries(group=group, created_at=now)
         session.add(series)
     series.rule, series.rule_text, series.start_time = rule, label, start_time
     series.timezone, series.duration_minutes = timezone, duration_minutes
     series.link, series.remind_offsets, series.starts_on = link, remind, today
-    series.next_reminder_at = now_naive  # reminders are planned afresh from now
+    series.next_reminder_at = now  # reminders are planned afresh from now
     for exc in list(series.exceptions):
         if exc.original_date < today or not is_occurrence(rule, today, start_time,
                                                           exc.original_date):
@@ -430,7 +430,7 @@ def register(reg: Registry) -> None:
         start_time, zone, offsets, link = asked.start_time, asked.zone, asked.offsets, asked.link
         series, changed = upsert_series(
             ctx.session, group, rule_text=rule_text, start_time=start_time, timezone=zone.key,
-            offsets=offsets, link=link, now_naive=ctx.now,
+            offsets=offsets, link=link, now=ctx.now,
             today=ctx.now.astimezone(zone).date(),
         )
         if not changed:

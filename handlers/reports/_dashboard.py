@@ -4,7 +4,6 @@ select, every value escaped.
 
 from __future__ import annotations
 
-import datetime as dt
 import html
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -195,7 +194,7 @@ def _decisions_html(session: Session, settings: CoreSettings) -> str:
         acks.setdefault(did, []).append((slug, acked is not None))
     rows = []
     for did, text, created in recent:
-        posted = created.replace(tzinfo=dt.UTC).astimezone(settings.zone).date()
+        posted = created.astimezone(settings.zone).date()
         line = DecisionLine(did, text, posted, acks.get(did, []))
         ack = ", ".join(
             f'<span class="{"ok" if ok else "late"}">{html.escape(slug)} '

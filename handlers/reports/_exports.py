@@ -201,7 +201,7 @@ def decision_batches(ctx: Ctx, q: RecordQuery) -> Iterator[Batch]:
             acked = sum(1 for t in d.targets if t.acked_at is not None)
             rows.append((
                 f"D-{d.id}",
-                d.created_at.replace(tzinfo=dt.UTC).astimezone(zone).date().isoformat(),
+                d.created_at.astimezone(zone).date().isoformat(),
                 names.get(d.author_id, "") if d.author_id is not None else "",
                 "; ".join(t.group.slug for t in d.targets),
                 f"{acked}/{len(d.targets)}",
@@ -256,8 +256,8 @@ def meeting_batches(ctx: Ctx, q: RecordQuery) -> Iterator[Batch]:
         rows: Batch = []
         for m in found:
             zone = ZoneInfo(zone_of(m.group, ctx.settings))
-            start = m.started_at.replace(tzinfo=dt.UTC).astimezone(zone)
-            end = m.ended_at.replace(tzinfo=dt.UTC).astimezone(zone) if m.ended_at else None
+            start = m.started_at.astimezone(zone)
+            end = m.ended_at.astimezone(zone) if m.ended_at else None
             status = "open" if end is None else "auto-closed" if m.auto_closed else "ended"
             rows.append((
                 f"M-{m.id}", m.group.slug, start.date().isoformat(), f"{start:%Y-%m-%d %H:%M}",

@@ -64,9 +64,10 @@ def next_month(first: dt.date) -> dt.date:
     return (first + dt.timedelta(days=32)).replace(day=1)
 
 
-def _utc_naive(day: dt.date, settings: CoreSettings) -> dt.datetime:
+def _day_start(day: dt.date, settings: CoreSettings) -> dt.datetime:
+    """The instant (aware UTC) a local day begins in the bot's zone."""
     local = dt.datetime.combine(day, dt.time.min, tzinfo=settings.zone)
-    return local.astimezone(dt.UTC).replace(tzinfo=None)
+    return local.astimezone(dt.UTC)
 
 
 @dataclass
@@ -125,7 +126,7 @@ class MonthlyReport:
 
 def snapshots(session: Session, points: Sequence[tuple[dt.datetime, dt.date]]
               ) -> list[dict[int | None, tuple[int, int]]]:
-    """Per point (an instant in naive UTC, the local date then): group id -> (open, overdue)
+    """Per point (an instant, aware UTC, and the local date then): group id -> (open, overdue)
     as they stood then. Read from creation and closing times: an action was open at ``at``
     if it existed and was not yet closed (a due date changed later counts as it is now).
 
@@ -173,8 +174,8 @@ def build_report(ctx: Ctx, month: dt.date) -> MonthlyReport:
     settings, session = ctx.settings, ctx.session
     if month > ctx.today:
         raise UserError(f"{month:%B %Y} has not started yet.", show_usage=False)
-    start = _utc_naive(month, settings)
-    end = _utc_naive(next_month(month), settings)
+    start = _day_start(month, settings)
+    end = _day_start(next_month(month), settings)
     as_of, as_of_day = _as_of(month, settings, ctx.now)
     groups = list(session.scalars(
         select(Group).order_by(Group.id)
@@ -188,7 +189,7 @@ def build_report(ctx: Ctx, month: dt.date) -> MonthlyReport:
     while len(months) < HISTORY_MONTHS:
         months.append(next_month(months[-1]))
     points = [_as_of(m, settings, ctx.now) for m in months]
-    counts = snapshots(session, [(at.replace(tzinfo=None), day) for at, day in points])
+    counts = snapshots(session, points)
     history = [(m, {g.slug: c.get(g.id, (0, 0)) for g in groups})
                for m, c in zip(months, counts, strict=True)]
     assert points[-1] == (as_of, as_of_day)
@@ -214,19 +215,18 @@ def build_report(ctx: Ctx, month: dt.date) -> MonthlyReport:
     ):
         line = decisions.get(did)
         if line is None:
-            posted = created.replace(tzinfo=dt.UTC).astimezone(settings.zone).date()
+            posted = created.astimezone(settings.zone).date()
             line = decisions[did] = DecisionLine(did, text, posted, [])
         line.targets.append((slug, acked is not None))
         by_id[gid].decisions += 1
         by_id[gid].acked += acked is not None
 
-    month_start = start.replace(tzinfo=dt.UTC)
-    until = min(as_of, end.replace(tzinfo=dt.UTC))
+    until = min(as_of, end)
     for g in groups:
         series = g.series
         if series is None:
             continue
-        by_id[g.id].scheduled = len(occurrences(series, month_start, until))
+        by_id[g.id].scheduled = len(occurrences(series, start, until))
         in_month = [e for e in series.exceptions if month <= e.original_date < next_month(month)]
         by_id[g.id].skipped = sum(1 for e in in_month if e.kind == "skip")
         by_id[g.id].moved = sum(1 for e in in_month if e.kind == "move")
@@ -234,7 +234,7 @@ def build_report(ctx: Ctx, month: dt.date) -> MonthlyReport:
     for gid, n in session.execute(
         select(Meeting.group_id, func.count())
         .where(Meeting.ended_at.is_not(None), Meeting.started_at >= start,
-               Meeting.started_at < until.astimezone(dt.UTC).replace(tzinfo=None))
+               Meeting.started_at < until)
         .group_by(Meeting.group_id)
     ):
         if gid in by_id:
@@ -242,7 +242,7 @@ def build_report(ctx: Ctx, month: dt.date) -> MonthlyReport:
 
     return MonthlyReport(month, as_of, [by_id[g.id] for g in groups],
                          list(decisions.values()), history,
-                         partial=as_of < end.replace(tzinfo=dt.UTC))
+                         partial=as_of < end)
 
 
 def decision_text(d: DecisionLine, limit: int = 120) -> str:

@@ -778,7 +778,7 @@ def register(reg: Registry) -> None:
             (
                 (str(r.id),), (KIND_LABELS.get(r.kind, r.kind.replace("_", " ")),),
                 (f"{r.platform}:{r.channel_id}",),
-                (When(r.due_at.replace(tzinfo=dt.UTC), ctx.settings.timezone),),
+                (When(r.due_at, ctx.settings.timezone),),
                 (r.status,), (str(r.attempts),), ((r.last_error or "")[:80],),
             )
             for r in rows

@@ -17,14 +17,14 @@ from handlers.governance._presets import apply_governance, describe
 from storage.models import AuditLog, Channel, Group, MeetingSeries, Membership
 from tests.support.dialog import Bot
 
-NOW = dt.datetime(2026, 11, 28, 9, 0)
+NOW = dt.datetime(2026, 11, 28, 9, 0, tzinfo=dt.UTC)
 
 PRESET_SLUGS = ["boc", "replication", "comms", "finance", "data", "monitoring", "secretariat"]
 
 
 def apply(bot: Bot, data: dict[str, Any]) -> list[str]:
     with bot.sessions.begin() as session:
-        return apply_governance(session, bot.settings, data, now_naive=NOW)
+        return apply_governance(session, bot.settings, data, now=NOW)
 
 
 def preset(bot: Bot) -> list[str]:
@@ -348,7 +348,7 @@ def outcome(bot: Bot, data: dict[str, Any], at: dt.datetime = NOW) -> Any:
     from handlers.governance._presets import apply_with_overrides
 
     with bot.sessions.begin() as session:
-        return apply_with_overrides(session, bot.settings, data, now_naive=at)
+        return apply_with_overrides(session, bot.settings, data, now=at)
 
 
 def test_apply_names_what_it_would_undo_from_chat(bare_bot: Bot) -> None:

@@ -20,7 +20,7 @@ from handlers.governance._presets import apply_governance
 from storage.models import Decision, Group, JoinRequest, Membership, Person
 from tests.support.dialog import Bot
 
-NOW = dt.datetime(2026, 11, 28, 9, 0)
+NOW = dt.datetime(2026, 11, 28, 9, 0, tzinfo=dt.UTC)
 
 
 def members(bot: Bot, slug: str) -> set[str]:
@@ -46,7 +46,7 @@ def requests(bot: Bot, slug: str) -> dict[str, str]:
 
 def apply(bot: Bot, data: dict[str, Any]) -> list[str]:
     with bot.sessions.begin() as session:
-        return apply_governance(session, bot.settings, data, now_naive=NOW)
+        return apply_governance(session, bot.settings, data, now=NOW)
 
 
 @pytest.fixture

@@ -1,18 +1,20 @@
-"""``follow_channel``: a bound channel's joins and leaves change the group's membership."""
+"""``follow_channel``: a bound channel's joins and leaves change the group's membership.
+
+They go through ``Router.presence``, as an adapter's do: one transaction with the event's key.
+"""
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from handlers.groups._sync import channel_membership_changed
+from handlers.core.router import Incoming, Presence
+from storage import kv
 from storage.models import AuditLog, Group, Membership, Person
 from tests.support.dialog import Bot
-
-NOW = dt.datetime(2026, 11, 28, 9, 0, tzinfo=dt.UTC)
 
 
 def setup(bot: Bot) -> None:
@@ -22,9 +24,16 @@ def setup(bot: Bot) -> None:
     bot.admin("tg add repl @bob")
 
 
-def change(bot: Bot, channel: str, user: str, joined: bool, name: str | None = None) -> str | None:
-    with Session(bot.engine) as s, s.begin():
-        return channel_membership_changed(s, "shell", channel, user, joined, NOW, name)
+def change(bot: Bot, channel: str, user: str, joined: bool, name: str | None = None,
+           once: str | None = None) -> str | None:
+    said = bot.router.presence(Incoming("shell", user, "", channel, name, once=once), joined)
+    assert len(said) <= 1, said  # one feature watches presence
+    return said[0] if said else None
+
+
+def key_written(bot: Bot, key: str) -> bool:
+    with Session(bot.engine) as s:
+        return kv.get(s, key) is not None
 
 
 def members(bot: Bot) -> dict[str, str]:
@@ -74,3 +83,28 @@ def test_follow_channel_values(bare_bot: Bot) -> None:
     out = bare_bot.say("alice", "#repl", "tg settings follow_channel maybe")
     assert "follow_channel is on or off" in out
     assert "Only a chair of repl" in bare_bot.say("bob", "#repl", "tg settings follow_channel on")
+
+
+def test_a_redelivered_event_changes_nothing_twice(bare_bot: Bot) -> None:
+    setup(bare_bot)
+    bare_bot.say("alice", "#repl", "tg settings follow_channel on")
+    assert change(bare_bot, "#repl", "bob", False, once="test:seen:leave-1") is not None
+    assert key_written(bare_bot, "test:seen:leave-1")
+    bare_bot.admin("tg add repl @bob")  # back by hand; the old leave event comes again
+    assert change(bare_bot, "#repl", "bob", False, once="test:seen:leave-1") is None
+    assert "bob" in members(bare_bot)
+
+
+def test_a_failing_watcher_writes_neither_the_change_nor_the_key(
+        bare_bot: Bot, caplog: pytest.LogCaptureFixture) -> None:
+    setup(bare_bot)
+    bare_bot.say("alice", "#repl", "tg settings follow_channel on")
+
+    def broken(*_: object) -> str:
+        raise RuntimeError("boom")
+
+    bare_bot.router.registry.watch_presence(Presence("broken", broken))
+    before = bare_bot.counts()
+    assert change(bare_bot, "#repl", "carol", True, "Carol", once="test:seen:join-1") is None
+    assert bare_bot.counts() == before and not key_written(bare_bot, "test:seen:join-1")
+    assert "join of shell:#repl by carol failed" in caplog.text

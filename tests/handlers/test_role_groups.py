@@ -19,7 +19,7 @@ from handlers.groups._sync import channel_membership_changed
 from storage.models import Group, Membership, Person
 from tests.support.dialog import Bot
 
-NOW = dt.datetime(2026, 11, 28, 9, 0)
+NOW = dt.datetime(2026, 11, 28, 9, 0, tzinfo=dt.UTC)
 ROLE_SLUGS = ("boc", "secretariat")
 
 
@@ -31,7 +31,7 @@ def members(bot: Bot, slug: str) -> set[str]:
 
 def apply(bot: Bot, data: dict[str, object]) -> list[str]:
     with bot.sessions.begin() as session:
-        return apply_governance(session, bot.settings, data, now_naive=NOW)
+        return apply_governance(session, bot.settings, data, now=NOW)
 
 
 @pytest.mark.parametrize("slug", ROLE_SLUGS)
