@@ -27,6 +27,7 @@ from handlers.core.messages import (
     Table,
     Text,
     When,
+    at_name,
     plain_of,
 )
 
@@ -77,7 +78,7 @@ class _Renderer:
             user_id = span.id_on(PLATFORM)
             name = defuse(html.escape(span.name, quote=False))
             if user_id is None:
-                return f"@{name}"
+                return at_name(name)
             self.user_ids.append(user_id)
             return f'<a href="{html.escape(matrix_to(user_id))}">{name}</a>'
         if isinstance(span, Link):
@@ -123,7 +124,7 @@ class _Renderer:
 def _plain_span(span: Span) -> str:
     if isinstance(span, Mention):
         # a pill's fallback is the display name; someone with no Matrix id reads as @name
-        return span.name if span.id_on(PLATFORM) else f"@{span.name}"
+        return span.name if span.id_on(PLATFORM) else at_name(span.name)
     return plain_of(span)
 
 

@@ -27,6 +27,7 @@ from handlers.core.messages import (
     Table,
     Text,
     When,
+    at_name,
     day_text,
     plain_of,
     plain_spans,
@@ -67,7 +68,7 @@ def span_mrkdwn(span: Span) -> str:
         ext = span.id_on(PLATFORM)
         if ext is not None and _USER_ID.match(ext):
             return f"<@{ext}>"
-        return escape(f"@{span.name}")
+        return escape(at_name(span.name))
     if isinstance(span, When):
         token = "{date_short_pretty} {time}" if span.with_time else "{date_short_pretty}"
         return f"<!date^{int(span.at.timestamp())}^{token}|{_fallback_token(plain_of(span))}>"

@@ -41,7 +41,17 @@ from handlers.core.directory import (
     take_group,
 )
 from handlers.core.grammar import Args, Refused, UserError, check_length, parse_id
-from handlers.core.messages import Button, Buttons, Day, Mention, Reply, Span, Table, When
+from handlers.core.messages import (
+    Button,
+    Buttons,
+    Day,
+    Mention,
+    Reply,
+    Span,
+    Table,
+    When,
+    at_name,
+)
 from handlers.core.params import Values
 from handlers.core.people import is_person, resolve_people, resolve_person
 from handlers.core.roles import (
@@ -362,7 +372,7 @@ def set_assignees(ctx: Ctx, action: Action, people: Sequence[Person], **audit: A
         if person.id not in have:
             action.assignees.append(ActionAssignee(person=person))
     ctx.session.flush()
-    names = ", ".join(f"@{p.display_name}" for p in people)
+    names = ", ".join(at_name(p.display_name) for p in people)
     _event(ctx, action, "assigned", names)
     ctx.audit("assign", "action", action.id, assignees=[p.id for p in people], **audit)
 
@@ -807,7 +817,7 @@ def _list_scope(ctx: Ctx, args: Args) -> tuple[str, int | None, Person | None, s
     elif is_person(ctx, word):
         args.pos += 1
         person = resolve_person(ctx, word)
-        scope = f"for @{person.display_name}"
+        scope = f"for {at_name(person.display_name)}"
     else:
         named = take_group(ctx, args)
         assert named is not None

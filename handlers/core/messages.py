@@ -189,12 +189,18 @@ def text(*spans: Span, style: str = "plain") -> Text:
     return Text(tuple(spans), style)
 
 
+def at_name(name: str) -> str:
+    """A person's name as text, with one "@": a person seen only by an id written with its
+    own (a Matrix id, when the platform gave no display name) keeps the one it has."""
+    return name if name.startswith("@") else f"@{name}"
+
+
 def plain_of(span: Span) -> str:
     """Plain-text fallback of one span (the shell's rendering, and for CSV cells)."""
     if isinstance(span, str):
         return span
     if isinstance(span, Mention):
-        return f"@{span.name}"
+        return at_name(span.name)
     if isinstance(span, When):
         from zoneinfo import ZoneInfo
 

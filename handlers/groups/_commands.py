@@ -18,7 +18,17 @@ from handlers.core.directory import (
 )
 from handlers.core.grammar import Args, Refused, UserError, check_length
 from handlers.core.mentions import MentionRules
-from handlers.core.messages import Block, ChannelRef, Post, Reply, Span, Table, When, text
+from handlers.core.messages import (
+    Block,
+    ChannelRef,
+    Post,
+    Reply,
+    Span,
+    Table,
+    When,
+    at_name,
+    text,
+)
 from handlers.core.params import Values
 from handlers.core.people import resolve_person
 from handlers.core.roles import (
@@ -728,11 +738,11 @@ def _reassignee(ctx: Ctx, group: Group, leaving: Person, raw: str | None) -> Per
         return None
     to = resolve_person(ctx, raw)
     if to.id == leaving.id:
-        raise UserError(f"Reassign to someone other than @{leaving.display_name}.")
+        raise UserError(f"Reassign to someone other than {at_name(leaving.display_name)}.")
     if membership(ctx.session, group, to) is None:
         raise UserError(
-            f"@{to.display_name} is not a member of {group.slug}: add them first "
-            f"(tg add {group.slug} @{to.display_name})."
+            f"{at_name(to.display_name)} is not a member of {group.slug}: add them first "
+            f"(tg add {group.slug} {at_name(to.display_name)})."
         )
     return to
 

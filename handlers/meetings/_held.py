@@ -17,7 +17,7 @@ from handlers.core import params as p
 from handlers.core.context import Ctx
 from handlers.core.dates import parse_date
 from handlers.core.grammar import UserError
-from handlers.core.messages import Reply
+from handlers.core.messages import Reply, at_name
 from handlers.core.params import Values
 from handlers.core.roles import CHAIR_AND_UP
 from handlers.core.router import Registry
@@ -79,7 +79,7 @@ def register(reg: Registry) -> None:
         if held is not None:
             return Reply().say(f"The {group.name} meeting of {what} is already held.")
         note = (f"The {group.name} meeting of {what} was marked held by "
-                f"@{ctx.actor.display_name}; its minutes were not taken in chat.")
+                f"{at_name(ctx.actor.display_name)}; its minutes were not taken in chat.")
         at = occ.start
         meeting = Meeting(
             group=group, platform=ctx.platform, channel_id=ctx.channel_id or "",

@@ -181,6 +181,21 @@ def test_platform_ids_are_created_only_on_their_own_platform(bot: Bot) -> None:
     assert bot.counts()["people"] == people + 1
 
 
+def test_a_person_known_only_by_an_id_with_its_at_sign_is_shown_with_one(bot: Bot) -> None:
+    """A Matrix person the platform gave no display name is named by their id, which has
+    its "@" already: the shell and the exports showed ``@@dan:example.org``."""
+    _bot(bot)
+    assert _say(bot, "matrix", "action assign A-1 @dan:example.org").startswith(
+        "A-1 is now for @dan:example.org")
+    for line in ("action show A-1", "action list @dan:example.org"):
+        out = _say(bot, "matrix", line)
+        assert "@dan:example.org" in out and "@@" not in out, out
+    shown = bot.say("root", None, "action show A-1")  # the shell, the same rendering
+    assert "@dan:example.org" in shown and "@@" not in shown, shown
+    members = bot.say("root", None, "tg show replication")
+    assert "@Émile" in members and "@@" not in members, members  # a name gets its "@"
+
+
 def test_an_unseen_shell_name_is_refused_everywhere_but_tg_add(bot: Bot) -> None:
     _bot(bot)
     lines = [c.format("@dora") for c in [REFERENCE, *COMMANDS, *MIXED]]
