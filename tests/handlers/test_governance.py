@@ -438,3 +438,25 @@ def test_export_then_apply_changes_nothing(bare_bot: Bot, groups: list[dict[str,
     assert got.changes == [] and got.overrides == [], text
     with bare_bot.sessions() as s:
         assert export_governance(s) == text
+
+
+def test_an_apply_time_stored_naive_by_an_earlier_version_is_read_as_utc(
+        bare_bot: Bot) -> None:
+    """Versions before the audit mark kept only the apply time, written naive UTC: read as
+    UTC, and a chat change after it is still named."""
+    from handlers.governance._presets import AUDIT_MARK_KEY, LAST_APPLY_KEY, last_applied
+    from storage import kv
+    from storage.models import KvState
+
+    apply(bare_bot, SMALL)
+    bare_bot.now = dt.datetime(2026, 11, 28, 11, 0, tzinfo=dt.UTC)  # after it
+    bare_bot.say("alice", "#repl", "tg add repl @bob project Bravo as chair")
+    with bare_bot.sessions.begin() as s:
+        s.execute(KvState.__table__.delete().where(KvState.key == AUDIT_MARK_KEY))
+        kv.put(s, LAST_APPLY_KEY, "2026-11-28T09:00:00")  # naive, as once written
+    with bare_bot.sessions() as s:
+        assert last_applied(s).at == NOW and last_applied(s).audit_mark is None
+    got = outcome(bare_bot, {"group": [{"slug": "repl", "members": [
+        {"user": "shell:bob", "role": "member"}]}]}, NOW + dt.timedelta(hours=3))
+    assert got.changes == ["updated shell:bob in repl: role member"]
+    assert len(got.overrides) == 1 and "on 2026-11-28 11:00 UTC" in got.overrides[0]
