@@ -9,11 +9,12 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
 from handlers.core.action_lines import action_line, open_actions
 from handlers.core.context import CoreSettings
 from handlers.core.messages import Block, ChannelRef, Table, Text, When
+from handlers.core.reach import group_reach, reach_loads
 from handlers.core.recurrence import place
 from handlers.core.scheduling import (
     DAY,
@@ -148,7 +149,7 @@ def plan_digests(session: Session, now: dt.datetime,
     groups = session.scalars(
         select(Group)
         .where(Group.next_digest_at.is_(None) | (Group.next_digest_at <= now))
-        .options(selectinload(Group.channels))
+        .options(*reach_loads())
     )
     for group in groups:
         value = "off" if group.archived_at is not None else setting(group, "digest")
@@ -160,7 +161,7 @@ def plan_digests(session: Session, now: dt.datetime,
         if slot is None or group.created_at > slot:
             continue
         week = slot.astimezone(settings.zone).date()
-        for ch in group.channels:
+        for ch in group_reach(group, settings.platforms):
             key = f"digest:{group.id}:{week.isoformat()}:{ch.platform}:{ch.channel_id}"
             rows.append(outbox_row(key, "weekly_digest", ch.platform, ch.channel_id,
                                    {"group_id": group.id, "slot": slot.isoformat()},

@@ -34,9 +34,21 @@ class MentionSyntax(Protocol):
         elsewhere; a platform's unique ids are not)."""
         ...
 
+    @property
+    def portable(self) -> bool:
+        """Whether an id in this syntax names the same person wherever it is typed, so
+        that ``tg add`` on any platform may bring them in (a mail address: no platform
+        issues it, and it reaches its owner from anywhere)."""
+        ...
+
     def read(self, raw: str, *, bare: bool) -> str | None:
         """The external id ``raw`` names, or None. ``bare``: the grammar expects a person
         here, so a name without its sigil counts."""
+        ...
+
+    def shown(self, external_id: str) -> str:
+        """The name a person first seen by this id is shown by (an id may not be for
+        everyone's eyes: an address is named by its local part)."""
         ...
 
     def attempts(self, raw: str) -> bool:
@@ -54,12 +66,16 @@ class PatternSyntax:
     attempt: re.Pattern[str]
     vouches: bool = True
     local: bool = False
+    portable: bool = False
 
     def read(self, raw: str, *, bare: bool) -> str | None:
         for pattern in self.patterns:
             if (m := pattern.fullmatch(raw)) is not None:
                 return m.group("id")
         return None
+
+    def shown(self, external_id: str) -> str:
+        return external_id
 
     def attempts(self, raw: str) -> bool:
         return self.attempt.match(raw) is not None
@@ -74,11 +90,15 @@ class NameSyntax:
     platform: str
     vouches: bool = False
     local: bool = True
+    portable: bool = False
 
     def read(self, raw: str, *, bare: bool) -> str | None:
         if not (bare or raw.startswith("@")):
             return None
         return typed_name(raw)
+
+    def shown(self, external_id: str) -> str:
+        return external_id
 
     def attempts(self, raw: str) -> bool:
         return raw.startswith("@")
@@ -122,6 +142,15 @@ class MentionRules:
         never kept as text. (Another platform's local syntax is text here: ``@room`` in a
         title on a platform whose people are not typed names.)"""
         return any(s.attempts(raw) for s in self.on(platform))
+
+    def portable(self, platform: str) -> bool:
+        """Whether ``platform``'s ids may be brought in from any platform."""
+        own = self.own(platform)
+        return own is not None and own.portable
+
+    def shown(self, platform: str, external_id: str) -> str:
+        own = self.own(platform)
+        return external_id if own is None else own.shown(external_id)
 
     def vouched(self, ident_platform: str, typed_on: str) -> bool:
         return ident_platform == typed_on and any(

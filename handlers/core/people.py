@@ -13,9 +13,12 @@ What makes a person known:
 - an id in the syntax of the platform it is typed on, where that platform vouches for its
   ids (its client writes the mention from a real account): created on first mention;
 - a typed name on a platform that does not vouch for names (a terminal) only where the
-  command exists to bring people in (``tg add``): elsewhere an unseen name is a typo.
+  command exists to bring people in (``tg add``): elsewhere an unseen name is a typo;
+- a portable id (a mail address), typed on any platform, where the command brings people
+  in (``tg add``).
 
-An id of another platform is never created from here: only its own platform vouches for it.
+Any other id of another platform is never created from here: only its own platform vouches
+for it.
 """
 
 from __future__ import annotations
@@ -49,8 +52,10 @@ def resolve_person(ctx: Ctx, raw: str, *, create: bool = False) -> Person:
     if person is not None:
         return person
     platform, external_id = ref
-    if platform == ctx.platform and (create or rules.vouched(platform, ctx.platform)):
-        return ensure_person(ctx.session, platform, external_id)
+    if ((platform == ctx.platform and (create or rules.vouched(platform, ctx.platform)))
+            or (create and rules.portable(platform))):
+        return ensure_person(ctx.session, platform, external_id,
+                             rules.shown(platform, external_id))
     if platform != ctx.platform:
         raise UserError(f"Unknown user {raw}: no one with that id has used the bot yet.")
     raise UserError(

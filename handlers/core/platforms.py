@@ -24,6 +24,9 @@ class Profile:
     # the character that starts a command where commands have one ("" where a whole line
     # is the command); a line typed elsewhere may carry it too (pasted from the docs)
     sigil: str = ""
+    # whether the platform has shared channels; where it has none (mail), a post to a
+    # group reaches each member who reads only there one by one (``handlers.core.reach``)
+    rooms: bool = True
 
     def __post_init__(self) -> None:
         if self.mentions.platform != self.name:
@@ -52,6 +55,11 @@ class Platforms:
     def sigils(self) -> frozenset[str]:
         """Every character some platform starts its commands with."""
         return frozenset(p.sigil for p in self.profiles if p.sigil)
+
+    @cached_property
+    def roomless(self) -> frozenset[str]:
+        """The platforms whose people are reached one by one, never in a channel."""
+        return frozenset(p.name for p in self.profiles if not p.rooms)
 
     def strip_sigil(self, line: str) -> str:
         """``line`` without one leading command sigil of any platform (a command pasted

@@ -7,7 +7,6 @@ from handlers.core.router import Registry
 from handlers.decisions import _acks, _commands
 from handlers.decisions._commands import (
     boc_group,
-    channels_of,
     decision_blocks,
     linked_action_counts,
     local_day_start,
@@ -25,7 +24,6 @@ def register(reg: Registry) -> None:
 
 __all__ = [
     "boc_group",
-    "channels_of",
     "decision_blocks",
     "linked_action_counts",
     "local_day_start",

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from handlers.core.context import CoreSettings
 from handlers.core.messages import Block, Button, Buttons, Text
+from handlers.core.reach import group_reach, reach_loads
 from handlers.core.recurrence import parse_offsets
 from handlers.core.scheduling import (
     DAY,
@@ -39,7 +40,7 @@ def plan_ack_reminders(session: Session, now: dt.datetime,
         .join(Decision, Decision.id == DecisionTarget.decision_id)
         .where(DecisionTarget.acked_at.is_(None), DecisionTarget.reminded_at.is_(None),
                Decision.revoked_at.is_(None), Decision.created_at <= now - DAY)
-        .options(selectinload(DecisionTarget.group).selectinload(Group.channels),
+        .options(*reach_loads(DecisionTarget.group),
                  selectinload(DecisionTarget.group).selectinload(Group.series))
     ).all()
     for target, created in pending:
@@ -51,7 +52,7 @@ def plan_ack_reminders(session: Session, now: dt.datetime,
         if due > now:
             continue
         target.reminded_at = now
-        for ch in target.group.channels:
+        for ch in group_reach(target.group, settings.platforms):
             key = f"ack:{target.decision_id}:{target.group_id}:{ch.platform}:{ch.channel_id}"
             rows.append(outbox_row(key, "ack_reminder", ch.platform, ch.channel_id,
                                    {"decision_id": target.decision_id,

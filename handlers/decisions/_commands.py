@@ -24,7 +24,6 @@ from handlers.core.messages import (
     Block,
     Button,
     Buttons,
-    ChannelRef,
     Day,
     Post,
     Reply,
@@ -34,6 +33,7 @@ from handlers.core.messages import (
     text,
 )
 from handlers.core.params import Values
+from handlers.core.reach import group_reach
 from handlers.core.roles import (
     ANYONE,
     BOC,
@@ -195,10 +195,6 @@ def refuse_revoked(ctx: Ctx, decision: Decision, what: str | None) -> None:
         )
 
 
-def channels_of(group: Group) -> list[ChannelRef]:
-    return [ChannelRef(c.platform, c.channel_id) for c in group.channels]
-
-
 def boc_group(ctx: Ctx) -> Group | None:
     return find_group(ctx.session, BOC)
 
@@ -236,7 +232,7 @@ def fan_out(ctx: Ctx, decision: Decision, blocks: list[Block]) -> tuple[list[Pos
     posts: list[Post] = []
     unlinked: list[str] = []
     for g in recipients:
-        chans = channels_of(g)
+        chans = group_reach(g, ctx.settings.platforms)
         if chans:
             posts.append(Post(g.slug, g.name, chans, blocks))
         else:
@@ -625,11 +621,14 @@ def register(reg: Registry) -> None:
         reply = Reply(private=False)
         reply = reply.say(mention(ctx.actor), f" acknowledged {label} for {slugs} ({summary}).")
         boc = boc_group(ctx)
-        if boc is not None and boc.channels and (ctx.channel_group is None
-                                                 or ctx.channel_group.id != boc.id):
+        typed_in_boc = (boc is not None and ctx.channel_group is not None
+                        and ctx.channel_group.id == boc.id)
+        reach = ([] if boc is None
+                 else group_reach(boc, ctx.settings.platforms, channels=not typed_in_boc))
+        if boc is not None and reach:
             reply = reply.post(
                 Post(
-                    boc.slug, boc.name, channels_of(boc),
+                    boc.slug, boc.name, reach,
                     [text(f"{slugs} acknowledged {label} ({summary}): ",
                           preview(decision.text, 60))],
                 )

@@ -31,6 +31,7 @@ from handlers.core.messages import (
 )
 from handlers.core.params import Values
 from handlers.core.people import resolve_person
+from handlers.core.reach import group_reach
 from handlers.core.roles import (
     ANYONE,
     CHAIR_AND_UP,
@@ -233,7 +234,7 @@ def request_to_join(ctx: Ctx, group: Group) -> Reply:
                           *_join_mentions(heads), " will approve or decline. "
                           "tg leave withdraws the request.")
         return reply
-    channels = [ChannelRef(c.platform, c.channel_id) for c in group.channels]
+    channels = group_reach(group, ctx.settings.platforms)
     if channels:
         reply = reply.post(Post(group.slug, group.name, channels, notice))
     reply = reply.say(f"Asked to join {group.slug}. It has no chair yet, so the secretariat or an "

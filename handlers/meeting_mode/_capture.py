@@ -58,6 +58,7 @@ from handlers.core.messages import (
 )
 from handlers.core.params import Values
 from handlers.core.people import is_person, resolve_people, resolve_person
+from handlers.core.reach import group_reach
 from handlers.core.recurrence import parse_offsets
 from handlers.core.roles import (
     BOC,
@@ -72,7 +73,6 @@ from handlers.core.router import Incoming, Listener, Registry
 from handlers.core.scheduling import MAX_GRACE, outbox_row
 from handlers.decisions import (
     boc_group,
-    channels_of,
     decision_blocks,
     parse_targets,
     record_decision,
@@ -328,10 +328,11 @@ def _decision(ctx: Ctx, meeting: Meeting, body: str) -> Reply:
         recipients.append(boc)
     unlinked: list[str] = []
     for g in recipients:
-        chans = [c for c in channels_of(g) if c != here]
+        reach = group_reach(g, ctx.settings.platforms)
+        chans = [c for c in reach if c != here]
         if chans:
             reply = reply.post(Post(g.slug, g.name, chans, list(blocks)))
-        elif not channels_of(g):
+        elif not reach:
             unlinked.append(g.slug)
     slugs = ", ".join(g.slug for g in targets)
     reply = reply.say(f"Decision D-{decision.id} recorded for {slugs} and posted to them.")
@@ -791,8 +792,7 @@ def register(reg: Registry) -> None:
                           "returns them, with Markdown and HTML files (meeting minutes "
                           f"{group.slug} list shows every meeting).")
         here = ChannelRef(meeting.platform, meeting.channel_id)
-        others = [ChannelRef(c.platform, c.channel_id) for c in group.channels
-                  if ChannelRef(c.platform, c.channel_id) != here]
+        others = [c for c in group_reach(group, ctx.settings.platforms) if c != here]
         if others:
             reply = reply.post(Post(group.slug, group.name, others, list(minutes.blocks)))
         return reply

@@ -22,7 +22,6 @@ from handlers.core.directory import all_groups, mention, optional_group
 from handlers.core.grammar import Args, UserError
 from handlers.core.messages import (
     Block,
-    ChannelRef,
     Day,
     File,
     Link,
@@ -35,6 +34,7 @@ from handlers.core.messages import (
     text,
 )
 from handlers.core.params import Values
+from handlers.core.reach import group_reach
 from handlers.core.recurrence import (
     format_offsets,
     is_occurrence,
@@ -209,16 +209,15 @@ def upsert_series(
 # --- shared pieces of the commands -----------------------------------------------------------
 
 
-def group_channels(group: Group) -> list[ChannelRef]:
-    return [ChannelRef(c.platform, c.channel_id) for c in group.channels]
-
-
 def announce(ctx: Ctx, group: Group, reply: Reply, *blocks: Block) -> Reply:
-    """Show ``blocks`` to the channel, and post them to the group's own channels unless the
-    command was typed in one of them (they would see it twice)."""
+    """Show ``blocks`` to the channel, and post them to the group (its own channels unless
+    the command was typed in one of them: they would see it twice; and each member no
+    channel reaches)."""
     reply = reply.but(private=False).add(*blocks)
-    if group.channels and not (ctx.channel_group is not None and ctx.channel_group.id == group.id):
-        reply = reply.post(Post(group.slug, group.name, group_channels(group), blocks))
+    typed_here = ctx.channel_group is not None and ctx.channel_group.id == group.id
+    reach = group_reach(group, ctx.settings.platforms, channels=not typed_here)
+    if reach:
+        reply = reply.post(Post(group.slug, group.name, reach, blocks))
     return reply
 
 

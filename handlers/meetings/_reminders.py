@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, selectinload
 from handlers.core.action_lines import open_action_lines
 from handlers.core.context import CoreSettings
 from handlers.core.messages import Block, Link, Text, When
+from handlers.core.reach import group_reach, reach_loads
 from handlers.core.recurrence import parse_offsets, place
 from handlers.core.scheduling import (
     DAY,
@@ -29,7 +30,7 @@ from handlers.core.scheduling import (
     setting,
 )
 from storage import outbox
-from storage.models import AgendaItem, Group, MeetingSeries
+from storage.models import AgendaItem, MeetingSeries
 
 if TYPE_CHECKING:
     from handlers.meetings._commands import Occurrence
@@ -55,7 +56,7 @@ def _series_due(session: Session, now: dt.datetime) -> list[MeetingSeries]:
         .where(MeetingSeries.next_reminder_at.is_(None)
                | (MeetingSeries.next_reminder_at <= now))
         .options(
-            selectinload(MeetingSeries.group).selectinload(Group.channels),
+            *reach_loads(MeetingSeries.group),
             selectinload(MeetingSeries.exceptions),
         )
     ))
@@ -107,7 +108,7 @@ def plan_meeting_reminders(session: Session, now: dt.datetime,
                     continue
                 if due < since:
                     continue
-                for ch in group.channels:
+                for ch in group_reach(group, settings.platforms):
                     key = (f"{kind}:{series.id}:{occ.original_date.isoformat()}:"
                            f"{occ.start.astimezone(dt.UTC):%Y%m%dT%H%M}:{offset_key(offset)}:"
                            f"{ch.platform}:{ch.channel_id}")

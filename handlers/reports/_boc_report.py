@@ -15,9 +15,11 @@ from handlers.core.context import CoreSettings
 from handlers.core.grammar import UserError
 from handlers.core.messages import (
     Block,
+    ChannelRef,
     Text,
     When,
 )
+from handlers.core.reach import group_reach
 from handlers.core.recurrence import parse_offsets
 from handlers.core.scheduling import MAX_GRACE, ScheduleKinds, outbox_row, setting
 from handlers.meetings import occurrences, reminder_time, upcoming
@@ -34,13 +36,14 @@ PREVIOUS_MONTH_UNTIL_DAY = 10
 
 def plan_boc_report(session: Session, now: dt.datetime,
                     settings: CoreSettings) -> list[outbox.NewRow]:
-    """One row per channel of the boc group, ``boc_report`` before each of its meetings.
+    """One row per destination of the boc group (its channels, and each member no channel
+    reaches), ``boc_report`` before each of its meetings.
 
     Only the window of the last grace period is expanded, so an idle tick costs a lookup of
     the boc group and a day of its series; rows are keyed, so planning again adds nothing.
     """
     group = session.scalar(select(Group).where(Group.slug == "boc"))
-    if group is None or group.series is None or not group.channels:
+    if group is None or group.series is None:
         return []
     raw = setting(group, "boc_report")
     if raw == "off":
@@ -57,6 +60,7 @@ def plan_boc_report(session: Session, now: dt.datetime,
         if seen == state and now < dt.datetime.fromisoformat(next_due):
             return []  # idle: nothing can be due before the bookmark
     rows: list[outbox.NewRow] = []
+    reach: list[ChannelRef] | None = None  # read only when a report is due
     pad = dt.timedelta(days=1)  # wall-time offsets across a DST change
     later: list[dt.datetime] = []
     for occ in occurrences(series, now - MAX_GRACE + offset - pad, now + offset + pad):
@@ -65,7 +69,9 @@ def plan_boc_report(session: Session, now: dt.datetime,
             later.append(due)
         if not now - MAX_GRACE <= due <= now:
             continue
-        for ch in group.channels:
+        if reach is None:
+            reach = group_reach(group, settings.platforms)
+        for ch in reach:
             key = (f"boc_report:{series.id}:{occ.original_date.isoformat()}:"
                    f"{ch.platform}:{ch.channel_id}")
             payload = {"start": occ.start.isoformat(), "zone": occ.zone}
