@@ -87,6 +87,12 @@ async def run_matrix(box: composition.Container) -> Serve:
     return run(box)
 
 
+async def run_email(box: composition.Container) -> Serve:
+    from bot.email.runner import run
+
+    return await run(box)
+
+
 async def run_web(box: composition.Container) -> Serve:
     """Calendar feeds and the dashboard on ``PORT`` (Slack in HTTP mode serves them itself)."""
     from bot.web import serve
@@ -106,6 +112,8 @@ PLATFORMS: tuple[Platform, ...] = (
     Platform("Matrix", lambda s: s.matrix_configured,
              "MATRIX_HOMESERVER, MATRIX_USER_ID and MATRIX_PASSWORD or MATRIX_ACCESS_TOKEN",
              run_matrix),
+    Platform("Email", lambda s: s.email_configured, "TASKBOT_SMTP_URL and TASKBOT_MAIL_FROM",
+             run_email),
 )
 
 
@@ -150,6 +158,9 @@ def start_shell(settings: Settings, as_user: str | None, channel: str | None,
         # a command's posts for shell channels, and (interactive) scheduled ones as they
         # fall due, are printed; those for chat platforms wait for taskbot run
         box.dispatcher.register("shell", ShellSender(shell.write))
+        from bot.email.runner import register as register_mail
+
+        register_mail(box)  # a post to a group's mail readers goes out from here too
         if sys.stdin.isatty():
             scheduler = start_background(box)
             try:
@@ -287,7 +298,12 @@ def cmd_tick(settings: Settings, args: argparse.Namespace) -> int:
     box = composition.build(settings, core=core, preset=False)
     try:
         box.dispatcher.register("shell", ShellSender(print))
+        from bot.email.runner import register as register_mail
+
+        mail = register_mail(box)  # cron-style deployments send their mail here
         result = delivery_engine(box).tick(at)
+        if mail is not None:
+            mail.close()
         zone = core.zone
         for d in result.delivered:
             due = d.due_at.astimezone(zone)

@@ -30,7 +30,7 @@ DEFAULT_EXPORT_DIR = "exports"
 DATABASES = ("sqlite", "postgresql")
 SECRET_FIELDS = frozenset(
     {"slack_bot_token", "slack_app_token", "slack_signing_secret", "matrix_password",
-     "matrix_access_token"}
+     "matrix_access_token", "smtp_url"}
 )
 
 
@@ -103,6 +103,9 @@ class Settings:
     clock_origin: float = 0.0
     # where the shell and ``taskbot report`` put the files the bot returns
     export_dir: str = DEFAULT_EXPORT_DIR
+    # mail: the SMTP server outbox rows for ``email`` go through, and the bot's address
+    smtp_url: str | None = None
+    mail_from: str | None = None
 
     @property
     def slack_configured(self) -> bool:
@@ -116,6 +119,10 @@ class Settings:
             and self.matrix_user_id
             and (self.matrix_password or self.matrix_access_token)
         )
+
+    @property
+    def email_configured(self) -> bool:
+        return bool(self.smtp_url and self.mail_from)
 
     def __repr__(self) -> str:
         parts = []
@@ -253,6 +260,27 @@ def _database_url(env: Mapping[str, str]) -> str:
     return url
 
 
+def _mail(env: Mapping[str, str]) -> tuple[str | None, str | None]:
+    """``TASKBOT_SMTP_URL`` and ``TASKBOT_MAIL_FROM``, checked at start (the URL is never
+    shown: it may hold a password)."""
+    from bot.email.address import parse_address
+    from bot.email.settings import SmtpUrl
+
+    url, sender = _opt(env, "TASKBOT_SMTP_URL"), _opt(env, "TASKBOT_MAIL_FROM")
+    if url is None and sender is None:
+        return None, None
+    if url is None or sender is None:
+        raise ConfigError("Mail needs both TASKBOT_SMTP_URL and TASKBOT_MAIL_FROM.")
+    try:
+        SmtpUrl.parse(url)
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
+    if parse_address(sender) is None:
+        raise ConfigError(f"TASKBOT_MAIL_FROM={sender[:80]!r} is not a mail address "
+                          "(like taskbot@example.org).")
+    return url, sender
+
+
 def load_settings(
     environ: Mapping[str, str] | None = None, cwd: Path | None = None
 ) -> Settings:
@@ -275,6 +303,7 @@ def load_settings(
     admins = frozenset(a for a in re.split(r"[,\s]+", env.get("TASKBOT_ADMINS", "")) if a)
     tick_seconds = _seconds(env, "TASKBOT_TICK_SECONDS", 30.0, 0.1, 3600)
     lease_seconds = _seconds(env, "TASKBOT_LEASE_SECONDS", 300.0, 1, 86400)
+    smtp_url, mail_from = _mail(env)
     return Settings(
         database_url=_database_url(env),
         timezone=timezone,
@@ -295,4 +324,6 @@ def load_settings(
         clock_start=_clock_start(env),
         clock_origin=time.monotonic(),
         export_dir=_opt(env, "TASKBOT_EXPORT_DIR") or DEFAULT_EXPORT_DIR,
+        smtp_url=smtp_url,
+        mail_from=mail_from,
     )

@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from handlers.core.context import CoreSettings
+from handlers.core.messages import DM_PREFIX
 from handlers.core.scheduling import ScheduleKinds
 from handlers.delivery import LEASE, DeliveryEngine, Sender
 from storage import outbox
@@ -75,10 +76,14 @@ class Dispatcher:
             if platform not in self.senders:
                 waiting[platform] = waiting.get(platform, 0) + 1
                 continue
+            # a direct recipient is not named: the reply may be read in a shared channel,
+            # and a person's address or id is not for everyone there
+            where = (f"a person by {platform}" if channel_id.startswith(DM_PREFIX)
+                     else f"{platform}:{channel_id}")
             if status == outbox.FAILED:
-                problems.append(f"Could not post to {platform}:{channel_id} ({error}).")
+                problems.append(f"Could not post to {where} ({error}).")
             elif status == outbox.PENDING:
-                problems.append(f"Could not post to {platform}:{channel_id} yet ({error}); "
+                problems.append(f"Could not post to {where} yet ({error}); "
                                 "it is retried (secretariat deliveries shows it).")
         for platform, n in sorted(waiting.items()):
             log.info("%d post(s) for %s wait for a process connected to it", n, platform)

@@ -2,11 +2,13 @@
 
 All profiles are registered whichever platforms run: a Slack mention typed in the shell
 must read as a Slack id (and be refused while no one has that id), not as stray text. The
-order is the order in which a person's direct messages prefer a platform.
+order is the order in which a person's direct messages prefer a platform: chat first, mail
+last (a person with a chat identity reads their messages there).
 """
 
 from __future__ import annotations
 
+from bot.email.address import EMAIL
 from bot.matrix.mentions import MATRIX
 from bot.slack.mentions import SLACK
 from handlers.core.mentions import MentionRules, NameSyntax
@@ -16,7 +18,7 @@ SHELL = Profile("shell", NameSyntax(platform="shell"))
 
 
 def registered_platforms() -> Platforms:
-    return Platforms((SLACK, MATRIX, SHELL))
+    return Platforms((SLACK, MATRIX, SHELL, EMAIL))
 
 
 def platform_mentions() -> MentionRules:

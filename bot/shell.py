@@ -227,11 +227,21 @@ class Shell:
             # prints the posts for shell channels, returns what could not be sent
             problems = self.talk.delivered(reply).problems
             for post in reply.posts:
-                # what goes to other platforms' channels is shown here as it is queued
-                away = [c for c in post.channels if c.platform != PLATFORM]
+                # what goes to other platforms' channels is shown here as it is queued;
+                # of what goes to people one by one (mail), only how many: their
+                # addresses are not for whoever sits at this terminal
+                away = [c for c in post.channels
+                        if c.platform != PLATFORM and c.direct_user is None]
+                direct = [c for c in post.channels
+                          if c.platform != PLATFORM and c.direct_user is not None]
                 if away or not post.channels:
                     self.write(render_post(Post(post.group_slug, post.group_name, away,
                                                 post.blocks)))
+                if direct:
+                    n = len(direct)
+                    self.write(f"[{post.group_slug}] and to {n} "
+                               f"{'person' if n == 1 else 'people'} directly "
+                               f"({', '.join(sorted({c.platform for c in direct}))})")
             for problem in problems:
                 self.write(problem)
         files = [b for b in reply.blocks if isinstance(b, File)]
