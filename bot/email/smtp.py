@@ -77,6 +77,7 @@ class SmtpSender:
         self._lock = threading.Lock()
         self._conn: smtplib.SMTP | None = None
         self._timer: threading.Timer | None = None
+        self._last_used = 0.0
         self.connections = 0  # opened so far (the benchmark and the tests read it)
         self._cache: dict[tuple[Block, ...], Prepared] = {}
 
@@ -125,18 +126,41 @@ class SmtpSender:
             self._conn = None
 
     def _close_when_idle(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-        self._timer = threading.Timer(self.idle_close, self.close)
+        """Called under the lock after each send: one timer per open connection, which
+        closes it once no send has used it for ``idle_close`` seconds (a fan-out of a
+        thousand rows keeps the one connection and starts one timer)."""
+        self._last_used = time.monotonic()
+        if self._timer is None and self._conn is not None:
+            self._start_timer(self.idle_close)
+
+    def _start_timer(self, delay: float) -> None:
+        self._timer = threading.Timer(delay, self._idle_check)
         self._timer.daemon = True
         self._timer.start()
 
+    def _idle_check(self) -> None:
+        with self._lock:
+            self._timer = None
+            if self._conn is None:
+                return
+            idle = time.monotonic() - self._last_used
+            if idle < self.idle_close:
+                self._start_timer(self.idle_close - idle)
+                return
+            self._quit()
+
+    def _quit(self) -> None:
+        if self._conn is not None:
+            with contextlib.suppress(smtplib.SMTPException, OSError):
+                self._conn.quit()
+            self._drop()
+
     def close(self) -> None:
         with self._lock:
-            if self._conn is not None:
-                with contextlib.suppress(smtplib.SMTPException, OSError):
-                    self._conn.quit()
-                self._drop()
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+            self._quit()
 
     # --- the port -----------------------------------------------------------------------
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy.orm import selectinload
-from sqlalchemy.orm.strategy_options import _AbstractLoad
+from sqlalchemy.orm.interfaces import LoaderOption
 
 from handlers.core.messages import ChannelRef
 from handlers.core.platforms import Platforms
@@ -58,7 +58,7 @@ def group_reach(group: Group, platforms: Platforms,
     return out
 
 
-def reach_loads(via: Any = None) -> list[_AbstractLoad]:
+def reach_loads(via: Any = None) -> list[LoaderOption]:
     """The loader options :func:`group_reach` reads through, for a planner's select of
     groups (``via``: the relationship that leads to the group, such as
     ``MeetingSeries.group``), so a tick reads every group's reach in a few selects."""

@@ -122,3 +122,23 @@ def test_a_recipient_that_is_not_an_address_fails_for_good() -> None:
     with pytest.raises(SendFailed) as err:
         mail.send(ChannelRef.direct("email", "not an address"), [Text(("x",))], "k")
     assert err.value.permanent
+
+
+def test_an_idle_connection_is_closed_and_the_next_send_opens_one(tmp_path: Path) -> None:
+    import time
+
+    server = start(MailServer())
+    try:
+        mail = SmtpSender(SmtpUrl.parse(server.url), "taskbot@programme.eu", idle_close=0.2)
+        for n in range(20):  # a burst: one connection, one timer
+            mail.send(ChannelRef.direct("email", "ana@city.eu"), [Text((f"m{n}",))], f"k{n}")
+        assert mail.connections == 1
+        deadline = time.monotonic() + 10
+        while mail._conn is not None and time.monotonic() < deadline:
+            time.sleep(0.02)  # waiting on the condition, bounded
+        assert mail._conn is None
+        mail.send(ChannelRef.direct("email", "ana@city.eu"), [Text(("later",))], "k-later")
+        assert mail.connections == 2 and len(server.to("ana@city.eu")) == 21
+        mail.close()
+    finally:
+        stop(server)
