@@ -22,11 +22,18 @@ run: $(STAMP)
 		apt-get install -y -qq --no-install-recommends chromium >/dev/null; \
 	else echo "note: install Debian's chromium to run the dashboard's browser tests"; fi
 
+# Debian's Dovecot for the mail tests' real IMAP server (each test starts its own)
+/usr/sbin/dovecot:
+	@if [ "$$(id -u)" = 0 ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y -qq --no-install-recommends dovecot-imapd >/dev/null; \
+	else echo "note: install Debian's dovecot-imapd to run the mail tests' IMAP server"; fi
+
 # GUARD_AT: the date guard runs the CLI and delivery tests once more with the machine's
 # clock at that instant (a DST change, years ahead), so no test comes to depend on today
 GUARD_AT ?= 2036-10-26 00:40 UTC
 
-test: $(STAMP) /usr/bin/chromium
+test: $(STAMP) /usr/bin/chromium /usr/sbin/dovecot
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports

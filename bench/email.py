@@ -1,6 +1,7 @@
-"""Benchmark: mail out (issue 14) — a decision to 1,000 members known only by address.
+"""Benchmark: mail out and in (issue 14) — a decision to 1,000 members known only by
+address, then 100 of their replies read back and answered.
 
-Run: ``.venv/bin/python bench/email.py [--recipients 1000] [--rounds 3]``.
+Run: ``.venv/bin/python bench/email.py [--recipients 1000] [--rounds 3] [--replies 100]``.
 
 A SQLite store with the preset, one group of ``--recipients`` email-only members and a
 shell channel. Each round posts one decision to that group through the real Router and then
@@ -12,6 +13,12 @@ server is aiosmtpd in a child process that counts and discards what it receives,
 work is not in this process's time or memory. Printed:
 the median of each over the rounds, their ratio (goal: at most 2x, and under 10 s), and this
 process's peak RSS (goal: at most 200 MB).
+
+Inbound (``--replies``, 0 to skip; needs Debian's Dovecot, as the tests do): that many
+replies, each from a member and each a command (``action add ...``), put in a real
+Dovecot's mailbox; the bot's inbox pass (read, run each command as its sender, queue and
+send the answer over SMTP, flag) is timed beside the floor: a bare imaplib loop that
+fetches and flags the same number of mails on one connection. Goal: under 10 s.
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -52,7 +60,7 @@ from handlers.core.messages import Block, ChannelRef  # noqa: E402
 from handlers.core.router import Incoming, Router  # noqa: E402
 from handlers.delivery._engine import DeliveryEngine  # noqa: E402
 from storage.db import make_engine, make_session_factory, upgrade  # noqa: E402
-from storage.models import Group, Identity, Membership, Outbox, Person  # noqa: E402
+from storage.models import Action, Group, Identity, Membership, Outbox, Person  # noqa: E402
 
 NOW = dt.datetime(2026, 11, 30, 9, 0, tzinfo=dt.UTC)
 SINK = r'''
@@ -107,6 +115,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--recipients", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--replies", type=int, default=100)
     args = parser.parse_args()
     print(f"load average {os.getloadavg()[0]:.2f}; {args.recipients} recipients, "
           f"{args.rounds} rounds")
@@ -181,11 +190,69 @@ def main() -> None:
             print(f"ratio {bot_p50 / bare_p50:.2f}x (goal <= 2x); "
                   f"under 10 s: {'yes' if bot_p50 < 10 else 'NO'}; "
                   f"peak RSS {rss:.0f} MB (goal <= 200 MB)")
+            if args.replies:
+                inbound(args.replies, sessions, settings, router, url)
             engine.dispose()
     finally:
         if sink.stdin is not None:
             sink.stdin.close()
         sink.wait(timeout=10)
+
+
+def inbound(n: int, sessions: Any, settings: CoreSettings, router: Router,
+            smtp: SmtpUrl) -> None:
+    from bot.conversation import Conversation
+    from bot.dispatch import Dispatcher
+    from bot.email.imap import Mailbox
+    from bot.email.inbox import SEEN, Inbox
+    from bot.email.settings import ImapUrl
+    from bot.seen import SeenEvents
+    from tests.support import dovecot
+
+    def replies(tag: str) -> list[bytes]:
+        return [(f"From: m{i:04d} <m{i:04d}@follower{i % 37}.eu>\r\nTo: taskbot@programme.eu"
+                 f"\r\nSubject: Re: the kit\r\nMessage-ID: <{tag}.{i}@follower.eu>\r\n\r\n"
+                 f"action add Reply {tag} {i} group replication\r\n\r\n> quoted\r\n"
+                 ).encode() for i in range(n)]
+
+    server = dovecot.start()
+    try:
+        url = ImapUrl.parse(server.url)
+        with Mailbox(url) as box:
+            for raw in replies("floor"):
+                box.append(raw)
+        t0 = time.perf_counter()
+        with Mailbox(url) as box:
+            for uid in box.waiting():
+                assert box.fetch(uid) is not None
+                box.done(uid)
+        floor = time.perf_counter() - t0
+        with Mailbox(url) as box:
+            for raw in replies("bot"):
+                box.append(raw)
+        mail = SmtpSender(smtp, "taskbot@programme.eu", replies=True, idle_close=60.0)
+        dispatcher = Dispatcher(sessions, settings, router.registry.kinds,
+                                dt.timedelta(minutes=5))
+        dispatcher.register("email", mail)
+        dispatcher.register("shell", _Shell())
+        seen = SeenEvents(sessions, SEEN, dt.timedelta(days=90))
+        inbox = Inbox(Conversation(router, dispatcher, seen), lambda: Mailbox(url),
+                      mail_from="taskbot@programme.eu")
+        t0 = time.perf_counter()
+        handled = inbox.check()
+        took = time.perf_counter() - t0
+        mail.close()
+        assert len(handled) == n and not any(h.ignored for h in handled), handled[:3]
+        with sessions() as s:
+            made = s.scalar(select(func.count()).select_from(Action).where(
+                Action.title.like("Reply bot %")))
+        assert made == n, made
+        print(f"inbound, {n} replies: bare imaplib fetch-and-flag {floor:.2f} s; taskbot "
+              f"inbox pass (run, answer by SMTP, flag) {took:.2f} s "
+              f"({took / n * 1000:.1f} ms a mail); ratio {took / floor:.1f}x; "
+              f"under 10 s: {'yes' if took < 10 else 'NO'}")
+    finally:
+        dovecot.stop(server)
 
 
 if __name__ == "__main__":

@@ -298,9 +298,16 @@ def cmd_tick(settings: Settings, args: argparse.Namespace) -> int:
     box = composition.build(settings, core=core, preset=False)
     try:
         box.dispatcher.register("shell", ShellSender(print))
+        from bot.email.runner import inbox
         from bot.email.runner import register as register_mail
 
         mail = register_mail(box)  # cron-style deployments send their mail here
+        reader = inbox(box)  # and read the replies that came in since the last tick
+        if reader is not None:
+            handled = reader.check()
+            print(f"read {len(handled)} mail(s): "
+                  f"{sum(1 for h in handled if not h.ignored)} answered, "
+                  f"{sum(1 for h in handled if h.ignored)} run nothing")
         result = delivery_engine(box).tick(at)
         if mail is not None:
             mail.close()

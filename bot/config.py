@@ -30,7 +30,7 @@ DEFAULT_EXPORT_DIR = "exports"
 DATABASES = ("sqlite", "postgresql")
 SECRET_FIELDS = frozenset(
     {"slack_bot_token", "slack_app_token", "slack_signing_secret", "matrix_password",
-     "matrix_access_token", "smtp_url"}
+     "matrix_access_token", "smtp_url", "imap_url"}
 )
 
 
@@ -106,6 +106,9 @@ class Settings:
     # mail: the SMTP server outbox rows for ``email`` go through, and the bot's address
     smtp_url: str | None = None
     mail_from: str | None = None
+    # the mailbox replies are read from, and the check a mail must have passed to act
+    imap_url: str | None = None
+    mail_require_auth: str | None = None  # "dkim"
 
     @property
     def slack_configured(self) -> bool:
@@ -281,6 +284,26 @@ def _mail(env: Mapping[str, str]) -> tuple[str | None, str | None]:
     return url, sender
 
 
+def _inbox(env: Mapping[str, str], sending: bool) -> tuple[str | None, str | None]:
+    """``TASKBOT_IMAP_URL`` and ``TASKBOT_MAIL_REQUIRE_AUTH``, checked at start."""
+    from bot.email.settings import ImapUrl
+
+    url, auth = _opt(env, "TASKBOT_IMAP_URL"), _opt(env, "TASKBOT_MAIL_REQUIRE_AUTH")
+    if auth is not None and auth.lower() not in ("dkim", "off"):
+        raise ConfigError(f"TASKBOT_MAIL_REQUIRE_AUTH={auth[:40]!r}: it takes dkim or off.")
+    auth = None if auth is None or auth.lower() == "off" else auth.lower()
+    if url is None:
+        return None, auth
+    if not sending:
+        raise ConfigError("TASKBOT_IMAP_URL needs TASKBOT_SMTP_URL and TASKBOT_MAIL_FROM: "
+                          "the bot answers every mail it reads.")
+    try:
+        ImapUrl.parse(url)
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
+    return url, auth
+
+
 def load_settings(
     environ: Mapping[str, str] | None = None, cwd: Path | None = None
 ) -> Settings:
@@ -304,6 +327,7 @@ def load_settings(
     tick_seconds = _seconds(env, "TASKBOT_TICK_SECONDS", 30.0, 0.1, 3600)
     lease_seconds = _seconds(env, "TASKBOT_LEASE_SECONDS", 300.0, 1, 86400)
     smtp_url, mail_from = _mail(env)
+    imap_url, mail_require_auth = _inbox(env, smtp_url is not None)
     return Settings(
         database_url=_database_url(env),
         timezone=timezone,
@@ -326,4 +350,6 @@ def load_settings(
         export_dir=_opt(env, "TASKBOT_EXPORT_DIR") or DEFAULT_EXPORT_DIR,
         smtp_url=smtp_url,
         mail_from=mail_from,
+        imap_url=imap_url,
+        mail_require_auth=mail_require_auth,
     )

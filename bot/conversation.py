@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from bot.dispatch import Dispatcher
 from bot.seen import SeenEvents
-from handlers.core.messages import Reply, Text
+from handlers.core.messages import Post, Reply, Text
 from handlers.core.router import Command, Incoming, Router
 
 Check = Callable[[Command], Reply | None]
@@ -89,6 +89,11 @@ class Conversation:
         """``msg``'s person joined (or left) its channel: what that changed, a line each for
         the log. The event's mark is written with the change (``Router.presence``)."""
         return self.router.presence(msg, joined)
+
+    def answer(self, posts: list[Post], base: str) -> Answer:
+        """Posts that answer something that was no command (a mail's reply, one message
+        for all its lines), queued under ``base`` (written once) and sent now."""
+        return self.delivered(Reply(queued=self.router.queue(posts, base)))
 
     def delivered(self, reply: Reply) -> Answer:
         """The posts the reply's work queued, sent now, and a line for each channel that

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from handlers.core.messages import Block, Buttons, File, Post, Reply, Table, Text, plain_spans
+from handlers.core.messages import (
+    Block,
+    Buttons,
+    File,
+    Post,
+    Reply,
+    Table,
+    Text,
+    plain_spans,
+    shown,
+)
 
 MAX_CELL = 60
 
@@ -51,7 +61,7 @@ def render_block(block: Block) -> str:
 
 
 def render_blocks(blocks: Sequence[Block]) -> str:
-    return "\n".join(render_block(b) for b in blocks)
+    return "\n".join(render_block(b) for b in shown(blocks))
 
 
 def render_post(post: Post) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import email.policy
 import hashlib
+import re
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import format_datetime
@@ -25,9 +26,25 @@ BOT_NAME = "Taskbot"
 POLICY = email.policy.SMTP.clone(cte_type="7bit", max_line_length=998)
 
 
-def message_id(key: str, domain: str) -> str:
+def message_id(key: str, domain: str, topic: str = "") -> str:
+    """``<digest[.topic]@domain>``: the same for every try of one outbox row; the topic
+    (``decision.12``) lets a reply that names only this message in ``In-Reply-To`` be read
+    as being about it."""
     digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:40]
-    return f"<{digest}@{domain}>"
+    about = f".{topic.replace(':', '.')}" if topic else ""
+    return f"<{digest}{about}@{domain}>"
+
+
+def thread_id(topic: str, domain: str) -> str:
+    """The root every message about ``topic`` refers to (``References``), so a decision,
+    its reminders and the answers to its acknowledgements thread together in any client,
+    though the root itself is never sent."""
+    return f"<{topic.replace(':', '.')}@{domain}>"
+
+
+# a Message-ID as a reply's In-Reply-To may be copied into ours: bounded, no space, no
+# angle bracket or line break inside
+MSG_ID = re.compile(r"<[!-;=?-~]{1,200}@[!-;=?-~]{1,200}>", re.ASCII)
 
 
 def domain_of(address: str) -> str:
@@ -43,6 +60,8 @@ class Prepared:
 
     head: bytes  # Subject, MIME-Version, Content-Type (and its boundary), CRLF-separated
     body: bytes
+    topic: str = ""  # Topic.name (checked by its pattern: ASCII)
+    reply_to: str = ""  # a message id that passed MSG_ID
 
 
 def prepare(mail: Mail) -> Prepared:
@@ -55,7 +74,9 @@ def prepare(mail: Mail) -> Prepared:
         msg.add_attachment(f.content, maintype=maintype or "application",
                            subtype=subtype or "octet-stream", filename=one_line(f.name, 200))
     head, _, body = msg.as_bytes(policy=POLICY).partition(b"\r\n\r\n")
-    return Prepared(head, body)
+    topic = mail.topic.name if mail.topic is not None else ""
+    reply_to = mail.topic.reply_to if mail.topic is not None else ""
+    return Prepared(head, body, topic, reply_to if MSG_ID.fullmatch(reply_to) else "")
 
 
 def message_bytes(prepared: Prepared, *, to: str, sender: str, key: str,
@@ -65,14 +86,26 @@ def message_bytes(prepared: Prepared, *, to: str, sender: str, key: str,
     rest is made here."""
     if parse_address(to) != to.lower() or parse_address(sender) is None:
         raise ValueError("not a valid address")  # never reached: the sender checked both
+    domain = domain_of(sender)
     lines = [
         f"From: {BOT_NAME} <{sender}>",
         f"To: {to}",
         f"Date: {format_datetime(now.astimezone(dt.UTC))}",
-        f"Message-ID: {message_id(key, domain_of(sender))}",
+        f"Message-ID: {message_id(key, domain, prepared.topic)}",
+        *threading(prepared, domain),
         # no vacation responder should answer a bot, and none should loop with it
         "Auto-Submitted: auto-generated",
         "X-Auto-Response-Suppress: All",
     ]
     return ("\r\n".join(lines) + "\r\n").encode("ascii") + prepared.head + b"\r\n\r\n" + \
         prepared.body
+
+
+def threading(prepared: Prepared, domain: str) -> list[str]:
+    """``In-Reply-To`` and ``References``: an answer names the mail it answers; a message
+    about a topic names the topic's root, so all of them thread together."""
+    refs = [r for r in (prepared.reply_to,
+                        thread_id(prepared.topic, domain) if prepared.topic else "") if r]
+    if not refs:
+        return []
+    return [f"In-Reply-To: {refs[0]}", f"References: {' '.join(refs)}"]

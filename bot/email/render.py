@@ -23,8 +23,11 @@ from handlers.core.messages import (
     Span,
     Table,
     Text,
+    Topic,
     plain_of,
     plain_spans,
+    shown,
+    topic_of,
 )
 
 SUBJECT_MAX = 120
@@ -39,6 +42,7 @@ class Mail:
     text: str
     html: str
     files: list[File] = field(default_factory=list)
+    topic: Topic | None = None  # what it is about: its thread, and what a short reply means
 
 
 def one_line(value: str, limit: int = SUBJECT_MAX) -> str:
@@ -118,8 +122,9 @@ def subject_of(blocks: Sequence[Block]) -> str:
     return "Taskbot"
 
 
-def render_mail(blocks: list[Block], *, replies: bool = False) -> Mail:
+def render_mail(every: Sequence[Block], *, replies: bool = False) -> Mail:
     """``replies``: the bot reads its mailbox, so a reply runs the commands it lists."""
+    blocks = shown(every)
     body = [b for b in blocks if not isinstance(b, File)]
     files = [b for b in blocks if isinstance(b, File)]
     text = "\n\n".join(_block_text(b, replies) for b in blocks) + "\n\n-- \nTaskbot\n"
@@ -128,4 +133,4 @@ def render_mail(blocks: list[Block], *, replies: bool = False) -> Mail:
             f"<body><div style=\"{_STYLE}\">{inner}"
             "<p style=\"margin-top:18px;color:#777;font-size:12px\">Taskbot</p>"
             "</div></body></html>")
-    return Mail(subject_of(body), text, page, files)
+    return Mail(subject_of(body), text, page, files, topic_of(every))

@@ -1,10 +1,21 @@
-"""``TASKBOT_SMTP_URL`` read into what the sender needs: a leaf, so the settings can check
-it at start without loading the sender."""
+"""``TASKBOT_SMTP_URL`` and ``TASKBOT_IMAP_URL`` read into what the sender and the inbox
+need: a leaf, so the settings can check them at start without loading either."""
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
+
+
+def loopback(host: str) -> bool:
+    """Whether ``host`` is this machine (where a password may go over a plain socket)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class SmtpUrlError(ValueError):
@@ -46,3 +57,52 @@ class SmtpUrl:
     def shown(self) -> str:
         who = f"{self.user}:***@" if self.user else ""
         return f"{'smtps' if self.tls else 'smtp'}://{who}{self.host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class ImapUrl:
+    """``imaps://user:pass@host[:port]/INBOX`` (``imap://`` for a server on this machine
+    or one that offers STARTTLS)."""
+
+    host: str
+    port: int
+    tls: bool
+    user: str
+    password: str
+    folder: str = "INBOX"
+
+    @classmethod
+    def parse(cls, raw: str) -> ImapUrl:
+        try:
+            parts = urlsplit(raw.strip())
+            port = parts.port
+        except ValueError:
+            raise ImapUrlError("TASKBOT_IMAP_URL does not parse (not shown: it may hold a "
+                               "password); write it as imaps://user:pass@host[:port]/INBOX, "
+                               "with @ : / % in the password as %40 %3A %2F %25.") from None
+        scheme = parts.scheme.lower()
+        if scheme not in ("imap", "imaps"):
+            raise ImapUrlError("TASKBOT_IMAP_URL must start with imaps:// (or imap://).")
+        if not parts.hostname:
+            raise ImapUrlError("TASKBOT_IMAP_URL names no host: imaps://user:pass@host/INBOX.")
+        if not parts.username or parts.password is None:
+            raise ImapUrlError("TASKBOT_IMAP_URL needs the mailbox's user and password: "
+                               "imaps://user:pass@host/INBOX.")
+        if parts.query or parts.fragment:
+            raise ImapUrlError("TASKBOT_IMAP_URL has a query; it takes none "
+                               "(not shown: it may hold a password).")
+        folder = unquote(parts.path.strip("/")) or "INBOX"
+        if len(folder) > 200 or any(c in folder for c in '\r\n"\\'):
+            raise ImapUrlError("TASKBOT_IMAP_URL: the folder name has a character it "
+                               "cannot have (a quote, a backslash or a line break).")
+        tls = scheme == "imaps"
+        return cls(parts.hostname, port or (993 if tls else 143), tls,
+                   unquote(parts.username), unquote(parts.password), folder)
+
+    def shown(self) -> str:
+        return (f"{'imaps' if self.tls else 'imap'}://{self.user}:***@{self.host}:"
+                f"{self.port}/{self.folder}")
+
+
+class ImapUrlError(ValueError):
+    """``TASKBOT_IMAP_URL`` does not say how to reach a mailbox; the message says why."""

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import ipaddress
 import logging
 import re
 import smtplib
@@ -25,7 +24,7 @@ from collections.abc import Callable
 from bot.email.address import PLATFORM, parse_address
 from bot.email.message import Prepared, domain_of, message_bytes, message_id, prepare
 from bot.email.render import render_mail
-from bot.email.settings import SmtpUrl, SmtpUrlError
+from bot.email.settings import SmtpUrl, SmtpUrlError, loopback
 from handlers.core.messages import Block, ChannelRef
 from handlers.delivery import SendFailed
 
@@ -34,15 +33,6 @@ log = logging.getLogger(__name__)
 CONNECT_TIMEOUT = 30.0
 IDLE_CLOSE = 20.0  # seconds a connection stays open with nothing to send
 CACHE_POSTS = 8  # posts whose rendering is kept for their next recipients
-
-
-def _loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _answer(code: int, text: bytes | str, to: str | None = None) -> str:
@@ -98,7 +88,7 @@ class SmtpSender:
             if url.user is not None:
                 encrypted = url.tls or (conn.sock is not None and isinstance(conn.sock,
                                                                            ssl.SSLSocket))
-                if not encrypted and not _loopback(url.host):
+                if not encrypted and not loopback(url.host):
                     log.error("mail: %s offers no STARTTLS; the password is not sent in "
                               "clear", url.shown())
                     raise SendFailed(
@@ -174,13 +164,14 @@ class SmtpSender:
         if bound <= 0:
             raise SendFailed("no time left to send", retry_after=30.0)
         with self._lock:
-            msg = message_bytes(self._prepared(blocks), to=to, sender=self.mail_from,
-                                key=key, now=self.clock())
+            prepared = self._prepared(blocks)
+            msg = message_bytes(prepared, to=to, sender=self.mail_from, key=key,
+                                now=self.clock())
             try:
                 self._send(msg, to, bound, key)
             finally:
                 self._close_when_idle()
-        return message_id(key, domain_of(self.mail_from))
+        return message_id(key, domain_of(self.mail_from), prepared.topic)
 
     def _prepared(self, blocks: list[Block]) -> Prepared:
         """The post's rendering, made once for all its recipients (the rows of one post

@@ -29,6 +29,7 @@ from handlers.core.messages import (
     When,
     at_name,
     plain_of,
+    shown,
 )
 
 PLATFORM = "matrix"
@@ -146,10 +147,11 @@ def block_plain(block: Block, prefix: str) -> str:
 
 def render(blocks: list[Block], prefix: str = "!") -> Rendered:
     """Both bodies of one message, the people it mentions, and the files to send after it."""
+    seen = shown(blocks)
     r = _Renderer(prefix)
-    html_parts = [r.block_html(b) for b in blocks]
-    plain = "\n".join(block_plain(b, prefix) for b in blocks)
-    files = [b for b in blocks if isinstance(b, File)]
+    html_parts = [r.block_html(b) for b in seen]
+    plain = "\n".join(block_plain(b, prefix) for b in seen)
+    files = [b for b in seen if isinstance(b, File)]
     return Rendered(defuse(plain), "".join(html_parts), r.user_ids, files)
 
 

@@ -31,6 +31,7 @@ from handlers.core.messages import (
     day_text,
     plain_of,
     plain_spans,
+    shown,
 )
 
 PLATFORM = "slack"
@@ -232,7 +233,7 @@ def _fallback(parts: list[str]) -> str:
 def render_blocks(blocks: Sequence[Block], max_blocks: int = MAX_BLOCKS) -> Rendered:
     """The neutral blocks as Slack messages (each within Slack's limits) and the files."""
     builder = _Builder()
-    for block in blocks:
+    for block in shown(blocks):
         builder.block(block)
     out = Rendered(files=builder.files)
     for start in range(0, len(builder.pairs), max_blocks):
@@ -244,7 +245,7 @@ def render_blocks(blocks: Sequence[Block], max_blocks: int = MAX_BLOCKS) -> Rend
 def to_slack_blocks(blocks: Sequence[Block], limit: int) -> list[SlackBlock]:
     """One list of Slack blocks (for a view), cut at ``limit`` with a note saying so."""
     builder = _Builder()
-    for block in blocks:
+    for block in shown(blocks):
         builder.block(block)
     out = [b for b, _ in builder.pairs]
     if len(out) > limit:

@@ -20,6 +20,9 @@ from handlers.core.router import Registry
 def register(reg: Registry) -> None:
     _commands.register(reg)
     _nudges.register(reg.kinds)
+    # a mail reply to a nudge about one action: "done" closes it
+    reg.reply_words(_nudges.TOPIC, "action",
+                    ("done", "note", "due", "reopen", "cancel", "show"))
 
 
 __all__ = [

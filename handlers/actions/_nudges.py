@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from handlers.core.action_lines import action_line, open_actions
 from handlers.core.context import CoreSettings
-from handlers.core.messages import Block, ChannelRef, Table, Text, When
+from handlers.core.messages import Block, ChannelRef, Table, Text, When, topic
 from handlers.core.reach import group_reach, reach_loads
 from handlers.core.recurrence import place
 from handlers.core.scheduling import (
@@ -32,6 +32,10 @@ from handlers.core.scheduling import (
 )
 from storage import outbox
 from storage.models import Action, ActionAssignee, Group, Identity
+
+# what a nudge about one action is about (handlers.core.messages.Topic): a mail reply of
+# "done" to it closes that action
+TOPIC = "action"
 
 
 def nudge_days(today: dt.date, oldest_due: dt.date | None) -> list[dt.date]:
@@ -113,8 +117,14 @@ def compose_nudge(session: Session, payload: dict[str, Any],
         if items:
             blocks.append(Text((f"{label}:",)))
             blocks.extend(action_line(a) for a in items)
-    blocks.append(Text(("Close one with `action done A-<id>`, or move it with "
-                        "`action due A-<id> <date>`.",)))
+    if len(actions) == 1:
+        # about one action: a mail reply of "done" closes it
+        blocks.append(Text((f"Close it with `action done A-{actions[0].id}`, or move it "
+                            f"with `action due A-{actions[0].id} <date>`.",)))
+        blocks.append(topic(TOPIC, actions[0].id))
+    else:
+        blocks.append(Text(("Close one with `action done A-<id>`, or move it with "
+                            "`action due A-<id> <date>`.",)))
     return blocks
 
 

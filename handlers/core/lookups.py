@@ -56,6 +56,13 @@ def known_member(sessions: sessionmaker[Session], admins: frozenset[str], platfo
         ) is not None
 
 
+def known_identity(sessions: sessionmaker[Session], platform: str, external_id: str) -> bool:
+    """Whether someone is known by this id (a mail address an admin, a chair or the
+    person themself put in): mail from anyone else runs nothing."""
+    with sessions() as session:
+        return find_identity(session, platform, external_id) is not None
+
+
 def adopt_names(sessions: sessionmaker[Session], platform: str,
                 names: Mapping[str, str]) -> None:
     """People first seen as a bare platform id (``tg add @bob:server``) take the display

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol
@@ -87,7 +88,48 @@ class File:
     title: str = ""
 
 
-Block = Text | Table | Buttons | File
+@dataclass(frozen=True)
+class Topic:
+    """What a message is about, for a platform that threads by headers and takes short
+    replies (mail): ``decision:12``, ``action:7``, ``meeting:3:2026-12-08``. Chat shows
+    nothing of it. ``reply_to`` names the message an answer answers (a mail's own
+    Message-ID, checked by the mail adapter before it is put here)."""
+
+    name: str = ""
+    reply_to: str = ""
+
+    def __post_init__(self) -> None:
+        if self.name and not TOPIC.fullmatch(self.name):
+            raise ValueError(f"not a topic: {self.name!r}")
+
+    @property
+    def kind(self) -> str:
+        return self.name.partition(":")[0]
+
+    @property
+    def ref(self) -> str:
+        return self.name.partition(":")[2]
+
+
+# a feature's word, then ids: lower-case letters, digits and dashes, colon-separated
+TOPIC = re.compile(r"[a-z][a-z_]{0,31}(?::[A-Za-z0-9-]{1,40}){1,4}", re.ASCII)
+
+
+def topic(kind: str, *ids: object) -> Topic:
+    return Topic(":".join([kind, *(str(i) for i in ids)]))
+
+
+Block = Text | Table | Buttons | File | Topic
+
+
+def shown(blocks: Sequence[Block]) -> list[Text | Table | Buttons | File]:
+    """The blocks a reader sees: every renderer starts here (a Topic is for the
+    platform's headers, not its body)."""
+    return [b for b in blocks if not isinstance(b, Topic)]
+
+
+def topic_of(blocks: Sequence[Block]) -> Topic | None:
+    return next((b for b in blocks if isinstance(b, Topic)), None)
 
 
 DM_PREFIX = "dm:"

@@ -36,6 +36,7 @@ from handlers.core.messages import (
     Span,
     Table,
     Text,
+    Topic,
     When,
 )
 from storage import outbox
@@ -83,6 +84,8 @@ def _block_json(block: Block) -> dict[str, Any]:
                 "rows": [[[_span_json(s) for s in cell] for cell in row] for row in block.rows]}
     if isinstance(block, Buttons):
         return {"buttons": [[b.label, b.command, b.style] for b in block.buttons]}
+    if isinstance(block, Topic):
+        return {"topic": block.name, "reply_to": block.reply_to}
     return {"file": block.name, "mime": block.mime, "title": block.title,
             "b64": base64.b64encode(block.content).decode("ascii")}
 
@@ -94,6 +97,8 @@ def _block(data: dict[str, Any]) -> Block:
         return Table(tuple(str(h) for h in data["headers"]),
                      tuple(tuple(tuple(_span(s) for s in cell) for cell in row)
                            for row in data["rows"]))
+    if "topic" in data:
+        return Topic(str(data["topic"]), str(data.get("reply_to", "")))
     if "buttons" in data:
         return Buttons(tuple(Button(str(a), str(b), str(c)) for a, b, c in data["buttons"]))
     return File(str(data["file"]), str(data["mime"]), base64.b64decode(data["b64"]),

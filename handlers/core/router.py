@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -34,7 +34,7 @@ from handlers.core.grammar import (
     control_character_error,
     tokenize,
 )
-from handlers.core.messages import Reply, Table, text
+from handlers.core.messages import Post, Reply, Table, text
 from handlers.core.params import Spec, Values
 from handlers.core.posts import KIND as POST_KIND
 from handlers.core.posts import compose_post, queue_posts
@@ -143,6 +143,8 @@ class Registry:
         self.common: dict[str, tuple[str, ...]] = {}  # noun -> its most used verbs
         self.listeners: list[Listener] = []
         self.presence: list[Presence] = []
+        # topic kind -> (noun, words): a short reply to a message about a topic
+        self.replies: dict[str, tuple[str, frozenset[str]]] = {}
         # what the delivery engine plans and composes: each feature adds its kinds
         self.kinds = ScheduleKinds()
         self.kinds.kind(POST_KIND, compose_post)  # a command's posts (handlers.posts)
@@ -152,6 +154,32 @@ class Registry:
 
     def watch_presence(self, presence: Presence) -> None:
         self.presence.append(presence)
+
+    def reply_words(self, kind: str, noun: str, words: tuple[str, ...]) -> None:
+        """Short replies to a message about ``kind`` (its Topic): ``<word> [rest]`` in
+        answer to one about ``decision:12`` is the command ``<noun> <word> 12 [rest]``.
+        Every word must be a verb of ``noun`` whose first parameter is the id."""
+        if kind in self.replies:
+            raise ValueError(f"reply words for {kind!r} are declared twice")
+        for word in words:
+            if self.find(noun, word) is None:
+                raise ValueError(f"{noun} has no verb {word!r} to answer {kind!r} with")
+        self.replies[kind] = (noun, frozenset(words))
+
+    def expand(self, topic: str, line: str) -> str:
+        """``line`` as the command it stands for in answer to a message about ``topic``:
+        a declared short reply gains its noun and the topic's id; any other line is
+        itself (a whole command may always be written out)."""
+        kind, _, ref = topic.partition(":")
+        found = self.replies.get(kind)
+        words = line.split(maxsplit=1)
+        if found is None or not words or not ref or ":" in ref:
+            return line
+        noun, verbs = found
+        word = words[0].lower()
+        if word not in verbs:
+            return line
+        return " ".join([noun, word, ref, *words[1:]])
 
     def noun(self, noun: str, summary: str, *, common: tuple[str, ...] = ()) -> None:
         """Declare a command noun; ``common``: the verbs a platform's short usage hint
@@ -417,6 +445,15 @@ class Router:
             return failed()
         finally:
             session.close()
+
+    # --- posts that answer what was not a command -----------------------------------------
+
+    def queue(self, posts: Sequence[Post], base: str) -> list[str]:
+        """``posts`` as outbox rows in a transaction of their own (the answer to a mail,
+        itself a message to send): ``base`` names what they answer, so queueing them
+        again writes nothing. Returns the keys written."""
+        with self.sessions.begin() as session:
+            return queue_posts(session, posts, self.settings.clock(), base)
 
     # --- a page for the person -------------------------------------------------------------
 

@@ -20,6 +20,8 @@ from handlers.decisions._commands import (
 def register(reg: Registry) -> None:
     _commands.register(reg)
     _acks.register(reg.kinds)
+    # a mail reply to a decision or its reminder: "ack" acknowledges it
+    reg.reply_words(_commands.TOPIC, "decision", ("ack", "show"))
 
 
 __all__ = [

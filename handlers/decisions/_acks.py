@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from handlers.core.context import CoreSettings
-from handlers.core.messages import Block, Button, Buttons, Text
+from handlers.core.messages import Block, Button, Buttons, Text, topic
 from handlers.core.reach import group_reach, reach_loads
 from handlers.core.recurrence import parse_offsets
 from handlers.core.scheduling import (
@@ -22,6 +22,7 @@ from handlers.core.scheduling import (
     setting,
     working_time,
 )
+from handlers.decisions._commands import TOPIC
 from storage import outbox
 from storage.models import Decision, DecisionTarget, Group
 
@@ -77,6 +78,7 @@ def compose_ack_reminder(session: Session, payload: dict[str, Any],
              "heading"),
         Text((decision.text,), "quote"),
         Buttons((Button("Acknowledge", f"decision ack D-{decision.id}", "primary"),)),
+        topic(TOPIC, decision.id),
     ]
 
 

@@ -31,6 +31,7 @@ from handlers.core.messages import (
     Table,
     When,
     text,
+    topic,
 )
 from handlers.core.params import Values
 from handlers.core.reach import group_reach
@@ -222,6 +223,11 @@ def decision_blocks(ctx: Ctx, decision: Decision) -> list[Block]:
     ]
 
 
+# what a decision's messages are about (handlers.core.messages.Topic): a mail reply of
+# "ack" to one of them acknowledges it
+TOPIC = "decision"
+
+
 def fan_out(ctx: Ctx, decision: Decision, blocks: list[Block]) -> tuple[list[Post], list[str]]:
     """The posts of ``blocks`` to the channels of each target group and of the BoC, the
     groups a decision is posted to, and the slugs of those with no channel linked."""
@@ -231,6 +237,7 @@ def fan_out(ctx: Ctx, decision: Decision, blocks: list[Block]) -> tuple[list[Pos
         recipients.append(boc)
     posts: list[Post] = []
     unlinked: list[str] = []
+    blocks = [*blocks, topic(TOPIC, decision.id)]  # its mails thread, and "ack" answers it
     for g in recipients:
         chans = group_reach(g, ctx.settings.platforms)
         if chans:

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from handlers.core.action_lines import open_action_lines
 from handlers.core.context import CoreSettings
-from handlers.core.messages import Block, Link, Text, When
+from handlers.core.messages import Block, Link, Text, When, topic
 from handlers.core.reach import group_reach, reach_loads
 from handlers.core.recurrence import parse_offsets, place
 from handlers.core.scheduling import (
@@ -204,6 +204,8 @@ def compose_meeting_reminder(session: Session, payload: dict[str, Any],
     if lines:
         blocks.append(Text(("Open actions:",)))
         blocks.extend(lines)
+    # the reminders of one meeting thread together in a mail client
+    blocks.append(topic("meeting", series.id, day.isoformat()))
     return blocks
 
 

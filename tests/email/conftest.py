@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
 
+from tests.support import dovecot
 from tests.support.mailserver import MailServer, start, stop
 
 
@@ -14,3 +16,18 @@ def smtp_server() -> Iterator[MailServer]:
         yield server
     finally:
         stop(server)
+
+
+@pytest.fixture
+def imap_server() -> Iterator[dovecot.Dovecot]:
+    """A Dovecot of the test's own (it starts in a few milliseconds); ``make test`` installs
+    it, so in CI its absence fails rather than skips."""
+    if not dovecot.available():
+        if os.environ.get("CI"):
+            pytest.fail("dovecot is not installed: make test installs dovecot-imapd")
+        pytest.skip("dovecot is not installed (make test installs dovecot-imapd)")
+    server = dovecot.start()
+    try:
+        yield server
+    finally:
+        dovecot.stop(server)

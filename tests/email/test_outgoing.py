@@ -77,7 +77,11 @@ def test_a_decision_reaches_each_mail_only_member_as_one_message_of_its_own(
     with bot.sessions() as s:
         keys = dict(s.execute(select(Outbox.channel_id, Outbox.key)
                               .where(Outbox.platform == "email")).all())
-    assert smtp_server.to(ANA)[0]["Message-ID"] == message_id(keys[f"dm:{ANA}"], "programme.eu")
+    first = smtp_server.to(ANA)[0]
+    assert first["Message-ID"] == message_id(keys[f"dm:{ANA}"], "programme.eu", "decision:1")
+    assert first["Message-ID"].endswith(".decision.1@programme.eu>")
+    # the decision's root: its reminders and answers name the same one, so they thread
+    assert first["References"] == first["In-Reply-To"] == "<decision.1@programme.eu>"
     mail.close()
 
 
