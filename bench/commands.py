@@ -350,7 +350,7 @@ class Bench:
             make_session_factory(engine),
             CoreSettings(timezone=ZONE, admins=frozenset({f"shell:{ADMIN}"}), clock=lambda: NOW,
                          platforms=registered_platforms()),
-            build_registry(),
+            build_registry(registered_platforms()),
         )
 
     def ask(self, who: str, channel: str | None, line: str) -> Reply:

@@ -132,7 +132,7 @@ def main() -> None:
             sessions = make_session_factory(engine)
             settings = CoreSettings(platforms=registered_platforms(), clock=lambda: NOW,
                                     admins=frozenset({"shell:root"}))
-            router = Router(sessions, settings, build_registry())
+            router = Router(sessions, settings, build_registry(settings.platforms))
             bot_times: list[float] = []
             bare_times: list[float] = []
             connections: list[int] = []

@@ -77,7 +77,7 @@ def build(
             upgrade(engine)
         sessions = make_session_factory(engine)
         changes = apply_preset_if_empty(sessions, core) if preset else []
-        router = Router(sessions, core, build_registry())
+        router = Router(sessions, core, build_registry(core.platforms))
     except BaseException:
         engine.dispose()
         raise

@@ -13,16 +13,21 @@ from handlers import (
     groups,
     meeting_mode,
     meetings,
+    people,
     reports,
     secretariat,
 )
+from handlers.core.platforms import Platforms
 from handlers.core.router import Registry
 
-FEATURES = (groups, meetings, meeting_mode, actions, decisions, secretariat, reports, admin)
+FEATURES = (groups, meetings, meeting_mode, actions, decisions, secretariat, reports, people,
+            admin)
 
 
-def build_registry() -> Registry:
-    reg = Registry()
+def build_registry(platforms: Platforms | None = None) -> Registry:
+    """Every feature's commands and kinds; ``platforms``: the profiles of the platforms the
+    process serves, for the commands their declarations add (``me email``)."""
+    reg = Registry(platforms)
     for feature in FEATURES:
         feature.register(reg)
     return reg

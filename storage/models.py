@@ -22,6 +22,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -152,11 +153,30 @@ class Person(Base):
     display_name: Mapped[str] = mapped_column(String(NAME_MAX))
     is_admin: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    # the person's own choices (``me``): where personal messages go (``notify``)
+    settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict, server_default="{}")
 
     identities: Mapped[list[Identity]] = relationship(
         back_populates="person", cascade="all, delete-orphan", order_by="Identity.id"
     )
     memberships: Mapped[list[Membership]] = relationship(back_populates="person")
+
+
+class ContactCode(Base):
+    """A code sent to an address someone asked to link (``me email``), until they type it
+    back or it expires: only the hash of the code is kept. One pending per person."""
+
+    __tablename__ = "contact_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(
+        ForeignKey("people.id", ondelete="CASCADE"), unique=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    external_id: Mapped[str] = mapped_column(String(255))
+    code_hash: Mapped[str] = mapped_column(String(64))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    expires_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
 
 
 class Identity(Base):
@@ -211,6 +231,9 @@ class MeetingSeries(Base):
     # the delivery engine's bookmark: reminders due from this instant on are still to be
     # planned; a change to the series sets it to the time of the change
     next_reminder_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, index=True)
+    # raised by every change (a new schedule, a skip, a move): a calendar invitation's
+    # SEQUENCE, so a client replaces what it holds with the newer one
+    sequence: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     group: Mapped[Group] = relationship(back_populates="series")
     exceptions: Mapped[list[MeetingException]] = relationship(
@@ -234,6 +257,33 @@ class MeetingException(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
 
     series: Mapped[MeetingSeries] = relationship(back_populates="exceptions")
+
+
+class MeetingRsvp(Base):
+    """Whether someone is coming: to one meeting (``occurrence_date``, its original local
+    date) or, with none, to every meeting of the series until they answer one otherwise
+    (a calendar's answer to the whole series)."""
+
+    __tablename__ = "meeting_rsvps"
+    __table_args__ = (
+        UniqueConstraint("series_id", "occurrence_date", "person_id"),
+        # one answer for the whole series a person (NULLs are distinct in the constraint)
+        Index("uq_meeting_rsvps_every", "series_id", "person_id", unique=True,
+              sqlite_where=text("occurrence_date IS NULL"),
+              postgresql_where=text("occurrence_date IS NULL")),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    series_id: Mapped[int] = mapped_column(
+        ForeignKey("meeting_series.id", ondelete="CASCADE"))
+    occurrence_date: Mapped[dt.date | None] = mapped_column(Date)
+    person_id: Mapped[int] = mapped_column(
+        ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    answer: Mapped[str] = mapped_column(String(8))  # yes | no | maybe
+    via: Mapped[str] = mapped_column(String(16))  # the platform it came from (email: a calendar)
+    at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+    person: Mapped[Person] = relationship()
 
 
 class AgendaItem(Base):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from bot.platforms import registered_platforms
 from handlers.catalog import build_registry
 from handlers.core.router import HELP_USAGE
 
@@ -25,7 +26,7 @@ def readme_usages() -> list[str]:
 
 
 def test_readme_table_matches_the_registry() -> None:
-    registry = [c.line for verbs in build_registry().commands.values()
+    registry = [c.line for verbs in build_registry(registered_platforms()).commands.values()
                 for c in verbs.values()] + [HELP_USAGE]
     readme = readme_usages()
     by_words = {" ".join(line.split()[:2]): line for line in registry}
@@ -73,7 +74,7 @@ def test_readme_names_everyone_help_names() -> None:
     in its README row too."""
     readme = readme_who()
     problems = []
-    for verbs in build_registry().commands.values():
+    for verbs in build_registry(registered_platforms()).commands.values():
         for c in verbs.values():
             said = readme.get(c.line)
             if said is None:

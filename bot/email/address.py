@@ -64,4 +64,4 @@ class AddressSyntax:
         return external_id.partition("@")[0] or external_id
 
 
-EMAIL = Profile(PLATFORM, AddressSyntax(), rooms=False)
+EMAIL = Profile(PLATFORM, AddressSyntax(), rooms=False, contact="email")

@@ -14,6 +14,7 @@ whose top ``Authentication-Results`` does not say DKIM passed for the sender's d
 
 from __future__ import annotations
 
+import datetime as dt
 import email
 import email.header
 import email.policy
@@ -46,6 +47,63 @@ _BOUNCERS = frozenset({"mailer-daemon", "postmaster"})
 
 
 @dataclass(frozen=True)
+class CalendarAnswer:
+    """A calendar's answer to an invitation (iTIP ``METHOD:REPLY``)."""
+
+    uid: str
+    answer: str  # yes | no | maybe
+    attendee: str  # the address it answers for, validated
+    day: dt.date | None = None  # RECURRENCE-ID's date: one meeting; None: the whole series
+
+
+_PARTSTAT = {"ACCEPTED": "yes", "DECLINED": "no", "TENTATIVE": "maybe"}
+CALENDAR_MAX = 64 * 1024
+
+
+def calendar_answer(text: str) -> CalendarAnswer | None:
+    """The answer an iTIP REPLY holds: its first event's UID, RECURRENCE-ID and the
+    ATTENDEE's PARTSTAT; None for anything else (a request, a counter-proposal, no
+    answer, more than one attendee answering)."""
+    unfolded = re.sub(r"\r?\n[ \t]", "", text[:CALENDAR_MAX])
+    lines = unfolded.replace("\r\n", "\n").split("\n")[:2000]
+    method, uid, day = "", "", None
+    attendees: list[tuple[str, str]] = []
+    in_event = False
+    for line in lines:
+        name, _, value = line.partition(":")
+        key, *params = name.split(";")
+        key = key.strip().upper()
+        if key == "METHOD" and not in_event:
+            method = value.strip().upper()
+        elif key == "BEGIN" and value.strip().upper() == "VEVENT":
+            if in_event or uid:
+                break  # the first event only
+            in_event = True
+        elif key == "END" and value.strip().upper() == "VEVENT":
+            in_event = False
+        elif in_event and key == "UID":
+            uid = value.strip()[:200]
+        elif in_event and key == "RECURRENCE-ID":
+            digits = value.strip()[:8]
+            try:
+                day = dt.date(int(digits[:4]), int(digits[4:6]), int(digits[6:8]))
+            except ValueError:
+                return None
+        elif in_event and key == "ATTENDEE":
+            stat = next((p_.partition("=")[2].strip('"').upper() for p_ in params
+                         if p_.upper().startswith("PARTSTAT=")), "")
+            attendees.append((stat, value.strip()))
+    if method != "REPLY" or not uid or len(attendees) != 1:
+        return None
+    stat, address = attendees[0]
+    answer = _PARTSTAT.get(stat)
+    who = parse_address(address[7:] if address.lower().startswith("mailto:") else address)
+    if answer is None or who is None:
+        return None
+    return CalendarAnswer(uid, answer, who, day)
+
+
+@dataclass(frozen=True)
 class Received:
     """One mail as the inbox acts on it."""
 
@@ -56,6 +114,7 @@ class Received:
     topic: str  # what our message it answers is about ("decision:12"), or ""
     lines: tuple[str, ...]  # the command lines, as typed
     ignored: str = ""  # why nothing runs ("" when the lines may run)
+    calendar: CalendarAnswer | None = None  # a calendar's answer (then no lines are read)
 
 
 def _header(msg: Message, name: str) -> str:
@@ -192,6 +251,16 @@ def _decoded(part: Message) -> str:
         return payload[: BODY_MAX * 4].decode("utf-8", "replace")
 
 
+def calendar_text(msg: Message) -> str:
+    """The first ``text/calendar`` part, or ""."""
+    for n, part in enumerate(msg.walk()):
+        if n >= PARTS_MAX:
+            break
+        if part.get_content_type() == "text/calendar":
+            return _decoded(part)[:CALENDAR_MAX]
+    return ""
+
+
 def body_text(msg: Message) -> str:
     """The reply's text: its first plain part that is not an attachment, else its first
     HTML part as a reader sees it."""
@@ -235,6 +304,16 @@ def command_lines(text: str) -> tuple[str, ...]:
     return tuple(out)
 
 
+def subject_command(subject: str) -> tuple[str, ...]:
+    """A mail with no command in its body runs its subject when that is a ``me`` command:
+    what a mail client's unsubscribe button sends (``List-Unsubscribe``'s subject)."""
+    words = subject.split()
+    while words and words[0].lower().rstrip(":") in ("re", "fw", "fwd", "aw", "tr", "sv"):
+        words = words[1:]
+    line = " ".join(words)[:LINE_MAX]
+    return (line,) if words and words[0].lower() == "me" else ()
+
+
 def read_mail(raw: bytes, *, domain: str, require: str | None = None) -> Received:
     """``raw`` read into a :class:`Received`; never raises on what a mail holds."""
     if len(raw) > MAIL_MAX:
@@ -251,7 +330,11 @@ def read_mail(raw: bytes, *, domain: str, require: str | None = None) -> Receive
     ).hexdigest()
     subject = _header(msg, "Subject")
     why = why_not(msg, sender, require)
-    lines = () if why else command_lines(body_text(msg))
-    if not why and not lines:
+    answer = None if why else calendar_answer(calendar_text(msg))
+    # a calendar's answer: its text ("Ana has accepted") is the client's, not commands
+    lines = () if why or answer else command_lines(body_text(msg))
+    if not why and not answer and not lines:
+        lines = subject_command(subject)
+    if not why and not lines and answer is None:
         why = "no command in it"
-    return Received(digest, sender, mid, subject, topic_of(msg, domain), lines, why)
+    return Received(digest, sender, mid, subject, topic_of(msg, domain), lines, why, answer)

@@ -26,12 +26,14 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot.conversation import Conversation
 from bot.email.address import PLATFORM
 from bot.email.imap import Mailbox, MailboxError
-from bot.email.inbound import Received, read_mail
+from bot.email.inbound import CalendarAnswer, Received, read_mail
 from bot.email.message import domain_of
 from bot.seen import SeenEvents
 from handlers.core import lookups
-from handlers.core.messages import Block, ChannelRef, Post, Reply, Text, Topic
+from handlers.core.lookups import series_group
+from handlers.core.messages import Block, ChannelRef, Post, Reply, Text, Topic, plain_spans
 from handlers.core.router import Incoming
+from handlers.meetings import series_of_uid
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +102,8 @@ class Inbox:
                      masked(got.sender), why)
             return Handled(got.digest, got.sender, ignored=why)
         assert got.sender is not None and self.seen is not None
+        if got.calendar is not None:
+            return self._calendar(got, got.sender, got.calendar)
         replies: list[tuple[str, Reply]] = []
         for n, line in enumerate(got.lines):
             command = self.router.registry.expand(got.topic, line) if got.topic else line
@@ -116,6 +120,29 @@ class Inbox:
         log.info("mail %s from %s: %d line(s) run", got.digest[:12], masked(got.sender),
                  len(replies))
         return Handled(got.digest, got.sender, tuple(got.lines))
+
+    def _calendar(self, got: Received, sender: str, answer: CalendarAnswer) -> Handled:
+        """A calendar's answer to an invitation: ``meeting rsvp`` as the person, for the
+        one meeting it names or the whole series. It is not answered by mail (the client
+        sent it on its own; its outcome is logged)."""
+        series = series_of_uid(answer.uid)
+        slug = series_group(self.router.sessions, series) if series is not None else None
+        why = ("a calendar answer for someone else" if answer.attendee != sender
+               else "a calendar answer about no meeting of ours" if slug is None else "")
+        if why:
+            log.info("mail %s from %s: %s; nothing was run", got.digest[:12],
+                     masked(sender), why)
+            return Handled(got.digest, sender, ignored=why)
+        when = answer.day.isoformat() if answer.day is not None else "all"
+        line = f"meeting rsvp {slug} {answer.answer} {when}"
+        assert self.seen is not None
+        reply = self.conversation.run(Incoming(PLATFORM, sender, line,
+                                               once=self.seen.key(got.digest, "rsvp")))
+        said = " ".join(plain_spans(b.spans) for b in reply.blocks if isinstance(b, Text))
+        log.info("mail %s from %s: calendar answer, %s: %s", got.digest[:12], masked(sender),
+                 line, said[:300])
+        return Handled(got.digest, sender, (line,),
+                       ignored="refused" if reply.error else "")
 
     # --- the mailbox --------------------------------------------------------------------
 

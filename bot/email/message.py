@@ -9,6 +9,7 @@ first; what differs per recipient is ASCII the bot made or validated.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import email.policy
 import hashlib
@@ -16,9 +17,11 @@ import re
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import format_datetime
+from urllib.parse import quote
 
 from bot.email.address import parse_address
 from bot.email.render import Mail, one_line
+from handlers.core.messages import Invite
 
 BOT_NAME = "Taskbot"
 # CRLF; every non-ASCII body quoted-printable or base64 (no server needs 8BITMIME); a
@@ -62,9 +65,17 @@ class Prepared:
     body: bytes
     topic: str = ""  # Topic.name (checked by its pattern: ASCII)
     reply_to: str = ""  # a message id that passed MSG_ID
+    # a calendar invitation, spliced in per recipient as the alternative's last part
+    # (its ATTENDEE is the recipient), before the closing ``--boundary--``
+    invite: Invite | None = None
+    boundary: bytes = b""
+    stop: str = ""  # the command that stops mail like this (Topic.stop: printable ASCII)
 
 
 def prepare(mail: Mail) -> Prepared:
+    """What every recipient gets alike. A mail with an invitation and no files is
+    ``multipart/alternative`` (text, HTML, then the calendar, which calendar clients show
+    with accept and decline buttons); its calendar part is added per recipient."""
     msg = EmailMessage(policy=POLICY)
     msg["Subject"] = one_line(mail.subject)
     msg.set_content(mail.text, subtype="plain", charset="utf-8")
@@ -76,7 +87,37 @@ def prepare(mail: Mail) -> Prepared:
     head, _, body = msg.as_bytes(policy=POLICY).partition(b"\r\n\r\n")
     topic = mail.topic.name if mail.topic is not None else ""
     reply_to = mail.topic.reply_to if mail.topic is not None else ""
-    return Prepared(head, body, topic, reply_to if MSG_ID.fullmatch(reply_to) else "")
+    reply_to = reply_to if MSG_ID.fullmatch(reply_to) else ""
+    stop = mail.topic.stop if mail.topic is not None else ""
+    invite, boundary = mail.invite, (msg.get_boundary() or "").encode("ascii")
+    if invite is not None and invite.method in METHODS and not mail.files and boundary:
+        closing = body.rfind(b"\r\n--" + boundary + b"--")
+        if closing >= 0:
+            return Prepared(head, body[:closing], topic, reply_to, invite, boundary, stop)
+    return Prepared(head, body, topic, reply_to, stop=stop)
+
+
+METHODS = ("REQUEST", "CANCEL")
+
+
+def invitation_part(invite: Invite, *, to: str, sender: str) -> bytes:
+    """The calendar part for one recipient: the core's iTIP object with its ORGANIZER (the
+    bot, where the answer goes) and its ATTENDEE (the recipient) in every event."""
+    who = [_folded(f"ORGANIZER;CN={BOT_NAME}:mailto:{sender}")]
+    rsvp = ";RSVP=TRUE" if invite.method == "REQUEST" else ""
+    who.append(_folded(f"ATTENDEE;CUTYPE=INDIVIDUAL;ROLE=REQ-PARTICIPANT;"
+                       f"PARTSTAT=NEEDS-ACTION{rsvp}:mailto:{to}"))
+    calendar = invite.calendar.replace("BEGIN:VEVENT\r\n",
+                                       "BEGIN:VEVENT\r\n" + "".join(who))
+    encoded = base64.encodebytes(calendar.encode("utf-8")).replace(b"\n", b"\r\n")
+    return (f'Content-Type: text/calendar; charset="utf-8"; method={invite.method}\r\n'
+            "Content-Transfer-Encoding: base64\r\n\r\n").encode("ascii") + encoded
+
+
+def _folded(line: str) -> str:
+    """An ASCII content line folded at 75 octets (RFC 5545 3.1), with its CRLF."""
+    parts = [line[:75]] + [" " + line[i:i + 74] for i in range(75, len(line), 74)]
+    return "\r\n".join(parts) + "\r\n"
 
 
 def message_bytes(prepared: Prepared, *, to: str, sender: str, key: str,
@@ -93,12 +134,20 @@ def message_bytes(prepared: Prepared, *, to: str, sender: str, key: str,
         f"Date: {format_datetime(now.astimezone(dt.UTC))}",
         f"Message-ID: {message_id(key, domain, prepared.topic)}",
         *threading(prepared, domain),
+        # a mail client's unsubscribe button sends the bot the command that stops it
+        *([f"List-Unsubscribe: <mailto:{sender}?subject={quote(prepared.stop)}>"]
+          if prepared.stop else []),
         # no vacation responder should answer a bot, and none should loop with it
         "Auto-Submitted: auto-generated",
         "X-Auto-Response-Suppress: All",
     ]
+    body = prepared.body
+    if prepared.invite is not None:
+        body += (b"\r\n--" + prepared.boundary + b"\r\n"
+                 + invitation_part(prepared.invite, to=to, sender=sender)
+                 + b"\r\n--" + prepared.boundary + b"--\r\n")
     return ("\r\n".join(lines) + "\r\n").encode("ascii") + prepared.head + b"\r\n\r\n" + \
-        prepared.body
+        body
 
 
 def threading(prepared: Prepared, domain: str) -> list[str]:

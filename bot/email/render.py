@@ -19,11 +19,13 @@ from handlers.core.messages import (
     Block,
     Buttons,
     File,
+    Invite,
     Link,
     Span,
     Table,
     Text,
     Topic,
+    invite_of,
     plain_of,
     plain_spans,
     shown,
@@ -43,6 +45,7 @@ class Mail:
     html: str
     files: list[File] = field(default_factory=list)
     topic: Topic | None = None  # what it is about: its thread, and what a short reply means
+    invite: Invite | None = None  # a calendar invitation, a part of its own
 
 
 def one_line(value: str, limit: int = SUBJECT_MAX) -> str:
@@ -133,4 +136,4 @@ def render_mail(every: Sequence[Block], *, replies: bool = False) -> Mail:
             f"<body><div style=\"{_STYLE}\">{inner}"
             "<p style=\"margin-top:18px;color:#777;font-size:12px\">Taskbot</p>"
             "</div></body></html>")
-    return Mail(subject_of(body), text, page, files, topic_of(every))
+    return Mail(subject_of(body), text, page, files, topic_of(every), invite_of(every))

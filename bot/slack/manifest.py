@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 
+from bot.platforms import registered_platforms
 from handlers.catalog import build_registry
 from handlers.core.router import Registry
 
@@ -80,9 +81,14 @@ FOOTER = """\
 """
 
 
+# nouns whose slash command Slack keeps for itself (its built-in /me): spelled with ours
+RESERVED = {"me": "/taskbot-me"}
+
+
 def slash_commands(registry: Registry) -> dict[str, str]:
     """Each slash command and the core noun it runs (help is a slash command of its own)."""
-    return {f"/{noun}": noun for noun in registry.nouns} | {HELP_COMMAND: "help"}
+    return ({RESERVED.get(noun, f"/{noun}"): noun for noun in registry.nouns}
+            | {HELP_COMMAND: "help"})
 
 
 def _fitted(parts: list[str], sep: str, width: int, more: str = "") -> str:
@@ -103,7 +109,7 @@ def description(registry: Registry, noun: str) -> str:
     note = f" ({SLACK_NOTES[noun]})" if noun in SLACK_NOTES else ""
     head = f"{topic[:1].upper()}{topic[1:]} - "
     common = registry.common[noun]
-    verbs = [*common, *(v for v in registry.commands[noun] if v not in common)]
+    verbs = [*common, *(v for v in registry.commands[noun] if v not in common and v)]
     return head + _fitted(verbs, ", ", DESCRIPTION_WIDTH - len(head) - len(note), ", ...") + note
 
 
@@ -136,4 +142,4 @@ def render(registry: Registry) -> str:
 
 
 if __name__ == "__main__":
-    print(render(build_registry()), end="")
+    print(render(build_registry(registered_platforms())), end="")

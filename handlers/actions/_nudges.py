@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session
 
 from handlers.core.action_lines import action_line, open_actions
 from handlers.core.context import CoreSettings
-from handlers.core.messages import Block, ChannelRef, Table, Text, When, topic
-from handlers.core.reach import group_reach, reach_loads
+from handlers.core.messages import Block, ChannelRef, Table, Text, Topic, When, topic
+from handlers.core.reach import group_reach, notify_choice, personal_reach, reach_loads
 from handlers.core.recurrence import place
 from handlers.core.scheduling import (
     DAY,
@@ -31,11 +31,12 @@ from handlers.core.scheduling import (
     slot_planned,
 )
 from storage import outbox
-from storage.models import Action, ActionAssignee, Group, Identity
+from storage.models import Action, ActionAssignee, Group, Identity, Person
 
 # what a nudge about one action is about (handlers.core.messages.Topic): a mail reply of
 # "done" to it closes that action
 TOPIC = "action"
+STOP_DIGEST = "me digest off"  # the people feature's command
 
 
 def nudge_days(today: dt.date, oldest_due: dt.date | None) -> list[dt.date]:
@@ -80,18 +81,20 @@ def plan_nudges(session: Session, now: dt.datetime,
         .where(Identity.person_id.in_(list(per_person)))
     ):
         identities[pid].append((platform, ext))
+    chose: dict[int, dict[str, object]] = dict(session.execute(select(Person.id, Person.settings)
+                                 .where(Person.id.in_(list(per_person)))).all())
     for person_id, action_ids in per_person.items():
-        ids = identities.get(person_id, [])
-        ids.sort(key=lambda i: settings.mentions.dm_rank(i[0]))  # the adapters' order
-        if not ids:
-            continue
-        platform, ext = ids[0]
-        key = f"nudge:{person_id}:{today.isoformat()}"
-        channel = ChannelRef.direct(platform, ext).channel_id
-        rows.append(outbox_row(key, "action_nudge", platform, channel,
-                               {"person_id": person_id, "day": today.isoformat(),
-                                "action_ids": sorted(action_ids)},
-                               slot, MAX_GRACE, now))
+        targets = personal_reach(identities.get(person_id, []),
+                                 notify_choice(chose.get(person_id)), settings.platforms)
+        for n, (platform, ext) in enumerate(targets):
+            # the first target keeps the key nudges always had; a second (``me notify
+            # both``) is told apart by its platform
+            key = f"nudge:{person_id}:{today.isoformat()}" + (f":{platform}" if n else "")
+            channel = ChannelRef.direct(platform, ext).channel_id
+            rows.append(outbox_row(key, "action_nudge", platform, channel,
+                                   {"person_id": person_id, "day": today.isoformat(),
+                                    "action_ids": sorted(action_ids)},
+                                   slot, MAX_GRACE, now))
     return rows
 
 
@@ -171,12 +174,17 @@ def plan_digests(session: Session, now: dt.datetime,
         if slot is None or group.created_at > slot:
             continue
         week = slot.astimezone(settings.zone).date()
-        for ch in group_reach(group, settings.platforms):
+        for ch in group_reach(group, settings.platforms, skip=_no_digest):
             key = f"digest:{group.id}:{week.isoformat()}:{ch.platform}:{ch.channel_id}"
             rows.append(outbox_row(key, "weekly_digest", ch.platform, ch.channel_id,
                                    {"group_id": group.id, "slot": slot.isoformat()},
                                    slot, MAX_GRACE, now))
     return rows
+
+
+def _no_digest(person: Person) -> bool:
+    """Whether someone stopped their own copy of the digests (``me digest off``)."""
+    return (person.settings or {}).get("digest") == "off"
 
 
 def _next_digest(slot: dt.datetime | None, zone: str, now: dt.datetime) -> dt.datetime:
@@ -216,6 +224,8 @@ def compose_digest(session: Session, payload: dict[str, Any],
     if overdue:
         blocks.append(Text(("Overdue:",)))
         blocks.extend(action_line(a) for a in overdue)
+    # a copy of its own (by mail) can be stopped: mail's List-Unsubscribe runs this
+    blocks.append(Topic(f"digest:{group.id}:{today.isoformat()}", stop=STOP_DIGEST))
     return blocks
 
 

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from handlers.core.directory import find_identity
-from storage.models import NAME_MAX, Channel, Group, Membership
+from storage.models import NAME_MAX, Channel, Group, MeetingSeries, Membership
 
 
 def group_choices(sessions: sessionmaker[Session], platform: str, channel_id: str | None
@@ -61,6 +61,14 @@ def known_identity(sessions: sessionmaker[Session], platform: str, external_id: 
     person themself put in): mail from anyone else runs nothing."""
     with sessions() as session:
         return find_identity(session, platform, external_id) is not None
+
+
+def series_group(sessions: sessionmaker[Session], series_id: int) -> str | None:
+    """The slug of the group whose meeting series this is (a calendar's answer names the
+    series by its UID), or None."""
+    with sessions() as session:
+        return session.scalar(select(Group.slug).join(MeetingSeries)
+                              .where(MeetingSeries.id == series_id))
 
 
 def adopt_names(sessions: sessionmaker[Session], platform: str,

@@ -97,10 +97,15 @@ class Topic:
 
     name: str = ""
     reply_to: str = ""
+    # the command that stops messages like this one (a digest: ``me digest off``), for a
+    # platform with a way to unsubscribe (mail's List-Unsubscribe)
+    stop: str = ""
 
     def __post_init__(self) -> None:
         if self.name and not TOPIC.fullmatch(self.name):
             raise ValueError(f"not a topic: {self.name!r}")
+        if not (self.stop.isascii() and self.stop.isprintable() and len(self.stop) <= 80):
+            raise ValueError(f"not a command to stop with: {self.stop!r}")
 
     @property
     def kind(self) -> str:
@@ -119,13 +124,27 @@ def topic(kind: str, *ids: object) -> Topic:
     return Topic(":".join([kind, *(str(i) for i in ids)]))
 
 
-Block = Text | Table | Buttons | File | Topic
+@dataclass(frozen=True)
+class Invite:
+    """A calendar invitation (an iTIP object, RFC 5546: ``method`` REQUEST or CANCEL) for a
+    platform that carries them (mail: the accept and decline buttons of a calendar
+    client); chat shows nothing of it. ORGANIZER and ATTENDEE are the platform's to add."""
+
+    method: str
+    calendar: str
+
+
+Block = Text | Table | Buttons | File | Topic | Invite
 
 
 def shown(blocks: Sequence[Block]) -> list[Text | Table | Buttons | File]:
-    """The blocks a reader sees: every renderer starts here (a Topic is for the
-    platform's headers, not its body)."""
-    return [b for b in blocks if not isinstance(b, Topic)]
+    """The blocks a reader sees: every renderer starts here (a Topic or an Invite is for
+    the platform's headers and parts, not its body)."""
+    return [b for b in blocks if not isinstance(b, Topic | Invite)]
+
+
+def invite_of(blocks: Sequence[Block]) -> Invite | None:
+    return next((b for b in blocks if isinstance(b, Invite)), None)
 
 
 def topic_of(blocks: Sequence[Block]) -> Topic | None:

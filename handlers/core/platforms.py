@@ -27,12 +27,22 @@ class Profile:
     # whether the platform has shared channels; where it has none (mail), a post to a
     # group reaches each member who reads only there one by one (``handlers.core.reach``)
     rooms: bool = True
+    # the word people link an address of this platform to themselves with
+    # (``me <contact> <address>``) and ask for personal messages there with (``me notify
+    # <contact>``): a platform without rooms whose ids anyone can type (mail)
+    contact: str = ""
 
     def __post_init__(self) -> None:
         if self.mentions.platform != self.name:
             raise ValueError(f"profile {self.name!r} carries {self.mentions.platform!r}'s mentions")
         if len(self.sigil) > 1 or self.sigil.isalnum() or self.sigil.isspace():
             raise ValueError(f"profile {self.name!r}: a sigil is one punctuation character")
+        if self.contact and not (self.contact.isascii() and self.contact.isalpha()
+                                 and self.contact.islower()):
+            raise ValueError(f"profile {self.name!r}: a contact word is lower-case letters")
+        if self.contact and (self.rooms or not self.mentions.portable):
+            raise ValueError(f"profile {self.name!r}: only a platform without rooms whose "
+                             "ids are portable has contact addresses")
 
 
 @dataclass(frozen=True)
@@ -55,6 +65,11 @@ class Platforms:
     def sigils(self) -> frozenset[str]:
         """Every character some platform starts its commands with."""
         return frozenset(p.sigil for p in self.profiles if p.sigil)
+
+    @cached_property
+    def contacts(self) -> dict[str, str]:
+        """contact word -> platform, for the platforms people link addresses of."""
+        return {p.contact: p.name for p in self.profiles if p.contact}
 
     @cached_property
     def roomless(self) -> frozenset[str]:

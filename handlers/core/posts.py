@@ -30,6 +30,7 @@ from handlers.core.messages import (
     Buttons,
     Day,
     File,
+    Invite,
     Link,
     Mention,
     Post,
@@ -85,7 +86,9 @@ def _block_json(block: Block) -> dict[str, Any]:
     if isinstance(block, Buttons):
         return {"buttons": [[b.label, b.command, b.style] for b in block.buttons]}
     if isinstance(block, Topic):
-        return {"topic": block.name, "reply_to": block.reply_to}
+        return {"topic": block.name, "reply_to": block.reply_to, "stop": block.stop}
+    if isinstance(block, Invite):
+        return {"invite": block.method, "calendar": block.calendar}
     return {"file": block.name, "mime": block.mime, "title": block.title,
             "b64": base64.b64encode(block.content).decode("ascii")}
 
@@ -97,8 +100,11 @@ def _block(data: dict[str, Any]) -> Block:
         return Table(tuple(str(h) for h in data["headers"]),
                      tuple(tuple(tuple(_span(s) for s in cell) for cell in row)
                            for row in data["rows"]))
+    if "invite" in data:
+        return Invite(str(data["invite"]), str(data["calendar"]))
     if "topic" in data:
-        return Topic(str(data["topic"]), str(data.get("reply_to", "")))
+        return Topic(str(data["topic"]), str(data.get("reply_to", "")),
+                     str(data.get("stop", "")))
     if "buttons" in data:
         return Buttons(tuple(Button(str(a), str(b), str(c)) for a, b, c in data["buttons"]))
     return File(str(data["file"]), str(data["mime"]), base64.b64decode(data["b64"]),

@@ -12,6 +12,7 @@ people, and the choice of who reads where is made once.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy.orm import selectinload
@@ -21,33 +22,67 @@ from handlers.core.messages import ChannelRef
 from handlers.core.platforms import Platforms
 from storage.models import Group, Identity, Membership, Person
 
+CHAT, BOTH = "chat", "both"  # ``me notify``: besides these, a platform without rooms
+
+
+def notify_choice(settings: dict[str, object] | None) -> str:
+    """What a person chose with ``me notify`` ("" when they chose nothing)."""
+    found = (settings or {}).get("notify")
+    return found if isinstance(found, str) else ""
+
+
+def personal_reach(ids: list[tuple[str, str]], notify: str,
+                   platforms: Platforms) -> list[tuple[str, str]]:
+    """Where a personal message (a nudge, a direct answer) to someone with these
+    identities goes, as (platform, id) pairs: their first chat in the platforms' order by
+    default (their first address when they have no chat); a platform without rooms they
+    chose with ``me notify`` instead; ``both``: the chat and that address. A choice they can
+    no longer be reached by (the identity is gone) falls back to the default."""
+    if not ids:
+        return []
+    rank = platforms.mentions.dm_rank
+    ordered = sorted(ids, key=lambda i: rank(i[0]))
+    roomless = platforms.roomless
+    chats = [i for i in ordered if i[0] not in roomless]
+    mail = [i for i in ordered if i[0] in roomless]
+    chosen = [i for i in mail if i[0] == notify]
+    if notify == BOTH and chats and mail:
+        return [chats[0], mail[0]]
+    if chosen:
+        return [chosen[0]]
+    return [chats[0]] if chats else [ordered[0]]
+
 
 def reached_directly(person: Person, platforms: Platforms) -> Identity | None:
     """The identity a group's posts reach ``person`` at one by one, or None when the
     group's channels are theirs: a person who has an identity on a platform with rooms
-    reads there; one known only on platforms without rooms is written to at the first
-    of those (in the platforms' order)."""
+    reads there (unless they asked for their mail too, with ``me notify``); one known only
+    on platforms without rooms is written to at the first of those (in the platforms'
+    order)."""
     roomless = platforms.roomless
     if not roomless:
         return None
-    ids = list(person.identities)
-    if any(i.platform not in roomless for i in ids):
+    pairs = [(i.platform, i.external_id) for i in person.identities]
+    wanted = [p for p in personal_reach(pairs, notify_choice(person.settings), platforms)
+              if p[0] in roomless]
+    if not wanted:
         return None
-    rank = platforms.mentions.dm_rank
-    ids.sort(key=lambda i: (rank(i.platform), i.id))
-    return ids[0] if ids else None
+    return next(i for i in person.identities if (i.platform, i.external_id) == wanted[0])
 
 
-def group_reach(group: Group, platforms: Platforms,
-                channels: bool = True) -> list[ChannelRef]:
+def group_reach(group: Group, platforms: Platforms, channels: bool = True,
+                skip: Callable[[Person], bool] | None = None) -> list[ChannelRef]:
     """Every destination of a post to ``group``: its channels (unless ``channels`` is
     False: a command typed in one of them showed its reply there already), then a direct
-    message to each member reached one by one, in the order they joined."""
+    message to each member reached one by one, in the order they joined (but those
+    ``skip`` says no to: who stopped that kind of post)."""
     out = [ChannelRef(c.platform, c.channel_id) for c in group.channels] if channels else []
     if not platforms.roomless:
         return out
     seen: set[ChannelRef] = set(out)
     for membership in sorted(group.memberships, key=lambda m: m.id):
+        if skip is not None and skip(membership.person):
+            continue
         ident = reached_directly(membership.person, platforms)
         if ident is None:
             continue
@@ -72,4 +107,5 @@ def reach_loads(via: Any = None) -> list[LoaderOption]:
     ]
 
 
-__all__ = ["group_reach", "reach_loads", "reached_directly"]
+__all__ = ["BOTH", "CHAT", "group_reach", "notify_choice", "personal_reach", "reach_loads",
+           "reached_directly"]

@@ -36,6 +36,7 @@ from handlers.core.grammar import (
 )
 from handlers.core.messages import Post, Reply, Table, text
 from handlers.core.params import Spec, Values
+from handlers.core.platforms import Platforms
 from handlers.core.posts import KIND as POST_KIND
 from handlers.core.posts import compose_post, queue_posts
 from handlers.core.roles import Guard, Policy
@@ -137,7 +138,10 @@ HELP_USAGE = "help [<command> [<subcommand>]]"
 
 
 class Registry:
-    def __init__(self) -> None:
+    def __init__(self, platforms: Platforms | None = None) -> None:
+        # the platforms' profiles, for the commands built from what they declare (``me
+        # email``: a platform's contact word); none: only the platform-free commands
+        self.platforms = platforms or Platforms()
         self.commands: dict[str, dict[str, Command]] = {}
         self.nouns: dict[str, str] = {}  # noun -> summary
         self.common: dict[str, tuple[str, ...]] = {}  # noun -> its most used verbs

@@ -4,7 +4,7 @@ held, and the reminders before each."""
 from __future__ import annotations
 
 from handlers.core.router import Registry
-from handlers.meetings import _commands, _held, _reminders
+from handlers.meetings import _commands, _held, _reminders, _rsvp
 from handlers.meetings._commands import (
     Occurrence,
     next_meeting,
@@ -14,16 +14,18 @@ from handlers.meetings._commands import (
     upsert_series,
 )
 from handlers.meetings._ics import calendar as ics_calendar
+from handlers.meetings._ics import series_of_uid
 from handlers.meetings._reminders import reminder_time
 
 
 def register(reg: Registry) -> None:
     _commands.register(reg)
     _held.register(reg)
+    _rsvp.register(reg)
     _reminders.register(reg.kinds)
 
 
 __all__ = [
     "Occurrence", "ics_calendar", "next_meeting", "next_of", "occurrences", "register",
-    "reminder_time", "upcoming", "upsert_series",
+    "reminder_time", "series_of_uid", "upcoming", "upsert_series",
 ]

@@ -24,6 +24,7 @@ from handlers.core.messages import (
     Block,
     Day,
     File,
+    Invite,
     Link,
     Post,
     Reply,
@@ -51,6 +52,7 @@ from handlers.core.recurrence import (
 from handlers.core.roles import ANYONE, CHAIR_AND_UP, Policy, require_member
 from handlers.core.router import Registry
 from handlers.meetings import _ics as ics
+from handlers.meetings._tally import tally, tally_line
 from storage.models import (
     TITLE_MAX,
     URL_MAX,
@@ -198,6 +200,8 @@ def upsert_series(
     series.timezone, series.duration_minutes = timezone, duration_minutes
     series.link, series.remind_offsets, series.starts_on = link, remind, today
     series.next_reminder_at = now  # reminders are planned afresh from now
+    # a calendar holding an earlier invitation takes this one as newer
+    series.sequence = 0 if series.id is None else (series.sequence or 0) + 1
     for exc in list(series.exceptions):
         if exc.original_date < today or not is_occurrence(rule, today, start_time,
                                                           exc.original_date):
@@ -324,6 +328,9 @@ def next_of(ctx: Ctx, group: Group) -> Reply:
     reply = reply.say(f"Next {group.name} meeting: ", *when_spans(found[0]))
     if series.link:
         reply = reply.say("Join: ", Link(series.link))
+    counts = tally(ctx.session, series, found[0].original_date)
+    if counts["yes"] or counts["maybe"] or counts["no"]:
+        reply = reply.say(f"Coming: {tally_line(counts)}.")
     return reply
 
 
@@ -445,6 +452,7 @@ def register(reg: Registry) -> None:
             blocks.append(text("Next meeting: ", *when_spans(nxt[0])))
         if link:
             blocks.append(text("Join: ", Link(link)))
+        blocks.append(Invite("REQUEST", ics.invitation(series, dtstamp=ctx.now)))
         return announce(ctx, group, Reply(), *blocks)
 
     @reg.command("meeting", "next", p.spec(NEXT_SCOPE), "the next meeting of a group, or of all",
@@ -485,6 +493,7 @@ def register(reg: Registry) -> None:
                 f"The {original:%a %d %b %Y} meeting is already skipped.", show_usage=False
             )
         series.next_reminder_at = ctx.now  # reminders are planned afresh from now
+        series.sequence += 1  # calendars replace the invitation they hold
         if exc is None:
             exc = MeetingException(series=series, original_date=original, kind="skip",
                                    created_at=ctx.now)
@@ -501,6 +510,7 @@ def register(reg: Registry) -> None:
         nxt = upcoming(series, ctx.now)
         if nxt:
             blocks.append(text("Next meeting: ", *when_spans(nxt[0])))
+        blocks.append(Invite("CANCEL", ics.invitation(series, dtstamp=ctx.now, cancelled=original)))
         return announce(ctx, group, Reply(), *blocks)
 
     @reg.command(
@@ -542,6 +552,7 @@ def register(reg: Registry) -> None:
                 show_usage=False,
             )
         series.next_reminder_at = ctx.now  # reminders are planned afresh from now
+        series.sequence += 1  # calendars replace the invitation they hold
         if back_home:
             assert exc is not None
             series.exceptions.remove(exc)  # the meeting is back where the rule puts it
@@ -564,6 +575,7 @@ def register(reg: Registry) -> None:
         )]
         if series.link:
             blocks.append(text("Join: ", Link(series.link)))
+        blocks.append(Invite("REQUEST", ics.invitation(series, dtstamp=ctx.now)))
         return announce(ctx, group, Reply(), *blocks)
 
     @reg.command(

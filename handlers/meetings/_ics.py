@@ -234,7 +234,7 @@ def series_events(series: MeetingSeries, dtstamp: dt.datetime) -> tuple[list[str
     """The VEVENTs of one series and the local span they cover."""
     zone = ZoneInfo(series.timezone)
     tzid = zone.key
-    uid = f"series-{series.id}@taskbot"
+    uid = series_uid(series)
     begin = dt.datetime.combine(series.starts_on, dt.time.min)
     # DTSTART must be the first real occurrence: RFC 5545 counts DTSTART as one even when
     # the rule would not produce it
@@ -281,17 +281,75 @@ def calendar(series_list: Sequence[MeetingSeries], *, dtstamp: dt.datetime,
     for series in series_list:
         lines, lo, hi = series_events(series, dtstamp)
         events += lines
-        key = ZoneInfo(series.timezone).key
-        if key in spans:
-            lo, hi = min(lo, spans[key][0]), max(hi, spans[key][1])
-        spans[key] = (lo, hi)
+        _widen(spans, series, lo, hi)
+    return _vcalendar(events, spans, "PUBLISH", [f"X-WR-CALNAME:{escape_text(name)}"])
+
+
+def invitation(series: MeetingSeries, *, dtstamp: dt.datetime,
+               cancelled: dt.date | None = None) -> str:
+    """An iTIP object (RFC 5546) for the series' members: ``METHOD:REQUEST`` with the whole
+    series as :func:`calendar` writes it, or ``METHOD:CANCEL`` for the one meeting
+    originally on ``cancelled``. Its UID is the series', its SEQUENCE the series' count of
+    changes, so a client replaces what it holds. ORGANIZER and ATTENDEE are left to the
+    platform that sends it (who sends, to whom)."""
+    spans: dict[str, tuple[dt.datetime, dt.datetime]] = {}
+    if cancelled is None:
+        lines, lo, hi = series_events(series, dtstamp)
+        _widen(spans, series, lo, hi)
+        events = []
+        for line in lines:
+            events.append(line)
+            if line.startswith("UID:"):
+                events += [f"SEQUENCE:{series.sequence}", "STATUS:CONFIRMED"]
+        return _vcalendar(events, spans, "REQUEST")
+    tzid = ZoneInfo(series.timezone).key
+    original = dt.datetime.combine(cancelled, series.start_time)
+    _widen(spans, series, original, original)
+    events = [
+        "BEGIN:VEVENT",
+        f"UID:{series_uid(series)}",
+        f"SEQUENCE:{series.sequence}",
+        "STATUS:CANCELLED",
+        f"DTSTAMP:{_utc(dtstamp)}",
+        f"RECURRENCE-ID;TZID={tzid}:{_local(original)}",
+        f"DTSTART;TZID={tzid}:{_local(original)}",
+        *_event_common(series),
+        "END:VEVENT",
+    ]
+    return _vcalendar(events, spans, "CANCEL")
+
+
+def series_uid(series: MeetingSeries) -> str:
+    return f"series-{series.id}@taskbot"
+
+
+def series_of_uid(uid: str) -> int | None:
+    """The series id a calendar's UID names, or None when it is not one of ours."""
+    head, at, host = uid.strip().partition("@")
+    number = head.removeprefix("series-")
+    if at and host == "taskbot" and head.startswith("series-") and number.isascii() \
+            and number.isdigit() and len(number) <= 12:
+        return int(number)
+    return None
+
+
+def _widen(spans: dict[str, tuple[dt.datetime, dt.datetime]], series: MeetingSeries,
+           lo: dt.datetime, hi: dt.datetime) -> None:
+    key = ZoneInfo(series.timezone).key
+    if key in spans:
+        lo, hi = min(lo, spans[key][0]), max(hi, spans[key][1])
+    spans[key] = (lo, hi)
+
+
+def _vcalendar(events: list[str], spans: dict[str, tuple[dt.datetime, dt.datetime]],
+               method: str, extra: Sequence[str] = ()) -> str:
     body = [
         "BEGIN:VCALENDAR",
         "VERSION:2.0",
         f"PRODID:{PRODID}",
         "CALSCALE:GREGORIAN",
-        "METHOD:PUBLISH",
-        f"X-WR-CALNAME:{escape_text(name)}",
+        f"METHOD:{method}",
+        *extra,
     ]
     for key, (lo, hi) in sorted(spans.items()):
         zone = ZoneInfo(key)

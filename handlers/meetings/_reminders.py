@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from handlers.core.action_lines import open_action_lines
 from handlers.core.context import CoreSettings
-from handlers.core.messages import Block, Link, Text, When, topic
+from handlers.core.messages import Block, Invite, Link, Text, When, topic
 from handlers.core.reach import group_reach, reach_loads
 from handlers.core.recurrence import parse_offsets, place
 from handlers.core.scheduling import (
@@ -29,6 +29,7 @@ from handlers.core.scheduling import (
     outbox_row,
     setting,
 )
+from handlers.meetings._ics import invitation
 from storage import outbox
 from storage.models import AgendaItem, MeetingSeries
 
@@ -204,8 +205,14 @@ def compose_meeting_reminder(session: Session, payload: dict[str, Any],
     if lines:
         blocks.append(Text(("Open actions:",)))
         blocks.extend(lines)
-    # the reminders of one meeting thread together in a mail client
+    # the reminders of one meeting thread together in a mail client, and carry the
+    # series' invitation (made once for all the recipients of a batch)
     blocks.append(topic("meeting", series.id, day.isoformat()))
+    made = cache.setdefault("invitations", {})
+    if (series.id, series.sequence) not in made:
+        made[(series.id, series.sequence)] = Invite(
+            "REQUEST", invitation(series, dtstamp=settings.clock()))
+    blocks.append(made[(series.id, series.sequence)])
     return blocks
 
 

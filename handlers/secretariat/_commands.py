@@ -702,6 +702,16 @@ def _delivery_filter(_ctx: Ctx, args: Args) -> str:
 
 QUERY = p.custom("[open|overdue|all] [group <group>] [<@user>] [project <name...>] [csv]",
                  parse_action_query)
+def _retry_which(_ctx: Ctx, args: Args) -> int | str:
+    raw = args.next("<id>|failed")
+    if raw.lower() == "failed":
+        return "failed"
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 12):
+        raise UserError(f"Expected an id from secretariat deliveries, or failed, not {raw!r}.")
+    return int(raw)
+
+
+RETRY = p.custom("<id>|failed", _retry_which, rest=False)
 FILTER = p.custom(f"[{'|'.join(DELIVERY_FILTERS)}]", _delivery_filter, rest=False)
 
 
@@ -786,3 +796,29 @@ def register(reg: Registry) -> None:
         reply = reply.add(Table(("id", "what", "where", "due", "status", "tries", "last error"),
                                 table_rows))
         return reply
+
+    @reg.command(
+        "secretariat", "retry", p.spec(RETRY),
+        "send failed messages again (one by its id from secretariat deliveries, or all)",
+        SECRETARIAT_AND_ADMIN,
+    )
+    def secretariat_retry(ctx: Ctx, v: Values) -> Reply:
+        which = v[RETRY]
+        stmt = select(Outbox).where(Outbox.status == "failed", Outbox.kind != "slot")
+        if which != "failed":
+            stmt = stmt.where(Outbox.id == which)
+        rows = list(ctx.session.scalars(stmt.order_by(Outbox.id).limit(DELIVERIES_CAP)))
+        if not rows:
+            raise UserError("No failed message to send again" + (
+                "." if which == "failed" else f" has the id {which} (see secretariat "
+                "deliveries failed)."), show_usage=False)
+        for row in rows:
+            # due now, as a new row would be: the next tick (or this command's adapter, at
+            # once) sends it; its last error stays until it is sent
+            row.status, row.due_at, row.attempts = "pending", ctx.now, 0
+            row.claimed_until, row.claim_token = None, None
+        ctx.audit("retry", "outbox", rows[0].id if len(rows) == 1 else None,
+                  count=len(rows))
+        reply = Reply(secret=True).say(
+            f"{len(rows)} failed message{'s' if len(rows) != 1 else ''} will be sent again now.")
+        return reply.but(queued=[r.key for r in rows])

@@ -17,7 +17,7 @@ def test_completion_of_commands_verbs_groups_and_channels(bare_bot: Bot) -> None
     assert "schedule " in c.candidates("meeting ")
     assert c.candidates("tg show ") == ["data ", "repl "]
     assert c.candidates("tg show r") == ["repl "]
-    assert c.candidates("help me") == ["meeting "]
+    assert c.candidates("help me") == ["me ", "meeting "]
     assert c.candidates(":") == [":as ", ":in ", ":help ", ":quit "]
     assert c.candidates(":in #d") == ["#data "]
     assert c.candidates(":as ") == []

@@ -8,6 +8,7 @@ import re
 import pytest
 
 from bot.matrix.render import render as matrix_render
+from bot.platforms import registered_platforms
 from bot.slack.render import render_blocks as slack_render
 from bot.slack.render import unescape
 from bot.textrender import render_reply
@@ -15,7 +16,7 @@ from handlers.catalog import build_registry
 from handlers.core.messages import Reply, Table
 from handlers.core.router import Command
 
-REGISTRY = build_registry()
+REGISTRY = build_registry(registered_platforms())
 COMMANDS = [c for verbs in REGISTRY.commands.values() for c in verbs.values()]
 
 

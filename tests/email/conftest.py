@@ -5,7 +5,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.email.wiring import Wired
 from tests.support import dovecot
+from tests.support.dialog import Bot
 from tests.support.mailserver import MailServer, start, stop
 
 
@@ -31,3 +33,10 @@ def imap_server() -> Iterator[dovecot.Dovecot]:
         yield server
     finally:
         dovecot.stop(server)
+
+
+@pytest.fixture
+def wired(bot: Bot, smtp_server: MailServer, imap_server: dovecot.Dovecot) -> Iterator[Wired]:
+    w = Wired(bot, smtp_server, imap_server)
+    yield w
+    w.mail.close()

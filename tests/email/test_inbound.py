@@ -10,66 +10,18 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import time
-from collections.abc import Iterator
 from email.message import EmailMessage
 from email.utils import make_msgid
 
 import pytest
 from sqlalchemy import select
 
-from bot.conversation import Conversation
-from bot.dispatch import Dispatcher
-from bot.email.imap import KEYWORD, Mailbox, MailboxError
-from bot.email.inbox import SEEN, Inbox
-from bot.email.settings import ImapUrl, SmtpUrl
-from bot.email.smtp import SmtpSender
-from bot.seen import SeenEvents
+from bot.email.imap import Mailbox, MailboxError
+from bot.email.inbox import Inbox
+from bot.email.settings import ImapUrl
 from storage.models import Action, DecisionTarget, Group
+from tests.email.wiring import ANA, BOT, Wired
 from tests.support.dialog import Bot
-from tests.support.dovecot import Dovecot
-from tests.support.mailserver import MailServer
-
-BOT = "taskbot@programme.eu"
-ANA, BEN = "ana@lighthouse.eu", "ben@follower.eu"
-
-
-class Wired:
-    def __init__(self, bot: Bot, smtp: MailServer, imap: Dovecot,
-                 require: str | None = None) -> None:
-        self.bot, self.smtp, self.imap = bot, smtp, imap
-        self.mail = SmtpSender(SmtpUrl.parse(smtp.url), BOT, replies=True, idle_close=5.0)
-        dispatcher = Dispatcher(bot.sessions, bot.settings, bot.router.registry.kinds,
-                                dt.timedelta(minutes=5))
-        dispatcher.register("email", self.mail)
-        dispatcher.register("shell", bot._poster)
-        self.dispatcher = dispatcher
-        self.url = ImapUrl.parse(imap.url)
-        self.inbox = self.fresh_inbox(require)
-
-    def fresh_inbox(self, require: str | None = None) -> Inbox:
-        """An inbox as a (re)started process builds it: no memory of its own."""
-        seen = SeenEvents(self.bot.sessions, SEEN, dt.timedelta(days=90))
-        return Inbox(Conversation(self.bot.router, self.dispatcher, seen),
-                     lambda: Mailbox(self.url), mail_from=BOT, require=require)
-
-    def tick(self) -> None:
-        self.dispatcher.engine().tick(self.bot.now)
-
-    def append(self, raw: bytes) -> None:
-        with Mailbox(self.url) as box:
-            box.append(raw)
-
-    def flagged(self) -> list[str]:
-        with Mailbox(self.url) as box:
-            _, data = box._c().uid("SEARCH", f"KEYWORD {KEYWORD}")
-            return data[0].decode().split() if data and data[0] else []
-
-
-@pytest.fixture
-def wired(bot: Bot, smtp_server: MailServer, imap_server: Dovecot) -> Iterator[Wired]:
-    w = Wired(bot, smtp_server, imap_server)
-    yield w
-    w.mail.close()
 
 
 def reply_to(original: EmailMessage | None, body: str, *, sender: str = ANA,
@@ -264,3 +216,31 @@ def test_a_refused_login_is_said_without_the_password_and_the_inbox_keeps_trying
         thread.join(10)
     assert "login refused" in caplog.text and "s3cret" not in caplog.text
     assert not thread.is_alive()
+
+
+def test_a_digest_offers_unsubscribe_and_the_button_s_mail_stops_it(
+        bot: Bot, wired: Wired) -> None:
+    bot.admin(f"tg add replication {ANA}")
+    bot.admin(f"action add {ANA} Draft the guide due 2026-12-20 group replication")
+    monday = dt.datetime(2026, 11, 30, 8, 0, tzinfo=dt.UTC)  # 09:00 in Brussels
+    bot.now = monday
+    wired.tick()
+    [digest] = [m for m in wired.smtp.to(ANA) if "week ahead" in str(m["Subject"])]
+    assert digest["List-Unsubscribe"] == f"<mailto:{BOT}?subject=me%20digest%20off>"
+    # what a mail client's unsubscribe button sends: the subject, nothing in the body
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = ANA, BOT, "me digest off"
+    msg["Message-ID"] = make_msgid(domain="lighthouse.eu")
+    wired.append(msg.as_bytes())
+    [handled] = wired.inbox.check()
+    assert handled.ran == ("me digest off",)
+    bot.now = monday + dt.timedelta(days=7)
+    wired.tick()
+    assert [m for m in wired.smtp.to(ANA) if "week ahead" in str(m["Subject"])] == [digest]
+    # a subject that is no "me" command runs nothing
+    other = EmailMessage()
+    other["From"], other["To"], other["Subject"] = ANA, BOT, "action cancel 1"
+    other["Message-ID"] = make_msgid(domain="lighthouse.eu")
+    wired.append(other.as_bytes())
+    [ignored] = wired.inbox.check()
+    assert ignored.ignored == "no command in it"

@@ -273,3 +273,26 @@ def test_any_language_and_a_file_arrive_whole(smtp_server: MailServer) -> None:
     [other] = smtp_server.to(BEN)  # a second post is its own mail, not the cached first
     assert other["Subject"] == "Another post" and "Ça marche" not in body(other, "plain")
     mail.close()
+
+
+def test_the_secretariat_sends_a_failed_mail_again(bot: Bot, smtp_server: MailServer) -> None:
+    smtp_server.refuse[ANA] = ("550 5.2.1 Mailbox disabled", None)
+    bot.admin(f"tg add replication {ANA}")
+    bot.admin("decision post replication Adopt the kit")
+    mail = sender(smtp_server)
+    engine(bot, mail).tick(bot.now)
+    assert rows(bot)[f"dm:{ANA}"][0] == outbox.FAILED
+    with bot.sessions() as s:
+        row_id = s.scalar(select(Outbox.id).where(Outbox.channel_id == f"dm:{ANA}"))
+    refused = bot.ask("ana@lighthouse.eu", None, f"secretariat retry {row_id}")
+    assert refused.error and rows(bot)[f"dm:{ANA}"][0] == outbox.FAILED  # staff only
+    assert bot.ask("root", None, "secretariat retry 99999").error  # no such failed row
+    del smtp_server.refuse[ANA]  # the mailbox put right
+    out = bot.admin(f"secretariat retry {row_id}")
+    assert "1 failed message will be sent again now" in out
+    engine(bot, mail).tick(bot.now)
+    assert rows(bot)[f"dm:{ANA}"][0] == outbox.SENT
+    assert len(smtp_server.to(ANA)) == 1
+    missing = bot.ask("root", None, "secretariat retry failed")
+    assert missing.error  # nothing failed any more
+    mail.close()

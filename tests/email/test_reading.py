@@ -6,6 +6,7 @@ receiving server's own (topmost) result."""
 
 from __future__ import annotations
 
+import datetime as dt
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -14,7 +15,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.config import ConfigError, load_settings
-from bot.email.inbound import COMMANDS_MAX, LINE_MAX, MAIL_MAX, command_lines, read_mail
+from bot.email.inbound import (
+    COMMANDS_MAX,
+    LINE_MAX,
+    MAIL_MAX,
+    CalendarAnswer,
+    calendar_answer,
+    command_lines,
+    read_mail,
+)
 from bot.email.message import message_id, thread_id
 from bot.email.settings import ImapUrl, ImapUrlError
 
@@ -139,3 +148,26 @@ def test_the_imap_url_and_its_settings(tmp_path: Path) -> None:
     settings = load_settings({**mail, "TASKBOT_IMAP_URL": "imaps://u:s3cret@h",
                               "TASKBOT_MAIL_REQUIRE_AUTH": "DKIM"}, tmp_path)
     assert settings.mail_require_auth == "dkim" and "s3cret" not in repr(settings)
+
+
+@given(st.text(max_size=3000))
+def test_any_calendar_text_is_an_answer_or_none(text: str) -> None:
+    got = calendar_answer(text)
+    assert got is None or got.answer in ("yes", "no", "maybe")
+
+
+def test_a_calendar_reply_is_read_and_nothing_else_is() -> None:
+    reply = ("BEGIN:VCALENDAR\r\nMETHOD:REPLY\r\nBEGIN:VEVENT\r\nUID:series-3@taskbot\r\n"
+             "RECURRENCE-ID;TZID=Europe/Brussels:20261209T100000\r\n"
+             "ATTENDEE;PARTSTAT=TENTATIVE;CN=Ana:\r\n mailto:Ana@City.EU\r\n"
+             "END:VEVENT\r\nEND:VCALENDAR\r\n")
+    got = calendar_answer(reply)
+    assert got == CalendarAnswer("series-3@taskbot", "maybe", "ana@city.eu",
+                                 dt.date(2026, 12, 9))
+    assert calendar_answer(reply.replace("METHOD:REPLY", "METHOD:REQUEST")) is None
+    assert calendar_answer(reply.replace("TENTATIVE", "DELEGATED")) is None
+    two = reply.replace("END:VEVENT", "ATTENDEE;PARTSTAT=ACCEPTED:mailto:b@c.eu\r\nEND:VEVENT")
+    assert calendar_answer(two) is None  # one attendee answers for themself
+    whole = reply.replace("RECURRENCE-ID;TZID=Europe/Brussels:20261209T100000\r\n", "")
+    assert calendar_answer(whole) == CalendarAnswer("series-3@taskbot", "maybe",
+                                                    "ana@city.eu", None)

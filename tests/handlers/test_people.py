@@ -55,7 +55,7 @@ def _bot(bot: Bot) -> Bot:
     alice, bob and Émile, a Slack user UBOB01 and a Matrix user @carol:example.org."""
     admins = frozenset(f"{p}:{who}" for p, who in ACTORS.items())
     bot.router = Router(bot.sessions, dataclasses.replace(bot.settings, admins=admins),
-                        build_registry())
+                        build_registry(bot.settings.platforms))
     bot.admin("tg add replication @alice as chair")
     bot.admin("tg add replication @bob")
     bot.admin("tg add replication @Émile")

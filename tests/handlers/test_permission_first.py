@@ -62,6 +62,7 @@ GUARDED = [
     "secretariat actions overdue group nowhere project",
     "secretariat summary extra",
     "secretariat deliveries nonsense",
+    "secretariat retry not-an-id extra",
     "secretariat report 2026-13",
     "secretariat dashboard 999999",
     "secretariat feeds extra",

@@ -268,6 +268,7 @@ def test_help_lists_the_family(sec: Bot) -> None:
         "secretariat actions [open|overdue|all] [group <group>] [<@user>] [project <name...>] [csv]",
         "secretariat summary",
         "secretariat deliveries [problems|pending|failed|missed|sent|all]",
+        "secretariat retry <id>|failed",
         "secretariat report [<month>]",
         "secretariat dashboard [<days>]",
         "secretariat feeds [reset <@user>]",

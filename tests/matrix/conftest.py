@@ -161,7 +161,7 @@ class World:
 
     def bot(self, dispatcher: Dispatcher | None = None, **overrides: Any) -> MatrixBot:
         sessions = make_session_factory(self.engine)
-        router = Router(sessions, CoreSettings(admins=self.admins, platforms=registered_platforms()), build_registry())
+        router = Router(sessions, CoreSettings(admins=self.admins, platforms=registered_platforms()), build_registry(registered_platforms()))
         return MatrixBot(self.options(**overrides), sessions, router, dispatcher)
 
     def human(self, name: str) -> Human:

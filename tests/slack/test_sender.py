@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.platforms import registered_platforms
 from bot.slack import manifest
 from bot.slack.sender import SlackSender
 from handlers.catalog import build_registry
@@ -148,12 +149,12 @@ def test_manifest_is_generated_from_the_registry() -> None:
     """The file Slack installs is what bot.slack.manifest renders from the registry, so a
     command added to the core is a slash command (`make manifest` rewrites the file)."""
     on_disk = (ROOT / "slack-app-manifest.yml").read_text()
-    assert on_disk == manifest.render(build_registry()), "run `make manifest`"
+    assert on_disk == manifest.render(build_registry(registered_platforms())), "run `make manifest`"
 
 
 def test_manifest_matches_the_app() -> None:
     yaml = pytest.importorskip("yaml")
-    registry = build_registry()
+    registry = build_registry(registered_platforms())
     data = yaml.safe_load(manifest.render(registry))
     commands = data["features"]["slash_commands"]
     assert {c["command"] for c in commands} == set(manifest.slash_commands(registry))
@@ -165,7 +166,8 @@ def test_manifest_matches_the_app() -> None:
         assert 0 < len(c["usage_hint"]) <= manifest.HINT_WIDTH, c
     for noun, common in registry.common.items():  # a hint names real verbs, first of all
         assert set(common) <= set(registry.commands[noun]), noun
-        slash = next(c for c in commands if c["command"] == f"/{noun}")
+        slash = next(c for c in commands
+                     if c["command"] == manifest.RESERVED.get(noun, f"/{noun}"))
         assert slash["usage_hint"].startswith(common[0]), slash
     assert data["features"]["app_home"]["home_tab_enabled"] is True
     assert data["settings"]["interactivity"]["is_enabled"] is True

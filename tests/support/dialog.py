@@ -37,7 +37,7 @@ class _NoStore:
 def parser(platforms: Platforms | None = None) -> Router:
     """A router that can parse and resolve lines but fails if it touches a store."""
     settings = CoreSettings(platforms=platforms or registered_platforms())
-    return Router(_NoStore(), settings, build_registry())  # type: ignore[arg-type]
+    return Router(_NoStore(), settings, build_registry(settings.platforms))  # type: ignore[arg-type]
 
 
 class _Poster:
@@ -62,7 +62,8 @@ class Bot:
             timezone=timezone, admins=frozenset({f"shell:{ADMIN}"}), clock=lambda: self.now,
             platforms=registered_platforms(),
         )
-        self.router = Router(self.sessions, self.settings, build_registry())
+        self.router = Router(self.sessions, self.settings,
+                             build_registry(self.settings.platforms))
         self.posted: list[tuple[ChannelRef, list[Block]]] = []
         self._poster = _Poster(self.posted)
         if preset:

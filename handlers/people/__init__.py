@@ -1,0 +1,15 @@
+"""People: ``me``, what the bot knows of each person and where it reaches them (an address
+linked with a code, where personal messages go)."""
+
+from __future__ import annotations
+
+from handlers.core.router import Registry
+from handlers.people import _commands
+from handlers.people._merge import merge_person
+
+
+def register(reg: Registry) -> None:
+    _commands.register(reg)
+
+
+__all__ = ["merge_person", "register"]

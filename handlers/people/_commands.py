@@ -1,0 +1,239 @@
+"""``me``: what the bot knows of you, and the addresses it reaches you at.
+
+``me <contact> <address>`` links an address of a platform without rooms (mail: ``me email
+ana@city.eu``) once its owner proves it is theirs: a six-digit code goes to the address,
+and ``me <contact> confirm <code>`` links it. Only a hash of the code is kept; it lasts an
+hour and five wrong tries. An address an admin had added as a person of its own becomes
+this person (``merge_person``). ``me notify chat|<contact>|both`` chooses where personal
+messages go, and whether the group posts reach the address too.
+
+The contact words come from the platforms' profiles (``Profile.contact``): the core names
+no platform.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import secrets
+
+from sqlalchemy import select
+
+from handlers.core import params as p
+from handlers.core.context import Ctx
+from handlers.core.directory import find_identity
+from handlers.core.grammar import Args, UserError
+from handlers.core.messages import ChannelRef, Post, Reply, Table, text
+from handlers.core.params import Values
+from handlers.core.reach import BOTH, CHAT, notify_choice, personal_reach
+from handlers.core.roles import ANYONE
+from handlers.core.router import Registry
+from handlers.people._merge import merge_person
+from storage.models import ContactCode, Group, Identity, Membership, Person
+
+CODE_LIFE = dt.timedelta(hours=1)
+CODE_TRIES = 5
+RESEND_AFTER = dt.timedelta(minutes=1)
+
+
+def _hash(person_id: int, code: str) -> str:
+    return hashlib.sha256(f"{person_id}:{code}".encode()).hexdigest()
+
+
+def _contact_only(person: Person, roomless: frozenset[str]) -> bool:
+    """Known by addresses alone (an admin added them by address): such a person may be
+    claimed by whoever proves the address is theirs."""
+    return not person.is_admin and all(i.platform in roomless for i in person.identities)
+
+
+def _where(ctx: Ctx, person: Person) -> str:
+    """Where personal messages reach ``person``, in words."""
+    pairs = [(i.platform, i.external_id) for i in person.identities]
+    targets = personal_reach(pairs, notify_choice(person.settings), ctx.settings.platforms)
+    words = {name: word for word, name in ctx.settings.platforms.contacts.items()}
+    return " and ".join(f"{words[plat]} ({ext})" if plat in words else "chat"
+                        for plat, ext in targets) or "nowhere yet"
+
+
+def register(reg: Registry) -> None:
+    platforms = reg.platforms
+    contacts = platforms.contacts  # word -> platform
+    reg.noun("me", "what the bot knows of you, and where it reaches you",
+             common=(*contacts, "notify") if contacts else ())
+
+    @reg.command("me", "", p.spec(), "what the bot knows of you: groups, roles, addresses, "
+                 "settings", ANYONE)
+    def me_show(ctx: Ctx, _v: Values) -> Reply:
+        person = ctx.actor
+        reply = Reply().say(f"You are {person.display_name}"
+                            + (", an admin." if person.is_admin else "."), style="heading")
+        rows = ctx.session.execute(
+            select(Group.slug, Membership.role, Membership.project)
+            .join(Membership, Membership.group_id == Group.id)
+            .where(Membership.person_id == person.id).order_by(Group.slug)).all()
+        if rows:
+            reply = reply.add(Table(("group", "role", "project"), tuple(
+                ((slug,), (role,), (project or "-",)) for slug, role, project in rows)))
+        else:
+            reply = reply.say("You are in no group yet.")
+        words = {name: word for word, name in contacts.items()}
+        known = [f"{words.get(i.platform, i.platform)}: {i.external_id}"
+                 for i in person.identities]
+        reply = reply.say("Known as: " + "; ".join(known) + ".")
+        reply = reply.say(f"Personal messages reach you by {_where(ctx, person)}.")
+        if (person.settings or {}).get("digest") == "off":
+            reply = reply.say("Weekly digests: off (me digest on).")
+        pending = ctx.session.scalar(select(ContactCode).where(
+            ContactCode.person_id == person.id, ContactCode.expires_at > ctx.now))
+        if pending is not None:
+            word = words.get(pending.platform, pending.platform)
+            reply = reply.say(f"Waiting for the code sent to {pending.external_id}: "
+                              f"me {word} confirm <code>.")
+        return reply
+
+    for word, platform in contacts.items():
+        _register_contact(reg, word, platform)
+    if contacts:
+        _register_notify(reg)
+
+    switch = p.choice("on", "off", optional=False)
+
+    @reg.command("me", "digest", p.spec(switch),
+                 "your own copy of your groups' weekly digests (by mail): on or off", ANYONE)
+    def me_digest(ctx: Ctx, v: Values) -> Reply:
+        chosen = v[switch]
+        person = ctx.actor
+        person.settings = {**(person.settings or {}), "digest": chosen}
+        ctx.audit("digest", "person", person.id, digest=chosen)
+        if chosen == "off":
+            return Reply().say("Your groups' weekly digests no longer come to you on their "
+                               "own (their channels still have them); me digest on brings "
+                               "them back.")
+        return Reply().say("Your groups' weekly digests come to you again.")
+
+
+def _register_contact(reg: Registry, word: str, platform: str) -> None:
+    def read(ctx: Ctx, args: Args) -> tuple[str, str]:
+        first = args.next("<address>")
+        if first.lower() == "confirm":
+            code = args.next("<code>")
+            if not (code.isascii() and code.isdigit() and len(code) == 6):
+                raise UserError(f"A code is six digits, not {code[:20]!r}.")
+            return "confirm", code
+        syntax = ctx.settings.mentions.own(platform)
+        address = syntax.read(first, bare=True) if syntax is not None else None
+        if address is None:
+            raise UserError(f"{first[:80]!r} is not an {word} address.")
+        return "link", address
+
+    what = p.custom("<address>|confirm <code>", read, rest=False)
+
+    @reg.command("me", word, p.spec(what),
+                 f"link an {word} address to you: a code is sent to it, then confirm it",
+                 ANYONE)
+    def me_contact(ctx: Ctx, v: Values) -> Reply:
+        step, value = v[what]
+        if step == "confirm":
+            return _confirm(ctx, word, platform, value)
+        return _send_code(ctx, word, platform, value)
+
+
+def _send_code(ctx: Ctx, word: str, platform: str, address: str) -> Reply:
+    person = ctx.actor
+    if any(i.platform == platform and i.external_id == address for i in person.identities):
+        return Reply().say(f"{address} is yours already.")
+    owner = find_identity(ctx.session, platform, address)
+    if owner is not None and not _contact_only(owner, ctx.settings.platforms.roomless):
+        raise UserError(f"{address} belongs to someone else here; ask the secretariat.",
+                        show_usage=False)
+    row = ctx.session.scalar(select(ContactCode).where(ContactCode.person_id == person.id))
+    if row is not None and ctx.now - row.created_at < RESEND_AFTER:
+        raise UserError("A code was sent a moment ago; wait a minute before asking for "
+                        "another.", show_usage=False)
+    code = f"{secrets.randbelow(10 ** 6):06d}"
+    if row is None:
+        row = ContactCode(person_id=person.id)
+        ctx.session.add(row)
+    row.platform, row.external_id, row.code_hash = platform, address, _hash(person.id, code)
+    row.attempts, row.created_at, row.expires_at = 0, ctx.now, ctx.now + CODE_LIFE
+    ctx.audit("contact_code", "person", person.id, platform=platform)
+    message = Post("", "", (ChannelRef.direct(platform, address),), (
+        text("Your Taskbot code", style="heading"),
+        text(code, style="code"),
+        text(f"{person.display_name} asked to link this address to their Taskbot account. "
+             f"Type me {word} confirm {code} where you asked, within an hour. If it was not "
+             "you, ignore this: nothing changes."),
+    ))
+    return Reply().say(f"A code is on its way to {address}. Type me {word} confirm <code> "
+                       "here within an hour.").post(message)
+
+
+def _confirm(ctx: Ctx, word: str, platform: str, code: str) -> Reply:
+    person = ctx.actor
+    row = ctx.session.scalar(select(ContactCode).where(ContactCode.person_id == person.id,
+                                                       ContactCode.platform == platform))
+    if row is None or row.expires_at <= ctx.now:
+        if row is not None:
+            ctx.session.delete(row)
+        raise UserError(f"No {word} address is waiting for a code; me {word} <address> "
+                        "sends one.", show_usage=False)
+    if not hmac.compare_digest(row.code_hash, _hash(person.id, code)):
+        # the wrong try is kept (the reply is an error, the count is written)
+        row.attempts += 1
+        if row.attempts >= CODE_TRIES:
+            ctx.session.delete(row)
+            return Reply(error=True).say(f"Wrong code, {CODE_TRIES} times: that code is "
+                                         f"void. me {word} <address> sends a new one.")
+        return Reply(error=True).say(f"Wrong code ({CODE_TRIES - row.attempts} more "
+                                     "tries).")
+    address = row.external_id
+    ctx.session.delete(row)
+    owner = find_identity(ctx.session, platform, address)
+    merged = ""
+    if owner is not None and owner.id != person.id:
+        if not _contact_only(owner, ctx.settings.platforms.roomless):
+            raise UserError(f"{address} belongs to someone else here; ask the secretariat.",
+                            show_usage=False)
+        merged = owner.display_name
+        merge_person(ctx.session, person, owner)
+    elif owner is None:
+        ctx.session.add(Identity(person_id=person.id, platform=platform, external_id=address))
+    ctx.session.flush()
+    ctx.session.refresh(person)
+    ctx.audit("link_contact", "person", person.id, platform=platform,
+              merged=bool(merged))
+    reply = Reply().say(f"Linked: {address} is yours"
+                        + (" (its groups, actions and answers are yours now)." if merged
+                           else "."))
+    return reply.say(f"Personal messages reach you by {_where(ctx, person)}; "
+                     f"me notify {word} or both changes that.")
+
+
+def _register_notify(reg: Registry) -> None:
+    contacts = reg.platforms.contacts
+    choices = (CHAT, *contacts, BOTH)
+    which = p.choice(*choices, optional=False)
+
+    @reg.command("me", "notify", p.spec(which),
+                 "where personal messages go (chat, an address, or both); with an address, "
+                 "your groups' posts reach it too", ANYONE)
+    def me_notify(ctx: Ctx, v: Values) -> Reply:
+        chosen = v[which]
+        assert chosen is not None
+        person = ctx.actor
+        roomless = ctx.settings.platforms.roomless
+        has_chat = any(i.platform not in roomless for i in person.identities)
+        wanted = [contacts[chosen]] if chosen in contacts else (
+            list(contacts.values()) if chosen == BOTH else [])
+        if chosen in (CHAT, BOTH) and not has_chat:
+            raise UserError("You have no chat account here yet, so personal messages can "
+                            "only go to your address.", show_usage=False)
+        if wanted and not any(i.platform in wanted for i in person.identities):
+            word = chosen if chosen in contacts else next(iter(contacts))
+            raise UserError(f"Link an address first: me {word} <address>.",
+                            show_usage=False)
+        stored = contacts.get(chosen, chosen)
+        person.settings = {**(person.settings or {}), "notify": stored}
+        ctx.audit("notify", "person", person.id, notify=stored)
+        return Reply().say(f"Personal messages reach you by {_where(ctx, person)}.")
