@@ -16,14 +16,17 @@ rows anyway (a stall, a clock jump) overwrites nothing.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from sqlalchemy import select
+from sqlalchemy import Engine, select
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, sessionmaker
 
 from handlers.core.context import CoreSettings
@@ -138,6 +141,15 @@ class DeliveryEngine:
         seconds = lease.total_seconds()
         self.usable = seconds - min(LEASE_MARGIN_MAX, seconds / 10)
         self.reserve = min(SEND_RESERVE_MAX, seconds / 4)
+
+    def _connect(self) -> AbstractContextManager[Connection]:
+        """A transaction on a plain connection of the sessions' engine (its own BEGIN, as
+        a session's), for the one-statement marks; a factory bound to no engine (a test's)
+        gets a session's connection."""
+        bind = self.sessions.kw.get("bind")
+        if isinstance(bind, Engine):
+            return bind.begin()
+        return _session_connection(self.sessions)
 
     def plan(self, now: dt.datetime, result: TickResult) -> None:
         rows: list[outbox.NewRow] = []
@@ -273,8 +285,8 @@ class DeliveryEngine:
                 log.exception("outbox %s: send failed", key)
                 return self._fail(row_id, claim.token, key, f"{type(err).__name__}: {err}",
                                   None, False, now, result)
-            with self.sessions.begin() as session:
-                held = outbox.mark_sent(session, row_id, claim.token, message_id,
+            with self._connect() as conn:
+                held = outbox.mark_sent(conn, row_id, claim.token, message_id,
                                         self.settings.clock())
             if not held:
                 log.error("outbox %s: sent as %s after its claim was taken over", key,
@@ -302,3 +314,9 @@ class DeliveryEngine:
             log.warning("outbox %s: %s; retrying at %s", key, error, retry_at)
             result.retrying.append(key)
             return retry_at
+
+
+@contextlib.contextmanager
+def _session_connection(sessions: sessionmaker[Session]) -> Iterator[Connection]:
+    with sessions.begin() as session:
+        yield session.connection()
