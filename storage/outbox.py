@@ -106,13 +106,20 @@ def claim(
         query = query.where(Outbox.key.in_(keys))
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
-    rows = list(session.scalars(query))
-    for row in rows:
-        row.status = SENDING
-        row.claimed_until = now + lease
-        row.claim_token = token
-        row.attempts += 1
-    return rows
+    # the ids first (locked on PostgreSQL), then one UPDATE for all of them, then the rows
+    # as they now are: the unit of work's per-object bookkeeping cost a fan-out of a
+    # thousand mails more than the rows' own writes
+    ids = list(session.scalars(query.with_only_columns(Outbox.id)))
+    if not ids:
+        return []
+    session.execute(
+        update(Outbox).where(Outbox.id.in_(ids))
+        .values(status=SENDING, claimed_until=now + lease, claim_token=token,
+                attempts=Outbox.attempts + 1)
+        .execution_options(synchronize_session=False))
+    return list(session.scalars(
+        select(Outbox).where(Outbox.id.in_(ids)).order_by(Outbox.due_at, Outbox.id)
+        .execution_options(populate_existing=True)))
 
 
 def _held(row_id: int, token: str) -> Any:

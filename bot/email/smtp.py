@@ -52,6 +52,10 @@ def _failure(code: int, text: bytes | str, to: str | None = None) -> SendFailed:
 
 
 class SmtpSender:
+    # a resend of one outbox row is the same message (its Message-ID comes from the row's
+    # key, and mail clients collapse it): the delivery engine may mark rows a few at a time
+    idempotent = True
+
     def __init__(self, url: SmtpUrl, mail_from: str, *, replies: bool = False,
                  clock: Callable[[], dt.datetime] | None = None,
                  idle_close: float = IDLE_CLOSE,

@@ -77,6 +77,13 @@ class Sender(Protocol):
              timeout: float | None = None) -> str: ...
 
 
+# A sender may say ``idempotent = True``: a second send of one key is the same message to
+# its reader (mail's Message-ID, which clients collapse). Its rows are marked sent a few at
+# a time (``MARK_BATCH``): one transaction for many marks, and a crash between a send and
+# its mark re-sends only what readers take for the same message.
+MARK_BATCH = 25
+
+
 # --- the tick -------------------------------------------------------------------------------
 
 
@@ -112,6 +119,9 @@ class Claim:
     started: dt.datetime
     started_mono: float
     rows: list[Claimed]
+    # rows sent by an idempotent sender whose mark is still to be written: (row id, key,
+    # message id), written together (``_mark_sent``)
+    sent: list[tuple[int, str, str]] = field(default_factory=list)
 
 
 class DeliveryEngine:
@@ -190,6 +200,7 @@ class DeliveryEngine:
                 left = self.lease_left(claim)
                 if left < self.reserve:
                     # the rest could not be sent before another ticker may take them over
+                    self._mark_sent(claim)
                     log.warning("outbox: %.0fs of the lease left, giving back %d rows", left,
                                 len(claim.rows) - i)
                     for row in claim.rows[i:]:
@@ -202,6 +213,7 @@ class DeliveryEngine:
                                       budget, claim)
                 if retry_at is not None:
                     blocked[channel] = retry_at
+            self._mark_sent(claim)
             if len(claim.rows) < self.batch:
                 break
 
@@ -285,14 +297,25 @@ class DeliveryEngine:
                 log.exception("outbox %s: send failed", key)
                 return self._fail(row_id, claim.token, key, f"{type(err).__name__}: {err}",
                                   None, False, now, result)
-            with self._connect() as conn:
-                held = outbox.mark_sent(conn, row_id, claim.token, message_id,
-                                        self.settings.clock())
-            if not held:
+            result.delivered.append(Delivered(key, kind, channel, due_at, message_id))
+            claim.sent.append((row_id, key, message_id))
+            if not getattr(sender, "idempotent", False) or len(claim.sent) >= MARK_BATCH:
+                self._mark_sent(claim)
+            return None
+
+    def _mark_sent(self, claim: Claim) -> None:
+        """The marks of the rows sent and not marked yet, in one transaction."""
+        if not claim.sent:
+            return
+        sent, claim.sent = claim.sent, []
+        at = self.settings.clock()
+        with self._connect() as conn:
+            held = [outbox.mark_sent(conn, row_id, claim.token, message_id, at)
+                    for row_id, _key, message_id in sent]
+        for ok, (_row_id, key, message_id) in zip(held, sent, strict=True):
+            if not ok:
                 log.error("outbox %s: sent as %s after its claim was taken over", key,
                           message_id)
-            result.delivered.append(Delivered(key, kind, channel, due_at, message_id))
-            return None
 
     def _fail(self, row_id: int, token: str, key: str, error: str, delay: float | None,
               permanent: bool, now: dt.datetime, result: TickResult) -> dt.datetime | None:

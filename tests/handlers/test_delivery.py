@@ -199,3 +199,49 @@ def test_rows_for_platforms_without_a_sender_stay_pending(bare_bot: Bot) -> None
     with bot.sessions() as s:
         row = s.scalars(select(Outbox).where(Outbox.kind == "meeting_reminder")).one()
     assert (row.status, row.attempts) == ("pending", 0)
+
+
+class IdempotentSender(RecordingSender):
+    """A sender whose resend of a key is the same message (mail): its rows are marked a
+    few at a time. ``broken_at``: that send fails as a network error would."""
+
+    idempotent = True
+
+    def __init__(self, broken_at: int | None = None) -> None:
+        super().__init__()
+        self.broken_at = broken_at
+
+    def send(self, channel: ChannelRef, blocks: list[Block], key: str,
+             timeout: float | None = None) -> str:
+        if self.calls + 1 == self.broken_at:
+            self.calls += 1
+            raise ConnectionResetError("the server went away")
+        return super().send(channel, blocks, key, timeout)
+
+
+def _direct_posts(bot: Bot, n: int) -> None:
+    from handlers.core.messages import Post, text
+    from handlers.core.posts import queue_posts
+
+    with bot.sessions.begin() as session:
+        queue_posts(session, [Post("x", "X", [ChannelRef.direct("shell", f"u{i}")
+                                              for i in range(n)], [text("hello")])],
+                    bot.now, "batch")
+
+
+def test_an_idempotent_sender_s_rows_are_all_marked_and_a_failure_keeps_only_its_own(
+        bare_bot: Bot) -> None:
+    from handlers.delivery._engine import MARK_BATCH
+
+    n = MARK_BATCH * 2 + 7
+    _direct_posts(bare_bot, n)
+    sender = IdempotentSender(broken_at=MARK_BATCH + 3)
+    engine = DeliveryEngine(bare_bot.sessions, bare_bot.settings, {"shell": sender},
+                            kinds=bare_bot.router.registry.kinds)
+    result = engine.tick(bare_bot.now)
+    assert len(result.delivered) == n - 1 and len(sender.sent) == n - 1
+    with bare_bot.sessions() as s:
+        statuses = [st for st, in s.execute(select(Outbox.status)
+                                             .where(Outbox.kind == "post").order_by(Outbox.id))]
+    assert statuses.count("sent") == n - 1 and statuses.count("pending") == 1
+    assert "sending" not in statuses  # every mark written by the tick's end
