@@ -24,11 +24,12 @@ from handlers.core import params as p
 from handlers.core.context import Ctx
 from handlers.core.directory import find_identity
 from handlers.core.grammar import Args, UserError
-from handlers.core.messages import ChannelRef, Post, Reply, Table, text
+from handlers.core.messages import ChannelRef, File, Post, Reply, Table, text
 from handlers.core.params import Values
 from handlers.core.reach import BOTH, CHAT, notify_choice, personal_reach
 from handlers.core.roles import ANYONE
 from handlers.core.router import Registry
+from handlers.people._export import export_json
 from handlers.people._merge import merge_person
 from storage.models import ContactCode, Group, Identity, Membership, Person
 
@@ -96,6 +97,18 @@ def register(reg: Registry) -> None:
         _register_contact(reg, word, platform)
     if contacts:
         _register_notify(reg)
+
+    @reg.command("me", "export", p.spec(),
+                 "everything the bot keeps about you, as a JSON file (to you alone)", ANYONE)
+    def me_export(ctx: Ctx, _v: Values) -> Reply:
+        person = ctx.actor
+        content = export_json(ctx.session, person, ctx.now)
+        ctx.audit("export", "person", person.id)
+        name = f"taskbot-me-{ctx.now:%Y%m%d}.json"
+        return Reply(private=True, secret=True).say(
+            "Everything the bot keeps about you: your accounts and addresses, groups, "
+            "actions, notes, answers, acknowledgements and the audit rows that name you."
+        ).add(File(name, "application/json", content, "Your data"))
 
     switch = p.choice("on", "off", optional=False)
 
