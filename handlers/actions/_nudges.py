@@ -14,7 +14,13 @@ from sqlalchemy.orm import Session
 from handlers.core.action_lines import action_line, open_actions
 from handlers.core.context import CoreSettings
 from handlers.core.messages import Block, ChannelRef, Table, Text, Topic, When, topic
-from handlers.core.reach import group_reach, notify_choice, personal_reach, reach_loads
+from handlers.core.reach import (
+    away_until,
+    group_reach,
+    notify_choice,
+    personal_reach,
+    reach_loads,
+)
 from handlers.core.recurrence import place
 from handlers.core.scheduling import (
     DAY,
@@ -84,6 +90,8 @@ def plan_nudges(session: Session, now: dt.datetime,
     chose: dict[int, dict[str, object]] = dict(session.execute(select(Person.id, Person.settings)
                                  .where(Person.id.in_(list(per_person)))).all())
     for person_id, action_ids in per_person.items():
+        if away_until(chose.get(person_id), today) is not None:
+            continue  # away (me away): no nudge meanwhile
         targets = personal_reach(identities.get(person_id, []),
                                  notify_choice(chose.get(person_id)), settings.platforms)
         for n, (platform, ext) in enumerate(targets):

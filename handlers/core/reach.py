@@ -12,6 +12,7 @@ people, and the choice of who reads where is made once.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
@@ -29,6 +30,19 @@ def notify_choice(settings: dict[str, object] | None) -> str:
     """What a person chose with ``me notify`` ("" when they chose nothing)."""
     found = (settings or {}).get("notify")
     return found if isinstance(found, str) else ""
+
+
+def away_until(settings: dict[str, object] | None, day: dt.date) -> dt.date | None:
+    """The last day of the absence ``day`` falls in (``me away``), or None."""
+    away = (settings or {}).get("away")
+    if not isinstance(away, dict):
+        return None
+    try:
+        first = dt.date.fromisoformat(str(away.get("from")))
+        last = dt.date.fromisoformat(str(away.get("to")))
+    except ValueError:
+        return None
+    return last if first <= day <= last else None
 
 
 def personal_reach(ids: list[tuple[str, str]], notify: str,
@@ -107,5 +121,5 @@ def reach_loads(via: Any = None) -> list[LoaderOption]:
     ]
 
 
-__all__ = ["BOTH", "CHAT", "group_reach", "notify_choice", "personal_reach", "reach_loads",
-           "reached_directly"]
+__all__ = ["BOTH", "CHAT", "away_until", "group_reach", "notify_choice", "personal_reach",
+           "reach_loads", "reached_directly"]

@@ -31,7 +31,7 @@ from handlers.core.messages import (
 )
 from handlers.core.params import Values
 from handlers.core.people import resolve_person
-from handlers.core.reach import group_reach
+from handlers.core.reach import away_until, group_reach
 from handlers.core.roles import (
     ANYONE,
     CHAIR_AND_UP,
@@ -41,6 +41,7 @@ from handlers.core.roles import (
     Policy,
     chair_and_up,
     grants_role,
+    is_chair,
     require_chair,
     staff,
 )
@@ -393,8 +394,16 @@ def register(reg: Registry) -> None:
             )
         reply = reply.say(f"Open actions: {open_action_counts(ctx).get(group.id, 0)}")
         if group.memberships:
+            # who is away (me away) is for the group's chairs and the staff to see
+            today = ctx.now.astimezone(ctx.settings.zone).date()
+            sees = is_chair(ctx, group) or staff(ctx)
+
+            def role(m: Membership) -> str:
+                back = away_until(m.person.settings, today) if sees else None
+                return m.role + (f", away until {back:%d %b}" if back else "")
+
             rows = tuple(
-                ((mention(m.person),), (m.role,), (m.project or "-",))
+                ((mention(m.person),), (role(m),), (m.project or "-",))
                 for m in sorted(group.memberships, key=lambda m: (m.role != "chair", m.id))
             )
             reply = reply.add(Table(("member", "role", "project"), rows))

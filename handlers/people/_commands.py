@@ -22,11 +22,12 @@ from sqlalchemy import select
 
 from handlers.core import params as p
 from handlers.core.context import Ctx
+from handlers.core.dates import parse_date
 from handlers.core.directory import find_identity
 from handlers.core.grammar import Args, UserError
 from handlers.core.messages import ChannelRef, File, Post, Reply, Table, text
 from handlers.core.params import Values
-from handlers.core.reach import BOTH, CHAT, notify_choice, personal_reach
+from handlers.core.reach import BOTH, CHAT, away_until, notify_choice, personal_reach
 from handlers.core.roles import ANYONE
 from handlers.core.router import Registry
 from handlers.people._export import export_json
@@ -83,6 +84,9 @@ def register(reg: Registry) -> None:
                  for i in person.identities]
         reply = reply.say("Known as: " + "; ".join(known) + ".")
         reply = reply.say(f"Personal messages reach you by {_where(ctx, person)}.")
+        back = away_until(person.settings, ctx.now.astimezone(ctx.settings.zone).date())
+        if back is not None:
+            reply = reply.say(f"Away until {back:%a %d %b %Y} (me away off ends it).")
         if (person.settings or {}).get("digest") == "off":
             reply = reply.say("Weekly digests: off (me digest on).")
         pending = ctx.session.scalar(select(ContactCode).where(
@@ -110,6 +114,25 @@ def register(reg: Registry) -> None:
             "actions, notes, answers, acknowledgements and the audit rows that name you."
         ).add(File(name, "application/json", content, "Your data"))
 
+    @reg.command("me", "away", p.spec(AWAY),
+                 "away from <date> to <date> (no nudges meanwhile; your chairs see it), or off",
+                 ANYONE)
+    def me_away(ctx: Ctx, v: Values) -> Reply:
+        window = v[AWAY]
+        person = ctx.actor
+        settings = dict(person.settings or {})
+        if window is None:
+            settings.pop("away", None)
+            person.settings = settings
+            ctx.audit("away", "person", person.id, away="off")
+            return Reply().say("Not away: nudges come again.")
+        first, last = window
+        settings["away"] = {"from": first.isoformat(), "to": last.isoformat()}
+        person.settings = settings
+        ctx.audit("away", "person", person.id, away=f"{first}..{last}")
+        return Reply().say(f"Away from {first:%a %d %b %Y} to {last:%a %d %b %Y}: no nudges "
+                           "meanwhile, and your groups' chairs see you as away.")
+
     switch = p.choice("on", "off", optional=False)
 
     @reg.command("me", "digest", p.spec(switch),
@@ -124,6 +147,36 @@ def register(reg: Registry) -> None:
                                "own (their channels still have them); me digest on brings "
                                "them back.")
         return Reply().say("Your groups' weekly digests come to you again.")
+
+
+AWAY_MAX = dt.timedelta(days=366)
+
+
+def _away(ctx: Ctx, args: Args) -> tuple[dt.date, dt.date] | None:
+    """``<date> to <date>`` (in the bot's zone), or ``off``."""
+    words = args.remaining()
+    args.pos = len(args.tokens)
+    if [w.lower() for w in words] == ["off"]:
+        return None
+    lowered = [w.lower() for w in words]
+    if "to" not in lowered:
+        raise UserError("Expected <date> to <date>, or off.")
+    cut = lowered.index("to")
+    today = ctx.now.astimezone(ctx.settings.zone).date()
+    first = parse_date(words[:cut], today) if words[:cut] else today
+    if not words[cut + 1:]:
+        raise UserError("Missing the last day: <date> to <date>.")
+    last = parse_date(words[cut + 1:], today)
+    if last < first:
+        raise UserError(f"{last:%a %d %b %Y} is before {first:%a %d %b %Y}.")
+    if last < today:
+        raise UserError(f"{last:%a %d %b %Y} is past.")
+    if last - first > AWAY_MAX:
+        raise UserError("An absence lasts a year at most.")
+    return first, last
+
+
+AWAY = p.custom("<date> to <date>|off", _away)
 
 
 def _register_contact(reg: Registry, word: str, platform: str) -> None:
