@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from handlers.core.router import Registry
 from handlers.people import _commands
+from handlers.people._forget import forget_person, pseudonym
 from handlers.people._merge import merge_person
 
 
@@ -12,4 +13,4 @@ def register(reg: Registry) -> None:
     _commands.register(reg)
 
 
-__all__ = ["merge_person", "register"]
+__all__ = ["forget_person", "merge_person", "pseudonym", "register"]

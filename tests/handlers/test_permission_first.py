@@ -67,6 +67,7 @@ GUARDED = [
     "secretariat dashboard 999999",
     "secretariat feeds extra",
     "admin add not-a-user extra",
+    "admin forget not-a-user extra",
     "admin remove not-a-user extra",
     "admin list extra",
 ]
