@@ -30,6 +30,10 @@ from storage.models import (
 )
 
 TERM_MIN = 2  # a one-letter name is no name to search text for
+# the rows that are people's own: the forgotten person's are deleted or rewritten above,
+# and everyone else's (another person shown by the same name) are not theirs to touch
+OWN_TABLES = frozenset({Person.__tablename__, Identity.__tablename__,
+                        ContactCode.__tablename__})
 
 
 def pseudonym(person_id: int) -> str:
@@ -48,9 +52,10 @@ def _terms(session: Session, person: Person, mentions: MentionRules) -> list[str
 
 def _pattern(terms: list[str]) -> re.Pattern[str]:
     """Any of the terms as a whole word (an "@" before it taken with it): "ana" in "Ana's"
-    or "@ana", never in "banana"."""
+    or "@ana", never in "banana", nor as a part of an address (``ana@other.eu``,
+    ``bob@ana.eu``)."""
     alternatives = "|".join(re.escape(t) for t in terms)
-    return re.compile(rf"(?<![\w.-])@?(?:{alternatives})(?![\w-])", re.IGNORECASE)
+    return re.compile(rf"(?<![\w.@-])@?(?:{alternatives})(?![\w@-]|\.\w)", re.IGNORECASE)
 
 
 def _swap(value: Any, pattern: re.Pattern[str], name: str) -> Any:
@@ -79,10 +84,16 @@ def _sweep(session: Session, table: Table, terms: list[str], pattern: re.Pattern
         # JSON is stored with non-ASCII escaped: look for that spelling too
         wanted = set(terms) | ({json.dumps(t)[1:-1] for t in terms} if as_json else set())
         hits = or_(*(text.ilike(f"%{_like(t)}%", escape="\\") for t in sorted(wanted)))
+        rows = session.execute(select(*keys, column).where(hits)).all()
         if column.primary_key:
-            changed += int(getattr(session.execute(delete(table).where(hits)), "rowcount", 0) or 0)
+            # what the search found by substring, deleted only where the word is hers
+            for *ids, value in rows:
+                if pattern.search(str(value)):
+                    session.execute(delete(table).where(
+                        *(k == v for k, v in zip(keys, ids, strict=True))))
+                    changed += 1
             continue
-        for row in session.execute(select(*keys, column).where(hits)).all():
+        for row in rows:
             *ids, value = row
             new = _swap(value, pattern, name)
             if new != value:
@@ -107,6 +118,7 @@ def forget_person(session: Session, person: Person, mentions: MentionRules) -> i
     if terms:
         pattern = _pattern(terms)
         for table in Base.metadata.sorted_tables:
-            changed += _sweep(session, table, terms, pattern, name)
+            if table.name not in OWN_TABLES:
+                changed += _sweep(session, table, terms, pattern, name)
     session.expire_all()
     return changed

@@ -85,3 +85,27 @@ def test_forget_asks_first_and_refuses_strangers_and_oneself(bot: Bot) -> None:
     assert late.error and "Ask first" in render_reply(late)
     own = bot.ask("root", None, "admin forget @root")
     assert own.error and "cannot erase yourself" in render_reply(own)
+
+
+def test_forget_leaves_other_people_and_what_only_looks_like_her(bot: Bot) -> None:
+    """Another person shown as "ana" (added by an address whose local part is hers), an
+    address that only starts with her name, and a mark whose key holds "ana" inside a
+    longer word: none of them is hers, and all of them are there afterwards."""
+    from storage import kv
+
+    bot.admin("tg add replication @ana")
+    bot.admin("tg add replication ana@other.eu")  # shown as @ana too: not her
+    bot.say("ana", None, "action add Write to ana@other.eu and bob@ana.eu group replication")
+    with bot.sessions.begin() as s:
+        kv.put(s, "test:seen:Ev0banana1", "x")  # a mark, by chance holding "ana"
+        other = s.scalar(select(Identity.person_id).where(
+            Identity.external_id == "ana@other.eu"))
+    bot.say("root", None, "admin forget @ana")
+    bot.say("root", None, "admin forget @ana confirm")
+    with bot.sessions() as s:
+        them = s.get(Person, other)
+        assert them is not None and them.display_name == "ana"
+        assert s.scalar(select(Identity.external_id).where(
+            Identity.person_id == other)) == "ana@other.eu"
+        assert s.scalar(select(Action.title)) == "Write to ana@other.eu and bob@ana.eu"
+        assert kv.get(s, "test:seen:Ev0banana1") == "x"
