@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import imaplib
+import io
 import logging
 import re
 import select
@@ -149,23 +150,27 @@ class Mailbox:
         conn = self._c()
         tag = conn._new_tag()  # imaplib has no public IDLE before 3.14
         conn.send(tag + b" IDLE\r\n")
+        news = False
         first = conn.readline()
+        while first.startswith(b"* "):  # news the server had for us before the IDLE
+            news = news or _is_news(first)
+            first = conn.readline()
         if not first.startswith(b"+"):
             raise MailboxError(f"IDLE refused: {first[:100]!r}")
         sock = conn.socket()
         deadline = time.monotonic() + seconds
-        news = False
         while not stop.is_set() and not news:
             left = deadline - time.monotonic()
             if left <= 0:
                 break
-            pending = isinstance(sock, ssl.SSLSocket) and sock.pending() > 0
-            if not pending and not select.select([sock], [], [], min(left, 0.5))[0]:
+            # a line that came in the same packet as the last one waits in imaplib's
+            # reader, where ``select`` on the socket cannot see it
+            if not _waiting(conn) and not select.select([sock], [], [], min(left, 0.5))[0]:
                 continue
             line = conn.readline()
             if not line:
                 raise OSError("the IMAP server closed the connection")
-            news = b"EXISTS" in line or b"RECENT" in line
+            news = _is_news(line)
         conn.send(b"DONE\r\n")
         while True:  # the rest of the untagged news, then IDLE's own end
             line = conn.readline()
@@ -173,8 +178,29 @@ class Mailbox:
                 raise OSError("the IMAP server closed the connection")
             if line.startswith(tag):
                 break
-            news = news or b"EXISTS" in line
+            news = news or _is_news(line)
         return news
+
+
+def _is_news(line: bytes) -> bool:
+    return b"EXISTS" in line or b"RECENT" in line
+
+
+def _waiting(conn: imaplib.IMAP4) -> bool:
+    """Whether bytes are already read from the socket and not yet from imaplib's buffered
+    reader (or held by TLS): a peek on the socket made non-blocking, so it never waits."""
+    sock = conn.socket()
+    if isinstance(sock, ssl.SSLSocket) and sock.pending() > 0:
+        return True
+    before = sock.gettimeout()
+    sock.settimeout(0.0)
+    try:
+        reader = conn.file
+        return isinstance(reader, io.BufferedReader) and bool(reader.peek(1))
+    except (BlockingIOError, ssl.SSLWantReadError):
+        return False
+    finally:
+        sock.settimeout(before)
 
 
 def _said(err: BaseException) -> str:
