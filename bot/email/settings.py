@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
-from urllib.parse import unquote, urlsplit
+from urllib.parse import SplitResult, unquote, urlsplit
 
 
 def loopback(host: str) -> bool:
@@ -16,6 +16,24 @@ def loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def _split(raw: str, setting: str, schemes: tuple[str, ...], error: type[ValueError], *,
+           form: str, starts: str, example: str) -> tuple[SplitResult, int | None, str, str]:
+    """A server URL's parts, its port, scheme and host, or ``error`` saying what is wrong
+    (never the URL itself: it may hold a password)."""
+    try:
+        parts = urlsplit(raw.strip())
+        port = parts.port
+    except ValueError:
+        raise error(f"{setting} does not parse (not shown: it may hold a password); write it "
+                    f"as {form}, with @ : / % in the password as %40 %3A %2F %25.") from None
+    scheme = parts.scheme.lower()
+    if scheme not in schemes:
+        raise error(f"{setting} must start with {starts}.")
+    if not parts.hostname:
+        raise error(f"{setting} names no host: {example}.")
+    return parts, port, scheme, parts.hostname
 
 
 class SmtpUrlError(ValueError):
@@ -33,24 +51,15 @@ class SmtpUrl:
 
     @classmethod
     def parse(cls, raw: str) -> SmtpUrl:
-        try:
-            parts = urlsplit(raw.strip())
-            port = parts.port
-        except ValueError:
-            raise SmtpUrlError("TASKBOT_SMTP_URL does not parse (not shown: it may hold a "
-                               "password); write it as smtp://[user:pass@]host[:port] or "
-                               "smtps://..., with @ : / % in the password as %40 %3A %2F %25."
-                               ) from None
-        scheme = parts.scheme.lower()
-        if scheme not in ("smtp", "smtps"):
-            raise SmtpUrlError("TASKBOT_SMTP_URL must start with smtp:// or smtps://.")
-        if not parts.hostname:
-            raise SmtpUrlError("TASKBOT_SMTP_URL names no host: smtp://[user:pass@]host[:port].")
+        parts, port, scheme, host = _split(
+            raw, "TASKBOT_SMTP_URL", ("smtp", "smtps"), SmtpUrlError,
+            form="smtp://[user:pass@]host[:port] or smtps://...",
+            starts="smtp:// or smtps://", example="smtp://[user:pass@]host[:port]")
         if parts.path not in ("", "/") or parts.query or parts.fragment:
             raise SmtpUrlError("TASKBOT_SMTP_URL has a path or query; it takes none "
                                "(not shown: it may hold a password).")
         tls = scheme == "smtps"
-        return cls(parts.hostname, port or (465 if tls else 25), tls,
+        return cls(host, port or (465 if tls else 25), tls,
                    unquote(parts.username) if parts.username else None,
                    unquote(parts.password) if parts.password is not None else None)
 
@@ -73,18 +82,10 @@ class ImapUrl:
 
     @classmethod
     def parse(cls, raw: str) -> ImapUrl:
-        try:
-            parts = urlsplit(raw.strip())
-            port = parts.port
-        except ValueError:
-            raise ImapUrlError("TASKBOT_IMAP_URL does not parse (not shown: it may hold a "
-                               "password); write it as imaps://user:pass@host[:port]/INBOX, "
-                               "with @ : / % in the password as %40 %3A %2F %25.") from None
-        scheme = parts.scheme.lower()
-        if scheme not in ("imap", "imaps"):
-            raise ImapUrlError("TASKBOT_IMAP_URL must start with imaps:// (or imap://).")
-        if not parts.hostname:
-            raise ImapUrlError("TASKBOT_IMAP_URL names no host: imaps://user:pass@host/INBOX.")
+        parts, port, scheme, host = _split(
+            raw, "TASKBOT_IMAP_URL", ("imap", "imaps"), ImapUrlError,
+            form="imaps://user:pass@host[:port]/INBOX",
+            starts="imaps:// (or imap://)", example="imaps://user:pass@host/INBOX")
         if not parts.username or parts.password is None:
             raise ImapUrlError("TASKBOT_IMAP_URL needs the mailbox's user and password: "
                                "imaps://user:pass@host/INBOX.")
@@ -96,7 +97,7 @@ class ImapUrl:
             raise ImapUrlError("TASKBOT_IMAP_URL: the folder name has a character it "
                                "cannot have (a quote, a backslash or a line break).")
         tls = scheme == "imaps"
-        return cls(parts.hostname, port or (993 if tls else 143), tls,
+        return cls(host, port or (993 if tls else 143), tls,
                    unquote(parts.username), unquote(parts.password), folder)
 
     def shown(self) -> str:

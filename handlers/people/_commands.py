@@ -240,8 +240,6 @@ def _confirm(ctx: Ctx, word: str, platform: str, code: str) -> Reply:
     row = ctx.session.scalar(select(ContactCode).where(ContactCode.person_id == person.id,
                                                        ContactCode.platform == platform))
     if row is None or row.expires_at <= ctx.now:
-        if row is not None:
-            ctx.session.delete(row)
         raise UserError(f"No {word} address is waiting for a code; me {word} <address> "
                         "sends one.", show_usage=False)
     if not hmac.compare_digest(row.code_hash, _hash(person.id, code)):
