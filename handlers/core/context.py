@@ -35,6 +35,8 @@ class CoreSettings:
     # what each platform's adapter registered about it (how people and commands are
     # written there): the core's only knowledge of platforms
     platforms: Platforms = field(default_factory=Platforms)
+    # what the bot writes in where a person or a group chose nothing (TASKBOT_LANGUAGE)
+    language: str = "en"
 
     @property
     def mentions(self) -> MentionRules:

@@ -34,6 +34,8 @@ class When:
     at: dt.datetime  # aware
     zone: str  # the zone whose wall time the plain fallback shows
     with_time: bool = True
+    # the reader's language (handlers.core.i18n.localize sets it): one Babel has dates for
+    lang: str = "en"
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,7 @@ class Day:
     """A calendar date with no time of day (a due date)."""
 
     date: dt.date
+    lang: str = "en"
 
 
 @dataclass(frozen=True)
@@ -266,20 +269,37 @@ def plain_of(span: Span) -> str:
         from zoneinfo import ZoneInfo
 
         local = span.at.astimezone(ZoneInfo(span.zone))
+        if span.lang != "en":
+            return _babel_when(local, span.with_time, span.lang, span.zone)
         if span.with_time:
             return local.strftime("%a %d %b %Y %H:%M ") + (local.tzname() or span.zone)
         return local.strftime("%a %d %b %Y")
     if isinstance(span, Day):
-        return day_text(span.date)
+        return day_text(span.date, span.lang)
     if span.label and span.label != span.url:
         return f"{span.label} <{span.url}>"
     return span.url
 
 
 @functools.lru_cache(maxsize=4096)
-def day_text(day: dt.date) -> str:
-    """``Mon 30 Nov 2026``; cached, as a list shows the same few due dates many times."""
-    return day.strftime("%a %d %b %Y")
+def day_text(day: dt.date, lang: str = "en") -> str:
+    """``Mon 30 Nov 2026`` (``lun. 30 nov. 2026``); cached, as a list shows the same few due
+    dates many times."""
+    if lang == "en":
+        return day.strftime("%a %d %b %Y")
+    from babel.dates import format_date
+
+    return format_date(day, "EEE d MMM y", locale=lang)
+
+
+def _babel_when(local: dt.datetime, with_time: bool, lang: str, zone: str) -> str:
+    from babel.dates import format_date, format_time
+
+    day = format_date(local.date(), "EEE d MMM y", locale=lang)
+    if not with_time:
+        return day
+    return f"{day} {format_time(local.time(), 'HH:mm', locale=lang)} " + (
+        local.tzname() or zone)
 
 
 def plain_spans(spans: tuple[Span, ...]) -> str:

@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from handlers.core.context import CoreSettings
+from handlers.core.i18n import Msg
 from handlers.core.messages import (
     Block,
     Button,
@@ -51,7 +52,34 @@ KEY_MAX = 255
 # --- the blocks as JSON --------------------------------------------------------------------
 
 
+def _msg_json(msg: Msg) -> dict[str, Any]:
+    """A message with what it takes to translate it for each channel when it is sent."""
+    args: dict[str, Any] = {}
+    for name, value in msg.args:
+        args[name] = {"i": value} if isinstance(value, int | float) else _span_json(value)
+    return {"msg": msg.msgid, "pl": msg.plural, "n": msg.n, "args": args}
+
+
+def _msg(data: dict[str, Any]) -> Msg:
+    args: dict[str, Any] = {}
+    for name, value in data["args"].items():
+        args[name] = value["i"] if isinstance(value, dict) and "i" in value else _span(value)
+    n = data.get("n")
+    return Msg(str(data["msg"]), str(data.get("pl") or ""), None if n is None else int(n),
+               args)
+
+
+def _label_json(label: str) -> Any:
+    return _msg_json(label) if isinstance(label, Msg) else label
+
+
+def _label(data: Any) -> str:
+    return _msg(data) if isinstance(data, dict) else str(data)
+
+
 def _span_json(span: Span) -> Any:
+    if isinstance(span, Msg):
+        return _msg_json(span)
     if isinstance(span, str):
         return span
     if isinstance(span, Mention):
@@ -60,12 +88,14 @@ def _span_json(span: Span) -> Any:
         return {"at": span.at.isoformat(), "zone": span.zone, "time": span.with_time}
     if isinstance(span, Day):
         return {"day": span.date.isoformat()}
-    return {"url": span.url, "label": span.label}
+    return {"url": span.url, "label": _label_json(span.label)}
 
 
 def _span(data: Any) -> Span:
     if isinstance(data, str):
         return data
+    if "msg" in data:
+        return _msg(data)
     if "m" in data:
         return Mention(int(data["m"]), str(data["name"]),
                        tuple((str(p), str(e)) for p, e in data["ids"]))
@@ -74,22 +104,22 @@ def _span(data: Any) -> Span:
                     bool(data["time"]))
     if "day" in data:
         return Day(dt.date.fromisoformat(data["day"]))
-    return Link(str(data["url"]), str(data["label"]))
+    return Link(str(data["url"]), _label(data["label"]))
 
 
 def _block_json(block: Block) -> dict[str, Any]:
     if isinstance(block, Text):
         return {"text": [_span_json(s) for s in block.spans], "style": block.style}
     if isinstance(block, Table):
-        return {"headers": list(block.headers),
+        return {"headers": [_label_json(h) for h in block.headers],
                 "rows": [[[_span_json(s) for s in cell] for cell in row] for row in block.rows]}
     if isinstance(block, Buttons):
-        return {"buttons": [[b.label, b.command, b.style] for b in block.buttons]}
+        return {"buttons": [[_label_json(b.label), b.command, b.style] for b in block.buttons]}
     if isinstance(block, Topic):
         return {"topic": block.name, "reply_to": block.reply_to, "stop": block.stop}
     if isinstance(block, Invite):
         return {"invite": block.method, "calendar": block.calendar}
-    return {"file": block.name, "mime": block.mime, "title": block.title,
+    return {"file": block.name, "mime": block.mime, "title": _label_json(block.title),
             "b64": base64.b64encode(block.content).decode("ascii")}
 
 
@@ -97,7 +127,7 @@ def _block(data: dict[str, Any]) -> Block:
     if "text" in data:
         return Text(tuple(_span(s) for s in data["text"]), str(data["style"]))
     if "headers" in data:
-        return Table(tuple(str(h) for h in data["headers"]),
+        return Table(tuple(_label(h) for h in data["headers"]),
                      tuple(tuple(tuple(_span(s) for s in cell) for cell in row)
                            for row in data["rows"]))
     if "invite" in data:
@@ -106,9 +136,9 @@ def _block(data: dict[str, Any]) -> Block:
         return Topic(str(data["topic"]), str(data.get("reply_to", "")),
                      str(data.get("stop", "")))
     if "buttons" in data:
-        return Buttons(tuple(Button(str(a), str(b), str(c)) for a, b, c in data["buttons"]))
+        return Buttons(tuple(Button(_label(a), str(b), str(c)) for a, b, c in data["buttons"]))
     return File(str(data["file"]), str(data["mime"]), base64.b64decode(data["b64"]),
-                str(data["title"]))
+                _label(data["title"]))
 
 
 def blocks_to_json(blocks: Sequence[Block]) -> list[dict[str, Any]]:

@@ -34,11 +34,13 @@ from handlers.core.grammar import (
     control_character_error,
     tokenize,
 )
-from handlers.core.messages import Post, Reply, Table, text
+from handlers.core.i18n import Reader, localized
+from handlers.core.messages import Buttons, Post, Reply, Table, Text, text
 from handlers.core.params import Spec, Values
 from handlers.core.platforms import Platforms
 from handlers.core.posts import KIND as POST_KIND
 from handlers.core.posts import compose_post, queue_posts
+from handlers.core.readers import person_reader
 from handlers.core.roles import Guard, Policy
 from handlers.core.scheduling import ScheduleKinds
 from storage import kv
@@ -312,11 +314,20 @@ class Router:
         """Parse and run one line; ``check`` sees the resolved command before it runs."""
         parsed = self.parse(msg)
         if isinstance(parsed, Reply):
-            return parsed
+            return self.for_caller(msg, parsed)
         cmd, args = parsed
         if check is not None and (refused := check(cmd)) is not None:
-            return refused
+            return self.for_caller(msg, refused)
         return self.run(msg, cmd, args)
+
+    def for_caller(self, msg: Incoming, reply: Reply) -> Reply:
+        """A reply made without the store (help, a bad line, a platform's refusal) in the
+        language and zone of whoever typed it."""
+        if not any(isinstance(b, Text | Table | Buttons) for b in reply.blocks):
+            return reply
+        with self.deferred() as session:
+            person = person_by_identity(session, msg.platform, msg.user_id)
+            return localized(reply, person_reader(person, self.settings))
 
     def resolve(self, msg: Incoming) -> Command | None:
         """The command a line stands for, without running it (None: help, or not a command).
@@ -420,6 +431,11 @@ class Router:
         transaction; the guard, then the idempotency key, then the speaker made a person,
         the work, its posts queued as outbox rows, the key written; all or nothing."""
         session = sessions()
+        reader: list[Reader] = []  # the caller's, once known: every answer is in it
+
+        def answer(reply: Reply) -> Reply:
+            return localized(reply, reader[0]) if reader else self.for_caller(msg, reply)
+
         try:
             with session.begin():
                 now = self.settings.clock()
@@ -428,6 +444,7 @@ class Router:
                 if msg.once is not None and kv.get(session, msg.once) is not None:
                     return already_done()
                 actor = ensure_person(session, msg.platform, msg.user_id, msg.user_name)
+                reader.append(person_reader(actor, self.settings))
                 reply = work(self._ctx(session, actor, msg, now))
                 if reply is not None and reply.posts and not reply.error:
                     reply = reply.but(queued=queue_posts(session, reply.posts, now, msg.once))
@@ -436,17 +453,17 @@ class Router:
                 if msg.once is not None and not kv.claim(session, msg.once):
                     raise _Duplicate
                 session.flush()
-            return reply
+            return None if reply is None else answer(reply)
         except _Duplicate:
             return already_done()
         except UserError as err:
-            return error_reply(err.message, usage(err))
+            return answer(error_reply(err.message, usage(err)))
         except OperationalError as err:
             if retry and _lost_the_write_race(err):
                 raise _Retry from err
-            return failed()
+            return answer(failed())
         except Exception:
-            return failed()
+            return answer(failed())
         finally:
             session.close()
 

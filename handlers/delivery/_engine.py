@@ -30,7 +30,9 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, sessionmaker
 
 from handlers.core.context import CoreSettings
+from handlers.core.i18n import Reader, localize
 from handlers.core.messages import Block, ChannelRef
+from handlers.core.readers import channel_reader
 from handlers.core.scheduling import ScheduleKinds
 from storage import outbox
 from storage.models import Outbox
@@ -241,6 +243,7 @@ class DeliveryEngine:
                 keys,
             )
             kinds: dict[str, list[dict[str, Any]]] = {}
+            readers: dict[ChannelRef, Reader] = {}
             for row in rows:
                 kinds.setdefault(row.kind, []).append(row.payload)
             for kind, payloads in kinds.items():
@@ -261,6 +264,11 @@ class DeliveryEngine:
                     result.failed.append(row.key)
                     continue
                 blocks = composer(session, row.payload, self.settings)
+                if blocks:  # in the language (and zone) of whoever reads that channel
+                    channel = ChannelRef(row.platform, row.channel_id)
+                    if channel not in readers:
+                        readers[channel] = channel_reader(session, channel, self.settings)
+                    blocks = localize(blocks, readers[channel])
                 if not blocks:
                     # its subject is gone or settled (deleted, done, acknowledged)
                     row.status, row.claimed_until = outbox.SKIPPED, None

@@ -3,6 +3,8 @@ key written in the command's own transaction."""
 
 from __future__ import annotations
 
+import os
+import tempfile
 import threading
 
 import pytest
@@ -15,7 +17,7 @@ from handlers.core.messages import Reply
 from handlers.core.router import Command, Incoming
 from storage import kv
 from storage.models import Action, KvState
-from tests.support.dialog import ADMIN, Bot, parser
+from tests.support.dialog import ADMIN, Bot, parser, reader_router
 
 # every spelling of one command: prefixes, quotes, case, spacing
 LINK_SPELLINGS = [
@@ -48,13 +50,14 @@ def test_the_guard_sees_the_parsed_command_and_can_refuse(bare_bot: Bot, line: s
 
 
 _PARSER = parser()
+_ROUTER = reader_router(os.path.join(tempfile.mkdtemp(prefix="hooks-"), "store.db"))
 
 
 @settings(max_examples=150, deadline=None)
 @given(line=st.text(max_size=60))
 def test_resolve_agrees_with_what_runs(line: str) -> None:
     """For any line, the command ``resolve`` names is the one a guard is shown, and
-    parsing reads no store."""
+    parsing reads no store (answering a bad line reads the caller's language)."""
     msg = Incoming("shell", ADMIN, line, "#x")
     named = _PARSER.resolve(msg)
     shown: list[Command] = []
@@ -63,7 +66,7 @@ def test_resolve_agrees_with_what_runs(line: str) -> None:
         shown.append(cmd)
         return Reply(error=True)
 
-    _PARSER.handle(msg, guard)
+    _ROUTER.handle(msg, guard)
     assert shown == ([named] if named is not None else [])
 
 

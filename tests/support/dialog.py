@@ -19,7 +19,7 @@ from handlers.core.messages import Block, ChannelRef, Reply
 from handlers.core.platforms import Platforms
 from handlers.core.router import Incoming, Router
 from handlers.delivery._engine import DeliveryEngine
-from storage.db import make_session_factory
+from storage.db import make_engine, make_session_factory
 from storage.models import Base
 
 ADMIN = "root"
@@ -38,6 +38,15 @@ def parser(platforms: Platforms | None = None) -> Router:
     """A router that can parse and resolve lines but fails if it touches a store."""
     settings = CoreSettings(platforms=platforms or registered_platforms())
     return Router(_NoStore(), settings, build_registry(settings.platforms))  # type: ignore[arg-type]
+
+
+def reader_router(path: str) -> Router:
+    """A router over an empty SQLite store at ``path``: it answers a bad line in its
+    caller's language, which it reads there (parsing itself reads nothing)."""
+    engine = make_engine(f"sqlite:///{path}")
+    Base.metadata.create_all(engine)
+    settings = CoreSettings(platforms=registered_platforms())
+    return Router(make_session_factory(engine), settings, build_registry(settings.platforms))
 
 
 class _Poster:
