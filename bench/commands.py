@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import Engine, event, func, insert, select, text  # noqa: E402
+from sqlalchemy import Engine, event, func, insert, select, text, update  # noqa: E402
 
 from bot.platforms import registered_platforms  # noqa: E402
 from bot.textrender import render_reply  # noqa: E402
@@ -77,6 +77,7 @@ UNBOUND = "#bench-unbound"  # a channel bound to no group
 
 GOAL_RSS_MB = 150.0
 GOAL_RATIO = 3.0
+GOAL_TRANSLATION = 1.1  # a command read in another language, against the same in English
 
 
 def user(pid: int) -> str:
@@ -583,9 +584,51 @@ def run_database(label: str, url: str, args: argparse.Namespace) -> list[str]:
                 run(-3000)
             for sql, ms in stmts:
                 print(f"      {ms:6.2f} ms  {sql[:200]}")
+    if args.languages:
+        misses += languages(engine, bench, args, label)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"  peak RSS so far: {rss:.0f} MB; load average {_load()}")
     engine.dispose()
+    return misses
+
+
+def _speak(engine: Engine, who: str, lang: str) -> None:
+    """``me language <lang>`` for the person behind ``who``, written straight to the store."""
+    with engine.begin() as conn:
+        pid = conn.scalar(select(Identity.person_id).where(Identity.external_id == who))
+        conn.execute(update(Person).where(Person.id == pid).values(settings={"language": lang}))
+
+
+def languages(engine: Engine, bench: Bench, args: argparse.Namespace, label: str) -> list[str]:
+    """Each command read in each language by the same person, in the same run: rounds that
+    alternate the languages (so a drift of the machine falls on all), reply rendered as the
+    shell prints it (dates are written then). The ratio is against the first language."""
+    langs = [x.strip() for x in args.languages.split(",") if x.strip()]
+    rounds, per = 4, max(1, args.runs // 4)
+    print(f"\n  translation cost: {', '.join(langs)}; {rounds} alternating rounds of {per} "
+          f"runs each; goal: p50 <= {GOAL_TRANSLATION:g}x the {langs[0]} p50")
+    print(f"  {'command':<30} {'lang':<5} {'p50 ms':>8} {'p99 ms':>8} {'ratio p50':>10} "
+          f"{'ratio p99':>10}  verdict")
+    misses: list[str] = []
+    for case in CASES:
+        run = bench.command_fn(case)
+        samples: dict[str, list[int]] = {lang: [] for lang in langs}
+        for r in range(rounds):
+            for lang in langs if r % 2 == 0 else list(reversed(langs)):
+                _speak(engine, case.who, lang)
+                samples[lang] += timed(lambda i, run=run: render_reply(run(i)), per,
+                                       args.warmup)
+        first = Stats.of(samples[langs[0]])
+        for lang in langs:
+            st = Stats.of(samples[lang])
+            r50, r99 = st.p50 / first.p50, st.p99 / first.p99
+            ok = r50 <= GOAL_TRANSLATION
+            if not ok:
+                misses.append(f"{label}: {case.name} in {lang}: p50 {r50:.2f}x "
+                              f"> {GOAL_TRANSLATION:g}x")
+            print(f"  {case.name:<30} {lang:<5} {st.p50:8.2f} {st.p99:8.2f} {r50:9.2f}x "
+                  f"{r99:9.2f}x  {verdict(ok) if lang != langs[0] else ''}", flush=True)
+        _speak(engine, case.who, langs[0])
     return misses
 
 
@@ -614,6 +657,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="run ANALYZE on SQLite after seeding (the bot never does)")
     p.add_argument("--gc-freeze", action="store_true",
                    help="gc.freeze() after start-up, as a server could (the bot does not)")
+    p.add_argument("--languages", metavar="en,de",
+                   help="time each command again with its caller reading in each language "
+                        "(the same store, alternating rounds); the ratio is to the first")
     p.add_argument("--seed-into", metavar="URL", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.seed_into:

@@ -21,7 +21,9 @@ from sqlalchemy.exc import ArgumentError
 from bot.platforms import registered_platforms
 from handlers.core.context import Clock, CoreSettings, utc_now
 from handlers.core.grammar import ascii_int
+from handlers.core.i18n import LANGUAGES
 from storage.db import normalise_url
+from storage.retention import MIN_DAYS
 
 DEFAULT_DATABASE_URL = "sqlite:///taskbot.sqlite3"
 DEFAULT_TIMEZONE = "Europe/Brussels"
@@ -109,6 +111,11 @@ class Settings:
     # the mailbox replies are read from, and the check a mail must have passed to act
     imap_url: str | None = None
     mail_require_auth: str | None = None  # "dkim"
+    # what the bot writes in where a person or a group chose no language
+    language: str = "en"
+    # closed actions' notes and the outbox's finished rows older than this are purged by
+    # the delivery tick (None: kept)
+    retention_days: int | None = None
 
     @property
     def slack_configured(self) -> bool:
@@ -156,7 +163,8 @@ class Settings:
     def to_core(self, *, extra_admins: frozenset[str] = frozenset()) -> CoreSettings:
         return CoreSettings(timezone=self.timezone, admins=self.admins | extra_admins,
                             public_url=self.public_url, clock=self.clock(),
-                            export_dir=self.export_dir, platforms=registered_platforms())
+                            export_dir=self.export_dir, platforms=registered_platforms(),
+                            language=self.language, retention_days=self.retention_days)
 
 
 UNPARSABLE_URL = "<a database URL that does not parse (not shown: it may hold a password)>"
@@ -328,6 +336,17 @@ def load_settings(
     lease_seconds = _seconds(env, "TASKBOT_LEASE_SECONDS", 300.0, 1, 86400)
     smtp_url, mail_from = _mail(env)
     imap_url, mail_require_auth = _inbox(env, smtp_url is not None)
+    language = (_opt(env, "TASKBOT_LANGUAGE") or "en").lower()
+    if language not in LANGUAGES:
+        raise ConfigError(f"TASKBOT_LANGUAGE={language!r} is not a language the bot has "
+                          f"({', '.join(LANGUAGES)}).")
+    retention_raw = _opt(env, "TASKBOT_RETENTION_DAYS")
+    retention_days: int | None = None
+    if retention_raw is not None and retention_raw.lower() != "off":
+        retention_days = ascii_int(retention_raw, 5)
+        if retention_days is None or not MIN_DAYS <= retention_days <= 36500:
+            raise ConfigError(f"TASKBOT_RETENTION_DAYS={retention_raw!r} is not a number of "
+                              f"days from {MIN_DAYS} to 36500 (or off).")
     return Settings(
         database_url=_database_url(env),
         timezone=timezone,
@@ -352,4 +371,6 @@ def load_settings(
         mail_from=mail_from,
         imap_url=imap_url,
         mail_require_auth=mail_require_auth,
+        language=language,
+        retention_days=retention_days,
     )

@@ -287,8 +287,9 @@ class SlackAdapter:
         """Run and answer one command; False when its request (``key``) had been handled
         already, and so nothing was done or said."""
         try:
-            name = await self.names.name_of(origin.user_id)
-            incoming = Incoming(PLATFORM, origin.user_id, line, origin.channel_id, name, "/")
+            name, zone = await self.names.profile_of(origin.user_id)
+            incoming = Incoming(PLATFORM, origin.user_id, line, origin.channel_id, name, "/",
+                                user_zone=zone)
             if self.core is not None:
                 result = await self.core.handle(incoming, key)
             else:

@@ -74,7 +74,9 @@ def span_mrkdwn(span: Span) -> str:
         token = "{date_short_pretty} {time}" if span.with_time else "{date_short_pretty}"
         return f"<!date^{int(span.at.timestamp())}^{token}|{_fallback_token(plain_of(span))}>"
     if isinstance(span, Day):
-        return _day_mrkdwn(span.date)
+        if span.form != "day":  # Slack's date token has no month-only or year-less form
+            return escape(plain_of(span))
+        return _day_mrkdwn(span.date, span.lang)
     assert isinstance(span, Link)
     url = escape(span.url).replace("|", "%7C")
     if span.label and span.label != span.url:
@@ -83,10 +85,11 @@ def span_mrkdwn(span: Span) -> str:
 
 
 @functools.lru_cache(maxsize=4096)
-def _day_mrkdwn(day: dt.date) -> str:
+def _day_mrkdwn(day: dt.date, lang: str = "en") -> str:
     # noon UTC: the same calendar day for every reader from UTC-11 to UTC+11
     noon = dt.datetime.combine(day, dt.time(12), tzinfo=dt.UTC)
-    return f"<!date^{int(noon.timestamp())}^{{date_short_pretty}}|{_fallback_token(day_text(day))}>"
+    fallback = _fallback_token(day_text(day, lang))
+    return f"<!date^{int(noon.timestamp())}^{{date_short_pretty}}|{fallback}>"
 
 
 def spans_mrkdwn(spans: tuple[Span, ...]) -> str:

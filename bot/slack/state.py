@@ -41,34 +41,42 @@ def seen_events(sessions: sessionmaker[Session],
 
 
 class NameCache:
-    """Slack display names by user id (users.info), kept for an hour."""
+    """Slack display names and profile time zones by user id (users.info), kept for an
+    hour: a person's zone on Slack is their default zone (``me zone`` overrides it)."""
 
     def __init__(self, client: AsyncWebClient, ttl: float = 3600.0,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.client = client
         self.ttl = ttl
         self.clock = clock
-        self._names: dict[str, tuple[str | None, float]] = {}
+        self._seen: dict[str, tuple[str | None, str | None, float]] = {}
 
     async def name_of(self, user_id: str) -> str | None:
-        hit = self._names.get(user_id)
-        if hit is not None and hit[1] > self.clock():
-            return hit[0]
+        return (await self.profile_of(user_id))[0]
+
+    async def profile_of(self, user_id: str) -> tuple[str | None, str | None]:
+        """The person's display name and their profile's zone (``tz``), None when unknown."""
+        hit = self._seen.get(user_id)
+        if hit is not None and hit[2] > self.clock():
+            return hit[0], hit[1]
         name: str | None = None
+        zone: str | None = None
         try:
             resp = await self.client.users_info(user=user_id)
             user = resp.get("user") or {}
             profile = user.get("profile") or {}
             name = (profile.get("display_name") or profile.get("real_name")
                     or user.get("real_name") or user.get("name") or None)
+            tz = user.get("tz")
+            zone = tz if isinstance(tz, str) and 0 < len(tz) <= 64 else None
         except Exception as err:  # a name is a nicety: never fail a command over it
             why = err.response.get("error") if isinstance(err, SlackApiError) else repr(err)
             log.warning("users.info %s: %s", user_id, why)
             # remember the miss briefly, so a rate limit is not hammered
-            self._names[user_id] = (None, self.clock() + 60)
-            return None
-        self._names[user_id] = (name, self.clock() + self.ttl)
-        return name
+            self._seen[user_id] = (None, None, self.clock() + 60)
+            return None, None
+        self._seen[user_id] = (name, zone, self.clock() + self.ttl)
+        return name, zone
 
 
 def request_key(body: Mapping[str, Any], headers: Mapping[str, Any]) -> str | None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, cast
 
 from sqlalchemy import (
@@ -41,6 +41,7 @@ from handlers.core.directory import (
     take_group,
 )
 from handlers.core.grammar import Args, Refused, UserError, check_length, parse_id
+from handlers.core.i18n import Msg, _, _n, listed
 from handlers.core.messages import (
     Button,
     Buttons,
@@ -107,10 +108,11 @@ def _list_options() -> tuple[ExecutableOption, ...]:
 
 def get_action(session: Session, raw: str) -> Action:
     """The action an ``<id>`` argument names; UserError if it is malformed or unknown."""
-    action_id = parse_id(raw, "A", "an action")
+    # TRANSLATORS: as in "'x' is not an action id (like A-12 or 12)."
+    action_id = parse_id(raw, "A", _("an action"))
     action = session.get(Action, action_id)
     if action is None:
-        raise UserError(f"No action {action_label(action_id)}.")
+        raise UserError(_("No action {action}.", action=action_label(action_id)))
     return action
 
 
@@ -404,7 +406,10 @@ def hand_over(ctx: Ctx, group: Group, person: Person, to: Person, why: str) -> l
 def labels_line(total: int, labels: Sequence[str]) -> str:
     """``A-3, A-4 and 18 more``: the first few ids of ``total``."""
     more = total - len(labels)
-    return ", ".join(labels) + (f" and {more} more" if more > 0 else "")
+    if more <= 0:
+        return ", ".join(labels)
+    # TRANSLATORS: {labels} is a list of action ids, like "A-3, A-4"
+    return _n("{labels} and {n} more", "{labels} and {n} more", more, labels=", ".join(labels))
 
 
 # --- rendering -----------------------------------------------------------------------------
@@ -434,6 +439,17 @@ def mention_spans(mentions: Sequence[Mention], empty: str = "-") -> tuple[Span, 
     return tuple(spans) if spans else (empty,)
 
 
+def people_arg(people: Sequence[Person], empty: str) -> Msg | Mention | str:
+    """The people as one argument of a message: each a mention (a ping where the platform
+    has one), separated by commas; ``empty`` when there is none."""
+    mentions = [mention(p) for p in people]
+    if not mentions:
+        return empty
+    found = listed(mentions)
+    assert isinstance(found, Msg | Mention)
+    return found
+
+
 def assignees_of(action: Action) -> list[Person]:
     return [a.person for a in action.assignees]
 
@@ -445,12 +461,21 @@ def status_marker(action: Action, today: dt.date) -> str:
 
 def marker(status: str, due: dt.date | None, today: dt.date) -> str:
     if status != OPEN:
+        if status == DONE:
+            # TRANSLATORS: an action's status (a table cell, "Status: done")
+            return _("done")
+        if status == CANCELLED:
+            # TRANSLATORS: an action's status (a table cell, "Status: cancelled")
+            return _("cancelled")
         return status
     if due is not None and due < today:
-        return "overdue"
+        # TRANSLATORS: an action's status (a table cell, "Status: overdue")
+        return _("overdue")
     if due == today:
-        return "due today"
-    return OPEN
+        # TRANSLATORS: an action's status (a table cell, "Status: due today")
+        return _("due today")
+    # TRANSLATORS: an action's status (a table cell, "Status: open")
+    return _("open")
 
 
 def action_row(action: Action, today: dt.date) -> tuple[tuple[Span, ...], ...]:
@@ -480,7 +505,20 @@ def list_row(
     )
 
 
-ACTION_HEADERS = ("id", "title", "assignees", "group", "due", "status")
+ACTION_HEADERS = (
+    # TRANSLATORS: a table's header: an action's id (A-12)
+    _("id"),
+    # TRANSLATORS: a table's header: an action's title
+    _("title"),
+    # TRANSLATORS: a table's header: the people an action is assigned to
+    _("assignees"),
+    # TRANSLATORS: a table's header: an action's group
+    _("group"),
+    # TRANSLATORS: a table's header: an action's due date
+    _("due"),
+    # TRANSLATORS: a table's header: an action's status (open, overdue, done...)
+    _("status"),
+)
 
 _CHAIRS_AND_SECRETARIAT = (
     select(Group.slug, Membership.role)
@@ -524,7 +562,8 @@ def done_buttons(
             if not everything and slug not in chaired:
                 continue
         label = action_label(aid)
-        out.append(Button(f"Done {label}", f"action done {label}", "primary"))
+        # TRANSLATORS: a button that marks the action {action} (A-12) done
+        out.append(Button(_("Done {action}", action=label), f"action done {label}", "primary"))
     return Buttons(tuple(out)) if out else None
 
 
@@ -532,15 +571,21 @@ def _when(ctx: Ctx, at: dt.datetime) -> When:
     return When(at, ctx.settings.timezone)
 
 
-def _summary(action: Action) -> tuple[Span, ...]:
+def _summary(action: Action) -> Msg:
     """``A-12: title (due Fri 04 Dec 2026) for @alice in repl``."""
-    spans: list[Span] = [f"{action_label(action)}: {action.title}"]
+    label, title = action_label(action), action.title
+    # TRANSLATORS: who an action is for, when it is for no one ("A-12: title for nobody")
+    who = people_arg(assignees_of(action), _("nobody"))
+    if action.due and action.group:
+        return _("{action}: {title} (due {day}) for {who} in {group}", action=label,
+                 title=title, day=Day(action.due), who=who, group=action.group.slug)
     if action.due:
-        spans += [" (due ", Day(action.due), ")"]
-    spans += [" for ", *people_spans(assignees_of(action), "nobody")]
+        return _("{action}: {title} (due {day}) for {who}", action=label, title=title,
+                 day=Day(action.due), who=who)
     if action.group:
-        spans.append(f" in {action.group.slug}")
-    return tuple(spans)
+        return _("{action}: {title} for {who} in {group}", action=label, title=title,
+                 who=who, group=action.group.slug)
+    return _("{action}: {title} for {who}", action=label, title=title, who=who)
 
 
 # --- permissions and history ---------------------------------------------------------------
@@ -557,8 +602,11 @@ def can_change(ctx: Ctx, action: Action) -> bool:
 
 def require_change(ctx: Ctx, action: Action, what: str) -> None:
     if not can_change(ctx, action):
-        group = action.group.slug if action.group else "its group"
-        raise Refused(f"an assignee, a chair of {group}, the secretariat or an admin", what)
+        if action.group is None:
+            raise Refused(_("an assignee, a chair of its group, the secretariat or an admin"),
+                          what)
+        raise Refused(_("an assignee, a chair of {group}, the secretariat or an admin",
+                        group=action.group.slug), what)
 
 
 _EVENT_INSERT = insert(cast(SqlTable, ActionEvent.__table__))
@@ -573,22 +621,38 @@ def _event(ctx: Ctx, action: Action, kind: str, detail: str = "") -> None:
 
 
 def _event_text(event: ActionEvent) -> tuple[Span, ...]:
+    """What a history line says (the table's ``what`` column)."""
     kind, detail = event.kind, event.detail
     if kind == "assigned":
-        return (f"assigned to {detail}",)
+        # TRANSLATORS: a line of an action's history; {who}: names, like "@alice, @bob"
+        return (_("assigned to {who}", who=detail),)
     if kind == "due":
         if not detail:
-            return ("due date cleared",)
+            # TRANSLATORS: a line of an action's history
+            return (_("due date cleared"),)
         try:
-            return ("due date set to ", Day(dt.date.fromisoformat(detail)))
+            # TRANSLATORS: a line of an action's history
+            return (_("due date set to {day}", day=Day(dt.date.fromisoformat(detail))),)
         except ValueError:
-            return (f"due date set to {detail}",)
+            return (_("due date set to {day}", day=detail),)
     if kind == "note":
-        return ("added a note",)
+        # TRANSLATORS: a line of an action's history
+        return (_("added a note"),)
     if kind == "done":
-        return ("marked done",)
+        # TRANSLATORS: a line of an action's history
+        return (_("marked done"),)
     if kind == "edited":
-        return (f"title changed (was: {detail})",)
+        # TRANSLATORS: a line of an action's history; {title}: the title it had before
+        return (_("title changed (was: {title})", title=detail),)
+    if kind == "created":
+        # TRANSLATORS: a line of an action's history: it was added
+        return (_("created"),)
+    if kind == "reopened":
+        # TRANSLATORS: a line of an action's history
+        return (_("reopened"),)
+    if kind == "cancelled":
+        # TRANSLATORS: a line of an action's history
+        return (_("cancelled"),)
     return (kind,)
 
 
@@ -628,7 +692,8 @@ def _last_keyword(args: Args, word: str, end: int) -> list[str] | None:
 def _group_named(ctx: Ctx, words: list[str]) -> Group:
     group = find_group(ctx.session, " ".join(words))
     if group is None:
-        raise UserError(f"Unknown group {' '.join(words)!r}. `tg list` shows the groups.")
+        raise UserError(_("Unknown group {group}. `tg list` shows the groups.",
+                          group=repr(" ".join(words))))
     return group
 
 
@@ -682,7 +747,8 @@ def _take_since(ctx: Ctx, args: Args) -> dt.date | None:
             if not tok.quoted and tok.value.lower() == "since":
                 words = [t.value for t in args.tokens[i + 1 :]]
                 if not words:
-                    raise UserError("Missing <date> after since.")
+                    # TRANSLATORS: <date> and since are what is typed: keep them
+                    raise UserError(_("Missing <date> after since."))
                 parse_date(words, ctx.today)
     args.tokens = args.tokens[:end]
     return since
@@ -702,18 +768,27 @@ def _done_list(
             select(ActionAssignee.action_id).where(ActionAssignee.person_id == person_id)))
     if since is not None:
         where.append(Action.closed_at >= local_day_start(ctx, since))
-        scope += f" since {since:%a %d %b %Y}"
     rows = list(ctx.session.scalars(
         select(Action).where(*where).options(*_list_options())
         .order_by(Action.closed_at.desc(), Action.id.desc()).limit(LIST_LIMIT + 1)
     ))
     reply = Reply()
     if not rows:
-        return reply.say(f"No done actions {scope}.")
+        if since is not None:
+            return reply.say(_("No done actions {scope} since {day}.", scope=scope,
+                               day=Day(since)))
+        # TRANSLATORS: {scope}: "in repl", "for you", "for @alice" or "in all groups"
+        return reply.say(_("No done actions {scope}.", scope=scope))
     shown, total = _first_and_total(ctx, rows, where, LIST_LIMIT)
-    reply = reply.say(f"Done actions {scope}: {total}", style="heading")
+    if since is not None:
+        heading = _("Done actions {scope} since {day}: {total}", scope=scope, day=Day(since),
+                    total=total)
+    else:
+        heading = _("Done actions {scope}: {total}", scope=scope, total=total)
+    reply = reply.say(heading, style="heading")
     reply = reply.add(Table(
-        ("id", "title", "assignees", "group", "done"),
+        # TRANSLATORS: a table's header: the day an action was done
+        (*ACTION_HEADERS[:4], _("done")),
         tuple(
             (
                 (action_label(a),), (a.title,), people_spans(assignees_of(a)),
@@ -725,9 +800,16 @@ def _done_list(
         ),
     ))
     if total > len(shown):
-        reply = reply.say(f"…and {total - len(shown)} more. Narrow it down: "
-                          "action list mine|<@user>|<group> done since <date>.")
+        reply = reply.say(_more_listed(total - len(shown),
+                                       "action list mine|<@user>|<group> done since <date>"))
     return reply
+
+
+def _more_listed(more: int, usage: str) -> Msg:
+    """The line under a list cut short: how many more, and the command that narrows it."""
+    # TRANSLATORS: under a list cut short; {usage} is a command line to type, keep it as is
+    return _n("…and {n} more. Narrow it down: {usage}.",
+              "…and {n} more. Narrow it down: {usage}.", more, usage=usage)
 
 
 # --- commands ------------------------------------------------------------------------------
@@ -742,27 +824,31 @@ def open_list(ctx: Ctx, *, group_id: int | None, person_id: int | None, scope: s
         ctx.session, group_id=group_id, person_id=person_id, overdue_before=before,
         limit=LIST_LIMIT + 1,
     )
-    kind = "overdue actions" if overdue else "open actions"
     reply = Reply()
     if not rows:
-        return reply.say(f"No {kind} {scope}.")
+        if overdue:
+            return reply.say(_("No overdue actions {scope}.", scope=scope))
+        # TRANSLATORS: {scope}: "in repl", "for you", "for @alice" or "in all groups"
+        return reply.say(_("No open actions {scope}.", scope=scope))
     shown = rows[:LIST_LIMIT]
     total = len(rows)
     if len(rows) > LIST_LIMIT:
         total = count_open_actions(
             ctx.session, group_id=group_id, person_id=person_id, overdue_before=before
         )
-    reply = reply.say(f"{kind.capitalize()} {scope}: {total}", style="heading")
+    if overdue:
+        heading = _("Overdue actions {scope}: {total}", scope=scope, total=total)
+    else:
+        heading = _("Open actions {scope}: {total}", scope=scope, total=total)
+    reply = reply.say(heading, style="heading")
     today = ctx.today
     reply = reply.add(Table(ACTION_HEADERS, tuple(list_row(r, who, today) for r, who in shown)))
     buttons = done_buttons(ctx, shown)
     if buttons is not None:
         reply = reply.add(buttons)
     if total > len(shown):
-        reply = reply.say(
-            f"…and {total - len(shown)} more. Narrow it down: "
-            "action list mine|<@user>|<group> [overdue]."
-        )
+        reply = reply.say(_more_listed(total - len(shown),
+                                       "action list mine|<@user>|<group> [overdue]"))
     return reply
 
 
@@ -771,16 +857,21 @@ def _new_action(ctx: Ctx, args: Args) -> tuple[list[str], str, dt.date | None, G
     once the caller may add to the group), the title, the due date and the group."""
     raw_users = _take_mentions(ctx, args)
     end, due, group = take_due_tail(args, ctx.today, lambda words: _group_named(ctx, words))
-    title = check_length(args.text_between(args.pos, end), TITLE_MAX, "title")
+    # TRANSLATORS: what is too long, as in "The title is too long (...)"
+    title = check_length(args.text_between(args.pos, end), TITLE_MAX, _("title"))
     if not title:
-        raise UserError("Missing <text...>: what is to be done.")
+        # TRANSLATORS: <text...> is what is typed: keep it
+        raise UserError(_("Missing <text...>: what is to be done."))
     if group is None:
         group = ctx.channel_group
     if group is None:
         tail = _last_keyword(args, "group", end)
         if tail:
-            raise UserError(f"Unknown group {' '.join(tail)!r}. `tg list` shows the groups.")
-        raise UserError("Name a group with `group <group>`: this channel is not linked to one.")
+            raise UserError(_("Unknown group {group}. `tg list` shows the groups.",
+                              group=repr(" ".join(tail))))
+        # TRANSLATORS: `group <group>` is what is typed: keep it
+        raise UserError(_("Name a group with `group <group>`: this channel is not linked "
+                          "to one."))
     args.pos = len(args.tokens)
     return raw_users, title, due, group
 
@@ -799,7 +890,9 @@ def _list_scope(ctx: Ctx, args: Args) -> tuple[str, int | None, Person | None, s
         state = toks[0].lower()
         args.pos += 1
     if since is not None and state != DONE:
-        raise UserError("since goes with done: action list done since <date>.")
+        # TRANSLATORS: "since" and "done" are words typed in the command {usage}: keep them
+        raise UserError(_("since goes with done: {usage}.",
+                          usage="action list done since <date>"))
     group_id: int | None = None
     person: Person | None = None
     scope: str
@@ -807,28 +900,41 @@ def _list_scope(ctx: Ctx, args: Args) -> tuple[str, int | None, Person | None, s
     if word is None:
         bound = ctx.channel_group
         if bound is not None:
-            group_id, scope = bound.id, f"in {bound.slug}"
+            group_id, scope = bound.id, _in_group(bound)
         else:
-            person, scope = ctx.actor, "for you"
+            person, scope = ctx.actor, _for_you()
     elif args.accept("mine", "me"):
-        person, scope = ctx.actor, "for you"
+        person, scope = ctx.actor, _for_you()
     elif args.accept("all"):
-        scope = "in all groups"
+        # TRANSLATORS: which actions a list shows, as in "Open actions in all groups: 3"
+        scope = _("in all groups")
     elif is_person(ctx, word):
         args.pos += 1
         person = resolve_person(ctx, word)
-        scope = f"for {at_name(person.display_name)}"
+        # TRANSLATORS: which actions a list shows, as in "Open actions for @alice: 3"
+        scope = _("for {who}", who=at_name(person.display_name))
     else:
         named = take_group(ctx, args)
         assert named is not None
-        group_id, scope = named.id, f"in {named.slug}"
+        group_id, scope = named.id, _in_group(named)
     return state, group_id, person, scope, since
+
+
+def _in_group(group: Group) -> Msg:
+    # TRANSLATORS: which actions a list shows, as in "Open actions in repl: 3"
+    return _("in {group}", group=group.slug)
+
+
+def _for_you() -> Msg:
+    # TRANSLATORS: which actions a list shows, as in "Open actions for you: 3"
+    return _("for you")
 
 
 def _due_words(ctx: Ctx, args: Args) -> dt.date | None:
     words = args.remaining()
     if not words:
-        raise UserError("Missing <date> (or none to clear it).")
+        # TRANSLATORS: <date> and none are what is typed: keep them
+        raise UserError(_("Missing <date> (or none to clear it)."))
     args.pos = len(args.tokens)
     return _date_or_none(ctx, words)
 
@@ -837,9 +943,11 @@ def _find_words(_ctx: Ctx, args: Args) -> list[str]:
     words = [w for w in args.remaining() if w.strip()]
     args.pos = len(args.tokens)
     if not words:
-        raise UserError("Missing <words...>: what to look for.")
+        # TRANSLATORS: <words...> is what is typed: keep it
+        raise UserError(_("Missing <words...>: what to look for."))
     if len(words) > FIND_WORDS:
-        raise UserError(f"Too many words ({len(words)}; at most {FIND_WORDS}).")
+        raise UserError(_("Too many words ({count}; at most {limit}).", count=len(words),
+                          limit=FIND_WORDS))
     return words
 
 
@@ -849,32 +957,40 @@ NEW_ACTION = p.custom("[<@user> ...] <text...> [due <date>] [group <group>]", _n
 LIST_SCOPE = p.custom("[mine|all|<@user>|<group>] [overdue|done [since <date>]]", _list_scope)
 ASSIGNEES = p.people()
 DUE = p.custom("<date>|none", _due_words)
-NOTE = p.text("<text...>", TEXT_MAX, "note")
-NEW_TITLE = p.text("<text...>", TITLE_MAX, "title", missing="<text...>: the new title")
+# TRANSLATORS: what is too long, as in "The note is too long (...)"
+NOTE = p.text("<text...>", TEXT_MAX, _("note"))
+NEW_TITLE = p.text("<text...>", TITLE_MAX, _("title"),
+                   # TRANSLATORS: what is missing, as in "Missing <text...>: the new title."
+                   missing=_("<text...>: the new title"))
 FIND = p.custom("<words...>", _find_words)
 
 
 def _on_one_action(what: str) -> Policy:
-    return Policy("assignee, chair and up", guard=_may_change(what))
+    # TRANSLATORS: who may run a command (help shows it)
+    return Policy(_("assignee, chair and up"), guard=_may_change(what))
 
 
 def register(reg: Registry) -> None:
-    reg.noun("action", "action items: who does what by when", common=("add", "list", "done"))
+    reg.noun("action", _("action items: who does what by when"),
+             common=("add", "list", "done"))
 
     @reg.command(
         "action", "add", p.spec(NEW_ACTION),
-        "a new action item; mentions are the assignees (none: you)", MEMBERS,
+        _("a new action item; mentions are the assignees (none: you)"), MEMBERS,
     )
     def action_add(ctx: Ctx, v: Values) -> Reply:
         raw_users, title, due, group = v[NEW_ACTION]
         require_member(ctx, group, "action add")
         people = resolve_people(ctx, raw_users) or [ctx.actor]
         action = create_action(ctx, group=group, title=title, assignees=people, due=due)
-        return Reply(private=False).say("Added ", *_summary(action), ".")
+        # TRANSLATORS: {summary}: the action, as "A-12: title (due Fri 04 Dec 2026) for
+        # @alice in repl"
+        return Reply(private=False).say(_("Added {summary}.", summary=_summary(action)))
 
     @reg.command(
         "action", "list", p.spec(LIST_SCOPE),
-        "open actions, oldest due first; done: closed ones, latest first", ANYONE,
+        # TRANSLATORS: help for "action list"; "done" is a word typed in the command
+        _("open actions, oldest due first; done: closed ones, latest first"), ANYONE,
     )
     def action_list(ctx: Ctx, v: Values) -> Reply:
         state, group_id, person, scope, since = v[LIST_SCOPE]
@@ -885,38 +1001,70 @@ def register(reg: Registry) -> None:
         return open_list(ctx, group_id=group_id, person_id=person_id, scope=scope,
                          overdue=overdue)
 
-    @reg.command("action", "show", p.spec(ACTION), "one action in full, with its notes and history",
-                 ANYONE)
+    @reg.command("action", "show", p.spec(ACTION),
+                 _("one action in full, with its notes and history"), ANYONE)
     def action_show(ctx: Ctx, v: Values) -> Reply:
         action = v[ACTION]
         reply = Reply()
-        reply = reply.say(f"{action_label(action)}: {action.title}", style="heading")
-        status: list[Span] = [status_marker(action, ctx.today)]
+        reply = reply.say(_("{action}: {title}", action=action_label(action), title=action.title),
+                          style="heading")
+        status = status_marker(action, ctx.today)
         if action.closed_at is not None:
-            status += [" on ", _when(ctx, action.closed_at)]
-        reply = reply.say("Status: ", *status)
+            # TRANSLATORS: {status}: done or cancelled; {when}: a day and time
+            reply = reply.say(_("Status: {status} on {when}", status=status,
+                                when=_when(ctx, action.closed_at)))
+        else:
+            # TRANSLATORS: {status}: open, due today, overdue...
+            reply = reply.say(_("Status: {status}", status=status))
         group = action.group
-        reply = reply.say("Group: ", f"{group.name} ({group.slug})" if group else "none")
-        reply = reply.say("Assigned to: ", *people_spans(assignees_of(action), "nobody"))
-        reply = reply.say("Due: ", *((Day(action.due),) if action.due else ("no due date",)))
-        author: tuple[Span, ...] = (mention(action.author),) if action.author else ("unknown",)
-        reply = reply.say("Added by ", *author, " on ", _when(ctx, action.created_at))
+        if group is not None:
+            # TRANSLATORS: {name}: the group's full name, {group}: its short name
+            reply = reply.say(_("Group: {name} ({group})", name=group.name, group=group.slug))
+        else:
+            reply = reply.say(_("Group: none"))
+        reply = reply.say(_("Assigned to: {who}",
+                            who=people_arg(assignees_of(action), _("nobody"))))
+        if action.due:
+            reply = reply.say(_("Due: {day}", day=Day(action.due)))
+        else:
+            reply = reply.say(_("Due: no due date"))
+        if action.author:
+            reply = reply.say(_("Added by {who} on {when}", who=mention(action.author),
+                                when=_when(ctx, action.created_at)))
+        else:
+            reply = reply.say(_("Added by unknown on {when}", when=_when(ctx, action.created_at)))
         if action.decision is not None:
             text = action.decision.text
             short = text if len(text) <= 80 else text[:79] + "…"
-            reply = reply.say(f"Decision: D-{action.decision.id}: {short}")
+            decision = f"D-{action.decision.id}"
+            # TRANSLATORS: {decision}: its id (D-12); {text}: what was decided
+            reply = reply.say(_("Decision: {decision}: {text}", decision=decision, text=short))
         if action.meeting_date is not None:
-            reply = reply.say("Meeting: ", Day(action.meeting_date))
+            reply = reply.say(_("Meeting: {day}", day=Day(action.meeting_date)))
         if action.notes:
-            reply = reply.say("Notes", style="heading")
+            # TRANSLATORS: a heading: the notes added to an action
+            reply = reply.say(_("Notes"), style="heading")
             for note in action.notes:
-                who: tuple[Span, ...] = (mention(note.author),) if note.author else ("someone",)
-                reply = reply.say(_when(ctx, note.created_at), " ", *who, f": {note.text}")
+                when = _when(ctx, note.created_at)
+                if note.author:
+                    # TRANSLATORS: a note: when it was written, by whom, and what it says
+                    reply = reply.say(_("{when} {who}: {text}", when=when,
+                                        who=mention(note.author), text=note.text))
+                else:
+                    reply = reply.say(_("{when} someone: {text}", when=when, text=note.text))
         if action.events:
-            reply = reply.say("History", style="heading")
+            # TRANSLATORS: a heading: what was done to an action, and when
+            reply = reply.say(_("History"), style="heading")
             reply = reply.add(
                 Table(
-                    ("when", "who", "what"),
+                    (
+                        # TRANSLATORS: a table's header (an action's history): the time
+                        _("when"),
+                        # TRANSLATORS: a table's header (an action's history): the person
+                        _("who"),
+                        # TRANSLATORS: a table's header (an action's history): what they did
+                        _("what"),
+                    ),
                     tuple(
                         (
                             (_when(ctx, e.at),),
@@ -930,46 +1078,43 @@ def register(reg: Registry) -> None:
         return reply
 
     def transition(
-        verb: str, allowed_from: tuple[str, ...], to: str, kind: str, said: str, summary: str
+        verb: str, allowed_from: tuple[str, ...], to: str, kind: str,
+        said: Callable[[Msg], Msg], summary: str,
     ) -> None:
         @reg.command("action", verb, p.spec(ACTION), summary, _on_one_action(f"action {verb}"))
         def handler(ctx: Ctx, v: Values) -> Reply:
             action = v[ACTION]
             if action.status not in allowed_from:
-                label = action_label(action)
-                if action.status == OPEN:
-                    raise UserError(f"{label} is open already.", show_usage=False)
-                if action.status == to:
-                    raise UserError(f"{label} is already {to}.", show_usage=False)
-                raise UserError(
-                    f"{label} is {action.status}: `action reopen {label}` first.",
-                    show_usage=False,
-                )
+                raise UserError(_not_now(action, to), show_usage=False)
             action.status = to
             action.closed_at = None if to == OPEN else ctx.now
             _event(ctx, action, kind)
             ctx.audit(verb, "action", action.id, status=to)
-            return Reply(private=False).say(f"{said} ", *_summary(action), ".")
+            return Reply(private=False).say(said(_summary(action)))
 
-    transition("done", (OPEN,), DONE, "done", "Completed", "mark an open action done")
-    transition("reopen", (DONE, CANCELLED), OPEN, "reopened", "Reopened",
-               "open a done or cancelled action again")
-    transition("cancel", (OPEN,), CANCELLED, "cancelled", "Cancelled",
-               "cancel an open action")
+    transition("done", (OPEN,), DONE, "done",
+               lambda summary: _("Completed {summary}.", summary=summary),
+               _("mark an open action done"))
+    transition("reopen", (DONE, CANCELLED), OPEN, "reopened",
+               lambda summary: _("Reopened {summary}.", summary=summary),
+               _("open a done or cancelled action again"))
+    transition("cancel", (OPEN,), CANCELLED, "cancelled",
+               lambda summary: _("Cancelled {summary}.", summary=summary),
+               _("cancel an open action"))
 
     @reg.command(
-        "action", "assign", p.spec(ACTION, ASSIGNEES), "give the action to these people instead",
-        _on_one_action("action assign"),
+        "action", "assign", p.spec(ACTION, ASSIGNEES),
+        _("give the action to these people instead"), _on_one_action("action assign"),
     )
     def action_assign(ctx: Ctx, v: Values) -> Reply:
         action, people = v[ACTION], v[ASSIGNEES]
         set_assignees(ctx, action, people)
-        return Reply(private=False).say(
-            f"{action_label(action)} is now for ", *people_spans(people), "."
-        )
+        return Reply(private=False).say(_("{action} is now for {who}.",
+                                          action=action_label(action),
+                                          who=people_arg(people, "-")))
 
     @reg.command(
-        "action", "due", p.spec(ACTION, DUE), "set or clear the due date",
+        "action", "due", p.spec(ACTION, DUE), _("set or clear the due date"),
         _on_one_action("action due"),
     )
     def action_due(ctx: Ctx, v: Values) -> Reply:
@@ -979,11 +1124,12 @@ def register(reg: Registry) -> None:
         ctx.audit("due", "action", action.id, due=due.isoformat() if due else None)
         reply = Reply(private=False)
         if due is None:
-            return reply.say(f"{action_label(action)} has no due date now.")
-        return reply.say(f"{action_label(action)} is now due ", Day(due), ".")
+            return reply.say(_("{action} has no due date now.", action=action_label(action)))
+        return reply.say(_("{action} is now due {day}.", action=action_label(action),
+                           day=Day(due)))
 
     @reg.command(
-        "action", "note", p.spec(ACTION, NOTE), "add a note to the action",
+        "action", "note", p.spec(ACTION, NOTE), _("add a note to the action"),
         _on_one_action("action note"),
     )
     def action_note(ctx: Ctx, v: Values) -> Reply:
@@ -996,34 +1142,38 @@ def register(reg: Registry) -> None:
         _event(ctx, action, "note", body)
         ctx.audit("note", "action", action.id, note=note.id)
         return Reply(private=False).say(
-            f"Note added to {action_label(action)}: {action.title}."
+            _("Note added to {action}: {title}.", action=action_label(action), title=action.title)
         )
 
     @reg.command(
         "action", "edit", p.spec(ACTION, NEW_TITLE),
-        "fix the action's title (the old one is kept in its history)",
+        _("fix the action's title (the old one is kept in its history)"),
         _on_one_action("action edit"),
     )
     def action_edit(ctx: Ctx, v: Values) -> Reply:
         action, title = v[ACTION], v[NEW_TITLE]
         label = action_label(action)
         if title == action.title:
-            raise UserError(f"{label} reads {title!r} already.", show_usage=False)
+            # TRANSLATORS: {title}: the title, quoted
+            raise UserError(_("{action} reads {title} already.", action=label,
+                              title=repr(title)), show_usage=False)
         old = action.title
         action.title = title
         _event(ctx, action, "edited", old)
         ctx.audit("edit", "action", action.id, old=old, new=title)
-        return Reply(private=False).say("Edited ", *_summary(action), f" (was: {old}).")
+        # TRANSLATORS: {summary}: the action, as in "Added {summary}."; {old}: its old title
+        return Reply(private=False).say(_("Edited {summary} (was: {old}).",
+                                          summary=_summary(action), old=old))
 
     @reg.command(
         "action", "find", p.spec(FIND),
-        "actions whose title or notes hold every word (yours and your groups'; "
-        "secretariat, admins: all)", ANYONE,
+        _("actions whose title or notes hold every word (yours and your groups'; "
+          "secretariat, admins: all)"), ANYONE,
     )
     def action_find(ctx: Ctx, v: Values) -> Reply:
         words = v[FIND]
         where = [_holds(w) for w in words]
-        scope = "in all groups"
+        scope = _("in all groups")
         if not staff(ctx):
             me = ctx.actor.id
             where.append(
@@ -1031,7 +1181,8 @@ def register(reg: Registry) -> None:
                 | Action.id.in_(
                     select(ActionAssignee.action_id).where(ActionAssignee.person_id == me))
             )
-            scope = "in your groups and assigned to you"
+            # TRANSLATORS: which actions a search looks at, as in "No actions {scope} match x."
+            scope = _("in your groups and assigned to you")
         found = list(ctx.session.scalars(
             select(Action).where(*where).options(*_list_options())
             .order_by(case((Action.status == OPEN, 0), else_=1), Action.id.desc())
@@ -1040,14 +1191,35 @@ def register(reg: Registry) -> None:
         said = " ".join(repr(w) if " " in w else w for w in words)
         reply = Reply()
         if not found:
-            return reply.say(f"No actions {scope} match {said}.")
+            # TRANSLATORS: {words}: the words looked for, as typed
+            return reply.say(_("No actions {scope} match {words}.", scope=scope, words=said))
         shown, total = _first_and_total(ctx, found, where, FIND_LIMIT)
-        reply = reply.say(f"Actions {scope} matching {said}: {total}", style="heading")
+        reply = reply.say(_("Actions {scope} matching {words}: {total}", scope=scope,
+                            words=said, total=total), style="heading")
         reply = reply.add(Table(ACTION_HEADERS, tuple(action_row(a, ctx.today) for a in shown)))
         if total > len(shown):
-            reply = reply.say(f"…and {total - len(shown)} more (open first, then the newest). "
-                              "Add a word to narrow it down.")
+            more = total - len(shown)
+            reply = reply.say(_n(
+                "…and {n} more (open first, then the newest). Add a word to narrow it down.",
+                "…and {n} more (open first, then the newest). Add a word to narrow it down.",
+                more))
         return reply
+
+
+def _not_now(action: Action, to: str) -> Msg:
+    """Why ``action`` cannot be made ``to`` from where it is (open, done or cancelled)."""
+    label = action_label(action)
+    if action.status == OPEN:
+        return _("{action} is open already.", action=label)
+    if action.status == to == DONE:
+        return _("{action} is already done.", action=label)
+    if action.status == to == CANCELLED:
+        return _("{action} is already cancelled.", action=label)
+    reopen = f"action reopen {label}"
+    if action.status == DONE:
+        # TRANSLATORS: {command} is a command to type (action reopen A-12): keep it as is
+        return _("{action} is done: `{command}` first.", action=label, command=reopen)
+    return _("{action} is cancelled: `{command}` first.", action=label, command=reopen)
 
 
 def _first_and_total(ctx: Ctx, rows: list[Action], where: list[Any],

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from handlers.core.action_lines import action_line, open_actions
 from handlers.core.context import CoreSettings
+from handlers.core.i18n import _
 from handlers.core.messages import Block, ChannelRef, Table, Text, Topic, When, topic
 from handlers.core.reach import (
     away_until,
@@ -21,6 +22,7 @@ from handlers.core.reach import (
     personal_reach,
     reach_loads,
 )
+from handlers.core.readers import PROFILE_ZONE, ZONE, known_zones
 from handlers.core.recurrence import place
 from handlers.core.scheduling import (
     DAY,
@@ -56,13 +58,39 @@ def nudge_days(today: dt.date, oldest_due: dt.date | None) -> list[dt.date]:
     return days
 
 
+def _people_zones(session: Session, default: str) -> dict[int, str]:
+    """The people who read in a zone of their own (``me zone``, or their chat profile's),
+    by id: everyone else is nudged at 09:00 in the bot's zone."""
+    zone, profile = Person.settings[ZONE].as_string(), Person.settings[PROFILE_ZONE].as_string()
+    found: dict[int, str] = {}
+    for pid, own, seen in session.execute(
+            select(Person.id, zone, profile).where(zone.is_not(None) | profile.is_not(None))):
+        chosen = own or seen
+        if isinstance(chosen, str) and chosen != default and chosen in known_zones():
+            found[pid] = chosen
+    return found
+
+
 def plan_nudges(session: Session, now: dt.datetime,
                 settings: CoreSettings) -> list[outbox.NewRow]:
-    slot = local_slot(now, settings.timezone, NUDGE_TIME)
+    """Each person's nudge at 09:00 where they are: one slot per zone in use, each planned
+    once (its marker), the bot's zone keeping the marker it always had."""
+    zones = _people_zones(session, settings.timezone)
+    rows: list[outbox.NewRow] = []
+    for zone in sorted({settings.timezone, *zones.values()}):
+        rows += _plan_zone(session, now, settings, zone, zones)
+    return rows
+
+
+def _plan_zone(session: Session, now: dt.datetime, settings: CoreSettings, zone: str,
+               zones: dict[int, str]) -> list[outbox.NewRow]:
+    slot = local_slot(now, zone, NUDGE_TIME)
     if slot is None or now - slot > MAX_GRACE:
         return []
-    today = slot.astimezone(settings.zone).date()
-    marker = f"slot:nudges:{today.isoformat()}"
+    today = slot.astimezone(ZoneInfo(zone)).date()
+    default = zone == settings.timezone
+    marker = f"slot:nudges:{today.isoformat()}" if default else \
+        f"slot:nudges:{zone}:{today.isoformat()}"
     if slot_planned(session, marker):
         return []
     muted = [g.id for g in session.scalars(select(Group))
@@ -73,10 +101,15 @@ def plan_nudges(session: Session, now: dt.datetime,
         .join(Action, Action.id == ActionAssignee.action_id)
         .where(Action.status == "open", Action.due.in_(nudge_days(today, oldest)))
     )
+    if not default:
+        stmt = stmt.where(ActionAssignee.person_id.in_(
+            [pid for pid, z in zones.items() if z == zone]))
     if muted:
         stmt = stmt.where(Action.group_id.is_(None) | Action.group_id.not_in(muted))
     per_person: dict[int, list[int]] = defaultdict(list)
     for person_id, action_id in session.execute(stmt):
+        if default and person_id in zones:
+            continue  # nudged at 09:00 in their own zone
         per_person[person_id].append(action_id)
     rows = [slot_marker(marker, slot)]
     if not per_person:
@@ -122,20 +155,25 @@ def compose_nudge(session: Session, payload: dict[str, Any],
     overdue = [a for a in actions if a.due and a.due < today]
     due_today = [a for a in actions if a.due == today]
     tomorrow = [a for a in actions if a.due == today + DAY]
-    blocks: list[Block] = [Text(("Your action items need attention:",), "heading")]
-    for label, items in (("Overdue", overdue), ("Due today", due_today),
-                         ("Due tomorrow", tomorrow)):
+    blocks: list[Block] = [Text((_("Your action items need attention:"),), "heading")]
+    # TRANSLATORS: above the actions a nudge or a digest lists that are past their due date
+    for label, items in ((_("Overdue:"), overdue), (_("Due today:"), due_today),
+                         (_("Due tomorrow:"), tomorrow)):
         if items:
-            blocks.append(Text((f"{label}:",)))
+            blocks.append(Text((label,)))
             blocks.extend(action_line(a) for a in items)
     if len(actions) == 1:
         # about one action: a mail reply of "done" closes it
-        blocks.append(Text((f"Close it with `action done A-{actions[0].id}`, or move it "
-                            f"with `action due A-{actions[0].id} <date>`.",)))
+        ref = f"A-{actions[0].id}"
+        # TRANSLATORS: the text between backquotes is a command to type: keep it as is;
+        # {action}: the action's id (A-12)
+        blocks.append(Text((_("Close it with `action done {action}`, or move it with "
+                              "`action due {action} <date>`.", action=ref),)))
         blocks.append(topic(TOPIC, actions[0].id))
     else:
-        blocks.append(Text(("Close one with `action done A-<id>`, or move it with "
-                            "`action due A-<id> <date>`.",)))
+        # TRANSLATORS: the text between backquotes is a command to type: keep it as is
+        blocks.append(Text((_("Close one with `action done A-<id>`, or move it with "
+                              "`action due A-<id> <date>`."),)))
     return blocks
 
 
@@ -223,14 +261,24 @@ def compose_digest(session: Session, payload: dict[str, Any],
     if not open_n and not done_n and not (nxt and nxt[0].start < slot + dt.timedelta(days=7)):
         return None  # nothing open, nothing done, no meeting this week: a table of zeros
     blocks: list[Block] = [
-        Text((f"{group.name}: the week ahead",), "heading"),
-        Table(("open", "overdue", "done this week", "next meeting"),
-              (((str(open_n),), (str(overdue_n),), (str(done_n),),
-                (When(nxt[0].start, nxt[0].zone),) if nxt else ("none scheduled",)),)),
+        # TRANSLATORS: the heading of a group's weekly digest; {group}: the group's name
+        Text((_("{group}: the week ahead", group=group.name),), "heading"),
+        Table((
+            # TRANSLATORS: a weekly digest's header: how many actions are open
+            _("open"),
+            # TRANSLATORS: a weekly digest's header: how many actions are overdue
+            _("overdue"),
+            # TRANSLATORS: a weekly digest's header: how many actions were done this week
+            _("done this week"),
+            # TRANSLATORS: a weekly digest's header: when the group meets next
+            _("next meeting"),
+        ), (((str(open_n),), (str(overdue_n),), (str(done_n),),
+             # TRANSLATORS: a weekly digest's cell: the group has no meeting planned
+             (When(nxt[0].start, nxt[0].zone),) if nxt else (_("none scheduled"),)),)),
     ]
     overdue = open_actions(session, Action.group_id == group.id, Action.due < today, limit=10)
     if overdue:
-        blocks.append(Text(("Overdue:",)))
+        blocks.append(Text((_("Overdue:"),)))
         blocks.extend(action_line(a) for a in overdue)
     # a copy of its own (by mail) can be stopped: mail's List-Unsubscribe runs this
     blocks.append(Topic(f"digest:{group.id}:{today.isoformat()}", stop=STOP_DIGEST))

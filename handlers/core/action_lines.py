@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
+from handlers.core.i18n import _
 from handlers.core.messages import Day, Mention, Text
 from storage.models import Action, ActionAssignee, Identity, Person
 from storage.sql import undated_last
@@ -38,7 +39,8 @@ def action_text(action_id: int, title: str, assignees: list[Mention],
     for i, who in enumerate(assignees):
         spans.extend([" — " if i == 0 else ", ", who])
     if due:
-        spans.extend([" (due ", Day(due), ")"])
+        # TRANSLATORS: after an action in a list of actions: the day it is due.
+        spans.extend([" ", _("(due {date})", date=Day(due))])
     return Text(tuple(spans))
 
 

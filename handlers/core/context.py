@@ -37,6 +37,9 @@ class CoreSettings:
     platforms: Platforms = field(default_factory=Platforms)
     # what the bot writes in where a person or a group chose nothing (TASKBOT_LANGUAGE)
     language: str = "en"
+    # TASKBOT_RETENTION_DAYS: closed actions' notes and finished outbox rows older than
+    # this are purged by the delivery tick (None: kept for good)
+    retention_days: int | None = None
 
     @property
     def mentions(self) -> MentionRules:

@@ -8,6 +8,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from handlers.core.context import Ctx, utc_now
 from handlers.core.grammar import Args, UserError
+from handlers.core.i18n import _
 from handlers.core.messages import Mention
 from storage.models import NAME_MAX, SLUG_MAX, Group, Identity, Membership, Person
 
@@ -127,8 +128,9 @@ def take_group(ctx: Ctx, args: Args, *, optional: bool = False) -> Group | None:
     if optional:
         return None
     if not toks:
-        raise UserError("Missing <group>.")
-    raise UserError(f"Unknown group {toks[0]!r}. `tg list` shows the groups.")
+        raise UserError(_("Missing {what}.", what="<group>"))
+    raise UserError(_("Unknown group {group}. `tg list` shows the groups.",
+                      group=repr(toks[0])))
 
 
 def optional_group(ctx: Ctx, args: Args) -> Group | None:
@@ -145,7 +147,7 @@ def group_or_channel(ctx: Ctx, group: Group | None) -> Group:
         return group
     bound = ctx.channel_group
     if bound is None:
-        raise UserError("Name a group: this channel is not linked to one.")
+        raise UserError(_("Name a group: this channel is not linked to one."))
     return bound
 
 

@@ -14,6 +14,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
+from handlers.core.i18n import _, _n
+
 T = TypeVar("T")
 
 MAX_LINE = 4000
@@ -31,7 +33,8 @@ def control_character_error(line: str) -> str | None:
     m = _CONTROL.search(line)
     if m is None:
         return None
-    return f"That line contains a control character (U+{ord(m.group()):04X}); type it again."
+    code = format(ord(m.group()), "04X")
+    return _("That line contains a control character (U+{code}); type it again.", code=code)
 
 
 class UserError(Exception):
@@ -46,8 +49,11 @@ class UserError(Exception):
 class Refused(UserError):
     """A permission refusal; the message names the role that is needed."""
 
-    def __init__(self, needed: str, what: str = "this") -> None:
-        super().__init__(f"Only {needed} can do {what}.")
+    def __init__(self, needed: str, what: str | None = None) -> None:
+        # TRANSLATORS: {who} is who may (an admin, a chair of a group); {what} is a
+        # command, like `tg add`.
+        super().__init__(_("Only {who} can do {what}.", who=needed, what=what) if what
+                         else _("Only {who} can do this.", who=needed))
 
 
 @dataclass(frozen=True)
@@ -117,7 +123,8 @@ class Args:
 
     def next(self, what: str) -> str:
         if self.empty():
-            raise UserError(f"Missing {what}.")
+            # TRANSLATORS: {what} is what the command needed next, like <group> or text.
+            raise UserError(_("Missing {what}.", what=what))
         tok = self.tokens[self.pos]
         self.pos += 1
         return tok.value
@@ -142,11 +149,13 @@ class Args:
             return toks[0].value
         return self.line[toks[0].start : toks[-1].end].strip()
 
-    def rest_text(self, what: str = "text", *, required: bool = True) -> str:
+    # TRANSLATORS: what a command is missing, as in "Missing text.".
+    def rest_text(self, what: str = _("text"), *, required: bool = True) -> str:
         text = self.text_between(self.pos, len(self.tokens))
         self.pos = len(self.tokens)
         if required and not text:
-            raise UserError(f"Missing {what}.")
+            # TRANSLATORS: {what} is what the command needed next, like <group> or text.
+            raise UserError(_("Missing {what}.", what=what))
         return text
 
     def done(self) -> None:
@@ -156,8 +165,9 @@ class Args:
         if failed:
             i = min(failed)
             option = self.line[self.tokens[i].start:self.tokens[-1].end]
-            raise UserError(f"Could not read {option!r}: {self.failed_options[i]}")
-        raise UserError(f"Unexpected {self.peek()!r}.")
+            raise UserError(_("Could not read {option}: {problem}", option=repr(option),
+                              problem=self.failed_options[i]))
+        raise UserError(_("Unexpected {word}.", word=repr(self.peek())))
 
     def take_trailing_options(
         self, parsers: dict[str, Callable[[list[str]], T]]
@@ -215,14 +225,19 @@ def parse_id(raw: str, prefix: str, what: str) -> int:
     """``A-12``, ``a12`` or ``12`` for prefix ``A``."""
     m = _ID.match(raw.strip())
     if not m or (m.group(1) and m.group(1).upper() != prefix):
-        raise UserError(f"{raw!r} is not {what} id (like {prefix}-12 or 12).")
+        # TRANSLATORS: {what} is the kind of record, like "an action"; {prefix} a letter.
+        raise UserError(_("{raw} is not {what} id (like {prefix}-12 or 12).", raw=repr(raw),
+                          what=what, prefix=prefix))
     return int(m.group(2))
 
 
 def check_length(value: str, limit: int, what: str) -> str:
     value = value.strip()
     if len(value) > limit:
-        raise UserError(f"The {what} is too long ({len(value)} characters; at most {limit}).")
+        # TRANSLATORS: {what} is what was typed, like "title".
+        raise UserError(_n("The {what} is too long ({n} character; at most {limit}).",
+                           "The {what} is too long ({n} characters; at most {limit}).",
+                           len(value), what=what, limit=limit))
     return value
 
 

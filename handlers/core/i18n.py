@@ -100,6 +100,15 @@ def _n(singular: str, plural: str, n: int, /, **args: Arg) -> Msg:
     return Msg(singular, plural, n, {"n": n, **args})
 
 
+def listed(items: Sequence[Arg]) -> Arg:
+    """Items joined with ", " as one argument of a message, each mention or day kept a span:
+    a list, not a sentence, so it has nothing to translate and is not marked."""
+    if len(items) == 1:
+        return items[0]
+    names = {f"item{i}": item for i, item in enumerate(items)}
+    return Msg(", ".join("{" + n + "}" for n in names), args=names)
+
+
 # --- catalogs ----------------------------------------------------------------------------------
 
 
@@ -171,8 +180,8 @@ _FORMATTER = string.Formatter()
 
 def spans_of(msg: Msg, reader: Reader) -> tuple[Span, ...]:
     """The message in the reader's language: text, with its span arguments in place."""
-    if reader.lang == DEFAULT_LANGUAGE and not msg.spanned:
-        return (str.__str__(msg),)
+    if (reader.lang == DEFAULT_LANGUAGE and not msg.spanned) or not msg.msgid:
+        return (str.__str__(msg),) if msg else ()
     template = translate(msg, reader.lang)
     args = dict(msg.args)
     out: list[Span] = []
@@ -272,6 +281,6 @@ def localized(reply: Reply, reader: Reader) -> Reply:
 
 __all__ = [
     "DEFAULT_LANGUAGE", "ENGLISH", "LANGUAGES", "Msg", "Reader", "_", "_n", "available",
-    "install", "localize", "localized", "normalize", "spans_of", "text_of", "translate",
+    "install", "listed", "localize", "localized", "normalize", "spans_of", "text_of", "translate",
     "translations_for",
 ]

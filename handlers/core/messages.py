@@ -40,10 +40,28 @@ class When:
 
 @dataclass(frozen=True)
 class Day:
-    """A calendar date with no time of day (a due date)."""
+    """A calendar date with no time of day (a due date); ``form`` says how much of it is
+    shown (DAY_FORMS): the whole day, a month, a day without its year..."""
 
     date: dt.date
     lang: str = "en"
+    form: str = "day"
+
+    def __post_init__(self) -> None:
+        if self.form not in DAY_FORMS:
+            raise ValueError(f"not a form of a day: {self.form!r}")
+
+
+# form -> (English, as strftime writes it; the CLDR skeleton each other language writes in
+# its own way: "Di., 15. Dez. 2026", "wt., 15 gru 2026", "15 de dez. de 2026")
+DAY_FORMS: dict[str, tuple[str, str]] = {
+    "day": ("%a %d %b %Y", "yMMMEd"),  # Mon 30 Nov 2026
+    "short": ("%d %b %Y", "yMMMd"),  # 30 Nov 2026
+    "weekday": ("%a %d %b", "MMMEd"),  # Mon 30 Nov
+    "daymonth": ("%d %b", "MMMd"),  # 30 Nov
+    "month": ("%B %Y", "yMMMM"),  # November 2026
+    "mon": ("%b %Y", "yMMM"),  # Nov 2026
+}
 
 
 @dataclass(frozen=True)
@@ -275,27 +293,28 @@ def plain_of(span: Span) -> str:
             return local.strftime("%a %d %b %Y %H:%M ") + (local.tzname() or span.zone)
         return local.strftime("%a %d %b %Y")
     if isinstance(span, Day):
-        return day_text(span.date, span.lang)
+        return day_text(span.date, span.lang, span.form)
     if span.label and span.label != span.url:
         return f"{span.label} <{span.url}>"
     return span.url
 
 
 @functools.lru_cache(maxsize=4096)
-def day_text(day: dt.date, lang: str = "en") -> str:
+def day_text(day: dt.date, lang: str = "en", form: str = "day") -> str:
     """``Mon 30 Nov 2026`` (``lun. 30 nov. 2026``); cached, as a list shows the same few due
     dates many times."""
+    english, skeleton = DAY_FORMS[form]
     if lang == "en":
-        return day.strftime("%a %d %b %Y")
-    from babel.dates import format_date
+        return day.strftime(english)
+    from babel.dates import format_skeleton
 
-    return format_date(day, "EEE d MMM y", locale=lang)
+    return format_skeleton(skeleton, day, locale=lang)
 
 
 def _babel_when(local: dt.datetime, with_time: bool, lang: str, zone: str) -> str:
-    from babel.dates import format_date, format_time
+    from babel.dates import format_time
 
-    day = format_date(local.date(), "EEE d MMM y", locale=lang)
+    day = day_text(local.date(), lang)
     if not with_time:
         return day
     return f"{day} {format_time(local.time(), 'HH:mm', locale=lang)} " + (

@@ -22,6 +22,7 @@ from typing import Generic, TypeVar, cast
 from handlers.core.context import Ctx
 from handlers.core.directory import group_or_channel, optional_group, take_group
 from handlers.core.grammar import Args, UserError, check_length, parse_id
+from handlers.core.i18n import _
 from handlers.core.people import resolve_people, resolve_person
 from storage.models import Group, Person
 
@@ -151,7 +152,7 @@ def people(usage: str = "<@user> ...") -> Param[list[Person]]:
     def read(ctx: Ctx, args: Args) -> list[Person]:
         raws = args.remaining()
         if not raws:
-            raise UserError("Missing <@user>.")
+            raise UserError(_("Missing {what}.", what="<@user>"))
         args.pos = len(args.tokens)
         return resolve_people(ctx, raws)
     return Param(usage, read, rest=True)
@@ -185,10 +186,21 @@ def choice(*words: str, optional: bool = True) -> Param[str | None]:
         got = args.accept(*words)
         if got is None and not optional:
             raw = args.peek()
-            raise UserError(f"Expected {' or '.join(words)}"
-                            + (f", not {raw!r}." if raw is not None else "."))
+            if raw is None:
+                raise UserError(_("Expected {choices}.", choices=either(words)))
+            raise UserError(_("Expected {choices}, not {word}.", choices=either(words),
+                              word=repr(raw)))
         return got
     return Param(usage, read)
+
+
+def either(words: Sequence[str]) -> str:
+    """``a or b or c``: the words (typed as they are) as one choice among them."""
+    found: str = words[0] if words else ""
+    for w in words[1:]:
+        # TRANSLATORS: a choice between words to type, like "open or closed".
+        found = _("{choices} or {word}", choices=found, word=w)
+    return found
 
 
 def ident(prefix: str, what: str, usage: str = "<id>") -> Param[int]:

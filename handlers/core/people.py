@@ -28,6 +28,7 @@ from collections.abc import Sequence
 from handlers.core.context import Ctx
 from handlers.core.directory import ensure_person, person_by_identity
 from handlers.core.grammar import UserError
+from handlers.core.i18n import _
 from storage.models import Person
 
 
@@ -45,7 +46,7 @@ def resolve_person(ctx: Ctx, raw: str, *, create: bool = False) -> Person:
     rules = ctx.settings.mentions
     ref = rules.read(raw, ctx.platform, bare=True)
     if ref is None:
-        raise UserError(f"{raw!r} is not a user (mention them, like @name).")
+        raise UserError(_("{raw} is not a user (mention them, like @name).", raw=repr(raw)))
     if ref in {(i.platform, i.external_id) for i in ctx.actor.identities}:
         return ctx.actor  # "@me" is common, and the actor is loaded already
     person = person_by_identity(ctx.session, *ref)
@@ -57,10 +58,11 @@ def resolve_person(ctx: Ctx, raw: str, *, create: bool = False) -> Person:
         return ensure_person(ctx.session, platform, external_id,
                              rules.shown(platform, external_id))
     if platform != ctx.platform:
-        raise UserError(f"Unknown user {raw}: no one with that id has used the bot yet.")
-    raise UserError(
-        f"Unknown user {raw}: no one by that name has been seen here; "
-        "add them to a group first with tg add.")
+        raise UserError(_("Unknown user {user}: no one with that id has used the bot yet.",
+                          user=raw))
+    raise UserError(_(
+        "Unknown user {user}: no one by that name has been seen here; "
+        "add them to a group first with tg add.", user=raw))
 
 
 def resolve_people(ctx: Ctx, raws: Sequence[str]) -> list[Person]:

@@ -87,7 +87,7 @@ def _span_json(span: Span) -> Any:
     if isinstance(span, When):
         return {"at": span.at.isoformat(), "zone": span.zone, "time": span.with_time}
     if isinstance(span, Day):
-        return {"day": span.date.isoformat()}
+        return {"day": span.date.isoformat(), **({"form": span.form} if span.form != "day" else {})}
     return {"url": span.url, "label": _label_json(span.label)}
 
 
@@ -103,7 +103,7 @@ def _span(data: Any) -> Span:
         return When(dt.datetime.fromisoformat(data["at"]), str(data["zone"]),
                     bool(data["time"]))
     if "day" in data:
-        return Day(dt.date.fromisoformat(data["day"]))
+        return Day(dt.date.fromisoformat(data["day"]), form=str(data.get("form", "day")))
     return Link(str(data["url"]), _label(data["label"]))
 
 

@@ -9,6 +9,8 @@ the group's setting for a channel and to ``TASKBOT_LANGUAGE`` for everyone.
 
 from __future__ import annotations
 
+import functools
+import zoneinfo
 from typing import Any
 
 from sqlalchemy import select
@@ -31,11 +33,28 @@ def _language(chosen: str, settings: CoreSettings) -> str:
     return chosen if chosen in LANGUAGES or chosen in available() else settings.language
 
 
+@functools.cache
+def zone_names() -> dict[str, str]:
+    """Every IANA zone a person may choose, by its lower case (``europe/lisbon``): the
+    Area/City names, and UTC."""
+    return {z.lower(): z for z in zoneinfo.available_timezones() if "/" in z or z == "UTC"}
+
+
+@functools.cache
+def known_zones() -> frozenset[str]:
+    return frozenset(zone_names().values())
+
+
 def person_zone(person: Person | None) -> str | None:
-    """The zone a person reads times in, when they have one of their own."""
+    """The zone a person reads times in, when they have one of their own (one that is no
+    zone, a profile's odd value, is no choice)."""
     if person is None:
         return None
-    return _text(person.settings, ZONE) or _text(person.settings, PROFILE_ZONE) or None
+    for key in (ZONE, PROFILE_ZONE):
+        found = _text(person.settings, key)
+        if found in known_zones():
+            return found
+    return None
 
 
 def person_reader(person: Person | None, settings: CoreSettings) -> Reader:
@@ -66,3 +85,10 @@ def channel_reader(session: Session, channel: ChannelRef, settings: CoreSettings
         select(Group).join(Channel).where(Channel.platform == channel.platform,
                                           Channel.channel_id == channel.channel_id))
     return group_reader(group, settings)
+
+
+def remember_profile_zone(person: Person, zone: str) -> None:
+    """Keep the zone a platform's profile gives for the person (written only when it
+    changes, so a command that only reads still writes nothing)."""
+    if zone in known_zones() and _text(person.settings, PROFILE_ZONE) != zone:
+        person.settings = {**(person.settings or {}), PROFILE_ZONE: zone}

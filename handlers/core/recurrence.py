@@ -18,6 +18,7 @@ from dateutil import tz
 from dateutil.rrule import rrule, rrulestr
 
 from handlers.core.grammar import UserError, ascii_int
+from handlers.core.i18n import _, _n
 
 RULE_MAX = 200
 MAX_OFFSETS = 6
@@ -26,7 +27,9 @@ MAX_OFFSET = dt.timedelta(days=90)
 # dateutil walks from DTSTART and an impossible rule would otherwise run to year 9999.
 HORIZON_YEARS = 5
 
-RULE_EXAMPLES = "first tuesday, 2nd wednesday, last thursday, day 15 or an RRULE: line"
+# TRANSLATORS: examples of meeting rules: keep the rules themselves ("first tuesday",
+# "day 15", "RRULE:") as they are typed.
+RULE_EXAMPLES = _("first tuesday, 2nd wednesday, last thursday, day 15 or an RRULE: line")
 
 WEEKDAYS: dict[str, tuple[str, str]] = {}  # word -> (RRULE code, display name)
 for _code, _name in zip(
@@ -73,7 +76,8 @@ def parse_time(raw: str) -> dt.time:
         hour, minute = int(m.group(1)), int(m.group(2))
         if hour < 24 and minute < 60:
             return dt.time(hour, minute)
-    raise UserError(f"{raw!r} is not a time of day: use HH:MM, from 00:00 to 23:59.")
+    raise UserError(_("{raw} is not a time of day: use HH:MM, from 00:00 to 23:59.",
+                      raw=repr(raw)))
 
 
 def parse_zone(name: str) -> ZoneInfo:
@@ -81,9 +85,9 @@ def parse_zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, OSError):
-        raise UserError(
-            f"Unknown time zone {name!r}: use an Area/City name like Europe/Brussels."
-        ) from None
+        raise UserError(_(
+            "Unknown time zone {zone}: use an Area/City name like Europe/Brussels.",
+            zone=repr(name))) from None
 
 
 def _named_rule(words: list[str]) -> tuple[str, str] | None:
@@ -93,7 +97,8 @@ def _named_rule(words: list[str]) -> tuple[str, str] | None:
     if len(words) == 2 and words[0] == "day":
         n = ascii_int(words[1], 2) or 0
         if not 1 <= n <= 31:
-            raise UserError(f"day {words[1]!r}: the day of the month must be 1 to 31.")
+            raise UserError(_("day {day}: the day of the month must be 1 to 31.",
+                              day=repr(words[1])))
         if n <= 28:
             return f"RRULE:FREQ=MONTHLY;BYMONTHDAY={n}", f"day {n}"
         # the 29th-31st do not exist in every month: take the month's last day there,
@@ -107,9 +112,11 @@ def _named_rule(words: list[str]) -> tuple[str, str] | None:
         if day not in WEEKDAYS and day.endswith("s") and day[:-1] in WEEKDAYS:
             day = day[:-1]
         if day in WEEKDAYS and ordinal in _NOT_MONTHLY:
-            raise UserError(
-                f"Not every month has a fifth {WEEKDAYS[day][1]}: use last {day} instead."
-            )
+            # TRANSLATORS: {weekday} is an English weekday's name (Monday); "last {day}"
+            # is what to type, like "last mon".
+            raise UserError(_(
+                "Not every month has a fifth {weekday}: use last {day} instead.",
+                weekday=WEEKDAYS[day][1], day=day))
         if ordinal in ORDINALS and day in WEEKDAYS:
             n, label = ORDINALS[ordinal]
             code, name = WEEKDAYS[day]
@@ -121,9 +128,9 @@ def _raw_rule(text: str) -> str:
     """Check and normalise the body of an ``RRULE:`` line; returns the full line."""
     body = text.split(":", 1)[1].strip().upper()
     if "DTSTART" in body or "\n" in body or "\r" in body:
-        raise UserError(
+        raise UserError(_(
             "Leave DTSTART out of the RRULE: the series starts today, at the time you give."
-        )
+        ))
     parts: list[str] = []
     seen: set[str] = set()
     for part in body.split(";"):
@@ -131,32 +138,33 @@ def _raw_rule(text: str) -> str:
             continue
         key, sep, value = part.partition("=")
         if not sep or not value:
-            raise UserError(f"RRULE part {part!r} is not KEY=VALUE.")
+            raise UserError(_("RRULE part {part} is not KEY=VALUE.", part=repr(part)))
         if key in ("BYHOUR", "BYMINUTE", "BYSECOND", "TZID"):
-            raise UserError(f"RRULE {key} is not allowed: the time and zone are given apart.")
+            raise UserError(_("RRULE {key} is not allowed: the time and zone are given apart.",
+                              key=key))
         if key not in _RULE_KEYS:
-            raise UserError(f"RRULE has an unknown part {key!r}.")
+            raise UserError(_("RRULE has an unknown part {key}.", key=repr(key)))
         if key in seen:
-            raise UserError(f"RRULE gives {key} twice.")
+            raise UserError(_("RRULE gives {key} twice.", key=key))
         seen.add(key)
         if key == "FREQ" and value not in _FREQS:
-            raise UserError(
+            raise UserError(_(
                 "RRULE FREQ must be DAILY, WEEKLY, MONTHLY or YEARLY (one meeting a day at most)."
-            )
+            ))
         if key in ("INTERVAL", "COUNT") and not 1 <= (ascii_int(value, 4) or 0) <= 1000:
-            raise UserError(f"RRULE {key} must be a whole number from 1 to 1000.")
+            raise UserError(_("RRULE {key} must be a whole number from 1 to 1000.", key=key))
         if key == "UNTIL":
             if _UNTIL_DATE.match(value):
                 value += "T235959"  # the whole last day, as people mean it
             elif not _UNTIL_LOCAL.match(value):
-                raise UserError(
+                raise UserError(_(
                     "RRULE UNTIL must be a local date or date-time (UNTIL=20271231), not UTC."
-                )
+                ))
         parts.append(f"{key}={value}")
     if "FREQ" not in seen:
-        raise UserError("RRULE needs a FREQ, like RRULE:FREQ=MONTHLY;BYDAY=-1TH.")
+        raise UserError(_("RRULE needs a FREQ, like RRULE:FREQ=MONTHLY;BYDAY=-1TH."))
     if "COUNT" in seen and "UNTIL" in seen:
-        raise UserError("RRULE may give COUNT or UNTIL, not both.")
+        raise UserError(_("RRULE may give COUNT or UNTIL, not both."))
     return "RRULE:" + ";".join(parts)
 
 
@@ -221,16 +229,19 @@ def parse_rule(text: str) -> tuple[str, str]:
     """``first tuesday`` or ``RRULE:...`` as (RRULE line without DTSTART, human label)."""
     text = " ".join(text.split())
     if not text:
-        raise UserError(f"Missing <rule>: {RULE_EXAMPLES}.")
+        raise UserError(_("Missing <rule>: {examples}.", examples=RULE_EXAMPLES))
     if len(text) > RULE_MAX:
-        raise UserError(f"The rule is too long ({len(text)} characters; at most {RULE_MAX}).")
+        raise UserError(_n("The rule is too long ({n} character; at most {limit}).",
+                           "The rule is too long ({n} characters; at most {limit}).",
+                           len(text), limit=RULE_MAX))
     if text.upper().startswith("RRULE:"):
         line = _raw_rule(text)
         label = line
     else:
         named = _named_rule(text.lower().split())
         if named is None:
-            raise UserError(f"{text!r} is not a meeting rule: use {RULE_EXAMPLES}.")
+            raise UserError(_("{rule} is not a meeting rule: use {examples}.", rule=repr(text),
+                              examples=RULE_EXAMPLES))
         line, label = named
     # dateutil has the last word on syntax; a probe start shows whether it yields anything
     probe = dt.date(2000, 1, 3)
@@ -243,9 +254,12 @@ def parse_rule(text: str) -> tuple[str, str]:
     except UserError:
         raise
     except (ValueError, TypeError, KeyError, IndexError, OverflowError) as err:
-        raise UserError(f"That RRULE does not parse: {err}.") from None
+        # TRANSLATORS: {problem} is the rule parser's own message, in English.
+        raise UserError(_("That RRULE does not parse: {problem}.", problem=str(err))) from None
     if not found and "UNTIL" not in line and "COUNT" not in line:
-        raise UserError(f"{label} gives no meeting within {HORIZON_YEARS} years.")
+        raise UserError(_n("{rule} gives no meeting within {n} year.",
+                           "{rule} gives no meeting within {n} years.",
+                           HORIZON_YEARS, rule=label))
     return line, label
 
 
@@ -253,23 +267,28 @@ def parse_offsets(text: str) -> list[dt.timedelta]:
     """``7d,1d,1h`` (units m, h, d, w) as distinct positive offsets, largest first."""
     items = [p for p in text.replace(" ", ",").lower().split(",") if p]
     if not items:
-        raise UserError("Missing reminder offsets, like 7d,1d,1h.")
+        raise UserError(_("Missing reminder offsets, like 7d,1d,1h."))
     if len(items) > MAX_OFFSETS:
-        raise UserError(f"At most {MAX_OFFSETS} reminders, not {len(items)}.")
+        raise UserError(_n("At most {n} reminder, not {count}.",
+                           "At most {n} reminders, not {count}.",
+                           MAX_OFFSETS, count=len(items)))
     out: list[dt.timedelta] = []
     for item in items:
         m = _OFFSET.match(item)
         if not m:
-            raise UserError(
-                f"{item!r} is not a reminder offset: use a number and m, h, d or w, like 1d."
-            )
+            raise UserError(_(
+                "{offset} is not a reminder offset: use a number and m, h, d or w, like 1d.",
+                offset=repr(item)))
         delta = dt.timedelta(**{_UNITS[m.group(2)]: int(m.group(1))})
         if delta <= dt.timedelta(0):
-            raise UserError(f"Reminder {item!r} must be before the meeting (more than 0).")
+            raise UserError(_("Reminder {offset} must be before the meeting (more than 0).",
+                              offset=repr(item)))
         if delta > MAX_OFFSET:
-            raise UserError(f"Reminder {item!r} is too early: at most {MAX_OFFSET.days} days.")
+            raise UserError(_n("Reminder {offset} is too early: at most {n} day.",
+                               "Reminder {offset} is too early: at most {n} days.",
+                               MAX_OFFSET.days, offset=repr(item)))
         if delta in out:
-            raise UserError(f"Reminder {item!r} is given twice.")
+            raise UserError(_("Reminder {offset} is given twice.", offset=repr(item)))
         out.append(delta)
     return sorted(out, reverse=True)
 

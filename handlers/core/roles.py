@@ -9,6 +9,7 @@ from sqlalchemy import bindparam, select
 
 from handlers.core.context import Ctx
 from handlers.core.grammar import Args, Refused, UserError
+from handlers.core.i18n import _
 from handlers.core.params import Spec
 from storage.models import Group, Membership
 
@@ -84,17 +85,18 @@ def chair_and_up(ctx: Ctx, group: Group | None) -> bool:
 
 def require_staff(ctx: Ctx, what: str) -> None:
     if not staff(ctx):
-        raise Refused("an admin or the secretariat", what)
+        raise Refused(_("an admin or the secretariat"), what)
 
 
 def require_chair(ctx: Ctx, group: Group, what: str) -> None:
     if not chair_and_up(ctx, group):
-        raise Refused(f"a chair of {group.slug}, the secretariat or an admin", what)
+        raise Refused(_("a chair of {group}, the secretariat or an admin", group=group.slug),
+                      what)
 
 
 def require_member(ctx: Ctx, group: Group, what: str) -> None:
     if not (is_member(ctx, group) or staff(ctx)):
-        raise Refused(f"a member of {group.slug} (or the secretariat)", what)
+        raise Refused(_("a member of {group} (or the secretariat)", group=group.slug), what)
 
 
 # --- permission policies, declared with each command and checked by the router before the
@@ -129,12 +131,12 @@ class Policy:
         if self.level == ADMIN_LEVEL:
             def admin_only(ctx: Ctx, _args: Args) -> None:
                 if not is_admin(ctx):
-                    raise Refused("an admin", what)
+                    raise Refused(_("an admin"), what)
             return admin_only
         if self.level == BOC_LEVEL:
             def boc_or_staff(ctx: Ctx, _args: Args) -> None:
                 if not (is_boc(ctx) or staff(ctx)):
-                    raise Refused("a BoC member, the secretariat or an admin", what)
+                    raise Refused(_("a BoC member, the secretariat or an admin"), what)
             return boc_or_staff
         if self.level == CHAIR_LEVEL:
             param = spec.group_param
@@ -157,9 +159,15 @@ class Policy:
         return None
 
 
-ANYONE = Policy("anyone")
-MEMBERS = Policy("members")
-STAFF = Policy("admin, secretariat", STAFF_LEVEL)
-ADMIN = Policy("admin", ADMIN_LEVEL)
-BOC_AND_STAFF = Policy("BoC members, secretariat, admin", BOC_LEVEL)
-CHAIR_AND_UP = Policy("admin, secretariat, chair", CHAIR_LEVEL)
+# TRANSLATORS: who may run a command, in the "who" column of help.
+ANYONE = Policy(_("anyone"))
+# TRANSLATORS: who may run a command, in the "who" column of help.
+MEMBERS = Policy(_("members"))
+# TRANSLATORS: who may run a command, in the "who" column of help.
+STAFF = Policy(_("admin, secretariat"), STAFF_LEVEL)
+# TRANSLATORS: who may run a command, in the "who" column of help.
+ADMIN = Policy(_("admin"), ADMIN_LEVEL)
+# TRANSLATORS: who may run a command, in the "who" column of help.
+BOC_AND_STAFF = Policy(_("BoC members, secretariat, admin"), BOC_LEVEL)
+# TRANSLATORS: who may run a command, in the "who" column of help.
+CHAIR_AND_UP = Policy(_("admin, secretariat, chair"), CHAIR_LEVEL)

@@ -34,13 +34,13 @@ from handlers.core.grammar import (
     control_character_error,
     tokenize,
 )
-from handlers.core.i18n import Reader, localized
+from handlers.core.i18n import Reader, _, _n, localized
 from handlers.core.messages import Buttons, Post, Reply, Table, Text, text
 from handlers.core.params import Spec, Values
 from handlers.core.platforms import Platforms
 from handlers.core.posts import KIND as POST_KIND
 from handlers.core.posts import compose_post, queue_posts
-from handlers.core.readers import person_reader
+from handlers.core.readers import person_reader, remember_profile_zone
 from handlers.core.roles import Guard, Policy
 from handlers.core.scheduling import ScheduleKinds
 from storage import kv
@@ -105,6 +105,9 @@ class Incoming:
     # mark that it ran commit together, and a run whose key is already written is not
     # repeated: a redelivery after a crash between the two cannot run a command twice.
     once: str | None = None
+    # the zone the platform's profile of the person gives (Slack's users.info ``tz``): their
+    # default zone, kept as ``profile_zone`` (``me zone`` overrides it)
+    user_zone: str | None = None
 
 
 @dataclass(frozen=True)
@@ -123,7 +126,9 @@ class Listener:
     addressed: Callable[[str], bool]
     # the usage an error about the line is answered with, if any
     usage: Callable[[str], str | None]
-    done: str = "taken"  # what it does with a line, for "nothing was <done>"
+    # what it does with a line, for "nothing was <done>"
+    # TRANSLATORS: what is done with a line said in a meeting, as in "nothing was taken".
+    done: str = _("taken")
 
 
 @dataclass(frozen=True)
@@ -211,38 +216,51 @@ class Registry:
 
     def usage(self, noun: str, verb: str | None = None, prefix: str = "") -> str:
         if verb is not None and (cmd := self.find(noun, verb)):
-            return f"Usage: {prefix}{cmd.line}"
+            # TRANSLATORS: {usage} is a command as it is typed, like `tg add <group> <@user>`.
+            return _("Usage: {usage}", usage=prefix + cmd.line)
         lines = [f"{prefix}{c.line}" for c in self.commands.get(noun, {}).values()]
-        return "Usage:\n" + "\n".join(f"  {line}" for line in lines)
+        # TRANSLATORS: {commands} are commands as they are typed, one a line.
+        return _("Usage:\n{commands}", commands="\n".join(f"  {line}" for line in lines))
 
     def help(self, args: list[str], prefix: str) -> Reply:
         reply = Reply()
         if not args:
-            reply = reply.say("Taskbot commands", style="heading")
+            reply = reply.say(_("Taskbot commands"), style="heading")
             rows = []
             for noun, summary in self.nouns.items():
                 rows.append(((f"{prefix}{noun}",), (summary,)))
-            reply = reply.add(Table(("command", "what it does"), tuple(rows)))
-            reply = reply.say(f"{prefix}help <command> shows a command's usage.")
+            # TRANSLATORS: the headers of help's table of commands.
+            reply = reply.add(Table((_("command"), _("what it does")), tuple(rows)))
+            # TRANSLATORS: {prefix} is how the platform starts a command ("/", "!" or none).
+            reply = reply.say(_("{prefix}help <command> shows a command's usage.",
+                                prefix=prefix))
             return reply
         noun = args[0].lower()
         if noun == "help":
-            reply = reply.say(f"{prefix}help: shows the commands and their usage", style="heading")
+            reply = reply.say(_("{prefix}help: shows the commands and their usage",
+                                prefix=prefix), style="heading")
             reply = reply.add(text(f"{prefix}{HELP_USAGE}", style="code"))
-            reply = reply.say("Lists the commands, or shows the usage of one command. Anyone.")
+            reply = reply.say(_("Lists the commands, or shows the usage of one command. "
+                                "Anyone."))
             return reply
         if noun not in self.commands:
-            raise UserError(f"No command {args[0]!r}. Commands: {', '.join(self.nouns)}.")
+            raise UserError(_("No command {command}. Commands: {commands}.",
+                              command=repr(args[0]), commands=", ".join(self.nouns)))
         cmds = list(self.commands[noun].values())
         if len(args) > 1:
             verb = args[1].lower()
             cmds = [c for c in cmds if c.verb == verb]
             if not cmds:
-                raise UserError(f"{noun} has no subcommand {args[1]!r}.")
-        reply = reply.say(f"{prefix}{noun}: {self.nouns.get(noun, '')}", style="heading")
+                raise UserError(_("{command} has no subcommand {word}.", command=noun,
+                                  word=repr(args[1])))
+        # TRANSLATORS: help's heading for a command: the command, then what it is for.
+        reply = reply.say(_("{command}: {summary}", command=prefix + noun,
+                            summary=self.nouns.get(noun, "")), style="heading")
         reply = reply.add(
             Table(
-                ("usage", "what", "who"),
+                # TRANSLATORS: the headers of help's table of a command's usage: how it
+                # is typed, what it does, who may run it.
+                (_("usage"), _("what"), _("who")),
                 tuple(((f"{prefix}{c.line}",), (c.summary,), (c.who,)) for c in cmds),
             )
         )
@@ -271,9 +289,9 @@ def apology(what: str, say: Callable[[str], str]) -> Reply:
 
 def already_done() -> Reply:
     """The answer to a command run whose idempotency key was already written."""
-    return Reply(duplicate=True).say(
+    return Reply(duplicate=True).say(_(
         "That command arrived twice; it was carried out the first time, so nothing more "
-        "was done.")
+        "was done."))
 
 
 class _Duplicate(Exception):
@@ -361,7 +379,9 @@ class Router:
             return error_reply(problem, self._usage_of(line, msg.prefix))
         if len(line) > MAX_LINE:
             return error_reply(
-                f"That command is too long ({len(line)} characters; at most {MAX_LINE}).",
+                _n("That command is too long ({n} character; at most {limit}).",
+                   "That command is too long ({n} characters; at most {limit}).",
+                   len(line), limit=MAX_LINE),
                 self._usage_of(line, msg.prefix),
             )
         tokens = tokenize(line)
@@ -373,14 +393,15 @@ class Router:
         verbs = self.registry.commands.get(noun)
         if verbs is None:
             return error_reply(
-                f"Unknown command {tokens[0].value!r}.",
-                f"Commands: {', '.join(self.registry.nouns)}; {msg.prefix}help shows usage.",
+                _("Unknown command {command}.", command=repr(tokens[0].value)),
+                self._commands(msg.prefix),
             )
         verb = tokens[1].value.lower() if len(tokens) > 1 else ""
         cmd = verbs.get(verb)
         if cmd is None:
-            what = f"Unknown {noun} subcommand {tokens[1].value!r}." if verb else (
-                f"{noun} needs a subcommand."
+            what = _("Unknown {command} subcommand {word}.", command=noun,
+                     word=repr(tokens[1].value)) if verb else (
+                _("{command} needs a subcommand.", command=noun)
             )
             return error_reply(what, self.registry.usage(noun, prefix=msg.prefix))
         return cmd, Args(line, tokens[2:])
@@ -412,9 +433,10 @@ class Router:
             return self.registry.usage(cmd.noun, cmd.verb, msg.prefix) if err.show_usage else None
 
         def failed() -> Reply:
-            return apology(f"command {cmd.noun} {cmd.verb}", lambda error_id: (
-                f"Sorry, something went wrong on our side (error id {error_id}). "
-                "Nothing was changed; the secretariat can look it up in the log."))
+            return apology(f"command {cmd.noun} {cmd.verb}", lambda error_id: _(
+                "Sorry, something went wrong on our side (error id {error_id}). "
+                "Nothing was changed; the secretariat can look it up in the log.",
+                error_id=error_id))
 
         reply = self._unit(sessions, msg, lambda ctx: cmd.run(ctx, args), guard=guard,
                            usage=usage, failed=failed, retry=retry)
@@ -444,8 +466,12 @@ class Router:
                 if msg.once is not None and kv.get(session, msg.once) is not None:
                     return already_done()
                 actor = ensure_person(session, msg.platform, msg.user_id, msg.user_name)
+                if msg.user_zone is not None:
+                    remember_profile_zone(actor, msg.user_zone)
                 reader.append(person_reader(actor, self.settings))
                 reply = work(self._ctx(session, actor, msg, now))
+                # the work may have changed it (me language): the answer is in the new one
+                reader[0] = person_reader(actor, self.settings)
                 if reply is not None and reply.posts and not reply.error:
                     reply = reply.but(queued=queue_posts(session, reply.posts, now, msg.once))
                 # the key that this run happened, written last: committed with the work
@@ -490,8 +516,9 @@ class Router:
         except UserError as err:
             return error_reply(err.message, None)
         except Exception:
-            return apology("a page", lambda error_id: (
-                f"Sorry, that page could not be built (error id {error_id})."))
+            return apology("a page", lambda error_id: _(
+                "Sorry, that page could not be built (error id {error_id}).",
+                error_id=error_id))
         finally:
             session.close()
 
@@ -520,17 +547,20 @@ class Router:
         if listener in addressed and len(line) > MAX_LINE:
             # the same cap as a command line, before anything is parsed or written
             return error_reply(
-                f"That line is too long ({len(line)} characters; at most {MAX_LINE})"
-                f"; nothing was {listener.done}.", None,
+                _n("That line is too long ({n} character; at most {limit}); nothing was "
+                   "{done}.",
+                   "That line is too long ({n} characters; at most {limit}); nothing was "
+                   "{done}.",
+                   len(line), limit=MAX_LINE, done=listener.done), None,
             )
 
         def usage(err: UserError) -> str | None:
             return None if isinstance(err, Refused) else listener.usage(line)
 
         def failed() -> Reply:
-            return apology(listener.name, lambda error_id: (
-                f"Sorry, that line was not {listener.done} (error id {error_id}); "
-                "nothing was changed."))
+            return apology(listener.name, lambda error_id: _(
+                "Sorry, that line was not {done} (error id {error_id}); nothing was changed.",
+                done=listener.done, error_id=error_id))
 
         return self._unit(self.sessions, msg, lambda ctx: listener.hear(ctx, msg.text),
                           usage=usage, failed=failed)
@@ -582,7 +612,12 @@ class Router:
             if verb is not None and self.registry.find(words[0], verb) is None:
                 verb = None
             return self.registry.usage(words[0], verb, prefix)
-        return f"Commands: {', '.join(self.registry.nouns)}; {prefix}help shows usage."
+        return self._commands(prefix)
+
+    def _commands(self, prefix: str) -> str:
+        """The commands there are, for a line that names none."""
+        return _("Commands: {commands}; {prefix}help shows usage.",
+                 commands=", ".join(self.registry.nouns), prefix=prefix)
 
     def _help(self, args: list[str], prefix: str) -> Reply:
         if args:  # `help /tg` or `help !tg`: the command, as another platform spells it
@@ -590,7 +625,7 @@ class Router:
         try:
             return self.registry.help(args, prefix)
         except UserError as err:
-            return error_reply(err.message, f"Usage: {prefix}{HELP_USAGE}")
+            return error_reply(err.message, _("Usage: {usage}", usage=prefix + HELP_USAGE))
 
 
 def system_context(session: Session, settings: CoreSettings) -> Ctx:

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from handlers.core.context import CoreSettings
 from handlers.core.grammar import UserError
+from handlers.core.i18n import LANGUAGES, _, _n
 from handlers.core.messages import Block
 from handlers.core.recurrence import format_offsets, parse_offsets, place
 from storage import outbox
@@ -60,17 +61,26 @@ DEFAULTS: dict[str, str] = {
     "boc_report": "2d",  # before each BoC meeting, the monthly report (boc only)
     "ack_reminder": "7d",  # remind target groups that have not acknowledged a decision
     "follow_channel": "off",  # joining/leaving a bound channel joins/leaves the group
+    # what the group's channels are written in (default: TASKBOT_LANGUAGE); people read
+    # what is said to them alone in their own (me language)
+    "language": "default",
 }
 
 
+# the values each setting takes, as `tg settings` shows them
 SETTING_HELP: dict[str, str] = {
-    "reminders": "on|off|<offsets like 2d,2h>",
+    # TRANSLATORS: the values a setting takes: keep "on", "off" and "2d,2h" as they are.
+    "reminders": _("on|off|<offsets like 2d,2h>"),
     "nudges": "on|off",
     "digest": "<weekday> <HH:MM>|off",
-    "boc_summary": "<offset like 1d or 2h>|off",
-    "boc_report": "<offset like 2d>|off",
-    "ack_reminder": "<days like 7d>|off",
+    # TRANSLATORS: the values a setting takes: keep "off", "1d" and "2h" as they are.
+    "boc_summary": _("<offset like 1d or 2h>|off"),
+    # TRANSLATORS: the values a setting takes: keep "off" and "2d" as they are.
+    "boc_report": _("<offset like 2d>|off"),
+    # TRANSLATORS: the values a setting takes: keep "off" and "7d" as they are.
+    "ack_reminder": _("<days like 7d>|off"),
     "follow_channel": "on|off",
+    "language": "|".join((*LANGUAGES, "default")),
 }
 
 
@@ -83,7 +93,13 @@ def validate_setting(key: str, value: str) -> str:
     key = key.lower()
     value = " ".join(value.lower().split())
     if key not in DEFAULTS:
-        raise UserError(f"No setting {key!r}. Settings: {', '.join(DEFAULTS)}.")
+        raise UserError(_("No setting {setting}. Settings: {settings}.", setting=repr(key),
+                          settings=", ".join(DEFAULTS)))
+    if key == "language":
+        if value not in (*LANGUAGES, "default"):
+            raise UserError(_("language is one of {languages}, or default.",
+                              languages=", ".join(LANGUAGES)))
+        return value
     if value == "off":
         return value
     if key == "reminders":
@@ -93,26 +109,27 @@ def validate_setting(key: str, value: str) -> str:
         try:
             return format_offsets(parse_offsets(value))
         except UserError as err:
-            raise UserError(
-                f"reminders is on, off or offsets like 2d,2h: {err.message}") from None
+            raise UserError(_("reminders is on, off or offsets like 2d,2h: {problem}",
+                              problem=err.message)) from None
     if key in ("nudges", "follow_channel"):
         if value != "on":
-            raise UserError(f"{key} is on or off.")
+            raise UserError(_("{setting} is on or off.", setting=key))
         return value
     if key == "digest":
         m = _DIGEST.match(value)
         if not m:
-            raise UserError("digest is a weekday and a time, like `monday 09:00`, or off.")
+            raise UserError(_("digest is a weekday and a time, like `monday 09:00`, or off."))
         day = next(d for d in WEEKDAYS if d.startswith(m.group(1)))
         return f"{day} {int(m.group(2)):02d}:{m.group(3)}"
     try:
         offsets = parse_offsets(value)
     except UserError as err:
-        raise UserError(f"{key}: {err.message}") from None
+        # TRANSLATORS: a setting's name, then what is wrong with its value.
+        raise UserError(_("{setting}: {problem}", setting=key, problem=err.message)) from None
     if len(offsets) != 1:
-        raise UserError(f"{key} takes one offset, like 1d, or off.")
+        raise UserError(_("{setting} takes one offset, like 1d, or off.", setting=key))
     if key == "ack_reminder" and offsets[0] % DAY:
-        raise UserError("ack_reminder counts whole days, like 7d.")
+        raise UserError(_("ack_reminder counts whole days, like 7d."))
     return value
 
 
@@ -130,12 +147,17 @@ def offset_key(offset: dt.timedelta) -> str:
 
 
 def in_words(offset: dt.timedelta) -> str:
+    """``2 days``, ``1 hour``: an offset in its largest whole unit."""
     secs = int(offset.total_seconds())
-    for unit, size in (("week", 604800), ("day", 86400), ("hour", 3600), ("minute", 60)):
-        if secs % size == 0 and secs >= size:
-            n = secs // size
-            return f"{n} {unit}" + ("s" if n != 1 else "")
-    return f"{secs} seconds"
+    if secs >= 604800 and secs % 604800 == 0:
+        return _n("{n} week", "{n} weeks", secs // 604800)
+    if secs >= 86400 and secs % 86400 == 0:
+        return _n("{n} day", "{n} days", secs // 86400)
+    if secs >= 3600 and secs % 3600 == 0:
+        return _n("{n} hour", "{n} hours", secs // 3600)
+    if secs >= 60 and secs % 60 == 0:
+        return _n("{n} minute", "{n} minutes", secs // 60)
+    return _n("{n} second", "{n} seconds", secs)
 
 
 def outbox_row(key: str, kind: str, platform: str, channel: str, payload: dict[str, Any],

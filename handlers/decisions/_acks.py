@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from handlers.core.context import CoreSettings
+from handlers.core.i18n import _
 from handlers.core.messages import Block, Button, Buttons, Text, topic
 from handlers.core.reach import group_reach, reach_loads
 from handlers.core.recurrence import parse_offsets
@@ -73,11 +74,13 @@ def compose_ack_reminder(session: Session, payload: dict[str, Any],
     decision = target.decision
     if decision.revoked_at is not None or target.group.archived_at is not None:
         return None  # revoked, or the group archived, in the meantime
+    label = f"D-{decision.id}"
     return [
-        Text((f"{target.group.name} has not acknowledged BoC decision D-{decision.id} yet:",),
-             "heading"),
+        Text((_("{group} has not acknowledged BoC decision {decision} yet:",
+                group=target.group.name, decision=label),), "heading"),
         Text((decision.text,), "quote"),
-        Buttons((Button("Acknowledge", f"decision ack D-{decision.id}", "primary"),)),
+        # TRANSLATORS: a button
+        Buttons((Button(_("Acknowledge"), f"decision ack {label}", "primary"),)),
         topic(TOPIC, decision.id),
     ]
 

@@ -20,11 +20,13 @@ from handlers.core.context import Ctx
 from handlers.core.dates import parse_date
 from handlers.core.directory import all_groups, find_group, membership, mention, take_group
 from handlers.core.grammar import Args, Refused, UserError, check_length, parse_id
+from handlers.core.i18n import Msg, _, _n
 from handlers.core.messages import (
     Block,
     Button,
     Buttons,
     Day,
+    Mention,
     Post,
     Reply,
     Span,
@@ -74,18 +76,21 @@ def action_ref(action_id: int) -> str:
 
 def get_decision(ctx: Ctx, raw: str) -> Decision:
     """The decision a ``D-7`` / ``7`` argument names; UserError if there is none."""
-    n = parse_id(raw, "D", "a decision")
+    # TRANSLATORS: what an id names, in "'x' is not a decision id (like D-12 or 12)."
+    n = parse_id(raw, "D", _("a decision"))
     decision = ctx.session.get(Decision, n)
     if decision is None:
-        raise UserError(f"No decision {decision_label(n)}. `decision list` shows the register.")
+        raise UserError(_("No decision {decision}. `decision list` shows the register.",
+                          decision=decision_label(n)))
     return decision
 
 
 def get_action(ctx: Ctx, raw: str) -> Action:
-    n = parse_id(raw, "A", "an action")
+    # TRANSLATORS: what an id names, in "'x' is not an action id (like A-12 or 12)."
+    n = parse_id(raw, "A", _("an action"))
     action = ctx.session.get(Action, n)
     if action is None:
-        raise UserError(f"No action {action_ref(n)}.")
+        raise UserError(_("No action {action}.", action=action_ref(n)))
     return action
 
 
@@ -141,7 +146,8 @@ def parse_targets(ctx: Ctx, line: str) -> tuple[list[Group], str]:
             if line[m.end() : m.end() + 1] == ",":
                 break
         if not words:
-            raise UserError("Missing <group>." if not targets else "Missing a group after ','.")
+            raise UserError(_("Missing {what}.", what="<group>") if not targets
+                            else _("Missing a group after ','."))
         found = 0
         for n in range(len(words), 0, -1):
             key = " ".join(w.group(0) for w in words[:n]).lower()
@@ -150,11 +156,13 @@ def parse_targets(ctx: Ctx, line: str) -> tuple[list[Group], str]:
                 break
         if not found:
             first = words[0].group(0)
-            raise UserError(f"Unknown group {first!r}. `tg list` shows the groups.")
+            raise UserError(_("Unknown group {group}. `tg list` shows the groups.",
+                              group=repr(first)))
         group = by_key[" ".join(w.group(0) for w in words[:found]).lower()]
         if group.archived_at is not None:
-            raise UserError(f"{group.slug} is archived: a decision cannot be posted to an "
-                            f"archived group (tg unarchive {group.slug} brings it back).")
+            raise UserError(_("{group} is archived: a decision cannot be posted to an "
+                              "archived group (tg unarchive {group} brings it back).",
+                              group=group.slug))
         if group not in targets:
             targets.append(group)
         end = words[found - 1].end()
@@ -184,43 +192,64 @@ def may_ack(ctx: Ctx, decision: Decision, group: Group) -> bool:
 
 
 def refuse_revoked(ctx: Ctx, decision: Decision, what: str | None) -> None:
-    """A revoked decision takes no ``what`` (None: it cannot be revoked again)."""
+    """A revoked decision takes no ``what`` ("acknowledgements" or "amendments"; None: it
+    cannot be revoked again)."""
     if decision.revoked_at is not None:
         label = decision_label(decision.id)
-        day = f"{decision.revoked_at.astimezone(ctx.settings.zone):%d %b %Y}"
-        raise UserError(
-            (f"{label} was revoked on {day}, so it takes no {what}" if what
-             else f"{label} was revoked already, on {day}")
-            + f"; `decision show {label}` has its history.",
-            show_usage=False,
-        )
+        day = Day(decision.revoked_at.astimezone(ctx.settings.zone).date(), form="short")
+        if what == "acknowledgements":
+            message = _("{decision} was revoked on {date}, so it takes no acknowledgements; "
+                        "`decision show {decision}` has its history.", decision=label, date=day)
+        elif what == "amendments":
+            message = _("{decision} was revoked on {date}, so it takes no amendments; "
+                        "`decision show {decision}` has its history.", decision=label, date=day)
+        elif what:
+            raise ValueError(f"not a change a decision takes: {what!r}")
+        else:
+            message = _("{decision} was revoked already, on {date}; "
+                        "`decision show {decision}` has its history.", decision=label, date=day)
+        raise UserError(message, show_usage=False)
 
 
 def boc_group(ctx: Ctx) -> Group | None:
     return find_group(ctx.session, BOC)
 
 
-def ack_summary(targets: Iterable[DecisionTarget]) -> str:
+def ack_summary(targets: Iterable[DecisionTarget]) -> Msg:
     ts = list(targets)
     done = sum(1 for t in ts if t.acked_at is not None)
-    return f"{done}/{len(ts)} acknowledged"
+    return _n("{done}/{n} acknowledged", "{done}/{n} acknowledged", len(ts), done=done)
+
+
+def _either(slugs: list[str]) -> str:
+    """``repl or comms or data``: the groups any one of which would do."""
+    out: str = slugs[0] if slugs else ""
+    for slug in slugs[1:]:
+        # TRANSLATORS: two groups (or a list of groups, and one more) either of which will do
+        out = _("{groups} or {group}", groups=out, group=slug)
+    return out
 
 
 def decision_blocks(ctx: Ctx, decision: Decision) -> list[Block]:
     """What each channel sees when a decision is posted: text, id, author, an ack button."""
     label = decision_label(decision.id)
     slugs = ", ".join(t.group.slug for t in decision.targets)
-    author: tuple[Span, ...] = (mention(decision.author),) if decision.author else ("unknown",)
     return [
-        text(f"BoC decision {label}", style="heading"),
+        text(_("BoC decision {decision}", decision=label), style="heading"),
         text(decision.text, style="quote"),
-        text(
-            "Posted by ", *author, " on ",
-            When(decision.created_at, ctx.settings.timezone, with_time=False),
-            f" for {slugs}. Members of a target group: acknowledge with `decision ack {label}`.",
-        ),
-        Buttons((Button("Acknowledge", f"decision ack {label}", "primary"),)),
+        text(_("Posted by {author} on {date} for {groups}. Members of a target group: "
+               "acknowledge with `decision ack {decision}`.",
+               author=_author(decision), groups=slugs, decision=label,
+               date=When(decision.created_at, ctx.settings.timezone, with_time=False))),
+        # TRANSLATORS: a button
+        Buttons((Button(_("Acknowledge"), f"decision ack {label}", "primary"),)),
     ]
+
+
+def _author(decision: Decision) -> Mention | Msg:
+    """Who posted a decision: a mention, or "unknown" when the record has none."""
+    # TRANSLATORS: who posted a decision, when it is not known ("Posted by unknown on ...")
+    return mention(decision.author) if decision.author else _("unknown")
 
 
 # what a decision's messages are about (handlers.core.messages.Topic): a mail reply of
@@ -256,25 +285,34 @@ def _wording(kind: str) -> Callable[[Ctx, Args], str]:
         if len(body) >= 2 and body[0] in "\"“" and body[-1] in "\"”":
             body = body[1:-1].strip()
         if not body:
-            raise UserError(f"Missing {what}: "
-                            + ("the decision's new wording." if kind == "amend"
-                               else "why is it revoked?"))
-        return check_length(body, TEXT_MAX, "decision text" if kind == "amend" else "reason")
+            raise UserError(_("Missing {what}: the decision's new wording.", what=what)
+                            if kind == "amend"
+                            else _("Missing {what}: why is it revoked?", what=what))
+        # TRANSLATORS: what is too long, in "The {what} is too long (... characters; ...)."
+        return check_length(body, TEXT_MAX, _("decision text") if kind == "amend"
+                            # TRANSLATORS: what is too long, in "The {what} is too long ..."
+                            else _("reason"))
     return read
 
 
 def _targets_and_text(ctx: Ctx, args: Args) -> tuple[list[Group], str]:
     """``<group>[,<group>...] <text...>``: the target groups and the decision's text."""
     if args.empty():
-        raise UserError("Missing <group>.")
+        raise UserError(_("Missing {what}.", what="<group>"))
     line = args.line[args.tokens[args.pos].start :]
     args.pos = len(args.tokens)
     targets, body = parse_targets(ctx, line)
     if len(body) >= 2 and body[0] in "\"“" and body[-1] in "\"”":
         body = body[1:-1].strip()  # the text typed in quotes: store it without them
     if not body:
-        raise UserError("Missing <text...>: what was decided?")
-    return targets, check_length(body, TEXT_MAX, "decision text")
+        raise UserError(_("Missing {what}: what was decided?", what="<text...>"))
+    # TRANSLATORS: what is too long, in "The {what} is too long (... characters; ...)."
+    return targets, check_length(body, TEXT_MAX, _("decision text"))
+
+
+def all_groups_scope() -> Msg:
+    # TRANSLATORS: the scope of a list, in "Decisions for all groups"
+    return _("all groups")
 
 
 def _register_scope(ctx: Ctx, args: Args) -> tuple[Group | None, str, dt.date | None]:
@@ -290,13 +328,13 @@ def _register_scope(ctx: Ctx, args: Args) -> tuple[Group | None, str, dt.date | 
             parse_date([t.value for t in args.tokens[i + 1 :]], ctx.today)
     group: Group | None
     if args.accept("all"):
-        return None, "all groups", since
+        return None, all_groups_scope(), since
     group = take_group(ctx, args, optional=args.empty())
     if group is None:
         bound = ctx.channel_group
         if bound is not None and bound.slug not in (BOC, SECRETARIAT):
             group = bound
-    return group, group.slug if group is not None else "all groups", since
+    return group, group.slug if group is not None else all_groups_scope(), since
 
 
 DECISION = p.custom("<id>", lambda ctx, args: get_decision(ctx, args.next("<id>")), rest=False)
@@ -318,7 +356,8 @@ def change_decision(ctx: Ctx, decision: Decision, body: str, kind: str) -> Reply
     label = decision_label(decision.id)
     refuse_revoked(ctx, decision, "amendments" if kind == "amend" else None)
     if kind == "amend" and body == decision.text:
-        return Reply().say(f"That is the wording of {label} already; nothing changed.")
+        return Reply().say(_("That is the wording of {decision} already; nothing changed.",
+                             decision=label))
     previous = decision.text
     decision.events.append(DecisionEvent(
         kind=kind, text=body, previous=previous if kind == "amend" else "",
@@ -330,25 +369,33 @@ def change_decision(ctx: Ctx, decision: Decision, body: str, kind: str) -> Reply
     ctx.session.flush()
     ctx.audit(kind, "decision", decision.id, text=body)
     reply = Reply(private=False)
-    heading = f"BoC decision {label} amended" if kind == "amend" else (
-        f"BoC decision {label} revoked")
+    heading = _("BoC decision {decision} amended", decision=label) if kind == "amend" else (
+        _("BoC decision {decision} revoked", decision=label))
     blocks: list[Block] = [text(heading, style="heading")]
     if kind == "amend":
-        blocks += [text(body, style="quote"), text("It said: ", preview(previous, 200)),
-                   text("Amended by ", mention(ctx.actor), ". Acknowledgements given "
-                        "stand; `decision show ", label, "` has the history.")]
+        blocks += [text(body, style="quote"),
+                   text(_("It said: {wording}", wording=preview(previous, 200))),
+                   text(_("Amended by {who}. Acknowledgements given stand; "
+                          "`decision show {decision}` has the history.",
+                          who=mention(ctx.actor), decision=label))]
     else:
         blocks += [text(preview(decision.text, 200), style="quote"),
-                   text("Reason: ", body),
-                   text("Revoked by ", mention(ctx.actor), ": it no longer needs carrying "
-                        "out or acknowledging. Its record and linked actions are kept.")]
+                   text(_("Reason: {reason}", reason=body)),
+                   text(_("Revoked by {who}: it no longer needs carrying out or "
+                          "acknowledging. Its record and linked actions are kept.",
+                          who=mention(ctx.actor)))]
     posts, unlinked = fan_out(ctx, decision, blocks)
     reply = reply.post(*posts).say(
-        f"{'Amended' if kind == 'amend' else 'Revoked'} {label}; posted where it was posted.")
+        _("Amended {decision}; posted where it was posted.", decision=label) if kind == "amend"
+        else _("Revoked {decision}; posted where it was posted.", decision=label))
     if unlinked:
-        reply = reply.say(
-            f"Not posted to {', '.join(unlinked)}: no channel linked (tg link binds one).")
+        reply = reply.say(_not_posted(unlinked))
     return reply
+
+
+def _not_posted(unlinked: list[str]) -> Msg:
+    return _("Not posted to {groups}: no channel linked (tg link binds one).",
+             groups=", ".join(unlinked))
 
 
 def linked_action_counts(ctx: Ctx, ids: list[int]) -> dict[int, tuple[int, int]]:
@@ -373,15 +420,19 @@ def _late_or_not_member(ctx: Ctx, decision: Decision, groups: list[Group],
                         what: str) -> Refused:
     """The refusal of an acknowledgement: who may give it, and why the actor may not."""
     label = decision_label(decision.id)
-    slugs = " or ".join(g.slug for g in groups)
-    needed = f"a member of {slugs}" + (", the secretariat or an admin" if len(groups) == 1
-                                       and what != label else "")
+    slugs = _either([g.slug for g in groups])
+    # TRANSLATORS: who may do something, in "Only {needed} can do {what}."
+    needed = (_("a member of {groups}, the secretariat or an admin", groups=slugs)
+              if len(groups) == 1 and what != label
+              # TRANSLATORS: who may do something, in "Only {needed} can do {what}."
+              else _("a member of {groups}", groups=slugs))
     late = [g.slug for g in groups if is_member(ctx, g)]
     err = Refused(needed, f"decision ack {what}")
     if late:
-        err.message += (f" You joined {', '.join(late)} after {label} was posted, so your "
+        err.message = _("{refusal} You joined {groups} after {decision} was posted, so your "
                         "acknowledgement would not count: it comes from someone who was a "
-                        "member then, or a chair.")
+                        "member then, or a chair.",
+                        refusal=err.message, groups=", ".join(late), decision=label)
     return err
 
 
@@ -416,44 +467,60 @@ def register_of(ctx: Ctx, group: Group | None, scope: str, since: dt.date | None
             .limit(LIST_CAP)
         )
     )
-    heading = f"Decisions for {scope}" + (f" since {since.isoformat()}" if since else "")
+    heading = (_("Decisions for {scope} since {date}", scope=scope, date=since.isoformat())
+               if since else _("Decisions for {scope}", scope=scope))
     reply = Reply()
     reply = reply.say(heading, style="heading")
     if not decisions:
-        return reply.say("No decisions" + (" in that period." if since else " yet."))
+        return reply.say(_("No decisions in that period.") if since else _("No decisions yet."))
     counts = linked_action_counts(ctx, [d.id for d in decisions])
     rows = []
     for d in decisions:
         open_n, all_n = counts.get(d.id, (0, 0))
         pending = [t.group.slug for t in d.targets if t.acked_at is None]
+        acked: str
+        if d.revoked_at is not None:
+            # TRANSLATORS: a decision's state, in the register's "acknowledged" column
+            acked = _("revoked")
+        elif pending:
+            acked = _("{summary} (pending: {groups})", summary=ack_summary(d.targets),
+                      groups=", ".join(pending))
+        else:
+            acked = ack_summary(d.targets)
         rows.append(
             (
                 (decision_label(d.id),),
                 (When(d.created_at, ctx.settings.timezone, with_time=False),),
                 (preview(d.text),),
                 (", ".join(t.group.slug for t in d.targets),),
-                ("revoked" if d.revoked_at is not None else ack_summary(d.targets)
-                 + (f" (pending: {', '.join(pending)})" if pending else ""),),
-                (f"{open_n} open / {all_n}" if all_n else "none",),
+                (acked,),
+                # TRANSLATORS: a decision's linked actions: open ones / all of them; "none"
+                (_("{open} open / {all}", open=open_n, all=all_n) if all_n
+                 # TRANSLATORS: no linked actions, in the register's "actions" column
+                 else _("none"),),
             )
         )
     reply = reply.add(
-        Table(("id", "date", "decision", "targets", "acknowledged", "actions"), tuple(rows))
+        Table((
+            # TRANSLATORS: table headers of the decision register
+            _("id"), _("date"), _("decision"), _("targets"), _("acknowledged"), _("actions"),
+        ), tuple(rows))
     )
     if total > len(decisions):
-        reply = reply.say(
-            f"and {total - len(decisions)} more; add `since <date>` or a group to narrow."
-        )
+        more = total - len(decisions)
+        reply = reply.say(_n("and {n} more; add `since <date>` or a group to narrow.",
+                             "and {n} more; add `since <date>` or a group to narrow.", more))
     return reply
 
 
 def register(reg: Registry) -> None:
-    reg.noun("decision", "the BoC's decisions: post, register, acknowledgements, linked actions",
+    reg.noun("decision", _("the BoC's decisions: post, register, acknowledgements, "
+                           "linked actions"),
              common=("post", "list", "ack"))
 
     @reg.command(
         "decision", "post", p.spec(TARGETS_AND_TEXT),
-        "record a BoC decision and post it to each target group and to the BoC",
+        _("record a BoC decision and post it to each target group and to the BoC"),
         BOC_AND_STAFF,
     )
     def decision_post(ctx: Ctx, v: Values) -> Reply:
@@ -464,19 +531,17 @@ def register(reg: Registry) -> None:
 
         posts, unlinked = fan_out(ctx, decision, decision_blocks(ctx, decision))
         reply = Reply(private=False, posts=posts)
-        reply = reply.say(f"Recorded decision {label} for {', '.join(slugs)}.")
+        reply = reply.say(_("Recorded decision {decision} for {groups}.", decision=label,
+                            groups=", ".join(slugs)))
         reply = reply.say(body, style="quote")
         if unlinked:
-            reply = reply.say(
-                f"Not posted to {', '.join(unlinked)}: no channel linked "
-                "(tg link binds one)."
-            )
+            reply = reply.say(_not_posted(unlinked))
         return reply
 
     @reg.command(
         "decision", "amend", p.spec(DECISION, NEW_WORDING),
-        "change a decision's wording; the old one is kept in its history and the change "
-        "posted where the decision was",
+        _("change a decision's wording; the old one is kept in its history and the change "
+          "posted where the decision was"),
         BOC_AND_STAFF,
     )
     def decision_amend(ctx: Ctx, v: Values) -> Reply:
@@ -484,7 +549,7 @@ def register(reg: Registry) -> None:
 
     @reg.command(
         "decision", "revoke", p.spec(DECISION, REASON),
-        "revoke a decision, with the reason; kept in the register, posted where it was",
+        _("revoke a decision, with the reason; kept in the register, posted where it was"),
         BOC_AND_STAFF,
     )
     def decision_revoke(ctx: Ctx, v: Values) -> Reply:
@@ -492,48 +557,56 @@ def register(reg: Registry) -> None:
 
     @reg.command(
         "decision", "list", p.spec(SCOPE),
-        "the register, newest first, with acknowledgements and linked actions", ANYONE,
+        _("the register, newest first, with acknowledgements and linked actions"), ANYONE,
     )
     def decision_list(ctx: Ctx, v: Values) -> Reply:
         return register_of(ctx, *v[SCOPE])
 
     @reg.command(
         "decision", "show", p.spec(DECISION),
-        "one decision: text, author, per-group acknowledgement, linked actions", ANYONE,
+        _("one decision: text, author, per-group acknowledgement, linked actions"), ANYONE,
     )
     def decision_show(ctx: Ctx, v: Values) -> Reply:
         decision = v[DECISION]
         label = decision_label(decision.id)
         zone = ctx.settings.timezone
         reply = Reply()
-        reply = reply.say(f"Decision {label}", style="heading")
+        reply = reply.say(_("Decision {decision}", decision=label), style="heading")
         reply = reply.say(decision.text, style="quote")
-        author: tuple[Span, ...] = (mention(decision.author),) if decision.author else ("unknown",)
-        reply = reply.say("Posted by ", *author, " on ", When(decision.created_at, zone))
+        reply = reply.say(_("Posted by {author} on {date}", author=_author(decision),
+                            date=When(decision.created_at, zone)))
         if decision.revoked_at is not None:
-            reply = reply.say("Revoked on ", When(decision.revoked_at, zone),
-                              ": it no longer needs carrying out or acknowledging.")
+            reply = reply.say(_("Revoked on {date}: it no longer needs carrying out or "
+                                "acknowledging.", date=When(decision.revoked_at, zone)))
         if decision.events:
             rows_h = []
             for e in decision.events:
-                who_h: tuple[Span, ...] = (mention(e.actor),) if e.actor else ("someone",)
-                detail = (f"was: {preview(e.previous, 120)}" if e.kind == "amend"
-                          else f"reason: {preview(e.text, 120)}")
-                rows_h.append(((When(e.at, zone),), who_h,
-                               ("amended" if e.kind == "amend" else "revoked",), (detail,)))
-            reply = reply.say("History", style="heading")
-            reply = reply.add(Table(("when", "by", "change", "detail"), tuple(rows_h)))
+                # TRANSLATORS: who changed a decision, when their record is gone
+                who_h: tuple[Span, ...] = (mention(e.actor),) if e.actor else (_("someone"),)
+                detail = (_("was: {wording}", wording=preview(e.previous, 120))
+                          if e.kind == "amend"
+                          else _("reason: {reason}", reason=preview(e.text, 120)))
+                # TRANSLATORS: a change to a decision, in its history's "change" column
+                change = _("amended") if e.kind == "amend" else _("revoked")
+                rows_h.append(((When(e.at, zone),), who_h, (change,), (detail,)))
+            reply = reply.say(_("History"), style="heading")
+            # TRANSLATORS: table headers of a decision's history
+            reply = reply.add(Table((_("when"), _("by"), _("change"), _("detail")),
+                                    tuple(rows_h)))
         ack_rows = []
         for t in decision.targets:
             by: tuple[Span, ...]
             if t.acked_at is None:
-                by = ("pending",)
+                # TRANSLATORS: not acknowledged yet, in the "acknowledged by" column
+                by = (_("pending"),)
             else:
-                by = (mention(t.acked_by),) if t.acked_by else ("someone (left)",)
+                # TRANSLATORS: who acknowledged, when they have since left (their record gone)
+                by = (mention(t.acked_by),) if t.acked_by else (_("someone (left)"),)
             when: tuple[Span, ...] = (When(t.acked_at, zone),) if t.acked_at else ("-",)
             ack_rows.append(((t.group.slug,), by, when))
-        reply = reply.say(f"Acknowledgement: {ack_summary(decision.targets)}")
-        reply = reply.add(Table(("group", "acknowledged by", "when"), tuple(ack_rows)))
+        reply = reply.say(_("Acknowledgement: {summary}", summary=ack_summary(decision.targets)))
+        # TRANSLATORS: table headers of a decision's acknowledgements
+        reply = reply.add(Table((_("group"), _("acknowledged by"), _("when")), tuple(ack_rows)))
         actions = list(
             ctx.session.scalars(
                 select(Action)
@@ -546,14 +619,15 @@ def register(reg: Registry) -> None:
             )
         )
         if not actions:
-            return reply.say(
-                f"No linked actions. Link one with `decision link {label} <action-id>`.")
+            return reply.say(_("No linked actions. Link one with "
+                               "`decision link {decision} <action-id>`.", decision=label))
         rows = []
         for a in actions:
             who = _join_spans([(mention(x.person),) for x in a.assignees]) or ("-",)
             status = a.status
             if a.status == "open" and a.due is not None and a.due < ctx.today:
-                status = f"overdue {(ctx.today - a.due).days}d"
+                # TRANSLATORS: an action's status: overdue by so many days ("overdue 3d")
+                status = _("overdue {days}d", days=(ctx.today - a.due).days)
             rows.append(
                 (
                     (action_ref(a.id),),
@@ -564,27 +638,30 @@ def register(reg: Registry) -> None:
                     (status,),
                 )
             )
-        return reply.say("Linked actions", style="heading").add(
-            Table(("action", "group", "title", "assignees", "due", "status"), tuple(rows)))
+        return reply.say(_("Linked actions"), style="heading").add(
+            # TRANSLATORS: table headers of a decision's linked actions
+            Table((_("action"), _("group"), _("title"), _("assignees"), _("due"), _("status")),
+                  tuple(rows)))
 
     @reg.command(
         "decision", "ack", p.spec(DECISION, ACK_GROUP),
-        "acknowledge a decision for your group (staff may name the group)",
-        Policy("a member of a target group since before the decision was posted, or its chair"
-               " (staff may name the group)"),
+        _("acknowledge a decision for your group (staff may name the group)"),
+        Policy(_("a member of a target group since before the decision was posted, or its "
+                 "chair (staff may name the group)")),
     )
     def decision_ack(ctx: Ctx, v: Values) -> Reply:
         decision, named = v[DECISION], v[ACK_GROUP]
         refuse_revoked(ctx, decision, "acknowledgements")
         label = decision_label(decision.id)
         targets = {t.group_id: t for t in decision.targets}
-        target_slugs = " or ".join(t.group.slug for t in decision.targets)
+        target_slugs = _either([t.group.slug for t in decision.targets])
         chosen: list[DecisionTarget]
         if named is not None:
             if named.id not in targets:
                 raise UserError(
-                    f"{label} is not addressed to {named.slug}; its targets: "
-                    f"{', '.join(t.group.slug for t in decision.targets)}.",
+                    _("{decision} is not addressed to {group}; its targets: {groups}.",
+                      decision=label, group=named.slug,
+                      groups=", ".join(t.group.slug for t in decision.targets)),
                     show_usage=False,
                 )
             if not (may_ack(ctx, decision, named) or staff(ctx)):
@@ -599,9 +676,10 @@ def register(reg: Registry) -> None:
                 if not mine:
                     if staff(ctx):
                         raise UserError(
-                            f"You are not a member of {target_slugs}: name the group you "
-                            f"acknowledge for, like `decision ack {label} "
-                            f"{decision.targets[0].group.slug}`.",
+                            _("You are not a member of {groups}: name the group you "
+                              "acknowledge for, like `decision ack {decision} {group}`.",
+                              groups=target_slugs, decision=label,
+                              group=decision.targets[0].group.slug),
                         )
                     raise _late_or_not_member(
                         ctx, decision, [t.group for t in decision.targets], label)
@@ -611,11 +689,13 @@ def register(reg: Registry) -> None:
         if not fresh:
             reply = Reply()
             for t in chosen:
-                who: tuple[Span, ...] = (mention(t.acked_by),) if t.acked_by else ("someone",)
+                # TRANSLATORS: who acknowledged, when their record is gone
+                who: Mention | Msg = mention(t.acked_by) if t.acked_by else _("someone")
                 assert t.acked_at is not None
                 reply = reply.say(
-                    f"{label} was already acknowledged for {t.group.slug} by ", *who, " on ",
-                    When(t.acked_at, ctx.settings.timezone), ".",
+                    _("{decision} was already acknowledged for {group} by {who} on {date}.",
+                      decision=label, group=t.group.slug, who=who,
+                      date=When(t.acked_at, ctx.settings.timezone)),
                 )
             return reply
         for t in fresh:
@@ -626,7 +706,9 @@ def register(reg: Registry) -> None:
         slugs = ", ".join(t.group.slug for t in fresh)
         summary = ack_summary(decision.targets)
         reply = Reply(private=False)
-        reply = reply.say(mention(ctx.actor), f" acknowledged {label} for {slugs} ({summary}).")
+        reply = reply.say(_("{who} acknowledged {decision} for {groups} ({summary}).",
+                            who=mention(ctx.actor), decision=label, groups=slugs,
+                            summary=summary))
         boc = boc_group(ctx)
         typed_in_boc = (boc is not None and ctx.channel_group is not None
                         and ctx.channel_group.id == boc.id)
@@ -636,16 +718,17 @@ def register(reg: Registry) -> None:
             reply = reply.post(
                 Post(
                     boc.slug, boc.name, reach,
-                    [text(f"{slugs} acknowledged {label} ({summary}): ",
-                          preview(decision.text, 60))],
+                    [text(_("{groups} acknowledged {decision} ({summary}): {wording}",
+                            groups=slugs, decision=label, summary=summary,
+                            wording=preview(decision.text, 60)))],
                 )
             )
         return reply
 
     @reg.command(
         "decision", "link", p.spec(LINKED_DECISION, LINKED_ACTION),
-        "record that an action carries out a decision",
-        Policy("BoC members, secretariat, admin, chair of the action's group"),
+        _("record that an action carries out a decision"),
+        Policy(_("BoC members, secretariat, admin, chair of the action's group")),
     )
     def decision_link(ctx: Ctx, v: Values) -> Reply:
         decision, action = v[LINKED_DECISION], v[LINKED_ACTION]
@@ -653,17 +736,25 @@ def register(reg: Registry) -> None:
             action.group is not None and is_chair(ctx, action.group)
         )
         if not allowed:
-            chair = f"a chair of {action.group.slug}, " if action.group else ""
-            raise Refused(f"a BoC member, {chair}the secretariat or an admin", "decision link")
+            # TRANSLATORS: who may do something, in "Only {needed} can do {what}."
+            needed = (_("a BoC member, a chair of {group}, the secretariat or an admin",
+                        group=action.group.slug) if action.group
+                      # TRANSLATORS: who may do something, in "Only {needed} can do {what}."
+                      else _("a BoC member, the secretariat or an admin"))
+            raise Refused(needed, "decision link")
         label = decision_label(decision.id)
         if action.decision_id == decision.id:
-            return Reply().say(f"{action_ref(action.id)} is already linked to {label}.")
+            return Reply().say(_("{action} is already linked to {decision}.",
+                                 action=action_ref(action.id), decision=label))
         previous = action.decision_id
         action.decision_id = decision.id
         ctx.audit("link", "action", action.id, decision=decision.id, previous=previous)
         reply = Reply(private=False)
-        msg = f"Linked {action_ref(action.id)} ({preview(action.title, 60)}) to {label}"
         if previous is not None:
-            msg += f" (was {decision_label(previous)})"
-        return reply.say(msg + ".")
+            return reply.say(_("Linked {action} ({title}) to {decision} (was {previous}).",
+                               action=action_ref(action.id), title=preview(action.title, 60),
+                               decision=label, previous=decision_label(previous)))
+        return reply.say(_("Linked {action} ({title}) to {decision}.",
+                           action=action_ref(action.id), title=preview(action.title, 60),
+                           decision=label))
 

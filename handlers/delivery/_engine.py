@@ -34,11 +34,13 @@ from handlers.core.i18n import Reader, localize
 from handlers.core.messages import Block, ChannelRef
 from handlers.core.readers import channel_reader
 from handlers.core.scheduling import ScheduleKinds
-from storage import outbox
+from storage import outbox, retention
 from storage.models import Outbox
 
 log = logging.getLogger(__name__)
 
+PURGE_EVERY = dt.timedelta(hours=1)  # how often a ticking process runs the retention purge
+PURGE_BATCHES = 10  # batches of storage.retention.BATCH rows of each kind, per purge
 LEASE = dt.timedelta(minutes=5)
 MAX_ATTEMPTS = 8
 RETRY_IN_TICK_MAX = 30.0  # seconds one send may wait in-tick for a server's Retry-After
@@ -106,6 +108,8 @@ class TickResult:
     retrying: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    # rows TASKBOT_RETENTION_DAYS let go this tick (closed actions' notes, finished rows)
+    purged: int = 0
 
 
 Claimed = tuple[int, str, str, ChannelRef, dt.datetime, list[Block]]
@@ -153,6 +157,7 @@ class DeliveryEngine:
         seconds = lease.total_seconds()
         self.usable = seconds - min(LEASE_MARGIN_MAX, seconds / 10)
         self.reserve = min(SEND_RESERVE_MAX, seconds / 4)
+        self.purged_at: dt.datetime | None = None
 
     def _connect(self) -> AbstractContextManager[Connection]:
         """A transaction on a plain connection of the sessions' engine (its own BEGIN, as
@@ -181,7 +186,24 @@ class DeliveryEngine:
         result = TickResult()
         self.plan(now, result)
         self._drain(now, result, None)
+        self.purge(now, result)
         return result
+
+    def purge(self, now: dt.datetime, result: TickResult) -> None:
+        """What ``TASKBOT_RETENTION_DAYS`` lets go, at most once an hour (the queries scan
+        the closed actions), a few bounded batches each time, each its own transaction."""
+        days = self.settings.retention_days
+        if days is None or (self.purged_at is not None and now - self.purged_at < PURGE_EVERY):
+            return
+        self.purged_at = now
+        for _ in range(PURGE_BATCHES):
+            with self.sessions.begin() as session:
+                done = retention.purge(session, now, days)
+            result.purged += done.notes + done.outbox
+            if not done:
+                break
+        if result.purged:
+            log.info("retention: %d rows older than %d days purged", result.purged, days)
 
     def deliver(self, keys: Sequence[str], now: dt.datetime | None = None) -> TickResult:
         """Send these rows now (a command's posts, just committed), as a tick would: rows

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from handlers.core.context import CoreSettings
 from handlers.core.directory import ensure_person, find_identity, membership
 from handlers.core.grammar import UserError
+from handlers.core.i18n import Msg, _, _n
 from handlers.core.mentions import MentionRules
 from handlers.core.roles import ROLE_GROUPS
 from storage import kv
@@ -92,6 +93,27 @@ class Plan:
     admins: tuple[tuple[str, str], ...]
 
 
+def _problem(where: str, what: str) -> Msg:
+    # TRANSLATORS: a problem in a governance file: where it is ("group 2 (repl) meeting"),
+    # then what it is
+    return _("{where}: {problem}", where=where, problem=what)
+
+
+def _invalid(problems: Sequence[str], more: int = 0) -> UserError:
+    """The refusal of a governance file: its problems, one a line."""
+    lines = [f"  - {p}" for p in problems]
+    if more:
+        lines.append("  " + _n("... and {n} more", "... and {n} more", more))
+    return UserError(_("The governance file is invalid; nothing was changed.\n{problems}",
+                       problems="\n".join(lines)), show_usage=False)
+
+
+def _error(err: ValueError) -> str:
+    """A check's message (a message to translate, kept as one)."""
+    message = err.args[0] if err.args else ""
+    return message if isinstance(message, str) else str(err)
+
+
 class _Problems:
     """Collects every problem in the file, so one run reports them all."""
 
@@ -99,18 +121,12 @@ class _Problems:
         self.items: list[str] = []
 
     def add(self, where: str, what: str) -> None:
-        self.items.append(f"{where}: {what}")
+        self.items.append(_problem(where, what))
 
     def raise_if_any(self) -> None:
         if self.items:
             shown = self.items[:20]
-            more = len(self.items) - len(shown)
-            lines = "\n".join(f"  - {p}" for p in shown)
-            tail = f"\n  ... and {more} more" if more else ""
-            raise UserError(
-                f"The governance file is invalid; nothing was changed.\n{lines}{tail}",
-                show_usage=False,
-            )
+            raise _invalid(shown, len(self.items) - len(shown))
 
 
 def parse_ref(raw: object, what: str, rules: MentionRules) -> tuple[str, str]:
@@ -118,15 +134,18 @@ def parse_ref(raw: object, what: str, rules: MentionRules) -> tuple[str, str]:
     platforms are those the adapters registered."""
     platforms = rules.platforms
     if not isinstance(raw, str) or ":" not in raw:
-        raise ValueError(f"{what} {raw!r} must be a string like '<platform>:<id>' "
-                         f"(platform one of {', '.join(platforms)})")
-    platform, _, ident = raw.partition(":")
+        raise ValueError(_("{key} {value} must be a string like '<platform>:<id>' "
+                           "(platform one of {platforms})",
+                           key=what, value=repr(raw), platforms=", ".join(platforms)))
+    platform, _sep, ident = raw.partition(":")
     platform = platform.strip().lower()
     ident = ident.strip()
     if platform not in platforms:
-        raise ValueError(f"{what} {raw!r}: platform must be one of {', '.join(platforms)}")
+        raise ValueError(_("{key} {value}: platform must be one of {platforms}",
+                           key=what, value=repr(raw), platforms=", ".join(platforms)))
     if not ident or len(ident) > 255:
-        raise ValueError(f"{what} {raw!r} has no id after the platform")
+        raise ValueError(_("{key} {value} has no id after the platform",
+                           key=what, value=repr(raw)))
     return platform, ident
 
 
@@ -147,16 +166,19 @@ def _string(
     value = table.get(key)
     if value is None:
         if required:
-            problems.add(where, f"{key} is required")
+            problems.add(where, _("{key} is required", key=key))
         return default
     if not isinstance(value, str):
-        problems.add(where, f"{key} must be a string, not {type(value).__name__}")
+        problems.add(where, _("{key} must be a string, not {type}", key=key,
+                              type=type(value).__name__))
         return default
     value = value.strip()
     if required and not value:
-        problems.add(where, f"{key} must not be empty")
+        problems.add(where, _("{key} must not be empty", key=key))
     if len(value) > limit:
-        problems.add(where, f"{key} is too long ({len(value)} characters; at most {limit})")
+        problems.add(where, _n("{key} is too long ({n} characters; at most {limit})",
+                               "{key} is too long ({n} characters; at most {limit})",
+                               len(value), key=key, limit=limit))
     return value
 
 
@@ -164,20 +186,23 @@ def _unknown_keys(problems: _Problems, where: str, table: Mapping[str, Any],
                   allowed: frozenset[str]) -> None:
     for key in table:
         if key not in allowed:
-            problems.add(where, f"unknown key {key!r} (allowed: {', '.join(sorted(allowed))})")
+            problems.add(where, _("unknown key {key} (allowed: {keys})", key=repr(key),
+                                  keys=", ".join(sorted(allowed))))
 
 
 def parse_offsets(raw: str) -> list[str]:
     parts = [p.strip().lower() for p in raw.split(",") if p.strip()]
     if not parts or any(not OFFSET.match(p) for p in parts):
-        raise ValueError(f"remind {raw!r} must be offsets like '7d,1d,1h' (d, h or m)")
+        raise ValueError(_("remind {value} must be offsets like '7d,1d,1h' (d, h or m)",
+                           value=repr(raw)))
     return parts
 
 
 def _meeting(problems: _Problems, where: str, raw: object) -> MeetingSpec | None:
-    where = f"{where} meeting"
+    # TRANSLATORS: a place in a governance file: a group's meeting ("group 2 (repl) meeting")
+    where = _("{where} meeting", where=where)
     if not isinstance(raw, Mapping):
-        problems.add(where, "must be a table ([group.meeting])")
+        problems.add(where, _("must be a table ([group.meeting])"))
         return None
     _unknown_keys(problems, where, raw, MEETING_KEYS)
     rule = _string(problems, where, raw, "rule", 200, required=True) or ""
@@ -188,13 +213,15 @@ def _meeting(problems: _Problems, where: str, raw: object) -> MeetingSpec | None
     elif isinstance(time_raw, str) and (m := TIME.match(time_raw.strip())):
         start = dt.time(int(m.group(1)), int(m.group(2)))
     else:
-        problems.add(where, f"time {time_raw!r} must be HH:MM (like '10:00')")
+        problems.add(where, _("time {value} must be HH:MM (like '10:00')",
+                              value=repr(time_raw)))
     zone = _string(problems, where, raw, "timezone", 64)
     if zone is not None:
         try:
             ZoneInfo(zone)
         except (ZoneInfoNotFoundError, ValueError):
-            problems.add(where, f"timezone {zone!r} is not a time zone (like Europe/Brussels)")
+            problems.add(where, _("timezone {value} is not a time zone (like Europe/Brussels)",
+                                  value=repr(zone)))
     remind_raw = raw.get("remind")
     if isinstance(remind_raw, list) and all(isinstance(x, str) for x in remind_raw):
         remind_raw = ",".join(remind_raw)
@@ -202,21 +229,22 @@ def _meeting(problems: _Problems, where: str, raw: object) -> MeetingSpec | None
     if remind_raw is None:
         pass
     elif not isinstance(remind_raw, str):
-        problems.add(where, "remind must be a string like '7d,1d,1h'")
+        problems.add(where, _("remind must be a string like '7d,1d,1h'"))
     else:
         try:
             remind = ",".join(parse_offsets(remind_raw))
         except ValueError as err:
-            problems.add(where, str(err))
+            problems.add(where, _error(err))
     # an empty link clears it (said on purpose); a missing one keeps it
     link = _string(problems, where, raw, "link", URL_MAX)
     if link and not re.match(r"^https?://\S+$", link):
-        problems.add(where, f"link {link!r} must be an http(s) URL")
+        problems.add(where, _("link {value} must be an http(s) URL", value=repr(link)))
     duration = raw.get("duration")
     if duration is not None and (
         isinstance(duration, bool) or not isinstance(duration, int) or not 1 <= duration <= 1440
     ):
-        problems.add(where, f"duration {duration!r} must be minutes, 1 to 1440")
+        problems.add(where, _("duration {value} must be minutes, 1 to 1440",
+                              value=repr(duration)))
         duration = None
     if start is None:
         return None
@@ -226,28 +254,32 @@ def _meeting(problems: _Problems, where: str, raw: object) -> MeetingSpec | None
 def _members(problems: _Problems, where: str, raw: object,
              rules: MentionRules) -> tuple[MemberSpec, ...]:
     if not isinstance(raw, list):
-        problems.add(where, "members must be a list of { user = ..., project = ..., role = ... }")
+        problems.add(where, _("members must be a list of "
+                              "{{ user = ..., project = ..., role = ... }}"))
         return ()
     out: list[MemberSpec] = []
     seen: set[tuple[str, str]] = set()
     for i, entry in enumerate(raw, 1):
-        here = f"{where} member {i}"
+        # TRANSLATORS: a place in a governance file: a group's member ("group 2 member 3")
+        here = _("{where} member {index}", where=where, index=i)
         if not isinstance(entry, Mapping):
-            problems.add(here, "must be a table like { user = \"<platform>:<id>\" }")
+            problems.add(here, _("must be a table like {{ user = \"<platform>:<id>\" }}"))
             continue
         _unknown_keys(problems, here, entry, MEMBER_KEYS)
         try:
             platform, ident = _user_ref(entry.get("user"), rules)
         except ValueError as err:
-            problems.add(here, str(err))
+            problems.add(here, _error(err))
             continue
         if (platform, ident) in seen:
-            problems.add(here, f"{platform}:{ident} is listed twice")
+            user = f"{platform}:{ident}"
+            problems.add(here, _("{user} is listed twice", user=user))
         seen.add((platform, ident))
         project = _string(problems, here, entry, "project", PROJECT_MAX) or None
         role = entry.get("role")
         if role is not None and role not in ("chair", "member"):
-            problems.add(here, f"role must be chair or member, not {role!r}")
+            problems.add(here, _("role must be chair or member, not {value}",
+                                 value=repr(role)))
             role = None
         out.append(MemberSpec(platform, ident, project, role))
     return tuple(out)
@@ -256,71 +288,78 @@ def _members(problems: _Problems, where: str, raw: object,
 def parse_governance(data: Mapping[str, Any], rules: MentionRules) -> Plan:
     """Validate the whole declaration; raise one UserError listing every problem."""
     problems = _Problems()
-    _unknown_keys(problems, "file", data, TOP_KEYS)
+    # TRANSLATORS: a place in a governance file: the file as a whole
+    whole = _("file")
+    _unknown_keys(problems, whole, data, TOP_KEYS)
     raw_groups = data.get("group", [])
     if not isinstance(raw_groups, list):
-        problems.add("file", "group must be an array of tables ([[group]])")
+        problems.add(whole, _("group must be an array of tables ([[group]])"))
         raw_groups = []
     groups: list[GroupSpec] = []
     slugs: set[str] = set()
     names: set[str] = set()
     channels: dict[tuple[str, str], str] = {}
     for index, raw in enumerate(raw_groups, 1):
-        where = f"group {index}"
+        # TRANSLATORS: a place in a governance file: its n-th [[group]]
+        where = _("group {index}", index=index)
         if not isinstance(raw, Mapping):
-            problems.add(where, "must be a table")
+            problems.add(where, _("must be a table"))
             continue
         slug = _string(problems, where, raw, "slug", SLUG_MAX, required=True) or ""
         if slug:
-            where = f"group {index} ({slug})"
+            # TRANSLATORS: a place in a governance file: its n-th [[group]], and its slug
+            where = _("group {index} ({slug})", index=index, slug=slug)
             if not SLUG.match(slug):
-                problems.add(where, f"slug {slug!r} must be lowercase letters, digits and '-', "
-                             "starting with a letter")
+                problems.add(where, _("slug {value} must be lowercase letters, digits and "
+                                      "'-', starting with a letter", value=repr(slug)))
             if slug in slugs:
-                problems.add(where, f"slug {slug!r} is listed twice")
+                problems.add(where, _("slug {value} is listed twice", value=repr(slug)))
             slugs.add(slug)
         _unknown_keys(problems, where, raw, GROUP_KEYS)
         # a name is needed to create a group (checked against the store); an existing
         # group keeps its own when the file leaves it out
         name = _string(problems, where, raw, "name", NAME_MAX)
         if name is not None and not name:
-            problems.add(where, "name must not be empty")
+            problems.add(where, _("{key} must not be empty", key="name"))
         if name is not None and name.lower() in names:
-            problems.add(where, f"name {name!r} is listed twice")
+            problems.add(where, _("name {value} is listed twice", value=repr(name)))
         if name is not None:
             names.add(name.lower())
         mandate = _string(problems, where, raw, "mandate", TEXT_MAX)
         restricted = raw.get("restricted")
         if restricted is not None and not isinstance(restricted, bool):
-            problems.add(where, "restricted must be true or false")
+            problems.add(where, _("restricted must be true or false"))
             restricted = None
         if restricted is False and slug in ROLE_GROUPS:
-            problems.add(where, f"{slug} is always restricted: its membership is a role, "
-                         "given only by adding people")
+            problems.add(where, _("{group} is always restricted: its membership is a role, "
+                                  "given only by adding people", group=slug))
         join = raw.get("join")
         if join is not None and join not in JOIN_POLICIES:
-            problems.add(where, f"join must be {', '.join(JOIN_POLICIES)}, not {join!r}")
+            problems.add(where, _("join must be {values}, not {value}",
+                                  values=", ".join(JOIN_POLICIES), value=repr(join)))
             join = None
         if join is not None and join != "closed" and slug in ROLE_GROUPS:
-            problems.add(where, f"{slug} is always closed: its membership is a role, "
-                         "given only by adding people")
+            problems.add(where, _("{group} is always closed: its membership is a role, "
+                                  "given only by adding people", group=slug))
         if (restricted is True and join in ("open", "request")) or (
                 restricted is False and join == "closed"):
-            problems.add(where, f"restricted = {str(restricted).lower()} contradicts "
-                         f"join = {join!r} (restricted = true is join = \"closed\")")
+            problems.add(where, _("restricted = {restricted} contradicts join = {join} "
+                                  "(restricted = true is join = \"closed\")",
+                                  restricted=str(restricted).lower(), join=repr(join)))
         refs: list[tuple[str, str]] = []
         raw_channels = raw.get("channels", [])
         if not isinstance(raw_channels, list):
-            problems.add(where, "channels must be a list of 'platform:id' strings")
+            problems.add(where, _("channels must be a list of 'platform:id' strings"))
             raw_channels = []
         for ch in raw_channels:
             try:
                 ref = parse_ref(ch, "channel", rules)
             except ValueError as err:
-                problems.add(where, str(err))
+                problems.add(where, _error(err))
                 continue
             if ref in channels:
-                problems.add(where, f"channel {ch!r} is also listed for {channels[ref]}")
+                problems.add(where, _("channel {value} is also listed for {group}",
+                                      value=repr(ch), group=channels[ref]))
             channels[ref] = slug
             refs.append(ref)
         meeting = None
@@ -333,13 +372,13 @@ def parse_governance(data: Mapping[str, Any], rules: MentionRules) -> Plan:
     admins: list[tuple[str, str]] = []
     raw_admins = data.get("admins", [])
     if not isinstance(raw_admins, list):
-        problems.add("admins", "must be a list of 'platform:id' strings")
+        problems.add("admins", _("must be a list of 'platform:id' strings"))
         raw_admins = []
     for raw in raw_admins:
         try:
             admins.append(_user_ref(raw, rules))
         except ValueError as err:
-            problems.add("admins", str(err))
+            problems.add("admins", _error(err))
     problems.raise_if_any()
     return Plan(tuple(groups), tuple(admins))
 
@@ -348,19 +387,21 @@ def _check_against_store(session: Session, plan: Plan) -> None:
     """Conflicts with what is stored: a name or channel that belongs to another group."""
     problems = _Problems()
     for spec in plan.groups:
-        where = f"group {spec.slug}"
+        # TRANSLATORS: a place in a governance file: the [[group]] of this slug
+        where = _("group {slug}", slug=spec.slug)
         if spec.name is None and session.scalar(
             select(Group.id).where(Group.slug == spec.slug)
         ) is None:
-            problems.add(where, "name is required for a new group")
+            problems.add(where, _("name is required for a new group"))
         for platform, ident in spec.channels:
             bound = session.scalar(
                 select(Channel).where(Channel.platform == platform, Channel.channel_id == ident)
             )
             if bound is not None and bound.group.slug != spec.slug:
+                channel = f"{platform}:{ident}"
                 problems.add(
-                    where, f"channel {platform}:{ident} is linked to group {bound.group.slug}; "
-                    "unlink it there first"
+                    where, _("channel {channel} is linked to group {group}; unlink it there "
+                             "first", channel=channel, group=bound.group.slug)
                 )
         if spec.name is None:
             continue
@@ -369,11 +410,13 @@ def _check_against_store(session: Session, plan: Plan) -> None:
                                 Group.slug != spec.slug)
         )
         if other is not None:
-            problems.add(where, f"name {spec.name!r} is already used by group {other.slug}")
+            problems.add(where, _("name {value} is already used by group {group}",
+                                  value=repr(spec.name), group=other.slug))
         clash = session.scalar(select(Group).where(Group.slug == spec.name.lower(),
                                                    Group.slug != spec.slug))
         if clash is not None:
-            problems.add(where, f"name {spec.name!r} is the slug of group {clash.slug}")
+            problems.add(where, _("name {value} is the slug of group {group}",
+                                  value=repr(spec.name), group=clash.slug))
     problems.raise_if_any()
 
 
@@ -413,9 +456,12 @@ class _Writer:
         for row, name in self.session.execute(stmt):
             if person is not None and (row.detail or {}).get("person") != person:
                 continue
-            self.overrides.append(
-                f"{what}: changed in chat by {name} on {row.at:%Y-%m-%d %H:%M} UTC "
-                f"({row.verb.replace('_', ' ')})")
+            at = f"{row.at:%Y-%m-%d %H:%M}"
+            # TRANSLATORS: a change a governance file would undo ("group repl: name"), who
+            # made it in chat, when, and the command's verb (rename, update, ...)
+            self.overrides.append(_("{change}: changed in chat by {who} on {date} UTC ({verb})",
+                                    change=what, who=name, date=at,
+                                    verb=row.verb.replace("_", " ")))
             return
 
     def audit(self, verb: str, entity: str, entity_id: int | None, **detail: Any) -> None:
@@ -435,7 +481,8 @@ class _Writer:
             self.session.add(group)
             self.session.flush()
             self.audit("create", "group", group.id, slug=spec.slug, name=spec.name)
-            self.changes.append(f"created group {spec.slug}: {spec.name}")
+            self.changes.append(_("created group {group}: {name}", group=spec.slug,
+                                  name=spec.name))
         else:
             # only what the file gives; a role group is restricted whatever is stored
             wanted: dict[str, object] = {
@@ -456,8 +503,9 @@ class _Writer:
                     wanted["join_policy"] = "request"
             changed = [field for field, new in wanted.items() if getattr(group, field) != new]
             if changed:
-                self.chat_change(f"group {spec.slug}: {', '.join(changed)}", "group",
-                                 group.id, GROUP_VERBS)
+                # TRANSLATORS: a group's fields a governance file changes ("group repl: name")
+                self.chat_change(_("group {group}: {fields}", group=spec.slug,
+                                   fields=", ".join(changed)), "group", group.id, GROUP_VERBS)
                 for field in changed:
                     setattr(group, field, wanted[field])
                 # named as the file spells them: join only where the file says join
@@ -465,7 +513,8 @@ class _Writer:
                 if "restricted" in names and "join" in names:
                     names.remove("join" if spec.join is None else "restricted")
                 self.audit("update", "group", group.id, fields=names)
-                self.changes.append(f"updated group {spec.slug}: {', '.join(names)}")
+                self.changes.append(_("updated group {group}: {fields}", group=spec.slug,
+                                      fields=", ".join(names)))
         for platform, ident in spec.channels:
             self.channel(group, platform, ident)
         for member in spec.members:
@@ -483,7 +532,8 @@ class _Writer:
                                  created_at=self.now))
         self.session.flush()
         self.audit("link", "group", group.id, platform=platform, channel=ident)
-        self.changes.append(f"linked {platform}:{ident} to {group.slug}")
+        channel = f"{platform}:{ident}"
+        self.changes.append(_("linked {channel} to {group}", channel=channel, group=group.slug))
 
     def person(self, platform: str, ident: str) -> Person:
         return ensure_person(self.session, platform, ident)
@@ -500,8 +550,10 @@ class _Writer:
             self.audit("add_member", "group", group.id, person=person.id, role=role,
                        project=spec.project)
             self.changes.append(
-                f"added {who} to {group.slug} as {role}"
-                + (f", representing {spec.project}" if spec.project else "")
+                _("added {user} to {group} as {role}, representing {project}", user=who,
+                  group=group.slug, role=role, project=spec.project) if spec.project
+                else _("added {user} to {group} as {role}", user=who, group=group.slug,
+                       role=role)
             )
             return
         changed = []
@@ -512,11 +564,15 @@ class _Writer:
             m.project = spec.project
             changed.append(f"project {spec.project}")
         if changed:
-            self.chat_change(f"{who} in {group.slug}: {', '.join(changed)}", "group", group.id,
+            # TRANSLATORS: a member's fields a governance file changes ("shell:ann in repl:
+            # role chair")
+            self.chat_change(_("{user} in {group}: {fields}", user=who, group=group.slug,
+                               fields=", ".join(changed)), "group", group.id,
                              ("add_member",), person=person.id)
             self.audit("add_member", "group", group.id, person=person.id, role=m.role,
                        project=m.project)
-            self.changes.append(f"updated {who} in {group.slug}: {', '.join(changed)}")
+            self.changes.append(_("updated {user} in {group}: {fields}", user=who,
+                                  group=group.slug, fields=", ".join(changed)))
 
     def meeting(self, group: Group, spec: MeetingSpec) -> None:
         from handlers.meetings import upsert_series
@@ -541,26 +597,28 @@ class _Writer:
             )
         except UserError as err:
             # the rule grammar lives with the meetings; name the entry it came from
-            raise UserError(
-                f"The governance file is invalid; nothing was changed.\n"
-                f"  - group {group.slug} meeting: {err.message}",
-                show_usage=False,
-            ) from None
+            raise _invalid([_problem(_("{where} meeting",
+                                       where=_("group {slug}", slug=group.slug)),
+                                     err.message)]) from None
         if not changed:
             return
         self.audit("schedule", "group", group.id, rule=spec.rule,
                    time=spec.start_time.strftime("%H:%M"), timezone=zone)
         if before is None or series_id is None:
             self.changes.append(
-                f"meeting of {group.slug}: {spec.rule} at {spec.start_time:%H:%M} "
-                f"{zone}, reminders {remind}"
+                _("meeting of {group}: {rule} at {time} {zone}, reminders {offsets}",
+                  group=group.slug, rule=spec.rule, time=spec.start_time.strftime("%H:%M"),
+                  zone=zone, offsets=remind)
             )
             return
         after = {"rule": _series.rule_text, "time": f"{_series.start_time:%H:%M}",
                  "timezone": _series.timezone, "remind": _series.remind_offsets,
                  "link": _series.link or "none", "duration": str(_series.duration_minutes)}
         diff = ", ".join(f"{k} {before[k]} -> {after[k]}" for k in after if before[k] != after[k])
-        what = f"meeting of {group.slug}: {diff or 'restarted'}"
+        # TRANSLATORS: a meeting series changed: what changed ("time 10:00 -> 11:00"), or
+        # "restarted" when only its start moved
+        what = _("meeting of {group}: {changes}", group=group.slug,
+                 changes=diff or _("restarted"))
         self.chat_change(what, "meeting_series", series_id, ("schedule",))
         self.changes.append(what)
 
@@ -569,7 +627,8 @@ class _Writer:
         if not person.is_admin:
             person.is_admin = True
             self.audit("grant_admin", "person", person.id)
-            self.changes.append(f"made {platform}:{ident} an admin")
+            user = f"{platform}:{ident}"
+            self.changes.append(_("made {user} an admin", user=user))
 
 
 @dataclass(frozen=True)
@@ -635,8 +694,8 @@ def apply_governance(
 def describe(changes: Sequence[str]) -> str:
     """The report printed after an apply."""
     if not changes:
-        return "no changes"
-    return "\n".join(changes) + f"\n{len(changes)} change{'s' if len(changes) != 1 else ''}"
+        return _("no changes")
+    return "\n".join([*changes, _n("{n} change", "{n} changes", len(changes))])
 
 
 # --- export: the store as a governance file that applies with no changes ----------------------

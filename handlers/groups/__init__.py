@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from handlers.core.router import Registry
 from handlers.groups import _commands, _sync
+from handlers.groups._commands import mention_list
 
 
 def register(reg: Registry) -> None:
@@ -12,5 +13,6 @@ def register(reg: Registry) -> None:
 
 
 __all__ = [
+    "mention_list",
     "register",
 ]

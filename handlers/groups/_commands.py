@@ -17,10 +17,13 @@ from handlers.core.directory import (
     mention,
 )
 from handlers.core.grammar import Args, Refused, UserError, check_length
+from handlers.core.i18n import Msg, _, _n, listed
 from handlers.core.mentions import MentionRules
 from handlers.core.messages import (
     Block,
     ChannelRef,
+    Day,
+    Mention,
     Post,
     Reply,
     Span,
@@ -71,13 +74,27 @@ def open_action_counts(ctx: Ctx) -> dict[int, int]:
     return {gid: n for gid, n in rows if gid is not None}
 
 
-def next_meeting_span(ctx: Ctx, group: Group) -> tuple[Span, ...]:
+def next_meeting_when(ctx: Ctx, group: Group) -> When | Msg:
+    """The group's next meeting, as a time for the reader, or words saying there is none."""
     from handlers.meetings import next_meeting
 
     occ = next_meeting(ctx, group)
     if occ is None:
-        return ("none scheduled",)
-    return (When(occ.start, occ.zone),)
+        # TRANSLATORS: shown as a group's next meeting when it has none.
+        return _("none scheduled")
+    return When(occ.start, occ.zone)
+
+
+def next_meeting_span(ctx: Ctx, group: Group) -> tuple[Span, ...]:
+    return (next_meeting_when(ctx, group),)
+
+
+def mention_list(people: list[Person]) -> Mention | Msg:
+    """``@ana, @bo``: several people as one argument of a message, each kept a mention
+    (a list, not a sentence: nothing in it to translate)."""
+    found = listed([mention(person) for person in people])
+    assert isinstance(found, Mention | Msg)
+    return found
 
 
 def chairs_of(group: Group) -> tuple[Span, ...]:
@@ -99,9 +116,12 @@ def channel_label(ch: Channel) -> str:
 JOIN = "join"
 JOIN_HELP = "open|request|closed"
 JOIN_WORDS = {
-    "open": "anyone joins with tg join",
-    "request": "tg join asks the chairs, who approve or decline it",
-    "closed": "members are only added (tg add)",
+    # TRANSLATORS: what the join policy "open" means (tg join, tg add are commands).
+    "open": _("anyone joins with tg join"),
+    # TRANSLATORS: what the join policy "request" means.
+    "request": _("tg join asks the chairs, who approve or decline it"),
+    # TRANSLATORS: what the join policy "closed" means.
+    "closed": _("members are only added (tg add)"),
 }
 
 
@@ -153,8 +173,9 @@ def settle_request(ctx: Ctx, group: Group, person: Person, status: str) -> bool:
 def refuse_archived(group: Group, what: str) -> None:
     if group.archived_at is not None:
         raise UserError(
-            f"{group.slug} is archived, so it takes no {what}; "
-            f"an admin or the secretariat can bring it back with tg unarchive {group.slug}.",
+            # TRANSLATORS: {what} is what the group does not take, like "new members".
+            _("{group} is archived, so it takes no {what}; an admin or the secretariat can "
+              "bring it back with tg unarchive {group}.", group=group.slug, what=what),
             show_usage=False,
         )
 
@@ -164,24 +185,33 @@ def set_join(ctx: Ctx, group: Group, raw: str) -> Reply:
     require_chair(ctx, group, "tg settings")
     value = " ".join(raw.lower().split())
     if value not in JOIN_POLICIES:
-        raise UserError(f"join is {JOIN_HELP}, not {raw!r}.")
+        # TRANSLATORS: "join" is a setting's name, {choices} its values: keep them as is.
+        raise UserError(_("join is {choices}, not {value}.", choices=JOIN_HELP,
+                          value=repr(raw)))
     old = join_policy(group)
     if grants_role(group) and value != "closed":
         raise UserError(
-            f"{group.slug} is always closed: its membership is a role, so its members are "
-            "only added (tg add)."
+            _("{group} is always closed: its membership is a role, so its members are "
+              "only added (tg add).", group=group.slug)
         )
     if old == value and group.join_policy == value:
-        return Reply().say(f"{group.slug}: join is {value} already.")
+        # TRANSLATORS: "join" is a setting's name, {policy} its value (open, request, closed).
+        return Reply().say(_("{group}: join is {policy} already.", group=group.slug,
+                             policy=value))
     set_join_policy(group, value)
     ctx.audit("settings", "group", group.id, key=JOIN, old=old, new=value)
-    reply = Reply(private=False).say(f"{group.slug}: join is now {value} (was {old}): "
-                                     f"{JOIN_WORDS[value]}.")
+    # TRANSLATORS: "join" is a setting's name, {policy} and {old} its values (open, request,
+    # closed); {meaning} says what the new one means.
+    reply = Reply(private=False).say(_("{group}: join is now {policy} (was {old}): "
+                                       "{meaning}.", group=group.slug, policy=value, old=old,
+                                       meaning=JOIN_WORDS[value]))
     pending = _pending(ctx, group)
     if value != "request" and pending:
-        reply = reply.say(f"{len(pending)} pending request{'s' if len(pending) != 1 else ''} "
-                          f"stay{'s' if len(pending) == 1 else ''}: tg requests {group.slug} lists "
-                          "them, tg approve or tg deny settles each.")
+        reply = reply.say(_n("{n} pending request stays: tg requests {group} lists them, "
+                             "tg approve or tg deny settles each.",
+                             "{n} pending requests stay: tg requests {group} lists them, "
+                             "tg approve or tg deny settles each.",
+                             len(pending), group=group.slug))
     return reply
 
 
@@ -199,17 +229,18 @@ def request_to_join(ctx: Ctx, group: Group) -> Reply:
     req = request_of(ctx, group, ctx.actor)
     zone = ctx.settings.timezone
     if req is not None and req.status == "pending":
-        return Reply().say(
-            f"You asked to join {group.slug} on ",
-            When(req.created_at, zone),
-            "; its chairs decide (tg approve). tg leave withdraws the request.")
+        return Reply().say(_(
+            "You asked to join {group} on {date}; its chairs decide (tg approve). tg leave "
+            "withdraws the request.", group=group.slug, date=When(req.created_at, zone)))
     if req is not None and req.status == "denied":
-        who: tuple[Span, ...] = (mention(req.decided_by),) if req.decided_by else ("a chair",)
+        # the name as text: an error names them, it does not ping them
+        who = plain_name((mention(req.decided_by),)) if req.decided_by else _("a chair")
         assert req.decided_at is not None
+        declined = Day(req.decided_at.date(), form="short")
         raise UserError(
-            f"Your request to join {group.slug} was declined on "
-            f"{req.decided_at:%d %b %Y}; ask {plain_name(who)} or the secretariat, who can "
-            "add you (tg add).",
+            _("Your request to join {group} was declined on {date}; ask {who} or the "
+              "secretariat, who can add you (tg add).", group=group.slug, date=declined,
+              who=who),
             show_usage=False,
         )
     if req is None:
@@ -221,9 +252,10 @@ def request_to_join(ctx: Ctx, group: Group) -> Reply:
     ctx.session.flush()
     ctx.audit("request_join", "group", group.id, person=ctx.actor.id)
     notice: list[Block] = [
-        text(mention(ctx.actor), f" asks to join {group.name} ({group.slug})."),
-        text(f"Approve: tg approve {group.slug} ", mention(ctx.actor),
-             f" — or decline: tg deny {group.slug} ", mention(ctx.actor)),
+        text(_("{who} asks to join {name} ({group}).", who=mention(ctx.actor),
+               name=group.name, group=group.slug)),
+        text(_("Approve: tg approve {group} {who} — or decline: tg deny {group} {who}",
+               group=group.slug, who=mention(ctx.actor))),
     ]
     reply = Reply()
     heads = chairs(group)
@@ -231,16 +263,18 @@ def request_to_join(ctx: Ctx, group: Group) -> Reply:
     refs = [ref for ref in (direct_ref(p, rules) for p in heads) if ref is not None]
     if refs:
         reply = reply.post(Post(group.slug, group.name, refs, notice))
-        reply = reply.say(f"Asked to join {group.slug}: its chair{'s' if len(heads) != 1 else ''} ",
-                          *_join_mentions(heads), " will approve or decline. "
-                          "tg leave withdraws the request.")
+        reply = reply.say(_n("Asked to join {group}: its chair {chairs} will approve or "
+                             "decline. tg leave withdraws the request.",
+                             "Asked to join {group}: its chairs {chairs} will approve or "
+                             "decline. tg leave withdraws the request.",
+                             len(heads), group=group.slug, chairs=mention_list(heads)))
         return reply
     channels = group_reach(group, ctx.settings.platforms)
     if channels:
         reply = reply.post(Post(group.slug, group.name, channels, notice))
-    reply = reply.say(f"Asked to join {group.slug}. It has no chair yet, so the secretariat or an "
-                      "admin will approve or decline (tg requests lists it). "
-                      "tg leave withdraws the request.")
+    reply = reply.say(_("Asked to join {group}. It has no chair yet, so the secretariat or an "
+                        "admin will approve or decline (tg requests lists it). "
+                        "tg leave withdraws the request.", group=group.slug))
     return reply
 
 
@@ -250,23 +284,14 @@ def plain_name(spans: tuple[Span, ...]) -> str:
     return plain_spans(spans)
 
 
-def _join_mentions(people: list[Person]) -> tuple[Span, ...]:
-    spans: list[Span] = []
-    for i, person in enumerate(people):
-        if i:
-            spans.append(", ")
-        spans.append(mention(person))
-    return tuple(spans)
-
-
 def _request_named(ctx: Ctx, v: Values) -> tuple[Group, Person, JoinRequest]:
     """The group, person and pending request that ``<group> <@user>`` name."""
     group, person = v[GROUP], v[USER]
     req = request_of(ctx, group, person)
     if req is None or req.status != "pending":
         raise UserError(
-            f"{person.display_name} has no pending request to join {group.slug}. "
-            f"`tg requests {group.slug}` lists the pending ones.",
+            _("{who} has no pending request to join {group}. `tg requests {group}` lists the "
+              "pending ones.", who=person.display_name, group=group.slug),
             show_usage=False,
         )
     return group, person, req
@@ -288,15 +313,19 @@ def _member_tail(_ctx: Ctx, args: Args) -> tuple[str | None, str | None]:
     if len(rest) >= 2 and rest[-2].lower() == "as":
         role = rest[-1].lower()
         if role not in ("chair", "member"):
-            raise UserError(f"Role must be chair or member, not {rest[-1]!r}.")
+            raise UserError(_("Role must be chair or member, not {role}.",
+                              role=repr(rest[-1])))
         args.tokens = args.tokens[:-2]
     if args.accept("project"):
-        project = check_length(args.rest_text("project name"), PROJECT_MAX, "project name")
+        # TRANSLATORS: what is missing or too long ("Missing project name.").
+        what = _("project name")
+        project = check_length(args.rest_text(what), PROJECT_MAX, what)
     if len(args) >= 2 and args.peek() == "as":
         args.pos += 1
-        role = args.next("role").lower()
+        # TRANSLATORS: what is missing ("Missing role."): a member's role in a group.
+        role = args.next(_("role")).lower()
         if role not in ("chair", "member"):
-            raise UserError(f"Role must be chair or member, not {role!r}.")
+            raise UserError(_("Role must be chair or member, not {role}.", role=repr(role)))
     return project, role
 
 
@@ -312,7 +341,8 @@ def _reassign(_ctx: Ctx, args: Args) -> str | None:
     against the group by :func:`_reassignee`)."""
     if args.accept("reassign") is None:
         return None
-    return args.next("<@user> after reassign")
+    # TRANSLATORS: what is missing; <@user> and reassign are typed as they are.
+    return args.next(_("<@user> after reassign"))
 
 
 GROUP = p.group()
@@ -322,7 +352,8 @@ MAYBE_GROUP = p.maybe_group()
 USER = p.person()
 NEW_USER = p.person(create=True)
 NEW_SLUG = p.word("<group>")
-NAME = p.text("<name...>", NAME_MAX, "name")
+# TRANSLATORS: what is too long ("The name is too long"): a group's full name.
+NAME = p.text("<name...>", NAME_MAX, _("name"))
 ALL = p.choice("all")
 MEMBER_TAIL = p.custom("[project <name...>] [as chair|member]", _member_tail)
 SETTING = p.custom("[<setting> <value...>]", _setting_change)
@@ -330,12 +361,12 @@ REASSIGN = p.custom("[reassign <@user>]", _reassign)
 
 
 def register(reg: Registry) -> None:
-    reg.noun("tg", "task groups: channels, members, projects and roles",
+    reg.noun("tg", _("task groups: channels, members, projects and roles"),
              common=("list", "show", "add", "link"))
 
     @reg.command(
         "tg", "list", p.spec(ALL),
-        "groups: channels, chair, members, next meeting, open actions (all: archived too)",
+        _("groups: channels, chair, members, next meeting, open actions (all: archived too)"),
         ANYONE,
     )
     def tg_list(ctx: Ctx, v: Values) -> Reply:
@@ -350,49 +381,76 @@ def register(reg: Registry) -> None:
             rows.append(
                 (
                     (g.slug,),
-                    (g.name + (" (archived)" if g.archived_at is not None else ""),),
+                    (_("{name} (archived)", name=g.name) if g.archived_at is not None
+                     else g.name,),
                     (", ".join(channel_label(c) for c in g.channels) or "-",),
                     chairs_of(g),
                     (str(len(g.memberships)),),
-                    ("archived",) if g.archived_at is not None else next_meeting_span(ctx, g),
+                    # TRANSLATORS: in the "next meeting" column, for an archived group.
+                    (_("archived"),) if g.archived_at is not None
+                    else next_meeting_span(ctx, g),
                     (str(counts.get(g.id, 0)),),
                 )
             )
         reply = Reply()
         if not rows and not hidden:
-            return reply.say("No groups yet. An admin can create one with tg create.")
-        headers = ("group", "name", "channels", "chair", "members", "next meeting", "open")
+            return reply.say(_("No groups yet. An admin can create one with tg create."))
+        headers = (
+            # TRANSLATORS: a table's column: the group's id (slug).
+            _("group"),
+            # TRANSLATORS: a table's column: the group's full name.
+            _("name"),
+            # TRANSLATORS: a table's column: the chat channels linked to the group.
+            _("channels"),
+            # TRANSLATORS: a table's column: the group's chairs.
+            _("chair"),
+            # TRANSLATORS: a table's column: how many members the group has.
+            _("members"),
+            # TRANSLATORS: a table's column: when the group meets next.
+            _("next meeting"),
+            # TRANSLATORS: a table's column: how many open actions the group has.
+            _("open"),
+        )
         if rows:
             reply = reply.add(Table(headers, tuple(rows)))
         if hidden:
-            reply = reply.say(f"{hidden} archived group{'s' if hidden != 1 else ''} not shown: "
-                              f"tg list all shows {'them' if hidden != 1 else 'it'}.")
+            reply = reply.say(_n("{n} archived group not shown: tg list all shows it.",
+                                 "{n} archived groups not shown: tg list all shows them.",
+                                 hidden))
         return reply
 
-    @reg.command("tg", "show", p.spec(HERE), "one group in full", ANYONE)
+    @reg.command("tg", "show", p.spec(HERE), _("one group in full"), ANYONE)
     def tg_show(ctx: Ctx, v: Values) -> Reply:
         group = v[HERE]
         reply = Reply()
         reply = reply.say(f"{group.name} ({group.slug})", style="heading")
         if group.mandate:
             reply = reply.say(group.mandate, style="quote")
-        reply = reply.say(
-            "Channels: ", ", ".join(channel_label(c) for c in group.channels) or "none linked"
-        )
+        reply = reply.say(_(
+            "Channels: {channels}",
+            channels=", ".join(channel_label(c) for c in group.channels) or _("none linked")))
         if group.archived_at is not None:
-            reply = reply.say("Archived on ", When(group.archived_at, ctx.settings.timezone,
-                                                   with_time=False),
-                              ": nothing is scheduled for it; its records are kept.")
+            reply = reply.say(_("Archived on {date}: nothing is scheduled for it; its records "
+                                "are kept.", date=When(group.archived_at, ctx.settings.timezone,
+                                                       with_time=False)))
         policy = join_policy(group)
-        reply = reply.say(f"Joining: {policy} ({JOIN_WORDS[policy]})")
-        reply = reply.say("Next meeting: ", *next_meeting_span(ctx, group))
+        # TRANSLATORS: {policy} is a value (open, request, closed); {meaning} says what it means.
+        reply = reply.say(_("Joining: {policy} ({meaning})", policy=policy,
+                            meaning=JOIN_WORDS[policy]))
+        reply = reply.say(_("Next meeting: {when}", when=next_meeting_when(ctx, group)))
         if group.series is not None:
             s = group.series
+            series = {"rule": s.rule_text, "time": f"{s.start_time:%H:%M}", "zone": s.timezone,
+                      "offsets": s.remind_offsets}
             reply = reply.say(
-                f"Series: {s.rule_text} at {s.start_time:%H:%M} {s.timezone}, "
-                f"reminders {s.remind_offsets}" + (f", link {s.link}" if s.link else "")
-            )
-        reply = reply.say(f"Open actions: {open_action_counts(ctx).get(group.id, 0)}")
+                # TRANSLATORS: {rule} is the schedule as it was typed (every 2nd tuesday),
+                # {time} its time of day, {zone} a time zone, {offsets} when reminders go.
+                _("Series: {rule} at {time} {zone}, reminders {offsets}, link {link}",
+                  link=s.link, **series) if s.link
+                # TRANSLATORS: as above, for a series with no meeting link.
+                else _("Series: {rule} at {time} {zone}, reminders {offsets}", **series))
+        reply = reply.say(_("Open actions: {count}",
+                            count=open_action_counts(ctx).get(group.id, 0)))
         if group.memberships:
             # who is away (me away) is for the group's chairs and the staff to see
             today = ctx.now.astimezone(ctx.settings.zone).date()
@@ -400,39 +458,54 @@ def register(reg: Registry) -> None:
 
             def role(m: Membership) -> str:
                 back = away_until(m.person.settings, today) if sees else None
-                return m.role + (f", away until {back:%d %b}" if back else "")
+                if back is None:
+                    return m.role
+                until = Day(back, form="daymonth")
+                # TRANSLATORS: {role} is chair or member (as typed in commands).
+                return _("{role}, away until {date}", role=m.role, date=until)
 
             rows = tuple(
                 ((mention(m.person),), (role(m),), (m.project or "-",))
                 for m in sorted(group.memberships, key=lambda m: (m.role != "chair", m.id))
             )
-            reply = reply.add(Table(("member", "role", "project"), rows))
+            headers = (
+                # TRANSLATORS: a table's column: a member of the group.
+                _("member"),
+                # TRANSLATORS: a table's column: a member's role (chair or member).
+                _("role"),
+                # TRANSLATORS: a table's column: the project a member represents.
+                _("project"),
+            )
+            reply = reply.add(Table(headers, rows))
         else:
-            reply = reply.say("No members yet.")
+            reply = reply.say(_("No members yet."))
         return reply
 
-    @reg.command("tg", "create", p.spec(NEW_SLUG, NAME), "a new group", STAFF)
+    @reg.command("tg", "create", p.spec(NEW_SLUG, NAME), _("a new group"), STAFF)
     def tg_create(ctx: Ctx, v: Values) -> Reply:
         slug, name = v[NEW_SLUG].lower(), v[NAME]
         if not SLUG.match(slug):
             raise UserError(
-                f"{slug!r} is not a valid group id: lowercase letters, digits and '-', "
-                f"starting with a letter, 2 to {SLUG_MAX} characters."
+                _("{slug} is not a valid group id: lowercase letters, digits and '-', "
+                  "starting with a letter, 2 to {limit} characters.", slug=repr(slug),
+                  limit=SLUG_MAX)
             )
         if find_group(ctx.session, slug) or find_group(ctx.session, name):
-            raise UserError(f"A group named {slug!r} or {name!r} exists already.")
+            raise UserError(_("A group named {slug} or {name} exists already.",
+                              slug=repr(slug), name=repr(name)))
         group = Group(slug=slug, name=name, mandate="", restricted=slug in ROLE_GROUPS,
                       join_policy="closed" if slug in ROLE_GROUPS else "request",
                       created_at=ctx.now)
         ctx.session.add(group)
         ctx.session.flush()
         ctx.audit("create", "group", group.id, slug=slug, name=name)
-        return Reply(private=False).say(f"Created group {slug}: {name}.")
+        return Reply(private=False).say(_("Created group {group}: {name}.", group=slug,
+                                          name=name))
 
     @reg.command(
         "tg", "rename", p.spec(GROUP, NAME),
-        "change a group's full name (its id, the slug, stays: scripts, files and feed "
-        "links use it)",
+        _("change a group's full name (its id, the slug, stays: scripts, files and feed "
+          "links use it)"),
         STAFF,
     )
     def tg_rename(ctx: Ctx, v: Values) -> Reply:
@@ -440,63 +513,69 @@ def register(reg: Registry) -> None:
         if len(name) >= 2 and name[0] in "\"“" and name[-1] in "\"”":
             name = name[1:-1].strip()
         if not name:
-            raise UserError("Missing <name...>.")
+            raise UserError(_("Missing {what}.", what="<name...>"))
         other = find_group(ctx.session, name)
         if other is not None and other.id != group.id:
-            raise UserError(f"{name!r} is the name or id of group {other.slug} already.")
+            raise UserError(_("{name} is the name or id of group {group} already.",
+                              name=repr(name), group=other.slug))
         if name == group.name:
-            return Reply().say(f"{group.slug} is called {name!r} already.")
+            return Reply().say(_("{group} is called {name} already.", group=group.slug,
+                                 name=repr(name)))
         old = group.name
         group.name = name
         ctx.audit("rename", "group", group.id, old=old, new=name)
         return Reply(private=False).say(
-            f"Renamed {group.slug}: {old} is now {name} (its id stays {group.slug}).")
+            _("Renamed {group}: {old} is now {name} (its id stays {group}).",
+              group=group.slug, old=old, name=name))
 
     @reg.command(
         "tg", "archive", p.spec(GROUP),
-        "retire a group: nothing scheduled for it, left out of lists; its records kept",
+        _("retire a group: nothing scheduled for it, left out of lists; its records kept"),
         STAFF,
     )
     def tg_archive(ctx: Ctx, v: Values) -> Reply:
         group = v[GROUP]
         if grants_role(group):
-            raise UserError(f"{group.slug} cannot be archived: its membership is a role.",
-                            show_usage=False)
+            raise UserError(_("{group} cannot be archived: its membership is a role.",
+                              group=group.slug), show_usage=False)
         if group.archived_at is not None:
-            return Reply().say(f"{group.slug} is archived already.")
+            return Reply().say(_("{group} is archived already.", group=group.slug))
         group.archived_at = ctx.now
         ctx.audit("archive", "group", group.id)
         open_n = open_action_counts(ctx).get(group.id, 0)
-        reply = Reply(private=False).say(
-            f"Archived {group.slug}: no meeting reminders, digests, nudges or "
-            "acknowledgement reminders for it, and tg list leaves it out (tg list all shows "
-            "it). Its members, actions, decisions and minutes are kept and still reported.")
+        reply = Reply(private=False).say(_(
+            "Archived {group}: no meeting reminders, digests, nudges or acknowledgement "
+            "reminders for it, and tg list leaves it out (tg list all shows it). Its members, "
+            "actions, decisions and minutes are kept and still reported.", group=group.slug))
         if open_n:
-            one = open_n == 1
-            reply = reply.say(f"{open_n} open action{'' if one else 's'} stay{'s' if one else ''} "
-                              f"open: action list {group.slug} lists {'it' if one else 'them'}.")
-        return reply.say(f"tg unarchive {group.slug} brings it back.")
+            reply = reply.say(_n("{n} open action stays open: action list {group} lists it.",
+                                 "{n} open actions stay open: action list {group} lists them.",
+                                 open_n, group=group.slug))
+        return reply.say(_("tg unarchive {group} brings it back.", group=group.slug))
 
-    @reg.command("tg", "unarchive", p.spec(GROUP), "bring an archived group back", STAFF)
+    @reg.command("tg", "unarchive", p.spec(GROUP), _("bring an archived group back"),
+                 STAFF)
     def tg_unarchive(ctx: Ctx, v: Values) -> Reply:
         group = v[GROUP]
         if group.archived_at is None:
-            return Reply().say(f"{group.slug} is not archived.")
+            return Reply().say(_("{group} is not archived.", group=group.slug))
         group.archived_at = None
         group.next_digest_at = None  # the delivery engine plans the group afresh
         if group.series is not None:
             group.series.next_reminder_at = ctx.now  # from now: nothing missed is sent
         ctx.audit("unarchive", "group", group.id)
         return Reply(private=False).say(
-            f"{group.slug} is back: its reminders, digests and nudges resume from now.")
+            _("{group} is back: its reminders, digests and nudges resume from now.",
+              group=group.slug))
 
     @reg.command(
-        "tg", "link", p.spec(GROUP), "bind this channel or room to the group", CHAIR_AND_UP,
+        "tg", "link", p.spec(GROUP), _("bind this channel or room to the group"),
+        CHAIR_AND_UP,
     )
     def tg_link(ctx: Ctx, v: Values) -> Reply:
         group = v[GROUP]
         if ctx.channel_id is None:
-            raise UserError("tg link works in a channel or room, not in a direct message.")
+            raise UserError(_("tg link works in a channel or room, not in a direct message."))
         existing = ctx.session.scalar(
             select(Channel).where(
                 Channel.platform == ctx.platform, Channel.channel_id == ctx.channel_id
@@ -504,10 +583,11 @@ def register(reg: Registry) -> None:
         )
         if existing is not None:
             if existing.group_id == group.id:
-                return Reply().say(f"This channel is already linked to {group.slug}.")
+                return Reply().say(_("This channel is already linked to {group}.",
+                                     group=group.slug))
             raise UserError(
-                f"This channel is linked to {existing.group.slug}; "
-                f"tg unlink it there first.", show_usage=False,
+                _("This channel is linked to {group}; tg unlink it there first.",
+                  group=existing.group.slug), show_usage=False,
             )
         ch = Channel(
             group=group, platform=ctx.platform, channel_id=ctx.channel_id,
@@ -516,13 +596,14 @@ def register(reg: Registry) -> None:
         ctx.session.add(ch)
         ctx.session.flush()
         ctx.audit("link", "group", group.id, platform=ctx.platform, channel=ctx.channel_id)
-        return Reply(private=False).say(f"This channel is now linked to {group.name}.")
+        return Reply(private=False).say(_("This channel is now linked to {name}.",
+                                          name=group.name))
 
     @reg.command(
         "tg", "settings", p.spec(SETTINGS_GROUP, SETTING),
-        "show or change what is scheduled for a group (reminders, nudges, digest, ...) and "
-        "how it is joined (join open|request|closed)",
-        Policy("anyone reads; admin, secretariat, chair change"),
+        _("show or change what is scheduled for a group (reminders, nudges, digest, ...) and "
+          "how it is joined (join open|request|closed)"),
+        Policy(_("anyone reads; admin, secretariat, chair change")),
     )
     def tg_settings(ctx: Ctx, v: Values) -> Reply:
         from handlers.core.scheduling import DEFAULTS, SETTING_HELP, setting, validate_setting
@@ -534,19 +615,28 @@ def register(reg: Registry) -> None:
                 *(((key,), (setting(group, key),), (SETTING_HELP[key],)) for key in DEFAULTS),
                 ((JOIN,), (join_policy(group),), (JOIN_HELP,)),
             )
-            reply = Reply().say(f"Settings of {group.slug}", style="heading")
-            return reply.add(Table(("setting", "value", "values"), rows))
+            reply = Reply().say(_("Settings of {group}", group=group.slug), style="heading")
+            headers = (
+                # TRANSLATORS: a table's column: a setting's name.
+                _("setting"),
+                # TRANSLATORS: a table's column: a setting's value now.
+                _("value"),
+                # TRANSLATORS: a table's column: the values a setting may take.
+                _("values"),
+            )
+            return reply.add(Table(headers, rows))
         key, raw = change
         if key == JOIN:
             return set_join(ctx, group, raw)
         if key not in DEFAULTS:
-            raise UserError(f"No setting {key!r}. Settings: {', '.join([*DEFAULTS, JOIN])}.")
+            raise UserError(_("No setting {key}. Settings: {settings}.", key=repr(key),
+                              settings=", ".join([*DEFAULTS, JOIN])))
         value = validate_setting(key, raw)
         require_chair(ctx, group, "tg settings")
         if key == FOLLOW and value == "on" and grants_role(group):
             raise UserError(
-                f"{group.slug} cannot follow its channel: its membership is a role, so its "
-                "members are only added (tg add)."
+                _("{group} cannot follow its channel: its membership is a role, so its "
+                  "members are only added (tg add).", group=group.slug)
             )
         old = setting(group, key)
         group.settings = {**(group.settings or {}), key: value}
@@ -554,13 +644,16 @@ def register(reg: Registry) -> None:
         if group.series is not None:
             group.series.next_reminder_at = ctx.now  # planned afresh from now
         ctx.audit("settings", "group", group.id, key=key, old=old, new=value)
-        return Reply(private=False).say(f"{group.slug}: {key} is now {value} (was {old}).")
+        # TRANSLATORS: {key} is a setting's name, {value} and {old} its values.
+        return Reply(private=False).say(_("{group}: {key} is now {value} (was {old}).",
+                                          group=group.slug, key=key, value=value, old=old))
 
-    @reg.command("tg", "unlink", p.spec(), "unbind this channel or room", CHAIR_AND_UP)
+    @reg.command("tg", "unlink", p.spec(), _("unbind this channel or room"),
+                 CHAIR_AND_UP)
     def tg_unlink(ctx: Ctx, _v: Values) -> Reply:
         group = ctx.channel_group
         if group is None:
-            raise UserError("This channel is not linked to a group.")
+            raise UserError(_("This channel is not linked to a group."))
         ch = ctx.session.scalar(
             select(Channel).where(
                 Channel.platform == ctx.platform, Channel.channel_id == ctx.channel_id
@@ -569,11 +662,12 @@ def register(reg: Registry) -> None:
         assert ch is not None
         ctx.session.delete(ch)
         ctx.audit("unlink", "group", group.id, platform=ctx.platform, channel=ctx.channel_id)
-        return Reply(private=False).say(f"This channel is no longer linked to {group.name}.")
+        return Reply(private=False).say(_("This channel is no longer linked to {name}.",
+                                          name=group.name))
 
     @reg.command(
         "tg", "add", p.spec(GROUP, NEW_USER, MEMBER_TAIL),
-        "add or update a member, with the project they represent", CHAIR_AND_UP,
+        _("add or update a member, with the project they represent"), CHAIR_AND_UP,
     )
     def tg_add(ctx: Ctx, v: Values) -> Reply:
         group, person = v[GROUP], v[NEW_USER]
@@ -585,56 +679,73 @@ def register(reg: Registry) -> None:
                 created_at=ctx.now,
             )
             ctx.session.add(m)
-            verb = "Added"
+            added = True
         else:
             if role:
                 m.role = role
             if project is not None:
                 m.project = project
-            verb = "Updated"
+            added = False
         settle_request(ctx, group, person, "approved")  # being added answers a request
         ctx.session.flush()
         ctx.audit(
             "add_member", "group", group.id, person=person.id, role=m.role, project=m.project
         )
-        return Reply(private=False).say(
-            f"{verb} ", mention(person), f" in {group.slug} as {m.role}"
-            + (f", representing {m.project}" if m.project else "") + "."
-        )
+        who = mention(person)
+        if added and m.project:
+            # TRANSLATORS: {role} is chair or member (as typed in commands); {project} a name.
+            done = _("Added {who} in {group} as {role}, representing {project}.",
+                     who=who, group=group.slug, role=m.role, project=m.project)
+        elif added:
+            # TRANSLATORS: {role} is chair or member (as typed in commands).
+            done = _("Added {who} in {group} as {role}.", who=who, group=group.slug,
+                     role=m.role)
+        elif m.project:
+            # TRANSLATORS: {role} is chair or member (as typed in commands); {project} a name.
+            done = _("Updated {who} in {group} as {role}, representing {project}.",
+                     who=who, group=group.slug, role=m.role, project=m.project)
+        else:
+            # TRANSLATORS: {role} is chair or member (as typed in commands).
+            done = _("Updated {who} in {group} as {role}.", who=who, group=group.slug,
+                     role=m.role)
+        return Reply(private=False).say(done)
 
     @reg.command(
         "tg", "remove", p.spec(GROUP, USER, REASSIGN),
-        "remove a member; reassign: their open actions in the group go to that member",
+        _("remove a member; reassign: their open actions in the group go to that member"),
         CHAIR_AND_UP,
     )
     def tg_remove(ctx: Ctx, v: Values) -> Reply:
         group, person, raw_to = v[GROUP], v[USER], v[REASSIGN]
         m = membership(ctx.session, group, person)
         if m is None:
-            raise UserError(f"{person.display_name} is not a member of {group.slug}.")
+            raise UserError(_("{who} is not a member of {group}.", who=person.display_name,
+                              group=group.slug))
         to = _reassignee(ctx, group, person, raw_to)
         ctx.session.delete(m)
         ctx.audit("remove_member", "group", group.id, person=person.id)
-        reply = Reply(private=False).say("Removed ", mention(person), f" from {group.slug}.")
+        reply = Reply(private=False).say(_("Removed {who} from {group}.", who=mention(person),
+                                           group=group.slug))
         return _open_work_said(ctx, reply, group, person, to, "tg remove")
 
     @reg.command(
         "tg", "join", p.spec(GROUP),
-        "join a group: at once if it is open, by a chair's approval if it takes requests",
-        ANYONE.said(
-            "anyone (open and request groups; closed ones, boc and secretariat only by tg add)"),
+        _("join a group: at once if it is open, by a chair's approval if it takes requests"),
+        ANYONE.said(_("anyone (open and request groups; closed ones, boc and secretariat only "
+                      "by tg add)")),
     )
     def tg_join(ctx: Ctx, v: Values) -> Reply:
         group = v[GROUP]
         if grants_role(group):
             # for everyone, staff included: a role is given by someone, on purpose
             raise UserError(
-                f"{group.slug} is joined only by being added: its membership is a role. "
-                "Ask the secretariat or an admin (tg add)."
+                _("{group} is joined only by being added: its membership is a role. "
+                  "Ask the secretariat or an admin (tg add).", group=group.slug)
             )
         if membership(ctx.session, group, ctx.actor) is not None:
-            return Reply().say(f"You are already a member of {group.slug}.")
-        refuse_archived(group, "new members")
+            return Reply().say(_("You are already a member of {group}.", group=group.slug))
+        # TRANSLATORS: what an archived group takes none of ("... so it takes no {what}").
+        refuse_archived(group, _("new members"))
         policy = join_policy(group)
         # staff may add anyone, themselves included, so their join needs nobody's approval
         if policy == "open" or staff(ctx):
@@ -644,18 +755,19 @@ def register(reg: Registry) -> None:
             settle_request(ctx, group, ctx.actor, "approved")
             ctx.session.flush()
             ctx.audit("join", "group", group.id, person=ctx.actor.id)
-            return Reply(private=False).say(mention(ctx.actor), f" joined {group.slug}.")
+            return Reply(private=False).say(_("{who} joined {group}.", who=mention(ctx.actor),
+                                              group=group.slug))
         if policy == "closed":
             raise UserError(
-                f"{group.slug} is closed: people join it only by being added (tg add) by a "
-                "chair, the secretariat or an admin.",
+                _("{group} is closed: people join it only by being added (tg add) by a "
+                  "chair, the secretariat or an admin.", group=group.slug),
                 show_usage=False,
             )
         return request_to_join(ctx, group)
 
     @reg.command(
         "tg", "requests", p.spec(MAYBE_GROUP),
-        "pending requests to join (without a group: every group you chair)", CHAIR_AND_UP,
+        _("pending requests to join (without a group: every group you chair)"), CHAIR_AND_UP,
     )
     def tg_requests(ctx: Ctx, v: Values) -> Reply:
         group = v[MAYBE_GROUP] or ctx.channel_group
@@ -664,23 +776,34 @@ def register(reg: Registry) -> None:
         else:
             groups = [g for g in all_groups(ctx.session) if chair_and_up(ctx, g)]
             if not groups:
-                raise Refused("a chair of a group, the secretariat or an admin", "tg requests")
+                raise Refused(_("a chair of a group, the secretariat or an admin"),
+                              "tg requests")
         rows = []
         for g in groups:
             for req in _pending(ctx, g):
                 rows.append(((g.slug,), (mention(req.person),),
                              (When(req.created_at, ctx.settings.timezone),)))
-        scope = group.slug if group is not None else "your groups"
-        reply = Reply().say(f"Requests to join {scope}", style="heading")
+        heading = (_("Requests to join {group}", group=group.slug) if group is not None
+                   else _("Requests to join your groups"))
+        reply = Reply().say(heading, style="heading")
         if not rows:
-            return reply.say("None pending.")
-        reply = reply.add(Table(("group", "who", "asked"), tuple(rows)))
+            return reply.say(_("None pending."))
+        headers = (
+            # TRANSLATORS: a table's column: the group asked to join (its id).
+            _("group"),
+            # TRANSLATORS: a table's column: the person who asked to join.
+            _("who"),
+            # TRANSLATORS: a table's column: when they asked.
+            _("asked"),
+        )
+        reply = reply.add(Table(headers, tuple(rows)))
         example = rows[0][0][0]
-        return reply.say(f"Settle each with tg approve {example} <@user> or "
-                         f"tg deny {example} <@user>.")
+        return reply.say(_("Settle each with tg approve {group} <@user> or "
+                           "tg deny {group} <@user>.", group=example))
 
     @reg.command(
-        "tg", "approve", p.spec(GROUP, USER), "approve a request to join: they become a member",
+        "tg", "approve", p.spec(GROUP, USER),
+        _("approve a request to join: they become a member"),
         CHAIR_AND_UP,
     )
     def tg_approve(ctx: Ctx, v: Values) -> Reply:
@@ -694,14 +817,15 @@ def register(reg: Registry) -> None:
                                        created_at=ctx.now))
         ctx.session.flush()
         ctx.audit("approve_join", "group", group.id, person=person.id)
-        reply = reply.say("Approved: ", mention(person), f" is now a member of {group.slug}.")
-        reply = _tell(ctx, reply, group, person, [text(
-            f"Your request to join {group.name} ({group.slug}) was approved by ",
-            mention(ctx.actor), ": you are a member now.")])
+        reply = reply.say(_("Approved: {who} is now a member of {group}.", who=mention(person),
+                            group=group.slug))
+        reply = _tell(ctx, reply, group, person, [text(_(
+            "Your request to join {name} ({group}) was approved by {chair}: you are a member "
+            "now.", name=group.name, group=group.slug, chair=mention(ctx.actor)))])
         return reply
 
     @reg.command(
-        "tg", "deny", p.spec(GROUP, USER), "decline a request to join", CHAIR_AND_UP,
+        "tg", "deny", p.spec(GROUP, USER), _("decline a request to join"), CHAIR_AND_UP,
     )
     def tg_deny(ctx: Ctx, v: Values) -> Reply:
         group, person, req = _request_named(ctx, v)
@@ -709,17 +833,17 @@ def register(reg: Registry) -> None:
         req.decided_at = ctx.now
         req.decided_by_id = ctx.actor.id
         ctx.audit("deny_join", "group", group.id, person=person.id)
-        reply = Reply().say("Declined the request of ", mention(person),
-                            f" to join {group.slug}.")
-        reply = _tell(ctx, reply, group, person, [text(
-            f"Your request to join {group.name} ({group.slug}) was declined by ",
-            mention(ctx.actor), ". Ask them, or the secretariat, if you think it should "
-            "not have been.")])
+        reply = Reply().say(_("Declined the request of {who} to join {group}.",
+                              who=mention(person), group=group.slug))
+        reply = _tell(ctx, reply, group, person, [text(_(
+            "Your request to join {name} ({group}) was declined by {chair}. Ask them, or the "
+            "secretariat, if you think it should not have been.", name=group.name,
+            group=group.slug, chair=mention(ctx.actor)))])
         return reply
 
     @reg.command(
         "tg", "leave", p.spec(GROUP, REASSIGN),
-        "leave a group; reassign: your open actions in it go to that member", MEMBERS,
+        _("leave a group; reassign: your open actions in it go to that member"), MEMBERS,
     )
     def tg_leave(ctx: Ctx, v: Values) -> Reply:
         group, raw_to = v[GROUP], v[REASSIGN]
@@ -727,12 +851,14 @@ def register(reg: Registry) -> None:
         if m is None:
             if settle_request(ctx, group, ctx.actor, "withdrawn"):
                 ctx.audit("withdraw_join", "group", group.id, person=ctx.actor.id)
-                return Reply().say(f"You withdrew your request to join {group.slug}.")
-            raise UserError(f"You are not a member of {group.slug}.")
+                return Reply().say(_("You withdrew your request to join {group}.",
+                                     group=group.slug))
+            raise UserError(_("You are not a member of {group}.", group=group.slug))
         to = _reassignee(ctx, group, ctx.actor, raw_to)
         ctx.session.delete(m)
         ctx.audit("leave", "group", group.id, person=ctx.actor.id)
-        reply = Reply(private=False).say(mention(ctx.actor), f" left {group.slug}.")
+        reply = Reply(private=False).say(_("{who} left {group}.", who=mention(ctx.actor),
+                                           group=group.slug))
         return _open_work_said(ctx, reply, group, ctx.actor, to, "tg leave")
 
 
@@ -748,11 +874,12 @@ def _reassignee(ctx: Ctx, group: Group, leaving: Person, raw: str | None) -> Per
         return None
     to = resolve_person(ctx, raw)
     if to.id == leaving.id:
-        raise UserError(f"Reassign to someone other than {at_name(leaving.display_name)}.")
+        raise UserError(_("Reassign to someone other than {who}.",
+                          who=at_name(leaving.display_name)))
     if membership(ctx.session, group, to) is None:
         raise UserError(
-            f"{at_name(to.display_name)} is not a member of {group.slug}: add them first "
-            f"(tg add {group.slug} {at_name(to.display_name)})."
+            _("{who} is not a member of {group}: add them first (tg add {group} {who}).",
+              who=at_name(to.display_name), group=group.slug)
         )
     return to
 
@@ -765,15 +892,16 @@ def _open_work_said(ctx: Ctx, reply: Reply, group: Group, person: Person,
         moved = hand_over(ctx, group, person, to, why)
         if moved:
             ids = labels_line(len(moved), [action_label(a) for a in moved[:OPEN_WORK_SHOWN]])
-            n = len(moved)
-            reply = reply.say(f"{n} open action{'s' if n != 1 else ''} in {group.slug} "
-                              f"({ids}) now for ", mention(to), ".")
+            reply = reply.say(_n("{n} open action in {group} ({ids}) now for {who}.",
+                                 "{n} open actions in {group} ({ids}) now for {who}.",
+                                 len(moved), group=group.slug, ids=ids, who=mention(to)))
         return reply
     total, labels = open_work(ctx, group, person)
     if total:
-        reply = reply.say(
-            f"{total} open action{'s' if total != 1 else ''} in {group.slug} still "
-            f"assigned to ", mention(person), f": {labels_line(total, labels)}. "
-            "Give each to someone else with `action assign <id> @someone`."
-        )
+        reply = reply.say(_n(
+            "{n} open action in {group} still assigned to {who}: {ids}. Give each to someone "
+            "else with `action assign <id> @someone`.",
+            "{n} open actions in {group} still assigned to {who}: {ids}. Give each to "
+            "someone else with `action assign <id> @someone`.",
+            total, group=group.slug, who=mention(person), ids=labels_line(total, labels)))
     return reply

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from handlers.actions import open_list
 from handlers.core.context import Ctx
+from handlers.core.i18n import _
 from handlers.core.messages import Block, Text
 from handlers.decisions import register_of
 from handlers.meetings import next_of
@@ -21,7 +22,8 @@ Section = tuple[str, list[Block]]
 
 def home(ctx: Ctx, prefix: str = "") -> list[Section]:
     """The page's sections, titled; ``prefix``: how the platform spells commands."""
-    mine = open_list(ctx, group_id=None, person_id=ctx.actor.id, scope="for you")
+    # TRANSLATORS: whose open actions a list shows ("Open actions for you").
+    mine = open_list(ctx, group_id=None, person_id=ctx.actor.id, scope=_("for you"))
     groups = sorted((m.group for m in ctx.actor.memberships if m.group.archived_at is None),
                     key=lambda g: g.slug)
     meetings: list[Block] = []
@@ -29,11 +31,13 @@ def home(ctx: Ctx, prefix: str = "") -> list[Section]:
         if group.series is not None:  # a group with no schedule has nothing to show
             meetings.extend(next_of(ctx, group).blocks)
     if not groups:
-        meetings.append(Text((f"You are in no group yet: {prefix}tg list shows them, "
-                              f"{prefix}tg join <group> joins one.",)))
+        # TRANSLATORS: {prefix} is how the platform starts a command (/ on Slack), or nothing.
+        meetings.append(Text((_("You are in no group yet: {prefix}tg list shows them, "
+                                "{prefix}tg join <group> joins one.", prefix=prefix),)))
     elif not meetings:
-        meetings.append(Text(("No meetings scheduled for your groups.",)))
-    decisions = register_of(ctx, None, "all groups", None)
-    return [("Your open actions", list(mine.blocks)),
-            ("Your groups' next meetings", meetings),
-            ("Recent decisions", list(decisions.blocks))]
+        meetings.append(Text((_("No meetings scheduled for your groups."),)))
+    # TRANSLATORS: whose decisions a list shows ("Decisions for all groups").
+    decisions = register_of(ctx, None, _("all groups"), None)
+    return [(_("Your open actions"), list(mine.blocks)),
+            (_("Your groups' next meetings"), meetings),
+            (_("Recent decisions"), list(decisions.blocks))]

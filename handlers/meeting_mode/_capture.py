@@ -44,6 +44,7 @@ from handlers.core.grammar import (
     check_length,
     tokenize,
 )
+from handlers.core.i18n import Arg, Msg, _, listed
 from handlers.core.messages import (
     Block,
     ChannelRef,
@@ -77,7 +78,7 @@ from handlers.decisions import (
     parse_targets,
     record_decision,
 )
-from handlers.meetings import Occurrence, occurrences, upcoming
+from handlers.meetings import Occurrence, action_headers, occurrences, upcoming
 from storage import outbox
 from storage.models import (
     TEXT_MAX,
@@ -105,11 +106,10 @@ TAGS = ("topic", "info", "link", "idea", "action", "agreed", "decision", "undo",
 # a chair's; the rest steers the meeting and is the chairs'.
 CHAIR_TAGS = frozenset({"topic", "agreed", "decision", "chair"})
 _TAG = re.compile(r"^#([A-Za-z]+)(?=\s|$)")
-_BEFORE_TOPICS = "Before the first topic"
 
 
 # the usage a refused tagged line is answered with, as a command's is
-TAG_USAGE = {"action": "Usage: #action [<@user> ...] <text...> [due <date>]"}
+TAG_USAGE = {"action": _("Usage: {usage}", usage="#action [<@user> ...] <text...> [due <date>]")}
 
 
 def tag_of(line: str) -> str | None:
@@ -209,7 +209,9 @@ def _hear(ctx: Ctx, line: str) -> Reply | None:
 
 LISTENER = Listener(
     name="meeting capture", wants=_wants, hear=_hear, addressed=looks_like_tag,
-    usage=lambda line: TAG_USAGE.get(tag_of(line) or ""), done="captured")
+    usage=lambda line: TAG_USAGE.get(tag_of(line) or ""),
+    # TRANSLATORS: what is done with a line said in a meeting, as in "nothing was captured".
+    done=_("captured"))
 
 
 def capture(ctx: Ctx, meeting: Meeting, line: str) -> Reply | None:
@@ -221,7 +223,7 @@ def capture(ctx: Ctx, meeting: Meeting, line: str) -> Reply | None:
         return None
     body = line[len(tag) + 1:].strip()
     if tag in CHAIR_TAGS and not is_meeting_chair(ctx, meeting):
-        raise Refused(f"a chair of this meeting (or of {meeting.group.slug})", f"#{tag}")
+        raise Refused(_chair_needed(meeting), f"#{tag}")
     if tag == "action" and not is_meeting_chair(ctx, meeting):
         require_member(ctx, meeting.group, "#action")
     if tag == "undo":
@@ -233,18 +235,38 @@ def capture(ctx: Ctx, meeting: Meeting, line: str) -> Reply | None:
     if tag == "decision":
         return _decision(ctx, meeting, body)
     if not body:
-        raise UserError(f"#{tag} needs some text after it.")
+        raise UserError(_("{tag} needs some text after it.", tag=f"#{tag}"))
     agenda_id: int | None = None
     if tag == "topic":
-        body = check_length(body, TITLE_MAX, "topic")
+        # TRANSLATORS: what is too long in "The topic is too long (...)"
+        body = check_length(body, TITLE_MAX, _("topic"))
         agenda = _agenda_match(ctx, meeting, body)
         if agenda is not None:
             agenda_id, body = agenda.id, agenda.text
     else:
         body = check_length(body, TEXT_MAX, f"#{tag}")
     item = _add_item(ctx, meeting, tag, body, agenda_item_id=agenda_id)
-    label = {"agreed": "Agreed", "topic": "Topic"}.get(tag, tag.capitalize())
-    return Reply().say(f"{label} noted (#{item_number(ctx.session, item)}): {body}")
+    return Reply().say(_noted(tag, item_number(ctx.session, item), body))
+
+
+def _chair_needed(meeting: Meeting) -> Msg:
+    """Who may do what a chair of the meeting does (in "Only ... can do ...")."""
+    return _("a chair of this meeting (or of {group})", group=meeting.group.slug)
+
+
+def _noted(tag: str, number: int, body: str) -> Msg:
+    """The answer to a captured line: what it was taken as, its number and its text."""
+    if tag == "topic":
+        return _("Topic noted (#{number}): {text}", number=number, text=body)
+    if tag == "info":
+        return _("Info noted (#{number}): {text}", number=number, text=body)
+    if tag == "link":
+        return _("Link noted (#{number}): {text}", number=number, text=body)
+    if tag == "idea":
+        return _("Idea noted (#{number}): {text}", number=number, text=body)
+    if tag == "agreed":
+        return _("Agreed noted (#{number}): {text}", number=number, text=body)
+    return _("{tag} noted (#{number}): {text}", tag=tag.capitalize(), number=number, text=body)
 
 
 def item_number(session: Session, item: MeetingItem) -> int:
@@ -283,10 +305,12 @@ def _action(ctx: Ctx, meeting: Meeting, body: str) -> Reply:
     while (tok := args.peek()) is not None and is_person(ctx, tok):
         raws.append(tok)
         args.pos += 1
-    end, due, _ = take_due_tail(args, ctx.today)
-    title = check_length(args.text_between(args.pos, end), TITLE_MAX, "action")
+    end, due, _rest = take_due_tail(args, ctx.today)
+    # TRANSLATORS: what is too long in "The action is too long (...)"
+    title = check_length(args.text_between(args.pos, end), TITLE_MAX, _("action"))
     if not title:
-        raise UserError("#action needs what is to be done: #action @user <text> [due <date>].")
+        raise UserError(
+            _("#action needs what is to be done: #action @user <text> [due <date>]."))
     people = resolve_people(ctx, raws) or [ctx.actor]
     group = meeting.group
     action = create_action(
@@ -296,27 +320,27 @@ def _action(ctx: Ctx, meeting: Meeting, body: str) -> Reply:
             ZoneInfo(zone_of(group, ctx.settings))).date(),
     )
     _add_item(ctx, meeting, "action", title, action_id=action.id)
-    spans: list[Span] = [f"Action A-{action.id} for "]
-    for i, person in enumerate(people):
-        spans += [", " if i else "", mention(person)]
-    spans.append(f": {title}")
+    who = listed([mention(person) for person in people])
     if due is not None:
-        spans += [", due ", Day(due)]
-    return Reply().say(*spans)
+        return Reply().say(_("Action {action} for {who}: {title}, due {date}",
+                             action=f"A-{action.id}", who=who, title=title, date=Day(due)))
+    return Reply().say(_("Action {action} for {who}: {title}", action=f"A-{action.id}",
+                         who=who, title=title))
 
 
 def _decision(ctx: Ctx, meeting: Meeting, body: str) -> Reply:
     if meeting.group.slug != BOC:
-        raise UserError("#decision is for the BoC's meeting; here, #agreed records an "
-                        "agreement of the group.")
+        raise UserError(_("#decision is for the BoC's meeting; here, #agreed records an "
+                          "agreement of the group."))
     if not body:
-        raise UserError("#decision needs <group>[,<group>] <text>.")
+        raise UserError(_("#decision needs <group>[,<group>] <text>."))
     targets, what = parse_targets(ctx, body)
     if not what:
-        raise UserError("#decision needs the text of the decision after the groups.")
-    what = check_length(what, TEXT_MAX, "decision text")
+        raise UserError(_("#decision needs the text of the decision after the groups."))
+    # TRANSLATORS: what is too long in "The decision text is too long (...)"
+    what = check_length(what, TEXT_MAX, _("decision text"))
     if not (is_boc(ctx) or staff(ctx)):
-        raise Refused("a BoC member, the secretariat or an admin", "#decision")
+        raise Refused(_("a BoC member, the secretariat or an admin"), "#decision")
     decision = record_decision(ctx, targets, what, meeting=meeting.id)
     _add_item(ctx, meeting, "decision", what, decision_id=decision.id)
     blocks = decision_blocks(ctx, decision)
@@ -335,17 +359,18 @@ def _decision(ctx: Ctx, meeting: Meeting, body: str) -> Reply:
         elif not reach:
             unlinked.append(g.slug)
     slugs = ", ".join(g.slug for g in targets)
-    reply = reply.say(f"Decision D-{decision.id} recorded for {slugs} and posted to them.")
+    reply = reply.say(_("Decision {decision} recorded for {groups} and posted to them.",
+                        decision=f"D-{decision.id}", groups=slugs))
     if unlinked:
-        reply = reply.say(
-            f"Not posted to {', '.join(unlinked)}: no channel linked (tg link binds one).")
+        reply = reply.say(_("Not posted to {groups}: no channel linked (tg link binds one).",
+                            groups=", ".join(unlinked)))
     return reply
 
 
 def _chair(ctx: Ctx, meeting: Meeting, body: str) -> Reply:
     words = body.split()
     if not words:
-        raise UserError("#chair needs someone: #chair <@user>.")
+        raise UserError(_("#chair needs someone: #chair <@user>."))
     people = [resolve_person(ctx, w) for w in words]
     chairs = list(meeting.chair_ids or [])
     for named in people:
@@ -354,12 +379,10 @@ def _chair(ctx: Ctx, meeting: Meeting, body: str) -> Reply:
     meeting.chair_ids = chairs
     names = ", ".join(p.display_name for p in people)
     _add_item(ctx, meeting, "chair", names)
-    spans: list[Span] = ["Chairing this meeting now: "]
-    for i, pid in enumerate(chairs):
-        person = ctx.session.get(Person, pid)
-        if person is not None:
-            spans += [", " if i else "", mention(person)]
-    return Reply(private=False).say(*spans, ".")
+    present = [ctx.session.get(Person, pid) for pid in chairs]
+    return Reply(private=False).say(_(
+        "Chairing this meeting now: {chairs}.",
+        chairs=listed([mention(person) for person in present if person is not None])))
 
 
 def _undo(ctx: Ctx, meeting: Meeting) -> Reply:
@@ -368,14 +391,15 @@ def _undo(ctx: Ctx, meeting: Meeting) -> Reply:
         .order_by(MeetingItem.id.desc()).limit(1)
     )
     if item is None:
-        raise UserError("Nothing to undo: no item captured yet.")
+        raise UserError(_("Nothing to undo: no item captured yet."))
     if item.author_id != ctx.actor.id and not is_meeting_chair(ctx, meeting):
-        raise Refused(f"a chair of this meeting (or of {meeting.group.slug})",
-                      "#undo of another's line")
+        # TRANSLATORS: what only a chair may do, in "Only ... can do #undo of another's line."
+        raise Refused(_chair_needed(meeting), _("#undo of another's line"))
     if item.kind == "decision":
         raise UserError(
-            f"Decision D-{item.decision_id} was already posted to its groups, so #undo "
-            "cannot take it back; the secretariat can correct the register."
+            _("Decision {decision} was already posted to its groups, so #undo cannot take it "
+              "back; the secretariat can correct the register.",
+              decision=f"D-{item.decision_id}")
         )
     if item.kind == "action" and item.action_id is not None:
         action = ctx.session.get(Action, item.action_id)
@@ -391,7 +415,7 @@ def _undo(ctx: Ctx, meeting: Meeting) -> Reply:
     what = f"#{item.kind} {item.text}"
     ctx.audit("undo", "meeting_item", item.id, meeting=meeting.id, kind=item.kind)
     ctx.session.delete(item)
-    return Reply().say(f"Removed: {what}")
+    return Reply().say(_("Removed: {item}", item=what))
 
 
 # --- minutes ---------------------------------------------------------------------------------
@@ -414,23 +438,45 @@ def _project_of(session: Session, group: Group, person: Person) -> str | None:
         Membership.person_id == person.id, Membership.project.is_not(None)).limit(1))
 
 
-def _person_spans(session: Session, pid: int | None) -> tuple[Span, ...]:
+def _person(session: Session, pid: int | None) -> Arg:
     person = session.get(Person, pid) if pid is not None else None
-    return (mention(person),) if person is not None else ("someone",)
+    # TRANSLATORS: a person no longer known, in the minutes (who said a line, who chaired)
+    return mention(person) if person is not None else _("someone")
 
 
-def _credit(session: Session, item: MeetingItem) -> tuple[Span, ...]:
+def _credit(session: Session, item: MeetingItem) -> Arg:
     """Who a captured line is credited to: its author, and for an action whose assignees
     are others, those assignees first (``for @bob, @carol; by @alice``)."""
-    author = _person_spans(session, item.author_id)
+    author = _person(session, item.author_id)
     act = session.get(Action, item.action_id) if item.action_id is not None else None
     people = [a.person for a in act.assignees] if act is not None else []
     if not people or [p.id for p in people] == [item.author_id]:
         return author
-    spans: list[Span] = ["for "]
-    for i, person in enumerate(people):
-        spans += [", " if i else "", mention(person)]
-    return (*spans, "; by ", *author)
+    return _("for {assignees}; by {author}",
+             assignees=listed([mention(person) for person in people]), author=author)
+
+
+def _item_label(item: MeetingItem) -> str:
+    """What a captured line is, in the minutes: ``ACTION A-3``, ``INFO``."""
+    if item.kind == "action":
+        # TRANSLATORS: a line captured in a meeting, as the minutes list it (in capitals)
+        return _("ACTION {action}", action=f"A-{item.action_id}")
+    if item.kind == "decision":
+        # TRANSLATORS: a line captured in a meeting, as the minutes list it (in capitals)
+        return _("DECISION {decision}", decision=f"D-{item.decision_id}")
+    if item.kind == "info":
+        # TRANSLATORS: a line captured in a meeting, as the minutes list it (in capitals)
+        return _("INFO")
+    if item.kind == "link":
+        # TRANSLATORS: a line captured in a meeting, as the minutes list it (in capitals)
+        return _("LINK")
+    if item.kind == "idea":
+        # TRANSLATORS: a line captured in a meeting, as the minutes list it (in capitals)
+        return _("IDEA")
+    if item.kind == "agreed":
+        # TRANSLATORS: a line captured in a meeting, as the minutes list it (in capitals)
+        return _("AGREED")
+    return item.kind.upper()
 
 
 def minutes_blocks(session: Session, meeting: Meeting, settings: CoreSettings,
@@ -442,37 +488,41 @@ def minutes_blocks(session: Session, meeting: Meeting, settings: CoreSettings,
     start = meeting.started_at.astimezone(zone)
     end = meeting.ended_at.astimezone(zone) if meeting.ended_at else None
     blocks: list[Block] = [
-        text(f"Minutes: {group.name} meeting, {start:%a %d %b %Y} (M-{meeting.id})",
-             style="heading"),
+        text(_("Minutes: {group} meeting, {date} ({meeting})", group=group.name,
+               date=Day(start.date()), meeting=f"M-{meeting.id}"), style="heading"),
     ]
-    when = f"Started {start:%H:%M}" + (f", ended {end:%H:%M} {start.tzname()}" if end else "")
-    chairs: list[Span] = []
-    for i, pid in enumerate(meeting.chair_ids or []):
-        chairs += [", " if i else "", *_person_spans(session, pid)]
-    blocks.append(text(when, "; chaired by ", *chairs, "."))
+    chairs = listed([_person(session, pid) for pid in meeting.chair_ids or []])
+    if end:
+        blocks.append(text(_("Started {start}, ended {end} {zone}; chaired by {chairs}.",
+                             start=f"{start:%H:%M}", end=f"{end:%H:%M}",
+                             zone=start.tzname() or "", chairs=chairs)))
+    else:
+        blocks.append(text(_("Started {start}; chaired by {chairs}.", start=f"{start:%H:%M}",
+                             chairs=chairs)))
     if meeting.auto_closed:
-        blocks.append(text("This meeting was closed automatically after "
-                           f"{_hours(meeting.closes_at - meeting.started_at)} with no "
-                           "meeting end; the minutes go as far as it got."))
+        blocks.append(text(_("This meeting was closed automatically after {duration} with no "
+                             "meeting end; the minutes go as far as it got.",
+                             duration=_hours(meeting.closes_at - meeting.started_at))))
     items = list(meeting.items)
-    sections: list[tuple[str, list[MeetingItem]]] = []
+    # the lines under each topic (None: the lines before the first topic)
+    sections: list[tuple[str | None, list[MeetingItem]]] = []
     for item in items:
         if item.kind == "topic":
             sections.append((item.text, []))
         elif item.kind != "chair":
             if not sections:
-                sections.append((_BEFORE_TOPICS, []))
+                sections.append((None, []))
             sections[-1][1].append(item)
     if sections:
-        blocks.append(text("Topics", style="heading"))
+        blocks.append(text(_("Topics"), style="heading"))
         for n, (title, its) in enumerate(sections, 1):
-            blocks.append(text(f"{n}. {title}" if title != _BEFORE_TOPICS else title))
+            blocks.append(text(f"{n}. {title}" if title is not None
+                               else _("Before the first topic")))
             for it in its:
-                label = {"action": f"ACTION A-{it.action_id}",
-                         "decision": f"DECISION D-{it.decision_id}"}.get(it.kind,
-                                                                         it.kind.upper())
-                blocks.append(text(f"  - {label}: {it.text} (",
-                                   *_credit(session, it), ")"))
+                # TRANSLATORS: a line of the minutes: "INFO: the text (@alice)"
+                blocks.append(text("  - ", _("{label}: {text} ({credit})",
+                                             label=_item_label(it), text=it.text,
+                                             credit=_credit(session, it))))
     actions = [it for it in items if it.kind == "action" and it.action_id is not None]
     if actions:
         rows = []
@@ -485,36 +535,43 @@ def minutes_blocks(session: Session, meeting: Meeting, settings: CoreSettings,
                 who += [", " if i else "", mention(asg.person)]
             rows.append(((f"A-{act.id}",), (act.title,), tuple(who) or ("-",),
                          (Day(act.due),) if act.due else ("-",)))
-        blocks.append(text("Actions", style="heading"))
-        blocks.append(Table(("id", "action", "who", "due"), tuple(rows)))
+        blocks.append(text(_("Actions"), style="heading"))
+        blocks.append(Table(action_headers(), tuple(rows)))
     agreed = [it for it in items if it.kind in ("agreed", "decision")]
     if agreed:
-        blocks.append(text("Agreements and decisions", style="heading"))
+        blocks.append(text(_("Agreements and decisions"), style="heading"))
         for it in agreed:
             if it.kind == "decision":
                 dec = session.get(Decision, it.decision_id) if it.decision_id else None
                 targets = ", ".join(t.group.slug for t in dec.targets) if dec else "?"
-                blocks.append(text(f"- Decision D-{it.decision_id} for {targets}: {it.text}"))
+                blocks.append(text("- ", _("Decision {decision} for {groups}: {text}",
+                                           decision=f"D-{it.decision_id}", groups=targets,
+                                           text=it.text)))
             else:
-                blocks.append(text(f"- Agreed: {it.text}"))
-    blocks.append(text("Attendance", style="heading"))
+                blocks.append(text("- ", _("Agreed: {text}", text=it.text)))
+    blocks.append(text(_("Attendance"), style="heading"))
     if meeting.attendees:
         for att in meeting.attendees:
             project = _project_of(session, group, att.person)
             blocks.append(text("- ", mention(att.person),
                                f" ({project})" if project else ""))
     else:
-        blocks.append(text("Nobody spoke."))
+        blocks.append(text(_("Nobody spoke.")))
     if carried:
-        blocks.append(text("Carried over to the next meeting's agenda", style="heading"))
+        # the stored minutes keep it in English: carried_of finds the list after it
+        blocks.append(text(_("Carried over to the next meeting's agenda"), style="heading"))
         for c in carried:
             blocks.append(text(f"- {c}"))
     return blocks
 
 
-def _hours(delta: dt.timedelta) -> str:
+def _hours(delta: dt.timedelta) -> Msg:
     mins = int(delta.total_seconds() // 60)
-    return f"{mins // 60} h" + (f" {mins % 60} min" if mins % 60 else "")
+    if mins % 60:
+        # TRANSLATORS: a duration, in hours and minutes: "4 h 30 min"
+        return _("{hours} h {minutes} min", hours=mins // 60, minutes=mins % 60)
+    # TRANSLATORS: a duration in whole hours: "4 h"
+    return _("{hours} h", hours=mins // 60)
 
 
 def _md_span(span: Span) -> str:
@@ -602,7 +659,7 @@ def close_meeting(session: Session, meeting: Meeting, settings: CoreSettings,
     session.flush()
     session.refresh(meeting)
     blocks = minutes_blocks(session, meeting, settings, carried)
-    title = plain_spans(blocks[0].spans) if isinstance(blocks[0], Text) else "Minutes"
+    title = plain_spans(blocks[0].spans) if isinstance(blocks[0], Text) else _("Minutes")
     minutes = Minutes(blocks, render_text(blocks), render_markdown(blocks),
                       render_html(blocks, title))
     meeting.minutes_text, meeting.minutes_md = minutes.text, minutes.markdown
@@ -699,7 +756,7 @@ def carried_of(meeting: Meeting) -> list[str]:
 def _duration(words: list[str]) -> dt.timedelta:
     delta = parse_offsets("".join(words))[0]
     if not dt.timedelta(minutes=5) <= delta <= MAX_MEETING:
-        raise UserError("A meeting stays open from 5 minutes to 24 hours.")
+        raise UserError(_("A meeting stays open from 5 minutes to 24 hours."))
     return delta
 
 
@@ -714,18 +771,18 @@ def register(reg: Registry) -> None:
 
     @reg.command(
         "meeting", "start", p.spec(MEETING_GROUP, FOR),
-        "open a meeting in this channel: #topic #info #link #idea #action #agreed "
-        "#decision #undo #chair lines are captured until meeting end (closed after 4h "
-        "unless for says otherwise); members tag #info #link #idea #action and #undo "
-        "their own last line, chairs the rest",
-        CHAIR_AND_UP.said("chair and up"),
+        _("open a meeting in this channel: #topic #info #link #idea #action #agreed "
+          "#decision #undo #chair lines are captured until meeting end (closed after 4h "
+          "unless for says otherwise); members tag #info #link #idea #action and #undo "
+          "their own last line, chairs the rest"),
+        CHAIR_AND_UP.said(_("chair and up")),
     )
     def meeting_start(ctx: Ctx, v: Values) -> Reply:
         group = v[MEETING_GROUP] or ctx.channel_group
         if group is None:
-            raise UserError("Name the group: this channel is not linked to one.")
+            raise UserError(_("Name the group: this channel is not linked to one."))
         if ctx.channel_id is None:
-            raise UserError("A meeting runs in a channel: start it in the group's channel.",
+            raise UserError(_("A meeting runs in a channel: start it in the group's channel."),
                             show_usage=False)
         running = open_meeting_of(ctx.session, group)
         if running is not None:
@@ -734,13 +791,13 @@ def register(reg: Registry) -> None:
             when = (f"{since:%H:%M %Z}" if since.date() == ctx.now.astimezone(zone).date()
                     else f"{since:%a %d %b %H:%M %Z}")
             raise UserError(
-                f"{group.slug} already has a meeting open (in {running.channel_id}, since "
-                f"{when}): meeting end closes it.",
+                _("{group} already has a meeting open (in {channel}, since {when}): meeting "
+                  "end closes it.", group=group.slug, channel=running.channel_id, when=when),
                 show_usage=False)
         here = open_meeting_in(ctx.session, ctx.platform, ctx.channel_id, ctx.now)
         if here is not None:
-            raise UserError(f"This channel has a {here.group.slug} meeting open.",
-                            show_usage=False)
+            raise UserError(_("This channel has a {group} meeting open.",
+                              group=here.group.slug), show_usage=False)
         auto = v[FOR] or DEFAULT_AUTO_CLOSE
         occ = held_occurrence(group, ctx.now)
         meeting = Meeting(
@@ -755,22 +812,24 @@ def register(reg: Registry) -> None:
         ctx.audit("start", "meeting", meeting.id, group=group.slug,
                   occurrence=occ.original_date.isoformat() if occ else None)
         reply = Reply(private=False)
-        reply = reply.say(f"Meeting of {group.name} started, chaired by ", mention(ctx.actor), ".",
-                          style="heading")
-        reply = reply.say("Tag lines to capture them: #topic, #info, #link, #idea, "
-                          "#action <@user ...> <text> [due <date>], #agreed <text>"
-                          + (", #decision <group>[,<group>] <text>" if group.slug == BOC else "")
-                          + ", #undo, #chair <@user>. meeting end posts the minutes.")
+        reply = reply.say(_("Meeting of {group} started, chaired by {chair}.",
+                            group=group.name, chair=mention(ctx.actor)), style="heading")
+        tags = ("#topic, #info, #link, #idea, #action <@user ...> <text> [due <date>], "
+                "#agreed <text>"
+                + (", #decision <group>[,<group>] <text>" if group.slug == BOC else "")
+                + ", #undo, #chair <@user>")
+        reply = reply.say(_("Tag lines to capture them: {tags}. meeting end posts the minutes.",
+                            tags=tags))
         agenda = agenda_of(ctx.session, group, meeting.occurrence_date)
         if agenda:
-            reply = reply.say("Agenda (#topic <n> takes an item up)", style="heading")
+            reply = reply.say(_("Agenda (#topic <n> takes an item up)"), style="heading")
             for i, a in enumerate(agenda, 1):
                 reply = reply.say(f"{i}. {a.text}")
         return reply
 
     @reg.command("meeting", "end", p.spec(MEETING_GROUP),
-                 "close the meeting: post and store the minutes, carry the agenda over",
-                 Policy("the meeting's chairs, chair and up"))
+                 _("close the meeting: post and store the minutes, carry the agenda over"),
+                 Policy(_("the meeting's chairs, chair and up")))
     def meeting_end(ctx: Ctx, v: Values) -> Reply:
         group = v[MEETING_GROUP]
         meeting: Meeting | None = None
@@ -778,19 +837,22 @@ def register(reg: Registry) -> None:
             meeting = open_meeting_in(ctx.session, ctx.platform, ctx.channel_id, ctx.now)
         group = group or (meeting.group if meeting else ctx.channel_group)
         if group is None:
-            raise UserError("Name the group: this channel is not linked to one.")
+            raise UserError(_("Name the group: this channel is not linked to one."))
         meeting = meeting or open_meeting_of(ctx.session, group)
         if meeting is None:
-            raise UserError(f"{group.slug} has no meeting open.", show_usage=False)
+            raise UserError(_("{group} has no meeting open.", group=group.slug),
+                            show_usage=False)
         if not is_meeting_chair(ctx, meeting):
-            raise Refused(f"a chair of this meeting (or of {group.slug})", "meeting end")
+            raise Refused(_chair_needed(meeting), "meeting end")
         minutes = close_meeting(ctx.session, meeting, ctx.settings, ctx.now,
                                 actor_id=ctx.actor.id)
         reply = Reply(private=False)
         reply = reply.add(*minutes.blocks)
-        reply = reply.say(f"Stored as M-{meeting.id}: meeting minutes {group.slug} M-{meeting.id} "
-                          "returns them, with Markdown and HTML files (meeting minutes "
-                          f"{group.slug} list shows every meeting).")
+        reply = reply.say(_("Stored as {meeting}: {command} returns them, with Markdown and "
+                            "HTML files ({list} shows every meeting).",
+                            meeting=f"M-{meeting.id}",
+                            command=f"meeting minutes {group.slug} M-{meeting.id}",
+                            list=f"meeting minutes {group.slug} list"))
         here = ChannelRef(meeting.platform, meeting.channel_id)
         others = [c for c in group_reach(group, ctx.settings.platforms) if c != here]
         if others:

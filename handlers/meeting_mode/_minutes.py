@@ -19,12 +19,14 @@ from handlers.core import params as p
 from handlers.core.context import Ctx
 from handlers.core.directory import mention
 from handlers.core.grammar import UserError, ascii_int
-from handlers.core.messages import Block, File, Reply, Span, Table, text
+from handlers.core.i18n import _, _n
+from handlers.core.messages import Block, Day, File, Reply, Span, Table, at_name, text
 from handlers.core.params import Values
 from handlers.core.roles import ANYONE
 from handlers.core.router import Registry
 from handlers.decisions import past_date
 from handlers.meeting_mode._capture import carried_of, minutes_blocks, zone_of
+from handlers.meetings import held_note
 from storage.models import Group, Meeting, MeetingItem, Person
 
 MINUTES_GROUP = p.maybe_group(more=True)
@@ -44,6 +46,18 @@ def marked_held(meeting: Meeting) -> bool:
     """A meeting marked held by ``meeting held``: opened and ended at once, nothing captured."""
     return meeting.started_at == meeting.ended_at and not meeting.items
 
+
+def _held_minutes(ctx: Ctx, meeting: Meeting, zone: ZoneInfo) -> str:
+    """The minutes of a meeting marked held: the note it was stored with, said again in the
+    reader's language when it still reads the same in English (else as stored)."""
+    stored = meeting.minutes_text or ""
+    who = (ctx.session.get(Person, meeting.started_by_id)
+           if meeting.started_by_id is not None else None)
+    if who is None:
+        return stored
+    note = held_note(meeting.group.name, Day(meeting.started_at.astimezone(zone).date()),
+                     at_name(who.display_name))
+    return note if note == stored else stored
 
 
 def _past(group: Group) -> Select[Meeting]:
@@ -90,14 +104,25 @@ def _table(ctx: Ctx, meetings: Sequence[Meeting], zone: ZoneInfo,
             person = ctx.session.get(Person, pid)
             if person is not None:
                 chairs += [", " if i else "", mention(person)]
-        what = ("marked held" if marked_held(m)
-                else f"{counts.get(m.id, 0)} item{'s' if counts.get(m.id, 0) != 1 else ''}"
-                + (", closed automatically" if m.auto_closed else ""))
+        items = _n("{n} item", "{n} items", counts.get(m.id, 0))
+        if marked_held(m):
+            # TRANSLATORS: a meeting marked held with meeting held (no minutes taken in chat)
+            what = _("marked held")
+        elif m.auto_closed:
+            what = _("{items}, closed automatically", items=items)
+        else:
+            what = items
         nth, of = numbers[m.id]
-        day_part = f" ({nth} of {of})" if of > 1 else ""
-        rows.append(((f"M-{m.id}",), (f"{start:%a %d %b %Y %H:%M}{day_part}",),
-                     tuple(chairs) or ("-",), (what,)))
-    return Table(("id", "when", "chaired by", "minutes"), tuple(rows))
+        when = f"{start:%a %d %b %Y %H:%M}"
+        if of > 1:
+            # TRANSLATORS: the second of three meetings held on one day: "Thu 31 Dec 2026
+            # 10:00 (2 of 3)"
+            when = _("{when} ({nth} of {count})", when=when, nth=nth, count=of)
+        rows.append(((f"M-{m.id}",), (when,), tuple(chairs) or ("-",), (what,)))
+    # TRANSLATORS: the headers of the table of meetings (meeting minutes list): its id
+    # (M-3), when it began, its chairs, what its minutes hold
+    headers = (_("id"), _("when"), _("chaired by"), _("minutes"))
+    return Table(headers, tuple(rows))
 
 
 def _listing(ctx: Ctx, group: Group, meetings: list[Meeting], zone: ZoneInfo,
@@ -107,9 +132,14 @@ def _listing(ctx: Ctx, group: Group, meetings: list[Meeting], zone: ZoneInfo,
     reply = reply.add(_table(ctx, shown, zone, _numbers(meetings, zone)))
     if len(meetings) > LIST_MAX:
         oldest = shown[-1].started_at.astimezone(zone)
-        reply = reply.say(f"{len(meetings) - LIST_MAX} older meetings, before {oldest:%d %b %Y}, "
-                          f"are not listed: meeting minutes {group.slug} <date> finds one.")
-    reply = reply.say(f"meeting minutes {group.slug} M-<id> returns one meeting's minutes.")
+        reply = reply.say(_n("{n} older meeting, before {date}, is not listed: {command} "
+                             "finds it.",
+                             "{n} older meetings, before {date}, are not listed: {command} "
+                             "finds one.",
+                             len(meetings) - LIST_MAX, date=Day(oldest.date(), form="short"),
+                             command=f"meeting minutes {group.slug} <date>"))
+    reply = reply.say(_("{command} returns one meeting's minutes.",
+                        command=f"meeting minutes {group.slug} M-<id>"))
     return reply
 
 
@@ -122,20 +152,26 @@ def _minutes(ctx: Ctx, meeting: Meeting, zone: ZoneInfo) -> Reply:
     if len(day) > 1:
         stamp += f"-{[m.id for m in day].index(meeting.id) + 1}"
     name = f"minutes-{group.slug}-{stamp}"
-    title = f"Minutes {group.slug} {stamp}"
+    # TRANSLATORS: the title of the files of a meeting's minutes: "Minutes repl 2026-12-31"
+    title = _("Minutes {group} {date}", group=group.slug, date=stamp)
     reply = Reply()
     if marked_held(meeting):
-        blocks: list[Block] = [text(f"Minutes: {group.name} meeting M-{meeting.id}, "
-                                    f"{meeting.started_at.astimezone(zone):%a %d %b %Y}",
+        blocks: list[Block] = [text(_("Minutes: {group} meeting {meeting}, {date}",
+                                      group=group.name, meeting=f"M-{meeting.id}",
+                                      date=Day(meeting.started_at.astimezone(zone).date())),
                                     style="heading"),
-                               text(meeting.minutes_text or "")]
+                               text(_held_minutes(ctx, meeting, zone))]
     else:
         blocks = minutes_blocks(ctx.session, meeting, ctx.settings, carried_of(meeting))
     reply = reply.add(*blocks)
     if len(day) > 1:
         others = ", ".join(f"M-{m.id}" for m in day if m.id != meeting.id)
-        reply = reply.say(f"{group.slug} met {len(day)} times that day; the others: {others} "
-                          f"(meeting minutes {group.slug} list).")
+        reply = reply.say(_n("{group} met {n} time that day; the others: {others} "
+                             "({command}).",
+                             "{group} met {n} times that day; the others: {others} "
+                             "({command}).",
+                             len(day), group=group.slug, others=others,
+                             command=f"meeting minutes {group.slug} list"))
     reply = reply.add(File(f"{name}.md", "text/markdown",
                            (meeting.minutes_md or "").encode("utf-8"), title))
     reply = reply.add(File(f"{name}.html", "text/html",
@@ -160,9 +196,9 @@ def _by_date(ctx: Ctx, words: list[str], today: dt.date) -> tuple[dt.date, int |
 def register(reg: Registry) -> None:
     @reg.command(
         "meeting", "minutes", p.spec(MINUTES_GROUP, WHICH),
-        "a group's past meetings: list shows them with their ids; M-<id>, or a date and the "
-        "meeting's number that day, returns one's minutes (with .md and .html); no argument "
-        "the last meeting's",
+        _("a group's past meetings: list shows them with their ids; M-<id>, or a date and the "
+          "meeting's number that day, returns one's minutes (with .md and .html); no argument "
+          "the last meeting's"),
         ANYONE,
     )
     def meeting_minutes(ctx: Ctx, v: Values) -> Reply:
@@ -170,49 +206,64 @@ def register(reg: Registry) -> None:
         if len(words) == 1 and (mid := meeting_id(words[0])) is not None:
             meeting = ctx.session.get(Meeting, mid)
             if meeting is None or meeting.ended_at is None:
-                raise UserError(f"No minutes of a meeting M-{mid}"
-                                + (" (it is still running)." if meeting else "."),
-                                show_usage=False)
+                raise UserError(
+                    _("No minutes of a meeting {meeting} (it is still running).",
+                      meeting=f"M-{mid}") if meeting
+                    else _("No minutes of a meeting {meeting}.", meeting=f"M-{mid}"),
+                    show_usage=False)
             if group is not None and meeting.group_id != group.id:
-                raise UserError(f"M-{mid} is a meeting of {meeting.group.slug}, not of "
-                                f"{group.slug}.", show_usage=False)
+                raise UserError(_("{meeting} is a meeting of {group}, not of {other}.",
+                                  meeting=f"M-{mid}", group=meeting.group.slug,
+                                  other=group.slug), show_usage=False)
             return _minutes(ctx, meeting, ZoneInfo(zone_of(meeting.group, ctx.settings)))
         group = group or ctx.channel_group
         if group is None:
-            raise UserError("Name the group: this channel is not linked to one.")
+            raise UserError(_("Name the group: this channel is not linked to one."))
         zone = ZoneInfo(zone_of(group, ctx.settings))
         today = ctx.now.astimezone(zone).date()
         if len(words) == 1 and words[0].lower() in ("list", "all"):
             meetings = list(ctx.session.scalars(_past(group)))
             if not meetings:
-                raise UserError(f"No minutes of a {group.slug} meeting yet.", show_usage=False)
-            return _listing(ctx, group, meetings, zone, f"Meetings of {group.name}")
+                raise UserError(_("No minutes of a {group} meeting yet.", group=group.slug),
+                                show_usage=False)
+            return _listing(ctx, group, meetings, zone,
+                            _("Meetings of {group}", group=group.name))
         if not words:
             last = ctx.session.scalars(
                 select(Meeting).where(Meeting.group_id == group.id,
                                       Meeting.ended_at.is_not(None))
                 .order_by(Meeting.started_at.desc(), Meeting.id.desc()).limit(1)).first()
             if last is None:
-                raise UserError(f"No minutes of a {group.slug} meeting yet.", show_usage=False)
+                raise UserError(_("No minutes of a {group} meeting yet.", group=group.slug),
+                                show_usage=False)
             return _minutes(ctx, last, zone)
         day, n = _by_date(ctx, words, today)
         found = _on_day(ctx, group, day, zone)
         if not found:
-            raise UserError(f"No minutes of a {group.slug} meeting on {day:%a %d %b %Y}.",
-                            show_usage=False)
+            raise UserError(_("No minutes of a {group} meeting on {date}.", group=group.slug,
+                              date=Day(day)), show_usage=False)
         if n is not None:
             if not 1 <= n <= len(found):
-                only = "one meeting" if len(found) == 1 else f"{len(found)} meetings (1 to " \
-                       f"{len(found)})"
-                raise UserError(f"{group.slug} had {only} on {day:%a %d %b %Y}, not a "
-                                f"meeting {n}.", show_usage=False)
+                if len(found) == 1:
+                    raise UserError(_("{group} had one meeting on {date}, not a meeting "
+                                      "{number}.", group=group.slug, date=Day(day), number=n),
+                                    show_usage=False)
+                raise UserError(_n("{group} had {n} meeting (1 to {n}) on {date}, not a "
+                                   "meeting {number}.",
+                                   "{group} had {n} meetings (1 to {n}) on {date}, not a "
+                                   "meeting {number}.",
+                                   len(found), group=group.slug, date=Day(day), number=n),
+                                show_usage=False)
             return _minutes(ctx, found[n - 1], zone)
         if len(found) == 1:
             return _minutes(ctx, found[0], zone)
         return _listing(ctx, group, found, zone,
-                        f"{group.name} met {len(found)} times on {day:%a %d %b %Y}: "
-                        f"add the number (meeting minutes {group.slug} {day:%Y-%m-%d} 2) "
-                        "or the id")
+                        _n("{group} met {n} time on {date}: add the number ({command}) or the "
+                           "id",
+                           "{group} met {n} times on {date}: add the number ({command}) or the "
+                           "id",
+                           len(found), group=group.name, date=Day(day),
+                           command=f"meeting minutes {group.slug} {day:%Y-%m-%d} 2"))
 
 
 __all__ = ["marked_held", "meeting_id", "register"]

@@ -20,6 +20,7 @@ from handlers.core.context import Ctx
 from handlers.core.dates import parse_date
 from handlers.core.directory import all_groups, mention, optional_group
 from handlers.core.grammar import Args, UserError
+from handlers.core.i18n import Arg, Msg, _, _n, listed
 from handlers.core.messages import (
     Block,
     Day,
@@ -130,7 +131,7 @@ def upcoming(series: MeetingSeries, after: dt.datetime, limit: int = 1) -> list[
     """The first ``limit`` meetings starting strictly after ``after`` (aware)."""
     found: list[Occurrence] = []
     lo = after
-    for _ in range(_LOOKAHEAD_YEARS):
+    for _year in range(_LOOKAHEAD_YEARS):
         hi = lo + dt.timedelta(days=366)
         found.extend(o for o in occurrences(series, lo, hi) if o.start > after)
         if len(found) >= limit:
@@ -151,9 +152,12 @@ def next_meeting(ctx: Ctx, group: Group) -> Occurrence | None:
 def check_link(link: str) -> str:
     link = link.strip()
     if len(link) > URL_MAX:
-        raise UserError(f"The link is too long ({len(link)} characters; at most {URL_MAX}).")
+        raise UserError(_n("The link is too long ({n} character; at most {limit}).",
+                           "The link is too long ({n} characters; at most {limit}).",
+                           len(link), limit=URL_MAX))
     if not _URL.match(link):
-        raise UserError(f"{link!r} is not a web link: it must start with http:// or https://.")
+        raise UserError(_("{link} is not a web link: it must start with http:// or https://.",
+                          link=repr(link)))
     return link
 
 
@@ -181,10 +185,11 @@ def upsert_series(
     remind = format_offsets(parse_offsets(offsets))
     link = check_link(link) if link else None
     if not 1 <= duration_minutes <= 24 * 60:
-        raise UserError("A meeting lasts from 1 minute to 24 hours.")
+        raise UserError(_("A meeting lasts from 1 minute to 24 hours."))
     start_time = start_time.replace(second=0, microsecond=0, tzinfo=None)
     if next_local(rule, today, start_time, dt.datetime.combine(today, dt.time.min)) is None:
-        raise UserError(f"{label} gives no meeting from {today.isoformat()} on.")
+        raise UserError(_("{rule} gives no meeting from {date} on.", rule=label,
+                          date=today.isoformat()))
 
     series = group.series
     wanted = (rule, label, start_time, timezone, duration_minutes, link, remind)
@@ -228,7 +233,8 @@ def announce(ctx: Ctx, group: Group, reply: Reply, *blocks: Block) -> Reply:
 def series_of(group: Group) -> MeetingSeries:
     if group.series is None:
         raise UserError(
-            f"{group.slug} has no meeting scheduled: a chair can set one with meeting schedule.",
+            _("{group} has no meeting scheduled: a chair can set one with meeting schedule.",
+              group=group.slug),
             show_usage=False,
         )
     return group.series
@@ -238,29 +244,30 @@ def series_today(ctx: Ctx, series: MeetingSeries) -> dt.date:
     return ctx.now.astimezone(ZoneInfo(series.timezone)).date()
 
 
-def describe(series: MeetingSeries) -> str:
+def describe(series: MeetingSeries) -> Msg:
     offsets = parse_offsets(series.remind_offsets)
     human = ", ".join(format_offsets([d]) for d in offsets)
-    return (
-        f"{series.rule_text} at {series.start_time:%H:%M} {series.timezone}, "
-        f"reminders {human} before"
-    )
+    # TRANSLATORS: a meeting series: "last Thursday at 10:00 Europe/Brussels, reminders 7d,
+    # 1d, 1h before" (the rule and the offsets stay as typed)
+    return _("{rule} at {time} {zone}, reminders {offsets} before", rule=series.rule_text,
+             time=f"{series.start_time:%H:%M}", zone=series.timezone, offsets=human)
 
 
-def when_spans(occ: Occurrence) -> tuple[Span, ...]:
-    spans: tuple[Span, ...] = (When(occ.start, occ.zone),)
+def when_of(occ: Occurrence) -> Msg | When:
+    """When a meeting is, in the reader's zone, and where it was moved from."""
+    when = When(occ.start, occ.zone)
     if occ.moved:
-        spans += (f" (moved from {occ.original_date:%a %d %b})",)
-    return spans
+        return _("{when} (moved from {date})", when=when,
+                 date=Day(occ.original_date, form="weekday"))
+    return when
 
 
-def _date_of(occ: Occurrence) -> str:
-    return f"{occ.local:%a %d %b %Y}"
-
-
-def _soon_list(series: MeetingSeries, ctx: Ctx) -> str:
+def _soon_list(series: MeetingSeries, ctx: Ctx) -> Arg:
     soon = upcoming(series, ctx.now, 4)
-    return ", ".join(_date_of(o) for o in soon) or "none"
+    if not soon:
+        # TRANSLATORS: no next meetings (after "Next meetings:")
+        return _("none")
+    return listed([Day(o.local.date()) for o in soon])
 
 
 def find_occurrence(ctx: Ctx, series: MeetingSeries, day: dt.date) -> dt.date:
@@ -269,7 +276,8 @@ def find_occurrence(ctx: Ctx, series: MeetingSeries, day: dt.date) -> dt.date:
     check_horizon(ctx, series, day)
     if day < series_today(ctx, series):
         raise UserError(
-            f"{day:%a %d %b %Y} is past. Next meetings: {_soon_list(series, ctx)}.",
+            _("{date} is past. Next meetings: {dates}.", date=Day(day),
+              dates=_soon_list(series, ctx)),
             show_usage=False,
         )
     for exc in series.exceptions:
@@ -280,8 +288,8 @@ def find_occurrence(ctx: Ctx, series: MeetingSeries, day: dt.date) -> dt.date:
     ):
         return day
     raise UserError(
-        f"{series.group.slug} has no meeting on {day:%a %d %b %Y}. "
-        f"Next meetings: {_soon_list(series, ctx)}.",
+        _("{group} has no meeting on {date}. Next meetings: {dates}.",
+          group=series.group.slug, date=Day(day), dates=_soon_list(series, ctx)),
         show_usage=False,
     )
 
@@ -290,7 +298,9 @@ def check_horizon(ctx: Ctx, series: MeetingSeries, day: dt.date) -> None:
     """One-off changes are for the next few years; this also bounds every expansion."""
     if day.year > series_today(ctx, series).year + _LOOKAHEAD_YEARS:
         raise UserError(
-            f"{day:%d %b %Y} is more than {_LOOKAHEAD_YEARS} years ahead.", show_usage=False
+            _n("{date} is more than {n} year ahead.", "{date} is more than {n} years ahead.",
+               _LOOKAHEAD_YEARS, date=Day(day, form="short")),
+            show_usage=False,
         )
 
 
@@ -324,14 +334,28 @@ def next_of(ctx: Ctx, group: Group) -> Reply:
     series = series_of(group)
     found = upcoming(series, ctx.now)
     if not found:
-        return reply.say(f"{group.slug} has no more meetings ({describe(series)}).")
-    reply = reply.say(f"Next {group.name} meeting: ", *when_spans(found[0]))
+        return reply.say(_("{group} has no more meetings ({schedule}).", group=group.slug,
+                           schedule=describe(series)))
+    reply = reply.say(_("Next {group} meeting: {when}", group=group.name,
+                        when=when_of(found[0])))
     if series.link:
-        reply = reply.say("Join: ", Link(series.link))
+        reply = reply.say(join_line(series.link))
     counts = tally(ctx.session, series, found[0].original_date)
     if counts["yes"] or counts["maybe"] or counts["no"]:
-        reply = reply.say(f"Coming: {tally_line(counts)}.")
+        reply = reply.say(_("Coming: {answers}.", answers=tally_line(counts)))
     return reply
+
+
+def action_headers() -> tuple[str, ...]:
+    """The headers of a table of actions (the agenda's, the minutes')."""
+    # TRANSLATORS: the headers of a table of actions: its id (A-12), its title, who it is
+    # assigned to, its due date
+    return (_("id"), _("action"), _("who"), _("due"))
+
+
+def join_line(link: str) -> Msg:
+    """The meeting's video link, to join it."""
+    return _("Join: {link}", link=Link(link))
 
 
 @dataclass(frozen=True)
@@ -353,8 +377,8 @@ def _series(ctx: Ctx, args: Args) -> _Series:
     at = next((i for i, w in enumerate(rest) if looks_like_time(w)), None)
     if at is None:
         if not rest:
-            raise UserError("Missing <rule>.")
-        raise UserError("Missing <HH:MM>: the meeting's local time, like 14:00.")
+            raise UserError(_("Missing <rule>."))
+        raise UserError(_("Missing <HH:MM>: the meeting's local time, like 14:00."))
     rule_words = rest[:at]
     if rule_words and rule_words[-1].lower() == "at":
         rule_words = rule_words[:-1]
@@ -374,11 +398,11 @@ def _series(ctx: Ctx, args: Args) -> _Series:
             while not args.empty() and (args.peek() or "").lower() != "link":
                 words.append(args.next("<offsets>"))
             if not words:
-                raise UserError("Missing reminder offsets after remind, like 7d,1d,1h.")
+                raise UserError(_("Missing reminder offsets after remind, like 7d,1d,1h."))
             offsets = format_offsets(parse_offsets(",".join(words)))
         elif args.accept("link"):
             if link is not None:
-                raise UserError("Give one link.")
+                raise UserError(_("Give one link."))
             link = check_link(args.next("<url>"))
         else:
             args.done()
@@ -397,15 +421,15 @@ def _move(_ctx: Ctx, args: Args) -> tuple[list[str], list[str], dt.time | None]:
     (the dates are read in the series' zone, by the handler)."""
     rest = [w.lower() for w in args.remaining()]
     if "to" not in rest:
-        raise UserError("Missing to <date> <HH:MM>.")
+        raise UserError(_("Missing to <date> <HH:MM>."))
     split = rest.index("to")
     given_time = _take_time(args)
     from_words = args.remaining()[:split]
     to_words = args.remaining()[split + 1 :]
     if not from_words:
-        raise UserError("Missing the <date> of the meeting to move.")
+        raise UserError(_("Missing the <date> of the meeting to move."))
     if not to_words and given_time is None:
-        raise UserError("Missing the new <date> and <HH:MM>.")
+        raise UserError(_("Missing the new <date> and <HH:MM>."))
     args.pos = len(args.tokens)
     return from_words, to_words, given_time
 
@@ -413,21 +437,22 @@ def _move(_ctx: Ctx, args: Args) -> tuple[list[str], list[str], dt.time | None]:
 GROUP = p.group()
 SERIES = p.custom("<rule> <HH:MM> [<Area/City>] [remind <offsets>] [link <url>]", _series)
 NEXT_SCOPE = p.custom("[<group>|all]", _next_scope, rest=False)
-DAY = p.words("<date>", missing="Missing <date>.")
+DAY = p.words("<date>", missing=_("Missing <date>."))
 MOVE = p.custom("<date> to <date> <HH:MM>", _move)
 AGENDA_GROUP = p.group_or_here(more=True)
-AGENDA_ITEM = p.text("[<text...>]", TITLE_MAX, "agenda item", required=False)
+# TRANSLATORS: what is too long in "The agenda item is too long (...)"
+AGENDA_ITEM = p.text("[<text...>]", TITLE_MAX, _("agenda item"), required=False)
 CALENDAR_GROUP = p.maybe_group()
 
 
 def register(reg: Registry) -> None:
-    reg.noun("meeting", "monthly meetings: their schedule, agenda, minutes and calendar",
+    reg.noun("meeting", _("monthly meetings: their schedule, agenda, minutes and calendar"),
              common=("next", "schedule", "agenda"))
 
     @reg.command(
         "meeting", "schedule", p.spec(GROUP, SERIES),
-        "set the group's monthly series; rule: first tuesday, 2nd wednesday, last thursday, "
-        "day 15 or an RRULE: line; offsets like 7d,1d,1h",
+        _("set the group's monthly series; rule: first tuesday, 2nd wednesday, last thursday, "
+          "day 15 or an RRULE: line; offsets like 7d,1d,1h"),
         CHAIR_AND_UP,
     )
     def meeting_schedule(ctx: Ctx, v: Values) -> Reply:
@@ -440,47 +465,52 @@ def register(reg: Registry) -> None:
             today=ctx.now.astimezone(zone).date(),
         )
         if not changed:
-            return Reply().say(f"{group.slug} already meets {describe(series)}.")
+            return Reply().say(_("{group} already meets {schedule}.", group=group.slug,
+                                 schedule=describe(series)))
         ctx.audit(
             "schedule", "meeting_series", series.id, group=group.slug, rule=rule,
             label=label, time=f"{start_time:%H:%M}", timezone=zone.key, remind=offsets,
             link=link,
         )
-        blocks: list[Block] = [text(f"{group.name} now meets {describe(series)}.")]
+        blocks: list[Block] = [text(_("{group} now meets {schedule}.", group=group.name,
+                                      schedule=describe(series)))]
         nxt = upcoming(series, ctx.now)
         if nxt:
-            blocks.append(text("Next meeting: ", *when_spans(nxt[0])))
+            blocks.append(text(_("Next meeting: {when}", when=when_of(nxt[0]))))
         if link:
-            blocks.append(text("Join: ", Link(link)))
+            blocks.append(text(join_line(link)))
         blocks.append(Invite("REQUEST", ics.invitation(series, dtstamp=ctx.now)))
         return announce(ctx, group, Reply(), *blocks)
 
-    @reg.command("meeting", "next", p.spec(NEXT_SCOPE), "the next meeting of a group, or of all",
-                 ANYONE)
+    @reg.command("meeting", "next", p.spec(NEXT_SCOPE),
+                 _("the next meeting of a group, or of all"), ANYONE)
     def meeting_next(ctx: Ctx, v: Values) -> Reply:
         group = v[NEXT_SCOPE]
         if group is not None:
             return next_of(ctx, group)
         reply = Reply()
-        rows: list[tuple[tuple[Span, ...], ...]] = []
+        found: list[tuple[dt.datetime | None, tuple[tuple[Span, ...], ...]]] = []
+        # TRANSLATORS: a group with no next meeting, in the table of meeting next all
+        none = _("none")
         for g in all_groups(ctx.session):
             if g.series is None or g.archived_at is not None:  # archived: left out
                 continue
             occ = upcoming(g.series, ctx.now)
-            rows.append((
+            found.append((occ[0].start if occ else None, (
                 (g.slug,),
-                when_spans(occ[0]) if occ else ("none",),
+                (when_of(occ[0]) if occ else none,),
                 (Link(g.series.link),) if g.series.link else ("-",),
-            ))
-        if not rows:
-            return reply.say("No meetings are scheduled yet.")
-        rows.sort(key=lambda r: (not isinstance(r[1][0], When),
-                                 r[1][0].at if isinstance(r[1][0], When) else ctx.now))
-        return reply.add(Table(("group", "next meeting", "link"), tuple(rows)))
+            )))
+        if not found:
+            return reply.say(_("No meetings are scheduled yet."))
+        found.sort(key=lambda r: (r[0] is None, r[0] or ctx.now))
+        # TRANSLATORS: the headers of the table of meeting next all
+        headers = (_("group"), _("next meeting"), _("link"))
+        return reply.add(Table(headers, tuple(row for _at, row in found)))
 
     @reg.command(
-        "meeting", "skip", p.spec(GROUP, DAY), "cancel one meeting (announced in the channel)",
-        CHAIR_AND_UP.said("chair and up"),
+        "meeting", "skip", p.spec(GROUP, DAY), _("cancel one meeting (announced in the channel)"),
+        CHAIR_AND_UP.said(_("chair and up")),
     )
     def meeting_skip(ctx: Ctx, v: Values) -> Reply:
         group = v[GROUP]
@@ -490,7 +520,8 @@ def register(reg: Registry) -> None:
         exc = exception_for(series, original)
         if exc is not None and exc.kind == "skip":
             raise UserError(
-                f"The {original:%a %d %b %Y} meeting is already skipped.", show_usage=False
+                _("The {date} meeting is already skipped.", date=Day(original)),
+                show_usage=False,
             )
         series.next_reminder_at = ctx.now  # reminders are planned afresh from now
         series.sequence += 1  # calendars replace the invitation they hold
@@ -498,24 +529,26 @@ def register(reg: Registry) -> None:
             exc = MeetingException(series=series, original_date=original, kind="skip",
                                    created_at=ctx.now)
             ctx.session.add(exc)
-            what = f"{original:%a %d %b %Y}"
+            what: Arg = Day(original)
         else:
             assert exc.new_start is not None
-            what = f"{exc.new_start:%a %d %b %Y} (moved from {original:%a %d %b})"
+            what = _("{when} (moved from {date})", when=Day(exc.new_start.date()),
+                     date=Day(original, form="weekday"))
             exc.kind, exc.new_start = "skip", None
         ctx.session.flush()
         ctx.audit("skip", "meeting_series", series.id, group=group.slug,
                   date=original.isoformat())
-        blocks: list[Block] = [text(f"The {group.name} meeting of {what} is cancelled.")]
+        blocks: list[Block] = [text(_("The {group} meeting of {date} is cancelled.",
+                                      group=group.name, date=what))]
         nxt = upcoming(series, ctx.now)
         if nxt:
-            blocks.append(text("Next meeting: ", *when_spans(nxt[0])))
+            blocks.append(text(_("Next meeting: {when}", when=when_of(nxt[0]))))
         blocks.append(Invite("CANCEL", ics.invitation(series, dtstamp=ctx.now, cancelled=original)))
         return announce(ctx, group, Reply(), *blocks)
 
     @reg.command(
         "meeting", "move", p.spec(GROUP, MOVE),
-        "move one meeting (announced in the channel)", CHAIR_AND_UP.said("chair and up"),
+        _("move one meeting (announced in the channel)"), CHAIR_AND_UP.said(_("chair and up")),
     )
     def meeting_move(ctx: Ctx, v: Values) -> Reply:
         group = v[GROUP]
@@ -530,7 +563,8 @@ def register(reg: Registry) -> None:
         check_horizon(ctx, series, new_day)
         new_start = dt.datetime.combine(new_day, new_time)
         if _utc(place(new_start, series.timezone)) <= ctx.now:
-            raise UserError(f"{new_start:%a %d %b %Y %H:%M} is past.", show_usage=False)
+            raise UserError(_("{when} is past.", when=f"{new_start:%a %d %b %Y %H:%M}"),
+                            show_usage=False)
         clash = [
             o for o in occurrences(
                 series, _utc(place(dt.datetime.combine(new_day, dt.time.min), series.timezone)),
@@ -541,14 +575,16 @@ def register(reg: Registry) -> None:
         ]
         if clash:
             raise UserError(
-                f"{group.slug} already meets on {new_day:%a %d %b %Y}: skip that one first.",
+                _("{group} already meets on {date}: skip that one first.", group=group.slug,
+                  date=Day(new_day)),
                 show_usage=False,
             )
         exc = exception_for(series, original)
         back_home = new_start == dt.datetime.combine(original, series.start_time)
         if back_home and exc is None:
             raise UserError(
-                f"The {original:%a %d %b} meeting is already at {series.start_time:%H:%M}.",
+                _("The {date} meeting is already at {time}.", date=Day(original, form="weekday"),
+                  time=f"{series.start_time:%H:%M}"),
                 show_usage=False,
             )
         series.next_reminder_at = ctx.now  # reminders are planned afresh from now
@@ -568,20 +604,22 @@ def register(reg: Registry) -> None:
                   date=original.isoformat(), to=new_start.isoformat())
         occ = Occurrence(_utc(place(new_start, series.timezone)), series.timezone, original,
                          moved=not back_home)
-        now_on = "is back at its usual time, " if back_home else "is now on "
-        blocks: list[Block] = [text(
-            f"The {group.name} meeting of {original:%a %d %b %Y} {now_on}",
-            When(occ.start, occ.zone), ".",
-        )]
+        if back_home:
+            moved = _("The {group} meeting of {date} is back at its usual time, {when}.",
+                      group=group.name, date=Day(original), when=When(occ.start, occ.zone))
+        else:
+            moved = _("The {group} meeting of {date} is now on {when}.", group=group.name,
+                      date=Day(original), when=When(occ.start, occ.zone))
+        blocks: list[Block] = [text(moved)]
         if series.link:
-            blocks.append(text("Join: ", Link(series.link)))
+            blocks.append(text(join_line(series.link)))
         blocks.append(Invite("REQUEST", ics.invitation(series, dtstamp=ctx.now)))
         return announce(ctx, group, Reply(), *blocks)
 
     @reg.command(
         "meeting", "agenda", p.spec(AGENDA_GROUP, AGENDA_ITEM),
-        "add to, or show, the next meeting's agenda (with the group's open actions)",
-        Policy("members add; anyone shows"),
+        _("add to, or show, the next meeting's agenda (with the group's open actions)"),
+        Policy(_("members add; anyone shows")),
     )
     def meeting_agenda(ctx: Ctx, v: Values) -> Reply:
         group, item = v[AGENDA_GROUP], v[AGENDA_ITEM]
@@ -590,7 +628,8 @@ def register(reg: Registry) -> None:
             require_member(ctx, group, "meeting agenda")
         occ = upcoming(series, ctx.now)
         if not occ:
-            raise UserError(f"{group.slug} has no next meeting.", show_usage=False)
+            raise UserError(_("{group} has no next meeting.", group=group.slug),
+                            show_usage=False)
         nxt = occ[0]
         if item:
             agenda = AgendaItem(group_id=group.id, occurrence_date=nxt.original_date,
@@ -600,12 +639,12 @@ def register(reg: Registry) -> None:
             ctx.audit("add_agenda", "agenda_item", agenda.id, group=group.slug,
                       date=nxt.original_date.isoformat())
             return Reply(private=False).say(
-                "Added to the agenda of the ", group.name, " meeting on ", When(nxt.start,
-                                                                                nxt.zone),
-                f": {item}",
+                _("Added to the agenda of the {group} meeting on {when}: {item}",
+                  group=group.name, when=When(nxt.start, nxt.zone), item=item),
             )
         reply = Reply()
-        reply = reply.say(f"Agenda: {group.name}, ", *when_spans(nxt), style="heading")
+        reply = reply.say(_("Agenda: {group}, {when}", group=group.name, when=when_of(nxt)),
+                          style="heading")
         items = list(ctx.session.scalars(
             select(AgendaItem)
             .where(AgendaItem.group_id == group.id,
@@ -619,7 +658,8 @@ def register(reg: Registry) -> None:
                     spans += [" (", mention(a.author), ")"]
                 reply = reply.add(Text(tuple(spans)))
         else:
-            reply = reply.say("Nothing on the agenda yet: meeting agenda <text...> adds an item.")
+            reply = reply.say(
+                _("Nothing on the agenda yet: meeting agenda <text...> adds an item."))
         actions = open_actions(ctx, group)
         if actions:
             rows = []
@@ -633,31 +673,32 @@ def register(reg: Registry) -> None:
                     (f"A-{act.id}",), (act.title,), tuple(who) or ("-",),
                     (Day(act.due),) if act.due else ("-",),
                 ))
-            reply = reply.say("Open actions", style="heading")
-            reply = reply.add(Table(("id", "action", "who", "due"), tuple(rows)))
+            reply = reply.say(_("Open actions"), style="heading")
+            reply = reply.add(Table(action_headers(), tuple(rows)))
             if len(actions) > _SHOW_ACTIONS:
-                reply = reply.say(f"... and more: action list {group.slug} shows them all.")
+                reply = reply.say(_("... and more: action list {group} shows them all.",
+                                    group=group.slug))
         else:
-            reply = reply.say("No open actions.")
+            reply = reply.say(_("No open actions."))
         return reply
 
     @reg.command(
         "meeting", "calendar", p.spec(CALENDAR_GROUP),
-        "an iCalendar (.ics) file of the series, with its skips and moves", ANYONE,
+        _("an iCalendar (.ics) file of the series, with its skips and moves"), ANYONE,
     )
     def meeting_calendar(ctx: Ctx, v: Values) -> Reply:
         group = v[CALENDAR_GROUP] or ctx.channel_group
         if group is not None:
             series_list = [series_of(group)]
-            name, title = f"{group.slug}.ics", f"{group.name} meetings"
+            name, title = f"{group.slug}.ics", _("{group} meetings", group=group.name)
         else:
             series_list = [g.series for g in all_groups(ctx.session)
                            if g.series is not None and g.archived_at is None]
             if not series_list:
-                raise UserError("No meetings are scheduled yet.", show_usage=False)
-            name, title = "meetings.ics", "All group meetings"
+                raise UserError(_("No meetings are scheduled yet."), show_usage=False)
+            name, title = "meetings.ics", _("All group meetings")
         body = ics.calendar(series_list, dtstamp=ctx.now, name=title)
         reply = Reply()
         reply = reply.add(File(name, "text/calendar", body.encode("utf-8"), title))
-        reply = reply.say(f"{title}: import the file into your calendar.")
+        reply = reply.say(_("{title}: import the file into your calendar.", title=title))
         return reply

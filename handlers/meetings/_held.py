@@ -17,7 +17,8 @@ from handlers.core import params as p
 from handlers.core.context import Ctx
 from handlers.core.dates import parse_date
 from handlers.core.grammar import UserError
-from handlers.core.messages import Reply, at_name
+from handlers.core.i18n import Arg, Msg, _, _n
+from handlers.core.messages import Day, Reply, at_name
 from handlers.core.params import Values
 from handlers.core.roles import CHAIR_AND_UP
 from handlers.core.router import Registry
@@ -27,6 +28,11 @@ from storage.models import Meeting, MeetingSeries
 # how far back a meeting can be marked held without naming its date
 RECENT = dt.timedelta(days=45)
 
+
+def held_note(group_name: str, day: Arg, who: str) -> Msg:
+    """The minutes of a meeting marked held (stored, and said again when read back)."""
+    return _("The {group} meeting of {date} was marked held by {who}; its minutes were not "
+             "taken in chat.", group=group_name, date=day, who=who)
 
 
 def _past_meetings(ctx: Ctx, series: MeetingSeries, since: dt.datetime) -> list[Occurrence]:
@@ -38,14 +44,14 @@ def _meeting_on(ctx: Ctx, series: MeetingSeries, day: dt.date) -> Occurrence:
     today = series_today(ctx, series)
     if day > today:
         raise UserError(
-            f"{day:%a %d %b %Y} is in the future: mark a meeting held once it has taken "
-            "place (with a year if you meant an earlier one).", show_usage=False)
+            _("{date} is in the future: mark a meeting held once it has taken place (with a "
+              "year if you meant an earlier one).", date=Day(day)), show_usage=False)
     start = dt.datetime.combine(day, dt.time.min, dt.UTC) - dt.timedelta(days=1)
     found = [o for o in _past_meetings(ctx, series, start) if o.local.date() == day]
     if not found:
         raise UserError(
-            f"{series.group.slug} had no meeting on {day:%a %d %b %Y} (skipped, moved, not a "
-            "date of its series, or later today).", show_usage=False)
+            _("{group} had no meeting on {date} (skipped, moved, not a date of its series, or "
+              "later today).", group=series.group.slug, date=Day(day)), show_usage=False)
     return found[0]
 
 
@@ -56,9 +62,9 @@ DAY = p.words("[<date>]")
 def register(reg: Registry) -> None:
     @reg.command(
         "meeting", "held", p.spec(GROUP, DAY),
-        "mark a series meeting held that ran outside the bot (no meeting start), so the "
-        "monthly report counts it; the date defaults to the last meeting",
-        CHAIR_AND_UP.said("chair and up"),
+        _("mark a series meeting held that ran outside the bot (no meeting start), so the "
+          "monthly report counts it; the date defaults to the last meeting"),
+        CHAIR_AND_UP.said(_("chair and up")),
     )
     def meeting_held(ctx: Ctx, v: Values) -> Reply:
         group, words = v[GROUP], v[DAY]
@@ -68,18 +74,20 @@ def register(reg: Registry) -> None:
         else:
             recent = _past_meetings(ctx, series, ctx.now - RECENT)
             if not recent:
-                raise UserError(f"{group.slug} had no meeting in the last {RECENT.days} days: "
-                                "name its <date>.")
+                raise UserError(_n("{group} had no meeting in the last {n} day: name its "
+                                   "<date>.",
+                                   "{group} had no meeting in the last {n} days: name its "
+                                   "<date>.", RECENT.days, group=group.slug))
             occ = recent[-1]
         held = ctx.session.scalar(
             select(Meeting).where(Meeting.group_id == group.id,
                                   Meeting.occurrence_date == occ.original_date,
                                   Meeting.ended_at.is_not(None)).limit(1))
-        what = f"{occ.local:%a %d %b %Y}"
+        what = Day(occ.local.date())
         if held is not None:
-            return Reply().say(f"The {group.name} meeting of {what} is already held.")
-        note = (f"The {group.name} meeting of {what} was marked held by "
-                f"{at_name(ctx.actor.display_name)}; its minutes were not taken in chat.")
+            return Reply().say(_("The {group} meeting of {date} is already held.",
+                                 group=group.name, date=what))
+        note = str.__str__(held_note(group.name, what, at_name(ctx.actor.display_name)))
         at = occ.start
         meeting = Meeting(
             group=group, platform=ctx.platform, channel_id=ctx.channel_id or "",
@@ -92,5 +100,5 @@ def register(reg: Registry) -> None:
         ctx.session.flush()
         ctx.audit("held", "meeting", meeting.id, group=group.slug,
                   date=occ.original_date.isoformat())
-        return Reply().say(f"Marked the {group.name} meeting of {what} as held; the monthly "
-                           "report counts it.")
+        return Reply().say(_("Marked the {group} meeting of {date} as held; the monthly "
+                             "report counts it.", group=group.name, date=what))

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from handlers.core.action_lines import open_action_lines
 from handlers.core.context import CoreSettings
+from handlers.core.i18n import _
 from handlers.core.messages import Block, Invite, Link, Text, When, topic
 from handlers.core.reach import group_reach, reach_loads
 from handlers.core.recurrence import parse_offsets, place
@@ -94,7 +95,7 @@ def plan_meeting_reminders(session: Session, now: dt.datetime,
         if not extra:
             series.next_reminder_at = now + MAX_LOOKBACK
             continue
-        horizon = max(o for _, o in extra)
+        horizon = max(o for _kind, o in extra)
         created = series.created_at
         since = (series.next_reminder_at if series.next_reminder_at
                  else now - MAX_GRACE)
@@ -135,12 +136,12 @@ def _next_due(series: MeetingSeries, extra: list[tuple[str, dt.timedelta]],
     """
     from handlers.meetings._commands import upcoming
 
-    horizon = max(o for _, o in extra)
+    horizon = max(o for _kind, o in extra)
     best: dt.datetime | None = None
     for occ in upcoming(series, now, limit=6):
         if best is not None and occ.start - horizon - DAY > best:
             break
-        for _, offset in extra:
+        for _kind, offset in extra:
             due = reminder_time(occ, offset)
             if due > now and (best is None or due < best):
                 best = due
@@ -184,11 +185,11 @@ def compose_meeting_reminder(session: Session, payload: dict[str, Any],
     offset = dt.timedelta(seconds=payload["offset_s"])
     day = dt.date.fromisoformat(payload["original_date"])
     blocks: list[Block] = [
-        Text((f"Reminder: the {group.name} meeting is in {in_words(offset)}: ",
-              When(start, payload["zone"])), "heading"),
+        Text((_("Reminder: the {group} meeting is in {delay}: {when}", group=group.name,
+                delay=in_words(offset), when=When(start, payload["zone"])),), "heading"),
     ]
     if series.link:
-        blocks.append(Text(("Join: ", Link(series.link))))
+        blocks.append(Text((_("Join: {link}", link=Link(series.link)),)))
     if "agenda" in cache:
         agenda = cache["agenda"].get((group.id, day), [])
         lines = cache["group_actions"].get(group.id, [])
@@ -200,10 +201,10 @@ def compose_meeting_reminder(session: Session, payload: dict[str, Any],
         ))
         lines = open_action_lines(session, {group.id}, REMINDER_ACTIONS)[group.id]
     if agenda:
-        blocks.append(Text(("Agenda so far:",)))
+        blocks.append(Text((_("Agenda so far:"),)))
         blocks.extend(Text((f"• {item}",)) for item in agenda)
     if lines:
-        blocks.append(Text(("Open actions:",)))
+        blocks.append(Text((_("Open actions:"),)))
         blocks.extend(lines)
     # the reminders of one meeting thread together in a mail client, and carry the
     # series' invitation (made once for all the recipients of a batch)

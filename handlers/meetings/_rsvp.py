@@ -18,7 +18,8 @@ from handlers.core.context import Ctx
 from handlers.core.dates import parse_date
 from handlers.core.directory import membership
 from handlers.core.grammar import Refused, UserError
-from handlers.core.messages import Reply, When
+from handlers.core.i18n import _
+from handlers.core.messages import Day, Reply, When
 from handlers.core.params import Values
 from handlers.core.roles import MEMBERS
 from handlers.core.router import Registry
@@ -41,14 +42,14 @@ WHEN = p.words("[<date>|all]")
 def register(reg: Registry) -> None:
     @reg.command(
         "meeting", "rsvp", p.spec(RSVP_GROUP, ANSWER, WHEN),
-        "say whether you are coming: to the next meeting, the one on <date>, or all of them",
+        _("say whether you are coming: to the next meeting, the one on <date>, or all of them"),
         MEMBERS,
     )
     def meeting_rsvp(ctx: Ctx, v: Values) -> Reply:
         group, answer, words = v[RSVP_GROUP], v[ANSWER], v[WHEN]
         assert answer is not None
         if membership(ctx.session, group, ctx.actor) is None:
-            raise Refused(f"the members of {group.slug}", "meeting rsvp")
+            raise Refused(_("the members of {group}", group=group.slug), "meeting rsvp")
         series = series_of(group)
         every = [w.lower() for w in words] == ["all"]
         original: dt.date | None = None
@@ -59,12 +60,13 @@ def register(reg: Registry) -> None:
                                                                                   series)))
             exc = exception_for(series, original)
             if exc is not None and exc.kind == "skip":
-                raise UserError(f"The {original:%a %d %b %Y} meeting is cancelled.",
+                raise UserError(_("The {date} meeting is cancelled.", date=Day(original)),
                                 show_usage=False)
         else:
             nxt = upcoming(series, ctx.now)
             if not nxt:
-                raise UserError(f"{group.slug} has no more meetings.", show_usage=False)
+                raise UserError(_("{group} has no more meetings.", group=group.slug),
+                                show_usage=False)
             original = nxt[0].original_date
         row = ctx.session.scalar(select(MeetingRsvp).where(
             MeetingRsvp.series_id == series.id, MeetingRsvp.person_id == ctx.actor.id,
@@ -88,10 +90,14 @@ def register(reg: Registry) -> None:
         ctx.audit("rsvp", "meeting_series", series.id, group=group.slug,
                   date=original.isoformat() if original else "all", answer=answer)
         if original is None:
-            return Reply().say(f"Noted: {answer} for every {group.name} meeting, until you "
-                               "answer one otherwise.")
+            # TRANSLATORS: {answer} is yes, no or maybe, as typed in meeting rsvp
+            return Reply().say(_("Noted: {answer} for every {group} meeting, until you answer "
+                                 "one otherwise.", answer=answer, group=group.name))
         occ = next((o for o in upcoming(series, ctx.now, limit=60)
                     if o.original_date == original), None)
-        when = (When(occ.start, occ.zone),) if occ else (f"{original:%a %d %b %Y}",)
-        reply = Reply().say(f"Noted: {answer} for the {group.name} meeting of ", *when, ".")
-        return reply.say(f"Answers so far: {tally_line(tally(ctx.session, series, original))}.")
+        when: When | Day = When(occ.start, occ.zone) if occ else Day(original)
+        # TRANSLATORS: {answer} is yes, no or maybe, as typed in meeting rsvp
+        reply = Reply().say(_("Noted: {answer} for the {group} meeting of {when}.",
+                              answer=answer, group=group.name, when=when))
+        return reply.say(_("Answers so far: {answers}.",
+                           answers=tally_line(tally(ctx.session, series, original))))

@@ -8,6 +8,7 @@ from collections import Counter
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from handlers.core.i18n import _
 from storage.models import MeetingRsvp, MeetingSeries
 
 
@@ -22,11 +23,12 @@ def tally(session: Session, series: MeetingSeries, original: dt.date) -> Counter
         specific = row.occurrence_date is not None
         if row.person_id in members and (row.person_id not in found or specific):
             found[row.person_id] = (specific, row.answer)
-    counts: Counter[str] = Counter(answer for _, answer in found.values())
+    counts: Counter[str] = Counter(answer for _specific, answer in found.values())
     counts["none"] = len(members) - len(found)
     return counts
 
 
 def tally_line(counts: Counter[str]) -> str:
-    return (f"{counts['yes']} yes, {counts['maybe']} maybe, {counts['no']} no, "
-            f"{counts['none']} not answered")
+    # TRANSLATORS: who is coming to a meeting: the counts of each answer to meeting rsvp
+    return _("{yes} yes, {maybe} maybe, {no} no, {none} not answered", yes=counts["yes"],
+             maybe=counts["maybe"], no=counts["no"], none=counts["none"])

@@ -25,11 +25,13 @@ from handlers.core.context import Ctx
 from handlers.core.dates import parse_date
 from handlers.core.directory import find_identity
 from handlers.core.grammar import Args, UserError
-from handlers.core.messages import ChannelRef, File, Post, Reply, Table, text
+from handlers.core.i18n import _, _n
+from handlers.core.messages import ChannelRef, Day, File, Post, Reply, Table, text
 from handlers.core.params import Values
 from handlers.core.reach import BOTH, CHAT, away_until, notify_choice, personal_reach
 from handlers.core.roles import ANYONE
 from handlers.core.router import Registry
+from handlers.people import _settings
 from handlers.people._export import export_json
 from handlers.people._merge import merge_person
 from storage.models import ContactCode, Group, Identity, Membership, Person
@@ -54,47 +56,68 @@ def _where(ctx: Ctx, person: Person) -> str:
     pairs = [(i.platform, i.external_id) for i in person.identities]
     targets = personal_reach(pairs, notify_choice(person.settings), ctx.settings.platforms)
     words = {name: word for word, name in ctx.settings.platforms.contacts.items()}
-    return " and ".join(f"{words[plat]} ({ext})" if plat in words else "chat"
-                        for plat, ext in targets) or "nowhere yet"
+    # TRANSLATORS: where personal messages go ("reach you by chat"): the person's chat.
+    places = [f"{words[plat]} ({ext})" if plat in words else _("chat")
+              for plat, ext in targets]
+    if not places:
+        # TRANSLATORS: where personal messages go, when they reach the person nowhere.
+        return _("nowhere yet")
+    where = places[0]
+    for place in places[1:]:
+        # TRANSLATORS: two places personal messages go to: "chat and email (ana@city.eu)".
+        where = _("{first} and {second}", first=where, second=place)
+    return where
 
 
 def register(reg: Registry) -> None:
     platforms = reg.platforms
     contacts = platforms.contacts  # word -> platform
-    reg.noun("me", "what the bot knows of you, and where it reaches you",
+    reg.noun("me", _("what the bot knows of you, and where it reaches you"),
              common=(*contacts, "notify") if contacts else ())
 
-    @reg.command("me", "", p.spec(), "what the bot knows of you: groups, roles, addresses, "
-                 "settings", ANYONE)
+    @reg.command("me", "", p.spec(), _("what the bot knows of you: groups, roles, addresses, "
+                                       "settings"), ANYONE)
     def me_show(ctx: Ctx, _v: Values) -> Reply:
         person = ctx.actor
-        reply = Reply().say(f"You are {person.display_name}"
-                            + (", an admin." if person.is_admin else "."), style="heading")
+        heading = (_("You are {name}, an admin.", name=person.display_name) if person.is_admin
+                   else _("You are {name}.", name=person.display_name))
+        reply = Reply().say(heading, style="heading")
         rows = ctx.session.execute(
             select(Group.slug, Membership.role, Membership.project)
             .join(Membership, Membership.group_id == Group.id)
             .where(Membership.person_id == person.id).order_by(Group.slug)).all()
         if rows:
-            reply = reply.add(Table(("group", "role", "project"), tuple(
+            headers = (
+                # TRANSLATORS: a table's column: a group (its id) you are in.
+                _("group"),
+                # TRANSLATORS: a table's column: your role in it (chair or member).
+                _("role"),
+                # TRANSLATORS: a table's column: the project you represent in it.
+                _("project"),
+            )
+            reply = reply.add(Table(headers, tuple(
                 ((slug,), (role,), (project or "-",)) for slug, role, project in rows)))
         else:
-            reply = reply.say("You are in no group yet.")
+            reply = reply.say(_("You are in no group yet."))
         words = {name: word for word, name in contacts.items()}
         known = [f"{words.get(i.platform, i.platform)}: {i.external_id}"
                  for i in person.identities]
-        reply = reply.say("Known as: " + "; ".join(known) + ".")
-        reply = reply.say(f"Personal messages reach you by {_where(ctx, person)}.")
+        reply = reply.say(_("Known as: {accounts}.", accounts="; ".join(known)))
+        reply = reply.say(_("Personal messages reach you by {where}.",
+                            where=_where(ctx, person)))
+        reply = reply.say(_settings.shown(ctx, person))
         back = away_until(person.settings, ctx.now.astimezone(ctx.settings.zone).date())
         if back is not None:
-            reply = reply.say(f"Away until {back:%a %d %b %Y} (me away off ends it).")
+            reply = reply.say(_("Away until {date} (me away off ends it).", date=Day(back)))
         if (person.settings or {}).get("digest") == "off":
-            reply = reply.say("Weekly digests: off (me digest on).")
+            # TRANSLATORS: "off" is the setting's value and "me digest on" a command: keep them.
+            reply = reply.say(_("Weekly digests: off (me digest on)."))
         pending = ctx.session.scalar(select(ContactCode).where(
             ContactCode.person_id == person.id, ContactCode.expires_at > ctx.now))
         if pending is not None:
             word = words.get(pending.platform, pending.platform)
-            reply = reply.say(f"Waiting for the code sent to {pending.external_id}: "
-                              f"me {word} confirm <code>.")
+            reply = reply.say(_("Waiting for the code sent to {address}: me {contact} confirm "
+                                "<code>.", address=pending.external_id, contact=word))
         return reply
 
     for word, platform in contacts.items():
@@ -103,19 +126,22 @@ def register(reg: Registry) -> None:
         _register_notify(reg)
 
     @reg.command("me", "export", p.spec(),
-                 "everything the bot keeps about you, as a JSON file (to you alone)", ANYONE)
+                 _("everything the bot keeps about you, as a JSON file (to you alone)"), ANYONE)
     def me_export(ctx: Ctx, _v: Values) -> Reply:
         person = ctx.actor
         content = export_json(ctx.session, person, ctx.now)
         ctx.audit("export", "person", person.id)
         name = f"taskbot-me-{ctx.now:%Y%m%d}.json"
-        return Reply(private=True, secret=True).say(
+        # TRANSLATORS: the title of the file of a person's data (me export).
+        title = _("Your data")
+        return Reply(private=True, secret=True).say(_(
             "Everything the bot keeps about you: your accounts and addresses, groups, "
             "actions, notes, answers, acknowledgements and the audit rows that name you."
-        ).add(File(name, "application/json", content, "Your data"))
+        )).add(File(name, "application/json", content, title))
 
     @reg.command("me", "away", p.spec(AWAY),
-                 "away from <date> to <date> (no nudges meanwhile; your chairs see it), or off",
+                 _("away from <date> to <date> (no nudges meanwhile; your chairs see it), or "
+                   "off"),
                  ANYONE)
     def me_away(ctx: Ctx, v: Values) -> Reply:
         window = v[AWAY]
@@ -125,28 +151,30 @@ def register(reg: Registry) -> None:
             settings.pop("away", None)
             person.settings = settings
             ctx.audit("away", "person", person.id, away="off")
-            return Reply().say("Not away: nudges come again.")
+            return Reply().say(_("Not away: nudges come again."))
         first, last = window
         settings["away"] = {"from": first.isoformat(), "to": last.isoformat()}
         person.settings = settings
         ctx.audit("away", "person", person.id, away=f"{first}..{last}")
-        return Reply().say(f"Away from {first:%a %d %b %Y} to {last:%a %d %b %Y}: no nudges "
-                           "meanwhile, and your groups' chairs see you as away.")
+        return Reply().say(_("Away from {first} to {last}: no nudges meanwhile, and your "
+                             "groups' chairs see you as away.", first=Day(first),
+                             last=Day(last)))
 
     switch = p.choice("on", "off", optional=False)
 
     @reg.command("me", "digest", p.spec(switch),
-                 "your own copy of your groups' weekly digests (by mail): on or off", ANYONE)
+                 _("your own copy of your groups' weekly digests (by mail): on or off"),
+                 ANYONE)
     def me_digest(ctx: Ctx, v: Values) -> Reply:
         chosen = v[switch]
         person = ctx.actor
         person.settings = {**(person.settings or {}), "digest": chosen}
         ctx.audit("digest", "person", person.id, digest=chosen)
         if chosen == "off":
-            return Reply().say("Your groups' weekly digests no longer come to you on their "
-                               "own (their channels still have them); me digest on brings "
-                               "them back.")
-        return Reply().say("Your groups' weekly digests come to you again.")
+            return Reply().say(_("Your groups' weekly digests no longer come to you on their "
+                                 "own (their channels still have them); me digest on brings "
+                                 "them back."))
+        return Reply().say(_("Your groups' weekly digests come to you again."))
 
 
 AWAY_MAX = dt.timedelta(days=366)
@@ -160,19 +188,19 @@ def _away(ctx: Ctx, args: Args) -> tuple[dt.date, dt.date] | None:
         return None
     lowered = [w.lower() for w in words]
     if "to" not in lowered:
-        raise UserError("Expected <date> to <date>, or off.")
+        raise UserError(_("Expected <date> to <date>, or off."))
     cut = lowered.index("to")
     today = ctx.now.astimezone(ctx.settings.zone).date()
     first = parse_date(words[:cut], today) if words[:cut] else today
     if not words[cut + 1:]:
-        raise UserError("Missing the last day: <date> to <date>.")
+        raise UserError(_("Missing the last day: <date> to <date>."))
     last = parse_date(words[cut + 1:], today)
     if last < first:
-        raise UserError(f"{last:%a %d %b %Y} is before {first:%a %d %b %Y}.")
+        raise UserError(_("{last} is before {first}.", last=Day(last), first=Day(first)))
     if last < today:
-        raise UserError(f"{last:%a %d %b %Y} is past.")
+        raise UserError(_("{date} is past.", date=Day(last)))
     if last - first > AWAY_MAX:
-        raise UserError("An absence lasts a year at most.")
+        raise UserError(_("An absence lasts a year at most."))
     return first, last
 
 
@@ -185,18 +213,22 @@ def _register_contact(reg: Registry, word: str, platform: str) -> None:
         if first.lower() == "confirm":
             code = args.next("<code>")
             if not (code.isascii() and code.isdigit() and len(code) == 6):
-                raise UserError(f"A code is six digits, not {code[:20]!r}.")
+                raise UserError(_("A code is six digits, not {code}.", code=repr(code[:20])))
             return "confirm", code
         syntax = ctx.settings.mentions.own(platform)
         address = syntax.read(first, bare=True) if syntax is not None else None
         if address is None:
-            raise UserError(f"{first[:80]!r} is not an {word} address.")
+            # TRANSLATORS: {contact} is a platform's word, like email.
+            raise UserError(_("{address} is not an {contact} address.",
+                              address=repr(first[:80]), contact=word))
         return "link", address
 
     what = p.custom("<address>|confirm <code>", read, rest=False)
 
     @reg.command("me", word, p.spec(what),
-                 f"link an {word} address to you: a code is sent to it, then confirm it",
+                 # TRANSLATORS: {contact} is a platform's word, like email.
+                 _("link an {contact} address to you: a code is sent to it, then confirm it",
+                   contact=word),
                  ANYONE)
     def me_contact(ctx: Ctx, v: Values) -> Reply:
         step, value = v[what]
@@ -208,15 +240,15 @@ def _register_contact(reg: Registry, word: str, platform: str) -> None:
 def _send_code(ctx: Ctx, word: str, platform: str, address: str) -> Reply:
     person = ctx.actor
     if any(i.platform == platform and i.external_id == address for i in person.identities):
-        return Reply().say(f"{address} is yours already.")
+        return Reply().say(_("{address} is yours already.", address=address))
     owner = find_identity(ctx.session, platform, address)
     if owner is not None and not _contact_only(owner, ctx.settings.platforms.roomless):
-        raise UserError(f"{address} belongs to someone else here; ask the secretariat.",
-                        show_usage=False)
+        raise UserError(_("{address} belongs to someone else here; ask the secretariat.",
+                          address=address), show_usage=False)
     row = ctx.session.scalar(select(ContactCode).where(ContactCode.person_id == person.id))
     if row is not None and ctx.now - row.created_at < RESEND_AFTER:
-        raise UserError("A code was sent a moment ago; wait a minute before asking for "
-                        "another.", show_usage=False)
+        raise UserError(_("A code was sent a moment ago; wait a minute before asking for "
+                          "another."), show_usage=False)
     code = f"{secrets.randbelow(10 ** 6):06d}"
     if row is None:
         row = ContactCode(person_id=person.id)
@@ -225,14 +257,14 @@ def _send_code(ctx: Ctx, word: str, platform: str, address: str) -> Reply:
     row.attempts, row.created_at, row.expires_at = 0, ctx.now, ctx.now + CODE_LIFE
     ctx.audit("contact_code", "person", person.id, platform=platform)
     message = Post("", "", (ChannelRef.direct(platform, address),), (
-        text("Your Taskbot code", style="heading"),
+        text(_("Your Taskbot code"), style="heading"),
         text(code, style="code"),
-        text(f"{person.display_name} asked to link this address to their Taskbot account. "
-             f"Type me {word} confirm {code} where you asked, within an hour. If it was not "
-             "you, ignore this: nothing changes."),
+        text(_("{name} asked to link this address to their Taskbot account. Type me {contact} "
+               "confirm {code} where you asked, within an hour. If it was not you, ignore "
+               "this: nothing changes.", name=person.display_name, contact=word, code=code)),
     ))
-    return Reply().say(f"A code is on its way to {address}. Type me {word} confirm <code> "
-                       "here within an hour.").post(message)
+    return Reply().say(_("A code is on its way to {address}. Type me {contact} confirm <code> "
+                         "here within an hour.", address=address, contact=word)).post(message)
 
 
 def _confirm(ctx: Ctx, word: str, platform: str, code: str) -> Reply:
@@ -240,25 +272,30 @@ def _confirm(ctx: Ctx, word: str, platform: str, code: str) -> Reply:
     row = ctx.session.scalar(select(ContactCode).where(ContactCode.person_id == person.id,
                                                        ContactCode.platform == platform))
     if row is None or row.expires_at <= ctx.now:
-        raise UserError(f"No {word} address is waiting for a code; me {word} <address> "
-                        "sends one.", show_usage=False)
+        # TRANSLATORS: {contact} is a platform's word, like email.
+        raise UserError(_("No {contact} address is waiting for a code; me {contact} <address> "
+                          "sends one.", contact=word), show_usage=False)
     if not hmac.compare_digest(row.code_hash, _hash(person.id, code)):
         # the wrong try is kept (the reply is an error, the count is written)
         row.attempts += 1
         if row.attempts >= CODE_TRIES:
             ctx.session.delete(row)
-            return Reply(error=True).say(f"Wrong code, {CODE_TRIES} times: that code is "
-                                         f"void. me {word} <address> sends a new one.")
-        return Reply(error=True).say(f"Wrong code ({CODE_TRIES - row.attempts} more "
-                                     "tries).")
+            return Reply(error=True).say(_n(
+                "Wrong code, {n} time: that code is void. me {contact} <address> sends a new "
+                "one.",
+                "Wrong code, {n} times: that code is void. me {contact} <address> sends a new "
+                "one.", CODE_TRIES, contact=word))
+        return Reply(error=True).say(_n("Wrong code ({n} more try).",
+                                        "Wrong code ({n} more tries).",
+                                        CODE_TRIES - row.attempts))
     address = row.external_id
     ctx.session.delete(row)
     owner = find_identity(ctx.session, platform, address)
     merged = ""
     if owner is not None and owner.id != person.id:
         if not _contact_only(owner, ctx.settings.platforms.roomless):
-            raise UserError(f"{address} belongs to someone else here; ask the secretariat.",
-                            show_usage=False)
+            raise UserError(_("{address} belongs to someone else here; ask the secretariat.",
+                              address=address), show_usage=False)
         merged = owner.display_name
         merge_person(ctx.session, person, owner)
     elif owner is None:
@@ -267,11 +304,12 @@ def _confirm(ctx: Ctx, word: str, platform: str, code: str) -> Reply:
     ctx.session.refresh(person)
     ctx.audit("link_contact", "person", person.id, platform=platform,
               merged=bool(merged))
-    reply = Reply().say(f"Linked: {address} is yours"
-                        + (" (its groups, actions and answers are yours now)." if merged
-                           else "."))
-    return reply.say(f"Personal messages reach you by {_where(ctx, person)}; "
-                     f"me notify {word} or both changes that.")
+    reply = Reply().say(
+        _("Linked: {address} is yours (its groups, actions and answers are yours now).",
+          address=address) if merged
+        else _("Linked: {address} is yours.", address=address))
+    return reply.say(_("Personal messages reach you by {where}; me notify {contact} or both "
+                       "changes that.", where=_where(ctx, person), contact=word))
 
 
 def _register_notify(reg: Registry) -> None:
@@ -280,8 +318,8 @@ def _register_notify(reg: Registry) -> None:
     which = p.choice(*choices, optional=False)
 
     @reg.command("me", "notify", p.spec(which),
-                 "where personal messages go (chat, an address, or both); with an address, "
-                 "your groups' posts reach it too", ANYONE)
+                 _("where personal messages go (chat, an address, or both); with an address, "
+                   "your groups' posts reach it too"), ANYONE)
     def me_notify(ctx: Ctx, v: Values) -> Reply:
         chosen = v[which]
         assert chosen is not None
@@ -291,13 +329,14 @@ def _register_notify(reg: Registry) -> None:
         wanted = [contacts[chosen]] if chosen in contacts else (
             list(contacts.values()) if chosen == BOTH else [])
         if chosen in (CHAT, BOTH) and not has_chat:
-            raise UserError("You have no chat account here yet, so personal messages can "
-                            "only go to your address.", show_usage=False)
+            raise UserError(_("You have no chat account here yet, so personal messages can "
+                              "only go to your address."), show_usage=False)
         if wanted and not any(i.platform in wanted for i in person.identities):
             word = chosen if chosen in contacts else next(iter(contacts))
-            raise UserError(f"Link an address first: me {word} <address>.",
-                            show_usage=False)
+            raise UserError(_("Link an address first: me {contact} <address>.",
+                              contact=word), show_usage=False)
         stored = contacts.get(chosen, chosen)
         person.settings = {**(person.settings or {}), "notify": stored}
         ctx.audit("notify", "person", person.id, notify=stored)
-        return Reply().say(f"Personal messages reach you by {_where(ctx, person)}.")
+        return Reply().say(_("Personal messages reach you by {where}.",
+                             where=_where(ctx, person)))

@@ -58,7 +58,33 @@ def person_data(session: Session, person: Person, now: dt.datetime) -> dict[str,
                    "is_admin": person.is_admin, "created_at": _value(person.created_at),
                    "settings": person.settings or {}},
         "tables": tables,
+        "linked": _linked(session, tables),
     }
+
+
+def _linked(session: Session, tables: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    """The rows the person's rows point at (the actions they are assigned, the decisions
+    they acknowledged, the groups they are in), so the file says what each row is about."""
+    wanted: dict[str, set[Any]] = {}
+    by_name = {t.name: t for t in Base.metadata.sorted_tables}
+    for name, rows in tables.items():
+        for fk in by_name[name].foreign_keys:
+            target = fk.column.table
+            if target.name in (Person.__tablename__, name) or target.name in tables:
+                continue
+            ids = {row[fk.parent.name] for row in rows if row.get(fk.parent.name) is not None}
+            if ids:
+                wanted.setdefault(target.name, set()).update(ids)
+    linked: dict[str, list[dict[str, Any]]] = {}
+    for name, ids in sorted(wanted.items()):
+        table = by_name[name]
+        key = next(iter(table.primary_key.columns))
+        keep = [c for c in table.columns if c.name not in SECRET_COLUMNS]
+        found = session.execute(select(*keep).where(key.in_(sorted(ids)[:ROWS_MAX]))
+                                .order_by(key))
+        linked[name] = [{c.name: _value(v) for c, v in zip(keep, row, strict=True)}
+                        for row in found]
+    return linked
 
 
 def export_json(session: Session, person: Person, now: dt.datetime) -> bytes:

@@ -13,9 +13,11 @@ from sqlalchemy.orm import Session
 
 from handlers.core.context import CoreSettings
 from handlers.core.grammar import UserError
+from handlers.core.i18n import _
 from handlers.core.messages import (
     Block,
     ChannelRef,
+    Day,
     Text,
     When,
 )
@@ -126,8 +128,9 @@ def compose_boc_report(session: Session, payload: dict[str, Any],
     month = min(report_month_for(start.astimezone(settings.zone).date()),
                 ctx.today.replace(day=1))
     reply = report_reply(ctx, build_report(ctx, month))
-    return [Text(("Before the Board meets ", When(start, payload["zone"]),
-                  f": the report for {month:%B %Y}"), "heading"), *reply.blocks]
+    heading = _("Before the Board meets {time}: the report for {month}",
+                time=When(start, payload["zone"]), month=Day(month, form="month"))
+    return [Text((heading,), "heading"), *reply.blocks]
 
 
 def register(kinds: ScheduleKinds) -> None:

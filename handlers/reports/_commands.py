@@ -12,6 +12,7 @@ from handlers.core import params as p
 from handlers.core.context import Ctx
 from handlers.core.directory import mention, take_group
 from handlers.core.grammar import Args, Refused, UserError
+from handlers.core.i18n import _
 from handlers.core.messages import (
     Reply,
     When,
@@ -51,14 +52,15 @@ def _feed_choice(ctx: Ctx, args: Args) -> Group | None:
     args.done()
     group = group or ctx.channel_group
     if group is None:
-        raise UserError("Name a group, or all: this channel is not linked to one.")
+        raise UserError(_("Name a group, or all: this channel is not linked to one."))
     return group
 
 
 def _days(_ctx: Ctx, args: Args) -> int:
     raw = args.accept(*(str(n) for n in range(1, DASHBOARD_MAX_DAYS + 1)))
     if raw is None and not args.empty():
-        raise UserError(f"<days> is a whole number from 1 to {DASHBOARD_MAX_DAYS}.")
+        raise UserError(_("<days> is a whole number from 1 to {most}.",
+                          most=DASHBOARD_MAX_DAYS))
     args.accept("days", "day")
     return int(raw) if raw else DASHBOARD_DAYS
 
@@ -77,7 +79,8 @@ def _reset_whom(ctx: Ctx, args: Args) -> Person | None:
     return resolve_person(ctx, args.next("<@user>"))
 
 
-SECRETARIAT_AND_ADMIN = STAFF.said("secretariat, admin")
+# TRANSLATORS: who may run a command (help shows it): the secretariat and the admins
+SECRETARIAT_AND_ADMIN = STAFF.said(_("secretariat, admin"))
 MONTH = p.custom("[<month>]", lambda ctx, args: parse_month(
     args.rest_text(required=False), ctx.today))
 DAYS = p.custom("[<days>]", _days, rest=False)
@@ -90,9 +93,10 @@ def register(reg: Registry) -> None:
 
     @reg.command(
         "secretariat", "report", p.spec(MONTH),
-        "the monthly report for the BoC (this month to date, or 2026-10, october, last month):"
-        " numbers per group (meetings held: run with meeting start), a chart, Markdown and HTML"
-        " files",
+        # TRANSLATORS: 2026-10, october, last month and meeting start are typed as they are
+        _("the monthly report for the BoC (this month to date, or 2026-10, october, last month):"
+          " numbers per group (meetings held: run with meeting start), a chart, Markdown and"
+          " HTML files"),
         SECRETARIAT_AND_ADMIN,
     )
     def secretariat_report(ctx: Ctx, v: Values) -> Reply:
@@ -100,8 +104,8 @@ def register(reg: Registry) -> None:
 
     @reg.command(
         "secretariat", "dashboard", p.spec(DAYS),
-        f"a private link to the read-only web dashboard, valid {DASHBOARD_DAYS} days "
-        f"(or <days>, at most {DASHBOARD_MAX_DAYS})",
+        _("a private link to the read-only web dashboard, valid {days} days "
+          "(or <days>, at most {most})", days=DASHBOARD_DAYS, most=DASHBOARD_MAX_DAYS),
         SECRETARIAT_AND_ADMIN,
     )
     def secretariat_dashboard(ctx: Ctx, v: Values) -> Reply:
@@ -113,62 +117,73 @@ def register(reg: Registry) -> None:
         path = dashboard_path(secret, ctx.actor.id, key, expires)
         ctx.audit("link", "dashboard", None, expires=expires)
         reply = Reply(private=True, secret=True)
-        reply = reply.say("Your dashboard link (keep it to yourself; it works until ",
-                          When(dt.datetime.fromtimestamp(expires, dt.UTC), ctx.settings.timezone),
-                          "):")
-        reply = reply.say(web_link(ctx.settings, path, "Taskbot dashboard"))
+        until = When(dt.datetime.fromtimestamp(expires, dt.UTC), ctx.settings.timezone)
+        reply = reply.say(_("Your dashboard link (keep it to yourself; it works until {time}):",
+                            time=until))
+        reply = reply.say(web_link(ctx.settings, path, _("Taskbot dashboard")))
         return say_web_hint(reply, ctx.settings)
 
     @reg.command(
         "meeting", "feed", p.spec(FEED),
-        "your private calendar subscription link (updates itself, unlike meeting calendar); "
-        "all: the meetings of every group you are in; "
-        "reset: a new one, and your old feed and dashboard links stop working",
-        Policy("members of the group; all: anyone in a group; reset: anyone"),
+        # TRANSLATORS: meeting calendar, all and reset are typed as they are
+        _("your private calendar subscription link (updates itself, unlike meeting calendar); "
+          "all: the meetings of every group you are in; "
+          "reset: a new one, and your old feed and dashboard links stop working"),
+        # TRANSLATORS: who may run meeting feed (all and reset are typed as they are)
+        Policy(_("members of the group; all: anyone in a group; reset: anyone")),
     )
     def meeting_feed(ctx: Ctx, v: Values) -> Reply:
         group = v[FEED]
         if group == "reset":
             reset_link_key(ctx.session, ctx.actor.id, ctx.now)
             ctx.audit("link", "link_key", ctx.actor.id, reset="self")
-            return Reply(private=True).say(
+            return Reply(private=True).say(_(
                 "Done: your old calendar feed and dashboard links no longer work. "
-                "`meeting feed` gives you the new ones.")
+                "`meeting feed` gives you the new ones."))
         if isinstance(group, Group):
             require_member(ctx, group, f"meeting feed {group.slug}")
-            feed, title = group.slug, f"{group.name} meetings"
+            feed, title = group.slug, _("{group} meetings", group=group.name)
         else:
             if not may_read_feed(ctx, None):
-                raise Refused("a member of a group (or the secretariat)", "meeting feed all")
-            feed, title = "all", "All group meetings"
+                raise Refused(_("a member of a group (or the secretariat)"), "meeting feed all")
+            feed, title = "all", _("All group meetings")
         key = link_key(ctx.session, ctx.actor.id, ctx.now, create=True) or ""
         reply = Reply(private=True, secret=True)
-        scope = ("works while you are in the group" if group is not None
-                 else "shows every group's meetings" if staff(ctx)
-                 else "shows the meetings of the groups you are in")
-        reply = reply.say(f"{title}: subscribe to this address in Outlook, Google Calendar or "
-                          f"Thunderbird (add calendar from URL); it is yours alone, {scope}, and "
-                          "`meeting feed reset` revokes it.")
+        if group is not None:
+            said = _("{title}: subscribe to this address in Outlook, Google Calendar or "
+                     "Thunderbird (add calendar from URL); it is yours alone, works while you "
+                     "are in the group, and `meeting feed reset` revokes it.", title=title)
+        elif staff(ctx):
+            said = _("{title}: subscribe to this address in Outlook, Google Calendar or "
+                     "Thunderbird (add calendar from URL); it is yours alone, shows every "
+                     "group's meetings, and `meeting feed reset` revokes it.", title=title)
+        else:
+            said = _("{title}: subscribe to this address in Outlook, Google Calendar or "
+                     "Thunderbird (add calendar from URL); it is yours alone, shows the "
+                     "meetings of the groups you are in, and `meeting feed reset` revokes it.",
+                     title=title)
+        reply = reply.say(said)
         reply = reply.say(web_link(ctx.settings, feed_path(key, feed)))
         return say_web_hint(reply, ctx.settings)
 
     @reg.command(
         "secretariat", "feeds", p.spec(RESET_WHOM),
-        "your calendar subscription links for every group; reset <@user>: revoke that "
-        "person's feed and dashboard links", SECRETARIAT_AND_ADMIN,
+        # TRANSLATORS: reset is typed as it is
+        _("your calendar subscription links for every group; reset <@user>: revoke that "
+          "person's feed and dashboard links"), SECRETARIAT_AND_ADMIN,
     )
     def secretariat_feeds(ctx: Ctx, v: Values) -> Reply:
         person = v[RESET_WHOM]
         if person is not None:
             reset_link_key(ctx.session, person.id, ctx.now)
             ctx.audit("link", "link_key", person.id, reset="secretariat")
-            return Reply(private=True).say(
-                "Done: ", mention(person), "'s calendar feed and dashboard links no "
-                "longer work; `meeting feed` gives them new ones.")
+            return Reply(private=True).say(_(
+                "Done: {who}'s calendar feed and dashboard links no longer work; "
+                "`meeting feed` gives them new ones.", who=mention(person)))
         key = link_key(ctx.session, ctx.actor.id, ctx.now, create=True) or ""
         reply = Reply(private=True, secret=True)
-        reply = reply.say("Your calendar feeds (read-only; yours alone: each member gets their own "
-                          "with meeting feed)", style="heading")
+        reply = reply.say(_("Your calendar feeds (read-only; yours alone: each member gets their "
+                            "own with meeting feed)"), style="heading")
         feeds = ["all", *ctx.session.scalars(select(Group.slug).order_by(Group.slug))]
         for feed in feeds:
             reply = reply.say(f"{feed}: ", web_link(ctx.settings, feed_path(key, feed)))

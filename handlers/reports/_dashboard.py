@@ -13,6 +13,7 @@ from sqlalchemy import Select, case, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from handlers.core.context import CoreSettings, Ctx
+from handlers.core.i18n import _, _n
 from handlers.core.messages import (
     Day,
     Table,
@@ -21,7 +22,7 @@ from handlers.core.messages import (
 )
 from handlers.reports._html import html_page, html_table
 from handlers.reports._links import row_id
-from handlers.reports._monthly import DecisionLine, decision_text
+from handlers.reports._monthly import DecisionLine, ack_text, decision_text
 from handlers.secretariat import ActionQuery
 from storage.models import (
     Action,
@@ -67,7 +68,9 @@ def parse_filters(query: dict[str, str]) -> DashboardFilters:
 
 
 def _options(name: str, label: str, choices: Sequence[tuple[str, str]], chosen: str) -> str:
-    opts = ['<option value="">all</option>'] + [
+    # TRANSLATORS: the choice of a dashboard filter that filters nothing (every group, ...)
+    every = html.escape(_("all"))
+    opts = [f'<option value="">{every}</option>'] + [
         f'<option value="{html.escape(v, quote=True)}"'
         f'{" selected" if v == chosen else ""}>{html.escape(text)}</option>'
         for v, text in choices
@@ -98,8 +101,10 @@ def dashboard_html(ctx: Ctx, f: DashboardFilters, hidden: dict[str, str]) -> str
         occ = next_meeting(ctx, g)
         n_open, n_late = counts.get(g.id, (0, 0))
         group_rows.append(((g.slug,), (g.name,), (str(n_open),), (str(n_late),),
-                           (When(occ.start, occ.zone),) if occ else ("none scheduled",)))
-    groups_table = Table(("group", "name", "open", "overdue", "next meeting"),
+                           (When(occ.start, occ.zone),) if occ else (_("none scheduled"),)))
+    # TRANSLATORS: the headers of the dashboard's table of groups: a group's slug, its name,
+    # its open and overdue actions, its next meeting
+    groups_table = Table((_("group"), _("name"), _("open"), _("overdue"), _("next meeting")),
                          tuple(group_rows))
 
     q = ActionQuery(status="overdue" if f.overdue else "open")
@@ -107,16 +112,16 @@ def dashboard_html(ctx: Ctx, f: DashboardFilters, hidden: dict[str, str]) -> str
     if f.group:
         q.group = by_slug.get(f.group)
         if q.group is None:
-            problems.append(f"no group {f.group!r}")
+            problems.append(_("no group {group}", group=repr(f.group)))
     if f.person is not None:
         q.person = session.get(Person, f.person)
         if q.person is None:
-            problems.append("no such person")
+            problems.append(_("no such person"))
     projects = known_projects(ctx)
     if f.project:
         q.project = projects.get(f.project.lower())
         if q.project is None:
-            problems.append(f"no project {f.project!r}")
+            problems.append(_("no project {project}", project=repr(f.project)))
     # the group counts above already hold the total of every filter without a person or
     # project: no second count of the open actions
     known: int | None = None
@@ -135,38 +140,51 @@ def dashboard_html(ctx: Ctx, f: DashboardFilters, hidden: dict[str, str]) -> str
     form = ['<form method="get" action="">']
     form += [f'<input type="hidden" name="{html.escape(k, quote=True)}" '
              f'value="{html.escape(v, quote=True)}">' for k, v in hidden.items()]
-    form.append(_options("group", "group", [(g.slug, g.slug) for g in groups], f.group))
-    form.append(_options("person", "person", people,
+    # TRANSLATORS: the labels of the dashboard's filters
+    form.append(_options("group", _("group"), [(g.slug, g.slug) for g in groups], f.group))
+    form.append(_options("person", _("person"), people,
                          str(f.person) if f.person is not None else ""))
-    form.append(_options("project", "project",
+    form.append(_options("project", _("project"),
                          sorted(((p, p) for p in projects.values()), key=lambda x: x[0].lower()),
                          q.project or f.project))
-    form.append('<label>overdue only<input type="checkbox" name="overdue" value="1"'
+    form.append("<label>" + html.escape(_("overdue only"))
+                + '<input type="checkbox" name="overdue" value="1"'
                 f'{" checked" if f.overdue else ""}></label>')
-    form.append('<button type="submit">Filter</button>')
+    # TRANSLATORS: the button that applies the dashboard's filters
+    form.append('<button type="submit">' + html.escape(_("Filter")) + "</button>")
     clear = html.escape("?" + urlencode(hidden), quote=True)
-    form.append(f'<a href="{clear}">clear</a></form>')
+    # TRANSLATORS: the link that removes the dashboard's filters
+    form.append(f'<a href="{clear}">' + html.escape(_("clear")) + "</a></form>")
 
-    parts = [f"<h1>Taskbot dashboard</h1><p class=\"muted\">As of "
-             f"{html.escape(plain_of(When(ctx.now, ctx.settings.timezone)))}. "
-             "Read-only; reload for fresh figures.</p>",
-             "<h2>Groups</h2>", html_table(groups_table, numeric=(2, 3)),
-             f"<h2 id=\"actions\">{html.escape(q.describe().capitalize())}: "
+    title = _("Taskbot dashboard")
+    as_of = _("As of {time}. Read-only; reload for fresh figures.",
+              time=When(ctx.now, ctx.settings.timezone))
+    parts = ["<h1>" + html.escape(title) + "</h1><p class=\"muted\">" + html.escape(as_of)
+             + "</p>",
+             # TRANSLATORS: a heading of the dashboard
+             "<h2>" + html.escape(_("Groups")) + "</h2>",
+             html_table(groups_table, numeric=(2, 3)),
+             f"<h2 id=\"actions\">{html.escape(q.describe(capital=True))}: "
              f"<span id=\"total\">{total}</span></h2>", "".join(form)]
     if problems:
-        parts.append(f"<p class=\"late\">Nothing matches: {html.escape('; '.join(problems))}."
-                     "</p>")
+        nothing = _("Nothing matches: {problems}.", problems="; ".join(problems))
+        parts.append("<p class=\"late\">" + html.escape(nothing) + "</p>")
     elif table is None:
-        parts.append("<p>None.</p>")
+        # TRANSLATORS: the dashboard's list of actions is empty
+        parts.append("<p>" + html.escape(_("None.")) + "</p>")
     else:
         parts.append(html_table(table))
         if total > len(table.rows):
-            parts.append(f"<p class=\"muted\">and {total - len(table.rows)} more: "
-                         "narrow the filters, or export with <code>secretariat actions csv"
-                         "</code>.</p>")
-    parts.append("<h2>Recent decisions</h2>")
+            command = "secretariat actions csv"
+            more = _n("and {n} more: narrow the filters, or export with {command}.",
+                      "and {n} more: narrow the filters, or export with {command}.",
+                      total - len(table.rows), command=command)
+            parts.append("<p class=\"muted\">" + html.escape(more).replace(
+                command, f"<code>{command}</code>", 1) + "</p>")
+    # TRANSLATORS: a heading of the dashboard
+    parts.append("<h2>" + html.escape(_("Recent decisions")) + "</h2>")
     parts.append(_decisions_html(session, ctx.settings))
-    return html_page("Taskbot dashboard", "".join(parts))
+    return html_page(title, "".join(parts))
 
 
 def _assignee_ids() -> Select[int]:
@@ -183,7 +201,7 @@ def _decisions_html(session: Session, settings: CoreSettings) -> str:
         select(Decision.id, Decision.text, Decision.created_at)
         .order_by(Decision.created_at.desc(), Decision.id.desc()).limit(DASHBOARD_DECISIONS)))
     if not recent:
-        return "<p>No decisions yet.</p>"
+        return "<p>" + html.escape(_("No decisions yet.")) + "</p>"
     acks: dict[int, list[tuple[str, bool]]] = {}
     for did, slug, acked in session.execute(
         select(DecisionTarget.decision_id, Group.slug, DecisionTarget.acked_at)
@@ -192,17 +210,21 @@ def _decisions_html(session: Session, settings: CoreSettings) -> str:
         .order_by(Group.slug)
     ):
         acks.setdefault(did, []).append((slug, acked is not None))
+    # TRANSLATORS: the headers of the dashboard's table of decisions: a decision's id, the
+    # day it was posted, its text, which groups acknowledged it
+    headers = [html.escape(h, quote=True) for h in (
+        _("id"), _("posted"), _("decision"), _("acknowledgement"))]
+    id_h, posted_h, decision_h, ack_h = headers
     rows = []
     for did, text, created in recent:
         posted = created.astimezone(settings.zone).date()
         line = DecisionLine(did, text, posted, acks.get(did, []))
         ack = ", ".join(
-            f'<span class="{"ok" if ok else "late"}">{html.escape(slug)} '
-            f'{"acknowledged" if ok else "waiting"}</span>' for slug, ok in line.targets)
-        rows.append(f"<tr><td data-label=\"id\">D-{did}</td>"
-                    f"<td data-label=\"posted\">{html.escape(plain_of(Day(posted)))}</td>"
-                    f"<td data-label=\"decision\">{html.escape(decision_text(line))}</td>"
-                    f"<td data-label=\"acknowledgement\">{ack or '-'}</td></tr>")
-    return ("<table><thead><tr><th>id</th><th>posted</th><th>decision</th>"
-            "<th>acknowledgement</th></tr></thead><tbody>" + "".join(rows)
-            + "</tbody></table>")
+            f'<span class="{"ok" if ok else "late"}">' + html.escape(ack_text(slug, ok))
+            + "</span>" for slug, ok in line.targets)
+        rows.append(f"<tr><td data-label=\"{id_h}\">D-{did}</td>"
+                    f"<td data-label=\"{posted_h}\">{html.escape(plain_of(Day(posted)))}</td>"
+                    f"<td data-label=\"{decision_h}\">{html.escape(decision_text(line))}</td>"
+                    f"<td data-label=\"{ack_h}\">{ack or '-'}</td></tr>")
+    return ("<table><thead><tr>" + "".join(f"<th>{h}</th>" for h in headers)
+            + "</tr></thead><tbody>" + "".join(rows) + "</tbody></table>")

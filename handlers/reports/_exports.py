@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from handlers.core.context import CoreSettings, Ctx
 from handlers.core.grammar import UserError
+from handlers.core.i18n import _
 from handlers.reports._html import md_cell
 from handlers.secretariat import CSV_HEADER, ActionQuery, csv_batches, write_csv
 from storage.models import (
@@ -58,7 +59,8 @@ def write_export(batches: Iterable[Batch], out: TextIO, fmt: str, shape: ExportS
     """Every row of ``batches`` to ``out`` as CSV (cells neutralised), JSON or Markdown:
     the one writer of every ``taskbot report``. Returns the number of rows."""
     if fmt not in FORMATS:
-        raise UserError(f"Unknown format {fmt!r}: choose one of {', '.join(FORMATS)}.")
+        raise UserError(_("Unknown format {format}: choose one of {formats}.",
+                          format=repr(fmt), formats=", ".join(FORMATS)))
     rows = _counted(batches, progress)
     if fmt == "csv":
         return write_csv(rows, out, shape.header)
@@ -105,7 +107,7 @@ def _write_json(batches: Iterable[Batch], out: TextIO, shape: ExportShape) -> in
 
 def _write_md(batches: Iterable[Batch], out: TextIO, header: Sequence[str]) -> int:
     out.write("| " + " | ".join(header) + " |\n")
-    out.write("|" + "|".join("---" for _ in header) + "|\n")
+    out.write("|" + "|".join("---" for _column in header) + "|\n")
     n = 0
     for batch in batches:
         out.write("".join(
@@ -146,12 +148,26 @@ class RecordQuery:
     since: dt.date | None = None
 
     def describe(self, what: str) -> str:
-        parts = [what]
-        if self.group is not None:
-            parts.append(f"{'for' if what == 'decisions' else 'of'} {self.group.slug}")
-        if self.since is not None:
-            parts.append(f"since {self.since.isoformat()}")
-        return " ".join(parts)
+        """What is exported, in words: ``decisions for repl since 2026-01-01``."""
+        group = "" if self.group is None else self.group.slug
+        since = "" if self.since is None else self.since.isoformat()
+        if what == "decisions":
+            if group and since:
+                return _("decisions for {group} since {date}", group=group, date=since)
+            if group:
+                return _("decisions for {group}", group=group)
+            if since:
+                return _("decisions since {date}", date=since)
+            # TRANSLATORS: what taskbot report exports (beside its progress bar)
+            return _("decisions")
+        if group and since:
+            return _("meetings of {group} since {date}", group=group, date=since)
+        if group:
+            return _("meetings of {group}", group=group)
+        if since:
+            return _("meetings since {date}", date=since)
+        # TRANSLATORS: what taskbot report exports (beside its progress bar)
+        return _("meetings")
 
 
 def _day_start(ctx: Ctx, day: dt.date) -> dt.datetime:

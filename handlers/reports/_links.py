@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from handlers.core.context import CoreSettings, Ctx
 from handlers.core.grammar import ascii_int
+from handlers.core.i18n import _
 from handlers.core.messages import (
     Link,
     Reply,
@@ -85,14 +86,19 @@ _TOKEN_SHAPE = re.compile(rf"[0-9a-f]{{{TOKEN_HEX}}}", re.ASCII)
 def malformed_link(params: dict[str, str]) -> str | None:
     """Why a link's parameters cannot be ones the bot made (the web answers 400), or None.
     A parameter that is absent is no shape error: the link is then refused (403)."""
-    for name, what in (("exp", "expiry"), ("who", "holder")):
+    for name, problem in (
+        ("exp", _("This link is not valid: its expiry is not a number.")),
+        ("who", _("This link is not valid: its holder is not a number.")),
+    ):
         value = params.get(name, "")
         if value and ascii_int(value) is None:
-            return f"This link is not valid: its {what} is not a number."
+            return problem
     for name in ("sig", "token"):
         value = params.get(name, "")
         if value and not _TOKEN_SHAPE.fullmatch(value):
-            return f"This link is not valid: its {name} is not {TOKEN_HEX} hex digits."
+            # TRANSLATORS: {name} is a parameter of the link (sig, token), as it is written
+            return _("This link is not valid: its {name} is not {n} hex digits.", name=name,
+                     n=TOKEN_HEX)
     return None
 
 
@@ -169,16 +175,17 @@ def check_dashboard(session: Session, settings: CoreSettings, query: dict[str, s
     secret = web_secret(session)
     expires, who = ascii_int(query.get("exp", "")), row_id(query.get("who", ""))
     if secret is None or expires is None or who is None:
-        return "This link is not valid."
+        return _("This link is not valid.")
     person = session.get(Person, who)
     key = None if person is None else link_key(session, who, now)
     if person is None or key is None or not same_token(
             dashboard_signature(secret, who, key, expires), query.get("sig", "")):
-        return "This link is not valid."
+        return _("This link is not valid.")
     if expires <= int(now.timestamp()):
-        return "This link has expired: ask for a new one with `secretariat dashboard`."
+        return _("This link has expired: ask for a new one with `secretariat dashboard`.")
     if not staff(_holder_ctx(session, settings, now, person)):
-        return "This link is no longer valid: its holder is not the secretariat or an admin."
+        return _("This link is no longer valid: its holder is not the secretariat or an "
+                 "admin.")
     return None
 
 
@@ -195,7 +202,7 @@ def web_link(settings: CoreSettings, path: str, label: str = "") -> Span:
     return Link(url, label) if url.startswith(("http://", "https://")) else url
 
 
-NO_WEB_ADDRESS = (
+NO_WEB_ADDRESS = _(
     "The bot's web address is not set, so this is only the path: an admin sets "
     "TASKBOT_PUBLIC_URL (like https://taskbot.example.org) to the address where taskbot run "
     "serves PORT, and the links then start with it; until then, put that address in front "

@@ -18,7 +18,9 @@ from sqlalchemy.orm import Session, selectinload
 
 from handlers.core.context import CoreSettings, Ctx
 from handlers.core.grammar import UserError
+from handlers.core.i18n import _, _n
 from handlers.core.messages import (
+    Day,
     File,
     Reply,
     Span,
@@ -57,7 +59,9 @@ def parse_month(raw: str, today: dt.date) -> dt.date:
             return dt.date(int(m.group(2)), month, 1)
         year = today.year if month <= today.month else today.year - 1
         return dt.date(year, month, 1)
-    raise UserError(f"{raw!r} is not a month: use 2026-10, october, oct 2026 or last month.")
+    # TRANSLATORS: 2026-10, october, oct 2026 and last month are what may be typed: keep them
+    raise UserError(_("{month} is not a month: use 2026-10, october, oct 2026 or last month.",
+                      month=repr(raw)))
 
 
 def next_month(first: dt.date) -> dt.date:
@@ -105,7 +109,7 @@ class MonthlyReport:
 
     @property
     def title(self) -> str:
-        return f"Monthly report, {self.month:%B %Y}"
+        return _("Monthly report, {month}", month=Day(self.month, form="month"))
 
 
     def table(self) -> Table:
@@ -114,14 +118,17 @@ class MonthlyReport:
                     (f"{g.acked}/{g.decisions}",), (str(g.scheduled),), (str(g.held),),
                     (str(g.skipped),), (str(g.moved),))
 
-        total = GroupMonth("total", "total")
+        # TRANSLATORS: the last row of the report's table, the sum of every group's
+        total = GroupMonth(_("total"), "total")
         for g in self.groups:
             for attr in ("open", "overdue", "done", "decisions", "acked", "scheduled", "held",
                          "skipped", "moved"):
                 setattr(total, attr, getattr(total, attr) + getattr(g, attr))
         rows = (*(row(g) for g in self.groups), row(total))
-        return Table(("group", "open", "overdue", "done", "decisions acked",
-                      "meetings scheduled", "held", "skipped", "moved"), rows)
+        # TRANSLATORS: the headers of the monthly report's table: a group's actions open,
+        # overdue and done, decisions acknowledged, meetings scheduled, held, skipped, moved
+        return Table((_("group"), _("open"), _("overdue"), _("done"), _("decisions acked"),
+                      _("meetings scheduled"), _("held"), _("skipped"), _("moved")), rows)
 
 
 def snapshots(session: Session, points: Sequence[tuple[dt.datetime, dt.date]]
@@ -134,8 +141,8 @@ def snapshots(session: Session, points: Sequence[tuple[dt.datetime, dt.date]]
     """
     if not points:
         return []
-    first = min(at for at, _ in points)
-    last = max(at for at, _ in points)
+    first = min(at for at, _day in points)
+    last = max(at for at, _day in points)
     columns: list[Any] = []
     for at, day in points:
         was_open = (Action.created_at < at) & (
@@ -148,7 +155,7 @@ def snapshots(session: Session, points: Sequence[tuple[dt.datetime, dt.date]]
                (Action.status == "open") | (Action.closed_at >= first))
         .group_by(Action.group_id)
     )
-    out: list[dict[int | None, tuple[int, int]]] = [{} for _ in points]
+    out: list[dict[int | None, tuple[int, int]]] = [{} for _point in points]
     for gid, *sums in session.execute(stmt):
         for i in range(len(points)):
             n, late = int(sums[2 * i] or 0), int(sums[2 * i + 1] or 0)
@@ -173,7 +180,8 @@ def build_report(ctx: Ctx, month: dt.date) -> MonthlyReport:
 
     settings, session = ctx.settings, ctx.session
     if month > ctx.today:
-        raise UserError(f"{month:%B %Y} has not started yet.", show_usage=False)
+        raise UserError(_("{month} has not started yet.", month=Day(month, form="month")),
+                        show_usage=False)
     start = _day_start(month, settings)
     end = _day_start(next_month(month), settings)
     as_of, as_of_day = _as_of(month, settings, ctx.now)
@@ -183,7 +191,7 @@ def build_report(ctx: Ctx, month: dt.date) -> MonthlyReport:
     by_id = {g.id: GroupMonth(g.slug, g.name) for g in groups}
 
     first = month
-    for _ in range(HISTORY_MONTHS - 1):
+    for _month in range(HISTORY_MONTHS - 1):
         first = (first - dt.timedelta(days=1)).replace(day=1)
     months = [first]
     while len(months) < HISTORY_MONTHS:
@@ -250,68 +258,97 @@ def decision_text(d: DecisionLine, limit: int = 120) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def ack_text(slug: str, ok: bool) -> str:
+    """A group's acknowledgement of a decision: ``repl acknowledged``, ``repl waiting``."""
+    if ok:
+        return _("{group} acknowledged", group=slug)
+    return _("{group} waiting", group=slug)
+
+
 def _ack_line(d: DecisionLine) -> str:
-    return ", ".join(f"{slug} {'acknowledged' if ok else 'waiting'}" for slug, ok in d.targets)
+    return ", ".join(ack_text(slug, ok) for slug, ok in d.targets)
 
 
 def _as_of_text(report: MonthlyReport, settings: CoreSettings) -> str:
     if report.partial:
         local = report.as_of.astimezone(settings.zone)
-        return f"{local:%d %b %Y %H:%M %Z} (month to date)"
-    return "the end of the month"
+        return _("{time} (month to date)", time=local.strftime("%d %b %Y %H:%M %Z"))
+    return _("the end of the month")
+
+
+def _as_of_line(report: MonthlyReport, settings: CoreSettings) -> str:
+    # TRANSLATORS: {time} is a time (month to date), or "the end of the month"
+    return _("Open and overdue as of {time}; done, decisions and meetings within the month.",
+             time=_as_of_text(report, settings))
+
+
+def _chart_alt() -> str:
+    return _("Open and overdue actions per group")
+
+
+def _decisions_heading() -> str:
+    # TRANSLATORS: a heading of the monthly report
+    return _("Decisions")
+
+
+def _history_heading() -> str:
+    # TRANSLATORS: a heading of the monthly report: its table of the last six months
+    return _("Six months")
+
+
+def _no_decisions() -> str:
+    return _("No decisions this month.")
 
 
 def report_markdown(report: MonthlyReport, settings: CoreSettings,
                     chart_name: str | None = None) -> str:
-    lines = [f"# {report.title}", "",
-             f"Open and overdue as of {_as_of_text(report, settings)}; "
-             "done, decisions and meetings within the month.", "",
+    lines = ["# " + report.title, "", _as_of_line(report, settings), "",
              md_table(report.table()), ""]
     if chart_name:
-        lines += [f"![Open and overdue actions per group]({chart_name})", ""]
-    lines += ["## Decisions", ""]
+        lines += ["![" + _chart_alt() + f"]({chart_name})", ""]
+    lines += ["## " + _decisions_heading(), ""]
     if not report.decisions:
-        lines.append("No decisions this month.")
+        lines.append(_no_decisions())
     for d in report.decisions:
         lines.append(f"- **D-{d.id}** ({d.posted:%d %b}) {md_cell(decision_text(d))} — "
                      f"{_ack_line(d)}")
-    lines += ["", "## Six months", "", md_table(history_table(report)), ""]
+    lines += ["", "## " + _history_heading(), "", md_table(history_table(report)), ""]
     return "\n".join(lines)
 
 
 def history_table(report: MonthlyReport) -> Table:
     slugs = [g.slug for g in report.groups]
-    rows = tuple(
-        ((f"{first:%b %Y}",), *((f"{counts[s][0]} / {counts[s][1]}",) for s in slugs))
+    rows: tuple[tuple[tuple[Span, ...], ...], ...] = tuple(
+        ((Day(first, form="mon"),), *((f"{counts[s][0]} / {counts[s][1]}",) for s in slugs))
         for first, counts in report.history
     )
-    return Table(("month (open / overdue)", *slugs), rows)
+    # TRANSLATORS: the first header of the six months' table, whose cells are "open / overdue"
+    return Table((_("month (open / overdue)"), *slugs), rows)
 
 
 def report_html(report: MonthlyReport, settings: CoreSettings, png: bytes | None) -> str:
     """One self-contained page: the chart is embedded, so the file can be mailed on."""
     import base64
 
-    parts = [f"<h1>{html.escape(report.title)}</h1>",
-             f"<p class=\"muted\">Open and overdue as of "
-             f"{html.escape(_as_of_text(report, settings))}; done, decisions and meetings "
-             "within the month.</p>",
+    parts = ["<h1>" + html.escape(report.title) + "</h1>",
+             "<p class=\"muted\">" + html.escape(_as_of_line(report, settings)) + "</p>",
              html_table(report.table())]
     if png:
         data = base64.b64encode(png).decode("ascii")
-        parts.append(f'<img alt="Open and overdue actions per group, last six months" '
-                     f'src="data:image/png;base64,{data}">')
-    parts.append("<h2>Decisions</h2>")
+        alt = html.escape(_("Open and overdue actions per group, last six months"), quote=True)
+        parts.append(f'<img alt="{alt}" src="data:image/png;base64,{data}">')
+    parts.append("<h2>" + html.escape(_decisions_heading()) + "</h2>")
     if not report.decisions:
-        parts.append("<p>No decisions this month.</p>")
+        parts.append("<p>" + html.escape(_no_decisions()) + "</p>")
     else:
         parts.append("<ul>" + "".join(
             f"<li><b>D-{d.id}</b> ({d.posted:%d %b}) {html.escape(decision_text(d))} — "
             + ", ".join(
-                f'<span class="{"ok" if ok else "late"}">{html.escape(slug)} '
-                f'{"acknowledged" if ok else "waiting"}</span>' for slug, ok in d.targets)
+                f'<span class="{"ok" if ok else "late"}">'
+                + html.escape(ack_text(slug, ok)) + "</span>" for slug, ok in d.targets)
             + "</li>" for d in report.decisions) + "</ul>")
-    parts += ["<h2>Six months</h2>", html_table(history_table(report))]
+    parts += ["<h2>" + html.escape(_history_heading()) + "</h2>",
+              html_table(history_table(report))]
     return html_page(report.title, "".join(parts))
 
 
@@ -331,18 +368,22 @@ def report_chart(report: MonthlyReport) -> bytes:
 
     fig = Figure(figsize=CHART_SIZE, dpi=CHART_DPI)
     ax = fig.add_subplot()
-    labels = [f"{first:%b %Y}" for first, _ in report.history]
+    labels = [f"{first:%b %Y}" for first, _counts in report.history]
     xs = list(range(len(labels)))
     colors = [f"C{i % 10}" for i in range(len(report.groups))]
     for g, color in zip(report.groups, colors, strict=True):
-        opens = [counts.get(g.slug, (0, 0))[0] for _, counts in report.history]
-        lates = [counts.get(g.slug, (0, 0))[1] for _, counts in report.history]
-        ax.plot(xs, opens, color=color, marker="o", label=f"{g.slug} open")
-        ax.plot(xs, lates, color=color, marker="x", linestyle="--", label=f"{g.slug} overdue")
+        opens = [counts.get(g.slug, (0, 0))[0] for _first, counts in report.history]
+        lates = [counts.get(g.slug, (0, 0))[1] for _first, counts in report.history]
+        # TRANSLATORS: the chart's legend: a group's open actions
+        ax.plot(xs, opens, color=color, marker="o", label=_("{group} open", group=g.slug))
+        # TRANSLATORS: the chart's legend: a group's overdue actions
+        ax.plot(xs, lates, color=color, marker="x", linestyle="--",
+                label=_("{group} overdue", group=g.slug))
     ax.set_xticks(xs, labels)
-    ax.set_ylabel("actions")
+    # TRANSLATORS: the label of the chart's vertical axis (a number of actions)
+    ax.set_ylabel(_("actions"))
     ax.set_ylim(bottom=0)
-    ax.set_title("Open (solid) and overdue (dashed) actions per group")
+    ax.set_title(_("Open (solid) and overdue (dashed) actions per group"))
     ax.grid(True, alpha=0.3)
     if report.groups:
         ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize="small")
@@ -366,7 +407,8 @@ def report_files(ctx: Ctx, report: MonthlyReport) -> list[File]:
     md = report_markdown(report, ctx.settings, chart_name=f"{stem}.png")
     page = report_html(report, ctx.settings, png)
     return [
-        File(f"{stem}.png", "image/png", png, title=f"{report.title}: open and overdue"),
+        File(f"{stem}.png", "image/png", png,
+             title=_("{title}: open and overdue", title=report.title)),
         File(f"{stem}.md", "text/markdown", md.encode("utf-8"), title=report.title),
         File(f"{stem}.html", "text/html", page.encode("utf-8"), title=report.title),
     ]
@@ -375,14 +417,23 @@ def report_files(ctx: Ctx, report: MonthlyReport) -> list[File]:
 def report_reply(ctx: Ctx, report: MonthlyReport) -> Reply:
     reply = Reply(private=False)
     reply = reply.say(report.title, style="heading")
-    reply = reply.say(f"Open and overdue as of {_as_of_text(report, ctx.settings)};"
-                      " done, decisions and meetings within the month.")
+    reply = reply.say(_as_of_line(report, ctx.settings))
     reply = reply.add(report.table())
-    waiting = [d for d in report.decisions if not all(ok for _, ok in d.targets)]
+    waiting = [d for d in report.decisions if not all(ok for _slug, ok in d.targets)]
     if report.decisions:
         pending = "; ".join(f"D-{d.id} ({', '.join(s for s, ok in d.targets if not ok)})"
                             for d in waiting)
-        reply = reply.say(f"{len(report.decisions)} decisions this month, {len(waiting)} waiting "
-                          "for acknowledgement" + (f": {pending}" if waiting else "."))
+        if waiting:
+            # TRANSLATORS: {pending} lists the decisions waiting, with their groups
+            said = _n("{n} decision this month, {waiting} waiting for acknowledgement: "
+                      "{pending}",
+                      "{n} decisions this month, {waiting} waiting for acknowledgement: "
+                      "{pending}",
+                      len(report.decisions), waiting=len(waiting), pending=pending)
+        else:
+            said = _n("{n} decision this month, {waiting} waiting for acknowledgement.",
+                      "{n} decisions this month, {waiting} waiting for acknowledgement.",
+                      len(report.decisions), waiting=len(waiting))
+        reply = reply.say(said)
     reply = reply.add(*report_files(ctx, report))
     return reply

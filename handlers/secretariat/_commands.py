@@ -26,6 +26,7 @@ from handlers.core import params as p
 from handlers.core.context import CoreSettings, Ctx
 from handlers.core.directory import all_groups, take_group
 from handlers.core.grammar import Args, UserError
+from handlers.core.i18n import Msg, _, _n
 from handlers.core.messages import Block, Day, File, Mention, Reply, Span, Table, Text, When
 from handlers.core.params import Values
 from handlers.core.people import is_person, resolve_person
@@ -52,10 +53,14 @@ CSV_BATCH = 1000
 STATUSES = ("open", "overdue", "all")
 # A filter word read as a phrase: "all" and "problems" name a filter, not a kind of thing,
 # so they never stand before the noun ("No all deliveries.", "24 all actions").
-STATUS_LABELS = {"open": "open actions", "overdue": "overdue actions",
-                 "all": "actions (open and done)"}
-KIND_LABELS = {"post": "command post"}  # an outbox kind as ``secretariat deliveries`` shows it
-DELIVERY_LABELS = {"problems": "failed or missed deliveries", "all": "deliveries"}
+STATUS_LABELS = {"open": _("open actions"), "overdue": _("overdue actions"),
+                 "all": _("actions (open and done)")}
+# the same, first in a heading or a file's title
+STATUS_HEADINGS = {"open": _("Open actions"), "overdue": _("Overdue actions"),
+                   "all": _("Actions (open and done)")}
+# an outbox kind as ``secretariat deliveries`` shows it
+# TRANSLATORS: a kind of scheduled message: one a command posted to a group's channels
+KIND_LABELS = {"post": _("command post")}
 CSV_HEADER = (
     "id", "group", "project", "assignees", "title", "status", "created", "due", "done",
     "days_overdue", "decision",
@@ -73,15 +78,25 @@ class ActionQuery:
     project: str | None = None
     csv: bool = False
 
-    def describe(self) -> str:
-        parts = [STATUS_LABELS[self.status]]
+    def describe(self, capital: bool = False) -> Msg:
+        """``open actions in repl assigned to Ann``; ``capital``: the same first in a
+        heading, spelled as ``str.capitalize`` spells it (the rest in lower case)."""
+        def case(value: str) -> str:
+            return value.lower() if capital else value
+
+        what = (STATUS_HEADINGS if capital else STATUS_LABELS)[self.status]
         if self.group is not None:
-            parts.append(f"in {self.group.slug}")
+            # TRANSLATORS: actions ("open actions", or with more said of them) in a group
+            what = _("{actions} in {group}", actions=what, group=case(self.group.slug))
         if self.person is not None:
-            parts.append(f"assigned to {self.person.display_name}")
+            # TRANSLATORS: actions ("open actions", or with more said of them) and whose
+            what = _("{actions} assigned to {who}", actions=what,
+                     who=case(self.person.display_name))
         if self.project is not None:
-            parts.append(f"for project {self.project}")
-        return " ".join(parts)
+            # TRANSLATORS: actions ("open actions", or with more said of them) and a project
+            what = _("{actions} for project {project}", actions=what,
+                     project=case(self.project))
+        return what
 
 
 def known_projects(ctx: Ctx) -> dict[str, str]:
@@ -111,8 +126,9 @@ def _take_project(ctx: Ctx, args: Args) -> str:
             break
         typed.append(w)
     if not typed:
-        raise UserError("Missing project name after 'project'.")
-    raise UserError(f"No one represents a project called {' '.join(typed)!r}.")
+        raise UserError(_("Missing project name after 'project'."))
+    raise UserError(_("No one represents a project called {project}.",
+                      project=repr(" ".join(typed))))
 
 
 def parse_action_query(ctx: Ctx, args: Args) -> ActionQuery:
@@ -127,7 +143,8 @@ def parse_action_query(ctx: Ctx, args: Args) -> ActionQuery:
             args.pos += 1
             if seen_status and low != q.status:
                 raise UserError(
-                    f"Choose one of open, overdue or all, not both {q.status} and {low}."
+                    _("Choose one of open, overdue or all, not both {first} and {second}.",
+                      first=q.status, second=low)
                 )
             q.status, seen_status = low, True
         elif low == "csv":
@@ -136,7 +153,7 @@ def parse_action_query(ctx: Ctx, args: Args) -> ActionQuery:
         elif low == "group":
             args.pos += 1
             if args.empty():
-                raise UserError("Missing <group> after 'group'.")
+                raise UserError(_("Missing <group> after 'group'."))
             q.group = take_group(ctx, args)
         elif low == "project":
             args.pos += 1
@@ -144,10 +161,10 @@ def parse_action_query(ctx: Ctx, args: Args) -> ActionQuery:
         elif is_person(ctx, word):
             args.pos += 1
             if q.person is not None:
-                raise UserError("Name at most one <@user>.")
+                raise UserError(_("Name at most one <@user>."))
             q.person = resolve_person(ctx, word)
         else:
-            raise UserError(f"Unexpected {word!r}.")
+            raise UserError(_("Unexpected {word}.", word=repr(word)))
     return q
 
 
@@ -587,10 +604,13 @@ def actions_table(ctx: Ctx, q: ActionQuery, total: int | None = None
                 _cell(who),
                 (title if len(title) <= 60 else title[:59] + "…",),
                 (Day(due),) if due else ("-",),
-                (status if late is None else f"overdue {late}d",),
+                # TRANSLATORS: an action's status: overdue by so many days ("overdue 3d")
+                (status if late is None else _("overdue {days}d", days=late),),
             )
         )
-    headers = ("id", "group", "project", "assignees", "title", "due", "status")
+    # TRANSLATORS: table headers of the secretariat's list of actions
+    headers = (_("id"), _("group"), _("project"), _("assignees"), _("title"), _("due"),
+               _("status"))
     return Table(headers, tuple(out)), total
 
 
@@ -638,10 +658,10 @@ def summary(ctx: Ctx) -> Reply:
     )
     groups = all_groups(ctx.session)
     reply = Reply(secret=True)  # staff-only figures: a Matrix room gets a pointer
-    month = ctx.today.strftime("%B %Y")
-    reply = reply.say(f"Summary, {ctx.today.isoformat()}", style="heading")
+    month = Day(ctx.today, form="month")
+    reply = reply.say(_("Summary, {date}", date=ctx.today.isoformat()), style="heading")
     if not groups:
-        return reply.say("No groups yet.")
+        return reply.say(_("No groups yet."))
     rows: list[tuple[tuple[Span, ...], ...]] = []
     keys: list[int | None] = [g.id for g in groups]
     if any(None in d for d in (open_n, overdue_n, done_n)):
@@ -651,10 +671,12 @@ def summary(ctx: Ctx) -> Reply:
         meeting: tuple[Span, ...] = ("-",)
         if key is not None:
             occ = next_meeting(ctx, by_id[key])
-            meeting = (When(occ.start, occ.zone),) if occ else ("none scheduled",)
+            # TRANSLATORS: a group's next meeting, when it has none
+            meeting = (When(occ.start, occ.zone),) if occ else (_("none scheduled"),)
         rows.append(
             (
-                (by_id[key].slug if key is not None else "(no group)",),
+                # TRANSLATORS: the actions of no group, in the summary's "group" column
+                (by_id[key].slug if key is not None else _("(no group)"),),
                 (str(open_n.get(key, 0)),),
                 (str(overdue_n.get(key, 0)),),
                 (str(done_n.get(key, 0)),),
@@ -664,7 +686,8 @@ def summary(ctx: Ctx) -> Reply:
         )
     rows.append(
         (
-            ("total",),
+            # TRANSLATORS: the last row of the summary, the sums of the columns
+            (_("total"),),
             (str(sum(open_n.values())),),
             (str(sum(overdue_n.values())),),
             (str(sum(done_n.values())),),
@@ -673,7 +696,10 @@ def summary(ctx: Ctx) -> Reply:
         )
     )
     headers = (
-        "group", "open", "overdue", f"done in {month}", "next meeting", "unacknowledged",
+        # TRANSLATORS: table headers of the summary: per group, how many actions are open,
+        # overdue, done this month; the next meeting; how many decisions are unacknowledged
+        _("group"), _("open"), _("overdue"), _("done in {month}", month=month),
+        _("next meeting"), _("unacknowledged"),
     )
     reply = reply.add(Table(headers, tuple(rows)))
     return reply
@@ -685,18 +711,18 @@ def compose_boc_summary(session: Session, payload: dict[str, Any],
     the bot itself (its own person row), not as a command with a borrowed admin."""
     start = dt.datetime.fromisoformat(payload["start"])
     reply = summary(system_context(session, settings))
-    return [Text(("Before the Board meets ", When(start, payload["zone"]),
-                  ": where the groups stand"), "heading"), *reply.blocks]
+    return [Text((_("Before the Board meets {date}: where the groups stand",
+                    date=When(start, payload["zone"])),), "heading"), *reply.blocks]
 
 
-SECRETARIAT_AND_ADMIN = STAFF.said("secretariat, admin")
+SECRETARIAT_AND_ADMIN = STAFF.said(_("secretariat, admin"))
 DELIVERY_FILTERS = ("problems", "pending", "failed", "missed", "sent", "all")
 
 
 def _delivery_filter(_ctx: Ctx, args: Args) -> str:
     which = args.accept(*DELIVERY_FILTERS)
     if which is None and not args.empty():
-        raise UserError(f"Unknown filter {args.peek()!r}.")
+        raise UserError(_("Unknown filter {filter}.", filter=repr(args.peek())))
     return which or "problems"
 
 
@@ -707,7 +733,8 @@ def _retry_which(_ctx: Ctx, args: Args) -> int | str:
     if raw.lower() == "failed":
         return "failed"
     if not (raw.isascii() and raw.isdigit() and len(raw) <= 12):
-        raise UserError(f"Expected an id from secretariat deliveries, or failed, not {raw!r}.")
+        raise UserError(_("Expected an id from secretariat deliveries, or failed, not "
+                          "{typed}.", typed=repr(raw)))
     return int(raw)
 
 
@@ -716,13 +743,14 @@ FILTER = p.custom(f"[{'|'.join(DELIVERY_FILTERS)}]", _delivery_filter, rest=Fals
 
 
 def register(reg: Registry) -> None:
-    reg.noun("secretariat", "cross-group views for the secretariat: actions, deliveries, reports",
+    reg.noun("secretariat",
+             _("cross-group views for the secretariat: actions, deliveries, reports"),
              common=("actions", "summary", "report"))
     reg.kinds.kind("boc_summary", compose_boc_summary)
 
     @reg.command(
         "secretariat", "actions", p.spec(QUERY),
-        "actions across all groups, oldest due first; csv returns every row as a file",
+        _("actions across all groups, oldest due first; csv returns every row as a file"),
         SECRETARIAT_AND_ADMIN,
     )
     def secretariat_actions(ctx: Ctx, v: Values) -> Reply:
@@ -731,21 +759,28 @@ def register(reg: Registry) -> None:
         if q.csv:
             content, n = actions_csv(ctx, q)
             name = f"actions-{ctx.today.isoformat()}.csv"
-            reply = reply.say(f"{n} {q.describe()} in {name}.")
-            reply = reply.add(File(name, "text/csv", content, title=q.describe().capitalize()))
+            # TRANSLATORS: how many actions ("open actions in repl", ...) a file holds
+            reply = reply.say(_n("{n} {actions} in {file}.", "{n} {actions} in {file}.", n,
+                                 actions=q.describe(), file=name))
+            reply = reply.add(File(name, "text/csv", content, title=q.describe(capital=True)))
             return reply
         table, total = actions_table(ctx, q)
-        reply = reply.say(f"{q.describe().capitalize()}: {total}", style="heading")
+        # TRANSLATORS: a heading: which actions ("Open actions in repl", ...), how many
+        reply = reply.say(_("{actions}: {total}", actions=q.describe(capital=True),
+                            total=total), style="heading")
         if table is None:
-            return reply.say("None.")
+            # TRANSLATORS: no actions match
+            return reply.say(_("None."))
         reply = reply.add(table)
         if total > len(table.rows):
-            reply = reply.say(f"and {total - len(table.rows)} more — add csv for all.")
+            more = total - len(table.rows)
+            reply = reply.say(_n("and {n} more — add csv for all.",
+                                 "and {n} more — add csv for all.", more))
         return reply
 
     @reg.command(
         "secretariat", "summary", p.spec(),
-        "per group: open, overdue, done this month, next meeting, unacknowledged decisions",
+        _("per group: open, overdue, done this month, next meeting, unacknowledged decisions"),
         SECRETARIAT_AND_ADMIN,
     )
     def secretariat_summary(ctx: Ctx, _v: Values) -> Reply:
@@ -754,7 +789,7 @@ def register(reg: Registry) -> None:
 
     @reg.command(
         "secretariat", "deliveries", p.spec(FILTER),
-        "scheduled messages: what is waiting, what failed or was missed, and why",
+        _("scheduled messages: what is waiting, what failed or was missed, and why"),
         SECRETARIAT_AND_ADMIN,
     )
     def secretariat_deliveries(ctx: Ctx, v: Values) -> Reply:
@@ -778,12 +813,20 @@ def register(reg: Registry) -> None:
             .limit(DELIVERIES_CAP)
         ).all()
         reply = Reply(secret=True)
-        summary = ", ".join(f"{counts.get(s, 0)} {s}" for s in
-                            ("pending", "sending", "sent", "failed", "missed", "skipped"))
         # scheduled messages and commands' posts (handlers.posts) alike: both are outbox rows
-        reply = reply.say(f"Outgoing messages: {summary}", style="heading")
+        reply = reply.say(_(
+            "Outgoing messages: {pending} pending, {sending} sending, {sent} sent, "
+            "{failed} failed, {missed} missed, {skipped} skipped",
+            **{s: counts.get(s, 0)
+               for s in ("pending", "sending", "sent", "failed", "missed", "skipped")},
+        ), style="heading")
         if not rows:
-            return reply.say(f"No {DELIVERY_LABELS.get(which, f'{which} deliveries')}.")
+            if which == "problems":
+                return reply.say(_("No failed or missed deliveries."))
+            if which == "all":
+                return reply.say(_("No deliveries."))
+            # TRANSLATORS: {filter} is the filter's word: pending, failed, missed or sent
+            return reply.say(_("No {filter} deliveries.", filter=which))
         table_rows = tuple(
             (
                 (str(r.id),), (KIND_LABELS.get(r.kind, r.kind.replace("_", " ")),),
@@ -793,13 +836,15 @@ def register(reg: Registry) -> None:
             )
             for r in rows
         )
-        reply = reply.add(Table(("id", "what", "where", "due", "status", "tries", "last error"),
-                                table_rows))
+        # TRANSLATORS: table headers of the scheduled messages: what kind of message, the
+        # channel it goes to, when, its status, how many times it was tried, the last error
+        reply = reply.add(Table((_("id"), _("what"), _("where"), _("due"), _("status"),
+                                 _("tries"), _("last error")), table_rows))
         return reply
 
     @reg.command(
         "secretariat", "retry", p.spec(RETRY),
-        "send failed messages again (one by its id from secretariat deliveries, or all)",
+        _("send failed messages again (one by its id from secretariat deliveries, or all)"),
         SECRETARIAT_AND_ADMIN,
     )
     def secretariat_retry(ctx: Ctx, v: Values) -> Reply:
@@ -809,9 +854,10 @@ def register(reg: Registry) -> None:
             stmt = stmt.where(Outbox.id == which)
         rows = list(ctx.session.scalars(stmt.order_by(Outbox.id).limit(DELIVERIES_CAP)))
         if not rows:
-            raise UserError("No failed message to send again" + (
-                "." if which == "failed" else f" has the id {which} (see secretariat "
-                "deliveries failed)."), show_usage=False)
+            raise UserError(
+                _("No failed message to send again.") if which == "failed"
+                else _("No failed message to send again has the id {id} (see secretariat "
+                       "deliveries failed).", id=which), show_usage=False)
         for row in rows:
             # due now, as a new row would be: the next tick (or this command's adapter, at
             # once) sends it; its last error stays until it is sent
@@ -820,5 +866,6 @@ def register(reg: Registry) -> None:
         ctx.audit("retry", "outbox", rows[0].id if len(rows) == 1 else None,
                   count=len(rows))
         reply = Reply(secret=True).say(
-            f"{len(rows)} failed message{'s' if len(rows) != 1 else ''} will be sent again now.")
+            _n("{n} failed message will be sent again now.",
+               "{n} failed messages will be sent again now.", len(rows)))
         return reply.but(queued=[r.key for r in rows])

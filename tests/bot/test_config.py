@@ -83,6 +83,13 @@ def test_matrix_configured(tmp_path: Path) -> None:
         ({"PORT": "²"}, "PORT='²' is not a TCP port"),
         ({"PORT": "٣٠٠٠"}, "is not a TCP port"),
         ({"PORT": "9" * 5000}, "is not a TCP port"),
+        ({"TASKBOT_LANGUAGE": "xx"}, "TASKBOT_LANGUAGE='xx' is not a language the bot has"),
+        ({"TASKBOT_LANGUAGE": "français"}, "is not a language the bot has"),
+        ({"TASKBOT_RETENTION_DAYS": "0"}, "TASKBOT_RETENTION_DAYS='0' is not a number"),
+        ({"TASKBOT_RETENTION_DAYS": "1e3"}, "is not a number of days"),
+        ({"TASKBOT_RETENTION_DAYS": "6"}, "is not a number of days from 7 to 36500"),
+        ({"TASKBOT_RETENTION_DAYS": "٣٠"}, "is not a number of days"),
+        ({"TASKBOT_RETENTION_DAYS": "99999"}, "is not a number of days"),
     ],
 )
 def test_invalid_settings(tmp_path: Path, env: dict[str, str], message: str) -> None:
@@ -107,6 +114,16 @@ def test_repr_never_shows_secrets() -> None:
 def test_bad_tick_interval(raw: str) -> None:
     with pytest.raises(ConfigError, match="TASKBOT_TICK_SECONDS"):
         load_settings({"TASKBOT_TICK_SECONDS": raw}, cwd=Path("/nonexistent"))
+
+
+def test_language_and_retention() -> None:
+    nowhere = Path("/nonexistent")
+    assert load_settings({}, cwd=nowhere).to_core().language == "en"
+    assert load_settings({}, cwd=nowhere).to_core().retention_days is None
+    core = load_settings({"TASKBOT_LANGUAGE": "FR", "TASKBOT_RETENTION_DAYS": "365"},
+                         cwd=nowhere).to_core()
+    assert (core.language, core.retention_days) == ("fr", 365)
+    assert load_settings({"TASKBOT_RETENTION_DAYS": "off"}, cwd=nowhere).retention_days is None
 
 
 def test_tick_interval() -> None:

@@ -275,7 +275,7 @@ def test_report_command_posts_text_chart_and_files(rep: Bot, tmp_path: Path) -> 
     assert not reply.error and not reply.private
     text = render_reply(reply)
     assert text.startswith("== Monthly report, October 2026 ==")
-    assert "1 decisions this month, 1 waiting for acknowledgement: D-1 (repl)" in text
+    assert "1 decision this month, 1 waiting for acknowledgement: D-1 (repl)" in text
     table = next(b for b in reply.blocks if isinstance(b, Table))
     assert [plain_spans(c) for c in table.rows[1]] == ["repl", "3", "1", "1", "0/1", "0", "0", "1",
                                                         "0"]

@@ -56,6 +56,7 @@ class FakeSlack:
                  ) -> None:
         self.calls: list[Call] = []
         self.names: dict[str, str] = {}
+        self.zones: dict[str, str] = {}  # users.info's tz, by user id
         self._limits: dict[str, list[float | str]] = {}
         self._pauses: dict[str, Callable[[Call], None]] = {}
         self._lock = threading.Lock()
@@ -211,6 +212,7 @@ class FakeSlack:
             uid = str(body.get("user"))
             name = self.names.get(uid, f"name-{uid.lower()}")
             return {**ok, "user": {"id": uid, "name": name, "real_name": name.title(),
+                                   "tz": self.zones.get(uid, "Europe/Brussels"),
                                    "profile": {"display_name": name, "real_name": name.title()}}}
         if method == "conversations.open":
             return {**ok, "channel": {"id": "D" + str(body.get("users", "X"))[1:]}}

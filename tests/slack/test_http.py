@@ -380,3 +380,14 @@ def test_boc_meeting_decision_reaches_two_groups(slack_bot: SlackBot) -> None:
     minutes = posted(slack_bot, "C_BOC", contains="Replication playbook")[-1].dump
     assert "Adopt the playbook" in minutes
     assert "a line to take back" not in minutes and "Too early" not in minutes
+
+
+def test_the_slack_profile_zone_is_the_default_zone(slack_bot: SlackBot) -> None:
+    """users.info's ``tz`` is a person's zone until they choose one (me zone)."""
+    slack_bot.fake.zones[BOB] = "Europe/Lisbon"
+    shown = slack_bot.reply(slack_bot.slash("/taskbot-me", "", channel="C_ME", user=BOB))
+    assert "Times: Europe/Lisbon (your profile's)." in shown
+    slack_bot.reply(slack_bot.slash("/taskbot-me", "zone Europe/Helsinki", channel="C_ME",
+                                    user=BOB))
+    shown = slack_bot.reply(slack_bot.slash("/taskbot-me", "", channel="C_ME", user=BOB))
+    assert "Times: Europe/Helsinki (me zone)." in shown
