@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 from bot.dispatch import Dispatcher
 from bot.seen import SeenEvents
+from handlers.core.i18n import said
 from handlers.core.messages import Post, Reply, Text
 from handlers.core.router import Command, Incoming, Router
 
@@ -38,7 +39,8 @@ class Answer:
 
     @property
     def notes(self) -> list[Text]:
-        return [Text((p,)) for p in self.problems]
+        """The problems, in the language the reply was said in."""
+        return [Text((said(p, self.reply.lang),)) for p in self.problems]
 
     @property
     def whole(self) -> Reply:

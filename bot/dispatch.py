@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from handlers.core.context import CoreSettings
+from handlers.core.i18n import _, _n
 from handlers.core.messages import DM_PREFIX
 from handlers.core.scheduling import ScheduleKinds
 from handlers.delivery import LEASE, DeliveryEngine, Sender
@@ -78,16 +79,21 @@ class Dispatcher:
                 continue
             # a direct recipient is not named: the reply may be read in a shared channel,
             # and a person's address or id is not for everyone there
-            where = (f"a person by {platform}" if channel_id.startswith(DM_PREFIX)
-                     else f"{platform}:{channel_id}")
+            # TRANSLATORS: where a post could not go: "a person by email"
+            where = (_("a person by {platform}", platform=platform)
+                     if channel_id.startswith(DM_PREFIX) else f"{platform}:{channel_id}")
             if status == outbox.FAILED:
-                problems.append(f"Could not post to {where} ({error}).")
+                problems.append(_("Could not post to {where} ({error}).", where=where,
+                                  error=str(error)))
             elif status == outbox.PENDING:
-                problems.append(f"Could not post to {where} yet ({error}); "
-                                "it is retried (secretariat deliveries shows it).")
+                problems.append(_("Could not post to {where} yet ({error}); it is retried "
+                                  "(secretariat deliveries shows it).", where=where,
+                                  error=str(error)))
         for platform, n in sorted(waiting.items()):
             log.info("%d post(s) for %s wait for a process connected to it", n, platform)
-            problems.append(f"{n} post{'s' if n != 1 else ''} for {platform} wait"
-                            f"{'s' if n == 1 else ''} for the bot connected to it "
-                            "(taskbot run with it configured delivers them).")
+            problems.append(_n("{n} post for {platform} waits for the bot connected to it "
+                               "(taskbot run with it configured delivers them).",
+                               "{n} posts for {platform} wait for the bot connected to it "
+                               "(taskbot run with it configured delivers them).",
+                               n, platform=platform))
         return problems

@@ -19,6 +19,7 @@ from typing import TextIO
 from bot.conversation import Conversation
 from bot.textrender import render_post, render_reply
 from handlers.core.grammar import typed_name
+from handlers.core.i18n import _n, said
 from handlers.core.lookups import active_slugs
 from handlers.core.messages import File, Post, Reply
 from handlers.core.router import Incoming, Router
@@ -238,12 +239,13 @@ class Shell:
                     self.write(render_post(Post(post.group_slug, post.group_name, away,
                                                 post.blocks)))
                 if direct:
-                    n = len(direct)
-                    self.write(f"[{post.group_slug}] and to {n} "
-                               f"{'person' if n == 1 else 'people'} directly "
-                               f"({', '.join(sorted({c.platform for c in direct}))})")
+                    self.write(f"[{post.group_slug}] " + said(_n(
+                        "and to {n} person directly ({platforms})",
+                        "and to {n} people directly ({platforms})", len(direct),
+                        platforms=", ".join(sorted({c.platform for c in direct}))),
+                        reply.lang))
             for problem in problems:
-                self.write(problem)
+                self.write(said(problem, reply.lang))
         files = [b for b in reply.blocks if isinstance(b, File)]
         for post in reply.posts:
             files.extend(b for b in post.blocks if isinstance(b, File))

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from bot.textrender import render_table
+from handlers.core.i18n import _, said
 from handlers.core.messages import (
     Block,
     Buttons,
@@ -88,14 +89,16 @@ def _block_html(block: Block, replies: bool) -> str:
         return ("<table style=\"border-collapse:collapse;margin:6px 0\">"
                 f"<thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>")
     if isinstance(block, Buttons):
-        intro = "Reply with a line, or type in chat:" if replies else "In chat, type:"
+        intro = said(_("Reply with a line, or type in chat:") if replies
+                     else _("In chat, type:"), block.lang)
         items = "".join(
             f"<li>{html.escape(b.label, quote=False)}: "
             f"<code>{html.escape(b.command, quote=False)}</code></li>" for b in block.buttons)
         return f"<p style=\"margin:6px 0\">{intro}</p><ul>{items}</ul>"
     assert isinstance(block, File)
-    name = html.escape(block.name, quote=False)
-    return f"<p style=\"margin:6px 0\"><em>Attached: {name}</em></p>"
+    attached = html.escape(said(_("Attached: {name}", name=block.name), block.lang),
+                           quote=False)
+    return f"<p style=\"margin:6px 0\"><em>{attached}</em></p>"
 
 
 def _block_text(block: Block, replies: bool) -> str:
@@ -109,10 +112,11 @@ def _block_text(block: Block, replies: bool) -> str:
     if isinstance(block, Table):
         return render_table(block)
     if isinstance(block, Buttons):
-        intro = "Reply with a line, or type in chat:" if replies else "In chat, type:"
+        intro = said(_("Reply with a line, or type in chat:") if replies
+                     else _("In chat, type:"), block.lang)
         return "\n".join([intro, *(f"  {b.command}    ({b.label})" for b in block.buttons)])
     assert isinstance(block, File)
-    return f"Attached: {block.name}"
+    return said(_("Attached: {name}", name=block.name), block.lang)
 
 
 def subject_of(blocks: Sequence[Block]) -> str:

@@ -50,6 +50,7 @@ from bot.conversation import Answer, Conversation
 from bot.dispatch import Dispatcher
 from bot.matrix.render import PLATFORM, TooLong, command_text, file_content, render
 from bot.matrix.state import MatrixState
+from handlers.core.i18n import _, said
 from handlers.core.lookups import adopt_names, known_member
 from handlers.core.messages import Block, ChannelRef, File, Reply, Text
 from handlers.core.router import Command, Incoming, Router
@@ -371,9 +372,10 @@ class MatrixBot:
         log.warning("event %s in %s not read: its body is too long (%s)", event_id, room_id, err)
         await asyncio.to_thread(self.state.mark_seen, event_id)
         if direct or body.lstrip().startswith(self.options.prefix):
-            await self.send_blocks(room_id, [Text((
-                f"That message is too long to be a command ({err}).",))],
-                f"reply:{event_id}", reply_to=event_id)
+            lang = self.conversation.router.settings.language
+            await self.send_blocks(room_id, [Text((said(_(
+                "That message is too long to be a command ({problem}).", problem=str(err)),
+                lang),))], f"reply:{event_id}", reply_to=event_id)
 
     # --- commands ----------------------------------------------------------------------------
 
@@ -407,9 +409,10 @@ class MatrixBot:
         def guard(cmd: Command) -> Reply | None:
             resolved.append(cmd)
             if (cmd.noun, cmd.verb) in LINK_COMMANDS and not may_link:
-                return Reply(error=True).say(
-                    f"{prefix}{cmd.noun} {cmd.verb} needs room power level {level} here "
-                    "(a room moderator), as well as a Taskbot role that allows it.")
+                return Reply(error=True).say(_(
+                    "{command} needs room power level {level} here (a room moderator), as "
+                    "well as a Taskbot role that allows it.",
+                    command=f"{prefix}{cmd.noun} {cmd.verb}", level=str(level)))
             return None
 
         names = {uid: name for uid in set(MATRIX_ID.findall(line))
@@ -422,19 +425,19 @@ class MatrixBot:
             return self.conversation.delivered(reply)
 
         answer = await asyncio.to_thread(work)
-        reply, problems = answer.reply, answer.problems
+        reply = answer.reply
         blocks = list(reply.blocks)
         if reply.confidential and not direct:
-            blocks = [await self.send_direct_reply(sender, event_id, blocks)]
+            blocks = [await self.send_direct_reply(sender, event_id, blocks, reply.lang)]
         cmd = resolved[0] if resolved else None
         if cmd is not None and (cmd.noun, cmd.verb) == ("tg", "show") and not direct:
-            blocks.extend(self.power_level_blocks(room_id))
-        blocks.extend(Text((p,)) for p in problems)
+            blocks.extend(self.power_level_blocks(room_id, reply.lang))
+        blocks.extend(answer.notes)
         if blocks:
             await self.send_blocks(room_id, blocks, f"reply:{event_id}", reply_to=event_id)
 
     async def send_direct_reply(self, sender: str, event_id: str,
-                                blocks: list[Block]) -> Text:
+                                blocks: list[Block], lang: str = "en") -> Text:
         """A confidential reply (a link with a key, an export) goes to the person's direct
         room, made on demand; the shared room gets only the returned one-line pointer."""
         try:
@@ -442,9 +445,11 @@ class MatrixBot:
             await self.send_blocks(room, blocks, f"private:{event_id}")
         except SendFailed as err:
             log.warning("could not answer %s in a direct room: %s", event_id, err)
-            return Text(("That answer is for you alone, and I could not open a direct chat "
-                         f"with you ({err}). Ask me again in a direct chat.",))
-        return Text(("That answer is for you alone: I sent it to you in a direct chat.",))
+            return Text((said(_("That answer is for you alone, and I could not open a direct "
+                                "chat with you ({problem}). Ask me again in a direct chat.",
+                                problem=str(err)), lang),))
+        return Text((said(_("That answer is for you alone: I sent it to you in a direct "
+                            "chat."), lang),))
 
     def note_creators(self, room_id: str, create: dict[str, Any]) -> None:
         content = create.get("content") or {}
@@ -471,7 +476,7 @@ class MatrixBot:
         """Room power levels gate binding a room, next to the Taskbot role the core checks."""
         return self.user_level(room_id, user_id) >= self.link_level(room_id)
 
-    def power_level_blocks(self, room_id: str) -> list[Block]:
+    def power_level_blocks(self, room_id: str, lang: str = "en") -> list[Block]:
         room = self.client.rooms.get(room_id)
         if room is None:
             return []
@@ -483,8 +488,10 @@ class MatrixBot:
             for uid, level in sorted(levels.items(), key=lambda kv: (-kv[1], kv[0]))
             if uid != self.client.user_id
         )
-        return [Text((f"Room power levels here: {shown or 'everyone at the default'}"
-                      f" (linking the room needs {self.link_level(room_id)}).",))]
+        levels_shown = shown or _("everyone at the default")
+        return [Text((said(_("Room power levels here: {levels} (linking the room needs "
+                             "{level}).", levels=levels_shown,
+                             level=str(self.link_level(room_id))), lang),))]
 
     # --- invites and encryption --------------------------------------------------------------
 
@@ -542,14 +549,14 @@ class MatrixBot:
         answer = await self.conversation.listen(incoming)
         if answer is None:
             return
-        reply, problems = answer.reply, answer.problems
+        reply = answer.reply
         if reply.private and not reply.error:
             await self.client.room_send(room_id, "m.reaction", {"m.relates_to": {
                 "rel_type": "m.annotation", "event_id": event_id, "key": ACK_REACTION,
             }}, tx_id=txn_id(f"ack:{event_id}"))
-            blocks: list[Block] = [Text((p,)) for p in problems]
+            blocks: list[Block] = list(answer.notes)
         else:
-            blocks = [*reply.blocks, *(Text((p,)) for p in problems)]
+            blocks = [*reply.blocks, *answer.notes]
         if blocks:
             await self.send_blocks(room_id, blocks, f"reply:{event_id}", reply_to=event_id)
 

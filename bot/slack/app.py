@@ -50,6 +50,7 @@ from bot.slack.render import (
 )
 from bot.slack.sender import SlackSender
 from bot.slack.state import NameCache, request_key, seen_events
+from handlers.core.i18n import _, said
 from handlers.core.lookups import group_choices
 from handlers.core.messages import Block, File, Reply, Text
 from handlers.core.router import Incoming, Router
@@ -318,7 +319,8 @@ class SlackAdapter:
         if rendered.files:
             names = await self._send_files(rendered.files, origin, public)
             if not public:
-                note = Text((f"Sent you {', '.join(names)} as a direct message.",))
+                note = Text((said(_("Sent you {files} as a direct message.",
+                                    files=", ".join(names)), reply.lang),))
                 rendered = render_blocks(
                     [b for b in reply.blocks if not isinstance(b, File)] + [note])
         if not rendered.messages:
@@ -386,8 +388,10 @@ class SlackAdapter:
                                          view=action_modal(groups, meta, current))
         except Exception:
             log.exception("slack: views.open failed")
-            await self.answer(Reply(error=True).say(
-                "Could not open the form; type /action add <text> instead."), origin)
+            lang = self.conversation.router.settings.language
+            await self.answer(Reply(error=True, lang=lang).say(said(_(
+                "Could not open the form; type {command} instead.",
+                command="/action add <text>"), lang)), origin)
 
     def _home_blocks(self, user_id: str, name: str | None) -> list[tuple[str, list[Block]]]:
         """Worker thread: the person's page, as the core builds it."""

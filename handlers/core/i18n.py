@@ -29,6 +29,7 @@ from typing import Any, Union
 
 from handlers.core.messages import (
     Block,
+    Button,
     Buttons,
     Day,
     File,
@@ -89,10 +90,24 @@ class Msg(str):
     def __reduce__(self) -> tuple[Any, ...]:
         return (Msg, (self.msgid, self.plural, self.n, dict(self.args)))
 
+    @property
+    def key(self) -> tuple[Any, ...]:
+        """What the message is, as a value: its id and its arguments (a message among them
+        by its own key: two messages may read the same in English and not in another
+        language)."""
+        return (self.msgid, self.plural, self.n,
+                tuple((k, v.key if isinstance(v, Msg) else v) for k, v in self.args))
+
 
 def _(msgid: str, /, **args: Arg) -> Msg:
     """A message to translate; ``{name}`` placeholders take ``args``."""
-    return Msg(msgid, args=args)
+    return Msg(msgid, args=args) if args else _bare(msgid)
+
+
+@functools.lru_cache(maxsize=4096)
+def _bare(msgid: str) -> Msg:
+    """A message without arguments, made once (a status word is said on every row)."""
+    return Msg(msgid)
 
 
 def _n(singular: str, plural: str, n: int, /, **args: Arg) -> Msg:
@@ -178,18 +193,41 @@ def translate(msg: Msg, lang: str) -> str:
 _FORMATTER = string.Formatter()
 
 
+@functools.lru_cache(maxsize=8192)
+def _parsed(template: str) -> tuple[tuple[str, str | None], ...] | None:
+    """A template's literal text and placeholders, in order (parsed once: the same few
+    hundred templates are said again and again); None for a broken one."""
+    try:
+        return tuple((literal, field) for literal, field, _s, _c in _FORMATTER.parse(template))
+    except ValueError:
+        return None
+
+
 def spans_of(msg: Msg, reader: Reader) -> tuple[Span, ...]:
     """The message in the reader's language: text, with its span arguments in place."""
     if (reader.lang == DEFAULT_LANGUAGE and not msg.spanned) or not msg.msgid:
         return (str.__str__(msg),) if msg else ()
-    template = translate(msg, reader.lang)
+    if not msg.spanned:  # text alone: the same words in every row, said once
+        return _said_text(msg.key, msg, reader.lang)
+    return _spans_of(msg, reader)
+
+
+@functools.lru_cache(maxsize=8192)
+def _said_text(_key: tuple[Any, ...], msg: Msg, lang: str) -> tuple[Span, ...]:
+    """A message holding no span, in ``lang``, cached by its key (``msg`` rides along
+    uncompared: equal keys say the same thing)."""
+    return _spans_of(msg, Reader(lang))
+
+
+def _spans_of(msg: Msg, reader: Reader) -> tuple[Span, ...]:
+    parsed = _parsed(translate(msg, reader.lang))
+    if parsed is None:  # a broken translation: the English stays readable
+        return (str.__str__(msg),)
+    if len(parsed) == 1 and parsed[0][1] is None:  # no placeholder: the text alone
+        return (parsed[0][0],) if parsed[0][0] else ()
     args = dict(msg.args)
     out: list[Span] = []
-    try:
-        parsed = list(_FORMATTER.parse(template))
-    except ValueError:  # a broken translation: the English stays readable
-        return (str.__str__(msg),)
-    for literal, field, _spec, _conv in parsed:
+    for literal, field in parsed:
         if literal:
             out.append(literal)
         if field is None:
@@ -228,21 +266,41 @@ def _dates(lang: str) -> str:
     return lang if lang in LANGUAGES else DEFAULT_LANGUAGE
 
 
+@functools.lru_cache(maxsize=4096)
+def _day(span: Day, lang: str) -> Day:
+    return replace(span, lang=lang)
+
+
+@functools.lru_cache(maxsize=4096)
+def _when(span: When, zone: str, lang: str) -> When:
+    return replace(span, zone=zone, lang=lang)
+
+
 def _span(span: Span, reader: Reader) -> Span:
     if isinstance(span, When):
         zone, lang = reader.zone or span.zone, _dates(reader.lang)
         if zone == span.zone and lang == span.lang:
             return span
-        return replace(span, zone=zone, lang=lang)
+        return _when(span, zone, lang)
     if isinstance(span, Day):
         lang = _dates(reader.lang)
-        return span if span.lang == lang else replace(span, lang=lang)
+        return span if span.lang == lang else _day(span, lang)
     if isinstance(span, Link) and isinstance(span.label, Msg):
         return replace(span, label=text_of(span.label, reader))
     return span
 
 
-def _spans(spans: Sequence[Span], reader: Reader) -> tuple[Span, ...]:
+def _spans(spans: tuple[Span, ...], reader: Reader) -> tuple[Span, ...]:
+    if len(spans) == 1:  # a table's cell, mostly: one span
+        one = spans[0]
+        kind = type(one)
+        if kind is str:
+            return spans
+        if kind is Msg:
+            return spans_of(one, reader)  # type: ignore[arg-type]
+        if kind is not Mention:
+            return (_span(one, reader),)
+        return spans
     out: list[Span] = []
     for s in spans:
         if isinstance(s, Msg):
@@ -254,6 +312,26 @@ def _spans(spans: Sequence[Span], reader: Reader) -> tuple[Span, ...]:
     return _merged(out)
 
 
+def _needs(spans: Sequence[Span]) -> bool:
+    """Whether English spans need work for an English reader in no zone of their own: only
+    a message holding spans (a mention inside a sentence) does."""
+    return any(isinstance(s, Msg) and s.spanned for s in spans)
+
+
+def _plain_block(block: Block) -> Block:
+    """The block for an English reader who keeps each time's zone: unchanged, unless a
+    message in it holds spans (they are put in place)."""
+    if isinstance(block, Text):
+        return Text(_spans(block.spans, ENGLISH), block.style) if _needs(block.spans) else block
+    if isinstance(block, Table):
+        if any(_needs(cell) for row in block.rows for cell in row):
+            return _block(block, ENGLISH)
+        return block
+    if isinstance(block, Buttons | File) and block.lang != DEFAULT_LANGUAGE:
+        return replace(block, lang=DEFAULT_LANGUAGE)
+    return block
+
+
 def _block(block: Block, reader: Reader) -> Block:
     if isinstance(block, Text):
         return Text(_spans(block.spans, reader), block.style)
@@ -261,26 +339,49 @@ def _block(block: Block, reader: Reader) -> Block:
         return Table(tuple(text_of(h, reader) for h in block.headers),
                      tuple(tuple(_spans(cell, reader) for cell in row) for row in block.rows))
     if isinstance(block, Buttons):
-        return Buttons(tuple(replace(b, label=text_of(b.label, reader))
-                             for b in block.buttons))
-    if isinstance(block, File) and isinstance(block.title, Msg):
-        return replace(block, title=text_of(block.title, reader))
+        return Buttons(tuple(Button(text_of(b.label, reader), b.command, b.style)
+                             for b in block.buttons), reader.lang)
+    if isinstance(block, File):
+        return replace(block, title=text_of(block.title, reader), lang=reader.lang)
     return block
 
 
 def localize(blocks: Sequence[Block], reader: Reader) -> list[Block]:
     """The blocks as ``reader`` reads them: every message in their language, every time in
     their zone (or its own), mentions inside sentences kept as mentions."""
+    if reader.plain:
+        return [_plain_block(b) for b in blocks]
     return [_block(b, reader) for b in blocks]
 
 
 def localized(reply: Reply, reader: Reader) -> Reply:
     """The reply as its reader reads it (its posts are localized per channel, later)."""
-    return reply.but(blocks=localize(reply.blocks, reader))
+    return replace(reply.but(blocks=localize(reply.blocks, reader)), lang=reader.lang)
+
+
+def said(msg: str, lang: str) -> str:
+    """A message in ``lang``, as plain text: what an adapter writes of its own beside a
+    reply already said in that language (``Reply.lang``)."""
+    return text_of(msg, Reader(lang))
 
 
 __all__ = [
-    "DEFAULT_LANGUAGE", "ENGLISH", "LANGUAGES", "Msg", "Reader", "_", "_n", "available",
-    "install", "listed", "localize", "localized", "normalize", "spans_of", "text_of", "translate",
+    "DEFAULT_LANGUAGE",
+    "ENGLISH",
+    "LANGUAGES",
+    "Msg",
+    "Reader",
+    "_",
+    "_n",
+    "available",
+    "install",
+    "listed",
+    "localize",
+    "localized",
+    "normalize",
+    "said",
+    "spans_of",
+    "text_of",
+    "translate",
     "translations_for",
 ]

@@ -99,6 +99,8 @@ class Button:
 @dataclass(frozen=True)
 class Buttons:
     buttons: tuple[Button, ...]
+    # the reader's language, for what a platform writes around them (mail: "reply with")
+    lang: str = "en"
 
 
 @dataclass(frozen=True)
@@ -107,6 +109,7 @@ class File:
     mime: str
     content: bytes
     title: str = ""
+    lang: str = "en"  # the reader's, as Buttons'
 
 
 @dataclass(frozen=True)
@@ -232,6 +235,9 @@ class Reply:
     # the outbox keys the router wrote for ``posts`` in the command's own transaction: the
     # adapter sends them at once (DeliveryEngine.deliver), any later tick if it could not
     queued: Sequence[str] = ()
+    # the language it was said in (handlers.core.i18n.localized sets it): what an adapter
+    # adds of its own (a pointer to a direct chat) is said in it too
+    lang: str = "en"
 
     def __post_init__(self) -> None:
         for name in ("blocks", "posts", "queued"):

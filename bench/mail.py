@@ -1,7 +1,7 @@
 """Benchmark: mail out and in (issue 14) — a decision to 1,000 members known only by
 address, then 100 of their replies read back and answered.
 
-Run: ``.venv/bin/python bench/email.py [--recipients 1000] [--rounds 3] [--replies 100]``.
+Run: ``.venv/bin/python bench/mail.py [--recipients 1000] [--rounds 3] [--replies 100]``.
 
 A SQLite store with the preset, one group of ``--recipients`` email-only members and a
 shell channel. Each round posts one decision to that group through the real Router and then
