@@ -16,10 +16,10 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import and_, delete, func, select
+from sqlalchemy import and_, delete, func, select, update
 from sqlalchemy.orm import Session
 
-from storage.models import Action, ActionNote, Outbox
+from storage.models import Action, ActionEvent, ActionNote, Outbox
 
 MIN_DAYS = 7
 BATCH = 500
@@ -39,12 +39,17 @@ class Purged:
 def purge(session: Session, now: dt.datetime, days: int, batch: int = BATCH) -> Purged:
     """Delete at most ``batch`` rows of each kind older than ``days`` (at least MIN_DAYS)."""
     cutoff = now.astimezone(dt.UTC) - dt.timedelta(days=max(days, MIN_DAYS))
-    note_ids = list(session.scalars(
-        select(ActionNote.id).join(Action, Action.id == ActionNote.action_id)
+    notes = session.execute(
+        select(ActionNote.id, ActionNote.action_id).join(Action, Action.id == ActionNote.action_id)
         .where(Action.status.in_(CLOSED), Action.closed_at < cutoff)
-        .order_by(ActionNote.id).limit(batch)))
+        .order_by(ActionNote.id).limit(batch)).all()
+    note_ids = [note_id for note_id, _action in notes]
     if note_ids:
         session.execute(delete(ActionNote).where(ActionNote.id.in_(note_ids)))
+        # a note's text was once copied into its history line too: that copy goes with it
+        session.execute(update(ActionEvent).where(
+            ActionEvent.action_id.in_(sorted({a for _n, a in notes})),
+            ActionEvent.kind == "note", ActionEvent.detail != "").values(detail=""))
     row_ids = list(session.scalars(
         select(Outbox.id).where(and_(
             Outbox.status.in_(FINISHED),

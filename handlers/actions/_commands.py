@@ -1139,7 +1139,7 @@ def register(reg: Registry) -> None:
         )
         ctx.session.add(note)
         ctx.session.flush()
-        _event(ctx, action, "note", body)
+        _event(ctx, action, "note")  # the text is the note's alone (retention purges it)
         ctx.audit("note", "action", action.id, note=note.id)
         return Reply(private=False).say(
             _("Note added to {action}: {title}.", action=action_label(action), title=action.title)

@@ -40,7 +40,7 @@ from handlers.core.params import Spec, Values
 from handlers.core.platforms import Platforms
 from handlers.core.posts import KIND as POST_KIND
 from handlers.core.posts import compose_post, queue_posts
-from handlers.core.readers import person_reader, remember_profile_zone
+from handlers.core.readers import group_reader, person_reader, remember_profile_zone
 from handlers.core.roles import Guard, Policy
 from handlers.core.scheduling import ScheduleKinds
 from storage import kv
@@ -343,9 +343,14 @@ class Router:
         language and zone of whoever typed it."""
         if not any(isinstance(b, Text | Table | Buttons) for b in reply.blocks):
             return reply
-        with self.deferred() as session:
-            person = person_by_identity(session, msg.platform, msg.user_id)
-            return localized(reply, person_reader(person, self.settings))
+        try:
+            with self.deferred() as session:
+                person = person_by_identity(session, msg.platform, msg.user_id)
+                reader = person_reader(person, self.settings)
+        except Exception:  # the store is down: the answer still goes, in the default
+            log.exception("the caller's language could not be read")
+            reader = Reader(self.settings.language)
+        return localized(reply, reader)
 
     def resolve(self, msg: Incoming) -> Command | None:
         """The command a line stands for, without running it (None: help, or not a command).
@@ -464,14 +469,19 @@ class Router:
                 if guard is not None:
                     guard(session, now)
                 if msg.once is not None and kv.get(session, msg.once) is not None:
-                    return already_done()
+                    return answer(already_done())
                 actor = ensure_person(session, msg.platform, msg.user_id, msg.user_name)
                 if msg.user_zone is not None:
                     remember_profile_zone(actor, msg.user_zone)
                 reader.append(person_reader(actor, self.settings))
-                reply = work(self._ctx(session, actor, msg, now))
-                # the work may have changed it (me language): the answer is in the new one
+                ctx = self._ctx(session, actor, msg, now)
+                reply = work(ctx)
+                # the work may have changed it (me language): the answer is in the new one;
+                # an answer for the channel is in its group's language and each time's zone
                 reader[0] = person_reader(actor, self.settings)
+                if reply is not None and not reply.private and not reply.error \
+                        and msg.channel_id is not None and ctx.channel_group is not None:
+                    reader[0] = group_reader(ctx.channel_group, self.settings)
                 if reply is not None and reply.posts and not reply.error:
                     reply = reply.but(queued=queue_posts(session, reply.posts, now, msg.once))
                 # the key that this run happened, written last: committed with the work
@@ -481,7 +491,7 @@ class Router:
                 session.flush()
             return None if reply is None else answer(reply)
         except _Duplicate:
-            return already_done()
+            return answer(already_done())
         except UserError as err:
             return answer(error_reply(err.message, usage(err)))
         except OperationalError as err:
@@ -514,11 +524,11 @@ class Router:
                 actor = ensure_person(session, msg.platform, msg.user_id, msg.user_name)
                 return look(self._ctx(session, actor, msg, self.settings.clock()))
         except UserError as err:
-            return error_reply(err.message, None)
+            return self.for_caller(msg, error_reply(err.message, None))
         except Exception:
-            return apology("a page", lambda error_id: _(
+            return self.for_caller(msg, apology("a page", lambda error_id: _(
                 "Sorry, that page could not be built (error id {error_id}).",
-                error_id=error_id))
+                error_id=error_id)))
         finally:
             session.close()
 
@@ -540,19 +550,19 @@ class Router:
         line = msg.text.strip()
         addressed = [x for x in self.registry.listeners if x.addressed(line)]
         if (problem := control_character_error(msg.text)) is not None:
-            return error_reply(problem, None) if addressed else None
+            return self.for_caller(msg, error_reply(problem, None)) if addressed else None
         listener = self._listener_for(msg)
         if listener is None:
             return None
         if listener in addressed and len(line) > MAX_LINE:
             # the same cap as a command line, before anything is parsed or written
-            return error_reply(
+            return self.for_caller(msg, error_reply(
                 _n("That line is too long ({n} character; at most {limit}); nothing was "
                    "{done}.",
                    "That line is too long ({n} characters; at most {limit}); nothing was "
                    "{done}.",
                    len(line), limit=MAX_LINE, done=listener.done), None,
-            )
+            ))
 
         def usage(err: UserError) -> str | None:
             return None if isinstance(err, Refused) else listener.usage(line)

@@ -30,9 +30,9 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, sessionmaker
 
 from handlers.core.context import CoreSettings
-from handlers.core.i18n import Reader, localize
+from handlers.core.i18n import localize
 from handlers.core.messages import Block, ChannelRef
-from handlers.core.readers import channel_reader
+from handlers.core.readers import channel_readers
 from handlers.core.scheduling import ScheduleKinds
 from storage import outbox, retention
 from storage.models import Outbox
@@ -265,12 +265,14 @@ class DeliveryEngine:
                 keys,
             )
             kinds: dict[str, list[dict[str, Any]]] = {}
-            readers: dict[ChannelRef, Reader] = {}
             for row in rows:
                 kinds.setdefault(row.kind, []).append(row.payload)
             for kind, payloads in kinds.items():
                 if kind in self.kinds.prefetch:
                     self.kinds.prefetch[kind](session, payloads)
+            # who reads each channel (its language and zone), all of them at once
+            readers = channel_readers(
+                session, (ChannelRef(r.platform, r.channel_id) for r in rows), self.settings)
             for row in rows:
                 grace = dt.timedelta(seconds=row.payload.get("grace_s", 86400))
                 if now - row.due_at > grace:
@@ -287,10 +289,7 @@ class DeliveryEngine:
                     continue
                 blocks = composer(session, row.payload, self.settings)
                 if blocks:  # in the language (and zone) of whoever reads that channel
-                    channel = ChannelRef(row.platform, row.channel_id)
-                    if channel not in readers:
-                        readers[channel] = channel_reader(session, channel, self.settings)
-                    blocks = localize(blocks, readers[channel])
+                    blocks = localize(blocks, readers[ChannelRef(row.platform, row.channel_id)])
                 if not blocks:
                     # its subject is gone or settled (deleted, done, acknowledged)
                     row.status, row.claimed_until = outbox.SKIPPED, None

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from handlers.actions import open_list
 from handlers.core.context import Ctx
-from handlers.core.i18n import _
+from handlers.core.i18n import _, localize, text_of
 from handlers.core.messages import Block, Text
+from handlers.core.readers import person_reader
 from handlers.decisions import register_of
 from handlers.meetings import next_of
 
@@ -38,6 +39,9 @@ def home(ctx: Ctx, prefix: str = "") -> list[Section]:
         meetings.append(Text((_("No meetings scheduled for your groups."),)))
     # TRANSLATORS: whose decisions a list shows ("Decisions for all groups").
     decisions = register_of(ctx, None, _("all groups"), None)
-    return [(_("Your open actions"), list(mine.blocks)),
-            (_("Your groups' next meetings"), meetings),
-            (_("Recent decisions"), list(decisions.blocks))]
+    sections = [(_("Your open actions"), list(mine.blocks)),
+                (_("Your groups' next meetings"), meetings),
+                (_("Recent decisions"), list(decisions.blocks))]
+    # the page is the person's own: in their language and zone
+    reader = person_reader(ctx.actor, ctx.settings)
+    return [(text_of(title, reader), localize(blocks, reader)) for title, blocks in sections]

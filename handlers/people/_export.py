@@ -20,6 +20,7 @@ from storage.models import AuditLog, Base, Person
 
 SECRET_COLUMNS = frozenset({"code_hash", "token"})
 ROWS_MAX = 50_000  # per table: a person's rows, never the store's
+LINK_CHUNK = 1000  # ids per query for the rows theirs point at
 
 
 def _value(value: Any) -> Any:
@@ -70,20 +71,27 @@ def _linked(session: Session, tables: dict[str, list[dict[str, Any]]]) -> dict[s
     for name, rows in tables.items():
         for fk in by_name[name].foreign_keys:
             target = fk.column.table
-            if target.name in (Person.__tablename__, name) or target.name in tables:
+            if target.name in (Person.__tablename__, name):
                 continue
-            ids = {row[fk.parent.name] for row in rows if row.get(fk.parent.name) is not None}
+            key = next(iter(target.primary_key.columns)).name
+            have = {row[key] for row in tables.get(target.name, ())}  # exported already
+            ids = {row[fk.parent.name] for row in rows
+                   if row.get(fk.parent.name) is not None} - have
             if ids:
                 wanted.setdefault(target.name, set()).update(ids)
     linked: dict[str, list[dict[str, Any]]] = {}
     for name, ids in sorted(wanted.items()):
         table = by_name[name]
-        key = next(iter(table.primary_key.columns))
+        key_column = next(iter(table.primary_key.columns))
         keep = [c for c in table.columns if c.name not in SECRET_COLUMNS]
-        found = session.execute(select(*keep).where(key.in_(sorted(ids)[:ROWS_MAX]))
-                                .order_by(key))
-        linked[name] = [{c.name: _value(v) for c, v in zip(keep, row, strict=True)}
-                        for row in found]
+        ordered = sorted(ids)[:ROWS_MAX]
+        rows_out: list[dict[str, Any]] = []
+        for at in range(0, len(ordered), LINK_CHUNK):  # SQLite takes so many parameters
+            found = session.execute(select(*keep).where(
+                key_column.in_(ordered[at:at + LINK_CHUNK])).order_by(key_column))
+            rows_out += [{c.name: _value(v) for c, v in zip(keep, row, strict=True)}
+                         for row in found]
+        linked[name] = rows_out
     return linked
 
 

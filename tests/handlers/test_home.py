@@ -40,3 +40,16 @@ def test_someone_new_gets_a_page_and_no_one_elses_actions(bare_bot: Bot) -> None
     page = _page(bot, "newcomer")
     assert "Alice's own item" not in page and "No open actions for you." in page
     assert "You are in no group yet: /tg list shows them" in page
+
+
+def test_the_page_is_in_the_persons_language_and_zone(bare_bot: Bot) -> None:
+    bot = bare_bot
+    bot.admin("tg create repl Replication")
+    bot.admin("tg add repl @alice")
+    bot.admin("meeting schedule repl first tuesday 10:00 Europe/Brussels")
+    bot.say("alice", None, "me language de")
+    bot.say("alice", None, "me zone Europe/Lisbon")
+    page = _page(bot, "alice")
+    # her command's answer and her page agree, in German and at 09:00 Lisbon time
+    assert bot.say("alice", None, "meeting next repl").strip() in page
+    assert "Your open actions" not in page and "09:00 WET" in page

@@ -102,10 +102,19 @@ def _leaks(text: str, *, posts: bool = True) -> list[str]:
             and (posts or not line.startswith("[shell:"))]
 
 
+def _groups_speak(bot: Bot, lang: str) -> None:
+    """As tg settings <group> language would, with the test's language (it takes only the
+    bot's languages): an answer for a channel is in its group's language."""
+    with bot.sessions.begin() as s:
+        for group in s.query(Group):
+            group.settings = {**(group.settings or {}), "language": lang}
+
+
 def test_every_reply_is_in_the_readers_language(pseudo_bot: Bot) -> None:
     bot = pseudo_bot
     leaks: list[str] = []
     for who, channel, line in SCRIPT:
+        _groups_speak(bot, "qps")
         shown = render_reply(bot.ask(who, channel, line))
         assert "⟦" in shown, f"{line!r} answered nothing translated: {shown!r}"
         leaks += [f"{line!r}: {leak}" for leak in _leaks(shown, posts=False)]
@@ -118,9 +127,7 @@ def test_every_post_is_in_its_groups_language(pseudo_bot: Bot) -> None:
     bot.posted.clear()
     for who, channel, line in SCRIPT[:6]:
         bot.ask(who, channel, line)
-    with bot.sessions.begin() as s:  # as tg settings would, with a language of the test's
-        for group in s.query(Group):
-            group.settings = {**(group.settings or {}), "language": lang}
+    _groups_speak(bot, lang)
     bot.posted.clear()
     for who, channel, line in SCRIPT[6:]:
         bot.ask(who, channel, line)

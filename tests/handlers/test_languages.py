@@ -71,15 +71,17 @@ def test_a_dialog_in_the_callers_language(bare_bot: Bot, lang: str) -> None:
 
 
 def test_a_shared_channel_reads_its_groups_language(bare_bot: Bot) -> None:
-    """A decision posted to repl (German) and read in boc (English); the poster reads
-    the reply in French."""
+    """A decision posted to repl (German) and read in boc (English). The poster reads in
+    French, but the answer in the boc channel is for the channel: English; what she is
+    answered alone is in French."""
     bot = bare_bot
     _setup(bot)
     bot.admin("tg settings repl language de")
     bot.say("cy", None, "me language fr")
     bot.posted.clear()
     reply = bot.say("cy", "#boc", "decision post repl Adopt guide v2")
-    assert "D-1" in reply and "Décision" in reply
+    assert reply.startswith("Recorded decision D-1 for repl.")
+    assert "== Décision D-1 ==" in bot.say("cy", None, "decision show D-1")
     by_channel = {ch.channel_id: render_blocks(blocks) for ch, blocks in bot.posted}
     assert "Gesendet von @cy am Sa., 28. Nov. 2026 für repl." in by_channel["#repl"]
     assert "Posted by @cy on Sat 28 Nov 2026 for repl." in by_channel["#boc"]

@@ -50,3 +50,23 @@ def test_the_export_holds_the_person_s_rows_and_no_one_else_s(bot: Bot) -> None:
     assert "link_keys" in tables
     text = file.content.decode()
     assert '"ben"' not in text  # no other person's name or id string
+
+
+def test_the_export_says_what_each_row_is_about(bot: Bot) -> None:
+    """The rows hers point at come along (an action she holds but did not write, the
+    decision she acknowledged, her group), also from a table where she has rows of her
+    own (she wrote one action and holds another): each once, and nobody's name."""
+    bot.admin("tg add replication @ana")
+    bot.admin("tg add replication @ben")
+    bot.say("ana", None, "action add Send the kit group replication")  # hers: she wrote it
+    bot.say("ben", None, "action add @ana Draft the guide group replication")  # she holds it
+    bot.admin("decision post replication Adopt the kit")
+    bot.say("ana", None, "decision ack D-1")
+    [file] = [b for b in bot.ask("ana", None, "me export").blocks if isinstance(b, File)]
+    data = json.loads(file.content)
+    written = {a["id"] for a in data["tables"]["actions"]}
+    linked = {a["id"]: a["title"] for a in data["linked"].get("actions", [])}
+    assert written == {1} and linked == {2: "Draft the guide"}
+    assert [d["text"] for d in data["linked"]["decisions"]] == ["Adopt the kit"]
+    assert [g["slug"] for g in data["linked"]["groups"]] == ["replication"]
+    assert '"ben"' not in file.content.decode()

@@ -34,6 +34,9 @@ def test_old_notes_of_closed_actions_and_finished_rows_go(bare_bot: Bot) -> None
     for n in (1, 2, 3):
         bot.admin(f"action add Plan {n} @bob group repl")
         bot.admin(f"action note A-{n} first thoughts on plan {n}")
+    with bot.sessions.begin() as s:  # as an earlier version wrote a note's history line
+        for event in s.scalars(select(ActionEvent).where(ActionEvent.kind == "note")):
+            event.detail = f"first thoughts on plan {event.action_id}"
     bot.admin("action done A-1")
     bot.admin("action cancel A-2")
     events, audits = _count(bot, ActionEvent), _count(bot, AuditLog)
@@ -58,6 +61,10 @@ def test_old_notes_of_closed_actions_and_finished_rows_go(bare_bot: Bot) -> None
         kept_rows = set(s.scalars(select(Outbox.status).where(Outbox.key.like("test:%"))))
         assert s.scalar(select(func.count()).select_from(Action)) == 3
     assert kept_notes == [3]  # the open action keeps its note
+    with Session(bot.engine) as s:  # and no copy of a purged note's text is left anywhere
+        details = s.scalars(select(ActionEvent.detail).where(ActionEvent.action_id.in_([1, 2]))
+                            ).all()
+    assert not [d for d in details if "first thoughts" in d]
     assert kept_rows == {outbox.FAILED, outbox.PENDING}
     # the record stays whole: the history and the audit log are not touched
     assert (_count(bot, ActionEvent), _count(bot, AuditLog)) == (events, audits)
