@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.threads import signals_stay_with_main
 from handlers.core.context import CoreSettings
+from handlers.core.readers import person_reader
 from handlers.meetings import ics_calendar
 from handlers.reports import (
     DASHBOARD_PATH,
@@ -38,7 +39,7 @@ from handlers.reports import (
     parse_filters,
     reader_ctx,
 )
-from storage.models import Group
+from storage.models import Group, Person
 
 if TYPE_CHECKING:
     from bot.container import Container
@@ -101,7 +102,10 @@ def dashboard_response(sessions: sessionmaker[Session], core: CoreSettings,
             return 403, html_page("Taskbot dashboard", body)
         ctx = reader_ctx(session, core, now)
         link = {k: query.get(k, "") for k in ("exp", "who", "sig")}
-        return 200, dashboard_html(ctx, parse_filters(query), link)
+        # the link's holder reads it (check_dashboard proved who that is)
+        holder = session.get(Person, int(query["who"]))
+        return 200, dashboard_html(ctx, parse_filters(query), link,
+                                   person_reader(holder, core))
 
 
 class _BadRequestLine(logging.Filter):

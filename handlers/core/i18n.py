@@ -290,6 +290,11 @@ def _span(span: Span, reader: Reader) -> Span:
     return span
 
 
+def localize_span(span: Span, reader: Reader) -> Span:
+    """One time or day as the reader reads it (a page built as HTML, not as blocks)."""
+    return _span(span, reader)
+
+
 def _spans(spans: tuple[Span, ...], reader: Reader) -> tuple[Span, ...]:
     if len(spans) == 1:  # a table's cell, mostly: one span
         one = spans[0]

@@ -13,7 +13,7 @@ from sqlalchemy import Select, case, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from handlers.core.context import CoreSettings, Ctx
-from handlers.core.i18n import _, _n
+from handlers.core.i18n import ENGLISH, Reader, _, _n, localize, localize_span, text_of
 from handlers.core.messages import (
     Day,
     Table,
@@ -79,9 +79,20 @@ def _options(name: str, label: str, choices: Sequence[tuple[str, str]], chosen: 
             "</label>")
 
 
-def dashboard_html(ctx: Ctx, f: DashboardFilters, hidden: dict[str, str]) -> str:
+def dashboard_html(ctx: Ctx, f: DashboardFilters, hidden: dict[str, str],
+                   reader: Reader = ENGLISH) -> str:
     """The page: groups with counts and next meeting, the filtered actions, recent decisions
-    with acknowledgement. ``hidden`` are the link's own parameters, carried by the form."""
+    with acknowledgement. ``hidden`` are the link's own parameters, carried by the form;
+    ``reader``: its holder (the page is in their language and zone)."""
+
+    def t(msg: str) -> str:
+        return text_of(msg, reader)
+
+    def localized_table(table: Table) -> Table:
+        done = localize([table], reader)[0]
+        assert isinstance(done, Table)
+        return done
+
     from handlers.meetings import next_meeting
     from handlers.secretariat import actions_table, known_projects
 
@@ -141,49 +152,49 @@ def dashboard_html(ctx: Ctx, f: DashboardFilters, hidden: dict[str, str]) -> str
     form += [f'<input type="hidden" name="{html.escape(k, quote=True)}" '
              f'value="{html.escape(v, quote=True)}">' for k, v in hidden.items()]
     # TRANSLATORS: the labels of the dashboard's filters
-    form.append(_options("group", _("group"), [(g.slug, g.slug) for g in groups], f.group))
-    form.append(_options("person", _("person"), people,
+    form.append(_options("group", t(_("group")), [(g.slug, g.slug) for g in groups], f.group))
+    form.append(_options("person", t(_("person")), people,
                          str(f.person) if f.person is not None else ""))
-    form.append(_options("project", _("project"),
+    form.append(_options("project", t(_("project")),
                          sorted(((p, p) for p in projects.values()), key=lambda x: x[0].lower()),
                          q.project or f.project))
-    form.append("<label>" + html.escape(_("overdue only"))
+    form.append("<label>" + html.escape(t(_("overdue only")))
                 + '<input type="checkbox" name="overdue" value="1"'
                 f'{" checked" if f.overdue else ""}></label>')
     # TRANSLATORS: the button that applies the dashboard's filters
-    form.append('<button type="submit">' + html.escape(_("Filter")) + "</button>")
+    form.append('<button type="submit">' + html.escape(t(_("Filter"))) + "</button>")
     clear = html.escape("?" + urlencode(hidden), quote=True)
     # TRANSLATORS: the link that removes the dashboard's filters
-    form.append(f'<a href="{clear}">' + html.escape(_("clear")) + "</a></form>")
+    form.append(f'<a href="{clear}">' + html.escape(t(_("clear"))) + "</a></form>")
 
-    title = _("Taskbot dashboard")
-    as_of = _("As of {time}. Read-only; reload for fresh figures.",
-              time=When(ctx.now, ctx.settings.timezone))
+    title = t(_("Taskbot dashboard"))
+    as_of = t(_("As of {time}. Read-only; reload for fresh figures.",
+                time=When(ctx.now, ctx.settings.timezone)))
     parts = ["<h1>" + html.escape(title) + "</h1><p class=\"muted\">" + html.escape(as_of)
              + "</p>",
              # TRANSLATORS: a heading of the dashboard
-             "<h2>" + html.escape(_("Groups")) + "</h2>",
-             html_table(groups_table, numeric=(2, 3)),
-             f"<h2 id=\"actions\">{html.escape(q.describe(capital=True))}: "
+             "<h2>" + html.escape(t(_("Groups"))) + "</h2>",
+             html_table(localized_table(groups_table), numeric=(2, 3)),
+             f"<h2 id=\"actions\">{html.escape(t(q.describe(capital=True)))}: "
              f"<span id=\"total\">{total}</span></h2>", "".join(form)]
     if problems:
         nothing = _("Nothing matches: {problems}.", problems="; ".join(problems))
-        parts.append("<p class=\"late\">" + html.escape(nothing) + "</p>")
+        parts.append("<p class=\"late\">" + html.escape(t(nothing)) + "</p>")
     elif table is None:
         # TRANSLATORS: the dashboard's list of actions is empty
-        parts.append("<p>" + html.escape(_("None.")) + "</p>")
+        parts.append("<p>" + html.escape(t(_("None."))) + "</p>")
     else:
-        parts.append(html_table(table))
+        parts.append(html_table(localized_table(table)))
         if total > len(table.rows):
             command = "secretariat actions csv"
             more = _n("and {n} more: narrow the filters, or export with {command}.",
                       "and {n} more: narrow the filters, or export with {command}.",
                       total - len(table.rows), command=command)
-            parts.append("<p class=\"muted\">" + html.escape(more).replace(
+            parts.append("<p class=\"muted\">" + html.escape(t(more)).replace(
                 command, f"<code>{command}</code>", 1) + "</p>")
     # TRANSLATORS: a heading of the dashboard
-    parts.append("<h2>" + html.escape(_("Recent decisions")) + "</h2>")
-    parts.append(_decisions_html(session, ctx.settings))
+    parts.append("<h2>" + html.escape(t(_("Recent decisions"))) + "</h2>")
+    parts.append(_decisions_html(session, ctx.settings, reader))
     return html_page(title, "".join(parts))
 
 
@@ -196,12 +207,13 @@ def _assignee_ids() -> Select[int]:
 DASHBOARD_DECISIONS = 20
 
 
-def _decisions_html(session: Session, settings: CoreSettings) -> str:
+def _decisions_html(session: Session, settings: CoreSettings,
+                    reader: Reader = ENGLISH) -> str:
     recent = list(session.execute(
         select(Decision.id, Decision.text, Decision.created_at)
         .order_by(Decision.created_at.desc(), Decision.id.desc()).limit(DASHBOARD_DECISIONS)))
     if not recent:
-        return "<p>" + html.escape(_("No decisions yet.")) + "</p>"
+        return "<p>" + html.escape(text_of(_("No decisions yet."), reader)) + "</p>"
     acks: dict[int, list[tuple[str, bool]]] = {}
     for did, slug, acked in session.execute(
         select(DecisionTarget.decision_id, Group.slug, DecisionTarget.acked_at)
@@ -212,7 +224,7 @@ def _decisions_html(session: Session, settings: CoreSettings) -> str:
         acks.setdefault(did, []).append((slug, acked is not None))
     # TRANSLATORS: the headers of the dashboard's table of decisions: a decision's id, the
     # day it was posted, its text, which groups acknowledged it
-    headers = [html.escape(h, quote=True) for h in (
+    headers = [html.escape(text_of(h, reader), quote=True) for h in (
         _("id"), _("posted"), _("decision"), _("acknowledgement"))]
     id_h, posted_h, decision_h, ack_h = headers
     rows = []
@@ -220,10 +232,12 @@ def _decisions_html(session: Session, settings: CoreSettings) -> str:
         posted = created.astimezone(settings.zone).date()
         line = DecisionLine(did, text, posted, acks.get(did, []))
         ack = ", ".join(
-            f'<span class="{"ok" if ok else "late"}">' + html.escape(ack_text(slug, ok))
+            f'<span class="{"ok" if ok else "late"}">'
+            + html.escape(text_of(ack_text(slug, ok), reader))
             + "</span>" for slug, ok in line.targets)
+        day = html.escape(plain_of(localize_span(Day(posted), reader)))
         rows.append(f"<tr><td data-label=\"{id_h}\">D-{did}</td>"
-                    f"<td data-label=\"{posted_h}\">{html.escape(plain_of(Day(posted)))}</td>"
+                    f"<td data-label=\"{posted_h}\">{day}</td>"
                     f"<td data-label=\"{decision_h}\">{html.escape(decision_text(line))}</td>"
                     f"<td data-label=\"{ack_h}\">{ack or '-'}</td></tr>")
     return ("<table><thead><tr>" + "".join(f"<th>{h}</th>" for h in headers)

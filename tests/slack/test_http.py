@@ -384,10 +384,11 @@ def test_boc_meeting_decision_reaches_two_groups(slack_bot: SlackBot) -> None:
 
 def test_the_slack_profile_zone_is_the_default_zone(slack_bot: SlackBot) -> None:
     """users.info's ``tz`` is a person's zone until they choose one (me zone)."""
-    slack_bot.fake.zones[BOB] = "Europe/Lisbon"
-    shown = slack_bot.reply(slack_bot.slash("/taskbot-me", "", channel="C_ME", user=BOB))
+    zed = "U0ZED"  # seen first here: no name or zone of theirs is cached yet
+    slack_bot.fake.zones[zed] = "Europe/Lisbon"
+    shown = slack_bot.reply(slack_bot.slash("/taskbot-me", "", channel="C_ME", user=zed))
     assert "Times: Europe/Lisbon (your profile's)." in shown
     slack_bot.reply(slack_bot.slash("/taskbot-me", "zone Europe/Helsinki", channel="C_ME",
-                                    user=BOB))
-    shown = slack_bot.reply(slack_bot.slash("/taskbot-me", "", channel="C_ME", user=BOB))
+                                    user=zed))
+    shown = slack_bot.reply(slack_bot.slash("/taskbot-me", "", channel="C_ME", user=zed))
     assert "Times: Europe/Helsinki (me zone)." in shown

@@ -101,3 +101,14 @@ def test_a_dashboard_link_ends_with_its_holders_role(bare_bot: Bot, served: str)
 def test_help_shows_the_reset_commands(bare_bot: Bot) -> None:
     assert "meeting feed [<group>|all|reset]" in bare_bot.say("root", None, "help meeting")
     assert "secretariat feeds [reset <@user>]" in bare_bot.say("root", None, "help secretariat")
+
+
+def test_the_dashboard_is_in_its_holders_language(bare_bot: Bot, served: str) -> None:
+    """Over real HTTP: the page is in the language of whoever holds the link, whoever
+    else opens it (the page's words, its tables' headers, its dates)."""
+    setup(bare_bot, served)
+    bare_bot.say("sam", None, "me language de")
+    page = fetch(link(bare_bot, "sam", "secretariat dashboard", DASH))
+    assert page.status == 200
+    assert "Taskbot dashboard" not in page.body and "Recent decisions" not in page.body
+    assert "Gruppe" in page.body
