@@ -14,14 +14,15 @@ from handlers import (
     meeting_mode,
     meetings,
     people,
+    proposals,
     reports,
     secretariat,
 )
 from handlers.core.platforms import Platforms
 from handlers.core.router import Registry
 
-FEATURES = (groups, meetings, meeting_mode, actions, decisions, secretariat, reports, people,
-            admin)
+FEATURES = (groups, meetings, meeting_mode, actions, decisions, proposals, secretariat, reports,
+            people, admin)
 
 
 def build_registry(platforms: Platforms | None = None) -> Registry:

@@ -440,6 +440,106 @@ class DecisionEvent(Base):
     actor: Mapped[Person | None] = relationship()
 
 
+class Proposal(Base):
+    """A question put to a group's members (its electorate, frozen at opening), closed at a
+    deadline by its kind's rule and a quorum; a passed one ``for`` target groups becomes a
+    decision. A motion in a meeting is one too (``meeting_id``), its electorate those there."""
+
+    __tablename__ = "proposals"
+    __table_args__ = (
+        Index("ix_proposals_status_closes", "status", "closes_at"),
+        Index("ix_proposals_group_opened", "group_id", "opened_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"))
+    title: Mapped[str] = mapped_column(String(TITLE_MAX))
+    kind: Mapped[str] = mapped_column(String(12))  # consent | majority | consensus | poll
+    options: Mapped[list[str]] = mapped_column(JSON, default=list)  # a poll's choices
+    quorum_pct: Mapped[int] = mapped_column(Integer)
+    anonymous: Mapped[bool] = mapped_column(default=False)
+    hidden: Mapped[bool] = mapped_column(default=False)  # the tally shown only once closed
+    status: Mapped[str] = mapped_column(String(8), default="open")  # open | closed
+    # passed | failed | no_quorum | winner | tie, and the counts it was closed on
+    outcome: Mapped[str | None] = mapped_column(String(12))
+    result: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    opened_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("people.id", ondelete="SET NULL"))
+    opened_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    closes_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    closed_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    closed_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("people.id", ondelete="SET NULL"))
+    # when the reminder to those who have not voted was planned (the deadline it was for)
+    reminded_for: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    decision_id: Mapped[int | None] = mapped_column(
+        ForeignKey("decisions.id", ondelete="SET NULL"))
+    meeting_id: Mapped[int | None] = mapped_column(
+        ForeignKey("meetings.id", ondelete="SET NULL"), index=True)
+
+    group: Mapped[Group] = relationship()
+    opened_by: Mapped[Person | None] = relationship(foreign_keys=[opened_by_id])
+    targets: Mapped[list[ProposalTarget]] = relationship(
+        back_populates="proposal", cascade="all, delete-orphan", order_by="ProposalTarget.id")
+    electorate: Mapped[list[ProposalVoter]] = relationship(
+        back_populates="proposal", cascade="all, delete-orphan",
+        order_by="ProposalVoter.person_id")
+
+
+class ProposalTarget(Base):
+    """A group a proposal's decision, once passed, is for."""
+
+    __tablename__ = "proposal_targets"
+    __table_args__ = (UniqueConstraint("proposal_id", "group_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    proposal_id: Mapped[int] = mapped_column(ForeignKey("proposals.id", ondelete="CASCADE"))
+    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"))
+
+    proposal: Mapped[Proposal] = relationship(back_populates="targets")
+    group: Mapped[Group] = relationship()
+
+
+class ProposalVoter(Base):
+    """One of a proposal's electorate, as it was when the proposal opened."""
+
+    __tablename__ = "proposal_voters"
+
+    proposal_id: Mapped[int] = mapped_column(
+        ForeignKey("proposals.id", ondelete="CASCADE"), primary_key=True)
+    person_id: Mapped[int] = mapped_column(
+        ForeignKey("people.id", ondelete="CASCADE"), primary_key=True, index=True)
+    project: Mapped[str | None] = mapped_column(String(NAME_MAX))
+
+    proposal: Mapped[Proposal] = relationship(back_populates="electorate")
+    person: Mapped[Person] = relationship()
+
+
+class Vote(Base):
+    """A vote; changing it writes a new row and marks the old one replaced (its history),
+    so a proposal has at most one current vote per person (a partial unique index)."""
+
+    __tablename__ = "votes"
+    __table_args__ = (
+        Index("uq_votes_current", "proposal_id", "person_id", unique=True,
+              sqlite_where=text("replaced_at IS NULL"),
+              postgresql_where=text("replaced_at IS NULL")),
+        Index("ix_votes_proposal_choice", "proposal_id", "replaced_at", "choice"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    proposal_id: Mapped[int] = mapped_column(ForeignKey("proposals.id", ondelete="CASCADE"))
+    person_id: Mapped[int] = mapped_column(
+        ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    choice: Mapped[str] = mapped_column(String(NAME_MAX))
+    reason: Mapped[str] = mapped_column(String(TEXT_MAX), default="")
+    via: Mapped[str] = mapped_column(String(16), default="")  # the platform it came from
+    cast_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    replaced_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+
+    person: Mapped[Person] = relationship()
+
+
 class Action(Base):
     __tablename__ = "actions"
     __table_args__ = (

@@ -156,6 +156,7 @@ class Registry:
         self.presence: list[Presence] = []
         # topic kind -> (noun, words): a short reply to a message about a topic
         self.replies: dict[str, tuple[str, frozenset[str]]] = {}
+        self.after_id: set[str] = set()  # kinds whose reply words follow the id
         # what the delivery engine plans and composes: each feature adds its kinds
         self.kinds = ScheduleKinds()
         self.kinds.kind(POST_KIND, compose_post)  # a command's posts (handlers.posts)
@@ -166,16 +167,23 @@ class Registry:
     def watch_presence(self, presence: Presence) -> None:
         self.presence.append(presence)
 
-    def reply_words(self, kind: str, noun: str, words: tuple[str, ...]) -> None:
+    def reply_words(self, kind: str, noun: str, words: tuple[str, ...], *,
+                    after_id: bool = False) -> None:
         """Short replies to a message about ``kind`` (its Topic): ``<word> [rest]`` in
         answer to one about ``decision:12`` is the command ``<noun> <word> 12 [rest]``.
-        Every word must be a verb of ``noun`` whose first parameter is the id."""
+        Every word must be a verb of ``noun`` whose first parameter is the id; with
+        ``after_id`` the words are the value that follows the id of ``noun``'s own command
+        (``agree`` to ``proposal:3`` is ``vote 3 agree``)."""
         if kind in self.replies:
             raise ValueError(f"reply words for {kind!r} are declared twice")
-        for word in words:
+        for word in words if not after_id else ():
             if self.find(noun, word) is None:
                 raise ValueError(f"{noun} has no verb {word!r} to answer {kind!r} with")
+        if after_id and self.find(noun, "") is None:
+            raise ValueError(f"{noun} is no command of its own to answer {kind!r} with")
         self.replies[kind] = (noun, frozenset(words))
+        if after_id:
+            self.after_id.add(kind)
 
     def expand(self, topic: str, line: str) -> str:
         """``line`` as the command it stands for in answer to a message about ``topic``:
@@ -190,6 +198,8 @@ class Registry:
         word = words[0].lower()
         if word not in verbs:
             return line
+        if kind in self.after_id:
+            return " ".join([noun, ref, word, *words[1:]])
         return " ".join([noun, word, ref, *words[1:]])
 
     def noun(self, noun: str, summary: str, *, common: tuple[str, ...] = ()) -> None:
@@ -374,6 +384,9 @@ class Router:
         verbs = self.registry.commands.get(words[0])
         if words[0] == "help" or (verbs is not None and len(words) == 1 and "" in verbs):
             return True
+        bare = verbs.get("") if verbs is not None else None
+        if bare is not None and bare.spec.params and len(words) > 1:
+            return True  # a noun that is a command of its own, with its arguments
         return verbs is not None and len(words) > 1 and words[1] in verbs
 
     def parse(self, msg: Incoming) -> tuple[Command, Args] | Reply:
@@ -403,6 +416,11 @@ class Router:
             )
         verb = tokens[1].value.lower() if len(tokens) > 1 else ""
         cmd = verbs.get(verb)
+        bare = verbs.get("")
+        if cmd is None and bare is not None and bare.spec.params:
+            # a noun that is a command of its own (``vote <P-id> <choice>``): what follows
+            # is its arguments, not a verb
+            return bare, Args(line, tokens[1:])
         if cmd is None:
             what = _("Unknown {command} subcommand {word}.", command=noun,
                      word=repr(tokens[1].value)) if verb else (

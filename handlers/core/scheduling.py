@@ -21,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from handlers.core.context import CoreSettings
-from handlers.core.grammar import UserError
+from handlers.core.grammar import UserError, ascii_int
 from handlers.core.i18n import LANGUAGES, _, _n
 from handlers.core.messages import Block
 from handlers.core.recurrence import format_offsets, parse_offsets, place
@@ -64,6 +64,7 @@ DEFAULTS: dict[str, str] = {
     # what the group's channels are written in (default: TASKBOT_LANGUAGE); people read
     # what is said to them alone in their own (me language)
     "language": "default",
+    "quorum": "50%",  # a proposal's quorum when its opener names none
 }
 
 
@@ -81,6 +82,8 @@ SETTING_HELP: dict[str, str] = {
     "ack_reminder": _("<days like 7d>|off"),
     "follow_channel": "on|off",
     "language": "|".join((*LANGUAGES, "default")),
+    # TRANSLATORS: the values a setting takes: keep "50%" as it is.
+    "quorum": _("<percent like 50%>"),
 }
 
 
@@ -100,6 +103,11 @@ def validate_setting(key: str, value: str) -> str:
             raise UserError(_("language is one of {languages}, or default.",
                               languages=", ".join(LANGUAGES)))
         return value
+    if key == "quorum":
+        number = ascii_int(value.rstrip("%"), 3)
+        if number is None or not 0 <= number <= 100:
+            raise UserError(_("quorum is a percentage from 0 to 100, like 50%."))
+        return f"{number}%"
     if value == "off":
         return value
     if key == "reminders":

@@ -8,6 +8,7 @@ from handlers.decisions import _acks, _commands
 from handlers.decisions._commands import (
     boc_group,
     decision_blocks,
+    fan_out,
     linked_action_counts,
     local_day_start,
     parse_targets,
@@ -27,6 +28,7 @@ def register(reg: Registry) -> None:
 __all__ = [
     "boc_group",
     "decision_blocks",
+    "fan_out",
     "linked_action_counts",
     "local_day_start",
     "parse_targets",

@@ -57,6 +57,7 @@ from storage.models import (
     DecisionEvent,
     DecisionTarget,
     Group,
+    Proposal,
 )
 
 LIST_CAP = 50
@@ -513,6 +514,15 @@ def register_of(ctx: Ctx, group: Group | None, scope: str, since: dt.date | None
     return reply
 
 
+def _vote_behind(proposal: Proposal) -> Msg:
+    """The vote a decision came from (a passed proposal), as it was closed."""
+    result = proposal.result or {}
+    counts = ", ".join(f"{n} {choice}" for choice, n in (result.get("counts") or {}).items())
+    return _("Decided by a vote, proposal {proposal} ({kind}): {counts}; {cast} of {electorate} "
+             "voted.", proposal=f"P-{proposal.id}", kind=proposal.kind, counts=counts,
+             cast=int(result.get("cast", 0)), electorate=int(result.get("electorate", 0)))
+
+
 def register(reg: Registry) -> None:
     reg.noun("decision", _("the BoC's decisions: post, register, acknowledgements, "
                            "linked actions"),
@@ -575,6 +585,9 @@ def register(reg: Registry) -> None:
         reply = reply.say(decision.text, style="quote")
         reply = reply.say(_("Posted by {author} on {date}", author=_author(decision),
                             date=When(decision.created_at, zone)))
+        voted = ctx.session.scalar(select(Proposal).where(Proposal.decision_id == decision.id))
+        if voted is not None:
+            reply = reply.say(_vote_behind(voted))
         if decision.revoked_at is not None:
             reply = reply.say(_("Revoked on {date}: it no longer needs carrying out or "
                                 "acknowledging.", date=When(decision.revoked_at, zone)))

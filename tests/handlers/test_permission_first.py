@@ -53,6 +53,8 @@ GUARDED = [
     "decision post nowhere,never",
     "decision amend D-x",
     "decision revoke nope",
+    "proposal open boc Fix it kind never quorum 900% closes never options a",
+    "proposal open replication Fix it closes yesterday",
     "tg rename boc " + "n" * 200,
     "tg archive boc extra",
     "tg unarchive boc extra",

@@ -13,7 +13,7 @@ def test_every_kind_is_registered_once_by_its_feature() -> None:
     kinds = build_registry().kinds
     assert sorted(kinds.composers) == [
         "ack_reminder", "action_nudge", "boc_report", "boc_summary", "meeting_minutes",
-        "meeting_reminder", "post", "weekly_digest"]
+        "meeting_reminder", "post", "proposal_reminder", "weekly_digest"]
     planners = {f"{p.__module__}.{p.__qualname__}" for p in kinds.planners}
     assert len(planners) == len(kinds.planners)
     # each planner lives in the feature that owns its kind, none in the engine or the core
