@@ -34,6 +34,7 @@ from storage.models import (
     Group,
     Meeting,
     MeetingSeries,
+    Proposal,
 )
 
 HISTORY_MONTHS = 6
@@ -90,6 +91,23 @@ class GroupMonth:
 
 
 @dataclass
+class ProposalMonth:
+    """A group's proposals in the month: opened, closed, passed (or won, a poll), and the
+    turnout of those closed (votes cast over their electorates)."""
+
+    slug: str
+    opened: int = 0
+    closed: int = 0
+    passed: int = 0
+    cast: int = 0
+    electorate: int = 0
+
+    @property
+    def turnout(self) -> str:
+        return f"{round(100 * self.cast / self.electorate)}%" if self.electorate else "-"
+
+
+@dataclass
 class DecisionLine:
     id: int
     text: str
@@ -106,6 +124,18 @@ class MonthlyReport:
     # (first day of month, {slug: (open, overdue)}) for the last HISTORY_MONTHS months
     history: list[tuple[dt.date, dict[str, tuple[int, int]]]] = field(default_factory=list)
     partial: bool = False  # the current month, to date
+    proposals: list[ProposalMonth] = field(default_factory=list)  # groups that had any
+
+    def proposals_table(self) -> Table | None:
+        if not self.proposals:
+            return None
+        rows = tuple(((p.slug,), (str(p.opened),), (str(p.closed),), (str(p.passed),),
+                      (p.turnout,)) for p in self.proposals)
+        # TRANSLATORS: the headers of the monthly report's table of proposals: a group, its
+        # proposals opened, closed and passed in the month, and the share of its members who
+        # voted on those closed
+        return Table((_("group"), _("proposals opened"), _("closed"), _("passed"),
+                      _("turnout")), rows)
 
     @property
     def title(self) -> str:
@@ -250,7 +280,28 @@ def build_report(ctx: Ctx, month: dt.date) -> MonthlyReport:
 
     return MonthlyReport(month, as_of, [by_id[g.id] for g in groups],
                          list(decisions.values()), history,
-                         partial=as_of < end)
+                         partial=as_of < end,
+                         proposals=_proposals_of(session, groups, start, end))
+
+
+def _proposals_of(session: Session, groups: Sequence[Group], start: dt.datetime,
+                  until: dt.datetime) -> list[ProposalMonth]:
+    """Per group with any: proposals opened in the month, and those closed in it with
+    their outcome and turnout (read from what each was closed on)."""
+    found: dict[int, ProposalMonth] = {}
+    slugs = {g.id: g.slug for g in groups}
+    for prop in session.scalars(select(Proposal).where(
+            ((Proposal.opened_at >= start) & (Proposal.opened_at < until))
+            | ((Proposal.closed_at >= start) & (Proposal.closed_at < until)))):
+        month = found.setdefault(prop.group_id, ProposalMonth(slugs.get(prop.group_id, "?")))
+        if start <= prop.opened_at < until:
+            month.opened += 1
+        if prop.closed_at is not None and start <= prop.closed_at < until:
+            month.closed += 1
+            month.passed += prop.outcome in ("passed", "winner")
+            month.cast += int((prop.result or {}).get("cast", 0))
+            month.electorate += int((prop.result or {}).get("electorate", 0))
+    return [found[g.id] for g in groups if g.id in found]
 
 
 def decision_text(d: DecisionLine, limit: int = 120) -> str:
@@ -312,6 +363,9 @@ def report_markdown(report: MonthlyReport, settings: CoreSettings,
     for d in report.decisions:
         lines.append(f"- **D-{d.id}** ({d.posted:%d %b}) {md_cell(decision_text(d))} — "
                      f"{_ack_line(d)}")
+    proposals = report.proposals_table()
+    if proposals is not None:
+        lines += ["", "## " + _("Proposals"), "", md_table(proposals)]
     lines += ["", "## " + _history_heading(), "", md_table(history_table(report)), ""]
     return "\n".join(lines)
 
@@ -435,5 +489,9 @@ def report_reply(ctx: Ctx, report: MonthlyReport) -> Reply:
                       "{n} decisions this month, {waiting} waiting for acknowledgement.",
                       len(report.decisions), waiting=len(waiting))
         reply = reply.say(said)
+    proposals = report.proposals_table()
+    if proposals is not None:
+        # TRANSLATORS: a heading of the monthly report
+        reply = reply.say(_("Proposals"), style="heading").add(proposals)
     reply = reply.add(*report_files(ctx, report))
     return reply
