@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import bindparam, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -81,7 +82,17 @@ SYSTEM_ID = "taskbot"
 
 
 def system_person(session: Session) -> Person:
-    return ensure_person(session, SYSTEM_PLATFORM, SYSTEM_ID, "Taskbot")
+    """The bot's own person, made on first need. Several processes may need it first at
+    the same moment (each ticking past a proposal's deadline): the insert that loses fails
+    inside a savepoint, and the row the winner committed is read instead."""
+    person = person_by_identity(session, SYSTEM_PLATFORM, SYSTEM_ID)
+    if person is not None:
+        return person
+    try:
+        with session.begin_nested():
+            return ensure_person(session, SYSTEM_PLATFORM, SYSTEM_ID, "Taskbot")
+    except IntegrityError:
+        return ensure_person(session, SYSTEM_PLATFORM, SYSTEM_ID, "Taskbot")
 
 
 def mention(person: Person) -> Mention:

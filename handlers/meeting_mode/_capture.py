@@ -35,7 +35,7 @@ from handlers.actions import CANCELLED, OPEN, create_action
 from handlers.core import params as p
 from handlers.core.context import CoreSettings, Ctx
 from handlers.core.dates import take_due_tail
-from handlers.core.directory import mention
+from handlers.core.directory import SYSTEM_PLATFORM, mention, system_person
 from handlers.core.grammar import (
     Args,
     Refused,
@@ -59,13 +59,13 @@ from handlers.core.messages import (
 )
 from handlers.core.params import Values
 from handlers.core.people import is_person, resolve_people, resolve_person
+from handlers.core.posts import queue_posts
 from handlers.core.reach import group_reach
 from handlers.core.recurrence import parse_offsets
 from handlers.core.roles import (
     BOC,
     CHAIR_AND_UP,
     Policy,
-    chair_and_up,
     is_boc,
     require_member,
     staff,
@@ -78,6 +78,8 @@ from handlers.decisions import (
     parse_targets,
     record_decision,
 )
+from handlers.meeting_mode import _votes
+from handlers.meeting_mode._common import chair_needed, is_meeting_chair
 from handlers.meetings import Occurrence, action_headers, occurrences, upcoming
 from storage import outbox
 from storage.models import (
@@ -100,16 +102,21 @@ log = logging.getLogger(__name__)
 
 DEFAULT_AUTO_CLOSE = dt.timedelta(hours=4)
 MAX_MEETING = dt.timedelta(hours=24)
-TAGS = ("topic", "info", "link", "idea", "action", "agreed", "decision", "undo", "chair")
+TAGS = ("topic", "info", "link", "idea", "action", "agreed", "decision", "undo", "chair",
+        "here", "motion", "vote", "close")
 # MeetBot's split: anyone in the meeting records #info, #idea, #link; #action follows
 # `action add` (members of the group); #undo of one's own last line is anyone's, of another's
-# a chair's; the rest steers the meeting and is the chairs'.
-CHAIR_TAGS = frozenset({"topic", "agreed", "decision", "chair"})
+# a chair's; #here (for oneself) and #vote (on the open motion, by those it was put to) are
+# anyone's; the rest steers the meeting and is the chairs'.
+CHAIR_TAGS = frozenset({"topic", "agreed", "decision", "chair", "motion", "close"})
 _TAG = re.compile(r"^#([A-Za-z]+)(?=\s|$)")
 
 
 # the usage a refused tagged line is answered with, as a command's is
-TAG_USAGE = {"action": _("Usage: {usage}", usage="#action [<@user> ...] <text...> [due <date>]")}
+TAG_USAGE = {"action": _("Usage: {usage}", usage="#action [<@user> ...] <text...> [due <date>]"),
+             "here": _("Usage: {usage}", usage=_votes.HERE_USAGE),
+             "motion": _("Usage: {usage}", usage=_votes.MOTION_USAGE),
+             "vote": _("Usage: {usage}", usage=_votes.VOTE_USAGE)}
 
 
 def tag_of(line: str) -> str | None:
@@ -173,10 +180,6 @@ def agenda_of(session: Session, group: Group, day: dt.date | None) -> list[Agend
     ))
 
 
-def is_meeting_chair(ctx: Ctx, meeting: Meeting) -> bool:
-    return ctx.actor.id in (meeting.chair_ids or []) or chair_and_up(ctx, meeting.group)
-
-
 def _count_speaker(session: Session, meeting: Meeting, person: Person,
                    now: dt.datetime) -> None:
     row = session.scalar(select(MeetingAttendee).where(
@@ -223,7 +226,7 @@ def capture(ctx: Ctx, meeting: Meeting, line: str) -> Reply | None:
         return None
     body = line[len(tag) + 1:].strip()
     if tag in CHAIR_TAGS and not is_meeting_chair(ctx, meeting):
-        raise Refused(_chair_needed(meeting), f"#{tag}")
+        raise Refused(chair_needed(meeting), f"#{tag}")
     if tag == "action" and not is_meeting_chair(ctx, meeting):
         require_member(ctx, meeting.group, "#action")
     if tag == "undo":
@@ -234,6 +237,14 @@ def capture(ctx: Ctx, meeting: Meeting, line: str) -> Reply | None:
         return _action(ctx, meeting, body)
     if tag == "decision":
         return _decision(ctx, meeting, body)
+    if tag == "here":
+        return _votes.here(ctx, meeting, body)
+    if tag == "motion":
+        return _votes.motion(ctx, meeting, body)
+    if tag == "vote":
+        return _votes.vote(ctx, meeting, body)
+    if tag == "close":
+        return _votes.close(ctx, meeting)
     if not body:
         raise UserError(_("{tag} needs some text after it.", tag=f"#{tag}"))
     agenda_id: int | None = None
@@ -247,11 +258,6 @@ def capture(ctx: Ctx, meeting: Meeting, line: str) -> Reply | None:
         body = check_length(body, TEXT_MAX, f"#{tag}")
     item = _add_item(ctx, meeting, tag, body, agenda_item_id=agenda_id)
     return Reply().say(_noted(tag, item_number(ctx.session, item), body))
-
-
-def _chair_needed(meeting: Meeting) -> Msg:
-    """Who may do what a chair of the meeting does (in "Only ... can do ...")."""
-    return _("a chair of this meeting (or of {group})", group=meeting.group.slug)
 
 
 def _noted(tag: str, number: int, body: str) -> Msg:
@@ -394,7 +400,7 @@ def _undo(ctx: Ctx, meeting: Meeting) -> Reply:
         raise UserError(_("Nothing to undo: no item captured yet."))
     if item.author_id != ctx.actor.id and not is_meeting_chair(ctx, meeting):
         # TRANSLATORS: what only a chair may do, in "Only ... can do #undo of another's line."
-        raise Refused(_chair_needed(meeting), _("#undo of another's line"))
+        raise Refused(chair_needed(meeting), _("#undo of another's line"))
     if item.kind == "decision":
         raise UserError(
             _("Decision {decision} was already posted to its groups, so #undo cannot take it "
@@ -482,7 +488,7 @@ def _item_label(item: MeetingItem) -> str:
 def minutes_blocks(session: Session, meeting: Meeting, settings: CoreSettings,
                    carried: Sequence[str] = ()) -> list[Block]:
     """The minutes as neutral blocks: header, topics with their items, actions, agreements
-    and decisions, attendance, carried-over agenda."""
+    and decisions, motions, attendance with the quorum, carried-over agenda."""
     group = meeting.group
     zone = ZoneInfo(zone_of(group, settings))
     start = meeting.started_at.astimezone(zone)
@@ -549,6 +555,7 @@ def minutes_blocks(session: Session, meeting: Meeting, settings: CoreSettings,
                                            text=it.text)))
             else:
                 blocks.append(text("- ", _("Agreed: {text}", text=it.text)))
+    blocks += _votes.motion_blocks(session, meeting)
     blocks.append(text(_("Attendance"), style="heading"))
     if meeting.attendees:
         for att in meeting.attendees:
@@ -557,6 +564,9 @@ def minutes_blocks(session: Session, meeting: Meeting, settings: CoreSettings,
                                f" ({project})" if project else ""))
     else:
         blocks.append(text(_("Nobody spoke.")))
+    # the group's members when it ended (or would have: its auto-close time)
+    blocks.append(text(_votes.quorum_line(_votes.meeting_quorum(
+        session, meeting, meeting.ended_at or meeting.closes_at))))
     if carried:
         # the stored minutes keep it in English: carried_of finds the list after it
         blocks.append(text(_("Carried over to the next meeting's agenda"), style="heading"))
@@ -713,6 +723,15 @@ def plan_auto_close(session: Session, now: dt.datetime,
         Meeting.ended_at.is_(None), Meeting.closes_at <= now)))
     out = []
     for meeting in due:
+        motion = _votes.open_motion(session, meeting)
+        if motion is not None:
+            # closed by the bot, its outcome posted to the group's channels (the meeting's
+            # among them); the proposals' own planner, at the same deadline, finds it closed
+            ctx = Ctx(session=session, actor=system_person(session),
+                      platform=SYSTEM_PLATFORM, channel_id=None, settings=settings, now=now)
+            closed = _votes.close_motion(ctx, meeting, motion, by=None, here=None)
+            if closed is not None and closed[1]:
+                queue_posts(session, closed[1], now, f"proposal-close:{motion.id}")
         close_meeting(session, meeting, settings, now, actor_id=None, auto=True)
         out.append((f"minutes:{meeting.id}:{meeting.platform}:{meeting.channel_id}",
                     meeting.platform, meeting.channel_id, meeting.id))
@@ -817,7 +836,9 @@ def register(reg: Registry) -> None:
         tags = ("#topic, #info, #link, #idea, #action <@user ...> <text> [due <date>], "
                 "#agreed <text>"
                 + (", #decision <group>[,<group>] <text>" if group.slug == BOC else "")
-                + ", #undo, #chair <@user>")
+                + ", #undo, #chair <@user>, #here [<@user> ...], #motion <text>"
+                + (" [for <group>[,<group>]]" if group.slug == BOC else "")
+                + ", #vote agree|abstain|disagree|block, #close")
         reply = reply.say(_("Tag lines to capture them: {tags}. meeting end posts the minutes.",
                             tags=tags))
         agenda = agenda_of(ctx.session, group, meeting.occurrence_date)
@@ -843,17 +864,23 @@ def register(reg: Registry) -> None:
             raise UserError(_("{group} has no meeting open.", group=group.slug),
                             show_usage=False)
         if not is_meeting_chair(ctx, meeting):
-            raise Refused(_chair_needed(meeting), "meeting end")
+            raise Refused(chair_needed(meeting), "meeting end")
+        here = ChannelRef(meeting.platform, meeting.channel_id)
+        reply = Reply(private=False)
+        motion = _votes.open_motion(ctx.session, meeting)
+        if motion is not None:
+            # a motion still open closes with the meeting, its outcome said first
+            closed = _votes.close_motion(ctx, meeting, motion, by=ctx.actor, here=here)
+            if closed is not None:
+                reply = reply.add(*closed[0]).post(*closed[1])
         minutes = close_meeting(ctx.session, meeting, ctx.settings, ctx.now,
                                 actor_id=ctx.actor.id)
-        reply = Reply(private=False)
         reply = reply.add(*minutes.blocks)
         reply = reply.say(_("Stored as {meeting}: {command} returns them, with Markdown and "
                             "HTML files ({list} shows every meeting).",
                             meeting=f"M-{meeting.id}",
                             command=f"meeting minutes {group.slug} M-{meeting.id}",
                             list=f"meeting minutes {group.slug} list"))
-        here = ChannelRef(meeting.platform, meeting.channel_id)
         others = [c for c in group_reach(group, ctx.settings.platforms) if c != here]
         if others:
             reply = reply.post(Post(group.slug, group.name, others, list(minutes.blocks)))

@@ -43,8 +43,11 @@ def meeting_id(word: str) -> int | None:
 
 
 def marked_held(meeting: Meeting) -> bool:
-    """A meeting marked held by ``meeting held``: opened and ended at once, nothing captured."""
-    return meeting.started_at == meeting.ended_at and not meeting.items
+    """A meeting marked held by ``meeting held``: opened, ended and closed at once, nothing
+    captured (one started in a channel closes 5 minutes after its start at the earliest, so
+    one ended at once, with only a roll call or a motion, is no such meeting)."""
+    return (meeting.started_at == meeting.ended_at == meeting.closes_at
+            and not meeting.items)
 
 
 def _held_minutes(ctx: Ctx, meeting: Meeting, zone: ZoneInfo) -> str:

@@ -1,6 +1,7 @@
 """Meeting reminders: before each meeting of a series, at its offsets, in the group's
-channels, with the agenda so far and the group's open actions (and, for the BoC, the
-secretariat summary, a kind the secretariat composes)."""
+channels, with the agenda so far and the group's open actions, and from the day before who
+said they are coming and whether the quorum is expected (and, for the BoC, the secretariat
+summary, a kind the secretariat composes)."""
 
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ from handlers.core.scheduling import (
     setting,
 )
 from handlers.meetings._ics import invitation
+from handlers.meetings._tally import answered, quorum_expected, tally, tally_line
 from storage import outbox
 from storage.models import AgendaItem, MeetingSeries
 
@@ -206,6 +208,8 @@ def compose_meeting_reminder(session: Session, payload: dict[str, Any],
     if lines:
         blocks.append(Text((_("Open actions:"),)))
         blocks.extend(lines)
+    if offset <= DAY:
+        blocks.extend(_coming(session, cache, series, day))
     # the reminders of one meeting thread together in a mail client, and carry the
     # series' invitation (made once for all the recipients of a batch)
     blocks.append(topic("meeting", series.id, day.isoformat()))
@@ -215,6 +219,21 @@ def compose_meeting_reminder(session: Session, payload: dict[str, Any],
             "REQUEST", invitation(series, dtstamp=settings.clock()))
     blocks.append(made[(series.id, series.sequence)])
     return blocks
+
+
+def _coming(session: Session, cache: dict[str, Any], series: MeetingSeries,
+            day: dt.date) -> list[Block]:
+    """From the day before: who said they are coming (``meeting rsvp``, calendar answers)
+    and whether that makes the group's quorum, once anyone answered; counted once for all
+    the channels of a batch."""
+    known = cache.setdefault("coming", {})
+    if (series.id, day) not in known:
+        known[(series.id, day)] = tally(session, series, day)
+    counts = known[(series.id, day)]
+    if not answered(counts):
+        return []
+    return [Text((_("Coming: {answers}.", answers=tally_line(counts)),)),
+            Text((quorum_expected(counts, series.group),))]
 
 
 def register(kinds: ScheduleKinds) -> None:

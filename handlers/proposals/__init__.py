@@ -6,15 +6,19 @@ from __future__ import annotations
 from handlers.core.router import Registry
 from handlers.proposals import _commands, _schedule
 from handlers.proposals._commands import (
+    KEYWORDS,
     Opening,
     cast_vote,
+    choice_buttons,
     close_proposal,
+    fill_opening,
     label,
     open_proposal,
     outcome_line,
+    sections,
     tally,
 )
-from handlers.proposals._rules import STANCES, Outcome, decide, rule_of
+from handlers.proposals._rules import STANCES, Outcome, choices_of, decide, rule_of
 
 
 def register(reg: Registry) -> None:
@@ -25,16 +29,21 @@ def register(reg: Registry) -> None:
 
 
 __all__ = [
+    "KEYWORDS",
     "STANCES",
     "Opening",
     "Outcome",
     "cast_vote",
+    "choice_buttons",
+    "choices_of",
     "close_proposal",
     "decide",
+    "fill_opening",
     "label",
     "open_proposal",
     "outcome_line",
     "register",
     "rule_of",
+    "sections",
     "tally",
 ]

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select, update
@@ -20,7 +21,7 @@ from sqlalchemy.orm import Session
 from handlers.core import params as p
 from handlers.core.context import Ctx
 from handlers.core.dates import parse_date
-from handlers.core.directory import mention, take_group
+from handlers.core.directory import take_group
 from handlers.core.grammar import Args, Refused, UserError, ascii_int, check_length
 from handlers.core.i18n import Msg, _, _n, listed
 from handlers.core.messages import (
@@ -28,6 +29,7 @@ from handlers.core.messages import (
     Button,
     Buttons,
     ChannelRef,
+    Mention,
     Post,
     Reply,
     Span,
@@ -113,20 +115,21 @@ class Opening:
         self.hidden = False
 
 
-def _sections(args: Args) -> tuple[str, dict[str, list[str]]]:
+def sections(args: Args, keywords: Sequence[str] = KEYWORDS
+             ) -> tuple[str, dict[str, list[str]]]:
     """The title (the words before the first keyword, or one quoted token) and each
     keyword's words. A keyword word inside a title must be quoted."""
     start = args.pos
     toks = args.tokens
     i = start
-    while i < len(toks) and not (toks[i].value.lower() in KEYWORDS and not toks[i].quoted):
+    while i < len(toks) and not (toks[i].value.lower() in keywords and not toks[i].quoted):
         i += 1
     title = args.text_between(start, i)
     found: dict[str, list[str]] = {}
     current: str | None = None
     for tok in toks[i:]:
         word = tok.value.lower()
-        if word in KEYWORDS and not tok.quoted:
+        if word in keywords and not tok.quoted:
             if word in found:
                 raise UserError(_("{keyword} is written twice.", keyword=word))
             current = word
@@ -170,11 +173,19 @@ def _read_opening(ctx: Ctx, args: Args) -> Opening:
     o = Opening()
     o.group = take_group(ctx, args)
     assert o.group is not None
-    title, found = _sections(args)
+    title, found = sections(args)
+    return fill_opening(ctx, o, title, found)
+
+
+def fill_opening(ctx: Ctx, o: Opening, title: str, found: dict[str, list[str]]) -> Opening:
+    """The title and the keywords' words (:func:`sections`) read into ``o``, whose group is
+    set: what ``proposal open`` and a meeting's ``#motion`` are asked."""
+    assert o.group is not None
+    title = title.strip().strip("\"“”").strip()
     if not title:
         raise UserError(_("Missing the title. Quote it if it holds one of the words {words}.",
                           words=", ".join(KEYWORDS)))
-    o.title = check_length(title.strip("\"“”"), TITLE_MAX, _("title"))
+    o.title = check_length(title, TITLE_MAX, _("title"))
     if "kind" in found:
         kind = " ".join(found["kind"]).lower()
         if kind not in KINDS:
@@ -198,6 +209,9 @@ def _read_opening(ctx: Ctx, args: Args) -> Opening:
     if "for" in found:
         from handlers.decisions import parse_targets
 
+        if o.group.slug != BOC:
+            raise UserError(_("for is for the BoC's proposals: what passes becomes a decision "
+                              "of the Board for those groups."))
         targets, rest = parse_targets(ctx, " ".join(found["for"]))
         if rest.strip():
             raise UserError(_("for takes groups separated by commas, not {words}.",
@@ -372,6 +386,19 @@ def _voter(session: Session, proposal: Proposal, person: Person) -> bool:
     return session.get(ProposalVoter, (proposal.id, person.id)) is not None
 
 
+def _option_of_words(choices: Sequence[str], raw: str, reason: str) -> tuple[str | None, str]:
+    """A poll option of several words written without quotes (``vote P-3 New York``, as
+    its button sends it): the longest option the line's words start with, any case, and
+    the reason after it."""
+    words = [raw, *reason.split()]
+    for option in sorted(choices, key=lambda c: -len(c.split())):
+        names = option.lower().split()
+        if len(names) > 1 and [w.lower() for w in words[:len(names)]] == names:
+            rest = reason.split(maxsplit=len(names) - 1)
+            return option, rest[len(names) - 1] if len(rest) == len(names) else ""
+    return None, reason
+
+
 def cast_vote(ctx: Ctx, proposal: Proposal, raw: str, reason: str) -> Reply:
     if proposal.status != OPEN or proposal.closes_at <= ctx.now:
         raise UserError(_("{proposal} is closed: it takes no more votes.",
@@ -383,6 +410,8 @@ def cast_vote(ctx: Ctx, proposal: Proposal, raw: str, reason: str) -> Reply:
     choices = choices_of(proposal.kind, proposal.options)
     by_lower = {c.lower(): c for c in choices}
     choice = by_lower.get(raw.lower())
+    if choice is None:
+        choice, reason = _option_of_words(choices, raw, reason)
     if choice is None:
         raise UserError(_("{proposal} takes {choices}, not {word}.", proposal=label(proposal),
                           choices=p.either(choices), word=repr(raw)))
@@ -402,9 +431,14 @@ def cast_vote(ctx: Ctx, proposal: Proposal, raw: str, reason: str) -> Reply:
                          reason=reason, via=ctx.platform, cast_at=ctx.now))
     ctx.session.flush()
     ctx.audit("vote", "proposal", proposal.id, changed=was is not None)
-    said = (_("Your vote on {proposal}: {choice} (was {was}).", proposal=label(proposal),
-              choice=choice, was=was) if was is not None else
-            _("Your vote on {proposal}: {choice}.", proposal=label(proposal), choice=choice))
+    if was is None:
+        said = _("Your vote on {proposal}: {choice}.", proposal=label(proposal), choice=choice)
+    elif was == choice:
+        said = _("Your vote on {proposal} stays {choice}, with its new reason.",
+                 proposal=label(proposal), choice=choice)
+    else:
+        said = _("Your vote on {proposal}: {choice} (was {was}).", proposal=label(proposal),
+                 choice=choice, was=was)
     reply = Reply().say(said)
     if not proposal.hidden:
         reply = reply.say(counts_line(tally(ctx.session, proposal)))
@@ -460,18 +494,45 @@ def close_proposal(ctx: Ctx, proposal: Proposal, *, by: Person | None) -> list[P
     return posts_to_group(ctx, proposal.group, blocks) + posts
 
 
+def _mentions(rows: Iterable[Any]) -> list[tuple[str, Mention]]:
+    """(key, mention) from plain rows of (key, person id, name, platform, external id), in
+    their order, one per key and person: a proposal may have a thousand voters, and reading
+    them as ORM objects with their identities cost ten times the query."""
+    found: dict[tuple[str, int], tuple[str, list[tuple[str, str]]]] = {}
+    for key, pid, name, platform, ext in rows:
+        ids = found.setdefault((key, pid), (name, []))[1]
+        if platform is not None and ext is not None:
+            ids.append((platform, ext))
+    return [(key, Mention(pid, name, tuple(ids))) for (key, pid), (name, ids) in found.items()]
+
+
 def _who_voted(session: Session, proposal: Proposal) -> list[Block]:
     rows = session.execute(
-        select(Person, Vote.choice).join(Vote, Vote.person_id == Person.id)
+        select(Vote.choice, Person.id, Person.display_name, Identity.platform,
+               Identity.external_id)
+        .join(Person, Person.id == Vote.person_id)
+        .outerjoin(Identity, Identity.person_id == Person.id)
         .where(Vote.proposal_id == proposal.id, Vote.replaced_at.is_(None))
-        .order_by(Vote.choice, Person.display_name)).all()
-    if not rows:
-        return []
+        .order_by(Vote.choice, Person.display_name, Person.id, Identity.id)).all()
     by_choice: dict[str, list[Span]] = {}
-    for person, choice in rows:
-        by_choice.setdefault(choice, []).append(mention(person))
-    return [text(_("{choice}: {people}", choice=choice, people=listed(people)))
-            for choice, people in by_choice.items()]
+    for choice, who in _mentions(rows):
+        by_choice.setdefault(choice, []).append(who)
+    offered = choices_of(proposal.kind, proposal.options)  # in the order they are offered
+    return [text(_("{choice}: {people}", choice=choice, people=listed(by_choice[choice])))
+            for choice in offered if choice in by_choice]
+
+
+def _waiting(session: Session, proposal: Proposal) -> list[Span]:
+    """Mentions of the electorate who have not voted, by person id (plain rows)."""
+    voted = select(Vote.person_id).where(Vote.proposal_id == proposal.id,
+                                         Vote.replaced_at.is_(None))
+    rows = session.execute(
+        select(Person.id, Person.display_name, Identity.platform, Identity.external_id)
+        .join(ProposalVoter, ProposalVoter.person_id == Person.id)
+        .outerjoin(Identity, Identity.person_id == Person.id)
+        .where(ProposalVoter.proposal_id == proposal.id, Person.id.not_in(voted))
+        .order_by(Person.id, Identity.id)).all()
+    return [who for _key, who in _mentions(("", *row) for row in rows)]
 
 
 # --- the commands ------------------------------------------------------------------------------
@@ -525,10 +586,8 @@ def _show(ctx: Ctx, proposal: Proposal) -> Reply:
     if not proposal.anonymous:
         if proposal.status == CLOSED or not proposal.hidden:
             reply = reply.add(*_who_voted(ctx.session, proposal))
-        voted = set(ctx.session.scalars(select(Vote.person_id).where(
-            Vote.proposal_id == proposal.id, Vote.replaced_at.is_(None))))
-        waiting = [mention(v.person) for v in proposal.electorate if v.person_id not in voted]
-        if waiting and proposal.status == OPEN:
+        waiting = _waiting(ctx.session, proposal) if proposal.status == OPEN else []
+        if waiting:
             reply = reply.say(_("Not voted yet: {people}.", people=listed(waiting)))
     if proposal.status == OPEN:
         reply = reply.add(choice_buttons(proposal))
@@ -638,15 +697,16 @@ def register(reg: Registry) -> None:
         if proposal is None:
             raise UserError(_("No proposal {proposal}.", proposal=label(v[PROPOSAL])))
         _require_manager(ctx, proposal, "proposal extend")
-        if proposal.status != OPEN:
+        if proposal.status != OPEN or proposal.closes_at <= ctx.now:
+            # past its deadline it is closed, whether or not a tick has posted it yet
             raise UserError(_("{proposal} is closed already.", proposal=label(proposal)),
                             show_usage=False)
         closes = _closing(ctx, proposal.group, list(v[NEW_CLOSE]))
         old = proposal.closes_at
         proposal.closes_at = closes
         proposal.reminded_for = None  # a reminder is planned for the new deadline
-        ctx.audit("extend", "proposal", proposal.id, old=old.isoformat(),
-                  new=closes.isoformat())
+        ctx.audit("extend", "proposal", proposal.id, old=old.astimezone(dt.UTC).isoformat(),
+                  new=closes.astimezone(dt.UTC).isoformat())
         zone = group_zone(proposal.group, ctx.settings)
         notice: list[Block] = [text(_("Proposal {proposal} now closes {when}.",
                                       proposal=label(proposal),

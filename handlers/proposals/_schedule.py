@@ -51,8 +51,9 @@ def plan_proposals(session: Session, now: dt.datetime,
         posts = close_proposal(ctx, proposal, by=None)
         if posts:
             queue_posts(session, posts, now, f"proposal-close:{proposal.id}")
+    # a motion in a meeting is voted there and then: no reminder for it
     soon = list(session.scalars(select(Proposal).where(
-        Proposal.status == OPEN, Proposal.closes_at > now,
+        Proposal.status == OPEN, Proposal.closes_at > now, Proposal.meeting_id.is_(None),
         Proposal.closes_at <= now + REMIND_BEFORE).order_by(Proposal.id)))
     for proposal in soon:
         if proposal.reminded_for == proposal.closes_at:
