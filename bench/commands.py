@@ -656,7 +656,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sqlite-analyze", action="store_true",
                    help="run ANALYZE on SQLite after seeding (the bot never does)")
     p.add_argument("--gc-freeze", action="store_true",
-                   help="gc.freeze() after start-up, as a server could (the bot does not)")
+                   help="gc.freeze() after start-up, as taskbot run and its core processes "
+                        "do (off by default, so the figures compare with earlier runs)")
     p.add_argument("--languages", metavar="en,de",
                    help="time each command again with its caller reading in each language "
                         "(the same store, alternating rounds); the ratio is to the first")

@@ -333,8 +333,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="the electorate, each of whom has voted on P-1")
     p.add_argument("--sql", action="store_true", help="print each figure's SQL statements")
     p.add_argument("--show", action="store_true", help="print the start of the show reply")
-    p.add_argument("--gc-freeze", action="store_true",
-                   help="gc.freeze() after start-up, as a server could (the bot does not)")
+    p.add_argument("--no-gc-freeze", dest="gc_freeze", action="store_false",
+                   help="leave start-up objects to the collector (taskbot run and its core "
+                        "processes gc.freeze() them after start-up: the default here too)")
     args = p.parse_args(argv)
     started = time.perf_counter()
     print(f"Taskbot proposals benchmark: an electorate of {args.members:,} who have all "

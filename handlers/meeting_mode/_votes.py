@@ -252,8 +252,8 @@ def vote(ctx: Ctx, meeting: Meeting, body: str) -> Reply:
         raise UserError(_("#vote needs your choice: {choices}.",
                           choices=p.either(choices_of(proposal.kind, proposal.options))))
     if ctx.session.get(ProposalVoter, (proposal.id, ctx.actor.id)) is None:
-        raise UserError(_("Only the members of {group} present when motion {proposal} was "
-                          "put vote on it.", group=meeting.group.slug,
+        raise UserError(_("Only the members of {group} who were present when motion "
+                          "{proposal} was put may vote on it.", group=meeting.group.slug,
                           proposal=label(proposal)), show_usage=False)
     return cast_vote(ctx, proposal, words[0], words[1].strip() if len(words) > 1 else "")
 

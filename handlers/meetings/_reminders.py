@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, selectinload
 from handlers.core.action_lines import open_action_lines
 from handlers.core.context import CoreSettings
 from handlers.core.i18n import _
-from handlers.core.messages import Block, Invite, Link, Text, When, topic
+from handlers.core.messages import Block, Button, Buttons, Invite, Link, Text, When, topic
 from handlers.core.reach import group_reach, reach_loads
 from handlers.core.recurrence import parse_offsets, place
 from handlers.core.scheduling import (
@@ -210,6 +210,13 @@ def compose_meeting_reminder(session: Session, payload: dict[str, Any],
         blocks.extend(lines)
     if offset <= DAY:
         blocks.extend(_coming(session, cache, series, day))
+    # each reader's answer, a button where the platform has them (meeting rsvp)
+    rsvp = f"meeting rsvp {group.slug} {{}} {day.isoformat()}"
+    blocks.append(Buttons((
+        # TRANSLATORS: buttons on a meeting reminder: the reader's answer
+        Button(_("Coming"), rsvp.format("yes"), "primary"),
+        Button(_("Maybe"), rsvp.format("maybe")),
+        Button(_("Not coming"), rsvp.format("no")))))
     # the reminders of one meeting thread together in a mail client, and carry the
     # series' invitation (made once for all the recipients of a batch)
     blocks.append(topic("meeting", series.id, day.isoformat()))

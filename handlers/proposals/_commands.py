@@ -314,9 +314,10 @@ def opening_blocks(ctx: Ctx, proposal: Proposal) -> list[Block]:
     blocks: list[Block] = [
         text(_("Proposal {proposal} in {group}: {title}", proposal=label(proposal),
                group=proposal.group.name, title=proposal.title), style="heading"),
-        text(_("Rule: {rule}. Quorum: {quorum}% of {n} members. Closes {when}.",
-               rule=rule_of(proposal.kind), quorum=proposal.quorum_pct,
-               n=len(proposal.electorate), when=When(proposal.closes_at, zone))),
+        text(_n("Rule: {rule}. Quorum: {quorum}% of {n} member. Closes {when}.",
+                "Rule: {rule}. Quorum: {quorum}% of {n} members. Closes {when}.",
+                len(proposal.electorate), rule=rule_of(proposal.kind),
+                quorum=proposal.quorum_pct, when=When(proposal.closes_at, zone))),
     ]
     if proposal.targets:
         blocks.append(text(_("If it passes it becomes a decision for {groups}.",
@@ -404,7 +405,8 @@ def cast_vote(ctx: Ctx, proposal: Proposal, raw: str, reason: str) -> Reply:
         raise UserError(_("{proposal} is closed: it takes no more votes.",
                           proposal=label(proposal)), show_usage=False)
     if not _voter(ctx.session, proposal, ctx.actor):
-        raise UserError(_("Only the members of {group} when {proposal} opened vote on it.",
+        raise UserError(_("Only those who were members of {group} when {proposal} opened may "
+                          "vote on it.",
                           group=proposal.group.slug, proposal=label(proposal)),
                         show_usage=False)
     choices = choices_of(proposal.kind, proposal.options)
@@ -620,9 +622,10 @@ def register(reg: Registry) -> None:
                             show_usage=False)
         posts = posts_to_group(ctx, o.group, opening_blocks(ctx, proposal))
         reply = Reply(private=False, posts=posts).say(
-            _("Opened {proposal} in {group} for its {n} members: {title}",
-              proposal=label(proposal), group=o.group.slug, n=len(proposal.electorate),
-              title=proposal.title))
+            _n("Opened {proposal} in {group} for its {n} member: {title}",
+               "Opened {proposal} in {group} for its {n} members: {title}",
+               len(proposal.electorate), proposal=label(proposal), group=o.group.slug,
+               title=proposal.title))
         if not posts:
             reply = reply.say(_("{group} has no channel linked: tell its members to vote "
                                 "with {command}.", group=o.group.slug,

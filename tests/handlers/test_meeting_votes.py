@@ -261,14 +261,14 @@ def test_votes_only_from_those_present_when_it_was_put(meeting: Bot) -> None:
     cap_text(meeting, "alice", "#repl", "#motion Adopt the guide")
     # dave is a member, but was not there when the motion was put
     out = refused(meeting, "dave", "#repl", "#vote agree")
-    assert out.startswith("Only the members of repl present when motion P-1 was put vote on "
-                          "it.\n")
+    assert out.startswith("Only the members of repl who were present when motion P-1 was put "
+                          "may vote on it.\n")
     # zed is no member at all
     out = refused(meeting, "zed", "#repl", "#vote agree")
-    assert out.startswith("Only the members of repl present when motion P-1 was put vote on "
-                          "it.\n")
+    assert out.startswith("Only the members of repl who were present when motion P-1 was put "
+                          "may vote on it.\n")
     # and the command refuses them as well
-    assert "Only the members of repl" in meeting.say("dave", None, "vote P-1 agree")
+    assert "Only those who were members of repl" in meeting.say("dave", None, "vote P-1 agree")
     out = refused(meeting, "bob", "#repl", "#vote maybe")
     assert "P-1 takes agree or abstain or disagree or block, not 'maybe'." in out
     assert "Usage: #vote agree|abstain|disagree|block [<reason...>]" in out
@@ -394,7 +394,7 @@ def test_a_passed_boc_motion_for_two_groups_becomes_a_decision(tg: Bot) -> None:
     assert "If it passes it becomes a decision for repl, comms." in out
     assert "Quorum: 50% of the 2 members present." in out
     # gina came late: not of the motion's electorate
-    assert "present when motion P-1 was put" in refused(tg, "gina", "#boc", "#vote block")
+    assert "present when motion P-1 was put may vote" in refused(tg, "gina", "#boc", "#vote block")
     cap_text(tg, "erin", "#boc", "#vote agree")
     cap_text(tg, "frank", "#boc", "#vote agree")
     closed = cap(tg, "erin", "#boc", "#close")
@@ -497,7 +497,8 @@ def test_the_day_before_reminder_says_whether_quorum_is_expected(tg: Bot) -> Non
         return found[0]
 
     week = reminder_at(dt.datetime(2026, 12, 24, 9, 0, tzinfo=UTC))
-    assert "Coming" not in week and "Quorum" not in week  # a week before: not yet
+    assert "not answered" not in week and "Quorum" not in week  # a week before: not yet
+    assert "[Coming: meeting rsvp repl yes 2026-12-31]" in week  # a button, every time
     day = reminder_at(dt.datetime(2026, 12, 30, 9, 0, tzinfo=UTC))
     assert "Coming: 2 yes, 0 maybe, 1 no, 1 not answered." in day
     assert "Quorum expected: 2 of 4 members said yes (quorum 50%, 2 needed)." in day
@@ -514,7 +515,8 @@ def test_no_answers_no_count_in_the_reminder(tg: Bot) -> None:
     tg.now = dt.datetime(2026, 12, 30, 9, 0, tzinfo=UTC)
     engine.tick()
     day = [body for _c, body, key in sender.sent if key.startswith("meeting_reminder:")]
-    assert len(day) == 1 and "Coming" not in day[0] and "Quorum" not in day[0]
+    assert len(day) == 1 and "Coming: " not in day[0].replace("[Coming: ", "")
+    assert "Quorum" not in day[0]
 
 
 # --- any line: no crash, nothing written on a refusal ----------------------------------------

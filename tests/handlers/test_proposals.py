@@ -158,7 +158,7 @@ def test_defaults_consent_seven_days_at_the_meeting_hour_and_the_group_s_quorum(
             "Closes Sat 05 Dec 2026 10:00 CET.") in out
     # Communication meets at 14:00
     out = said(board, "carl", "proposal open comms Publish the newsletter")
-    assert "Quorum: 50% of 1 members. Closes Sat 05 Dec 2026 14:00 CET." in out
+    assert "Quorum: 50% of 1 member. Closes Sat 05 Dec 2026 14:00 CET." in out
     p1, p2 = proposal(board, 1), proposal(board, 2)
     assert (p1.kind, p1.quorum_pct, p1.anonymous, p1.hidden) == ("consent", 75, False, False)
     assert p2.closes_at == dt.datetime(2026, 12, 5, 13, 0, tzinfo=UTC)
@@ -235,7 +235,7 @@ def test_a_group_with_no_members_no_channel_or_archived(bare_bot: Bot) -> None:
     bot.admin("tg add tf @ann")
     out = said(bot, "root", "proposal open tf Adopt the plan")
     # without a meeting series it closes at noon; nobody is told but the opener
-    assert "Closes" not in out and re.search(r"Opened P-\d+ in tf for its 1 members", out)
+    assert "Closes" not in out and re.search(r"Opened P-\d+ in tf for its 1 member", out)
     assert re.search(r"tf has no channel linked: tell its members to vote with "
                      r"vote P-\d+ <choice>\.", out)
     with bot.sessions() as s:
@@ -326,8 +326,8 @@ def test_a_button_votes_as_its_command(board: Bot) -> None:
         ("cy", "vote P-1", "Missing <choice>.", True),
         ("cy", "vote P-9 agree", "No proposal P-9.", True),
         ("cy", "vote P-x agree", "'P-x' is not a proposal id", True),
-        ("alice", "vote P-1 agree", "Only the members of boc when P-1 opened vote on it.", False),
-        ("sam", "vote P-1 agree", "Only the members of boc when P-1 opened vote on it.", False),
+        ("alice", "vote P-1 agree", "Only those who were members of boc when P-1 opened may vote on it.", False),
+        ("sam", "vote P-1 agree", "Only those who were members of boc when P-1 opened may vote on it.", False),
         ("cy", "vote P-1 agree " + "x" * 5000, "reason", True),
     ],
 )
@@ -352,7 +352,7 @@ def test_no_vote_after_the_close(board: Bot) -> None:
 def test_the_electorate_is_frozen_at_opening(board: Bot) -> None:
     said(board, "bea", BOC_PROPOSAL)
     board.admin("tg add boc @eve")
-    refused(board, "eve", "vote P-1 agree", "Only the members of boc when P-1 opened vote on it.",
+    refused(board, "eve", "vote P-1 agree", "Only those who were members of boc when P-1 opened may vote on it.",
             usage=False)
     # who left after opening still votes
     board.admin("tg remove boc @dan")
