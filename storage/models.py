@@ -457,6 +457,9 @@ class Proposal(Base):
     kind: Mapped[str] = mapped_column(String(12))  # consent | majority | consensus | poll
     options: Mapped[list[str]] = mapped_column(JSON, default=list)  # a poll's choices
     quorum_pct: Mapped[int] = mapped_column(Integer)
+    # what the quorum is a share of, when it is not the electorate: a meeting's motion is
+    # voted by those present, its quorum counted over all the group's members
+    quorum_base: Mapped[int | None] = mapped_column(Integer)
     anonymous: Mapped[bool] = mapped_column(default=False)
     hidden: Mapped[bool] = mapped_column(default=False)  # the tally shown only once closed
     status: Mapped[str] = mapped_column(String(8), default="open")  # open | closed

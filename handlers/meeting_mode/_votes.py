@@ -55,9 +55,9 @@ from handlers.proposals import (
     label,
     open_proposal,
     outcome_line,
+    outcome_of,
     rule_of,
     sections,
-    tally,
 )
 from storage.models import (
     Decision,
@@ -214,6 +214,9 @@ def motion(ctx: Ctx, meeting: Meeting, body: str) -> Reply:
                           group=meeting.group.slug), show_usage=False)
     proposal = open_proposal(ctx, o, meeting_id=meeting.id, electorate=electorate,
                              closes=meeting.closes_at)
+    # those present vote; the quorum is a share of all the group's members, so a handful
+    # present cannot pass a motion for everyone
+    proposal.quorum_base = len(members)
     choices = "|".join(choices_of(proposal.kind, proposal.options))
     reply = Reply(private=False).say(
         _("Motion {proposal}: {title}", proposal=label(proposal), title=proposal.title),
@@ -294,7 +297,7 @@ def closing_blocks(session: Session, proposal: Proposal) -> list[Block]:
     blocks: list[Block] = [
         text(_("Motion {proposal} is closed: {title}", proposal=label(proposal),
                title=proposal.title), style="heading"),
-        text(outcome_line(proposal, tally(session, proposal))),
+        text(outcome_line(proposal, outcome_of(session, proposal))),
         text(_("Rule: {rule}; quorum {quorum}%.", rule=rule_of(proposal.kind),
                quorum=proposal.quorum_pct)),
     ]
@@ -358,7 +361,7 @@ def motion_blocks(session: Session, meeting: Meeting) -> list[Block]:
             # with the meeting)
             lines.append(_("Not closed."))
         else:
-            lines.append(outcome_line(m, tally(session, m)))
+            lines.append(outcome_line(m, outcome_of(session, m)))
         lines.append(_("Rule: {rule}; quorum {quorum}%.", rule=rule_of(m.kind),
                        quorum=m.quorum_pct))
         if not m.anonymous and not (m.status == OPEN and m.hidden):

@@ -15,6 +15,7 @@ from handlers.proposals._commands import (
     label,
     open_proposal,
     outcome_line,
+    outcome_of,
     sections,
     tally,
 )
@@ -42,6 +43,7 @@ __all__ = [
     "label",
     "open_proposal",
     "outcome_line",
+    "outcome_of",
     "register",
     "rule_of",
     "sections",

@@ -19,7 +19,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from handlers.core import params as p
-from handlers.core.context import Ctx
+from handlers.core.context import CoreSettings, Ctx
 from handlers.core.dates import parse_date
 from handlers.core.directory import take_group
 from handlers.core.grammar import Args, Refused, UserError, ascii_int, check_length
@@ -212,6 +212,9 @@ def fill_opening(ctx: Ctx, o: Opening, title: str, found: dict[str, list[str]]) 
         if o.group.slug != BOC:
             raise UserError(_("for is for the BoC's proposals: what passes becomes a decision "
                               "of the Board for those groups."))
+        if o.kind == POLL:
+            raise UserError(_("A poll has a winner, not a decision: for is for the other "
+                              "kinds."))
         targets, rest = parse_targets(ctx, " ".join(found["for"]))
         if rest.strip():
             raise UserError(_("for takes groups separated by commas, not {words}.",
@@ -355,10 +358,26 @@ def counts_of(session: Session, proposal_id: int) -> dict[str, int]:
 
 
 def tally(session: Session, proposal: Proposal) -> Outcome:
-    electorate = int(session.scalar(select(func.count()).select_from(ProposalVoter).where(
-        ProposalVoter.proposal_id == proposal.id)) or 0)
+    electorate = proposal.quorum_base
+    if electorate is None:
+        electorate = int(session.scalar(select(func.count()).select_from(ProposalVoter).where(
+            ProposalVoter.proposal_id == proposal.id)) or 0)
     return decide(proposal.kind, proposal.options, counts_of(session, proposal.id),
                   electorate, proposal.quorum_pct)
+
+
+def outcome_of(session: Session, proposal: Proposal) -> Outcome:
+    """A closed proposal's outcome as it was closed (what was posted and decided), an open
+    one's as it stands."""
+    result = proposal.result or {}
+    if proposal.status != CLOSED or "counts" not in result:
+        return tally(session, proposal)
+    counts = result["counts"]
+    return Outcome(proposal.outcome or "", int(result.get("cast", 0)),
+                   int(result.get("electorate", 0)), bool(result.get("quorum_met")),
+                   tuple((c, int(counts.get(c, 0)))
+                         for c in choices_of(proposal.kind, proposal.options)),
+                   tuple(result.get("winners") or ()))
 
 
 def counts_line(outcome: Outcome) -> Msg:
@@ -383,10 +402,6 @@ def outcome_line(proposal: Proposal, outcome: Outcome) -> Msg:
     return _("Not passed ({counts}).", counts=counts_line(outcome))
 
 
-def _voter(session: Session, proposal: Proposal, person: Person) -> bool:
-    return session.get(ProposalVoter, (proposal.id, person.id)) is not None
-
-
 def _option_of_words(choices: Sequence[str], raw: str, reason: str) -> tuple[str | None, str]:
     """A poll option of several words written without quotes (``vote P-3 New York``, as
     its button sends it): the longest option the line's words start with, any case, and
@@ -401,19 +416,31 @@ def _option_of_words(choices: Sequence[str], raw: str, reason: str) -> tuple[str
 
 
 def cast_vote(ctx: Ctx, proposal: Proposal, raw: str, reason: str) -> Reply:
-    if proposal.status != OPEN or proposal.closes_at <= ctx.now:
+    # Read again under a lock (PostgreSQL; SQLite's write lock serialises anyway): the
+    # proposal's row shared, so a close's UPDATE waits for this vote and counts it, or this
+    # vote sees it closed; the voter's row exclusive, so two clicks of one voter take turns.
+    still_open = ctx.session.scalar(
+        select(Proposal.id).where(Proposal.id == proposal.id, Proposal.status == OPEN,
+                                  Proposal.closes_at > ctx.now).with_for_update(read=True))
+    if still_open is None:
         raise UserError(_("{proposal} is closed: it takes no more votes.",
                           proposal=label(proposal)), show_usage=False)
-    if not _voter(ctx.session, proposal, ctx.actor):
+    voter = ctx.session.scalar(select(ProposalVoter).where(
+        ProposalVoter.proposal_id == proposal.id,
+        ProposalVoter.person_id == ctx.actor.id).with_for_update())
+    if voter is None:
         raise UserError(_("Only those who were members of {group} when {proposal} opened may "
                           "vote on it.",
                           group=proposal.group.slug, proposal=label(proposal)),
                         show_usage=False)
     choices = choices_of(proposal.kind, proposal.options)
     by_lower = {c.lower(): c for c in choices}
-    choice = by_lower.get(raw.lower())
-    if choice is None:
-        choice, reason = _option_of_words(choices, raw, reason)
+    # the longest option the words start with first ("New York" before "New")
+    choice, rest = _option_of_words(choices, raw, reason)
+    if choice is not None:
+        reason = rest
+    else:
+        choice = by_lower.get(raw.lower())
     if choice is None:
         raise UserError(_("{proposal} takes {choices}, not {word}.", proposal=label(proposal),
                           choices=p.either(choices), word=repr(raw)))
@@ -571,7 +598,7 @@ def _show(ctx: Ctx, proposal: Proposal) -> Reply:
     else:
         assert proposal.closed_at is not None
         reply = reply.say(_("Closed {when}.", when=When(proposal.closed_at, zone)))
-    outcome = tally(ctx.session, proposal)
+    outcome = outcome_of(ctx.session, proposal)
     if proposal.status == CLOSED:
         reply = reply.say(outcome_line(proposal, outcome))
         if proposal.decision_id is not None:
@@ -632,6 +659,9 @@ def register(reg: Registry) -> None:
                                 command=f"vote {label(proposal)} <choice>"))
         return reply
 
+    reg.noun("vote", _("vote on a proposal: vote <P-id> agree|abstain|disagree|block, or a "
+                       "poll's option"))
+
     @reg.command("vote", "", p.spec(PROPOSAL, CHOICE, REASON),
                  _("vote on a proposal (agree, abstain, disagree, block; a poll's option); "
                    "voting again replaces your vote until the close"),
@@ -690,7 +720,7 @@ def register(reg: Registry) -> None:
                             show_usage=False)
         return Reply(private=False, posts=posts).say(
             _("Closed {proposal}.", proposal=label(proposal))).say(
-            outcome_line(proposal, tally(ctx.session, proposal)))
+            outcome_line(proposal, outcome_of(ctx.session, proposal)))
 
     @reg.command("proposal", "extend", p.spec(PROPOSAL, NEW_CLOSE),
                  _("move an open proposal's deadline (later than now)"),
@@ -706,8 +736,16 @@ def register(reg: Registry) -> None:
                             show_usage=False)
         closes = _closing(ctx, proposal.group, list(v[NEW_CLOSE]))
         old = proposal.closes_at
-        proposal.closes_at = closes
-        proposal.reminded_for = None  # a reminder is planned for the new deadline
+        # only while still open: a close in between wins, and says so
+        moved = ctx.session.execute(
+            update(Proposal).where(Proposal.id == proposal.id, Proposal.status == OPEN,
+                                   Proposal.closes_at > ctx.now)
+            .values(closes_at=closes, reminded_for=None)  # a reminder for the new deadline
+            .execution_options(synchronize_session=False))
+        if getattr(moved, "rowcount", 0) != 1:
+            raise UserError(_("{proposal} is closed already.", proposal=label(proposal)),
+                            show_usage=False)
+        ctx.session.refresh(proposal)
         ctx.audit("extend", "proposal", proposal.id, old=old.astimezone(dt.UTC).isoformat(),
                   new=closes.astimezone(dt.UTC).isoformat())
         zone = group_zone(proposal.group, ctx.settings)
@@ -726,15 +764,17 @@ def register(reg: Registry) -> None:
         if proposal is None:
             raise UserError(_("No proposal {proposal}.", proposal=label(v[PROPOSAL])))
         _require_manager(ctx, proposal, "proposal remind")
-        if proposal.status != OPEN:
+        if proposal.status != OPEN or proposal.closes_at <= ctx.now:
             raise UserError(_("{proposal} is closed already.", proposal=label(proposal)),
                             show_usage=False)
         waiting = not_voted(ctx.session, proposal)
         if not waiting:
             return Reply().say(_("Everyone has voted on {proposal}.", proposal=label(proposal)))
         blocks = reminder_blocks(ctx, proposal)
-        posts = [Post(proposal.group.slug, proposal.group.name, chans, blocks)
-                 for chans in (personal_channels(ctx, person) for person in waiting) if chans]
+        posts = [Post(proposal.group.slug, proposal.group.name,
+                      [ChannelRef.direct(platform, ext) for platform, ext in targets], blocks)
+                 for _person, targets in personal_targets(ctx.session, waiting, ctx.settings)
+                 if targets]
         ctx.audit("remind", "proposal", proposal.id, people=len(posts))
         return Reply(posts=posts).say(_n(
             "Reminded {n} person who has not voted on {proposal}.",
@@ -764,11 +804,23 @@ def not_voted(session: Session, proposal: Proposal) -> list[Person]:
         .order_by(Person.id)))
 
 
-def personal_channels(ctx: Ctx, person: Person) -> list[ChannelRef]:
-    ids = [(i.platform, i.external_id) for i in ctx.session.scalars(
-        select(Identity).where(Identity.person_id == person.id))]
-    return [ChannelRef.direct(platform, ext) for platform, ext in
-            personal_reach(ids, notify_choice(person.settings), ctx.settings.platforms)]
+def identities_of(session: Session, people: Sequence[Person]) -> dict[int, list[tuple[str, str]]]:
+    """Each person's (platform, id) pairs, in one query for them all."""
+    found: dict[int, list[tuple[str, str]]] = {person.id: [] for person in people}
+    for pid, platform, ext in session.execute(
+            select(Identity.person_id, Identity.platform, Identity.external_id)
+            .where(Identity.person_id.in_(list(found))).order_by(Identity.id)):
+        found[pid].append((platform, ext))
+    return found
+
+
+def personal_targets(session: Session, people: Sequence[Person], settings: CoreSettings
+                     ) -> list[tuple[Person, list[tuple[str, str]]]]:
+    """Where a personal message to each goes (``me notify``), each person's identities
+    read at once."""
+    ids = identities_of(session, people)
+    return [(person, personal_reach(ids[person.id], notify_choice(person.settings),
+                                    settings.platforms)) for person in people]
 
 
 def reminder_blocks(ctx: Ctx, proposal: Proposal) -> list[Block]:

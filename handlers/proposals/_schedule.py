@@ -19,16 +19,16 @@ from handlers.core.context import CoreSettings, Ctx
 from handlers.core.directory import SYSTEM_PLATFORM, system_person
 from handlers.core.messages import Block, ChannelRef
 from handlers.core.posts import queue_posts
-from handlers.core.reach import notify_choice, personal_reach
 from handlers.core.scheduling import MAX_GRACE, ScheduleKinds, outbox_row
 from handlers.proposals._commands import (
     OPEN,
     close_proposal,
     not_voted,
+    personal_targets,
     reminder_blocks,
 )
 from storage import outbox
-from storage.models import Identity, Proposal, Vote
+from storage.models import Proposal, Vote
 
 REMIND_BEFORE = dt.timedelta(hours=24)
 KIND = "proposal_reminder"
@@ -60,10 +60,8 @@ def plan_proposals(session: Session, now: dt.datetime,
             continue
         proposal.reminded_for = proposal.closes_at
         stamp = int(proposal.closes_at.timestamp())
-        for person in not_voted(session, proposal):
-            ids = [(i.platform, i.external_id) for i in session.scalars(
-                select(Identity).where(Identity.person_id == person.id))]
-            targets = personal_reach(ids, notify_choice(person.settings), settings.platforms)
+        for person, targets in personal_targets(session, not_voted(session, proposal),
+                                                settings):
             for n, (platform, ext) in enumerate(targets):
                 key = f"{KIND}:{proposal.id}:{stamp}:{person.id}" + (f":{platform}" if n else "")
                 rows.append(outbox_row(

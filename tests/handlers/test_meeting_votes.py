@@ -191,23 +191,23 @@ def test_attendance_and_motions_in_markdown_and_html(meeting: Bot) -> None:
 @pytest.mark.parametrize(("motion", "votes", "outcome"), [
     ("#motion Adopt the budget",
      [("alice", "agree"), ("bob", "agree"), ("carol", "abstain")],
-     "Passed (2 agree, 1 abstain, 0 disagree, 0 block; 3 of 3 voted)."),
+     "Passed (2 agree, 1 abstain, 0 disagree, 0 block; 3 of 4 voted)."),
     ("#motion Adopt the budget",
      [("alice", "agree"), ("bob", "agree"), ("carol", "block Too costly")],
-     "Not passed (2 agree, 0 abstain, 0 disagree, 1 block; 3 of 3 voted)."),
+     "Not passed (2 agree, 0 abstain, 0 disagree, 1 block; 3 of 4 voted)."),
     ("#motion Adopt the budget kind majority",
      [("alice", "agree"), ("bob", "disagree"), ("carol", "disagree")],
-     "Not passed (1 agree, 0 abstain, 2 disagree, 0 block; 3 of 3 voted)."),
+     "Not passed (1 agree, 0 abstain, 2 disagree, 0 block; 3 of 4 voted)."),
     ("#motion Adopt the budget kind majority",
      [("alice", "agree"), ("bob", "agree"), ("carol", "block")],
-     "Passed (2 agree, 0 abstain, 0 disagree, 1 block; 3 of 3 voted)."),
+     "Passed (2 agree, 0 abstain, 0 disagree, 1 block; 3 of 4 voted)."),
     ("#motion Adopt the budget",
      [("alice", "agree")],
      "Not decided: the quorum of 50% was not met (1 agree, 0 abstain, 0 disagree, 0 block; "
-     "1 of 3 voted)."),
+     "1 of 4 voted)."),
     ("#motion Where next kind poll options Lisbon | Oslo",
      [("alice", "Oslo"), ("bob", "oslo"), ("carol", "Lisbon")],
-     "Oslo wins (1 Lisbon, 2 Oslo; 3 of 3 voted)."),
+     "Oslo wins (1 Lisbon, 2 Oslo; 3 of 4 voted)."),
 ])
 def test_a_motion_passed_or_not(meeting: Bot, motion: str, votes: list[tuple[str, str]],
                                 outcome: str) -> None:
@@ -246,7 +246,7 @@ def test_a_vote_changed(meeting: Bot) -> None:
         "Your vote on P-1: agree.")
     out = cap_text(meeting, "bob", "#repl", "#vote disagree not ready yet")
     assert out.startswith("Your vote on P-1: disagree (was agree).")
-    assert "0 agree, 0 abstain, 1 disagree, 0 block; 1 of 3 voted" in out
+    assert "0 agree, 0 abstain, 1 disagree, 0 block; 1 of 4 voted" in out
     with Session(meeting.engine) as s:
         rows = s.scalars(select(Vote).order_by(Vote.id)).all()
         assert [(v.choice, v.replaced_at is not None) for v in rows] == [
@@ -322,10 +322,10 @@ def test_a_motion_left_open_closes_with_the_meeting(meeting: Bot) -> None:
     end = meeting.say("alice", "#repl", "meeting end")
     # the outcome first, then the minutes with it
     assert end.startswith("== Motion P-1 is closed: Adopt the guide ==\n"
-                          "Passed (2 agree, 0 abstain, 0 disagree, 0 block; 2 of 3 voted).")
+                          "Passed (2 agree, 0 abstain, 0 disagree, 0 block; 2 of 4 voted).")
     motions = section(end, "Motions")
     assert motions == ("- Motion P-1: Adopt the guide\n"
-                       "  - Passed (2 agree, 0 abstain, 0 disagree, 0 block; 2 of 3 voted).\n"
+                       "  - Passed (2 agree, 0 abstain, 0 disagree, 0 block; 2 of 4 voted).\n"
                        "  - Rule: consent: passes with quorum and no block; quorum 50%.\n"
                        "  - agree: @alice, @bob\n"
                        "  - Did not vote: @carol.")
@@ -366,7 +366,7 @@ def test_a_motion_left_open_closes_at_the_meetings_auto_close(tg: Bot) -> None:
     bodies = [body for channel, body, _key in sender.sent if channel.channel_id == "#repl"]
     closing = [b for b in bodies if "is closed: Adopt the guide" in b]
     assert len(closing) == 1  # once
-    assert "Not passed (1 agree, 0 abstain, 0 disagree, 1 block; 2 of 2 voted)." in closing[0]
+    assert "Not passed (1 agree, 0 abstain, 0 disagree, 1 block; 2 of 4 voted)." in closing[0]
     minutes = [b for b in bodies if "Minutes" in b]
     assert len(minutes) == 1
     assert "- Motion P-1: Adopt the guide\n  - Not passed (" in minutes[0]
@@ -400,7 +400,7 @@ def test_a_passed_boc_motion_for_two_groups_becomes_a_decision(tg: Bot) -> None:
     closed = cap(tg, "erin", "#boc", "#close")
     assert closed is not None and not closed.error
     text = render_reply(closed)
-    assert "Passed (2 agree, 0 abstain, 0 disagree, 0 block; 2 of 2 voted)." in text
+    assert "Passed (2 agree, 0 abstain, 0 disagree, 0 block; 2 of 3 voted)." in text
     assert "It became decision D-1 for repl, comms." in text
     # posted as decision post posts it, to both groups (the BoC's channel is this one)
     targets = {(p.group_slug, tuple(c.channel_id for c in p.channels)) for p in closed.posts}
@@ -441,7 +441,7 @@ def test_an_anonymous_motion_names_no_one(meeting: Bot) -> None:
     closed = cap(meeting, "alice", "#repl", "#close")
     assert closed is not None
     text = render_reply(closed)
-    assert "Not passed (1 agree, 0 abstain, 0 disagree, 1 block; 2 of 3 voted)." in text
+    assert "Not passed (1 agree, 0 abstain, 0 disagree, 1 block; 2 of 4 voted)." in text
     assert "@" not in text
     assert closed.posts and all("@" not in render_blocks(p.blocks) for p in closed.posts)
     assert [[c.channel_id for c in p.channels] for p in closed.posts] == [["#repl-2"]]

@@ -62,7 +62,7 @@ def seed(bot: Bot) -> None:
                 "closes 2026-12-01 17:00"),
         ("bea", "proposal open boc Adopt the new logo for comms kind majority "
                 "closes 2026-12-01 17:00"),
-        ("alice", "proposal open replication Share the city data for boc "
+        ("alice", "proposal open replication Share the city data "
                   "closes 2026-12-01 17:00"),
         ("cy", "vote P-1 agree"), ("dan", "vote P-1 agree"),
         ("cy", "vote P-2 agree"), ("dan", "vote P-2 disagree"),
@@ -106,17 +106,16 @@ def test_four_ticking_processes_close_each_proposal_once(bot: Bot, tmp_path: Pat
             "post:proposal-close:1:3:shell:#boc",
             # P-2 failed (a majority tie): its outcome only
             "post:proposal-close:2:0:shell:#boc",
-            # P-3 passed in Replication for the Board
+            # P-3 passed in Replication (no decision: the Board's proposals make those)
             "post:proposal-close:3:0:shell:#replication",
-            "post:proposal-close:3:1:shell:#boc",
         ]
         outcomes = s.execute(select(Proposal.id, Proposal.status, Proposal.outcome,
                                     Proposal.decision_id).order_by(Proposal.id)).all()
         assert [tuple(o) for o in outcomes] == [(1, "closed", "passed", 1),
                                                 (2, "closed", "failed", None),
-                                                (3, "closed", "passed", 2)]
-        assert s.scalar(select(func.count()).select_from(Decision)) == 2
-        assert s.scalar(select(func.count()).select_from(DecisionTarget)) == 3
+                                                (3, "closed", "passed", None)]
+        assert s.scalar(select(func.count()).select_from(Decision)) == 1
+        assert s.scalar(select(func.count()).select_from(DecisionTarget)) == 2
         closes = list(s.scalars(select(AuditLog.entity_id).where(
             AuditLog.entity == "proposal", AuditLog.verb == "close").order_by(AuditLog.id)))
         assert closes == [1, 2, 3]

@@ -165,21 +165,27 @@ def test_defaults_consent_seven_days_at_the_meeting_hour_and_the_group_s_quorum(
 
 
 def test_everything_said_on_one_line(board: Bot) -> None:
-    reply = board.ask("bea", None, 'proposal open boc "Pick a venue for the next meeting" '
-                      "for replication, comms kind poll options Lisbon | New York | Riga "
+    reply = board.ask("bea", None, 'proposal open boc "Adopt a venue for the next meeting" '
+                      "for replication, comms kind majority "
                       "closes 2026-12-10 17:30 quorum 60% anonymous hidden")
     out = render_reply(reply)
     assert not reply.error, out
     p = proposal(board)
     assert (p.title, p.kind, p.options, p.quorum_pct, p.anonymous, p.hidden) == (
-        "Pick a venue for the next meeting", "poll", ["Lisbon", "New York", "Riga"], 60,
-        True, True)
+        "Adopt a venue for the next meeting", "majority", [], 60, True, True)
     assert p.closes_at == dt.datetime(2026, 12, 10, 16, 30, tzinfo=UTC)
     assert "If it passes it becomes a decision for replication, comms." in out
     assert "Votes are anonymous" in out and "The tally is hidden until the close." in out
     [buttons] = [b for b in reply.posts[0].blocks if isinstance(b, Buttons)]
     assert [b.command for b in buttons.buttons] == [
-        "vote P-1 Lisbon", "vote P-1 New York", "vote P-1 Riga"]
+        "vote P-1 agree", "vote P-1 abstain", "vote P-1 disagree", "vote P-1 block"]
+    # a poll on one line too, with an option of two words
+    reply = board.ask("bea", None, 'proposal open boc "Pick a venue for the next meeting" '
+                      "kind poll options Lisbon | New York | Riga closes 2026-12-10 17:30")
+    assert not reply.error, render_reply(reply)
+    [buttons] = [b for b in reply.posts[0].blocks if isinstance(b, Buttons)]
+    assert [b.command for b in buttons.buttons] == [
+        "vote P-2 Lisbon", "vote P-2 New York", "vote P-2 Riga"]
 
 
 # --- bad input ---------------------------------------------------------------------------------
@@ -192,6 +198,8 @@ def test_everything_said_on_one_line(board: Bot) -> None:
                                                    "consensus, poll."),
         ("proposal open boc Adopt options Lisbon | Oslo",
          "options are for a poll: kind poll options a | b."),
+        ("proposal open boc Pick kind poll options a | b for comms",
+         "A poll has a winner, not a decision: for is for the other kinds."),
         ("proposal open boc Adopt kind majority options a | b",
          "options are for a poll: kind poll options a | b."),
         ("proposal open boc Venue kind poll", "A poll needs its options: options a | b | c."),
@@ -632,7 +640,10 @@ def test_at_the_deadline_the_outcome_is_posted_once_and_the_decision_reaches_bot
 def test_the_tick_closes_by_the_rule_and_only_a_pass_becomes_a_decision(
         board: Bot, opening: str, ballots: list[tuple[str, str]], outcome: str,
         line: str) -> None:
-    said(board, "bea", f"{BOC_PROPOSAL} {opening}")
+    # a poll has a winner, never a decision: it takes no targets
+    opened = BOC_PROPOSAL.replace(" for replication,comms", "") if "poll" in opening \
+        else BOC_PROPOSAL
+    said(board, "bea", f"{opened} {opening}")
     for who, choice in ballots:
         said(board, who, f"vote P-1 {choice}")
     sender = RecordingSender()
@@ -819,3 +830,15 @@ def test_an_anonymous_tally_names_no_voter_anywhere(board: Bot) -> None:
     for text in seen:
         for voter in ("@bea", "@cy", "@dan"):
             assert voter not in text, text
+
+
+def test_the_longest_option_wins_over_a_shorter_one_it_starts_with(board: Bot) -> None:
+    """Options ``New`` and ``New York``: the button ``vote P-1 New York`` is New York, not New
+    with the reason "York"."""
+    said(board, "bea", "proposal open boc Pick a city kind poll options New | New York")
+    assert "Your vote on P-1: New York." in said(board, "cy", "vote P-1 New York")
+    assert "Your vote on P-1: New." in said(board, "dan", "vote P-1 new")
+    with board.sessions() as s:
+        votes = dict(s.execute(select(Vote.choice, Vote.reason)
+                               .where(Vote.replaced_at.is_(None))).all())
+    assert votes == {"New York": "", "New": ""}

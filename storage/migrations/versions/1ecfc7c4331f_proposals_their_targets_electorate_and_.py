@@ -30,6 +30,7 @@ def upgrade() -> None:
     sa.Column('kind', sa.String(length=12), nullable=False),
     sa.Column('options', sa.JSON(), nullable=False),
     sa.Column('quorum_pct', sa.Integer(), nullable=False),
+    sa.Column('quorum_base', sa.Integer(), nullable=True),
     sa.Column('anonymous', sa.Boolean(), nullable=False),
     sa.Column('hidden', sa.Boolean(), nullable=False),
     sa.Column('status', sa.String(length=8), nullable=False),
