@@ -110,6 +110,9 @@ def description(registry: Registry, noun: str) -> str:
     head = f"{topic[:1].upper()}{topic[1:]} - "
     common = registry.common[noun]
     verbs = [*common, *(v for v in registry.commands[noun] if v not in common and v)]
+    verbs = [v for v in verbs if v]
+    if not verbs:  # a noun that is a command of its own (vote): its topic alone
+        return head[:-3][:DESCRIPTION_WIDTH - len(note)] + note
     return head + _fitted(verbs, ", ", DESCRIPTION_WIDTH - len(head) - len(note), ", ...") + note
 
 
@@ -117,6 +120,8 @@ def usage_hint(registry: Registry, noun: str) -> str:
     """The noun's common verbs with their arguments, as many as fit the command menu."""
     verbs = registry.commands[noun]
     forms = [f"{verb} {verbs[verb].usage}".strip() for verb in registry.common[noun]]
+    if not forms and "" in verbs:  # a noun that is a command of its own: its arguments
+        forms = [verbs[""].usage]
     return _fitted(forms, " | ", HINT_WIDTH)
 
 

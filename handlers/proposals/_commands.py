@@ -626,7 +626,7 @@ def _show(ctx: Ctx, proposal: Proposal) -> Reply:
 def register(reg: Registry) -> None:
     reg.noun("proposal", _("questions the Board or a group votes on: open, show, list, close, "
                            "extend, remind; vote with vote <P-id> <choice>"),
-             common=("open", "show", "list"))
+             common=("show", "list", "close"))  # short usages: the menu hint fits them
 
     @reg.command(
         "proposal", "open", p.spec(OPENING),
