@@ -65,21 +65,28 @@ LANGUAGE_PARAM = p.custom("<language>|default", _language, rest=False)
 ZONE_PARAM = p.custom("<Area/City>|default", _zone, rest=False)
 
 
+def _choose(ctx: Ctx, key: str, chosen: str | None) -> dict[str, object]:
+    """The person's setting ``key`` set (None: back to the default), audited; their
+    settings as they now are."""
+    person = ctx.actor
+    settings = dict(person.settings or {})
+    old = settings.get(key)
+    if chosen is None:
+        settings.pop(key, None)
+    else:
+        settings[key] = chosen
+    person.settings = settings
+    ctx.audit(key, "person", person.id, old=old, new=chosen)
+    return settings
+
+
 def register(reg: Registry) -> None:
     @reg.command("me", "language", p.spec(LANGUAGE_PARAM),
                  _("the language the bot writes to you in (en, fr, de, es, it, pt, nl, pl), "
                    "or default"), ANYONE)
     def me_language(ctx: Ctx, v: Values) -> Reply:
         chosen: str | None = v[LANGUAGE_PARAM]
-        person = ctx.actor
-        settings = dict(person.settings or {})
-        old = settings.get(LANGUAGE)
-        if chosen is None:
-            settings.pop(LANGUAGE, None)
-        else:
-            settings[LANGUAGE] = chosen
-        person.settings = settings
-        ctx.audit("language", "person", person.id, old=old, new=chosen)
+        _choose(ctx, LANGUAGE, chosen)
         if chosen is None:
             return Reply().say(_("You read the bot in its default language ({language}) "
                                  "again.", language=language_name(ctx.settings.language)))
@@ -91,15 +98,7 @@ def register(reg: Registry) -> None:
                  ANYONE)
     def me_zone(ctx: Ctx, v: Values) -> Reply:
         chosen: str | None = v[ZONE_PARAM]
-        person = ctx.actor
-        settings = dict(person.settings or {})
-        old = settings.get(ZONE)
-        if chosen is None:
-            settings.pop(ZONE, None)
-        else:
-            settings[ZONE] = chosen
-        person.settings = settings
-        ctx.audit("zone", "person", person.id, old=old, new=chosen)
+        settings = _choose(ctx, ZONE, chosen)
         zone = chosen or settings.get(PROFILE_ZONE)
         if not isinstance(zone, str):
             return Reply().say(_("Times are shown to you in each group's zone again "

@@ -573,6 +573,24 @@ def _may_manage(ctx: Ctx, proposal: Proposal) -> bool:
             or staff(ctx))
 
 
+def _found(ctx: Ctx, proposal_id: int) -> Proposal:
+    proposal = ctx.session.get(Proposal, proposal_id)
+    if proposal is None:
+        raise UserError(_("No proposal {proposal}.", proposal=label(proposal_id)))
+    return proposal
+
+
+def _open_to_manage(ctx: Ctx, proposal_id: int, what: str) -> Proposal:
+    """The proposal, for its opener, a chair or the staff, while it is open (past its
+    deadline it is closed, whether or not a tick has posted it yet)."""
+    proposal = _found(ctx, proposal_id)
+    _require_manager(ctx, proposal, what)
+    if proposal.status != OPEN or proposal.closes_at <= ctx.now:
+        raise UserError(_("{proposal} is closed already.", proposal=label(proposal)),
+                        show_usage=False)
+    return proposal
+
+
 def _require_manager(ctx: Ctx, proposal: Proposal, what: str) -> None:
     if not _may_manage(ctx, proposal):
         raise Refused(_("its opener, a chair of {group}, the secretariat or an admin",
@@ -667,18 +685,14 @@ def register(reg: Registry) -> None:
                    "voting again replaces your vote until the close"),
                  Policy(_("its electorate")))
     def vote(ctx: Ctx, v: Values) -> Reply:
-        proposal = ctx.session.get(Proposal, v[PROPOSAL])
-        if proposal is None:
-            raise UserError(_("No proposal {proposal}.", proposal=label(v[PROPOSAL])))
+        proposal = _found(ctx, v[PROPOSAL])
         return cast_vote(ctx, proposal, v[CHOICE], v[REASON])
 
     @reg.command("proposal", "show", p.spec(PROPOSAL),
                  _("a proposal: its rule, tally and who has voted (unless anonymous; the "
                    "tally of a hidden one only once closed)"), ANYONE)
     def proposal_show(ctx: Ctx, v: Values) -> Reply:
-        proposal = ctx.session.get(Proposal, v[PROPOSAL])
-        if proposal is None:
-            raise UserError(_("No proposal {proposal}.", proposal=label(v[PROPOSAL])))
+        proposal = _found(ctx, v[PROPOSAL])
         return _show(ctx, proposal)
 
     @reg.command("proposal", "list", p.spec(SCOPE, STATE),
@@ -710,9 +724,7 @@ def register(reg: Registry) -> None:
                  _("close a proposal now, before its deadline, and post the outcome"),
                  Policy(_("its opener, a chair of its group, secretariat, admin")))
     def proposal_close(ctx: Ctx, v: Values) -> Reply:
-        proposal = ctx.session.get(Proposal, v[PROPOSAL])
-        if proposal is None:
-            raise UserError(_("No proposal {proposal}.", proposal=label(v[PROPOSAL])))
+        proposal = _found(ctx, v[PROPOSAL])
         _require_manager(ctx, proposal, "proposal close")
         posts = close_proposal(ctx, proposal, by=ctx.actor)
         if posts is None:
@@ -726,14 +738,7 @@ def register(reg: Registry) -> None:
                  _("move an open proposal's deadline (later than now)"),
                  Policy(_("its opener, a chair of its group, secretariat, admin")))
     def proposal_extend(ctx: Ctx, v: Values) -> Reply:
-        proposal = ctx.session.get(Proposal, v[PROPOSAL])
-        if proposal is None:
-            raise UserError(_("No proposal {proposal}.", proposal=label(v[PROPOSAL])))
-        _require_manager(ctx, proposal, "proposal extend")
-        if proposal.status != OPEN or proposal.closes_at <= ctx.now:
-            # past its deadline it is closed, whether or not a tick has posted it yet
-            raise UserError(_("{proposal} is closed already.", proposal=label(proposal)),
-                            show_usage=False)
+        proposal = _open_to_manage(ctx, v[PROPOSAL], "proposal extend")
         closes = _closing(ctx, proposal.group, list(v[NEW_CLOSE]))
         old = proposal.closes_at
         # only while still open: a close in between wins, and says so
@@ -760,13 +765,7 @@ def register(reg: Registry) -> None:
                  _("remind those who have not voted yet, each by a personal message"),
                  Policy(_("its opener, a chair of its group, secretariat, admin")))
     def proposal_remind(ctx: Ctx, v: Values) -> Reply:
-        proposal = ctx.session.get(Proposal, v[PROPOSAL])
-        if proposal is None:
-            raise UserError(_("No proposal {proposal}.", proposal=label(v[PROPOSAL])))
-        _require_manager(ctx, proposal, "proposal remind")
-        if proposal.status != OPEN or proposal.closes_at <= ctx.now:
-            raise UserError(_("{proposal} is closed already.", proposal=label(proposal)),
-                            show_usage=False)
+        proposal = _open_to_manage(ctx, v[PROPOSAL], "proposal remind")
         waiting = not_voted(ctx.session, proposal)
         if not waiting:
             return Reply().say(_("Everyone has voted on {proposal}.", proposal=label(proposal)))

@@ -842,3 +842,16 @@ def test_the_longest_option_wins_over_a_shorter_one_it_starts_with(board: Bot) -
         votes = dict(s.execute(select(Vote.choice, Vote.reason)
                                .where(Vote.replaced_at.is_(None))).all())
     assert votes == {"New York": "", "New": ""}
+
+
+def test_past_its_deadline_a_proposal_is_closed_before_any_tick_posts_it(board: Bot) -> None:
+    """Between the deadline and the tick that closes it, nothing reopens it: no extend (it
+    would take votes again), no reminder, no vote."""
+    said(board, "bea", BOC_PROPOSAL)
+    board.now = CLOSES + dt.timedelta(minutes=1)
+    refused(board, "bea", "proposal extend P-1 2026-12-20", "P-1 is closed already.",
+            usage=False)
+    refused(board, "bea", "proposal remind P-1", "P-1 is closed already.", usage=False)
+    refused(board, "cy", "vote P-1 agree", "P-1 is closed: it takes no more votes.",
+            usage=False)
+    assert proposal(board).status == "open"  # its tick has not come yet
