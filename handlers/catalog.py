@@ -9,6 +9,7 @@ from __future__ import annotations
 from handlers import (
     actions,
     admin,
+    checkins,
     decisions,
     groups,
     meeting_mode,
@@ -21,8 +22,8 @@ from handlers import (
 from handlers.core.platforms import Platforms
 from handlers.core.router import Registry
 
-FEATURES = (groups, meetings, meeting_mode, actions, decisions, proposals, secretariat, reports,
-            people, admin)
+FEATURES = (groups, meetings, meeting_mode, actions, decisions, proposals, checkins, secretariat,
+            reports, people, admin)
 
 
 def build_registry(platforms: Platforms | None = None) -> Registry:

@@ -543,6 +543,72 @@ class Vote(Base):
     person: Mapped[Person] = relationship()
 
 
+class CheckinRound(Base):
+    """A check-in before one BoC meeting: each Task Group's askees are prompted on its
+    opening day and answer until its close, when the answers are compiled for the Board.
+    One per meeting (``series_id``, ``meeting_date``), so processes ticking together
+    create it once."""
+
+    __tablename__ = "checkin_rounds"
+    __table_args__ = (
+        UniqueConstraint("series_id", "meeting_date"),
+        Index("ix_checkin_rounds_status_closes", "status", "closes_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    series_id: Mapped[int] = mapped_column(ForeignKey("meeting_series.id", ondelete="CASCADE"))
+    meeting_date: Mapped[dt.date] = mapped_column(Date)  # the occurrence's original date
+    meeting_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    zone: Mapped[str] = mapped_column(String(64))  # the BoC's, for showing its times
+    opens_on: Mapped[dt.date] = mapped_column(Date)  # prompts at 09:00 where each askee is
+    closes_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    status: Mapped[str] = mapped_column(String(8), default="open")  # open | closed
+    # the governance file's questions when the round opened (None: the default three)
+    questions: Mapped[list[str] | None] = mapped_column(JSON)
+    blockers: Mapped[int] = mapped_column(Integer, default=0)  # its blockers' question, 1-based
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    closed_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+
+
+class CheckinAskee(Base):
+    """Someone a round asks for a group, as chosen when it opened, and when their prompt
+    falls (09:00 in their zone)."""
+
+    __tablename__ = "checkin_askees"
+
+    round_id: Mapped[int] = mapped_column(
+        ForeignKey("checkin_rounds.id", ondelete="CASCADE"), primary_key=True)
+    group_id: Mapped[int] = mapped_column(
+        ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True)
+    person_id: Mapped[int] = mapped_column(
+        ForeignKey("people.id", ondelete="CASCADE"), primary_key=True, index=True)
+    prompt_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+    person: Mapped[Person] = relationship()
+    group: Mapped[Group] = relationship()
+
+
+class CheckinAnswer(Base):
+    """One person's answer to one question of a round for a group; edited in place until
+    the round closes."""
+
+    __tablename__ = "checkin_answers"
+    __table_args__ = (UniqueConstraint("round_id", "group_id", "person_id", "number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("checkin_rounds.id", ondelete="CASCADE"))
+    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"))
+    person_id: Mapped[int] = mapped_column(
+        ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    number: Mapped[int] = mapped_column(Integer)  # the question's, 1-based
+    text: Mapped[str] = mapped_column(String(TEXT_MAX))
+    via: Mapped[str] = mapped_column(String(16), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+    person: Mapped[Person] = relationship()
+
+
 class Action(Base):
     __tablename__ = "actions"
     __table_args__ = (

@@ -16,6 +16,7 @@ languages is read in none.
 
 from __future__ import annotations
 
+import calendar as _calendar
 import datetime as dt
 import functools
 import re
@@ -754,3 +755,32 @@ def take_due_tail(
     if due is not None:
         not_past(due, today)
     return end, due, found
+
+
+# --- months (the report, check-ins) ---------------------------------------------------------
+
+_MONTH_NUMBERS = {name.lower(): i for i, name in enumerate(_calendar.month_name) if name}
+_MONTH_NUMBERS.update({name.lower(): i for i, name in enumerate(_calendar.month_abbr) if name})
+
+
+def parse_month(raw: str, today: dt.date) -> dt.date:
+    """``2026-10``, ``october``, ``oct 2026``, ``this month``, ``last month`` -> the first
+    day of that month. A bare month name is the latest one not after this month."""
+    text = " ".join(raw.lower().split())
+    if text in ("", "this month", "this"):
+        return today.replace(day=1)
+    if text in ("last month", "last", "previous"):
+        return (today.replace(day=1) - dt.timedelta(days=1)).replace(day=1)
+    m = re.fullmatch(r"(\d{4})-(\d{1,2})", text, re.ASCII)
+    if m and 1 <= int(m.group(2)) <= 12:
+        return dt.date(int(m.group(1)), int(m.group(2)), 1)
+    m = re.fullmatch(r"([a-z]+)\.?(?: (\d{4}))?", text, re.ASCII)
+    if m and m.group(1) in _MONTH_NUMBERS:
+        month = _MONTH_NUMBERS[m.group(1)]
+        if m.group(2):
+            return dt.date(int(m.group(2)), month, 1)
+        year = today.year if month <= today.month else today.year - 1
+        return dt.date(year, month, 1)
+    # TRANSLATORS: 2026-10, october, oct 2026 and last month are what may be typed: keep them
+    raise UserError(_("{month} is not a month: use 2026-10, october, oct 2026 or last month.",
+                      month=repr(raw)))

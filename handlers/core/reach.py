@@ -13,12 +13,14 @@ people, and the choice of who reads where is made once.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy.orm import selectinload
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.interfaces import LoaderOption
 
+from handlers.core.context import CoreSettings
 from handlers.core.messages import ChannelRef
 from handlers.core.platforms import Platforms
 from storage.models import Group, Identity, Membership, Person
@@ -123,3 +125,22 @@ def reach_loads(via: Any = None) -> list[LoaderOption]:
 
 __all__ = ["BOTH", "CHAT", "away_until", "group_reach", "notify_choice", "personal_reach",
            "reach_loads", "reached_directly"]
+
+
+def identities_of(session: Session, people: Sequence[Person]) -> dict[int, list[tuple[str, str]]]:
+    """Each person's (platform, id) pairs, in one query for them all."""
+    found: dict[int, list[tuple[str, str]]] = {person.id: [] for person in people}
+    for pid, platform, ext in session.execute(
+            select(Identity.person_id, Identity.platform, Identity.external_id)
+            .where(Identity.person_id.in_(list(found))).order_by(Identity.id)):
+        found[pid].append((platform, ext))
+    return found
+
+
+def personal_targets(session: Session, people: Sequence[Person], settings: CoreSettings
+                     ) -> list[tuple[Person, list[tuple[str, str]]]]:
+    """Where a personal message to each goes (``me notify``), each person's identities
+    read at once."""
+    ids = identities_of(session, people)
+    return [(person, personal_reach(ids[person.id], notify_choice(person.settings),
+                                    settings.platforms)) for person in people]

@@ -156,6 +156,7 @@ class Registry:
         self.presence: list[Presence] = []
         # topic kind -> (noun, words): a short reply to a message about a topic
         self.replies: dict[str, tuple[str, frozenset[str]]] = {}
+        self.free_text: set[str] = set()
         self.after_id: set[str] = set()  # kinds whose reply words follow the id
         # what the delivery engine plans and composes: each feature adds its kinds
         self.kinds = ScheduleKinds()
@@ -185,6 +186,17 @@ class Registry:
         if after_id:
             self.after_id.add(kind)
 
+    def reply_text(self, kind: str, noun: str) -> None:
+        """Free replies to a message about ``kind``: any line is the command ``<noun>
+        <ref> <line>`` (an answer to a check-in's prompt), except one that starts with
+        ``noun`` itself, which is that command as written."""
+        if kind in self.replies:
+            raise ValueError(f"reply words for {kind!r} are declared twice")
+        if self.find(noun, "") is None:
+            raise ValueError(f"{noun} is no command of its own to answer {kind!r} with")
+        self.replies[kind] = (noun, frozenset())
+        self.free_text.add(kind)
+
     def expand(self, topic: str, line: str) -> str:
         """``line`` as the command it stands for in answer to a message about ``topic``:
         a declared short reply gains its noun and the topic's id; any other line is
@@ -196,6 +208,8 @@ class Registry:
             return line
         noun, verbs = found
         word = words[0].lower()
+        if kind in self.free_text:
+            return line if word == noun else f"{noun} {ref} {line}"
         if word not in verbs:
             return line
         if kind in self.after_id:

@@ -65,6 +65,9 @@ DEFAULTS: dict[str, str] = {
     # what is said to them alone in their own (me language)
     "language": "default",
     "quorum": "50%",  # a proposal's quorum when its opener names none
+    "checkin": "5d",  # before each BoC meeting, each Task Group's check-in opens (boc only)
+    "checkin_close": "1d",  # ... and closes, compiled for the Board (boc only; off: at it)
+    "checkin_from": "chair",  # whom a group's check-in asks: its chair, or all its members
 }
 
 
@@ -84,6 +87,10 @@ SETTING_HELP: dict[str, str] = {
     "language": "|".join((*LANGUAGES, "default")),
     # TRANSLATORS: the values a setting takes: keep "50%" as it is.
     "quorum": _("<percent like 50%>"),
+    # TRANSLATORS: the values a setting takes: keep "off" and "5d" as they are.
+    "checkin": _("<days like 5d>|off"),
+    "checkin_close": _("<offset like 1d or 2h>|off"),
+    "checkin_from": "chair|members",
 }
 
 
@@ -119,6 +126,10 @@ def validate_setting(key: str, value: str) -> str:
         except UserError as err:
             raise UserError(_("reminders is on, off or offsets like 2d,2h: {problem}",
                               problem=err.message)) from None
+    if key == "checkin_from":
+        if value not in ("chair", "members"):
+            raise UserError(_("checkin_from is chair or members."))
+        return value
     if key in ("nudges", "follow_channel"):
         if value != "on":
             raise UserError(_("{setting} is on or off.", setting=key))
@@ -138,6 +149,8 @@ def validate_setting(key: str, value: str) -> str:
         raise UserError(_("{setting} takes one offset, like 1d, or off.", setting=key))
     if key == "ack_reminder" and offsets[0] % DAY:
         raise UserError(_("ack_reminder counts whole days, like 7d."))
+    if key == "checkin" and (offsets[0] % DAY or not DAY <= offsets[0] <= 28 * DAY):
+        raise UserError(_("checkin counts whole days before the meeting, from 1d to 28d."))
     return value
 
 

@@ -19,7 +19,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from handlers.core import params as p
-from handlers.core.context import CoreSettings, Ctx
+from handlers.core.context import Ctx
 from handlers.core.dates import parse_date
 from handlers.core.directory import take_group
 from handlers.core.grammar import Args, Refused, UserError, ascii_int, check_length
@@ -40,7 +40,7 @@ from handlers.core.messages import (
     topic,
 )
 from handlers.core.params import Values
-from handlers.core.reach import group_reach, notify_choice, personal_reach
+from handlers.core.reach import group_reach, personal_targets
 from handlers.core.recurrence import place
 from handlers.core.roles import (
     ANYONE,
@@ -801,25 +801,6 @@ def not_voted(session: Session, proposal: Proposal) -> list[Person]:
         select(Person).join(ProposalVoter, ProposalVoter.person_id == Person.id)
         .where(ProposalVoter.proposal_id == proposal.id, Person.id.not_in(voted))
         .order_by(Person.id)))
-
-
-def identities_of(session: Session, people: Sequence[Person]) -> dict[int, list[tuple[str, str]]]:
-    """Each person's (platform, id) pairs, in one query for them all."""
-    found: dict[int, list[tuple[str, str]]] = {person.id: [] for person in people}
-    for pid, platform, ext in session.execute(
-            select(Identity.person_id, Identity.platform, Identity.external_id)
-            .where(Identity.person_id.in_(list(found))).order_by(Identity.id)):
-        found[pid].append((platform, ext))
-    return found
-
-
-def personal_targets(session: Session, people: Sequence[Person], settings: CoreSettings
-                     ) -> list[tuple[Person, list[tuple[str, str]]]]:
-    """Where a personal message to each goes (``me notify``), each person's identities
-    read at once."""
-    ids = identities_of(session, people)
-    return [(person, personal_reach(ids[person.id], notify_choice(person.settings),
-                                    settings.platforms)) for person in people]
 
 
 def reminder_blocks(ctx: Ctx, proposal: Proposal) -> list[Block]:

@@ -19,12 +19,12 @@ from handlers.core.context import CoreSettings, Ctx
 from handlers.core.directory import SYSTEM_PLATFORM, system_person
 from handlers.core.messages import Block, ChannelRef
 from handlers.core.posts import queue_posts
+from handlers.core.reach import personal_targets
 from handlers.core.scheduling import MAX_GRACE, ScheduleKinds, outbox_row
 from handlers.proposals._commands import (
     OPEN,
     close_proposal,
     not_voted,
-    personal_targets,
     reminder_blocks,
 )
 from storage import outbox

@@ -5,10 +5,8 @@ chart. matplotlib is imported only while a chart is drawn, so loading the core s
 
 from __future__ import annotations
 
-import calendar as _calendar
 import datetime as dt
 import html
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,6 +15,7 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from handlers.core.context import CoreSettings, Ctx
+from handlers.core.dates import parse_month as parse_month
 from handlers.core.grammar import UserError
 from handlers.core.i18n import _, _n
 from handlers.core.messages import (
@@ -38,33 +37,6 @@ from storage.models import (
 )
 
 HISTORY_MONTHS = 6
-_MONTHS = {name.lower(): i for i, name in enumerate(_calendar.month_name) if name}
-_MONTHS.update({name.lower(): i for i, name in enumerate(_calendar.month_abbr) if name})
-
-
-def parse_month(raw: str, today: dt.date) -> dt.date:
-    """``2026-10``, ``october``, ``oct 2026``, ``this month``, ``last month`` -> the first
-    day of that month. A bare month name is the latest one not after this month."""
-    text = " ".join(raw.lower().split())
-    if text in ("", "this month", "this"):
-        return today.replace(day=1)
-    if text in ("last month", "last", "previous"):
-        return (today.replace(day=1) - dt.timedelta(days=1)).replace(day=1)
-    m = re.fullmatch(r"(\d{4})-(\d{1,2})", text, re.ASCII)
-    if m and 1 <= int(m.group(2)) <= 12:
-        return dt.date(int(m.group(1)), int(m.group(2)), 1)
-    m = re.fullmatch(r"([a-z]+)\.?(?: (\d{4}))?", text, re.ASCII)
-    if m and m.group(1) in _MONTHS:
-        month = _MONTHS[m.group(1)]
-        if m.group(2):
-            return dt.date(int(m.group(2)), month, 1)
-        year = today.year if month <= today.month else today.year - 1
-        return dt.date(year, month, 1)
-    # TRANSLATORS: 2026-10, october, oct 2026 and last month are what may be typed: keep them
-    raise UserError(_("{month} is not a month: use 2026-10, october, oct 2026 or last month.",
-                      month=repr(raw)))
-
-
 def next_month(first: dt.date) -> dt.date:
     return (first + dt.timedelta(days=32)).replace(day=1)
 
