@@ -38,6 +38,7 @@ from handlers.reports._links import (
 from handlers.reports._monthly import (
     MonthlyReport,
     build_report,
+    month_checkins,
     parse_month,
     png_size,
     report_files,
@@ -74,6 +75,7 @@ __all__ = [
     "link_key",
     "malformed_link",
     "may_read_feed",
+    "month_checkins",
     "parse_filters",
     "parse_month",
     "png_size",

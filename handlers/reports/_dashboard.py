@@ -4,7 +4,9 @@ select, every value escaped.
 
 from __future__ import annotations
 
+import datetime as dt
 import html
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import urlencode
@@ -12,6 +14,7 @@ from urllib.parse import urlencode
 from sqlalchemy import Select, case, func, select
 from sqlalchemy.orm import Session, selectinload
 
+from handlers.checkins import latest_round
 from handlers.core.context import CoreSettings, Ctx
 from handlers.core.i18n import ENGLISH, Reader, _, _n, localize, localize_span, text_of
 from handlers.core.messages import (
@@ -20,12 +23,19 @@ from handlers.core.messages import (
     When,
     plain_of,
 )
-from handlers.reports._html import html_page, html_table
+from handlers.reports._html import html_blocks, html_page, html_table
 from handlers.reports._links import row_id
-from handlers.reports._monthly import DecisionLine, ack_text, decision_text
+from handlers.reports._monthly import (
+    DecisionLine,
+    ack_text,
+    checkin_blocks,
+    decision_text,
+    month_checkins,
+)
 from handlers.secretariat import ActionQuery
 from storage.models import (
     Action,
+    CheckinRound,
     Decision,
     DecisionTarget,
     Group,
@@ -41,6 +51,7 @@ class DashboardFilters:
     person: int | None = None
     project: str = ""
     overdue: bool = False
+    round: str = ""  # a check-in round, by its Board meeting's date (YYYY-MM-DD): as typed
 
     def params(self) -> dict[str, str]:
         out: dict[str, str] = {}
@@ -52,6 +63,8 @@ class DashboardFilters:
             out["project"] = self.project
         if self.overdue:
             out["overdue"] = "1"
+        if self.round:
+            out["round"] = self.round
         return out
 
 
@@ -64,12 +77,15 @@ def parse_filters(query: dict[str, str]) -> DashboardFilters:
         person=row_id(person),
         project=query.get("project", "").strip()[:200],
         overdue=query.get("overdue", "") in ("1", "on", "yes", "true"),
+        round=query.get("round", "").strip()[:32],
     )
 
 
-def _options(name: str, label: str, choices: Sequence[tuple[str, str]], chosen: str) -> str:
+def _options(name: str, label: str, choices: Sequence[tuple[str, str]], chosen: str,
+             every: str | None = None) -> str:
+    """A filter's select; ``every``: what its empty choice says (default: all)."""
     # TRANSLATORS: the choice of a dashboard filter that filters nothing (every group, ...)
-    every = html.escape(_("all"))
+    every = html.escape(every if every is not None else _("all"))
     opts = [f'<option value="">{every}</option>'] + [
         f'<option value="{html.escape(v, quote=True)}"'
         f'{" selected" if v == chosen else ""}>{html.escape(text)}</option>'
@@ -149,8 +165,7 @@ def dashboard_html(ctx: Ctx, f: DashboardFilters, hidden: dict[str, str],
         .where(Person.id.in_(_assignee_ids()))
         .order_by(func.lower(Person.display_name)))]
     form = ['<form method="get" action="">']
-    form += [f'<input type="hidden" name="{html.escape(k, quote=True)}" '
-             f'value="{html.escape(v, quote=True)}">' for k, v in hidden.items()]
+    form += _hidden({**hidden, **({"round": f.round} if f.round else {})})
     # TRANSLATORS: the labels of the dashboard's filters
     form.append(_options("group", t(_("group")), [(g.slug, g.slug) for g in groups], f.group))
     form.append(_options("person", t(_("person")), people,
@@ -195,7 +210,83 @@ def dashboard_html(ctx: Ctx, f: DashboardFilters, hidden: dict[str, str],
     # TRANSLATORS: a heading of the dashboard
     parts.append("<h2>" + html.escape(t(_("Recent decisions"))) + "</h2>")
     parts.append(_decisions_html(session, ctx.settings, reader))
+    parts.append(_checkins_html(ctx, f, hidden, reader))
     return html_page(title, "".join(parts))
+
+
+def _hidden(fields: dict[str, str]) -> list[str]:
+    """What a form carries that its own fields do not choose (the link, the other
+    filters)."""
+    return [f'<input type="hidden" name="{html.escape(k, quote=True)}" '
+            f'value="{html.escape(v, quote=True)}">' for k, v in fields.items()]
+
+
+DASHBOARD_ROUNDS = 24  # the rounds the check-ins panel offers, the latest first
+_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
+
+
+def _round_day(raw: str) -> dt.date | None:
+    if not _ISO_DAY.fullmatch(raw):
+        return None
+    try:
+        return dt.date.fromisoformat(raw)
+    except ValueError:
+        return None
+
+
+def _chosen_round(session: Session, f: DashboardFilters, recent: Sequence[CheckinRound]
+                  ) -> CheckinRound | str:
+    """The round the filter names (default: the latest), or what is wrong with it."""
+    if not f.round:
+        return recent[0] if recent else _(
+            "No check-in has opened yet: one opens before each BoC meeting.")
+    day = _round_day(f.round)
+    if day is None:
+        # TRANSLATORS: 2026-12-10 is an example of a date as it must be written
+        return _("{round} is not a date: choose a round, or give its Board meeting's date "
+                 "as 2026-12-10.", round=repr(f.round))
+    found = next((r for r in recent if r.meeting_date == day), None) or latest_round(
+        session, day + dt.timedelta(days=1))
+    if found is None or found.meeting_date != day:
+        return _("No check-in before a Board meeting on {day}.", day=Day(day))
+    return found
+
+
+def _checkins_html(ctx: Ctx, f: DashboardFilters, hidden: dict[str, str],
+                   reader: Reader) -> str:
+    """A round's answers as the Board reads them, and which groups answered each round of
+    the six months ending with it; a select of the rounds chooses it."""
+
+    def t(msg: str) -> str:
+        return text_of(msg, reader)
+
+    session = ctx.session
+    recent = list(session.scalars(select(CheckinRound).order_by(
+        CheckinRound.meeting_date.desc(), CheckinRound.id.desc()).limit(DASHBOARD_ROUNDS)))
+    chosen = _chosen_round(session, f, recent)
+    # TRANSLATORS: a heading of the dashboard: each Task Group's report to the Board
+    parts = ['<h2 id="checkins">' + html.escape(t(_("Check-ins"))) + "</h2>"]
+    if recent:
+        offered = [*recent, *([chosen] if isinstance(chosen, CheckinRound)
+                              and chosen not in recent else [])]
+        choices = [(r.meeting_date.isoformat(),
+                    plain_of(localize_span(Day(r.meeting_date), reader))) for r in offered]
+        others = {k: v for k, v in f.params().items() if k != "round"}
+        # TRANSLATORS: the label of the dashboard's choice of a check-in round, by the date
+        # of the Board meeting it came before
+        label = t(_("Board meeting"))
+        # TRANSLATORS: the dashboard's choice of the latest check-in round
+        latest = t(_("latest"))
+        parts += ['<form method="get" action="#checkins">', *_hidden({**hidden, **others}),
+                  _options("round", label, choices, f.round, latest),
+                  # TRANSLATORS: the button that shows the chosen check-in round
+                  '<button type="submit">' + html.escape(t(_("Show"))) + "</button></form>"]
+    if not isinstance(chosen, CheckinRound):
+        style = ' class="late"' if f.round else ""
+        return "".join(parts) + f"<p{style}>" + html.escape(t(chosen)) + "</p>"
+    checkins = month_checkins(session, chosen.meeting_date.replace(day=1), chosen)
+    parts += [html_blocks(localize(part, reader), 3) for part in checkin_blocks(checkins)]
+    return "".join(parts)
 
 
 def _assignee_ids() -> Select[int]:

@@ -4,13 +4,16 @@
 from __future__ import annotations
 
 import html
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Sequence
 
 from handlers.core.messages import (
+    Block,
     Link,
     Mention,
     Span,
     Table,
+    Text,
     When,
     plain_of,
 )
@@ -62,11 +65,61 @@ def md_table(table: Table) -> str:
     return "\n".join(lines)
 
 
+# what Markdown reads as markup inside a line, and at a line's start (a heading, a quote,
+# a list item, a rule)
+_MD_INLINE = re.compile(r"([\\`*_\[\]<>|&])")
+_MD_START = re.compile(r"^(\s*(?:\d+)?)([#>+=~.)-])", re.MULTILINE | re.ASCII)
+
+
+def md_text(value: str) -> str:
+    """Text as Markdown shows it: markup escaped, each line break kept (a hard break)."""
+    value = _MD_START.sub(r"\1\\\2", _MD_INLINE.sub(r"\\\1", value))
+    return "\\\n".join(line.strip() for line in value.splitlines() if line.strip())
+
+
+def _headings(blocks: Sequence[Block], level: int) -> Iterable[tuple[Text | Table, int]]:
+    """The texts and tables of ``blocks``, each heading with its level: the first at
+    ``level`` (the blocks' title), the others one below."""
+    first = True
+    for b in blocks:
+        if isinstance(b, Text | Table):
+            heading = isinstance(b, Text) and b.style == "heading"
+            yield b, (level if first else level + 1) if heading else 0
+            first = False
+
+
+def md_blocks(blocks: Sequence[Block], level: int) -> str:
+    """Neutral paragraphs and tables as Markdown (headings from ``level``)."""
+    out: list[str] = []
+    for b, heading in _headings(blocks, level):
+        if isinstance(b, Table):
+            out.append(md_table(b))
+            continue
+        plain = "".join(plain_of(s) for s in b.spans)
+        out.append("#" * heading + " " + md_text(" ".join(plain.split())) if heading
+                   else md_text(plain))
+    return "\n\n".join(out)
+
+
+def html_blocks(blocks: Sequence[Block], level: int) -> str:
+    """Neutral paragraphs and tables as HTML (headings from ``<h{level}>``), every value
+    escaped."""
+    out: list[str] = []
+    for b, heading in _headings(blocks, level):
+        if isinstance(b, Table):
+            out.append(html_table(b))
+            continue
+        inner = "".join(html_span(s) for s in b.spans).replace("\n", "<br>")
+        tag = f"h{min(heading, 6)}" if heading else "p"
+        out.append(f"<{tag}>{inner}</{tag}>")
+    return "".join(out)
+
 
 PAGE_CSS = """
 body{font:16px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0 auto;
 max-width:72rem;padding:1rem;color:#1b1f24;background:#fff}
 h1{font-size:1.5rem;margin:.2rem 0 .6rem}h2{font-size:1.15rem;margin:1.4rem 0 .4rem}
+h3{font-size:1.05rem;margin:1.1rem 0 .3rem}h4{font-size:1rem;margin:.9rem 0 .2rem}
 table{border-collapse:collapse;width:100%;margin:.4rem 0}
 th,td{text-align:left;padding:.35rem .5rem;border-bottom:1px solid #d8dee4;vertical-align:top}
 th{background:#f3f5f7;font-weight:600}td.n{text-align:right;font-variant-numeric:tabular-nums}

@@ -14,20 +14,37 @@ from typing import Any
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session, selectinload
 
+from handlers.checkins import (
+    compile_round,
+    participation,
+    round_blocks,
+    rounds_between,
+    task_groups,
+)
 from handlers.core.context import CoreSettings, Ctx
 from handlers.core.dates import parse_month as parse_month
 from handlers.core.grammar import UserError
 from handlers.core.i18n import _, _n
 from handlers.core.messages import (
+    Block,
     Day,
     File,
     Reply,
     Span,
     Table,
+    Text,
 )
-from handlers.reports._html import html_page, html_table, md_cell, md_table
+from handlers.reports._html import (
+    html_blocks,
+    html_page,
+    html_table,
+    md_blocks,
+    md_cell,
+    md_table,
+)
 from storage.models import (
     Action,
+    CheckinRound,
     Decision,
     DecisionTarget,
     Group,
@@ -37,8 +54,56 @@ from storage.models import (
 )
 
 HISTORY_MONTHS = 6
+
+
 def next_month(first: dt.date) -> dt.date:
     return (first + dt.timedelta(days=32)).replace(day=1)
+
+
+def history_months(month: dt.date) -> list[dt.date]:
+    """The first days of the HISTORY_MONTHS months ending with ``month``, oldest first."""
+    first = month
+    for _month in range(HISTORY_MONTHS - 1):
+        first = (first - dt.timedelta(days=1)).replace(day=1)
+    months = [first]
+    while len(months) < HISTORY_MONTHS:
+        months.append(next_month(months[-1]))
+    return months
+
+
+@dataclass
+class Checkins:
+    """The check-ins of a month: the compilation of each round whose Board meeting falls
+    in it, and which groups answered each round of the six months ending with it (None:
+    no round in those months)."""
+
+    rounds: list[list[Block]] = field(default_factory=list)
+    participation: Table | None = None
+
+
+def month_checkins(session: Session, month: dt.date,
+                   only: CheckinRound | None = None) -> Checkins:
+    """The rounds of the month compiled (or ``only`` that one) and six months of
+    participation: a few queries a round, whatever the number of groups."""
+    rounds = rounds_between(session, history_months(month)[0], next_month(month))
+    shown = [only] if only is not None else [r for r in rounds if r.meeting_date >= month]
+    return Checkins([round_blocks(compile_round(session, r)) for r in shown],
+                    participation(session, rounds, task_groups(session)) if rounds else None)
+
+
+def checkin_blocks(checkins: Checkins) -> list[list[Block]]:
+    """What the report says of the month's check-ins, a list of blocks a part, each under
+    its heading: each round's compilation (or that there was none), then the six months'
+    table; nothing when no round fell in the six months (check-ins are not in use)."""
+    if checkins.participation is None:
+        return []
+    # TRANSLATORS: a heading of the monthly report: each Task Group's report to the Board
+    parts = list(checkins.rounds) or [[Text((_("Check-ins"),), "heading"), Text((
+        _("No check-in before a Board meeting this month."),))]]
+    # TRANSLATORS: a heading of the monthly report and the dashboard: the table of which
+    # groups answered each check-in of the last six months
+    heading = _("Check-ins over six months")
+    return [*parts, [Text((heading,), "heading"), checkins.participation]]
 
 
 def _day_start(day: dt.date, settings: CoreSettings) -> dt.datetime:
@@ -97,6 +162,7 @@ class MonthlyReport:
     history: list[tuple[dt.date, dict[str, tuple[int, int]]]] = field(default_factory=list)
     partial: bool = False  # the current month, to date
     proposals: list[ProposalMonth] = field(default_factory=list)  # groups that had any
+    checkins: Checkins = field(default_factory=Checkins)
 
     def proposals_table(self) -> Table | None:
         if not self.proposals:
@@ -112,7 +178,6 @@ class MonthlyReport:
     @property
     def title(self) -> str:
         return _("Monthly report, {month}", month=Day(self.month, form="month"))
-
 
     def table(self) -> Table:
         def row(g: GroupMonth) -> tuple[tuple[Span, ...], ...]:
@@ -192,12 +257,7 @@ def build_report(ctx: Ctx, month: dt.date) -> MonthlyReport:
         .options(selectinload(Group.series).selectinload(MeetingSeries.exceptions))))
     by_id = {g.id: GroupMonth(g.slug, g.name) for g in groups}
 
-    first = month
-    for _month in range(HISTORY_MONTHS - 1):
-        first = (first - dt.timedelta(days=1)).replace(day=1)
-    months = [first]
-    while len(months) < HISTORY_MONTHS:
-        months.append(next_month(months[-1]))
+    months = history_months(month)
     points = [_as_of(m, settings, ctx.now) for m in months]
     counts = snapshots(session, points)
     history = [(m, {g.slug: c.get(g.id, (0, 0)) for g in groups})
@@ -253,7 +313,8 @@ def build_report(ctx: Ctx, month: dt.date) -> MonthlyReport:
     return MonthlyReport(month, as_of, [by_id[g.id] for g in groups],
                          list(decisions.values()), history,
                          partial=as_of < end,
-                         proposals=_proposals_of(session, groups, start, end))
+                         proposals=_proposals_of(session, groups, start, end),
+                         checkins=month_checkins(session, month))
 
 
 def _proposals_of(session: Session, groups: Sequence[Group], start: dt.datetime,
@@ -338,7 +399,9 @@ def report_markdown(report: MonthlyReport, settings: CoreSettings,
     proposals = report.proposals_table()
     if proposals is not None:
         lines += ["", "## " + _("Proposals"), "", md_table(proposals)]
-    lines += ["", "## " + _history_heading(), "", md_table(history_table(report)), ""]
+    lines += ["", "## " + _history_heading(), "", md_table(history_table(report))]
+    lines += ["\n" + md_blocks(part, 2) for part in checkin_blocks(report.checkins)]
+    lines.append("")
     return "\n".join(lines)
 
 
@@ -375,6 +438,7 @@ def report_html(report: MonthlyReport, settings: CoreSettings, png: bytes | None
             + "</li>" for d in report.decisions) + "</ul>")
     parts += ["<h2>" + html.escape(_history_heading()) + "</h2>",
               html_table(history_table(report))]
+    parts += [html_blocks(part, 2) for part in checkin_blocks(report.checkins)]
     return html_page(report.title, "".join(parts))
 
 
@@ -465,5 +529,7 @@ def report_reply(ctx: Ctx, report: MonthlyReport) -> Reply:
     if proposals is not None:
         # TRANSLATORS: a heading of the monthly report
         reply = reply.say(_("Proposals"), style="heading").add(proposals)
+    for part in checkin_blocks(report.checkins):
+        reply = reply.add(*part)
     reply = reply.add(*report_files(ctx, report))
     return reply

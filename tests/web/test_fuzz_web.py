@@ -39,7 +39,8 @@ values = st.one_of(
                      "０" * 32, "ff" * 16, "FF" * 16, "²" * 32, "\x00", "%FF", "1;2"]),
     st.builds(lambda a, b: a + b, st.text(alphabet="0123456789", max_size=10), foreign_digits),
 )
-names = st.sampled_from(["exp", "who", "sig", "token", "group", "person", "project", "overdue", "x"])
+names = st.sampled_from(["exp", "who", "sig", "token", "group", "person", "project", "overdue",
+                         "round", "x"])
 queries = st.dictionaries(names, values, max_size=5)
 
 
