@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from handlers.checkins import _commands, _schedule
 from handlers.checkins._rounds import (
+    DEFAULT_BLOCKERS,
     QUESTIONS_KEY,
     QUESTIONS_MAX,
     TOPIC,
@@ -31,6 +32,7 @@ def register(reg: Registry) -> None:
 
 
 __all__ = [
+    "DEFAULT_BLOCKERS",
     "QUESTIONS_KEY",
     "QUESTIONS_MAX",
     "TOPIC",

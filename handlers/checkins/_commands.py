@@ -88,11 +88,10 @@ def _asked_for(ctx: Ctx, round_: CheckinRound) -> list[Group]:
         .order_by(Group.name)))
     if asked:
         return asked
+    in_round = select(CheckinAskee.group_id).where(CheckinAskee.round_id == round_.id)
     return list(ctx.session.scalars(select(Group).join(
-        CheckinAskee, CheckinAskee.group_id == Group.id).join(
         Membership, Membership.group_id == Group.id).where(
-        CheckinAskee.round_id == round_.id, Membership.person_id == ctx.actor.id)
-        .distinct().order_by(Group.name)))
+        Group.id.in_(in_round), Membership.person_id == ctx.actor.id).order_by(Group.name)))
 
 
 def _may_answer(ctx: Ctx, round_: CheckinRound, group: Group) -> bool:

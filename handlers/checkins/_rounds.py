@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm.interfaces import ORMOption
 
 from handlers.core.i18n import Msg, _, _n, listed
 from handlers.core.messages import Block, Span, Table, Text, When
@@ -95,11 +96,12 @@ def questions_of(round_: CheckinRound) -> Questions:
 # --- what a round holds -------------------------------------------------------------------------
 
 
-def task_groups(session: Session) -> list[Group]:
-    """The groups a round asks: every active group but the Board and the secretariat."""
+def task_groups(session: Session, *options: ORMOption) -> list[Group]:
+    """The groups a round asks: every active group but the Board and the secretariat
+    (``options``: what to load with them)."""
     return list(session.scalars(
         select(Group).where(Group.archived_at.is_(None), Group.slug.not_in(ROLE_GROUPS))
-        .order_by(Group.name, Group.id)))
+        .order_by(Group.name, Group.id).options(*options)))
 
 
 def open_round(session: Session) -> CheckinRound | None:

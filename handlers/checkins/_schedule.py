@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections import defaultdict
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -183,10 +184,10 @@ def open_round_for(session: Session, occ: Occurrence, opens_on: dt.date, close: 
             session.flush()
     except IntegrityError:
         return []  # created already (by another process, or before a change of time)
-    groups = task_groups(session)
-    # each group's members and their settings, loaded at once for the choice below
-    session.execute(select(Membership).where(Membership.group_id.in_([g.id for g in groups]))
-                    .options(selectinload(Membership.person))).all()
+    # each group's members and their settings, and its series (its zone), loaded with it
+    # for the choice below: a select each, not one per group and one per member
+    groups = task_groups(session, selectinload(Group.memberships).selectinload(Membership.person),
+                         selectinload(Group.series))
     chosen: list[tuple[Group, Person, dt.datetime]] = []
     for group in groups:
         zone = group_zone(group, settings)
@@ -359,20 +360,27 @@ def _agenda(session: Session, boc: Group, compiled: Compiled, now: dt.datetime,
 
 def _escalations(session: Session, compiled: Compiled,
                  settings: CoreSettings) -> list[Post]:
-    """A group that did not answer: its chairs are told, each directly, and the
-    secretariat in its channels."""
+    """A group that did not answer: its chairs are told, each directly (a group with no
+    chair: those the round asked), and the secretariat in its channels."""
     missing = compiled.missing
     if not missing:
         return []
     r = compiled.round
+    # every missing group's chairs, and where each is written to: a select each, for all
+    found: dict[int, list[Person]] = defaultdict(list)
+    for group_id, person in session.execute(
+            select(Membership.group_id, Person).join(Person, Person.id == Membership.person_id)
+            .where(Membership.group_id.in_([part.group.id for part in missing]),
+                   Membership.role == "chair").order_by(Membership.id)):
+        found[group_id].append(person)
+    told = {part.group.id: found.get(part.group.id) or part.asked for part in missing}
+    people = list({p.id: p for chairs in told.values() for p in chairs}.values())
+    targets_of = {person.id: targets
+                  for person, targets in personal_targets(session, people, settings)}
     posts: list[Post] = []
     for part in missing:
-        chairs = list(session.scalars(select(Person).join(Membership).where(
-            Membership.group_id == part.group.id, Membership.role == "chair")
-            .order_by(Membership.id)))
-        where = [ChannelRef.direct(platform, ext)
-                 for _person, targets in personal_targets(session, chairs, settings)
-                 for platform, ext in targets]
+        where = [ChannelRef.direct(platform, ext) for person in told[part.group.id]
+                 for platform, ext in targets_of[person.id]]
         if where:
             posts.append(Post(part.group.slug, part.group.name, where, [
                 Text((_("{group} gave no check-in before the Board meets {time}: the Board "

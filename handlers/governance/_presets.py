@@ -19,6 +19,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from handlers.checkins import (
+    DEFAULT_BLOCKERS,
+    QUESTIONS_MAX,
+    configured,
+    store_questions,
+)
 from handlers.core.context import CoreSettings
 from handlers.core.directory import ensure_person, find_identity, membership
 from handlers.core.grammar import UserError
@@ -32,6 +38,7 @@ from storage.models import (
     PROJECT_MAX,
     SLUG_MAX,
     TEXT_MAX,
+    TITLE_MAX,
     URL_MAX,
     AuditLog,
     Channel,
@@ -48,7 +55,8 @@ GROUP_KEYS = frozenset(
 )
 MEETING_KEYS = frozenset({"rule", "time", "timezone", "remind", "link", "duration"})
 MEMBER_KEYS = frozenset({"user", "project", "role"})
-TOP_KEYS = frozenset({"group", "admins"})
+TOP_KEYS = frozenset({"group", "admins", "checkin"})
+CHECKIN_KEYS = frozenset({"questions", "blockers"})
 DEFAULT_REMIND = "7d,1d,1h"
 DEFAULT_DURATION = 60
 
@@ -88,9 +96,19 @@ class GroupSpec:
 
 
 @dataclass(frozen=True)
+class CheckinSpec:
+    """The check-in's questions (empty: back to the default three) and which one asks
+    what is blocked (1-based; 0: none)."""
+
+    questions: tuple[str, ...]
+    blockers: int
+
+
+@dataclass(frozen=True)
 class Plan:
     groups: tuple[GroupSpec, ...]
     admins: tuple[tuple[str, str], ...]
+    checkin: CheckinSpec | None = None  # None: the file leaves the questions as they are
 
 
 def _problem(where: str, what: str) -> Msg:
@@ -379,8 +397,39 @@ def parse_governance(data: Mapping[str, Any], rules: MentionRules) -> Plan:
             admins.append(_user_ref(raw, rules))
         except ValueError as err:
             problems.add("admins", _error(err))
+    checkin = _checkin(problems, data["checkin"]) if "checkin" in data else None
     problems.raise_if_any()
-    return Plan(tuple(groups), tuple(admins))
+    return Plan(tuple(groups), tuple(admins), checkin)
+
+
+def _checkin(problems: _Problems, raw: object) -> CheckinSpec | None:
+    """``[checkin]``: ``questions`` (strings) and ``blockers`` (the number of the one about
+    what is blocked)."""
+    where = "checkin"
+    if not isinstance(raw, Mapping):
+        problems.add(where, _("must be a table"))
+        return None
+    _unknown_keys(problems, where, raw, CHECKIN_KEYS)
+    questions = raw.get("questions", [])
+    if not isinstance(questions, list) or not all(isinstance(q, str) for q in questions):
+        problems.add(where, _("questions must be a list of strings"))
+        return None
+    texts = tuple(" ".join(q.split()) for q in questions)
+    if len(texts) > QUESTIONS_MAX:
+        problems.add(where, _("at most {n} questions", n=QUESTIONS_MAX))
+    for n, text in enumerate(texts, 1):
+        if not text:
+            problems.add(where, _("question {n} is empty", n=n))
+        elif len(text) > TITLE_MAX:
+            problems.add(where, _("question {n} is longer than {limit} characters", n=n,
+                                  limit=TITLE_MAX))
+    blockers = raw.get("blockers", 0 if texts else DEFAULT_BLOCKERS)
+    if isinstance(blockers, bool) or not isinstance(blockers, int) or not (
+            0 <= blockers <= (len(texts) or 3)):
+        problems.add(where, _("blockers is the number of the question about what is "
+                              "blocked (0: none), at most the number of questions"))
+        return None
+    return CheckinSpec(texts, blockers)
 
 
 def _check_against_store(session: Session, plan: Plan) -> None:
@@ -622,6 +671,20 @@ class _Writer:
         self.chat_change(what, "meeting_series", series_id, ("schedule",))
         self.changes.append(what)
 
+    def checkin(self, spec: CheckinSpec) -> None:
+        """The questions the next check-in asks (a round open already keeps its own)."""
+        now = configured(self.session)
+        texts = spec.questions or None
+        blockers = spec.blockers if texts else DEFAULT_BLOCKERS
+        if now.texts == texts and now.blockers == blockers:
+            return
+        store_questions(self.session, texts, blockers)
+        self.audit("checkin_questions", "kv", None, questions=list(spec.questions),
+                   blockers=blockers)
+        self.changes.append(
+            _n("check-in: {n} question of the file's", "check-in: {n} questions of the file's",
+               len(spec.questions)) if texts else _("check-in: the default three questions"))
+
     def admin(self, platform: str, ident: str) -> None:
         person = find_identity(self.session, platform, ident) or self.person(platform, ident)
         if not person.is_admin:
@@ -672,6 +735,8 @@ def apply_with_overrides(
             writer.group(spec)
         for platform, ident in plan.admins:
             writer.admin(platform, ident)
+        if plan.checkin is not None:
+            writer.checkin(plan.checkin)
         kv.put(session, LAST_APPLY_KEY, writer.now.isoformat())
         session.flush()
         mark = session.scalar(select(func.max(AuditLog.id)))
@@ -724,6 +789,11 @@ def export_governance(session: Session) -> str:
               if (ref := _person_ref(p)) is not None]
     if admins:
         lines += [f"admins = [{', '.join(_toml_str(a) for a in admins)}]", ""]
+    questions = configured(session)
+    if questions.texts is not None:
+        lines += ["[checkin]", "questions = [",
+                  *(f"  {_toml_str(q)}," for q in questions.texts), "]",
+                  f"blockers = {questions.blockers}", ""]
     for group in session.scalars(select(Group).order_by(Group.id)):
         lines += ["[[group]]", f"slug = {_toml_str(group.slug)}",
                   f"name = {_toml_str(group.name)}",

@@ -145,3 +145,42 @@ def test_every_post_is_in_its_groups_language(pseudo_bot: Bot) -> None:
     assert not leaks, "\n".join(leaks)
     with Session(bot.engine) as s:
         assert s.query(Group).count() >= 3
+
+
+def test_a_checkin_round_is_in_each_readers_language(pseudo_bot: Bot) -> None:
+    """The prompt, the reminder, the answers, the status, the Board's compilation and the
+    escalations of a check-in round, read in the pseudo-language."""
+    import datetime as dt
+
+    from bot.governance import apply_preset
+    from tests.handlers.test_checkins import CLOSES, hourly, run, seed
+    from tests.handlers.test_delivery import RecordingSender
+
+    bot = pseudo_bot
+    with bot.sessions.begin() as s:
+        apply_preset(s, bot.settings)
+    seed(bot)
+    for who in ("alice", "bea", "carl", "ed", "fay", "bob"):
+        assert not bot.ask(who, None, "me language qps").error
+    _groups_speak(bot, "qps")
+    sender = RecordingSender()
+    sent = run(bot, sender, hourly(dt.datetime(2026, 12, 4, 18, 0, tzinfo=dt.UTC),
+                                   dt.datetime(2026, 12, 5, 20, 0, tzinfo=dt.UTC)))
+    assert any(key.startswith("checkin_prompt:") for _c, key, _t in sent)
+    leaks: list[str] = []
+    for who, line in [("alice", "checkin Guide out"), ("alice", "checkin"),
+                      ("alice", "checkin edit 1 Guide out, in print"),
+                      ("alice", "checkin edit 7 x"), ("bob", "checkin comms x"),
+                      ("sam", "checkin status"), ("bea", "checkin show"),
+                      ("bea", "checkin status"), ("alice", "checkin show 2026-13")]:
+        shown = render_reply(bot.ask(who, None, line))
+        assert "⟦" in shown, f"{line!r} answered nothing translated: {shown!r}"
+        leaks += [f"{line!r}: {leak}" for leak in _leaks(shown, posts=False)]
+    sent += run(bot, sender, hourly(CLOSES - dt.timedelta(hours=30),
+                                    CLOSES + dt.timedelta(hours=1)))
+    kinds = {key.split(":")[0] if not key.startswith("post:") else key.split(":")[1]
+             for _c, key, _t in sent if "checkin" in key}
+    assert kinds == {"checkin_prompt", "checkin_reminder", "checkin-close"}
+    leaks += [f"{key}: {leak}" for _c, key, text in sent if "checkin" in key
+              for leak in _leaks(text)]
+    assert not leaks, "\n".join(leaks)

@@ -72,6 +72,7 @@ GUARDED = [
     "admin forget not-a-user extra",
     "admin remove not-a-user extra",
     "admin list extra",
+    "checkin status extra words",
 ]
 
 

@@ -12,7 +12,8 @@ from handlers.core.scheduling import ScheduleKinds
 def test_every_kind_is_registered_once_by_its_feature() -> None:
     kinds = build_registry().kinds
     assert sorted(kinds.composers) == [
-        "ack_reminder", "action_nudge", "boc_report", "boc_summary", "meeting_minutes",
+        "ack_reminder", "action_nudge", "boc_report", "boc_summary", "checkin_prompt",
+        "checkin_reminder", "meeting_minutes",
         "meeting_reminder", "post", "proposal_reminder", "weekly_digest"]
     planners = {f"{p.__module__}.{p.__qualname__}" for p in kinds.planners}
     assert len(planners) == len(kinds.planners)
