@@ -21,6 +21,7 @@ from sqlalchemy.orm.interfaces import ORMOption
 
 from handlers.core.i18n import Msg, _, _n, listed
 from handlers.core.messages import Block, Span, Table, Text, When
+from handlers.core.reach import away_until
 from handlers.core.roles import ROLE_GROUPS
 from storage import kv
 from storage.models import CheckinAnswer, CheckinAskee, CheckinRound, Group, Person
@@ -280,8 +281,6 @@ def round_blocks(compiled: Compiled, *, with_heading: bool = True) -> list[Block
 
 def status_table(session: Session, compiled: Compiled, today: dt.date) -> Table:
     """Who has answered, person by person (``checkin status``)."""
-    from handlers.core.reach import away_until
-
     n_questions = len(compiled.questions)
     rows: list[tuple[tuple[Span, ...], ...]] = []
     for part in compiled.groups:

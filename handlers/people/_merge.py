@@ -17,6 +17,9 @@ from storage.models import Base, Person
 
 def _unique_sets(table: Table) -> list[list[Column[object]]]:
     sets = [list(c.columns) for c in table.constraints if isinstance(c, UniqueConstraint)]
+    # a primary key of several columns, one a person (an electorate, a round's askees)
+    if len(table.primary_key.columns) > 1:
+        sets.append(list(table.primary_key.columns))
     # a partial unique index is covered by the plain constraint beside it (NULLs compared
     # as equal below), so only whole-table unique indexes count
     sets += [list(i.columns) for i in table.indexes

@@ -444,3 +444,35 @@ def test_no_round_yet_and_outbox_is_quiet(bot: Bot) -> None:
     with bot.sessions() as s:
         assert not s.scalar(select(func.count()).select_from(Outbox).where(
             Outbox.kind.like("checkin%")))
+
+
+def test_merging_two_people_keeps_one_askee_and_one_answer_each(
+        opened: tuple[Bot, RecordingSender, Any]) -> None:
+    """Both asked for a group and both answered question 1: after the merge the round asks
+    the kept one once, and the kept one's answer stands (a primary key of several columns
+    is a unique set too)."""
+    from handlers.people._merge import merge_person
+    from storage.models import Person
+
+    bot = opened[0]
+    bot.admin("tg settings replication checkin_from members")
+    with bot.sessions.begin() as s:
+        round_ = s.scalars(select(CheckinRound)).one()
+        alice = s.scalars(select(Person).where(Person.display_name == "alice")).one()
+        bob = s.scalars(select(Person).where(Person.display_name == "bob")).one()
+        group_id = s.scalars(select(CheckinAskee.group_id).where(
+            CheckinAskee.person_id == alice.id)).one()
+        s.add(CheckinAskee(round_id=round_.id, group_id=group_id, person_id=bob.id,
+                           prompt_at=OPENS))
+    said(bot, "alice", "checkin Alice's progress")
+    said(bot, "bob", "checkin Bob's progress")
+    said(bot, "bob", "checkin Bob's blocker")
+    with bot.sessions.begin() as s:
+        keep = s.scalars(select(Person).where(Person.display_name == "alice")).one()
+        drop = s.scalars(select(Person).where(Person.display_name == "bob")).one()
+        merge_person(s, keep, drop)
+    with bot.sessions() as s:
+        assert s.scalar(select(func.count()).select_from(CheckinAskee).where(
+            CheckinAskee.group_id == group_id)) == 1
+    assert [(n, t) for who, n, t in answers(bot) if who == "alice"] == [
+        (1, "Alice's progress"), (2, "Bob's blocker")]
