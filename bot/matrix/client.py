@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import hashlib
 import json
 import logging
@@ -31,6 +32,7 @@ from nio import (
     LoginError,
     MessageDirection,
     RoomCreateError,
+    RoomGetEventResponse,
     RoomLeaveResponse,
     RoomMessagesError,
     RoomPreset,
@@ -48,11 +50,20 @@ from bot.config import ConfigError, Settings
 from bot.container import Container
 from bot.conversation import Answer, Conversation
 from bot.dispatch import Dispatcher
-from bot.matrix.render import PLATFORM, TooLong, command_text, file_content, render
+from bot.matrix.render import (
+    PLATFORM,
+    REPLY_LINES,
+    TOPIC_KEY,
+    TooLong,
+    command_text,
+    file_content,
+    render,
+    reply_lines,
+)
 from bot.matrix.state import MatrixState
 from handlers.core.i18n import _, said
 from handlers.core.lookups import adopt_names, known_member
-from handlers.core.messages import Block, ChannelRef, File, Reply, Text
+from handlers.core.messages import TOPIC, Block, ChannelRef, File, Reply, Text
 from handlers.core.router import Command, Incoming, Router
 from handlers.delivery import SendFailed
 
@@ -63,6 +74,7 @@ BACKFILL_MAX = 1000  # events fetched per room after a long gap ("limited" timel
 SEND_ATTEMPTS = 10
 SEND_WAIT_MAX = 90.0  # seconds a send may wait on M_LIMIT_EXCEEDED before giving up
 BACKOFF_MAX = 60.0
+FETCH_TIMEOUT = 10.0  # seconds to fetch the event a reply answers, at most
 MATRIX_ID = re.compile(r"@[a-z0-9._=/+-]+:[A-Za-z0-9.:\[\]-]+", re.IGNORECASE)
 LINK_COMMANDS = {("tg", "link"), ("tg", "unlink")}
 ACK_REACTION = "✅"  # the key of the reaction that acknowledges a meeting capture
@@ -348,13 +360,18 @@ class MatrixBot:
         if (content.get("m.relates_to") or {}).get("rel_type") == "m.replace":
             return  # an edit: the original was the command
         formatted = content.get("formatted_body")
+        html = formatted if isinstance(formatted, str) else None
         prefix = self.options.prefix
         direct = self.is_direct(room_id)
         try:
-            line = command_text(content["body"],
-                                formatted if isinstance(formatted, str) else None)
+            line = command_text(content["body"], html)
         except TooLong as err:
             await self._refuse_unreadable(room_id, event_id, content["body"], direct, err)
+            return
+        about = await self.reply_topic(room_id, content) if direct else None
+        if about is not None:
+            await self.run_reply(room_id, event_id, sender,
+                                 reply_lines(content["body"], html), about)
             return
         if line.startswith(prefix):
             line = line[len(prefix):].strip()
@@ -433,6 +450,69 @@ class MatrixBot:
         if cmd is not None and (cmd.noun, cmd.verb) == ("tg", "show") and not direct:
             blocks.extend(self.power_level_blocks(room_id, reply.lang))
         blocks.extend(answer.notes)
+        if blocks:
+            await self.send_blocks(room_id, blocks, f"reply:{event_id}", reply_to=event_id)
+
+    async def reply_topic(self, room_id: str, content: dict[str, Any]) -> str | None:
+        """What the bot's message this one replies to is about (its topic), or None: not a
+        reply, a reply to someone else's message or to one about nothing. One fetch of
+        one event, bounded in time; a failure reads as no topic."""
+        relates = content.get("m.relates_to")
+        replied = relates.get("m.in_reply_to") if isinstance(relates, dict) else None
+        target = replied.get("event_id") if isinstance(replied, dict) else None
+        if not isinstance(target, str) or not target.startswith("$") or len(target) > 255:
+            return None
+        try:
+            resp = await asyncio.wait_for(self.client.room_get_event(room_id, target),
+                                          FETCH_TIMEOUT)
+        except Exception as err:  # a timeout, the network, a body nio cannot read
+            log.warning("could not fetch %s, replied to in %s: %s", target, room_id,
+                        type(err).__name__)
+            return None
+        if not isinstance(resp, RoomGetEventResponse):
+            return None
+        source = getattr(resp.event, "source", None)
+        if not isinstance(source, dict) or source.get("sender") != self.client.user_id:
+            return None
+        about = (source.get("content") or {}).get(TOPIC_KEY)
+        return about if isinstance(about, str) and TOPIC.fullmatch(about) else None
+
+    async def run_reply(self, room_id: str, event_id: str, sender: str, lines: list[str],
+                        about: str) -> None:
+        """A direct reply to a message of the bot's about ``about`` (a check-in's prompt):
+        each line, at most :data:`REPLY_LINES`, is the command it stands for in answer to
+        it (``Registry.expand``), run as the sender with the line's own once-key; then the
+        event's mark, and one answer for them all."""
+        prefix = self.options.prefix
+        kept = lines[:REPLY_LINES]
+        incoming = Incoming(platform=PLATFORM, user_id=sender, text="", channel_id=None,
+                            user_name=self.display_name(room_id, sender), prefix=prefix)
+        expand = self.router.registry.expand
+
+        def work() -> list[tuple[str, Answer]]:
+            out: list[tuple[str, Answer]] = []
+            for n, typed in enumerate(kept):
+                line = typed[len(prefix):].strip() if typed.startswith(prefix) else typed
+                if not line:
+                    continue
+                msg = dataclasses.replace(incoming, text=expand(about, line),
+                                          once=self.state.events.key(event_id, str(n)))
+                out.append((typed, self.conversation.delivered(self.conversation.run(msg))))
+            # every line is written (each with its mark): the event is done
+            self.state.mark_seen(event_id)
+            return out
+
+        answers = await asyncio.to_thread(work)
+        blocks: list[Block] = []
+        for typed, answer in answers:
+            if len(answers) > 1:
+                blocks.append(Text((typed,), "quote"))
+            blocks.extend(answer.whole.blocks)
+        if len(lines) > REPLY_LINES:
+            lang = answers[-1][1].reply.lang if answers else self.router.settings.language
+            blocks.append(Text((said(_(
+                "Only the first {n} lines were read; send the rest in another reply.",
+                n=REPLY_LINES), lang),)))
         if blocks:
             await self.send_blocks(room_id, blocks, f"reply:{event_id}", reply_to=event_id)
 

@@ -30,9 +30,14 @@ from handlers.core.messages import (
     at_name,
     plain_of,
     shown,
+    topic_of,
 )
 
 PLATFORM = "matrix"
+# what a message of the bot's is about (its Topic: ``checkin:replication``), kept in the
+# event's content, so that a reply to it can be read as the platform-neutral core reads a
+# reply (``Registry.expand``)
+TOPIC_KEY = "org.taskbot.topic"
 _ROOM = re.compile(r"@(room)\b", re.IGNORECASE)
 _SAFE_URL = re.compile(r"^(https?|mailto):", re.IGNORECASE)
 
@@ -52,6 +57,7 @@ class Rendered:
     html: str
     user_ids: list[str] = field(default_factory=list)
     files: list[File] = field(default_factory=list)
+    topic: str = ""
 
     def content(self, msgtype: str = "m.notice", reply_to: str | None = None) -> dict[str, Any]:
         """The ``m.room.message`` content; ``reply_to`` makes it a reply to that event."""
@@ -64,6 +70,8 @@ class Rendered:
         }
         if reply_to:
             content["m.relates_to"] = {"m.in_reply_to": {"event_id": reply_to}}
+        if self.topic:
+            content[TOPIC_KEY] = self.topic
         return content
 
 
@@ -152,7 +160,9 @@ def render(blocks: list[Block], prefix: str = "!") -> Rendered:
     html_parts = [r.block_html(b) for b in seen]
     plain = "\n".join(block_plain(b, prefix) for b in seen)
     files = [b for b in seen if isinstance(b, File)]
-    return Rendered(defuse(plain), "".join(html_parts), r.user_ids, files)
+    about = topic_of(blocks)
+    return Rendered(defuse(plain), "".join(html_parts), r.user_ids, files,
+                    about.name if about is not None else "")
 
 
 def file_content(block: File, content_uri: str) -> dict[str, Any]:
@@ -314,3 +324,40 @@ def command_text(body: str, formatted_body: str | None) -> str:
     while first < len(lines) and not lines[first].strip():
         first += 1
     return "\n".join(lines[first:]).strip()
+
+
+# --- reading a reply ------------------------------------------------------------------------
+
+REPLY_LINES = 10  # lines of one reply read as commands at most (a check-in's questions)
+# where a line ends in a message's HTML (linear: no quantifier nests in another)
+_LINE_END = re.compile(r"<br\s*/?>|</?(?:p|div|li)(?:\s[^<>]*)?>|\n", re.IGNORECASE)
+
+
+def _without_fallback(formatted: str) -> str:
+    """The HTML without its reply fallback (``<mx-reply>`` .. ``</mx-reply>``)."""
+    low = formatted.translate(_ASCII_LOWER)
+    start = low.find("<mx-reply>")
+    end = low.find("</mx-reply>", start) if start != -1 else -1
+    if end == -1:
+        return formatted
+    return formatted[:start] + formatted[end + len("</mx-reply>"):]
+
+
+def reply_lines(body: str, formatted_body: str | None) -> list[str]:
+    """The non-empty lines a person typed in a reply, without the fallback that quotes
+    the message replied to (the plain body's leading ``> `` lines and the blank line after
+    them, the HTML's ``<mx-reply>``), pills read back as user ids. Raises
+    :class:`TooLong` as :func:`command_text` does, before reading a character."""
+    for part in (body, formatted_body or ""):
+        if len(part) > MAX_BODY:
+            raise TooLong(len(part))
+    if formatted_body and "matrix.to" in formatted_body:
+        pieces = _LINE_END.split(_without_fallback(formatted_body))
+        lines = [read_formatted(piece) for piece in pieces]
+    else:
+        lines = body.splitlines()
+        first = 0
+        while first < len(lines) and (lines[first].startswith("> ") or lines[first] == ">"):
+            first += 1
+        lines = lines[first:]
+    return [line.strip() for line in lines if line.strip()]

@@ -36,13 +36,19 @@ from bot.conversation import Conversation
 from bot.dispatch import Dispatcher
 from bot.slack import core_process
 from bot.slack.core_process import CoreProcess
-from bot.slack.fields import object_field, text_field, well_formed
+from bot.slack.fields import list_field, object_field, text_field, well_formed
 from bot.slack.manifest import EVENTS, slash_commands
 from bot.slack.render import (
     ACTION_MODAL,
+    CHECKIN_MODAL,
     PLATFORM,
     Rendered,
     action_modal,
+    answer_digest,
+    checkin_answers,
+    checkin_modal,
+    checkin_slug,
+    form_answer,
     home_view,
     modal_command,
     render_blocks,
@@ -50,7 +56,8 @@ from bot.slack.render import (
 )
 from bot.slack.sender import SlackSender
 from bot.slack.state import NameCache, request_key, seen_events
-from handlers.core.i18n import _, said
+from handlers.checkins import QUESTIONS_MAX, form_for
+from handlers.core.i18n import LANGUAGES, _, said
 from handlers.core.lookups import group_choices
 from handlers.core.messages import Block, File, Reply, Text
 from handlers.core.router import Incoming, Router
@@ -149,6 +156,7 @@ class SlackAdapter:
             app.command(slash)(self._slash_listener(noun))
         app.action(BUTTON_ACTION)(self.acking(self._on_button))
         app.view(ACTION_MODAL)(self.acking(self._on_modal))
+        app.view(CHECKIN_MODAL)(self.acking(self._on_checkin_modal))
         listeners: dict[str, Callable[..., Awaitable[None]]] = {
             "app_home_opened": self._on_home_opened,
             "member_joined_channel": self._on_member_joined,
@@ -230,7 +238,13 @@ class SlackAdapter:
         channel = text_field(object_field(body, "channel"), "id")
         origin = Origin(user, channel, text_field(body, "response_url"))
         value = text_field(action, "value") if isinstance(action, dict) else None
-        acted = await self.run_command(value or "", origin, (context or {}).get(ONCE))
+        key = (context or {}).get(ONCE)
+        # a check-in prompt's Answer: the form with its questions, where a round is open
+        slug, trigger = checkin_slug(value), text_field(body, "trigger_id")
+        if slug is not None and trigger is not None \
+                and await self.open_checkin_form(trigger, origin, slug, key):
+            return
+        acted = await self.run_command(value or "", origin, key)
         if acted and text_field(object_field(body, "view"), "type") == "home":
             await self.publish_home(user)
 
@@ -288,26 +302,36 @@ class SlackAdapter:
         """Run and answer one command; False when its request (``key``) had been handled
         already, and so nothing was done or said."""
         try:
-            name, zone = await self.names.profile_of(origin.user_id)
-            incoming = Incoming(PLATFORM, origin.user_id, line, origin.channel_id, name, "/",
-                                user_zone=zone)
-            if self.core is not None:
-                result = await self.core.handle(incoming, key)
-            else:
-                result = await self._core(self._handle, incoming, key)
+            result = await self.run_line(line, origin, key)
             if result is None:
                 log.info("slack request %s handled already: not run again", key)
                 return False
             reply, rendered = result
-            if reply.queued:
-                # senders block on their platform's HTTP (and wait out a 429): not on the
-                # core's pool, where that would hold up everyone's commands
-                answer = await asyncio.to_thread(self.conversation.delivered, reply)
-                reply = answer.whole
             await self.answer(reply, origin, rendered)
         except Exception:
             log.exception("slack: answering %r failed", line[:80])
         return True
+
+    async def run_line(self, line: str, origin: Origin, key: str | None = None
+                       ) -> tuple[Reply, Rendered] | None:
+        """Run one command as ``origin``'s person, its posts sent: its reply and the reply
+        rendered, or None when its ``key`` had been written already (nothing was done)."""
+        name, zone = await self.names.profile_of(origin.user_id)
+        incoming = Incoming(PLATFORM, origin.user_id, line, origin.channel_id, name, "/",
+                            user_zone=zone)
+        if self.core is not None:
+            result = await self.core.handle(incoming, key)
+        else:
+            result = await self._core(self._handle, incoming, key)
+        if result is None:
+            return None
+        reply, rendered = result
+        if reply.queued:
+            # senders block on their platform's HTTP (and wait out a 429): not on the
+            # core's pool, where that would hold up everyone's commands
+            answer = await asyncio.to_thread(self.conversation.delivered, reply)
+            reply = answer.whole
+        return reply, rendered or render_blocks(list(reply.blocks))
 
     async def answer(self, reply: Reply, origin: Origin,
                      rendered: Rendered | None = None) -> None:
@@ -392,6 +416,85 @@ class SlackAdapter:
             await self.answer(Reply(error=True, lang=lang).say(said(_(
                 "Could not open the form; type {command} instead.",
                 command="/action add <text>"), lang)), origin)
+
+    async def open_checkin_form(self, trigger_id: str, origin: Origin, slug: str,
+                                key: str | None = None) -> bool:
+        """The form of ``slug``'s open check-in, one field per question holding the
+        person's answer so far, opened within the click's three seconds. False when there
+        is none to fill in (no round open, a group they may not answer for): the button's
+        own command then answers, and says why."""
+        try:
+            form = await self._core(form_for, self.router.deferred, self.router.settings,
+                                    PLATFORM, origin.user_id, slug)
+        except Exception:  # the store is down: the command answers (with its apology)
+            log.exception("slack: reading the check-in form of %s failed", slug)
+            return False
+        if form is None:
+            return False
+        if not await self._first_time(key):
+            return True
+        lang = form.lang
+        # what each field showed, so that only what the person changes is saved
+        meta = json.dumps({"slug": form.slug, "lang": lang,
+                           "was": [answer_digest(a) for a in form.answers]})
+        try:
+            await self.client.views_open(trigger_id=trigger_id, view=checkin_modal(
+                # TRANSLATORS: the buttons of the form with a check-in's questions
+                form, meta, said(_("Save"), lang), said(_("Cancel"), lang)))
+        except Exception:
+            log.exception("slack: views.open failed")
+            await self.answer(Reply(error=True, lang=lang).say(said(_(
+                "Could not open the form; type {command} instead.",
+                command=f"/checkin {form.slug} <answer>"), lang)), origin)
+        return True
+
+    async def _on_checkin_modal(self, body: dict[str, Any], view: dict[str, Any],
+                                context: Any = None) -> None:
+        """A submitted check-in form: each field changed from what the form showed is
+        saved by ``checkin <group> edit <n> <answer>`` as the person, through the one
+        pipeline, each with a once-key of its own made from the submission's (so a
+        submission delivered twice saves nothing more); then one answer for them all, in
+        the person's direct chat (a form may be sent long after its click's response_url
+        has expired)."""
+        view = view if isinstance(view, dict) else {}
+        try:
+            meta = json.loads(text_field(view, "private_metadata") or "{}")
+        except ValueError:
+            meta = {}
+        meta = meta if isinstance(meta, dict) else {}
+        user = text_field(object_field(body, "user"), "id")
+        slug = checkin_slug(f"checkin {text_field(meta, 'slug') or ''}")
+        if user is None or slug is None:
+            log.warning("slack: a check-in form with no person or group: ignored")
+            return
+        lang = text_field(meta, "lang") or ""
+        lang = lang if lang in LANGUAGES else self.router.settings.language
+        was = [w for w in list_field(meta, "was") if isinstance(w, str)][:QUESTIONS_MAX]
+        key: str | None = (context or {}).get(ONCE)
+        values = object_field(object_field(view, "state"), "values")
+        changed = [(n, text) for n, text in checkin_answers(values, len(was)).items()
+                   if text and answer_digest(text) != was[n - 1]]
+        origin = Origin(user, None)
+        try:
+            saved: list[Rendered] = []
+            refused: list[Rendered] = []
+            for n, text in changed:
+                result = await self.run_line(f"checkin {slug} edit {n} {text}", origin,
+                                             f"{key}:{n}" if key else None)
+                if result is None:
+                    continue  # saved by an earlier delivery of this submission
+                reply, rendered = result
+                (refused if reply.error else saved).append(rendered)
+            first = key is None or await asyncio.to_thread(self.seen.mark_alone, key)
+            message = form_answer(saved, refused)
+            if message is None:
+                if changed or not first:
+                    return  # an earlier delivery did it all, and answered
+                message = render_blocks([Text((said(_(
+                    "Nothing was changed: every answer is as it was."), lang),))]).messages[0]
+            await self.answer(Reply(private=True, lang=lang), origin, Rendered([message]))
+        except Exception:
+            log.exception("slack: saving the check-in form of %s failed", user)
 
     def _home_blocks(self, user_id: str, name: str | None) -> list[tuple[str, list[Block]]]:
         """Worker thread: the person's page, as the core builds it."""

@@ -74,7 +74,7 @@ features:
 
 FOOTER = """\
   interactivity:
-    is_enabled: true # Done and Acknowledge buttons, the /action form
+    is_enabled: true # Done and Acknowledge buttons, the /action and check-in forms
   org_deploy_enabled: false
   socket_mode_enabled: true
   token_rotation_enabled: false

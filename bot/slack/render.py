@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.slack.fields import list_field, object_field, text_field
 from handlers.core.messages import (
@@ -33,6 +34,9 @@ from handlers.core.messages import (
     plain_spans,
     shown,
 )
+
+if TYPE_CHECKING:
+    from handlers.checkins import Form
 
 PLATFORM = "slack"
 MAX_BLOCKS = 50  # per message
@@ -335,3 +339,99 @@ def modal_command(values: dict[str, Any]) -> str:
     if group:
         parts += ["group", str(group).strip()]
     return " ".join(parts)
+
+
+# --- the check-in form ----------------------------------------------------------------------
+
+CHECKIN_MODAL = "taskbot_checkin"
+MAX_MODAL_TITLE = 24  # a modal's title, submit and close labels
+MAX_LABEL = 2000  # an input's label
+MAX_ANSWER = 2000  # an answer, as the store keeps it (TEXT_MAX)
+MAX_QUESTIONS = 10  # a round's questions at most (handlers.checkins.QUESTIONS_MAX)
+# the button on a check-in's prompt: ``checkin <group>`` (a group's slug)
+_CHECKIN_BUTTON = re.compile(r"checkin ([a-z][a-z0-9-]{1,63})", re.ASCII)
+
+
+def checkin_slug(command: str | None) -> str | None:
+    """The group of a check-in prompt's button (``checkin <group>``), or None."""
+    found = _CHECKIN_BUTTON.fullmatch(command or "")
+    return found.group(1) if found else None
+
+
+def fitted(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters, an ellipsis marking the cut."""
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def answer_digest(answer: str) -> str:
+    """A short digest of an answer as the form showed it: the submission compares each
+    field with it, so only what the person changed is saved (the answers themselves would
+    not fit in the view's 3,000 characters of metadata)."""
+    return hashlib.sha256(answer.strip().encode("utf-8", "surrogatepass")).hexdigest()[:16]
+
+
+def checkin_modal(form: Form, metadata: str, submit: str, close: str) -> dict[str, Any]:
+    """The check-in form: the round's introduction, then one multi-line field per question
+    holding the person's answer so far."""
+    blocks = to_slack_blocks(form.intro, 10)
+    for n, (question, answer) in enumerate(
+            zip(form.questions, form.answers, strict=True), 1):
+        if n > MAX_QUESTIONS:
+            break
+        element: SlackBlock = {"type": "plain_text_input", "action_id": "answer",
+                               "multiline": True, "max_length": MAX_ANSWER}
+        if answer:
+            element["initial_value"] = answer[:MAX_ANSWER]
+        blocks.append({"type": "input", "block_id": f"q{n}", "optional": True,
+                       "label": {"type": "plain_text", "text": fitted(f"{n}. {question}",
+                                                                       MAX_LABEL)},
+                       "element": element})
+    return {
+        "type": "modal",
+        "callback_id": CHECKIN_MODAL,
+        "private_metadata": metadata,
+        "title": {"type": "plain_text", "text": fitted(form.title, MAX_MODAL_TITLE)},
+        "submit": {"type": "plain_text", "text": fitted(submit, MAX_MODAL_TITLE)},
+        "close": {"type": "plain_text", "text": fitted(close, MAX_MODAL_TITLE)},
+        "blocks": blocks,
+    }
+
+
+def checkin_answers(values: dict[str, Any], count: int) -> dict[int, str]:
+    """Each question's field of a submitted check-in form (``view.state.values``), by its
+    number: as typed, line ends made ``\\n``, outer blanks dropped ("" for an empty one)."""
+    out: dict[int, str] = {}
+    for n in range(1, min(count, MAX_QUESTIONS) + 1):
+        field_ = object_field(object_field(values, f"q{n}"), "answer")
+        raw = text_field(field_, "value") or ""
+        out[n] = raw.replace("\r\n", "\n").replace("\r", "\n").strip()
+    return out
+
+
+def form_answer(saved: Sequence[Rendered], refused: Sequence[Rendered]) -> Message | None:
+    """One message for a submitted form's commands: of each saved field its first line
+    ("Saved your answer to question 2"), the last one whole (what is next), then each
+    distinct refusal; None when there is nothing to say."""
+    blocks: list[SlackBlock] = []
+    texts: list[str] = []
+    for i, rendered in enumerate(saved):
+        messages = [m for m in rendered.messages if m.blocks]
+        if not messages:
+            continue
+        if i + 1 < len(saved):
+            blocks.append(messages[0].blocks[0])
+            texts.append(messages[0].text.split("\n", 1)[0])
+            continue
+        for m in messages:
+            blocks.extend(m.blocks)
+            texts.append(m.text)
+    said_already: set[str] = set()
+    for rendered in refused:
+        for m in rendered.messages:
+            if m.text not in said_already:
+                said_already.add(m.text)
+                blocks.extend(m.blocks)
+                texts.append(m.text)
+    if not blocks:
+        return None
+    return Message(blocks[:MAX_BLOCKS], _fallback(texts))

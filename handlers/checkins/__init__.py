@@ -4,6 +4,7 @@ what is blocked and what it asks; the answers are compiled for the Board at the 
 from __future__ import annotations
 
 from handlers.checkins import _commands, _schedule
+from handlers.checkins._form import Form, form_for
 from handlers.checkins._rounds import (
     DEFAULT_BLOCKERS,
     QUESTIONS_KEY,
@@ -37,10 +38,12 @@ __all__ = [
     "QUESTIONS_MAX",
     "TOPIC",
     "Compiled",
+    "Form",
     "Questions",
     "close_round",
     "compile_round",
     "configured",
+    "form_for",
     "latest_round",
     "participation",
     "plan_checkins",
