@@ -135,7 +135,11 @@ def _open(ctx: Ctx) -> CheckinRound:
         raise UserError(_("No check-in is open: the last one closed {time}.",
                           time=When(last.closed_at or last.closes_at, last.zone)),
                         show_usage=False)
-    if found.closes_at <= ctx.now:
+    # the round's row held shared until the answer commits: the close (an UPDATE of it)
+    # waits for the answer and compiles it, or the answer sees the round closed
+    status = ctx.session.scalar(select(CheckinRound.status).where(
+        CheckinRound.id == found.id).with_for_update(read=True))
+    if found.closes_at <= ctx.now or status != OPEN:
         raise UserError(_("The check-in closed {time}: its answers can no longer change.",
                           time=When(found.closes_at, found.zone)), show_usage=False)
     return found

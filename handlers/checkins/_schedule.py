@@ -277,8 +277,6 @@ def compose_prompt(session: Session, payload: dict[str, Any],
     ctx, round_, group = found
     return [
         *form_blocks(ctx, round_, group),
-        Text((_("Reply to this message with a line for each question, or use the "
-                "button."),)),
         *reference_blocks(session, group, ctx.today),
         answer_button(group),
         topic(TOPIC, group.slug),

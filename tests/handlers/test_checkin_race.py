@@ -15,6 +15,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import Engine, func, select
 
 from bot.platforms import registered_platforms
@@ -99,3 +100,62 @@ def test_four_processes_open_and_close_a_round_once(bot: Bot, tmp_path: Path) ->
         ]
         assert s.scalar(select(CheckinRound.status)) == "closed"
         assert s.scalar(select(func.count()).select_from(AgendaItem)) == 2
+
+
+def test_an_answer_in_flight_at_the_close_is_compiled_or_refused(bot: Bot) -> None:
+    """An answer whose transaction is open when the close starts: the close waits for it
+    (the answer holds the round's row shared, the close updates it) and compiles it; an
+    answer begun after the close sees the round closed. PostgreSQL only: SQLite runs one
+    writer at a time, so there is no such moment there."""
+    import threading
+
+    from sqlalchemy import text
+
+    from handlers.checkins._commands import _open, save_answer
+    from handlers.core.context import Ctx
+    from storage.models import Group, Person
+
+    if bot.engine.dialect.name != "postgresql":
+        pytest.skip("the lock matters where transactions run together")
+    seed(bot)
+    run(bot, RecordingSender(), [OPENS])
+    sessions = make_session_factory(bot.engine)
+    answering = sessions()
+    alice = answering.scalars(select(Person).where(Person.display_name == "alice")).one()
+    group = answering.scalars(select(Group).where(Group.slug == "replication")).one()
+    ctx = Ctx(session=answering, actor=alice, platform="shell", channel_id=None,
+              settings=bot.settings, now=CLOSES - dt.timedelta(seconds=1))
+    save_answer(ctx, _open(ctx), group, None, "Said at the last second")
+    answering.flush()
+    closer_pid: list[int] = []
+    from handlers.checkins import close_round
+
+    def close() -> None:
+        with sessions.begin() as s:
+            closer_pid.append(s.scalar(text("SELECT pg_backend_pid()")) or 0)
+            round_ = s.scalars(select(CheckinRound)).one()
+            close_round(s, round_, CLOSES, bot.settings)
+
+    closer = threading.Thread(target=close)
+    closer.start()
+    with sessions() as watch:  # the condition: the close is waiting on the answer's lock
+        for _ in range(2000):
+            waiting = watch.scalar(text(
+                "SELECT count(*) FROM pg_stat_activity WHERE pid = :pid "
+                "AND wait_event_type = 'Lock'"), {"pid": closer_pid[0] if closer_pid else 0})
+            if waiting:
+                break
+            watch.rollback()
+            closer.join(timeout=0.01)
+        assert waiting, "the close did not wait for the answer in flight"
+    answering.commit()
+    answering.close()
+    closer.join(timeout=60)
+    assert not closer.is_alive()
+    with sessions() as s:
+        rows = list(s.scalars(select(Outbox.payload).where(
+            Outbox.key == "post:checkin-close:1:0:shell:#boc")))
+        assert "Said at the last second" in str(rows[0])
+    # and an answer after the close is refused
+    late = bot.ask("alice", None, "checkin edit 1 Too late")
+    assert late.error
