@@ -443,9 +443,10 @@ class SlackAdapter:
                 form, meta, said(_("Save"), lang), said(_("Cancel"), lang)))
         except Exception:
             log.exception("slack: views.open failed")
+            typed = f"/checkin {form.slug} <answer>"
             await self.answer(Reply(error=True, lang=lang).say(said(_(
-                "Could not open the form; type {command} instead.",
-                command=f"/checkin {form.slug} <answer>"), lang)), origin)
+                "Could not open the form; type {command} instead.", command=typed), lang)),
+                origin)
         return True
 
     async def _on_checkin_modal(self, body: dict[str, Any], view: dict[str, Any],

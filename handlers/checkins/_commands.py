@@ -111,7 +111,7 @@ def _which_group(ctx: Ctx, round_: CheckinRound, named: Group | None) -> Group:
     if named is not None:
         if not _may_answer(ctx, round_, named):
             raise Refused(_("one of those it asks, or a member of {group}", group=named.slug),
-                          _("answer its check-in"))
+                          "checkin")
         return named
     here = ctx.channel_group
     if here is not None and _may_answer(ctx, round_, here):
@@ -237,8 +237,7 @@ def _status_guard(ctx: Ctx, _args: Args) -> None:
     chairs = ctx.session.scalar(select(Membership.id).where(
         Membership.person_id == ctx.actor.id, Membership.role == "chair").limit(1))
     if chairs is None:
-        raise Refused(_("the secretariat, an admin or a group's chair"),
-                      _("see who has answered"))
+        raise Refused(_("the secretariat, an admin or a group's chair"), "checkin status")
 
 
 def register(reg: Registry) -> None:

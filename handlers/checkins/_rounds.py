@@ -304,7 +304,7 @@ def status_table(session: Session, compiled: Compiled, today: dt.date) -> Table:
                 state = _("waiting")
             rows.append(((part.group.name,), (person.display_name,), (state,)))
     # TRANSLATORS: the headers of the table of who has answered a check-in
-    return Table((_("group"), _("asked"), _("answers")), tuple(rows))
+    return Table((_("group"), _("who"), _("status")), tuple(rows))
 
 
 def participation(session: Session, rounds: Sequence[CheckinRound],

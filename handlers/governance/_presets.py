@@ -682,7 +682,7 @@ class _Writer:
         self.audit("checkin_questions", "kv", None, questions=list(spec.questions),
                    blockers=blockers)
         self.changes.append(
-            _n("check-in: {n} question of the file's", "check-in: {n} questions of the file's",
+            _n("check-in: the file's {n} question", "check-in: the file's {n} questions",
                len(spec.questions)) if texts else _("check-in: the default three questions"))
 
     def admin(self, platform: str, ident: str) -> None:

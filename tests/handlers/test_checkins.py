@@ -300,7 +300,7 @@ def test_the_governance_files_questions(bot: Bot) -> None:
     seed(bot)
     with bot.sessions.begin() as s:
         changes = apply_governance(s, bot.settings, load_toml(GOVERNANCE, "test"), now=bot.now)
-    assert [str(c) for c in changes] == ["check-in: 2 questions of the file's"]
+    assert [str(c) for c in changes] == ["check-in: the file's 2 questions"]
     with bot.sessions.begin() as s:
         assert apply_governance(s, bot.settings, load_toml(GOVERNANCE, "test"), now=bot.now) == []
         exported = export_governance(s)
