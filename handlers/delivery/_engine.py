@@ -125,6 +125,9 @@ class Claim:
     started: dt.datetime
     started_mono: float
     rows: list[Claimed]
+    # how many rows the claim took: with those it marked missed, skipped or failed, more
+    # than ``rows`` (a full batch means more may be waiting, whatever it composed)
+    taken: int = 0
     # rows sent by an idempotent sender whose mark is still to be written: (row id, key,
     # message id), written together (``_mark_sent``)
     sent: list[tuple[int, str, str]] = field(default_factory=list)
@@ -238,7 +241,7 @@ class DeliveryEngine:
                 if retry_at is not None:
                     blocked[channel] = retry_at
             self._mark_sent(claim)
-            if len(claim.rows) < self.batch:
+            if claim.taken < self.batch:
                 break
 
     def lease_left(self, claim: Claim) -> float:
@@ -297,7 +300,7 @@ class DeliveryEngine:
                     continue
                 out.append((row.id, row.key, row.kind, ChannelRef(row.platform, row.channel_id),
                             row.due_at, blocks))
-        return Claim(token, started, started_mono, out)
+        return Claim(token, started, started_mono, out, len(rows))
 
     def _send(
         self, row_id: int, key: str, kind: str, channel: ChannelRef, due_at: dt.datetime,

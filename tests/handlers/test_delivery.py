@@ -245,3 +245,30 @@ def test_an_idempotent_sender_s_rows_are_all_marked_and_a_failure_keeps_only_its
                                              .where(Outbox.kind == "post").order_by(Outbox.id))]
     assert statuses.count("sent") == n - 1 and statuses.count("pending") == 1
     assert "sending" not in statuses  # every mark written by the tick's end
+
+
+def test_a_batch_of_skipped_and_missed_rows_does_not_end_the_tick(bare_bot: Bot) -> None:
+    """A claim whose rows were all missed or skipped is still a full batch: the tick claims
+    the next one, so rows behind them (a close's posts) are not left for a later tick."""
+    from handlers.core.messages import Text
+    from handlers.core.scheduling import ScheduleKinds
+    from storage import outbox
+
+    bot = bare_bot
+    now = dt.datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+    kinds = ScheduleKinds()
+    kinds.kind("t", lambda session, payload, settings: (
+        None if payload["skip"] else [Text((f"row {payload['n']}",))]))
+    rows = [outbox.NewRow(key=f"t:{n:02d}", kind="t", platform="shell", channel_id="#c",
+                          payload={"n": n, "skip": n < 4, "grace_s": 3600},
+                          due_at=now - (dt.timedelta(days=2) if n < 2 else dt.timedelta()),
+                          status=outbox.PENDING) for n in range(7)]
+    with bot.sessions.begin() as s:
+        outbox.insert_new(s, rows, now)
+    sender = RecordingSender()
+    engine = DeliveryEngine(bot.sessions, bot.settings, {"shell": sender}, kinds=kinds,
+                            batch=2)
+    result = engine.tick(now)
+    assert sorted(result.missed) == ["t:00", "t:01"]
+    assert sorted(result.skipped) == ["t:02", "t:03"]
+    assert [key for _ch, _text, key in sender.sent] == ["t:04", "t:05", "t:06"]
