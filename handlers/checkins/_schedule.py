@@ -134,6 +134,9 @@ def plan_checkins(session: Session, now: dt.datetime,
         opens_on, first, close = round_times(occ, *offsets)
         if now < first:
             later.append(first)
+        elif opens_on < series.starts_on:
+            continue  # it opened before the Board's schedule was set (as a reminder due
+            # before it is not sent): the first round is the next one
         elif now < close:
             rows.extend(open_round_for(session, occ, opens_on, close, now, settings))
     if not later:

@@ -476,3 +476,17 @@ def test_merging_two_people_keeps_one_askee_and_one_answer_each(
             CheckinAskee.group_id == group_id)) == 1
     assert [(n, t) for who, n, t in answers(bot) if who == "alice"] == [
         (1, "Alice's progress"), (2, "Bob's blocker")]
+
+
+def test_no_round_opens_whose_opening_came_before_the_boards_series(bot: Bot) -> None:
+    """Set up on Mon 7 Dec for a Board meeting on Thu 10 Dec: that round would have opened
+    on the 5th, before the series existed (as a reminder due before it is not sent), so the
+    first round is January's."""
+    bot.now = dt.datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
+    for line in ("tg add replication @alice as chair",
+                 "meeting schedule boc second thursday 10:00 Europe/Brussels"):
+        bot.admin(line)
+    sent = run(bot, RecordingSender(), hourly(bot.now, CLOSES + dt.timedelta(hours=2)))
+    assert not prompts(sent)
+    sent = run(bot, RecordingSender(), [dt.datetime(2027, 1, 9, 8, 0, tzinfo=UTC)])
+    assert sorted(prompts(sent)) == ["dm:alice"]
