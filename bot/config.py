@@ -93,6 +93,10 @@ class Settings:
     matrix_password: str | None = None
     matrix_access_token: str | None = None
     matrix_command_prefix: str = "!"
+    # where the Matrix device's end-to-end keys and sessions live (a directory; default:
+    # beside a SQLite database, else ./matrix-store), and whose devices it encrypts for
+    matrix_store_path: str = "matrix-store"
+    matrix_trust: str = "tofu"  # tofu | verified
     # how often ``taskbot run`` (and the interactive shell) runs the delivery engine
     tick_seconds: float = 30.0
     # how long a claimed outbox row is held before another process may take it over
@@ -259,6 +263,19 @@ def _clock_start(env: Mapping[str, str]) -> dt.datetime | None:
     return start.astimezone(dt.UTC)
 
 
+MATRIX_TRUSTS = ("tofu", "verified")
+
+
+def default_store_path(database_url: str) -> str:
+    """Beside a SQLite file (``taskbot.sqlite3`` -> ``taskbot.matrix-store``): the keys
+    travel with the store they belong to; else ``matrix-store`` in the working directory."""
+    url = make_url(normalise_url(database_url))
+    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+        db = Path(url.database)
+        return str(db.with_name(db.stem + ".matrix-store"))
+    return "matrix-store"
+
+
 def _database_url(env: Mapping[str, str]) -> str:
     """``DATABASE_URL``, refused at start (without being shown) when it does not parse or
     names a database the bot does not work on."""
@@ -347,8 +364,19 @@ def load_settings(
         if retention_days is None or not MIN_DAYS <= retention_days <= 36500:
             raise ConfigError(f"TASKBOT_RETENTION_DAYS={retention_raw!r} is not a number of "
                               f"days from {MIN_DAYS} to 36500 (or off).")
+    database_url = _database_url(env)
+    trust = (_opt(env, "MATRIX_TRUST") or "tofu").lower()
+    if trust not in MATRIX_TRUSTS:
+        raise ConfigError(f"MATRIX_TRUST={trust!r} is not one of {', '.join(MATRIX_TRUSTS)}.")
+    if trust == "verified":
+        # encrypting only for verified devices needs a way to verify them, which this
+        # build does not have yet: refused rather than failing every encrypted send
+        raise ConfigError("MATRIX_TRUST=verified is not available yet (no way to verify a "
+                          "device in this build): use tofu, the default.")
     return Settings(
-        database_url=_database_url(env),
+        database_url=database_url,
+        matrix_store_path=_opt(env, "MATRIX_STORE_PATH") or default_store_path(database_url),
+        matrix_trust=trust,
         timezone=timezone,
         admins=admins,
         slack_bot_token=_opt(env, "SLACK_BOT_TOKEN"),

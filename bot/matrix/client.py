@@ -28,12 +28,18 @@ import aiohttp
 from nio import (
     AsyncClient,
     AsyncClientConfig,
+    Event,
     JoinError,
     LoginError,
+    MatrixRoom,
+    MegolmEvent,
     MessageDirection,
     RoomCreateError,
+    RoomEncryptionEvent,
     RoomGetEventResponse,
+    RoomGetStateResponse,
     RoomLeaveResponse,
+    RoomMemberEvent,
     RoomMessagesError,
     RoomPreset,
     RoomSendError,
@@ -61,6 +67,7 @@ from bot.matrix.render import (
     reply_lines,
 )
 from bot.matrix.state import MatrixState
+from bot.matrix.store import DeviceStore
 from handlers.core.i18n import _, said
 from handlers.core.lookups import adopt_names, known_member
 from handlers.core.messages import TOPIC, Block, ChannelRef, File, Reply, Text
@@ -113,6 +120,10 @@ class MatrixOptions:
     admins: frozenset[str] = frozenset()
     sync_timeout_ms: int = 30_000
     device_name: str = "Taskbot"
+    # the device's end-to-end store (a directory): None reads no encrypted room (tests of
+    # plain rooms); ``taskbot run`` always has one (MATRIX_STORE_PATH)
+    store_path: str | None = None
+    trust: str = "tofu"  # tofu: encrypt for every device of a room's members, as first seen
 
     @classmethod
     def from_settings(cls, settings: Settings, **overrides: Any) -> MatrixOptions:
@@ -124,6 +135,8 @@ class MatrixOptions:
             "access_token": settings.matrix_access_token,
             "prefix": settings.matrix_command_prefix,
             "admins": settings.admins,
+            "store_path": settings.matrix_store_path,
+            "trust": settings.matrix_trust,
         }
         values.update(overrides)
         return cls(**values)
@@ -146,13 +159,17 @@ class MatrixBot:
                                                    router.registry.kinds)
         self.state = MatrixState(sessions, options.user_id)
         self.conversation = Conversation(router, self.dispatcher, self.state.events)
+        self.encrypted = options.store_path is not None
+        self.store = (DeviceStore(options.store_path, options.user_id)
+                      if options.store_path is not None else None)
         self.client = AsyncClient(
             options.homeserver,
             options.user_id,
+            store_path=options.store_path or "",
             config=AsyncClientConfig(
                 max_limit_exceeded=0,  # rate limits are retried here, with a bound
                 max_timeouts=3,
-                encryption_enabled=False,
+                encryption_enabled=self.encrypted,
                 store_sync_tokens=False,
                 request_timeout=options.sync_timeout_ms / 1000 + 30,
             ),
@@ -175,8 +192,11 @@ class MatrixBot:
         """Log in (or reuse the stored login), then sync in a background task."""
         self.loop = asyncio.get_running_loop()
         self.start_ms = int(time.time() * 1000)
+        if self.store is not None:
+            self.store.own()  # before anything: a second process refuses here
         await asyncio.to_thread(self.state.load)
         await self._login()
+        await self._keys()
         self.token = await asyncio.to_thread(self.state.sync_token)
         # No token: a first start. Everything older than now is history, for the whole run
         # (not only the first batch: Synapse may answer a first sync from its cache, and the
@@ -200,16 +220,38 @@ class MatrixBot:
                 await self._task
             self._task = None
         await self.client.close()
+        if self.store is not None:
+            self.store.release()
 
     async def _login(self) -> None:
         opts = self.options
         if opts.access_token:
-            if await self._use_token(opts.access_token, None):
-                return
-            raise LoginRefused("MATRIX_ACCESS_TOKEN was refused by the homeserver.")
+            if not await self._use_token(opts.access_token, None):
+                raise LoginRefused("MATRIX_ACCESS_TOKEN was refused by the homeserver.")
+            record = await asyncio.to_thread(self.state.store_record)
+            if self.store is not None and record is not None and not self.store.holds(
+                    self.client.device_id, record):
+                raise LoginRefused(
+                    f"the end-to-end store of device {self.client.device_id} is not in "
+                    f"{self.store.path} (lost, or another machine's), and MATRIX_ACCESS_TOKEN "
+                    "fixes the device: restore the store there, or give a token of a new "
+                    "device.")
+            await self._note_store()
+            return
         stored = await asyncio.to_thread(self.state.login)
+        if stored is not None and self.store is not None:
+            record = await asyncio.to_thread(self.state.store_record)
+            if not self.store.holds(stored[1], record):
+                log.error("Matrix: the end-to-end store of device %s is not in %s (lost, or "
+                          "another machine's): the messages encrypted for that device cannot "
+                          "be read here. Logging in as a new device; set MATRIX_STORE_PATH to "
+                          "the old store to keep the old one.", stored[1],
+                          self.store.path)
+                await asyncio.to_thread(self.state.forget_login)
+                stored = None
         if stored is not None:
             if await self._use_token(*stored):
+                await self._note_store()
                 return
             log.warning("the stored Matrix login is no longer valid; logging in again")
             await asyncio.to_thread(self.state.forget_login)
@@ -221,6 +263,7 @@ class MatrixBot:
                 raise LoginRefused(f"Matrix login of {opts.user_id} refused: {resp.message}")
             raise RuntimeError(f"Matrix login failed: {resp.status_code} {resp.message}")
         await asyncio.to_thread(self.state.save_login, resp.access_token, resp.device_id)
+        await self._note_store()
         log.info("logged in to Matrix as %s (device %s)", resp.user_id, resp.device_id)
 
     async def _use_token(self, token: str, device_id: str | None) -> bool:
@@ -236,6 +279,26 @@ class MatrixBot:
         if device_id is None:
             await asyncio.to_thread(self.state.save_login, token, device)
         return True
+
+    async def _note_store(self) -> None:
+        """Record which store holds the logged-in device's keys (first use of a store)."""
+        if self.store is not None:
+            record = self.store.mark(self.client.device_id)
+            await asyncio.to_thread(self.state.save_store_record, record)
+
+    async def _keys(self) -> None:
+        """The device's key upkeep, after login and each sync: its keys uploaded, the
+        devices of the rooms' members queried, sessions claimed, room keys sent."""
+        if not self.encrypted:
+            return
+        client = self.client
+        if client.should_upload_keys:
+            await client.keys_upload()
+        if client.should_query_keys:
+            await client.keys_query()
+        if client.should_claim_keys:
+            await client.keys_claim(client.get_users_for_key_claiming())
+        await client.send_to_device_messages()
 
     # --- sync --------------------------------------------------------------------------------
 
@@ -275,6 +338,7 @@ class MatrixBot:
             backoff = 1.0
             full_state = False
             try:
+                await self._keys()
                 await self.handle_sync(resp)
             except asyncio.CancelledError:
                 raise
@@ -350,7 +414,10 @@ class MatrixBot:
             return  # history from before the first start: not a command for us
         kind = source.get("type")
         if kind == "m.room.encrypted":
-            await self._on_encrypted(room_id, event_id)
+            if self.encrypted:
+                await self._undecrypted(room_id, source)
+            else:
+                await self._on_encrypted(room_id, event_id)
             return
         if kind != "m.room.message":
             return
@@ -612,6 +679,17 @@ class MatrixBot:
         if not isinstance(resp, RoomLeaveResponse):
             log.warning("could not decline the invite to %s: %s", room_id, resp)
 
+    async def _undecrypted(self, room_id: str, source: dict[str, Any]) -> None:
+        """An event nio could not decrypt (its key has not come): the key is asked of the
+        sender's devices; the event is not marked, so it is not lost."""
+        event = Event.parse_event(source)
+        if isinstance(event, MegolmEvent):
+            event.room_id = room_id
+            with contextlib.suppress(Exception):  # asked once per session; a repeat raises
+                await self.client.request_room_key(event)
+        log.warning("event %s in %s could not be decrypted yet (no key for its session)",
+                    source.get("event_id"), room_id)
+
     async def _on_encrypted(self, room_id: str, event_id: str) -> None:
         log.warning("encrypted event %s in %s: Taskbot cannot read encrypted rooms",
                     event_id, room_id)
@@ -631,9 +709,10 @@ class MatrixBot:
             return
         reply = answer.reply
         if reply.private and not reply.error:
+            await self.known_room(room_id)
             await self.client.room_send(room_id, "m.reaction", {"m.relates_to": {
                 "rel_type": "m.annotation", "event_id": event_id, "key": ACK_REACTION,
-            }}, tx_id=txn_id(f"ack:{event_id}"))
+            }}, tx_id=txn_id(f"ack:{event_id}"), ignore_unverified_devices=self.tofu)
             blocks: list[Block] = list(answer.notes)
         else:
             blocks = [*reply.blocks, *answer.notes]
@@ -652,21 +731,49 @@ class MatrixBot:
         if text_blocks:
             first = await self.room_send(room_id, rendered.content("m.notice", reply_to),
                                          txn_id(key, "text"))
+        secret = self.room_encrypted(room_id)
         for i, block in enumerate(rendered.files):
-            uri = await self.upload(block)
+            uri, keys = await self.upload(block, encrypt=secret)
             content = file_content(block, uri)
+            if keys is not None:  # the file itself encrypted: its key goes in the event
+                del content["url"]
+                content["file"] = {**keys, "url": uri}
             if reply_to and not first:
                 content["m.relates_to"] = {"m.in_reply_to": {"event_id": reply_to}}
             event = await self.room_send(room_id, content, txn_id(key, f"file{i}"))
             first = first or event
         return first
 
+    async def known_room(self, room_id: str) -> None:
+        """Make a room the bot just joined or created known to nio before its first sync
+        brings it (nio encrypts only for a room it knows, and refuses one it does not):
+        its state read once, whether it is encrypted and who is in it."""
+        if not self.encrypted or room_id in self.client.rooms:
+            return
+        resp = await self.client.room_get_state(room_id)
+        if not isinstance(resp, RoomGetStateResponse):
+            raise SendFailed(f"cannot read the state of {room_id}: {resp}", retry_after=30.0)
+        room = MatrixRoom(room_id, self.client.user_id)
+        for raw in resp.events:
+            event = Event.parse_event(raw)
+            if isinstance(event, RoomEncryptionEvent):
+                room.encrypted = True
+                self.client.encrypted_rooms.add(room_id)
+            elif isinstance(event, RoomMemberEvent):
+                room.handle_membership(event)
+            elif isinstance(event, Event):
+                room.handle_event(event)
+        if room_id not in self.client.rooms:  # a sync may have brought it meanwhile
+            self.client.rooms[room_id] = room
+
     async def room_send(self, room_id: str, content: dict[str, Any], tx_id: str) -> str:
         """``m.room.message`` with bounded retries on M_LIMIT_EXCEEDED (same txn id each time,
         so a retry after a lost answer cannot post twice)."""
+        await self.known_room(room_id)
         waited = 0.0
         for _attempt in range(SEND_ATTEMPTS):
-            resp = await self.client.room_send(room_id, "m.room.message", content, tx_id=tx_id)
+            resp = await self.client.room_send(room_id, "m.room.message", content, tx_id=tx_id,
+                                               ignore_unverified_devices=self.tofu)
             if not isinstance(resp, RoomSendError):
                 return str(resp.event_id)
             if resp.status_code != "M_LIMIT_EXCEEDED":
@@ -680,16 +787,28 @@ class MatrixBot:
             waited += delay
         raise SendFailed("M_LIMIT_EXCEEDED: still limited after retries", retry_after=5.0)
 
-    async def upload(self, block: File) -> str:
+    async def upload(self, block: File, encrypt: bool = False
+                     ) -> tuple[str, dict[str, Any] | None]:
+        """The file's content URI, and its decryption keys when it was encrypted (a file
+        for an encrypted room: the media repository holds only ciphertext)."""
         data = block.content
-        resp, _keys = await self.client.upload(
+        resp, keys = await self.client.upload(
             lambda _got_429, _timeouts: data, content_type=block.mime, filename=block.name,
-            filesize=len(data),
+            filesize=len(data), encrypt=encrypt,
         )
         if isinstance(resp, UploadError):
             raise SendFailed(f"upload failed: {resp.status_code} {resp.message}",
                              retry_after=(resp.retry_after_ms or 0) / 1000 or None)
-        return str(resp.content_uri)
+        return str(resp.content_uri), keys if encrypt else None
+
+    @property
+    def tofu(self) -> bool:
+        """Encrypt for every device of a room's members (trust on first use)."""
+        return self.options.trust == "tofu"
+
+    def room_encrypted(self, room_id: str) -> bool:
+        room = self.client.rooms.get(room_id)
+        return bool(self.encrypted and room is not None and room.encrypted)
 
     async def room_for(self, channel: ChannelRef) -> str:
         """The room of a channel ref; ``dm:<user>`` finds or opens a direct chat."""
@@ -700,7 +819,11 @@ class MatrixBot:
         if room_id and room_id in self.client.rooms:
             return room_id
         resp = await self.client.room_create(
-            is_direct=True, invite=[user], preset=RoomPreset.trusted_private_chat
+            is_direct=True, invite=[user], preset=RoomPreset.trusted_private_chat,
+            # a direct chat of a bot that can encrypt is encrypted, as Element's are
+            initial_state=[{"type": "m.room.encryption", "state_key": "",
+                            "content": {"algorithm": "m.megolm.v1.aes-sha2"}}]
+            if self.encrypted else [],
         )
         if isinstance(resp, RoomCreateError):
             raise SendFailed(f"cannot open a direct chat with {user}: {resp.message}",

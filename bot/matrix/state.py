@@ -58,6 +58,19 @@ class MatrixState:
             kv.put(session, self._key("login"),
                    json.dumps({"access_token": access_token, "device_id": device_id}))
 
+    def store_record(self) -> dict[str, str] | None:
+        """Which end-to-end store holds which device's keys (bot.matrix.store)."""
+        with self.sessions() as session:
+            raw = kv.get(session, self._key("store"))
+        if not raw:
+            return None
+        data = json.loads(raw)
+        return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else None
+
+    def save_store_record(self, record: dict[str, str]) -> None:
+        with self.sessions.begin() as session:
+            kv.put(session, self._key("store"), json.dumps(record, sort_keys=True))
+
     def forget_login(self) -> None:
         with self.sessions.begin() as session:
             kv.drop(session, self._key("login"))

@@ -90,6 +90,8 @@ def test_matrix_configured(tmp_path: Path) -> None:
         ({"TASKBOT_RETENTION_DAYS": "6"}, "is not a number of days from 7 to 36500"),
         ({"TASKBOT_RETENTION_DAYS": "٣٠"}, "is not a number of days"),
         ({"TASKBOT_RETENTION_DAYS": "99999"}, "is not a number of days"),
+        ({"MATRIX_TRUST": "always"}, "MATRIX_TRUST='always' is not one of tofu, verified"),
+        ({"MATRIX_TRUST": "verified"}, "MATRIX_TRUST=verified is not available yet"),
     ],
 )
 def test_invalid_settings(tmp_path: Path, env: dict[str, str], message: str) -> None:
@@ -217,3 +219,17 @@ def test_a_database_url_the_driver_would_misread_is_refused_unshown(url: str) ->
     with pytest.raises(ConfigError, match="DATABASE_URL does not parse") as err:
         load_settings({"DATABASE_URL": url}, cwd=Path("/nonexistent"))
     assert "cr3t" not in str(err.value)
+
+
+def test_the_matrix_store_lives_beside_a_sqlite_database(tmp_path: Path) -> None:
+    """The device's keys travel with the store they belong to; elsewhere ./matrix-store,
+    and MATRIX_STORE_PATH wins."""
+    db = tmp_path / "data" / "taskbot.sqlite3"
+    settings = load_settings({"DATABASE_URL": f"sqlite:///{db}"}, tmp_path)
+    assert settings.matrix_store_path == str(tmp_path / "data" / "taskbot.matrix-store")
+    assert settings.matrix_trust == "tofu"
+    pg = load_settings({"DATABASE_URL": "postgresql://u:p@db/taskbot"}, tmp_path)
+    assert pg.matrix_store_path == "matrix-store"
+    chosen = load_settings({"MATRIX_STORE_PATH": "/srv/keys", "MATRIX_TRUST": "TOFU"},
+                           tmp_path)
+    assert (chosen.matrix_store_path, chosen.matrix_trust) == ("/srv/keys", "tofu")
