@@ -49,6 +49,7 @@ from nio import (
     WhoamiError,
 )
 from nio.api import Api
+from nio.exceptions import EncryptionError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.bridge import wait_on
@@ -81,6 +82,7 @@ BACKFILL_MAX = 1000  # events fetched per room after a long gap ("limited" timel
 SEND_ATTEMPTS = 10
 SEND_WAIT_MAX = 90.0  # seconds a send may wait on M_LIMIT_EXCEEDED before giving up
 BACKOFF_MAX = 60.0
+PENDING_MAX = 200  # encrypted events a room may have waiting for their keys
 FETCH_TIMEOUT = 10.0  # seconds to fetch the event a reply answers, at most
 MATRIX_ID = re.compile(r"@[a-z0-9._=/+-]+:[A-Za-z0-9.:\[\]-]+", re.IGNORECASE)
 LINK_COMMANDS = {("tg", "link"), ("tg", "unlink")}
@@ -124,6 +126,9 @@ class MatrixOptions:
     # plain rooms); ``taskbot run`` always has one (MATRIX_STORE_PATH)
     store_path: str | None = None
     trust: str = "tofu"  # tofu: encrypt for every device of a room's members, as first seen
+    # how long an encrypted event waits for its key before its sender is told it could
+    # not be read
+    key_wait_s: float = 600.0
 
     @classmethod
     def from_settings(cls, settings: Settings, **overrides: Any) -> MatrixOptions:
@@ -179,6 +184,9 @@ class MatrixBot:
         self.start_ms = 0
         self.first_start = False
         self.direct_rooms: set[str] = set()
+        # encrypted events waiting for their keys, per room in the order they were sent:
+        # (event, when first seen)
+        self.pending: dict[str, list[tuple[dict[str, Any], float]]] = {}
         self.synced = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
@@ -195,6 +203,8 @@ class MatrixBot:
         if self.store is not None:
             self.store.own()  # before anything: a second process refuses here
         await asyncio.to_thread(self.state.load)
+        for room_id, event, since in await asyncio.to_thread(self.state.pending):
+            self.pending.setdefault(room_id, []).append((event, since))
         await self._login()
         await self._keys()
         self.token = await asyncio.to_thread(self.state.sync_token)
@@ -300,6 +310,23 @@ class MatrixBot:
             await client.keys_claim(client.get_users_for_key_claiming())
         await client.send_to_device_messages()
 
+    def _note_device_changes(self, resp: SyncResponse) -> None:
+        """Trust on first use: a member whose devices were known and changed (a new phone,
+        or someone else's device) is said in the log with the rooms shared, for their
+        chairs to check; the new devices are encrypted for, as first seen."""
+        if not self.encrypted or self.client.olm is None:
+            return
+        known = self.client.device_store.users
+        for user in getattr(resp.device_list, "changed", None) or []:
+            if user == self.client.user_id or user not in known:
+                continue
+            rooms = sorted(self.room_name(r) for r, room in self.client.rooms.items()
+                           if user in room.users and room.encrypted)
+            if rooms:
+                log.warning("Matrix: the devices of %s changed (rooms: %s); trusted as first "
+                            "seen (MATRIX_TRUST=tofu): their chairs may want to check",
+                            user, ", ".join(rooms))
+
     # --- sync --------------------------------------------------------------------------------
 
     async def _sync_forever(self) -> None:
@@ -338,7 +365,9 @@ class MatrixBot:
             backoff = 1.0
             full_state = False
             try:
+                self._note_device_changes(resp)
                 await self._keys()
+                await self._retry_pending()  # keys this batch brought, before what is new
                 await self.handle_sync(resp)
             except asyncio.CancelledError:
                 raise
@@ -680,15 +709,90 @@ class MatrixBot:
             log.warning("could not decline the invite to %s: %s", room_id, resp)
 
     async def _undecrypted(self, room_id: str, source: dict[str, Any]) -> None:
-        """An event nio could not decrypt (its key has not come): the key is asked of the
-        sender's devices; the event is not marked, so it is not lost."""
+        """An event nio could not decrypt (its key has not come): kept, in the store too,
+        to be handled when the key comes (``_retry_pending``), and the key asked of the
+        sender's devices. Nothing is run and the event is not marked meanwhile."""
+        event_id = str(source["event_id"])
+        waiting = self.pending.setdefault(room_id, [])
+        if any(e.get("event_id") == event_id for e, _ in waiting):
+            return
+        if len(waiting) >= PENDING_MAX:
+            await self._unreadable(room_id, source)  # a flood of keyless events: not kept
+            return
+        since = time.time()
+        waiting.append((source, since))
+        await asyncio.to_thread(self.state.save_pending, room_id, source, since)
         event = Event.parse_event(source)
         if isinstance(event, MegolmEvent):
             event.room_id = room_id
             with contextlib.suppress(Exception):  # asked once per session; a repeat raises
                 await self.client.request_room_key(event)
-        log.warning("event %s in %s could not be decrypted yet (no key for its session)",
-                    source.get("event_id"), room_id)
+        log.warning("event %s in %s cannot be decrypted yet (its key has not come): kept "
+                    "until it does", event_id, room_id)
+
+    async def _retry_pending(self) -> None:
+        """Events whose keys have come, decrypted and handled once, in the order they were
+        sent in each room (one still waiting holds back the later ones); one that waited
+        longer than ``key_wait_s`` is given up: its sender is told."""
+        now = time.time()
+        for room_id in list(self.pending):
+            lock = self._room_locks.setdefault(room_id, asyncio.Lock())
+            async with lock:
+                waiting = self.pending[room_id]
+                while waiting:
+                    source, since = waiting[0]
+                    event = Event.parse_event(source)
+                    decrypted: Any = None
+                    if isinstance(event, MegolmEvent):
+                        event.room_id = room_id
+                        try:
+                            decrypted = self.client.decrypt_event(event)
+                        except EncryptionError:
+                            decrypted = None
+                    if decrypted is None or not isinstance(decrypted, Event) or isinstance(
+                            decrypted, MegolmEvent):
+                        if now - since < self.options.key_wait_s and isinstance(
+                                event, MegolmEvent):
+                            break  # still waiting: the later ones wait behind it
+                        waiting.pop(0)
+                        await asyncio.to_thread(self.state.drop_pending,
+                                                str(source["event_id"]))
+                        await self._unreadable(room_id, source)
+                        continue
+                    waiting.pop(0)
+                    try:
+                        await self.handle_event(room_id, decrypted.source)
+                    except SendFailed as err:
+                        log.error("could not answer %s in %s: %s", source.get("event_id"),
+                                  room_id, err)
+                    await asyncio.to_thread(self.state.drop_pending, str(source["event_id"]))
+                if not waiting:
+                    del self.pending[room_id]
+
+    async def _unreadable(self, room_id: str, source: dict[str, Any]) -> None:
+        """An encrypted event that cannot be read for good: nothing is run, it is marked,
+        and its sender is told once in a direct chat what to do."""
+        event_id, sender = str(source.get("event_id")), source.get("sender")
+        await asyncio.to_thread(self.state.mark_seen, event_id)
+        log.warning("event %s in %s from %s could not be decrypted: given up", event_id,
+                    room_id, sender)
+        if not isinstance(sender, str) or sender == self.client.user_id:
+            return
+        lang = self.router.settings.language
+        text = said(_("I could not read your message in {room}: its key never reached me, so "
+                      "I did nothing with it. Please send it again; if this keeps happening, "
+                      "check that your app shares keys with my device {device}.",
+                      room=self.room_name(room_id), device=self.client.device_id), lang)
+        try:
+            await self.post(ChannelRef.direct(PLATFORM, sender), [Text((text,))],
+                            f"unreadable:{event_id}")
+        except SendFailed as err:
+            log.error("could not tell %s about %s: %s", sender, event_id, err)
+
+    def room_name(self, room_id: str) -> str:
+        room = self.client.rooms.get(room_id)
+        name = getattr(room, "display_name", None) if room is not None else None
+        return name if isinstance(name, str) and name else room_id
 
     async def _on_encrypted(self, room_id: str, event_id: str) -> None:
         log.warning("encrypted event %s in %s: Taskbot cannot read encrypted rooms",

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -23,6 +24,7 @@ SEEN = NS + "seen:"
 DM = NS + "dm:"
 E2E_TOLD = NS + "e2e-told:"
 DIRECT = NS + "direct:"
+PENDING = "pending:"
 SEEN_KEEP = dt.timedelta(days=2)
 
 
@@ -70,6 +72,29 @@ class MatrixState:
     def save_store_record(self, record: dict[str, str]) -> None:
         with self.sessions.begin() as session:
             kv.put(session, self._key("store"), json.dumps(record, sort_keys=True))
+
+    # --- events waiting for their keys ---------------------------------------------------------
+
+    def pending(self) -> list[tuple[str, dict[str, Any], float]]:
+        """Encrypted events whose keys had not come, as (room, event, first seen), in the
+        order they were sent: kept across a restart, so none is lost while its key comes."""
+        with self.sessions() as session:
+            found = kv.get_many(session, self._key(PENDING))
+        out: list[tuple[str, dict[str, Any], float]] = []
+        for raw in found.values():
+            data = json.loads(raw)
+            out.append((str(data["room"]), dict(data["event"]), float(data["since"])))
+        out.sort(key=lambda p: (p[0], int(p[1].get("origin_server_ts", 0))))
+        return out
+
+    def save_pending(self, room_id: str, event: dict[str, Any], since: float) -> None:
+        with self.sessions.begin() as session:
+            kv.put(session, self._key(PENDING + str(event["event_id"])),
+                   json.dumps({"room": room_id, "event": event, "since": since}))
+
+    def drop_pending(self, event_id: str) -> None:
+        with self.sessions.begin() as session:
+            kv.drop(session, self._key(PENDING + event_id))
 
     def forget_login(self) -> None:
         with self.sessions.begin() as session:

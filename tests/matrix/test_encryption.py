@@ -11,15 +11,24 @@ import json
 import logging
 import shutil
 import urllib.request
+import uuid
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import pytest
-from nio import AsyncClient, AsyncClientConfig, RoomSendError, SyncError
+from nio import (
+    AsyncClient,
+    AsyncClientConfig,
+    RoomSendError,
+    RoomSendResponse,
+    ShareGroupSessionResponse,
+    SyncError,
+)
+from nio.api import Api
 
 from bot.matrix.client import LoginRefused, MatrixBot
-from tests.matrix.conftest import Event, Human, World, body, wait_until
+from tests.matrix.conftest import Event, Human, World, body, reply_to, wait_until
 from tests.support.synapse import Account, Synapse
 
 ENCRYPTION = {"type": "m.room.encryption", "state_key": "",
@@ -168,5 +177,160 @@ def test_an_encrypted_room_across_a_restart(world: World, tmp_path: Path,
                 await fresh.stop()
         finally:
             await alice.stop()
+
+    asyncio.run(scenario())
+
+
+class Keyless:
+    """An encrypted message whose room key is held back: a new session, its key wrapped for
+    the room's devices as a client would, but the to-device messages that carry it kept
+    (``deliver`` sends them later; never calling it is a key that never comes)."""
+
+    def __init__(self, alice: SecretHuman, room_id: str) -> None:
+        self.alice, self.room_id = alice, room_id
+        self.held: list[tuple[set[tuple[str, str]], dict[str, Any]]] = []
+
+    async def send(self, line: str) -> str:
+        client = self.alice.client
+        olm = client.olm
+        assert olm is not None
+        olm.create_outbound_group_session(self.room_id)
+        users = list(client.rooms[self.room_id].users)
+        for sharing_with, to_device in olm.share_group_session_parallel(
+                self.room_id, users, ignore_unverified_devices=True):
+            self.held.append((sharing_with, to_device))
+        olm.outbound_group_sessions[self.room_id].shared = True
+        content = olm.group_encrypt(self.room_id, {
+            "type": "m.room.message", "content": {"msgtype": "m.text", "body": line}})
+        method, path, data = Api.room_send(client.access_token, self.room_id,
+                                           "m.room.encrypted", content, uuid.uuid4())
+        resp = await client._send(RoomSendResponse, method, path, data, (self.room_id,))
+        assert isinstance(resp, RoomSendResponse), resp
+        # her next message starts a session of its own, shared as usual
+        del olm.outbound_group_sessions[self.room_id]
+        return str(resp.event_id)
+
+    async def deliver(self) -> None:
+        client = self.alice.client
+        for sharing_with, to_device in self.held:
+            method, path, data = Api.to_device(client.access_token, "m.room.encrypted",
+                                               to_device, uuid.uuid4())
+            resp = await client._send(ShareGroupSessionResponse, method, path, data,
+                                      response_data=(self.room_id, sharing_with))
+            assert isinstance(resp, ShareGroupSessionResponse), resp
+
+
+def replies_to(alice: SecretHuman, room: str, event_id: str) -> list[Event]:
+    return [e for e in alice.events[room] if reply_to(e) == event_id]
+
+
+def test_an_event_whose_key_comes_late_is_handled_once(world: World, tmp_path: Path) -> None:
+    """The key of a command comes after the command, and the bot restarts in between: the
+    event waits in the store, and is run once when the key comes."""
+    store = str(tmp_path / "bot.matrix-store")
+
+    async def scenario() -> None:
+        alice = SecretHuman(world.server, world.people["alice"], tmp_path / "alice")
+        bot = world.bot(store_path=store)
+        await bot.start()
+        await alice.start()
+        try:
+            room = await encrypted_room(alice, bot)
+            await ask(alice, room, "!tg create repl Replication")
+            keyless = Keyless(alice, room)
+            late = await keyless.send("!tg show repl")
+            await wait_until(lambda: any(e.get("event_id") == late
+                                         for e, _ in bot.pending.get(room, [])), timeout=40)
+            assert not replies_to(alice, room, late)
+            await bot.stop()
+            # the key goes out while the bot is down; the restarted bot finds the event kept
+            await keyless.deliver()
+            again = world.bot(store_path=store)
+            await again.start()
+            try:
+                r = await alice.wait_reply(room, late, timeout=40)
+                assert "Replication" in body(r), body(r)
+                after = await ask(alice, room, "!tg list")
+                assert "repl" in body(after)
+                assert len(replies_to(alice, room, late)) == 1
+                assert not again.pending
+            finally:
+                await again.stop()
+        finally:
+            await alice.stop()
+
+    asyncio.run(scenario())
+
+
+def test_an_event_whose_key_never_comes_is_answered_once_in_a_direct_chat(
+        world: World, tmp_path: Path) -> None:
+    async def scenario() -> None:
+        alice = SecretHuman(world.server, world.people["alice"], tmp_path / "alice")
+        bot = world.bot(store_path=str(tmp_path / "bot.matrix-store"), key_wait_s=0.5)
+        await bot.start()
+        await alice.start()
+        try:
+            room = await encrypted_room(alice, bot)
+            lost = await Keyless(alice, room).send("!tg create lost Never Run")
+            await wait_until(lambda: bool(alice.invites), timeout=40)
+            dm = next(iter(alice.invites))
+            await alice.join(dm)
+            told = await alice.wait_for(dm, lambda e: "could not read your message" in body(e),
+                                        timeout=40)
+            assert bot.client.device_id in body(told)
+            r = await ask(alice, room, "!tg list")
+            assert "lost" not in body(r)  # nothing was run
+            assert not replies_to(alice, room, lost)
+            assert sum("could not read your message" in body(e)
+                       for e in alice.events[dm]) == 1
+        finally:
+            await bot.stop()
+            await alice.stop()
+
+    asyncio.run(scenario())
+
+
+def test_a_new_member_reads_the_bots_next_post_and_a_new_device_is_said(
+        world: World, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING, logger="bot.matrix.client")
+
+    async def scenario() -> None:
+        alice = SecretHuman(world.server, world.people["alice"], tmp_path / "alice")
+        bob = SecretHuman(world.server, world.people["bob"], tmp_path / "bob")
+        bot = world.bot(store_path=str(tmp_path / "bot.matrix-store"))
+        await bot.start()
+        await alice.start()
+        await bob.start()
+        phone: AsyncClient | None = None
+        try:
+            room = await encrypted_room(alice, bot)
+            await ask(alice, room, "!tg create repl Replication")
+            invited = await alice.client.room_invite(room, bob.user_id)
+            assert not hasattr(invited, "status_code") or invited.status_code is None
+            await wait_until(lambda: room in bob.invites, timeout=40)
+            await bob.join(room)
+            await wait_until(lambda: bob.user_id in bot.client.rooms[room].users, timeout=40)
+            r = await ask(alice, room, "!tg show repl")
+            seen = await bob.wait_for(room, lambda e: e.get("event_id") == r["event_id"],
+                                      timeout=40)
+            assert "Replication" in body(seen)  # bob decrypted the bot's post
+            # alice signs in on a second device: the bot says so in its log (trust on first use)
+            phone = AsyncClient(world.server.url, alice.user_id,
+                                store_path=str(tmp_path / "phone"),
+                                config=AsyncClientConfig(encryption_enabled=True,
+                                                         store_sync_tokens=False))
+            (tmp_path / "phone").mkdir()
+            login = await phone.login(world.people["alice"].password, device_name="phone")
+            assert not hasattr(login, "status_code") or login.status_code is None, login
+            await phone.keys_upload()
+            await wait_until(lambda: any(
+                f"the devices of {alice.user_id} changed" in rec.getMessage()
+                for rec in caplog.records), timeout=40)
+        finally:
+            if phone is not None:
+                await phone.close()
+            await bot.stop()
+            await alice.stop()
+            await bob.stop()
 
     asyncio.run(scenario())
