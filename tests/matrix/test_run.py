@@ -57,21 +57,28 @@ def taskbot_run(env: dict[str, str], log: Path, ready: str = "Matrix: connected"
         stop_process(proc)
 
 
-def test_crash_and_restart_of_taskbot_run(world: World, tmp_path: Path) -> None:
+@pytest.mark.parametrize("encrypted", [False, True], ids=["plain", "encrypted"])
+def test_crash_and_restart_of_taskbot_run(world: World, tmp_path: Path,
+                                          encrypted: bool) -> None:
     """SIGKILL right after an answer (the sync token may not be stored yet), commands typed
-    while the bot is down, then a restart: each command answered once, none lost."""
+    while the bot is down, then a restart: each command answered once, none lost; in a
+    plain room and in an encrypted one (the restarted process is the same device)."""
+    from tests.matrix.test_encryption import ENCRYPTION, SecretHuman
+
     url = world.engine.url.render_as_string(hide_password=False)
-    env = matrix_env(world, url)
+    env = {**matrix_env(world, url), "MATRIX_STORE_PATH": str(tmp_path / "bot.matrix-store")}
     log = tmp_path / "bot.log"
 
     async def scenario() -> None:
-        alice = world.human("alice")
+        alice = (SecretHuman(world.server, world.people["alice"], tmp_path / "alice")
+                 if encrypted else world.human("alice"))
         await alice.start()
         bot_id = world.bot_account.user_id
         asked: list[str] = []
         try:
             with taskbot_run(env, log) as proc:
-                room = await alice.create_room("Ledger", invite=[bot_id])
+                room = await alice.create_room("Ledger", invite=[bot_id],
+                                               initial_state=[ENCRYPTION] if encrypted else [])
                 await alice.wait_for(room, lambda e: body(e).startswith("Hello!"))
                 for line in ("!tg create ledger Ledger", "!tg link ledger",
                              f"!tg add ledger {alice.user_id}", "!action add before the crash"):
