@@ -7,6 +7,8 @@ each a process of its own, each in a room of its own with the same person:
 
 - **Taskbot**: ``python -m bot run`` on a migrated SQLite store, the room linked to a group;
   the person types ``!action add bench item N due 2099-01-15``.
+- **taskbot-e2e**: the same process in an encrypted room of its own (the person's client
+  encrypts, as Element does; the bot decrypts the command and answers encrypted).
 - **echo** (the floor): a bare matrix-nio ``AsyncClient`` that answers every text message with
   an ``m.notice`` reply carrying the same body (this script, ``--serve-echo``).
 - **peer**: matrix-reminder-bot from PyPI, in a venv of its own (installed on first use),
@@ -21,6 +23,9 @@ time. Bots take turns, ``--block`` commands each (default 1), so a load spike on
 falls on all three alike. ``--warmup`` commands per bot are not counted.
 
 Goals (issue 4): Taskbot p50 at most 1.3x the echo bot's, and no slower than the peer's.
+Goal (issue 15): Taskbot's p50 in the encrypted room at most 1.3x its p50 in the plain one
+(the same run, the same process). The peer in an encrypted room is not measured:
+matrix-reminder-bot's encryption needs libolm, which does not install here.
 """
 
 from __future__ import annotations
@@ -60,6 +65,7 @@ from nio import (  # noqa: E402
 from tests.support.synapse import Account, Synapse, synapse_server  # noqa: E402
 
 P50_RATIO_GOAL = 1.3
+E2E_RATIO_GOAL = 1.3  # issue 15: the encrypted round trip beside the plain one
 PEER_PACKAGE = "matrix-reminder-bot"
 DEFAULT_PEER_VENV = Path(tempfile.gettempdir()) / "taskbot-bench-mrb"
 
@@ -196,6 +202,7 @@ class Bot:
     room_id: str = ""
     command: Callable[[int], str] = lambda i: f"!echo {i}"
     threaded: bool = True  # answers carry m.in_reply_to
+    encrypted: bool = False  # its room is encrypted
     check: Callable[[str], bool] = lambda body: True
     samples: list[float] = field(default_factory=list)
     # the answer's origin_server_ts splits each sample: command sent -> answer created by the
@@ -207,9 +214,12 @@ class Bot:
 class Person:
     """The person's client: long-polls ``/sync`` and notes when each bot message arrives."""
 
-    def __init__(self, server: Synapse, account: Account) -> None:
-        self.client = AsyncClient(server.url, account.user_id,
-                                  config=AsyncClientConfig(encryption_enabled=False))
+    def __init__(self, server: Synapse, account: Account, store: Path) -> None:
+        # a client that encrypts where the room is encrypted (its keys in ``store``)
+        store.mkdir(parents=True, exist_ok=True)
+        self.client = AsyncClient(server.url, account.user_id, store_path=str(store),
+                                  config=AsyncClientConfig(encryption_enabled=True,
+                                                           store_sync_tokens=False))
         self.client.restore_login(account.user_id, account.device_id, account.access_token)
         self.user_id = account.user_id
         self.replies: dict[str, tuple[float, Event]] = {}  # in_reply_to -> (arrived, event)
@@ -219,9 +229,22 @@ class Person:
         self.task: asyncio.Task[None] | None = None
         self.sent_wall = self.arrived_wall = 0.0
 
+    async def upkeep(self) -> None:
+        """The device's keys: uploaded, the rooms' devices queried, sessions claimed."""
+        c = self.client
+        if c.should_upload_keys:
+            await c.keys_upload()
+        if c.should_query_keys:
+            await c.keys_query()
+        if c.should_claim_keys:
+            await c.keys_claim(c.get_users_for_key_claiming())
+        await c.send_to_device_messages()
+
     async def start(self) -> None:
+        await self.upkeep()
         first = await self.client.sync(timeout=0)
         assert not isinstance(first, SyncError), first
+        await self.upkeep()
         self.task = asyncio.create_task(self._loop(first.next_batch))
 
     async def _loop(self, token: str) -> None:
@@ -235,6 +258,7 @@ class Person:
                 await asyncio.sleep(0.1)
                 continue
             token = resp.next_batch
+            await self.upkeep()
             for room_id, info in resp.rooms.join.items():
                 for ev in info.timeline.events:
                     src: Event = ev.source
@@ -262,8 +286,10 @@ class Person:
             with suppress(TimeoutError):
                 await asyncio.wait_for(self.changed.wait(), left)
 
-    async def create_room(self, name: str, invite: str) -> str:
-        resp = await self.client.room_create(name=name, invite=[invite])
+    async def create_room(self, name: str, invite: str, encrypted: bool = False) -> str:
+        state = [{"type": "m.room.encryption", "state_key": "",
+                  "content": {"algorithm": "m.megolm.v1.aes-sha2"}}] if encrypted else []
+        resp = await self.client.room_create(name=name, invite=[invite], initial_state=state)
         assert not isinstance(resp, RoomCreateError), resp
         return str(resp.room_id)
 
@@ -274,7 +300,8 @@ class Person:
         self.sent_wall = time.time()
         t0 = time.perf_counter()
         resp = await self.client.room_send(bot.room_id, "m.room.message",
-                                           {"msgtype": "m.text", "body": line})
+                                           {"msgtype": "m.text", "body": line},
+                                           ignore_unverified_devices=True)
         if isinstance(resp, RoomSendError):
             raise RuntimeError(f"send failed: {resp}")
         event_id = str(resp.event_id)
@@ -305,18 +332,20 @@ async def measure(person: Person, bots: list[Bot], commands: int, warmup: int,
     await person.start()
     try:
         for bot in bots:
-            bot.room_id = await person.create_room(f"bench {bot.label}", bot.user_id)
+            bot.room_id = await person.create_room(f"bench {bot.label}", bot.user_id,
+                                                   bot.encrypted)
         for bot in bots:
             await person.until(lambda b=bot: (b.room_id, b.user_id) in person.joined,  # type: ignore[misc]
                                60, f"{bot.label} to join its room")
-        taskbot = next((b for b in bots if b.label == "taskbot"), None)
-        if taskbot is not None:
-            for line, expect in (("!tg create bench Benchmark", "bench"),
-                                 ("!tg link bench", "linked to Benchmark"),
-                                 (f"!tg add bench {person.user_id}", "person")):
+        for n, taskbot in enumerate(b for b in bots if b.label.startswith("taskbot")):
+            slug = f"bench{n}"
+            for line, expect in ((f"!tg create {slug} Benchmark {n}", slug),
+                                 (f"!tg link {slug}", f"linked to Benchmark {n}"),
+                                 (f"!tg add {slug} {person.user_id}", "person")):
                 _, event = await person.ask(taskbot, line)
                 if expect not in body(event):
-                    raise RuntimeError(f"taskbot answered {line!r} with {body(event)!r}")
+                    raise RuntimeError(f"{taskbot.label} answered {line!r} with "
+                                       f"{body(event)!r}")
         for bot in bots:
             for i in range(warmup):
                 _, event = await person.ask(bot, bot.command(-1 - i))
@@ -349,16 +378,16 @@ def report(bots: list[Bot], peer_note: str | None) -> list[str]:
     def ms(x: float) -> str:
         return f"{x * 1e3:7.1f} ms"
 
-    print(f"\n{'bot':<10} {'n':>5} {'p50':>10} {'p99':>10} {'mean':>10} {'max':>10}")
+    print(f"\n{'bot':<12} {'n':>5} {'p50':>10} {'p99':>10} {'mean':>10} {'max':>10}")
     for b in bots:
         s = b.samples
-        print(f"{b.label:<10} {len(s):>5} {ms(percentile(s, .5))} {ms(percentile(s, .99))} "
+        print(f"{b.label:<12} {len(s):>5} {ms(percentile(s, .5))} {ms(percentile(s, .99))} "
               f"{ms(statistics.fmean(s))} {ms(max(s))}")
     if peer_note:
         print(f"peer       skipped: {peer_note}")
     print("\nsplit by the answer's origin_server_ts (ms clock of the homeserver), p50:")
     for b in bots:
-        print(f"  {b.label:<8} sent -> answer created {ms(percentile(b.to_created, .5))}   "
+        print(f"  {b.label:<12} sent -> answer created {ms(percentile(b.to_created, .5))}   "
               f"created -> arrived {ms(percentile(b.created_to_arrival, .5))}")
     by = {b.label: b for b in bots}
     missed: list[str] = []
@@ -387,6 +416,16 @@ def report(bots: list[Bot], peer_note: str | None) -> list[str]:
             missed.append("p50 vs peer")
     else:
         print("taskbot p50 vs peer: not measured (no peer)")
+    if "taskbot-e2e" in by:
+        e2e = by["taskbot-e2e"].samples
+        ratio = percentile(e2e, .5) / tb
+        ok = ratio <= E2E_RATIO_GOAL
+        print(f"taskbot encrypted p50 / plain p50 = {ratio:.2f}  (goal <= {E2E_RATIO_GOAL})   "
+              f"{'PASS' if ok else 'MISS'}")
+        print(f"taskbot encrypted p99 / plain p99 = "
+              f"{percentile(e2e, .99) / percentile(by['taskbot'].samples, .99):.2f}  (info)")
+        if not ok:
+            missed.append("encrypted p50 vs plain")
     return missed
 
 
@@ -438,6 +477,9 @@ def main(argv: list[str] | None = None) -> int:
         bots.append(Bot("taskbot", tb_acc.user_id,
                         command=lambda i: f"!action add bench item {i} due 2099-01-15",
                         check=lambda body: body.startswith("Added A-")))
+        bots.append(Bot("taskbot-e2e", tb_acc.user_id, encrypted=True,
+                        command=lambda i: f"!action add bench item {i} due 2099-01-15",
+                        check=lambda body: body.startswith("Added A-")))
 
         echo_acc = server.register("echo")
         echo_env = clean_env(ECHO_HOMESERVER=server.url, ECHO_USER=echo_acc.user_id,
@@ -466,8 +508,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Synapse {server.url}; {args.commands} commands per bot after {args.warmup} "
               f"warm-up, turns of {args.block}: {', '.join(b.label for b in bots)}")
         try:
-            asyncio.run(measure(Person(server, person_acc), bots, args.commands, args.warmup,
-                                args.block))
+            asyncio.run(measure(Person(server, person_acc, work / "person-store"), bots,
+                                args.commands, args.warmup, args.block))
         except RuntimeError as err:
             peer_log = work / "peer" / "peer.log"
             if peer_log.exists():
