@@ -778,6 +778,11 @@ class MatrixBot:
                     room_id, sender)
         if not isinstance(sender, str) or sender == self.client.user_id:
             return
+        # one message a day per room and sender, however many of their events were lost
+        day = time.strftime("%Y-%m-%d", time.gmtime())
+        told = self.state.events.key("unreadable", room_id, sender, day)
+        if not await asyncio.to_thread(self.state.events.mark_alone, told):
+            return
         lang = self.router.settings.language
         text = said(_("I could not read your message in {room}: its key never reached me, so "
                       "I did nothing with it. Please send it again; if this keeps happening, "
@@ -785,7 +790,7 @@ class MatrixBot:
                       room=self.room_name(room_id), device=self.client.device_id), lang)
         try:
             await self.post(ChannelRef.direct(PLATFORM, sender), [Text((text,))],
-                            f"unreadable:{event_id}")
+                            f"unreadable:{room_id}:{sender}:{day}")
         except SendFailed as err:
             log.error("could not tell %s about %s: %s", sender, event_id, err)
 

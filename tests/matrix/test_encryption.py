@@ -272,6 +272,7 @@ def test_an_event_whose_key_never_comes_is_answered_once_in_a_direct_chat(
         try:
             room = await encrypted_room(alice, bot)
             lost = await Keyless(alice, room).send("!tg create lost Never Run")
+            also = await Keyless(alice, room).send("!tg create gone Never Run")
             await wait_until(lambda: bool(alice.invites), timeout=40)
             dm = next(iter(alice.invites))
             await alice.join(dm)
@@ -280,7 +281,10 @@ def test_an_event_whose_key_never_comes_is_answered_once_in_a_direct_chat(
             assert bot.client.device_id in body(told)
             r = await ask(alice, room, "!tg list")
             assert "lost" not in body(r)  # nothing was run
-            assert not replies_to(alice, room, lost)
+            assert "gone" not in body(r)
+            assert not replies_to(alice, room, lost) and not replies_to(alice, room, also)
+            await wait_until(lambda: not bot.pending, timeout=40)
+            # two events lost, one message: she is told once a day for the room
             assert sum("could not read your message" in body(e)
                        for e in alice.events[dm]) == 1
         finally:
