@@ -39,7 +39,7 @@ from bot.shell import (
 )
 from handlers.core.grammar import UserError
 from handlers.governance import describe
-from storage.db import make_engine, upgrade
+from storage.db import make_engine, make_session_factory, upgrade
 from storage.models import Outbox
 
 log = logging.getLogger("taskbot")
@@ -523,6 +523,45 @@ class ProgressBar:
 # --- parser and entry point ----------------------------------------------------------------
 
 
+def cmd_matrix(settings: Settings, args: argparse.Namespace) -> int:
+    """``taskbot matrix devices|verify``: the bot's view of the devices in its encrypted
+    rooms, and the operator's verification of one (MATRIX_TRUST=verified)."""
+    import asyncio
+
+    from bot.matrix.trust import open_offline
+
+    if not (settings.matrix_homeserver and settings.matrix_user_id):
+        print("taskbot: MATRIX_HOMESERVER and MATRIX_USER_ID are needed.", file=sys.stderr)
+        return 2
+    engine = make_engine(settings.database_url)
+    try:
+        offline = open_offline(make_session_factory(engine), settings.matrix_homeserver,
+                               settings.matrix_user_id, settings.matrix_store_path)
+    except ValueError as err:
+        print(f"taskbot: {err}", file=sys.stderr)
+        engine.dispose()
+        return 1
+    status = 0
+    try:
+        if args.matrix_command == "devices":
+            rows = offline.devices()
+            if not rows:
+                print("No devices known yet: the bot learns those of the people in its "
+                      "encrypted rooms.")
+            for user, device, fp, trust in rows:
+                print(f"{user}  {device}  {fp}  {trust}")
+        else:
+            try:
+                print(offline.verify(args.user, args.device, args.fingerprint))
+            except ValueError as err:
+                print(f"taskbot: {err}", file=sys.stderr)
+                status = 1
+    finally:
+        asyncio.run(offline.close())
+        engine.dispose()
+    return status
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="taskbot",
@@ -572,6 +611,19 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--output", metavar="<file.toml>", type=Path,
                     help="write here (default: stdout)")
     ex.set_defaults(func=cmd_governance_export)
+
+    p = sub.add_parser("matrix", help="the Matrix device's end-to-end trust")
+    mx = p.add_subparsers(dest="matrix_command", required=True, metavar="<matrix command>")
+    md = mx.add_parser("devices", help="the devices the bot knows in its encrypted rooms, "
+                       "with their fingerprints and trust")
+    md.set_defaults(func=cmd_matrix)
+    mv = mx.add_parser("verify", help="verify a person's device (MATRIX_TRUST=verified "
+                       "gives room keys only to verified devices)")
+    mv.add_argument("user", metavar="<@user:server>")
+    mv.add_argument("device", metavar="<device id>")
+    mv.add_argument("--fingerprint", metavar="<ed25519>",
+                    help="the fingerprint the person's app shows: refused if it differs")
+    mv.set_defaults(func=cmd_matrix)
 
     p = sub.add_parser("report", help="exports for scripts and spreadsheets")
     rep = p.add_subparsers(dest="report", required=True, metavar="<report>")

@@ -368,11 +368,6 @@ def load_settings(
     trust = (_opt(env, "MATRIX_TRUST") or "tofu").lower()
     if trust not in MATRIX_TRUSTS:
         raise ConfigError(f"MATRIX_TRUST={trust!r} is not one of {', '.join(MATRIX_TRUSTS)}.")
-    if trust == "verified":
-        # encrypting only for verified devices needs a way to verify them, which this
-        # build does not have yet: refused rather than failing every encrypted send
-        raise ConfigError("MATRIX_TRUST=verified is not available yet (no way to verify a "
-                          "device in this build): use tofu, the default.")
     return Settings(
         database_url=database_url,
         matrix_store_path=_opt(env, "MATRIX_STORE_PATH") or default_store_path(database_url),

@@ -49,7 +49,7 @@ from nio import (
     WhoamiError,
 )
 from nio.api import Api
-from nio.exceptions import EncryptionError
+from nio.exceptions import EncryptionError, OlmUnverifiedDeviceError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.bridge import wait_on
@@ -69,6 +69,7 @@ from bot.matrix.render import (
 )
 from bot.matrix.state import MatrixState
 from bot.matrix.store import DeviceStore
+from bot.matrix.trust import withhold_unverified
 from handlers.core.i18n import _, said
 from handlers.core.lookups import adopt_names, known_member
 from handlers.core.messages import TOPIC, Block, ChannelRef, File, Reply, Text
@@ -819,6 +820,8 @@ class MatrixBot:
         reply = answer.reply
         if reply.private and not reply.error:
             await self.known_room(room_id)
+            if not self.tofu:
+                await withhold_unverified(self.client, room_id)
             await self.client.room_send(room_id, "m.reaction", {"m.relates_to": {
                 "rel_type": "m.annotation", "event_id": event_id, "key": ACK_REACTION,
             }}, tx_id=txn_id(f"ack:{event_id}"), ignore_unverified_devices=self.tofu)
@@ -879,10 +882,17 @@ class MatrixBot:
         """``m.room.message`` with bounded retries on M_LIMIT_EXCEEDED (same txn id each time,
         so a retry after a lost answer cannot post twice)."""
         await self.known_room(room_id)
+        if not self.tofu:
+            await withhold_unverified(self.client, room_id)
         waited = 0.0
         for _attempt in range(SEND_ATTEMPTS):
-            resp = await self.client.room_send(room_id, "m.room.message", content, tx_id=tx_id,
-                                               ignore_unverified_devices=self.tofu)
+            try:
+                resp = await self.client.room_send(room_id, "m.room.message", content,
+                                                   tx_id=tx_id,
+                                                   ignore_unverified_devices=self.tofu)
+            except OlmUnverifiedDeviceError:  # a device came since the check: withheld too
+                await withhold_unverified(self.client, room_id)
+                continue
             if not isinstance(resp, RoomSendError):
                 return str(resp.event_id)
             if resp.status_code != "M_LIMIT_EXCEEDED":
@@ -912,7 +922,8 @@ class MatrixBot:
 
     @property
     def tofu(self) -> bool:
-        """Encrypt for every device of a room's members (trust on first use)."""
+        """Encrypt for every device of a room's members (trust on first use); else only for
+        those the operator verified (``bot.matrix.trust``)."""
         return self.options.trust == "tofu"
 
     def room_encrypted(self, room_id: str) -> bool:

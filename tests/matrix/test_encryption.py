@@ -338,3 +338,75 @@ def test_a_new_member_reads_the_bots_next_post_and_a_new_device_is_said(
             await bob.stop()
 
     asyncio.run(scenario())
+
+
+def test_verified_trust_gives_room_keys_only_to_devices_the_operator_verified(
+        world: World, tmp_path: Path) -> None:
+    """MATRIX_TRUST=verified: her device, unverified, gets no room key (the bot still reads
+    her); the operator compares the fingerprint her app shows and verifies it with the bot
+    stopped (``taskbot matrix verify``); the bot's next answer is hers to read."""
+    from bot.matrix.trust import open_offline
+    from storage.db import make_session_factory
+
+    store = str(tmp_path / "bot.matrix-store")
+
+    async def scenario() -> None:
+        alice = SecretHuman(world.server, world.people["alice"], tmp_path / "alice")
+        bot = world.bot(store_path=store, trust="verified")
+        await bot.start()
+        await alice.start()
+        bot_id = bot.client.user_id
+        try:
+            room = await alice.create_room("Replication", invite=[bot_id],
+                                           initial_state=[ENCRYPTION])
+            # her messages are for the room's members: wait until the bot is one
+            await wait_until(lambda: any(
+                e.get("type") == "m.room.member" and e.get("state_key") == bot_id
+                and (e.get("content") or {}).get("membership") == "join"
+                for e in alice.events[room]), timeout=40)
+            await alice.say(room, "!tg create repl Replication")
+            # the bot read her command and answered, but not for her device (nio shows her
+            # a message it could not decrypt as its ciphertext)
+            from storage.models import Group
+
+            def created() -> bool:
+                with make_session_factory(world.engine)() as s:
+                    return s.query(Group).filter_by(slug="repl").count() == 1
+
+            await wait_until(created, timeout=40)
+            await wait_until(lambda: any(
+                e.get("sender") == bot_id and is_ciphertext(e) for e in alice.events[room]),
+                timeout=40)
+            assert not any(e.get("sender") == bot_id and e.get("type") == "m.room.message"
+                           for e in alice.events[room])
+            await bot.stop()
+
+            offline = open_offline(make_session_factory(world.engine), world.server.url,
+                                   bot_id, store)
+            try:
+                olm = alice.client.olm
+                assert olm is not None
+                key = olm.account.identity_keys["ed25519"]
+                shown = " ".join(key[i:i + 4] for i in range(0, len(key), 4))
+                assert (alice.user_id, alice.client.device_id, shown, "withheld") in (
+                    offline.devices())
+                with pytest.raises(ValueError, match="not the one given"):
+                    offline.verify(alice.user_id, alice.client.device_id, "AAAA BBBB")
+                with pytest.raises(ValueError, match="no device NOPE"):
+                    offline.verify(alice.user_id, "NOPE", None)
+                assert offline.verify(alice.user_id, alice.client.device_id, shown).startswith(
+                    "verified")
+            finally:
+                await offline.close()
+
+            again = world.bot(store_path=store, trust="verified")
+            await again.start()
+            try:
+                r = await ask(alice, room, "!tg show repl")
+                assert "Replication" in body(r), r
+            finally:
+                await again.stop()
+        finally:
+            await alice.stop()
+
+    asyncio.run(scenario())
