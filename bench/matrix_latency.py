@@ -62,6 +62,7 @@ from nio import (  # noqa: E402
     SyncError,
 )
 
+from bot.matrix.store import key_upkeep  # noqa: E402
 from tests.support.synapse import Account, Synapse, synapse_server  # noqa: E402
 
 P50_RATIO_GOAL = 1.3
@@ -230,15 +231,7 @@ class Person:
         self.sent_wall = self.arrived_wall = 0.0
 
     async def upkeep(self) -> None:
-        """The device's keys: uploaded, the rooms' devices queried, sessions claimed."""
-        c = self.client
-        if c.should_upload_keys:
-            await c.keys_upload()
-        if c.should_query_keys:
-            await c.keys_query()
-        if c.should_claim_keys:
-            await c.keys_claim(c.get_users_for_key_claiming())
-        await c.send_to_device_messages()
+        await key_upkeep(self.client)
 
     async def start(self) -> None:
         await self.upkeep()

@@ -68,7 +68,7 @@ from bot.matrix.render import (
     reply_lines,
 )
 from bot.matrix.state import MatrixState
-from bot.matrix.store import DeviceStore
+from bot.matrix.store import DeviceStore, key_upkeep
 from bot.matrix.trust import withhold_unverified
 from handlers.core.i18n import _, said
 from handlers.core.lookups import adopt_names, known_member
@@ -300,16 +300,8 @@ class MatrixBot:
     async def _keys(self) -> None:
         """The device's key upkeep, after login and each sync: its keys uploaded, the
         devices of the rooms' members queried, sessions claimed, room keys sent."""
-        if not self.encrypted:
-            return
-        client = self.client
-        if client.should_upload_keys:
-            await client.keys_upload()
-        if client.should_query_keys:
-            await client.keys_query()
-        if client.should_claim_keys:
-            await client.keys_claim(client.get_users_for_key_claiming())
-        await client.send_to_device_messages()
+        if self.encrypted:
+            await key_upkeep(self.client)
 
     def _note_device_changes(self, resp: SyncResponse) -> None:
         """Trust on first use: a member whose devices were known and changed (a new phone,

@@ -18,6 +18,8 @@ import os
 import secrets
 from pathlib import Path
 
+from nio import AsyncClient
+
 
 class DeviceStore:
     def __init__(self, path: str, user_id: str) -> None:
@@ -77,3 +79,16 @@ class DeviceStore:
             os.chmod(tmp, 0o600)
             tmp.replace(target)
         return {"device_id": device_id, "store_id": found}
+
+
+async def key_upkeep(client: AsyncClient) -> None:
+    """A device's key upkeep, after login and each sync: its own keys uploaded, the devices
+    of its rooms' members queried, Olm sessions claimed, room keys sent (what nio's own
+    sync loop does, for a client that syncs by itself: the bot, and the tests' people)."""
+    if client.should_upload_keys:
+        await client.keys_upload()
+    if client.should_query_keys:
+        await client.keys_query()
+    if client.should_claim_keys:
+        await client.keys_claim(client.get_users_for_key_claiming())
+    await client.send_to_device_messages()

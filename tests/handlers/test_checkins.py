@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
-from email.message import EmailMessage
-from email.utils import make_msgid
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -21,8 +19,9 @@ from bot.governance import load_toml
 from handlers.catalog import build_registry
 from handlers.governance._presets import apply_governance, export_governance
 from storage.models import AgendaItem, CheckinAnswer, CheckinAskee, CheckinRound, Outbox
-from tests.email.wiring import BOT, Wired
+from tests.email.wiring import Wired
 from tests.handlers.test_delivery import RecordingSender, engine_for
+from tests.handlers.test_proposals import body_of, reply_to
 from tests.support import dovecot
 from tests.support.dialog import Bot
 from tests.support.mailserver import MailServer, start, stop
@@ -413,26 +412,6 @@ def test_answers_by_mail_reply(bot: Bot, wired: Wired) -> None:
         assert set(s.scalars(select(CheckinAnswer.via))) == {"email"}
     wired.tick()
     assert "All answered." in body_of(wired.smtp.to(ANA)[-1])
-
-
-def body_of(msg: EmailMessage) -> str:
-    part = msg.get_body(preferencelist=("plain",))
-    assert part is not None
-    return str(part.get_content())
-
-
-def reply_to(original: EmailMessage, body: str) -> bytes:
-    msg = EmailMessage()
-    msg["From"] = f"Ana Alves <{ANA}>"
-    msg["To"] = BOT
-    msg["Subject"] = "Re: " + str(original["Subject"])
-    msg["Message-ID"] = make_msgid(domain="lighthouse.eu")
-    msg["In-Reply-To"] = original["Message-ID"]
-    msg["References"] = original["Message-ID"]
-    text = body_of(original)
-    quoted = "\n".join("> " + line for line in text.splitlines())
-    msg.set_content(f"{body}\n\nOn Sat, 5 Dec 2026, Taskbot <{BOT}> wrote:\n{quoted}\n")
-    return msg.as_bytes()
 
 
 def test_no_round_yet_and_outbox_is_quiet(bot: Bot) -> None:

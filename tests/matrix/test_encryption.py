@@ -28,6 +28,7 @@ from nio import (
 from nio.api import Api
 
 from bot.matrix.client import LoginRefused, MatrixBot
+from bot.matrix.store import key_upkeep
 from tests.matrix.conftest import Event, Human, World, body, reply_to, wait_until
 from tests.support.synapse import Account, Synapse
 
@@ -49,14 +50,7 @@ class SecretHuman(Human):
         self.client.restore_login(account.user_id, account.device_id, account.access_token)
 
     async def upkeep(self) -> None:
-        c = self.client
-        if c.should_upload_keys:
-            await c.keys_upload()
-        if c.should_query_keys:
-            await c.keys_query()
-        if c.should_claim_keys:
-            await c.keys_claim(c.get_users_for_key_claiming())
-        await c.send_to_device_messages()
+        await key_upkeep(self.client)
 
     async def start(self) -> None:
         await self.upkeep()
