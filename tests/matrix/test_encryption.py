@@ -404,3 +404,43 @@ def test_verified_trust_gives_room_keys_only_to_devices_the_operator_verified(
             await alice.stop()
 
     asyncio.run(scenario())
+
+
+def test_a_meeting_in_an_encrypted_room(world: World, tmp_path: Path) -> None:
+    """Meeting mode where every line is encrypted: captures read and acknowledged (the
+    reaction carries no words), the decision posted to another encrypted room, the
+    minutes answered encrypted."""
+
+    async def scenario() -> None:
+        alice = SecretHuman(world.server, world.people["alice"], tmp_path / "alice")
+        bot = world.bot(store_path=str(tmp_path / "bot.matrix-store"))
+        await bot.start()
+        await alice.start()
+        bot_id = bot.client.user_id
+        try:
+            boc = await encrypted_room(alice, bot)
+            repl = await encrypted_room(alice, bot)
+            for line in ("!tg create boc Board of Coordinators", "!tg create repl Replication",
+                         "!tg link boc", f"!tg add boc {alice.user_id} as chair"):
+                await ask(alice, boc, line)
+            await ask(alice, repl, "!tg link repl")
+            r = await ask(alice, boc, "!meeting start")
+            assert "started" in body(r), body(r)
+            topic = await alice.say(boc, "#topic The manifesto")
+            await alice.wait_for(boc, lambda e: e.get("type") == "m.reaction" and e.get(
+                "sender") == bot_id and (e["content"].get("m.relates_to") or {}).get(
+                "event_id") == topic, timeout=40)
+            r = await ask(alice, boc, "#decision repl Publish the manifesto in March")
+            assert "Decision D-1 recorded for repl" in body(r), body(r)
+            post = await alice.wait_for(repl, lambda e: e.get("sender") == bot_id
+                                        and "Publish the manifesto in March" in body(e),
+                                        timeout=40)
+            assert is_ciphertext(await alice.raw(repl, str(post["event_id"])))
+            r = await ask(alice, boc, "!meeting end")
+            assert "The manifesto" in body(r) and "Publish the manifesto" in body(r), body(r)
+            assert is_ciphertext(await alice.raw(boc, str(r["event_id"])))
+        finally:
+            await bot.stop()
+            await alice.stop()
+
+    asyncio.run(scenario())
