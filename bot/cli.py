@@ -621,8 +621,9 @@ def build_parser() -> argparse.ArgumentParser:
                        "gives room keys only to verified devices)")
     mv.add_argument("user", metavar="<@user:server>")
     mv.add_argument("device", metavar="<device id>")
-    mv.add_argument("--fingerprint", metavar="<ed25519>",
-                    help="the fingerprint the person's app shows: refused if it differs")
+    mv.add_argument("--fingerprint", metavar="<ed25519>", required=True,
+                    help="the fingerprint the person's app shows (taskbot matrix devices "
+                    "shows the bot's view of it): refused if they differ")
     mv.set_defaults(func=cmd_matrix)
 
     p = sub.add_parser("report", help="exports for scripts and spreadsheets")

@@ -204,6 +204,7 @@ class MatrixBot:
         if self.store is not None:
             self.store.own()  # before anything: a second process refuses here
         await asyncio.to_thread(self.state.load)
+        self.pending = {}  # a retried start reads them afresh
         for room_id, event, since in await asyncio.to_thread(self.state.pending):
             self.pending.setdefault(room_id, []).append((event, since))
         await self._login()
@@ -266,6 +267,9 @@ class MatrixBot:
                 return
             log.warning("the stored Matrix login is no longer valid; logging in again")
             await asyncio.to_thread(self.state.forget_login)
+            if self.store is not None:
+                # the same device again (nio's login asks for it): its keys are in the store
+                self.client.device_id = stored[1]
         if not opts.password:
             raise LoginRefused("MATRIX_PASSWORD is needed to log in (no valid token).")
         resp = await self.client.login(opts.password, device_name=opts.device_name)
@@ -752,12 +756,20 @@ class MatrixBot:
                                                 str(source["event_id"]))
                         await self._unreadable(room_id, source)
                         continue
-                    waiting.pop(0)
                     try:
                         await self.handle_event(room_id, decrypted.source)
                     except SendFailed as err:
                         log.error("could not answer %s in %s: %s", source.get("event_id"),
                                   room_id, err)
+                    except asyncio.CancelledError:
+                        raise
+                    except Exception:
+                        # kept at the head of its room: the next batch tries it again (its
+                        # mark, written with the command, keeps a second run out)
+                        log.exception("handling %s in %s failed; it stays waiting",
+                                      source.get("event_id"), room_id)
+                        break
+                    waiting.pop(0)
                     await asyncio.to_thread(self.state.drop_pending, str(source["event_id"]))
                 if not waiting:
                     del self.pending[room_id]

@@ -28,9 +28,12 @@ class DeviceStore:
         self._fd: int | None = None
 
     def own(self) -> None:
-        """Take the store for this process, or raise StoreBusy."""
+        """Take the store for this process (again after a failed start: a no-op), or
+        raise LoginRefused saying another process has it."""
         from bot.matrix.client import LoginRefused
 
+        if self._fd is not None:
+            return
         self.path.mkdir(parents=True, exist_ok=True, mode=0o700)
         fd = os.open(self.path / "owner.lock", os.O_RDWR | os.O_CREAT, 0o600)
         try:

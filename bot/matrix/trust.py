@@ -81,7 +81,7 @@ class Offline:
                 rows.append((user, device.id, fingerprint(device), trust_word(device)))
         return rows
 
-    def verify(self, user: str, device_id: str, expected: str | None) -> str:
+    def verify(self, user: str, device_id: str, expected: str) -> str:
         """Mark a device verified (and no longer withheld); ``expected``: the fingerprint
         the person's app shows, which must match. Raises ValueError, changing nothing."""
         device = next((d for d in self.client.device_store.active_user_devices(user)
@@ -89,7 +89,7 @@ class Offline:
         if device is None:
             raise ValueError(f"no device {device_id} of {user} is known to the bot's store "
                              "(it learns devices of the people in its encrypted rooms)")
-        if expected is not None and "".join(expected.split()) != device.ed25519:
+        if "".join(expected.split()) != device.ed25519:
             raise ValueError(f"the fingerprint of {user} {device_id} is {fingerprint(device)}, "
                              "not the one given: nothing changed; check with its owner")
         self.client.unblacklist_device(device)

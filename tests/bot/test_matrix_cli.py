@@ -14,7 +14,8 @@ MATRIX = {"MATRIX_HOMESERVER": "http://127.0.0.1:9", "MATRIX_USER_ID": "@taskbot
 def test_before_the_bot_ever_ran_matrix(taskbot: Taskbot, tmp_path: Path) -> None:
     assert taskbot("db", "upgrade").returncode == 0
     store = str(tmp_path / "store")
-    for args in (("matrix", "devices"), ("matrix", "verify", "@ana:localhost", "ABC")):
+    for args in (("matrix", "devices"),
+                 ("matrix", "verify", "@ana:localhost", "ABC", "--fingerprint", "AAAA")):
         done = taskbot(*args, MATRIX_STORE_PATH=store, **MATRIX)
         assert done.returncode == 1, done.stdout + done.stderr
         assert "no device of @taskbot:localhost has keys in" in done.stderr

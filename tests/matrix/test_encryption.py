@@ -387,7 +387,7 @@ def test_verified_trust_gives_room_keys_only_to_devices_the_operator_verified(
                 with pytest.raises(ValueError, match="not the one given"):
                     offline.verify(alice.user_id, alice.client.device_id, "AAAA BBBB")
                 with pytest.raises(ValueError, match="no device NOPE"):
-                    offline.verify(alice.user_id, "NOPE", None)
+                    offline.verify(alice.user_id, "NOPE", shown)
                 assert offline.verify(alice.user_id, alice.client.device_id, shown).startswith(
                     "verified")
             finally:
