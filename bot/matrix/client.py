@@ -266,10 +266,9 @@ class MatrixBot:
                 await self._note_store()
                 return
             log.warning("the stored Matrix login is no longer valid; logging in again")
+            # a new device: a refused token may mean the device was deleted (a logout),
+            # and its keys with it on the server, so reusing its id could leave it unreadable
             await asyncio.to_thread(self.state.forget_login)
-            if self.store is not None:
-                # the same device again (nio's login asks for it): its keys are in the store
-                self.client.device_id = stored[1]
         if not opts.password:
             raise LoginRefused("MATRIX_PASSWORD is needed to log in (no valid token).")
         resp = await self.client.login(opts.password, device_name=opts.device_name)

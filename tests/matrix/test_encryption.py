@@ -444,3 +444,4 @@ def test_a_meeting_in_an_encrypted_room(world: World, tmp_path: Path) -> None:
             await alice.stop()
 
     asyncio.run(scenario())
+
